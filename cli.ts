@@ -1,0 +1,65 @@
+/**
+ * The Bentevi command line: `deno run <permissions> cli.ts <command>` (see README.md for the
+ * exact permissions; no command needs network access).
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import denoConfig from "./deno.json" with { type: "json" };
+import { BenteviError, fsError } from "./src/errors.ts";
+import { registerBench } from "./src/cli/bench.ts";
+import { registerTokenizer } from "./src/cli/tokenizer.ts";
+import { registerGpu } from "./src/cli/gpu.ts";
+import { registerTrain } from "./src/cli/train.ts";
+import { registerGenerate } from "./src/cli/generate.ts";
+import { registerData } from "./src/cli/data.ts";
+import { registerChunk } from "./src/cli/chunk.ts";
+import { registerDemo } from "./src/cli/demo.ts";
+
+/** Builds the `bentevi` program with every command group registered. */
+export function buildProgram(): Command {
+  const program = new Command("bentevi")
+    .description(
+      "Bentevi: from a Portuguese corpus (up to a Wikipedia dump) to a small language model you can chat with",
+    )
+    .version(denoConfig.version)
+    .showHelpAfterError("(add --help for usage)");
+  registerTokenizer(program);
+  registerGpu(program);
+  registerTrain(program);
+  registerGenerate(program);
+  registerData(program);
+  registerChunk(program);
+  registerDemo(program);
+  registerBench(program);
+  return program;
+}
+
+/** Runs the CLI on `args`; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    let e = error;
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
+      e = fsError(e, (e as Error).message);
+    }
+    if (e instanceof BenteviError) {
+      console.error(`bentevi: ${e.message}`);
+      return e.exitCode;
+    }
+    if (Deno.env.get("BENTEVI_DEBUG")) throw e;
+    console.error(
+      `bentevi: internal error: ${
+        (e as Error)?.message ?? e
+      } (this is a bug; BENTEVI_DEBUG=1 shows the stack trace)`,
+    );
+    return 70;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

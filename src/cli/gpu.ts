@@ -1,0 +1,9 @@
+/**
+ * CLI command group: gpu. (Being built; registers nothing yet.)
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+
+/** Registers this group's commands on `program`. */
+export function registerGpu(_program: Command): void {}

@@ -1,0 +1,9 @@
+/**
+ * CLI command group: train. (Being built; registers nothing yet.)
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+
+/** Registers this group's commands on `program`. */
+export function registerTrain(_program: Command): void {}

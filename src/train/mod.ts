@@ -1,0 +1,6 @@
+/**
+ * Public API of src/train (re-exported by the top-level mod.ts).
+ *
+ * @module
+ */
+export {};
