@@ -1,0 +1,212 @@
+/**
+ * The compute interface every model is written against. Two implementations: the WebGPU
+ * backend (WGSL kernels in `wgsl/`) and the CPU backend (plain TypeScript, the reference).
+ *
+ * Conventions (llm.c style — nothing is magic):
+ * - Tensors are row-major f32 (or i32 for token ids) device buffers with a shape. The caller
+ *   allocates every output up front; ops write into the tensors they are given, so a training
+ *   step allocates nothing.
+ * - Forward ops overwrite their outputs. **Backward ops accumulate (`+=`) into every gradient
+ *   they write**; the trainer zeroes gradients once per optimizer step. This makes residual
+ *   branches and gradient accumulation free.
+ * - Ops are recorded, not awaited: on WebGPU they are encoded into the current command
+ *   buffer and only {@link Backend.flush} or a read submits. Scalars passed as numbers
+ *   (learning rate, step…) are captured at record time.
+ * - {@link Backend.view} gives a tensor that aliases part of another (offset in elements,
+ *   a multiple of {@link VIEW_ALIGN}), so all parameters can live in one buffer and the
+ *   optimizer and gradient norm run as one dispatch each.
+ *
+ * @module
+ */
+
+/** Element type of a tensor. */
+export type DType = "f32" | "i32";
+
+/** Views must start at a multiple of this many elements (256 bytes, WebGPU's binding alignment). */
+export const VIEW_ALIGN = 64;
+
+/** A device buffer (or a view into one) with a shape. */
+export interface Tensor {
+  /** Dimensions, outermost first. */
+  readonly shape: readonly number[];
+  /** Number of elements (product of the shape). */
+  readonly size: number;
+  /** Element type. */
+  readonly dtype: DType;
+}
+
+/** Options of {@link Backend.matmul}. */
+export interface MatmulOptions {
+  /** Read `a` as its transpose: `a` is stored `[K, M]`. */
+  transA?: boolean;
+  /** Read `b` as its transpose: `b` is stored `[N, K]`. */
+  transB?: boolean;
+  /** Add this `[N]` row vector to every output row. */
+  bias?: Tensor;
+  /** `out += a·b` instead of `out = a·b`. */
+  accumulate?: boolean;
+}
+
+/** Shape of a causal multi-head attention call. `qkv` is `[B, T, 3·C]` (q, k, v concatenated). */
+export interface AttentionDims {
+  /** Batch size. */
+  B: number;
+  /** Sequence length of this call (query positions). */
+  T: number;
+  /** Model width C = NH · headDim. */
+  C: number;
+  /** Number of heads. */
+  NH: number;
+}
+
+/** Hyper-parameters of one fused AdamW update. */
+export interface AdamWParams {
+  /** Learning rate for this step. */
+  lr: number;
+  /** First-moment decay (e.g. 0.9). */
+  beta1: number;
+  /** Second-moment decay (e.g. 0.95). */
+  beta2: number;
+  /** Denominator epsilon (e.g. 1e-8). */
+  eps: number;
+  /** Decoupled weight decay (applied only where the decay mask is 1). */
+  weightDecay: number;
+  /** 1-based step number, for bias correction. */
+  step: number;
+  /** Gradients are multiplied by this before use (e.g. 1/accumulation steps). */
+  gradScale: number;
+}
+
+/** A compute device that runs the ops of the GPT and RWKV models, forward and backward. */
+export interface Backend {
+  /** `"webgpu"` or `"cpu"`. */
+  readonly kind: "webgpu" | "cpu";
+  /** Human description: adapter name and driver, or "CPU (TypeScript reference)". */
+  readonly description: string;
+
+  // ---- memory -------------------------------------------------------------------------
+  /** A new zero-filled tensor. */
+  zeros(shape: readonly number[], dtype?: DType): Tensor;
+  /** A new tensor holding a copy of `data`. */
+  fromArray(shape: readonly number[], data: Float32Array | Int32Array): Tensor;
+  /** A tensor aliasing `base` from element `offset` (multiple of {@link VIEW_ALIGN}). */
+  view(base: Tensor, offset: number, shape: readonly number[]): Tensor;
+  /** Overwrites `t` (from element `offset`) with `data`; ordered with recorded ops. */
+  write(t: Tensor, data: Float32Array | Int32Array, offset?: number): void;
+  /** Submits pending work and reads `t` back (f32 as Float32Array, i32 as Int32Array). */
+  read(t: Tensor): Promise<Float32Array | Int32Array>;
+  /** Releases a tensor created by `zeros`/`fromArray` (views need no release). */
+  free(t: Tensor): void;
+  /** Submits everything recorded so far (no-op on the CPU). */
+  flush(): void;
+  /** Waits until all submitted work has finished. */
+  sync(): Promise<void>;
+  /** Releases every resource held by the backend. */
+  destroy(): void;
+
+  // ---- elementwise and small helpers ----------------------------------------------------
+  /** `t[i] = value`. */
+  fill(t: Tensor, value: number): void;
+  /** `dst[i] = src[i]` (same size). */
+  copy(dst: Tensor, src: Tensor): void;
+  /** `t[i] *= s`. */
+  scale(t: Tensor, s: number): void;
+  /** `out[i] = a[i] + b[i]` (residual connection). */
+  add(out: Tensor, a: Tensor, b: Tensor): void;
+  /** `dst[i] += alpha · src[i]`. */
+  addInto(dst: Tensor, src: Tensor, alpha?: number): void;
+  /** `out[i] = a[i] · b[i]`. */
+  mul(out: Tensor, a: Tensor, b: Tensor): void;
+  /** Backward of `mul`: `da += dout·b`, `db += dout·a` (either may be null). */
+  mulBackward(da: Tensor | null, db: Tensor | null, dout: Tensor, a: Tensor, b: Tensor): void;
+  /** `out[0] (=|+=) Σ x[i]` (out is a 1-element tensor). */
+  sum(out: Tensor, x: Tensor, accumulate?: boolean): void;
+  /** `out[0] (=|+=) Σ x[i]²` — for the global gradient norm. */
+  sumSquares(out: Tensor, x: Tensor, accumulate?: boolean): void;
+  /** `out[n] (=|+=) Σ_m x[m, n]` — bias gradients. `x` is `[M, N]`. */
+  sumRows(out: Tensor, x: Tensor, accumulate?: boolean): void;
+
+  // ---- GPT ops ---------------------------------------------------------------------------
+  /** `out[M,N] = op(a)·op(b) (+ bias)` with optional transposes; see {@link MatmulOptions}. */
+  matmul(out: Tensor, a: Tensor, b: Tensor, options?: MatmulOptions): void;
+  /**
+   * Token (+ position) embedding: `out[b·T+t] = wte[ids[b·T+t]] + wpe[posOffset+t]`.
+   * `ids` is i32 `[B·T]`, `wte` `[V, C]`, `wpe` `[Tmax, C]` or null (RWKV).
+   */
+  embedding(out: Tensor, ids: Tensor, wte: Tensor, wpe: Tensor | null, T: number, posOffset?: number): void;
+  /** Backward of `embedding` into `dwte` (and `dwpe`), accumulating, deterministically. */
+  embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void;
+  /** LayerNorm over the last dim of `x [N, C]`; saves `mean [N]` and `rstd [N]` for backward. */
+  layerNorm(out: Tensor, mean: Tensor, rstd: Tensor, x: Tensor, w: Tensor, b: Tensor, eps?: number): void;
+  /** Backward of `layerNorm`: accumulates into `dx`, `dw`, `db`. */
+  layerNormBackward(dx: Tensor, dw: Tensor, db: Tensor, dout: Tensor, x: Tensor, w: Tensor, mean: Tensor, rstd: Tensor): void;
+  /** GELU, tanh approximation (GPT-2's `gelu_new`). */
+  gelu(out: Tensor, x: Tensor): void;
+  /** Backward of `gelu`: `dx += gelu'(x)·dout`. */
+  geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void;
+  /**
+   * Causal multi-head self-attention over `qkv [B, T, 3C]` into `out [B, T, C]`, scale
+   * 1/√headDim; saves the per-row log-sum-exp `lse [B, NH, T]` for backward.
+   */
+  attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void;
+  /** Backward of `attention`: accumulates into `dqkv [B, T, 3C]`. */
+  attentionBackward(dqkv: Tensor, dout: Tensor, out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void;
+  /**
+   * Attention for generation with a KV cache: appends the k and v of `qkv [B, T, 3C]` at
+   * positions `pos … pos+T-1` of `kCache`/`vCache` (`[B, Tmax, C]`), then attends each new
+   * query causally over positions `0 … pos+t`. Writes `out [B, T, C]`.
+   */
+  attentionCached(out: Tensor, qkv: Tensor, kCache: Tensor, vCache: Tensor, pos: number, dims: AttentionDims): void;
+  /**
+   * Fused softmax + cross-entropy over the vocabulary. `logits [N, V]`, i32 `targets [N]`
+   * (a negative target is ignored: loss 0, gradient 0). Writes `losses [N]` and, when
+   * `dlogits` is given, `dlogits = (softmax − onehot) · gradScale` (overwrites).
+   */
+  softmaxCrossEntropy(losses: Tensor, dlogits: Tensor | null, logits: Tensor, targets: Tensor, gradScale?: number): void;
+  /** i32 `out[n] = argmax_v x[n, v]` — next-token accuracy. */
+  argmaxRows(out: Tensor, x: Tensor): void;
+  /** The `k` largest values of the 1-D `x` and their indices (descending), for sampling. */
+  topK(values: Tensor, indices: Tensor, x: Tensor, k: number): void;
+
+  // ---- optimizer ----------------------------------------------------------------------
+  /**
+   * Fused AdamW over flat `params`, `grads`, moments `m`, `v` (same size). `decayMask`
+   * (1 = decay, 0 = no decay; null = decay everything). When `clip` is given, gradients
+   * are also scaled by `min(1, maxNorm / sqrt(normSquared[0]))`, read on the device.
+   */
+  adamw(
+    params: Tensor,
+    grads: Tensor,
+    m: Tensor,
+    v: Tensor,
+    decayMask: Tensor | null,
+    hp: AdamWParams,
+    clip?: { normSquared: Tensor; maxNorm: number },
+  ): void;
+
+  // ---- RWKV-4 ops ------------------------------------------------------------------------
+  /**
+   * Token shift with mixing: `out[b,t] = x[b,t]·mix + x[b,t−1]·(1−mix)`, `x [B, T, C]`,
+   * `mix [C]`. Position −1 is `prev [B, C]` when given (generation state), else zero.
+   */
+  tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void;
+  /** Backward of `tokenShift` (prev treated as a constant): accumulates into `dx`, `dmix`. */
+  tokenShiftBackward(dx: Tensor, dmix: Tensor, dout: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void;
+  /**
+   * RWKV-4 WKV recurrence, numerically stable (tracks the running maximum exponent):
+   * `k, v, y [B, T, C]`, `timeDecay [C]` (w; the decay used is −exp(w)), `timeFirst [C]` (u).
+   * `state [B, 3, C]` (aa, bb, pp) is read as the initial state and overwritten with the final
+   * one when given; otherwise the recurrence starts from zero (pp = −1e38).
+   */
+  wkv(y: Tensor, k: Tensor, v: Tensor, timeDecay: Tensor, timeFirst: Tensor, state: Tensor | null, B: number, T: number): void;
+  /** Backward of `wkv` from a zero initial state: accumulates into `dw`, `du`, `dk`, `dv`. */
+  wkvBackward(dw: Tensor, du: Tensor, dk: Tensor, dv: Tensor, dy: Tensor, k: Tensor, v: Tensor, timeDecay: Tensor, timeFirst: Tensor, B: number, T: number): void;
+  /** `out = max(x, 0)²` (channel-mix key). */
+  reluSquared(out: Tensor, x: Tensor): void;
+  /** Backward of `reluSquared`: `dx += 2·max(x,0)·dout`. */
+  reluSquaredBackward(dx: Tensor, x: Tensor, dout: Tensor): void;
+  /** `out = 1 / (1 + exp(−x))`. */
+  sigmoid(out: Tensor, x: Tensor): void;
+  /** Backward of `sigmoid` given its output `y`: `dx += y·(1−y)·dout`. */
+  sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void;
+}
