@@ -1,6 +1,29 @@
 /**
- * Public API of src/backend (re-exported by the top-level mod.ts).
+ * Public API of src/backend (re-exported by the top-level mod.ts): the {@link Backend}
+ * interface the models are written against, the CPU backend, and {@link createBackend},
+ * which picks WebGPU or the CPU for `--device auto|webgpu|cpu`.
+ *
+ * @example
+ * ```ts
+ * import { createBackend, readF32, tensorFromArray } from "./mod.ts";
+ * const backend = await createBackend("cpu");
+ * const x = tensorFromArray(backend, [2, 2], [1, 2, 3, 4]);
+ * const y = backend.zeros([2, 2]);
+ * backend.gelu(y, x);
+ * console.log(await readF32(backend, y));
+ * ```
  *
  * @module
  */
-export {};
+export type {
+  AdamWParams,
+  AttentionDims,
+  Backend,
+  DType,
+  MatmulOptions,
+  Tensor,
+} from "./backend.ts";
+export { VIEW_ALIGN } from "./backend.ts";
+export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";
+export { createBackend, type CreateBackendOptions, type DeviceChoice } from "./select.ts";
+export { readF32, readI32, readScalar, tensorFromArray } from "./helpers.ts";

@@ -1,9 +1,362 @@
 /**
- * CLI command group: generate. (Being built; registers nothing yet.)
+ * CLI command group: generation — `generate`, `predict`, `perplexity`, `chat`,
+ * `convert rwkv-cpp`, and the `decode` bench suite. Parses flags, calls src/generate, prints.
  *
  * @module
  */
+import { Option } from "@commander-js/extra-typings";
 import type { Command } from "@commander-js/extra-typings";
+import { BenteviError, fsError } from "../errors.ts";
+import { consoleProgress } from "../progress.ts";
+import type { DeviceChoice } from "../backend/mod.ts";
+import { convertRwkvCpp } from "../model/rwkv_cpp.ts";
+import { describeConfig } from "../model/config.ts";
+import { ChatSession } from "../generate/chat.ts";
+import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
+import { generate } from "../generate/generator.ts";
+import { openGenerationModel, perplexity } from "../generate/load.ts";
+import { PERSONAS } from "../generate/personas.ts";
+import { topCandidates } from "../generate/sampler.ts";
+import { runDecodeBench } from "../generate/bench.ts";
+import { registerBenchSuite } from "./bench.ts";
+import { floatOption, intOption, printJson } from "./common.ts";
+
+const deviceOption = () =>
+  new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
+    .default("auto" as const);
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Prints to stdout without a newline. */
+async function write(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let n = 0;
+  while (n < bytes.length) n += await Deno.stdout.write(bytes.subarray(n));
+}
+
+/** Lines of a byte stream (the last one even without a final newline). */
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl).replace(/\r$/, "");
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (buf) yield buf.replace(/\r$/, "");
+}
+
+/** Encodes a prompt and cuts it from the left to fit the context, saying so on stderr. */
+function fitPrompt(ids: number[], maxContext: number): number[] {
+  const room = maxContext - 1;
+  if (ids.length <= room) return ids;
+  console.error(
+    `bentevi: the prompt has ${ids.length} tokens, more than the context of ${maxContext}: ` +
+      `keeping its last ${room} tokens`,
+  );
+  return ids.slice(ids.length - room);
+}
 
 /** Registers this group's commands on `program`. */
-export function registerGenerate(_program: Command): void {}
+export function registerGenerate(program: Command): void {
+  program
+    .command("generate")
+    .description(
+      "continue a prompt with a trained model (KV cache for GPT, recurrent state for RWKV)",
+    )
+    .requiredOption(
+      "--checkpoint <dir>",
+      "checkpoint directory (Bentevi, HF GPT-2, converted RWKV)",
+    )
+    .requiredOption("--prompt <text>", "text to continue")
+    .option("--max-tokens <n>", "most new tokens", intOption(0, 1_000_000), 128)
+    .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 0)
+    .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 1)
+    .option("--repetition-penalty <x>", "penalise tokens already seen (1 = off)", floatOption(0), 1)
+    .option("--seed <s>", "random seed (same seed, same text)", intOption(0, 2 ** 32 - 1))
+    .option("--stop <text>", "stop before this text (repeatable)", collect)
+    .option("--ignore-eos", "keep generating past the end-of-text token")
+    .option("--stream", "print tokens as they are produced")
+    .option("--json", 'print {"text","tokens","tokens_per_second",…}')
+    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(deviceOption())
+    .action(async (o) => {
+      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
+        device: o.device as DeviceChoice,
+        tokenizerPath: o.tokenizer,
+      });
+      try {
+        const ids = fitPrompt(tokenizer.encode(o.prompt), model.maxContext);
+        const stream = !!o.stream && !o.json;
+        if (stream) await write(tokenizer.decode(ids));
+        let pending = Promise.resolve();
+        const result = await generate(model, tokenizer, ids, {
+          maxNewTokens: o.maxTokens,
+          temperature: o.temperature,
+          topK: o.topK,
+          topP: o.topP,
+          repetitionPenalty: o.repetitionPenalty,
+          seed: o.seed,
+          stop: o.stop,
+          ignoreEndOfText: !!o.ignoreEos,
+          onText: stream ? (t) => void (pending = pending.then(() => write(t))) : undefined,
+        });
+        await pending;
+        if (o.json) {
+          printJson({
+            text: result.text,
+            tokens: result.tokens,
+            tokens_per_second: result.tokensPerSecond,
+            prompt_tokens: result.promptTokens,
+            finish_reason: result.finishReason,
+            prefill_seconds: result.prefillSeconds,
+          });
+        } else {
+          if (stream) await write("\n");
+          else console.log(tokenizer.decode(ids) + result.text);
+          console.error(
+            `bentevi: ${result.tokens.length} tokens, ${
+              result.tokensPerSecond.toFixed(1)
+            } tokens/s ` +
+              `on ${model.backend.kind} (${result.finishReason})`,
+          );
+        }
+      } finally {
+        model.dispose();
+        model.backend.destroy();
+      }
+    });
+
+  program
+    .command("predict")
+    .description("show the most likely next tokens after a prompt, with probabilities")
+    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .requiredOption("--prompt <text>", "the text before the token to predict")
+    .option("--top <n>", "how many candidates", intOption(1, 1000), 10)
+    .option("--json", 'print {"top":[{"id","token","prob","logit"}…]}')
+    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(deviceOption())
+    .action(async (o) => {
+      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
+        device: o.device as DeviceChoice,
+        tokenizerPath: o.tokenizer,
+      });
+      try {
+        let ids = tokenizer.encode(o.prompt);
+        if (ids.length === 0) {
+          if (tokenizer.endOfTextId === undefined) {
+            throw new BenteviError("--prompt is empty and the tokenizer has no end-of-text token");
+          }
+          ids = [tokenizer.endOfTextId];
+        }
+        ids = fitPrompt(ids, model.maxContext);
+        const logits = await model.feed(ids);
+        const top = topCandidates(logits.subarray(0, tokenizer.vocabSize), o.top).map((c) => ({
+          id: c.id,
+          token: tokenizer.decode([c.id]),
+          prob: c.prob,
+          logit: c.logit,
+        }));
+        if (o.json) printJson({ top });
+        else {
+          console.log("rank      id  prob     logit  token");
+          top.forEach((c, i) =>
+            console.log(
+              `${String(i + 1).padStart(4)} ${String(c.id).padStart(7)}  ${
+                (100 * c.prob).toFixed(2).padStart(6)
+              }% ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.token)}`,
+            )
+          );
+        }
+      } finally {
+        model.dispose();
+        model.backend.destroy();
+      }
+    });
+
+  program
+    .command("perplexity")
+    .description("the model's perplexity on a UTF-8 text file")
+    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .argument("<file>", "text file")
+    .option("--max-tokens <n>", "score only the first n tokens", intOption(2))
+    .option("--json", 'print {"perplexity","mean_loss","tokens","windows"}')
+    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(deviceOption())
+    .action(async (file, o) => {
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(file));
+      } catch (e) {
+        if (e instanceof TypeError) throw new BenteviError(`${file}: not valid UTF-8 text`);
+        throw fsError(e, file);
+      }
+      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
+        device: o.device as DeviceChoice,
+        tokenizerPath: o.tokenizer,
+      });
+      try {
+        let ids = tokenizer.encode(text);
+        if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
+        if (ids.length < 2) throw new BenteviError(`${file}: fewer than 2 tokens to score`);
+        const r = await perplexity(model, ids, consoleProgress());
+        if (o.json) {
+          printJson({
+            perplexity: r.perplexity,
+            mean_loss: r.meanLoss,
+            tokens: r.tokens,
+            windows: r.windows,
+          });
+        } else {
+          console.log(
+            `perplexity ${r.perplexity.toFixed(3)} (mean loss ${r.meanLoss.toFixed(4)} nats over ` +
+              `${r.tokens} tokens, ${r.windows} windows)`,
+          );
+        }
+      } finally {
+        model.dispose();
+        model.backend.destroy();
+      }
+    });
+
+  program
+    .command("chat")
+    .description("chat with a model: personas, history within the context, slash commands (/help)")
+    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .addOption(
+      new Option("--persona <name>", "system prompt preset").choices([...PERSONAS.keys()]),
+    )
+    .option("--system <text>", "a system prompt of your own (overrides --persona)")
+    .option("--explain", "show each generated token's id and top-5 candidates")
+    .option("--max-tokens <n>", "most tokens per answer", intOption(1, 100_000), 200)
+    .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 40)
+    .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 0.95)
+    .option(
+      "--repetition-penalty <x>",
+      "penalise tokens already seen (1 = off)",
+      floatOption(0),
+      1.1,
+    )
+    .option("--seed <s>", "random seed", intOption(0, 2 ** 32 - 1))
+    .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
+    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(deviceOption())
+    .action(async (o) => {
+      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
+        device: o.device as DeviceChoice,
+        tokenizerPath: o.tokenizer,
+      });
+      try {
+        const chat = new ChatSession(model, tokenizer, {
+          persona: o.persona,
+          system: o.system,
+          explain: !!o.explain,
+          maxNewTokens: o.maxTokens,
+          sampling: {
+            temperature: o.temperature,
+            topK: o.topK,
+            topP: o.topP,
+            repetitionPenalty: o.repetitionPenalty,
+            seed: o.seed,
+          },
+        });
+        await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint });
+      } finally {
+        model.dispose();
+        model.backend.destroy();
+      }
+    });
+
+  const convert = program
+    .command("convert")
+    .description("convert other tools' model files into Bentevi checkpoints");
+  convert
+    .command("rwkv-cpp")
+    .description(
+      "an rwkv.cpp (ggmf) RWKV-4 file → checkpoint dir (byte tokenizer for 256-token vocabularies)",
+    )
+    .argument("<file>", "the rwkv.cpp .bin model (FP32 or FP16)")
+    .requiredOption("--output <dir>", "checkpoint directory to write")
+    .action(async (file, o) => {
+      const r = await convertRwkvCpp(file, o.output);
+      console.log(
+        `wrote ${o.output}: ${describeConfig(r.config)}` +
+          (r.byteTokenizer
+            ? ", with a byte-level tokenizer.json"
+            : ", no tokenizer (pass --tokenizer)"),
+      );
+    });
+
+  registerBenchSuite({
+    name: "decode",
+    description:
+      "decode tokens/s (gpt-micro, rwkv-micro, gpt2-small; WebGPU and CPU), KV-cache speedup, RWKV late/early",
+    run: async (_inputs, { json }) => {
+      const r = await runDecodeBench({ log: json ? undefined : (l) => console.error(l) });
+      return { json: r.json, text: r.text };
+    },
+  });
+}
+
+/** The REPL: a terminal gets a prompt and streamed answers; a pipe gets one answer per line. */
+async function chatLoop(chat: ChatSession, ctx: CommandContext): Promise<void> {
+  const tty = Deno.stdin.isTerminal();
+  const notice = chat.templateNotice;
+  if (notice) console.error(`bentevi: ${notice}`);
+  if (tty) {
+    console.log(
+      `Bentevi chat — ${describeConfig(chat.model.config)} on ${chat.model.backend.kind}` +
+        `${
+          chat.persona ? `, persona ${chat.persona}` : ""
+        }. Type /help for commands, /quit to leave.`,
+    );
+    await write("> ");
+  }
+  for await (const raw of readLines(Deno.stdin.readable)) {
+    const line = raw.trim();
+    if (line) {
+      if (line.startsWith("/")) {
+        const r = await runCommand(chat, line, ctx);
+        console.log(r.message);
+        if (r.quit) return;
+      } else {
+        let pending = Promise.resolve();
+        let reply;
+        try {
+          reply = await chat.reply(
+            line,
+            tty ? (t) => void (pending = pending.then(() => write(t))) : undefined,
+          );
+        } catch (e) {
+          if (!(e instanceof BenteviError)) throw e;
+          await pending;
+          // The chat goes on; a piped session still gets one (empty) line for this message.
+          console.error(`bentevi: ${e.message}`);
+          if (!tty) console.log("");
+          else await write("> ");
+          continue;
+        }
+        await pending;
+        if (tty) await write("\n");
+        else console.log(reply.answer.replace(/\s*\n\s*/g, " "));
+        if (reply.droppedTurns > 0) {
+          console.error(
+            `bentevi: dropped the ${reply.droppedTurns} oldest messages to fit the context`,
+          );
+        }
+        if (chat.explain) {
+          const lines = formatExplain(reply.result.steps, (id) => chat.tokenizer.decode([id]));
+          if (tty) console.log(lines);
+          else console.error(lines);
+        }
+        ctx.lastReply = { ...reply, prompt: line };
+      }
+    }
+    if (tty) await write("> ");
+  }
+  if (tty) await write("\n");
+}

@@ -1,9 +1,422 @@
 /**
- * CLI command group: train. (Being built; registers nothing yet.)
+ * CLI command group: training. `train`, `resume`, `eval`, `lr-find`, `info`, and the `train`
+ * bench suite. Parses flags, calls src/train and src/model, prints — nothing else.
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
+import { join, resolve } from "node:path";
+import type { Backend } from "../backend/backend.ts";
+import { createBackend, type DeviceChoice } from "../backend/select.ts";
+import { BenteviError } from "../errors.ts";
+import {
+  configToJson,
+  describeConfig,
+  loadCheckpoint,
+  MODEL_PRESETS,
+  type ModelConfig,
+  parameterCount,
+  presetConfig,
+} from "../model/mod.ts";
+import { createModel } from "../model/factory.ts";
+import { ParameterStore } from "../model/params.ts";
+import { consoleProgress } from "../progress.ts";
+import { Tokenizer } from "../tokenizer/mod.ts";
+import {
+  BENCH_GPT,
+  benchTrainSteps,
+  chooseBatchShape,
+  createRunDir,
+  defaultTrainOptions,
+  evaluate,
+  listCheckpoints,
+  loadTrainingData,
+  lrRangeTest,
+  readRunSpec,
+  renderLrCurve,
+  resolveCheckpointDir,
+  runTraining,
+  type RunSpec,
+  type TrainOptions,
+  type TrainSummary,
+  validateTrainOptions,
+} from "../train/mod.ts";
+import { registerBenchSuite } from "./bench.ts";
+import { floatOption, intOption, printJson } from "./common.ts";
+
+const deviceOption = () =>
+  new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
+    .default("auto" as const);
+
+const log = (line: string) => console.error(line);
+
+async function openBackend(device: DeviceChoice): Promise<Backend> {
+  return await createBackend(device, { log });
+}
+
+function summaryText(s: TrainSummary): string {
+  const lines = [
+    `run: ${s.runDir}`,
+    `steps: ${s.step} (${s.stopReason === "early-stopping" ? "stopped early" : "done"})`,
+    `train loss: ${s.loss.toFixed(4)}`,
+  ];
+  if (s.eval) {
+    lines.push(
+      `val loss: ${s.eval.loss.toFixed(4)}  perplexity: ${s.eval.perplexity.toFixed(2)}  accuracy: ${
+        (s.eval.accuracy * 100).toFixed(1)
+      }%`,
+    );
+  }
+  lines.push(
+    `tokens/s: ${Math.round(s.tokensPerSecond)}`,
+    `checkpoint: ${s.checkpoint}`,
+    `curves: ${join(s.runDir, "metrics.jsonl")}, ${join(s.runDir, "loss.svg")}`,
+  );
+  return lines.join("\n");
+}
+
+function summaryJson(s: TrainSummary): Record<string, unknown> {
+  return {
+    run_dir: s.runDir,
+    step: s.step,
+    loss: s.loss,
+    val_loss: s.eval?.loss,
+    val_perplexity: s.eval?.perplexity,
+    val_accuracy: s.eval?.accuracy,
+    tokens_per_second: s.tokensPerSecond,
+    checkpoint: s.checkpoint,
+    stop_reason: s.stopReason,
+  };
+}
 
 /** Registers this group's commands on `program`. */
-export function registerTrain(_program: Command): void {}
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train a GPT or RWKV-4 model from a preset on a dataset (.bin or text)")
+    .requiredOption("--data <path>", "dataset: PREFIX.train.bin (llm.c format), a .txt file or a folder of .txt")
+    .requiredOption("--tokenizer <file>", "tokenizer.json (gives the vocabulary size)")
+    .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
+    .addOption(
+      new Option("--model <preset>", `model preset: ${MODEL_PRESETS.join(", ")}`).default(
+        "gpt-micro",
+      ),
+    )
+    .option("--val-data <path>", "validation .bin (default: PREFIX.val.bin beside the data)")
+    .option("--steps <n>", "optimizer steps", intOption(1), 1000)
+    .option("--batch-size <n>", "sequences per micro-batch (default: chosen from the device)", intOption(1))
+    .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
+    .option("--grad-accum <n>", "micro-batches per optimizer step", intOption(1), 1)
+    .option("--lr <x>", "peak learning rate (default 1e-3 for d ≤ 256, else 6e-4)", floatOption(0))
+    .option("--min-lr <x>", "final learning rate of the cosine (default lr/10)", floatOption(0))
+    .option("--warmup <n>", "warmup steps (default min(100, steps/10))", intOption(0))
+    .option("--decay-steps <n>", "step where the cosine reaches min-lr (default: --steps)", intOption(1))
+    .option("--weight-decay <x>", "AdamW decoupled weight decay", floatOption(0), 0.1)
+    .option("--decay-embeddings", "also apply weight decay to embedding tables")
+    .option("--clip <x>", "global gradient-norm clip (0 = off)", floatOption(0), 1.0)
+    .option("--eval-every <n>", "evaluate every N steps (default steps/10)", intOption(0))
+    .option("--eval-batches <n>", "validation batches per evaluation", intOption(1), 20)
+    .option("--save-every <n>", "checkpoint every N steps (default steps/5)", intOption(0))
+    .option("--keep <n>", "checkpoints to keep", intOption(1), 2)
+    .option("--patience <n>", "early stopping: evaluations without improvement (0 = off)", intOption(0), 0)
+    .option("--seed <n>", "seed of initialisation and batch sampling", intOption(0), 1337)
+    .addOption(deviceOption())
+    .option("--force", "replace an existing run directory")
+    .option("--json", "print the summary as JSON")
+    .action(async (o) => {
+      const tokenizer = await Tokenizer.fromFile(o.tokenizer);
+      const base = presetConfig(o.model, tokenizer.vocabSize);
+      const backend = await openBackend(o.device);
+      try {
+        const shape = chooseBatchShape(base, backend, {
+          batchSize: o.batchSize,
+          context: o.context,
+        });
+        log(shape.note);
+        if (base.arch === "gpt" && shape.context > base.contextLength) {
+          throw new BenteviError(
+            `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
+          );
+        }
+        // GPT keeps the preset's position table; RWKV records the training length.
+        const config: ModelConfig = base.arch === "gpt"
+          ? base
+          : { ...base, contextLength: shape.context };
+        const defaults = defaultTrainOptions(config, o.steps);
+        const lr = o.lr ?? defaults.lr;
+        const options: TrainOptions = {
+          ...defaults,
+          batchSize: shape.batchSize,
+          context: shape.context,
+          gradAccum: o.gradAccum,
+          lr,
+          minLr: o.minLr ?? lr / 10,
+          warmup: o.warmup ?? defaults.warmup,
+          decaySteps: o.decaySteps ?? o.steps,
+          weightDecay: o.weightDecay,
+          decayEmbeddings: !!o.decayEmbeddings,
+          clip: o.clip,
+          evalEvery: o.evalEvery ?? defaults.evalEvery,
+          evalBatches: o.evalBatches,
+          saveEvery: o.saveEvery ?? defaults.saveEvery,
+          keepLast: o.keep,
+          patience: o.patience,
+          seed: o.seed,
+        };
+        validateTrainOptions(options, config);
+        const data = await loadTrainingData(o.data, tokenizer, { valPath: o.valData });
+        try {
+          log(`data: ${data.description}`);
+          log(`model: ${describeConfig(config)}, ${parameterCount(config).toLocaleString("en")} parameters`);
+          const spec: RunSpec = {
+            version: 1,
+            model: o.model,
+            config,
+            options,
+            data: resolve(o.data),
+            valData: o.valData ? resolve(o.valData) : undefined,
+            device: o.device,
+          };
+          await createRunDir(o.out, spec, o.tokenizer, !!o.force);
+          const summary = await runTraining(o.out, spec, {
+            backend,
+            data,
+            tokenizerPath: join(o.out, "tokenizer.json"),
+            progress: consoleProgress(),
+            log,
+          });
+          if (o.json) printJson(summaryJson(summary));
+          else console.log(summaryText(summary));
+        } finally {
+          data.close();
+        }
+      } finally {
+        backend.destroy();
+      }
+    });
+
+  program
+    .command("resume")
+    .description("continue a run exactly from its latest checkpoint")
+    .argument("<run-dir>", "run directory written by `train`")
+    .option("--steps <total>", "total steps counted from the start of the run", intOption(1))
+    .addOption(deviceOption())
+    .option("--json", "print the summary as JSON")
+    .action(async (runDir, o) => {
+      const spec = await readRunSpec(runDir);
+      const ckpts = await listCheckpoints(runDir);
+      if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
+      if (o.steps !== undefined) spec.options.steps = o.steps;
+      const tokenizerPath = join(runDir, "tokenizer.json");
+      const tokenizer = await Tokenizer.fromFile(tokenizerPath);
+      const backend = await openBackend(o.device);
+      try {
+        const data = await loadTrainingData(spec.data, tokenizer, { valPath: spec.valData });
+        try {
+          const summary = await runTraining(runDir, spec, {
+            backend,
+            data,
+            tokenizerPath,
+            progress: consoleProgress(),
+            log,
+          }, ckpts[ckpts.length - 1]);
+          if (o.json) printJson(summaryJson(summary));
+          else console.log(summaryText(summary));
+        } finally {
+          data.close();
+        }
+      } finally {
+        backend.destroy();
+      }
+    });
+
+  program
+    .command("eval")
+    .description("validation loss, perplexity and next-token accuracy of a checkpoint")
+    .requiredOption("--checkpoint <dir>", "checkpoint directory (or a run directory: its latest)")
+    .requiredOption("--data <path>", "dataset: .bin, a .txt file or a folder of .txt (all of it is evaluated)")
+    .option("--batch-size <n>", "sequences per batch", intOption(1), 8)
+    .option("--context <n>", "tokens per sequence (default: the model's)", intOption(2))
+    .option("--batches <n>", "maximum number of batches", intOption(1), 50)
+    .addOption(deviceOption())
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      const dir = await resolveCheckpointDir(o.checkpoint);
+      const ckpt = await loadCheckpoint(dir);
+      if (!ckpt.tokenizerPath) {
+        throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
+      }
+      const tokenizer = await Tokenizer.fromFile(ckpt.tokenizerPath);
+      if (tokenizer.vocabSize > ckpt.config.vocabSize) {
+        throw new BenteviError(
+          `${ckpt.tokenizerPath}: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
+        );
+      }
+      const data = await loadTrainingData(o.data, tokenizer, { valFraction: 1 });
+      const T = o.context ?? ckpt.config.contextLength;
+      if (ckpt.config.arch === "gpt" && T > ckpt.config.contextLength) {
+        throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);
+      }
+      const backend = await openBackend(o.device);
+      try {
+        const store = new ParameterStore(backend, ckpt.config);
+        store.load(ckpt.weights);
+        const model = createModel(backend, ckpt.config, store, o.batchSize, T);
+        const r = await evaluate(model, data.val.tokens, o.batches);
+        model.free();
+        store.free();
+        if (o.json) {
+          printJson({
+            checkpoint: dir,
+            loss: r.loss,
+            perplexity: r.perplexity,
+            accuracy: r.accuracy,
+            tokens: r.tokens,
+          });
+        } else {
+          console.log(
+            `loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(2)}  accuracy ${
+              (r.accuracy * 100).toFixed(2)
+            }%  (${r.tokens} tokens)`,
+          );
+        }
+      } finally {
+        data.close();
+        backend.destroy();
+      }
+    });
+
+  program
+    .command("lr-find")
+    .description("learning-rate range test: prints the loss curve and suggests a rate")
+    .requiredOption("--data <path>", "dataset: .bin, a .txt file or a folder of .txt")
+    .requiredOption("--tokenizer <file>", "tokenizer.json")
+    .addOption(new Option("--model <preset>", "model preset").default("gpt-micro"))
+    .option("--steps <n>", "number of steps", intOption(5), 100)
+    .option("--start-lr <x>", "first learning rate", floatOption(0), 1e-6)
+    .option("--end-lr <x>", "last learning rate", floatOption(0), 1)
+    .option("--batch-size <n>", "sequences per batch (default: chosen from the device)", intOption(1))
+    .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
+    .option("--seed <n>", "seed", intOption(0), 1337)
+    .addOption(deviceOption())
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      if (!(o.startLr > 0) || !(o.endLr > o.startLr)) {
+        throw new BenteviError(`--start-lr must be > 0 and smaller than --end-lr`);
+      }
+      const tokenizer = await Tokenizer.fromFile(o.tokenizer);
+      const base = presetConfig(o.model, tokenizer.vocabSize);
+      const backend = await openBackend(o.device);
+      try {
+        const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
+        log(shape.note);
+        if (base.arch === "gpt" && shape.context > base.contextLength) {
+          throw new BenteviError(
+            `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
+          );
+        }
+        const config: ModelConfig = base.arch === "gpt"
+          ? base
+          : { ...base, contextLength: shape.context };
+        const data = await loadTrainingData(o.data, tokenizer);
+        try {
+          const r = await lrRangeTest(backend, config, data.train, {
+            batchSize: shape.batchSize,
+            context: shape.context,
+            startLr: o.startLr,
+            endLr: o.endLr,
+            steps: o.steps,
+            seed: o.seed,
+            progress: consoleProgress(),
+          });
+          if (o.json) {
+            printJson({
+              suggested_lr: r.suggested,
+              min_loss_lr: r.minLossLr,
+              diverged: r.diverged,
+              points: r.points,
+            });
+          } else {
+            console.log(renderLrCurve(r.points));
+            console.log(
+              `suggested learning rate: ${r.suggested.toExponential(2)} (steepest descent; lowest loss at ${
+                r.minLossLr.toExponential(2)
+              })`,
+            );
+          }
+        } finally {
+          data.close();
+        }
+      } finally {
+        backend.destroy();
+      }
+    });
+
+  program
+    .command("info")
+    .description("print a model preset's configuration and exact parameter count")
+    .requiredOption("--model <preset>", `preset (${MODEL_PRESETS.join(", ")}) or a checkpoint directory`)
+    .option("--vocab-size <n>", "vocabulary size (default: from --tokenizer, else 50257)", intOption(1))
+    .option("--tokenizer <file>", "tokenizer.json giving the vocabulary size")
+    .option("--json", "print JSON")
+    .action(async (o) => {
+      let config: ModelConfig;
+      let isDir = false;
+      try {
+        isDir = (await Deno.stat(o.model)).isDirectory;
+      } catch { /* a preset name */ }
+      if (isDir) {
+        config = (await loadCheckpoint(await resolveCheckpointDir(o.model))).config;
+      } else {
+        const vocab = o.vocabSize ??
+          (o.tokenizer ? (await Tokenizer.fromFile(o.tokenizer)).vocabSize : 50257);
+        config = presetConfig(o.model, vocab);
+      }
+      const count = parameterCount(config);
+      if (o.json) {
+        printJson({ model: o.model, config, parameters: count, config_json: configToJson(config) });
+      } else {
+        console.log(`${o.model}: ${describeConfig(config)}`);
+        const rows = Object.entries(config).map(([k, v]) => `  ${k.padEnd(14)} ${v}`);
+        console.log(rows.join("\n"));
+        console.log(`parameters: ${count.toLocaleString("en")} (${count})`);
+      }
+    });
+
+  registerBenchSuite({
+    name: "train",
+    description:
+      "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: [device] [steps]",
+    async run(inputs, _options) {
+      const device = (inputs[0] ?? "auto") as DeviceChoice;
+      const steps = inputs[1] ? Number(inputs[1]) : 3;
+      if (!Number.isInteger(steps) || steps < 1) {
+        throw new BenteviError(`bench train: steps must be a positive integer, got "${inputs[1]}"`);
+      }
+      const backend = await openBackend(device);
+      try {
+        const r = await benchTrainSteps(backend, { config: BENCH_GPT, B: 8, steps, warmup: 1 });
+        return {
+          json: {
+            model: "gpt-micro (vocab 4096)",
+            device: r.device,
+            batch_size: 8,
+            context: 128,
+            tokens_per_second: r.tokensPerSecond,
+            ms_per_step: r.msPerStep,
+            ops_per_step: r.opsPerStep,
+            steps: r.steps,
+          },
+          text: [
+            `bentevi train step, tiny GPT (V4096 T128 d128 L4 H4, batch 8, AdamW) on ${r.device}`,
+            `  tokens/s     ${r.tokensPerSecond.toFixed(0)}`,
+            `  ms/step      ${r.msPerStep.toFixed(1)}`,
+            `  ops/step     ${r.opsPerStep}`,
+          ].join("\n"),
+        };
+      } finally {
+        backend.destroy();
+      }
+    },
+  });
+}

@@ -1,6 +1,41 @@
 /**
- * Public API of src/tokenizer (re-exported by the top-level mod.ts).
+ * Public API of src/tokenizer (re-exported by the top-level mod.ts): a byte-level BPE
+ * tokenizer in the Hugging Face design, reading and writing `tokenizer.json`, and its trainer.
+ *
+ * @example
+ * ```ts
+ * import { Tokenizer, trainTokenizer } from "./mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/corpus.txt`, "Olá, mundo! Olá, bem-te-vi!\n".repeat(50));
+ * const tok = await trainTokenizer([dir], { vocabSize: 300 }); // files or folders
+ * await tok.save(`${dir}/tokenizer.json`);
+ * const again = await Tokenizer.fromFile(`${dir}/tokenizer.json`);
+ * console.log(again.decode(again.encode("Olá, mundo!"))); // "Olá, mundo!"
+ * ```
  *
  * @module
  */
-export {};
+export {
+  type DecodeOptions,
+  type EncodingWithOffsets,
+  type StreamDecoder,
+  Tokenizer,
+} from "./tokenizer.ts";
+export {
+  countPieces,
+  DEFAULT_SPECIAL_TOKENS,
+  learnMerges,
+  type PieceCounts,
+  type TrainOptions as TokenizerTrainOptions,
+  trainTokenizer,
+} from "./trainer.ts";
+export { type AddedToken } from "./hf_json.ts";
+export { NORMALIZE_STEPS } from "./normalizer.ts";
+export { GPT2_PATTERN, GPT4_PATTERN } from "./pre_tokenizer.ts";
+export {
+  listInputFiles,
+  parseEncoding,
+  readText,
+  readTextChunks,
+  type TextEncoding,
+} from "./corpus.ts";

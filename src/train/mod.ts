@@ -1,6 +1,49 @@
 /**
- * Public API of src/train (re-exported by the top-level mod.ts).
+ * Public API of src/train (re-exported by the top-level mod.ts): the training loop with exact
+ * resume, evaluation, the learning-rate schedule and range test, hardware-adaptive defaults,
+ * and the loss plot.
+ *
+ * @example
+ * ```ts
+ * import { learningRate } from "./mod.ts";
+ * console.log(learningRate(0, { lr: 1e-3, minLr: 1e-4, warmup: 10, decaySteps: 100 })); // 0.0001
+ * ```
  *
  * @module
  */
-export {};
+export { learningRate, type LrSchedule } from "./schedule.ts";
+export { type CurvePoint, lossSvg } from "./loss_svg.ts";
+export { loadTrainingData, type TextTokenizer, type TrainingData } from "./data.ts";
+export { evaluate, type EvalResult } from "./evaluate.ts";
+export {
+  activationFloatsPerToken,
+  chooseBatchShape,
+  type MemoryLimits,
+  memoryLimits,
+  trainingBytes,
+} from "./defaults.ts";
+export {
+  createRunDir,
+  defaultTrainOptions,
+  readRunSpec,
+  runTraining,
+  type RunSpec,
+  type TrainContext,
+  type TrainOptions,
+  type TrainSummary,
+  validateTrainOptions,
+} from "./trainer.ts";
+export {
+  type LrFindOptions,
+  type LrFindPoint,
+  type LrFindResult,
+  lrRangeTest,
+  renderLrCurve,
+} from "./lr_find.ts";
+export {
+  BENCH_GPT,
+  benchTrainSteps,
+  createStepRunner,
+  type StepRunner,
+  type TrainBenchResult,
+} from "./bench.ts";

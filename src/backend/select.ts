@@ -1,0 +1,118 @@
+/**
+ * Backend selection: `--device auto|webgpu|cpu`. `auto` picks WebGPU when `navigator.gpu`
+ * gives an adapter and falls back to the CPU backend otherwise, saying so in one line.
+ *
+ * @module
+ */
+import { BenteviError } from "../errors.ts";
+import type { Backend } from "./backend.ts";
+import { CpuBackend } from "./cpu/mod.ts";
+
+/** Which compute device to use. */
+export type DeviceChoice = "auto" | "webgpu" | "cpu";
+
+/** Options of {@link createBackend}. */
+export interface CreateBackendOptions {
+  /** Receives one-line notices (e.g. the CPU fallback); defaults to `console.error`. */
+  log?: (line: string) => void;
+  /**
+   * Use this adapter instead of asking `navigator.gpu`; `null` behaves as a machine without
+   * one (tests of the fallback use it).
+   */
+  adapter?: GPUAdapter | null;
+}
+
+/** What the WebGPU backend module exports (src/backend/webgpu/mod.ts). */
+interface WebGpuModule {
+  createWebGpuBackend(adapter?: GPUAdapter): Promise<Backend>;
+}
+
+const HOW_TO_GET_WEBGPU = Deno.build.os === "linux"
+  ? "install a Vulkan driver, e.g. `apt-get install -y mesa-vulkan-drivers` (WebGPU on the CPU via lavapipe)"
+  : "update the graphics driver so that Deno's navigator.gpu finds an adapter";
+
+/**
+ * Creates the backend for a `--device` choice.
+ *
+ * - `"cpu"`: the TypeScript {@link CpuBackend}.
+ * - `"webgpu"`: the WebGPU backend; a {@link BenteviError} when no adapter exists.
+ * - `"auto"`: WebGPU when an adapter exists, else the CPU backend with a one-line notice
+ *   (through `options.log`) saying so and how to get WebGPU.
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "./select.ts";
+ * const backend = await createBackend("auto", { log: (line) => console.error(line) });
+ * console.log(backend.kind, backend.description);
+ * backend.destroy();
+ * ```
+ */
+export async function createBackend(
+  device: DeviceChoice,
+  options: CreateBackendOptions = {},
+): Promise<Backend> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  if (device === "cpu") return new CpuBackend();
+  if (device !== "webgpu" && device !== "auto") {
+    throw new BenteviError(`--device: unknown device "${device}" (use auto, webgpu or cpu)`);
+  }
+  const adapter = options.adapter !== undefined ? options.adapter : await requestAdapter();
+  if (!adapter) {
+    if (device === "webgpu") {
+      throw new BenteviError(`--device webgpu: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}`);
+    }
+    log(`bentevi: no WebGPU adapter found, using the CPU backend (slow); ${HOW_TO_GET_WEBGPU}`);
+    return new CpuBackend();
+  }
+  let webgpu: WebGpuModule;
+  try {
+    // A literal specifier, so `deno compile` bundles the module.
+    webgpu = await import("./webgpu/mod.ts");
+  } catch (e) {
+    if (device === "webgpu") {
+      throw new BenteviError(
+        `--device webgpu: the WebGPU backend could not be loaded (${(e as Error).message})`,
+      );
+    }
+    log(`bentevi: the WebGPU backend could not be loaded, using the CPU backend (slow)`);
+    return new CpuBackend();
+  }
+  try {
+    return await webgpu.createWebGpuBackend(adapter);
+  } catch (e) {
+    if (device === "webgpu") throw e;
+    log(
+      `bentevi: the WebGPU backend failed to start (${(e as Error).message}), ` +
+        `using the CPU backend (slow)`,
+    );
+    return new CpuBackend();
+  }
+}
+
+/** Asks `navigator.gpu` for an adapter (high performance first); null when there is none. */
+async function requestAdapter(): Promise<GPUAdapter | null> {
+  ensureXdgRuntimeDir();
+  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
+  try {
+    return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Mesa prints "XDG_RUNTIME_DIR is invalid or not set" when it is unset; point it at a fresh
+ * temporary folder when the environment and temp folder may be touched (never prompts).
+ */
+function ensureXdgRuntimeDir(): void {
+  if (Deno.build.os === "windows") return;
+  try {
+    const env = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
+    if (env.state !== "granted" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const write = Deno.permissions.querySync({ name: "write" });
+    if (write.state !== "granted") return;
+    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "bentevi-xdg-" }));
+  } catch {
+    // Best effort only: the notice from Mesa is harmless.
+  }
+}

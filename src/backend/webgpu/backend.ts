@@ -1,0 +1,1029 @@
+/**
+ * The WebGPU backend: every op of {@link Backend} as WGSL kernels (`wgsl/`), recorded into one
+ * command encoder and submitted on `flush()` / `read()`.
+ *
+ * @module
+ */
+import { BenteviError } from "../../errors.ts";
+import {
+  type AdamWParams,
+  type AttentionDims,
+  type Backend,
+  type DType,
+  type MatmulOptions,
+  type Tensor,
+  VIEW_ALIGN,
+} from "../backend.ts";
+import { asMatrix, expectSameSize, expectSize, fmtShape, shapeSize } from "../cpu/tensor.ts";
+import { type Binding, type GpuContext, GpuTensor, type KernelSpec, type Scalars } from "./context.ts";
+import { MatmulKernels, type MatmulVariant } from "./matmul.ts";
+import { expandRepeats } from "./template.ts";
+import elementwiseSrc from "../../../wgsl/elementwise.wgsl" with { type: "text" };
+import reduceSrc from "../../../wgsl/reduce.wgsl" with { type: "text" };
+import layernormSrc from "../../../wgsl/layernorm.wgsl" with { type: "text" };
+import softmaxSrc from "../../../wgsl/softmax_xent.wgsl" with { type: "text" };
+import softmaxVec4Src from "../../../wgsl/softmax_xent_vec4.wgsl" with { type: "text" };
+import layernormVec4Src from "../../../wgsl/layernorm_vec4.wgsl" with { type: "text" };
+import adamwVec4Src from "../../../wgsl/adamw_vec4.wgsl" with { type: "text" };
+import adamwSrc from "../../../wgsl/adamw.wgsl" with { type: "text" };
+import embeddingSrc from "../../../wgsl/embedding.wgsl" with { type: "text" };
+import attentionSrc from "../../../wgsl/attention.wgsl" with { type: "text" };
+import attentionVec4Src from "../../../wgsl/attention_vec4.wgsl" with { type: "text" };
+import rwkvSrc from "../../../wgsl/rwkv.wgsl" with { type: "text" };
+
+const k = (code: string, entry: string, storage: number): KernelSpec => ({ code, entry, storage });
+
+const K = {
+  fill: k(elementwiseSrc, "fill", 1),
+  copy: k(elementwiseSrc, "copy", 2),
+  scale: k(elementwiseSrc, "scale", 1),
+  add: k(elementwiseSrc, "add", 3),
+  addInto: k(elementwiseSrc, "add_into", 2),
+  mul: k(elementwiseSrc, "mul", 3),
+  mulAcc: k(elementwiseSrc, "mul_acc", 3),
+  gelu: k(elementwiseSrc, "gelu", 2),
+  geluBwd: k(elementwiseSrc, "gelu_bwd", 3),
+  relu2: k(elementwiseSrc, "relu2", 2),
+  relu2Bwd: k(elementwiseSrc, "relu2_bwd", 3),
+  sigmoid: k(elementwiseSrc, "sigmoid", 2),
+  sigmoidBwd: k(elementwiseSrc, "sigmoid_bwd", 3),
+  sumAll: k(reduceSrc, "sum_all", 2),
+  sumRows: k(reduceSrc, "sum_rows", 2),
+  argmax: k(reduceSrc, "argmax_rows", 3),
+  topK: k(reduceSrc, "top_k", 3),
+  lnFwd: k(layernormSrc, "ln_forward", 6),
+  lnBwdDx: k(layernormSrc, "ln_backward_dx", 6),
+  lnBwdDwDb: k(layernormSrc, "ln_backward_dwdb", 6),
+  xent: k(softmaxSrc, "softmax_xent", 4),
+  xent4: k(softmaxVec4Src, "softmax_xent", 4),
+  ln4Fwd: k(layernormVec4Src, "ln4_forward", 6),
+  ln4BwdDx: k(layernormVec4Src, "ln4_backward_dx", 6),
+  ln4BwdDwDb: k(layernormVec4Src, "ln4_backward_dwdb", 6),
+  adamw: k(adamwSrc, "adamw", 6),
+  adamw4: k(adamwVec4Src, "adamw", 6),
+  embed: k(embeddingSrc, "embed", 4),
+  embedBwdWte: k(embeddingSrc, "embed_bwd_wte", 3),
+  embedBwdWpe: k(embeddingSrc, "embed_bwd_wpe", 3),
+  tokenShift: k(rwkvSrc, "token_shift", 4),
+  tokenShiftBwdX: k(rwkvSrc, "token_shift_bwd_x", 5),
+  tokenShiftBwdMix: k(rwkvSrc, "token_shift_bwd_mix", 6),
+  wkv: k(rwkvSrc, "wkv_forward", 6),
+  wkvBwd: k(rwkvSrc, "wkv_backward", 8),
+};
+
+/** Workgroups for a grid-stride loop over `n` items with 64 invocations per group. */
+function strideGroups(n: number): [number] {
+  return [Math.max(1, Math.min(Math.ceil(n / 64), 4096))];
+}
+
+/** Workgroups for one group per row (2-D when more than 65 535 rows). */
+function rowGroups(rows: number): [number, number] {
+  return [Math.min(rows, 65535), Math.ceil(rows / 65535)];
+}
+
+/** Options of {@link WebGpuBackend}. */
+export interface WebGpuBackendOptions {
+  /** Force a matmul variant (`"auto"` picks by adapter: textures on CPU adapters). */
+  matmul?: "auto" | MatmulVariant;
+}
+
+/**
+ * The WebGPU implementation of {@link Backend}. Create it with `createWebGpuBackend()`.
+ *
+ * @example
+ * ```ts
+ * import { createWebGpuBackend } from "./mod.ts";
+ * const gpu = await createWebGpuBackend();
+ * const a = gpu.fromArray([2, 2], new Float32Array([1, 2, 3, 4]));
+ * const out = gpu.zeros([2, 2]);
+ * gpu.matmul(out, a, a);
+ * console.log(await gpu.read(out)); // [7, 10, 15, 22]
+ * gpu.destroy();
+ * ```
+ */
+export class WebGpuBackend implements Backend {
+  readonly kind = "webgpu" as const;
+  readonly description: string;
+  /** The plumbing (device, pools, caches). */
+  readonly ctx: GpuContext;
+  /** The matmul kernels and their per-adapter variant. */
+  readonly mm: MatmulKernels;
+
+  constructor(ctx: GpuContext, options: WebGpuBackendOptions = {}) {
+    this.ctx = ctx;
+    const info = ctx.adapter.info;
+    const name = info.description || info.device || info.vendor || "unknown adapter";
+    this.mm = new MatmulKernels(ctx, options.matmul ?? "auto");
+    this.description = `WebGPU: ${name}${
+      info.isFallbackAdapter ? " (fallback adapter)" : ""
+    }, matmul ${this.mm.variant}`;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  #t(op: string, name: string, t: Tensor, dtype: DType = "f32"): GpuTensor {
+    if (!(t instanceof GpuTensor)) {
+      throw new Error(
+        `${op}: ${name} is not a WebGPU tensor (tensors cannot be mixed across backends)`,
+      );
+    }
+    if (t.buffer.released) throw new Error(`${op}: ${name} was used after free()`);
+    if (t.dtype !== dtype) throw new Error(`${op}: ${name} must be ${dtype}, got ${t.dtype}`);
+    return t;
+  }
+
+  #tn(op: string, name: string, t: Tensor | null | undefined): GpuTensor | null {
+    return t ? this.#t(op, name, t) : null;
+  }
+
+  #run(
+    spec: KernelSpec,
+    bindings: readonly (Binding | null)[],
+    scalars: Scalars,
+    groups: readonly [number, number?, number?],
+  ): void {
+    this.ctx.dispatch(spec, bindings, scalars, groups);
+  }
+
+  #elementwise(spec: KernelSpec, n: number, bindings: GpuTensor[], s = 0): void {
+    if (n === 0) return;
+    this.#run(spec, bindings, { u: [n], f: [s] }, strideGroups(n));
+  }
+
+  /** A temporary f32 buffer, returned to the pool after the next submit. */
+  #scratch(size: number): GpuTensor {
+    return new GpuTensor([size], "f32", this.ctx.tempBuf(size * 4), 0, true);
+  }
+
+  // ---- memory --------------------------------------------------------------------------------
+
+  zeros(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const size = shapeSize("zeros", shape);
+    const buf = this.ctx.allocBuf(size * 4);
+    if (buf.pooled) this.ctx.encoder().clearBuffer(buf.buffer, 0, buf.bytes);
+    return new GpuTensor([...shape], dtype, buf, 0, true);
+  }
+
+  fromArray(shape: readonly number[], data: Float32Array | Int32Array): Tensor {
+    const size = shapeSize("fromArray", shape);
+    if (data.length !== size) {
+      throw new Error(
+        `fromArray: shape ${
+          fmtShape(shape)
+        } needs ${size} elements but the data has ${data.length}`,
+      );
+    }
+    const dtype: DType = data instanceof Int32Array ? "i32" : "f32";
+    const buf = this.ctx.allocBuf(size * 4);
+    const t = new GpuTensor([...shape], dtype, buf, 0, true);
+    if (size > 0) this.write(t, data);
+    return t;
+  }
+
+  view(base: Tensor, offset: number, shape: readonly number[]): Tensor {
+    const b = base as GpuTensor;
+    if (!(b instanceof GpuTensor)) throw new Error("view: base is not a WebGPU tensor");
+    const size = shapeSize("view", shape);
+    if (!Number.isInteger(offset) || offset < 0 || offset % VIEW_ALIGN !== 0) {
+      throw new Error(`view: offset ${offset} must be a multiple of ${VIEW_ALIGN} elements`);
+    }
+    if (offset + size > b.size) {
+      throw new Error(
+        `view: ${fmtShape(shape)} at offset ${offset} does not fit in base ${fmtShape(b.shape)} ` +
+          `(${b.size} elements)`,
+      );
+    }
+    return new GpuTensor([...shape], b.dtype, b.buffer, b.offset + offset, false);
+  }
+
+  write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
+    const g = this.#t("write", "tensor", t, t.dtype);
+    if ((data instanceof Int32Array) !== (g.dtype === "i32")) {
+      throw new Error(`write: ${data.constructor.name} data into a ${g.dtype} tensor`);
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > g.size) {
+      throw new Error(
+        `write: ${data.length} elements at offset ${offset} do not fit in ${fmtShape(g.shape)}`,
+      );
+    }
+    if (data.length === 0) return;
+    // A staging copy recorded in the encoder keeps the write in order with recorded ops.
+    const staging = this.ctx.device.createBuffer({
+      size: data.length * 4,
+      usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    const mapped = staging.getMappedRange();
+    if (data instanceof Int32Array) new Int32Array(mapped).set(data);
+    else new Float32Array(mapped).set(data);
+    staging.unmap();
+    this.ctx.encoder().copyBufferToBuffer(
+      staging,
+      0,
+      g.buffer.buffer,
+      (g.offset + offset) * 4,
+      data.length * 4,
+    );
+    this.ctx.afterSubmit(() => staging.destroy());
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    const g = this.#t("read", "tensor", t, t.dtype);
+    const bytes = g.size * 4;
+    if (bytes === 0) return g.dtype === "i32" ? new Int32Array(0) : new Float32Array(0);
+    const staging = this.ctx.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.ctx.encoder().copyBufferToBuffer(g.buffer.buffer, g.offset * 4, staging, 0, bytes);
+    this.ctx.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.ctx.checkAlive();
+      throw e;
+    }
+    const copy = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    return g.dtype === "i32" ? new Int32Array(copy) : new Float32Array(copy);
+  }
+
+  free(t: Tensor): void {
+    const g = this.#t("free", "tensor", t, t.dtype);
+    if (!g.owner) throw new Error("free: views need no free(); free their base tensor");
+    this.ctx.releaseBuf(g.buffer);
+  }
+
+  flush(): void {
+    this.ctx.flush();
+  }
+
+  async sync(): Promise<void> {
+    this.ctx.flush();
+    await this.ctx.device.queue.onSubmittedWorkDone();
+    this.ctx.checkAlive();
+  }
+
+  destroy(): void {
+    this.mm.destroy();
+    this.ctx.destroy();
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  fill(t: Tensor, value: number): void {
+    const g = this.#t("fill", "tensor", t, t.dtype);
+    if (g.dtype === "i32") {
+      // Same bits through the f32 kernel: write the integer's bit pattern.
+      const f = new Float32Array(new Int32Array([value]).buffer)[0];
+      this.#elementwise(K.fill, g.size, [g], f);
+    } else this.#elementwise(K.fill, g.size, [g], value);
+  }
+
+  copy(dst: Tensor, src: Tensor): void {
+    const d = this.#t("copy", "dst", dst, dst.dtype);
+    const s = this.#t("copy", "src", src, src.dtype);
+    expectSameSize("copy", "dst", dst, "src", src);
+    if (d.dtype !== s.dtype) throw new Error(`copy: dst is ${d.dtype} but src is ${s.dtype}`);
+    if (d.size === 0) return;
+    if (d.buffer === s.buffer) {
+      // WebGPU cannot copy a buffer onto itself: views of one base go through a kernel.
+      this.#elementwise(K.copy, d.size, [d, s]);
+      return;
+    }
+    this.ctx.encoder().copyBufferToBuffer(
+      s.buffer.buffer,
+      s.offset * 4,
+      d.buffer.buffer,
+      d.offset * 4,
+      d.size * 4,
+    );
+  }
+
+  scale(t: Tensor, s: number): void {
+    this.#elementwise(K.scale, t.size, [this.#t("scale", "tensor", t)], s);
+  }
+
+  add(out: Tensor, a: Tensor, b: Tensor): void {
+    expectSameSize("add", "out", out, "a", a);
+    expectSameSize("add", "a", a, "b", b);
+    this.#elementwise(K.add, out.size, [
+      this.#t("add", "out", out),
+      this.#t("add", "a", a),
+      this.#t("add", "b", b),
+    ]);
+  }
+
+  addInto(dst: Tensor, src: Tensor, alpha = 1): void {
+    expectSameSize("addInto", "dst", dst, "src", src);
+    this.#elementwise(
+      K.addInto,
+      dst.size,
+      [this.#t("addInto", "dst", dst), this.#t("addInto", "src", src)],
+      alpha,
+    );
+  }
+
+  mul(out: Tensor, a: Tensor, b: Tensor): void {
+    expectSameSize("mul", "out", out, "a", a);
+    expectSameSize("mul", "a", a, "b", b);
+    this.#elementwise(K.mul, out.size, [
+      this.#t("mul", "out", out),
+      this.#t("mul", "a", a),
+      this.#t("mul", "b", b),
+    ]);
+  }
+
+  mulBackward(da: Tensor | null, db: Tensor | null, dout: Tensor, a: Tensor, b: Tensor): void {
+    const op = "mulBackward";
+    expectSameSize(op, "dout", dout, "a", a);
+    expectSameSize(op, "a", a, "b", b);
+    if (da) expectSameSize(op, "da", da, "a", a);
+    if (db) expectSameSize(op, "db", db, "b", b);
+    const go = this.#t(op, "dout", dout), ga = this.#t(op, "a", a), gb = this.#t(op, "b", b);
+    if (da) this.#elementwise(K.mulAcc, a.size, [this.#t(op, "da", da), go, gb]);
+    if (db) this.#elementwise(K.mulAcc, a.size, [this.#t(op, "db", db), go, ga]);
+  }
+
+  #sumAll(op: string, out: Tensor, x: Tensor, accumulate: boolean, square: boolean): void {
+    expectSize(op, "out", out, 1, "a scalar result");
+    this.#run(K.sumAll, [this.#t(op, "out", out), this.#t(op, "x", x)], {
+      u: [x.size, accumulate ? 1 : 0, square ? 1 : 0],
+    }, [1]);
+  }
+
+  sum(out: Tensor, x: Tensor, accumulate = false): void {
+    this.#sumAll("sum", out, x, accumulate, false);
+  }
+
+  sumSquares(out: Tensor, x: Tensor, accumulate = false): void {
+    this.#sumAll("sumSquares", out, x, accumulate, true);
+  }
+
+  sumRows(out: Tensor, x: Tensor, accumulate = false): void {
+    const [M, N] = asMatrix(x);
+    expectSize("sumRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    this.#run(K.sumRows, [this.#t("sumRows", "out", out), this.#t("sumRows", "x", x)], {
+      u: [M, N, accumulate ? 1 : 0],
+    }, [Math.ceil(N / 64)]);
+  }
+
+  // ---- GPT ops -------------------------------------------------------------------------------
+
+  matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
+    const transA = options.transA ?? false, transB = options.transB ?? false;
+    const [ar, ac] = asMatrix(a), [br, bc] = asMatrix(b);
+    const [M, Kd] = transA ? [ac, ar] : [ar, ac];
+    const [Kb, N] = transB ? [bc, br] : [br, bc];
+    const desc = `a ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} and b ${fmtShape(b.shape)}${
+      transB ? "ᵀ" : ""
+    }`;
+    if (Kd !== Kb) {
+      throw new Error(`matmul: ${desc} do not match (inner dimensions ${Kd} and ${Kb})`);
+    }
+    if (out.size !== M * N || asMatrix(out)[1] !== N) {
+      throw new Error(
+        `matmul: out ${fmtShape(out.shape)} does not fit ${desc} (needs [${M}, ${N}])`,
+      );
+    }
+    if (options.bias) expectSize("matmul", "bias", options.bias, N, `out [${M}, ${N}]`);
+    const o = this.#t("matmul", "out", out);
+    const ga = this.#t("matmul", "a", a), gb = this.#t("matmul", "b", b);
+    const bias = this.#tn("matmul", "bias", options.bias);
+    if (M * N === 0) return;
+    if (Kd === 0) {
+      // An empty inner dimension: out = bias (or unchanged when accumulating).
+      if (options.accumulate) {
+        if (bias) { for (let m = 0; m < M; m++) this.addInto(this.#row(o, m, N), bias); }
+      } else if (bias) { for (let m = 0; m < M; m++) this.copy(this.#row(o, m, N), bias); }
+      else this.fill(o, 0);
+      return;
+    }
+    this.mm.record(o, ga, gb, bias, { M, N, K: Kd, transA, transB }, options.accumulate ?? false);
+  }
+
+  #row(t: GpuTensor, m: number, N: number): GpuTensor {
+    return new GpuTensor([N], t.dtype, t.buffer, t.offset + m * N, false);
+  }
+
+  embedding(
+    out: Tensor,
+    ids: Tensor,
+    wte: Tensor,
+    wpe: Tensor | null,
+    T: number,
+    posOffset = 0,
+  ): void {
+    const op = "embedding";
+    const [V, C] = asMatrix(wte);
+    expectSize(op, "out", out, ids.size * C, `ids ${fmtShape(ids.shape)} × wte width ${C}`);
+    checkT(op, ids, T);
+    if (wpe) {
+      const [Tmax, Cp] = asMatrix(wpe);
+      if (Cp !== C) {
+        throw new Error(
+          `${op}: wte ${fmtShape(wte.shape)} and wpe ${fmtShape(wpe.shape)} differ in width`,
+        );
+      }
+      if (!Number.isInteger(posOffset) || posOffset < 0 || posOffset + T > Tmax) {
+        throw new Error(
+          `${op}: positions ${posOffset}…${posOffset + T - 1} exceed wpe ${fmtShape(wpe.shape)}`,
+        );
+      }
+    }
+    const N = ids.size;
+    this.#run(
+      K.embed,
+      [
+        this.#t(op, "out", out),
+        this.#t(op, "ids", ids, "i32"),
+        this.#t(op, "wte", wte),
+        this.#tn(op, "wpe", wpe),
+      ],
+      { u: [N, C, T, posOffset, V, wpe ? 1 : 0] },
+      strideGroups(N * C),
+    );
+  }
+
+  embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void {
+    const op = "embeddingBackward";
+    const [V, C] = asMatrix(dwte);
+    expectSize(op, "dout", dout, ids.size * C, `ids ${fmtShape(ids.shape)} × dwte width ${C}`);
+    checkT(op, ids, T);
+    if (dwpe && (asMatrix(dwpe)[1] !== C || asMatrix(dwpe)[0] < T)) {
+      throw new Error(`${op}: dwpe ${fmtShape(dwpe.shape)} does not fit T ${T} × C ${C}`);
+    }
+    const N = ids.size;
+    const gi = this.#t(op, "ids", ids, "i32"), gd = this.#t(op, "dout", dout);
+    const u = [N, C, T, 0, V];
+    this.#run(K.embedBwdWte, [this.#t(op, "dwte", dwte), gi, gd], { u }, [Math.ceil(C / 64)]);
+    if (dwpe) {
+      this.#run(K.embedBwdWpe, [this.#t(op, "dwpe", dwpe), null, gd], { u }, strideGroups(T * C));
+    }
+  }
+
+  layerNorm(
+    out: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    x: Tensor,
+    w: Tensor,
+    b: Tensor,
+    eps = 1e-5,
+  ): void {
+    const op = "layerNorm";
+    const [N, C] = asMatrix(x);
+    expectSameSize(op, "out", out, "x", x);
+    expectSize(op, "w", w, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "b", b, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    this.#run(
+      C % 4 === 0 ? K.ln4Fwd : K.lnFwd,
+      [
+        this.#t(op, "out", out),
+        this.#t(op, "mean", mean),
+        this.#t(op, "rstd", rstd),
+        this.#t(op, "x", x),
+        this.#t(op, "w", w),
+        this.#t(op, "b", b),
+      ],
+      { u: [N, C], f: [eps] },
+      threadGroups(N),
+    );
+  }
+
+  layerNormBackward(
+    dx: Tensor,
+    dw: Tensor,
+    db: Tensor,
+    dout: Tensor,
+    x: Tensor,
+    w: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+  ): void {
+    const op = "layerNormBackward";
+    const [N, C] = asMatrix(x);
+    expectSameSize(op, "dx", dx, "x", x);
+    expectSameSize(op, "dout", dout, "x", x);
+    for (const [name, t] of [["w", w], ["dw", dw], ["db", db]] as const) {
+      expectSize(op, name, t, C, `x ${fmtShape(x.shape)}`);
+    }
+    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    const gx = this.#t(op, "x", x), go = this.#t(op, "dout", dout);
+    const gm = this.#t(op, "mean", mean), gr = this.#t(op, "rstd", rstd);
+    if (C % 4 === 0) {
+      const gw = this.#t(op, "w", w);
+      this.#run(
+        K.ln4BwdDx,
+        [this.#t(op, "dx", dx), gm, gr, gw, go, gx],
+        { u: [N, C] },
+        threadGroups(N),
+      );
+      this.#run(K.ln4BwdDwDb, [this.#t(op, "dw", dw), gm, gr, this.#t(op, "db", db), go, gx], {
+        u: [N, C],
+      }, [Math.ceil(C / 4 / 64)]);
+      return;
+    }
+    this.#run(K.lnBwdDx, [this.#t(op, "dx", dx), go, gx, this.#t(op, "w", w), gm, gr], {
+      u: [N, C],
+    }, threadGroups(N));
+    this.#run(K.lnBwdDwDb, [this.#t(op, "dw", dw), this.#t(op, "db", db), go, gx, gm, gr], {
+      u: [N, C],
+    }, [Math.ceil(C / 64)]);
+  }
+
+  gelu(out: Tensor, x: Tensor): void {
+    expectSameSize("gelu", "out", out, "x", x);
+    this.#elementwise(K.gelu, out.size, [this.#t("gelu", "out", out), this.#t("gelu", "x", x)]);
+  }
+
+  geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
+    const op = "geluBackward";
+    expectSameSize(op, "dx", dx, "x", x);
+    expectSameSize(op, "dout", dout, "x", x);
+    this.#elementwise(K.geluBwd, dx.size, [
+      this.#t(op, "dx", dx),
+      this.#t(op, "x", x),
+      this.#t(op, "dout", dout),
+    ]);
+  }
+
+  #attnSpec(entry: string, storage: number, hs: number): KernelSpec {
+    const key = `1|${entry}|${hs}`;
+    let spec = this.#specs.get(key);
+    if (!spec) {
+      spec = {
+        code: attentionSrc.replace(/const HS: u32 = \d+u;/, `const HS: u32 = ${hs}u;`),
+        entry,
+        storage,
+      };
+      this.#specs.set(key, spec);
+    }
+    return spec;
+  }
+
+  /** Head sizes with the vec4, register-resident kernels (hs a multiple of 4, up to 128). */
+  #vec4Heads(C: number, hs: number): boolean {
+    return C % 4 === 0 && hs % 4 === 0 && hs <= 128;
+  }
+
+  #specs = new Map<string, KernelSpec>();
+
+  #attn4Spec(entry: string, hs: number): KernelSpec {
+    const key = `4|${entry}|${hs}`;
+    const hit = this.#specs.get(key);
+    if (hit) return hit;
+    const spec: KernelSpec = {
+      code: expandRepeats(
+        attentionVec4Src.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`),
+        { HS4: hs / 4 },
+      ),
+      entry,
+      storage: 6,
+    };
+    this.#specs.set(key, spec);
+    return spec;
+  }
+
+  attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void {
+    const op = "attention";
+    checkAttentionDims(op, dims);
+    const { B, T, C, NH } = dims;
+    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
+    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
+    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
+    const hs = C / NH;
+    checkBh(op, B * NH);
+    if (this.#vec4Heads(C, hs)) {
+      this.#run(
+        this.#attn4Spec("attn4_forward", hs),
+        [
+          this.#t(op, "out", out),
+          null,
+          null,
+          this.#t(op, "lse", lse),
+          this.#t(op, "qkv", qkv),
+        ],
+        { u: [B, T, C, NH], f: [1 / Math.sqrt(hs)] },
+        [Math.ceil(T / 64), B * NH],
+      );
+      return;
+    }
+    this.#run(
+      this.#attnSpec("attn_forward", 3, hs),
+      [
+        this.#t(op, "out", out),
+        this.#t(op, "lse", lse),
+        this.#t(op, "qkv", qkv),
+      ],
+      { u: [B, T, C, NH], f: [1 / Math.sqrt(hs)] },
+      [Math.ceil(T / 64), B * NH],
+    );
+  }
+
+  attentionBackward(
+    dqkv: Tensor,
+    dout: Tensor,
+    out: Tensor,
+    lse: Tensor,
+    qkv: Tensor,
+    dims: AttentionDims,
+  ): void {
+    const op = "attentionBackward";
+    checkAttentionDims(op, dims);
+    const { B, T, C, NH } = dims;
+    const need3 = `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`, need = `[B, T, C] = [${B}, ${T}, ${C}]`;
+    expectSize(op, "qkv", qkv, B * T * 3 * C, need3);
+    expectSize(op, "dqkv", dqkv, B * T * 3 * C, need3);
+    expectSize(op, "out", out, B * T * C, need);
+    expectSize(op, "dout", dout, B * T * C, need);
+    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
+    const hs = C / NH;
+    checkBh(op, B * NH);
+    const bind = [
+      this.#t(op, "dqkv", dqkv),
+      this.#t(op, "dout", dout),
+      this.#t(op, "out", out),
+      this.#t(op, "lse", lse),
+      this.#t(op, "qkv", qkv),
+    ];
+    const s: Scalars = { u: [B, T, C, NH], f: [1 / Math.sqrt(hs)] };
+    if (this.#vec4Heads(C, hs)) {
+      const [dq, go, o, l, q] = bind;
+      const dsum = this.#scratch(B * NH * T);
+      const b4 = [dq, go, o, l, q, dsum];
+      const groups = [Math.ceil(T / 64), B * NH] as const;
+      this.#run(this.#attn4Spec("attn4_backward_q", hs), b4, s, groups);
+      this.#run(this.#attn4Spec("attn4_backward_kv", hs), b4, s, groups);
+      return;
+    }
+    this.#run(this.#attnSpec("attn_backward_q", 5, hs), bind, s, [Math.ceil(T / 64), B * NH]);
+    this.#run(this.#attnSpec("attn_backward_kv", 5, hs), bind, s, [Math.ceil(T / 64), B * NH]);
+  }
+
+  attentionCached(
+    out: Tensor,
+    qkv: Tensor,
+    kCache: Tensor,
+    vCache: Tensor,
+    pos: number,
+    dims: AttentionDims,
+  ): void {
+    const op = "attentionCached";
+    checkAttentionDims(op, dims);
+    const { B, T, C, NH } = dims;
+    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
+    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
+    expectSameSize(op, "kCache", kCache, "vCache", vCache);
+    const Tmax = kCache.size / (B * C);
+    if (!Number.isInteger(Tmax) || asMatrix(kCache)[1] !== C) {
+      throw new Error(
+        `${op}: kCache ${fmtShape(kCache.shape)} is not [B, Tmax, C] with B ${B}, C ${C}`,
+      );
+    }
+    if (!Number.isInteger(pos) || pos < 0 || pos + T > Tmax) {
+      throw new Error(
+        `${op}: positions ${pos}…${pos + T - 1} do not fit the cache ${fmtShape(kCache.shape)}`,
+      );
+    }
+    const hs = C / NH;
+    checkBh(op, B * NH);
+    const gk = this.#t(op, "kCache", kCache), gv = this.#t(op, "vCache", vCache);
+    const gq = this.#t(op, "qkv", qkv);
+    const s: Scalars = { u: [B, T, C, NH, pos, Tmax], f: [1 / Math.sqrt(hs)] };
+    this.#run(this.#attnSpec("cache_append", 3, hs), [gk, gv, gq], s, strideGroups(B * T * C));
+    this.#run(this.#attnSpec("attn_cached", 4, hs), [this.#t(op, "out", out), gk, gv, gq], s, [
+      Math.ceil(T / 64),
+      B * NH,
+    ]);
+  }
+
+  softmaxCrossEntropy(
+    losses: Tensor,
+    dlogits: Tensor | null,
+    logits: Tensor,
+    targets: Tensor,
+    gradScale = 1,
+  ): void {
+    const op = "softmaxCrossEntropy";
+    const [N, V] = asMatrix(logits);
+    expectSize(op, "targets", targets, N, `logits ${fmtShape(logits.shape)}`);
+    expectSize(op, "losses", losses, N, `logits ${fmtShape(logits.shape)}`);
+    if (dlogits) expectSameSize(op, "dlogits", dlogits, "logits", logits);
+    if (N === 0) return;
+    this.#run(
+      V % 4 === 0 ? K.xent4 : K.xent,
+      [
+        this.#t(op, "losses", losses),
+        this.#tn(op, "dlogits", dlogits),
+        this.#t(op, "logits", logits),
+        this.#t(op, "targets", targets, "i32"),
+      ],
+      { u: [N, V, dlogits ? 1 : 0], f: [gradScale] },
+      rowGroups(N),
+    );
+  }
+
+  argmaxRows(out: Tensor, x: Tensor): void {
+    const [N, V] = asMatrix(x);
+    expectSize("argmaxRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    if (N === 0) return;
+    this.#run(K.argmax, [
+      null,
+      this.#t("argmaxRows", "x", x),
+      this.#t("argmaxRows", "out", out, "i32"),
+    ], {
+      u: [N, V],
+    }, rowGroups(N));
+  }
+
+  topK(values: Tensor, indices: Tensor, x: Tensor, k: number): void {
+    const op = "topK";
+    if (!Number.isInteger(k) || k < 1 || k > x.size) {
+      throw new Error(`${op}: k ${k} must be an integer in 1…${x.size} for x ${fmtShape(x.shape)}`);
+    }
+    expectSize(op, "values", values, k, `k ${k}`);
+    expectSize(op, "indices", indices, k, `k ${k}`);
+    this.#run(
+      K.topK,
+      [
+        this.#t(op, "values", values),
+        this.#t(op, "x", x),
+        this.#t(op, "indices", indices, "i32"),
+      ],
+      { u: [x.size, k] },
+      [1],
+    );
+  }
+
+  // ---- optimizer -----------------------------------------------------------------------------
+
+  adamw(
+    params: Tensor,
+    grads: Tensor,
+    m: Tensor,
+    v: Tensor,
+    decayMask: Tensor | null,
+    hp: AdamWParams,
+    clip?: { normSquared: Tensor; maxNorm: number },
+  ): void {
+    const op = "adamw";
+    expectSameSize(op, "grads", grads, "params", params);
+    expectSameSize(op, "m", m, "params", params);
+    expectSameSize(op, "v", v, "params", params);
+    if (decayMask) expectSameSize(op, "decayMask", decayMask, "params", params);
+    if (!(hp.step >= 1)) throw new Error(`${op}: step must be ≥ 1 (1-based), got ${hp.step}`);
+    if (clip) expectSize(op, "clip.normSquared", clip.normSquared, 1, "a scalar");
+    const maxNormBits = new Uint32Array(new Float32Array([clip?.maxNorm ?? 0]).buffer)[0];
+    const n = params.size;
+    if (n === 0) return;
+    const bind = [
+      this.#t(op, "params", params),
+      this.#t(op, "grads", grads),
+      this.#t(op, "m", m),
+      this.#t(op, "v", v),
+      this.#tn(op, "decayMask", decayMask),
+      clip ? this.#t(op, "clip.normSquared", clip.normSquared) : null,
+    ];
+    // The vec4 kernel does the first 4·⌊n/4⌋ elements, the scalar one the tail.
+    const n4 = n - (n % 4);
+    const f = [
+      hp.lr,
+      hp.beta1,
+      hp.beta2,
+      hp.eps,
+      hp.weightDecay,
+      1 - Math.pow(hp.beta1, hp.step),
+      1 - Math.pow(hp.beta2, hp.step),
+      hp.gradScale,
+    ];
+    const flags = [decayMask ? 1 : 0, clip ? 1 : 0];
+    if (n4 > 0) {
+      this.#run(K.adamw4, bind, { u: [n4, ...flags, 0, maxNormBits], f }, strideGroups(n4 / 4));
+    }
+    if (n4 === n) return;
+    this.#run(K.adamw, bind, {
+      u: [n, ...flags, n4, maxNormBits],
+      f,
+    }, strideGroups(n - n4));
+  }
+
+  // ---- RWKV-4 ops ----------------------------------------------------------------------------
+
+  tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void {
+    const op = "tokenShift";
+    const C = checkBTC(op, x, B, T);
+    expectSameSize(op, "out", out, "x", x);
+    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
+    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    if (C === 0) return;
+    this.#run(
+      K.tokenShift,
+      [
+        this.#t(op, "out", out),
+        this.#t(op, "x", x),
+        this.#t(op, "mix", mix),
+        this.#tn(op, "prev", prev),
+      ],
+      { u: [B, T, C, prev ? 1 : 0] },
+      strideGroups(B * T * C),
+    );
+  }
+
+  tokenShiftBackward(
+    dx: Tensor,
+    dmix: Tensor,
+    dout: Tensor,
+    x: Tensor,
+    mix: Tensor,
+    prev: Tensor | null,
+    B: number,
+    T: number,
+  ): void {
+    const op = "tokenShiftBackward";
+    const C = checkBTC(op, x, B, T);
+    expectSameSize(op, "dx", dx, "x", x);
+    expectSameSize(op, "dout", dout, "x", x);
+    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "dmix", dmix, C, `x ${fmtShape(x.shape)}`);
+    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    if (C === 0) return;
+    const gx = this.#t(op, "x", x), gm = this.#t(op, "mix", mix);
+    const gp = this.#tn(op, "prev", prev), go = this.#t(op, "dout", dout);
+    const s: Scalars = { u: [B, T, C, prev ? 1 : 0] };
+    this.#run(
+      K.tokenShiftBwdX,
+      [this.#t(op, "dx", dx), gx, gm, gp, go],
+      s,
+      strideGroups(B * T * C),
+    );
+    this.#run(K.tokenShiftBwdMix, [null, gx, gm, gp, go, this.#t(op, "dmix", dmix)], s, [
+      Math.ceil(C / 64),
+    ]);
+  }
+
+  wkv(
+    y: Tensor,
+    k: Tensor,
+    v: Tensor,
+    timeDecay: Tensor,
+    timeFirst: Tensor,
+    state: Tensor | null,
+    B: number,
+    T: number,
+  ): void {
+    const op = "wkv";
+    const C = checkBTC(op, k, B, T);
+    expectSameSize(op, "v", v, "k", k);
+    expectSameSize(op, "y", y, "k", k);
+    expectSize(op, "timeDecay", timeDecay, C, `k ${fmtShape(k.shape)}`);
+    expectSize(op, "timeFirst", timeFirst, C, `k ${fmtShape(k.shape)}`);
+    if (state) expectSize(op, "state", state, B * 3 * C, `[B, 3, C] = [${B}, 3, ${C}]`);
+    if (C === 0) return;
+    this.#run(
+      K.wkv,
+      [
+        this.#t(op, "y", y),
+        this.#t(op, "k", k),
+        this.#t(op, "v", v),
+        this.#t(op, "timeDecay", timeDecay),
+        this.#t(op, "timeFirst", timeFirst),
+        this.#tn(op, "state", state),
+      ],
+      { u: [B, T, C, state ? 1 : 0] },
+      [Math.ceil((B * C) / 64)],
+    );
+  }
+
+  wkvBackward(
+    dw: Tensor,
+    du: Tensor,
+    dk: Tensor,
+    dv: Tensor,
+    dy: Tensor,
+    k: Tensor,
+    v: Tensor,
+    timeDecay: Tensor,
+    timeFirst: Tensor,
+    B: number,
+    T: number,
+  ): void {
+    const op = "wkvBackward";
+    const C = checkBTC(op, k, B, T);
+    for (const [name, t] of [["v", v], ["dk", dk], ["dv", dv], ["dy", dy]] as const) {
+      expectSameSize(op, name, t, "k", k);
+    }
+    for (
+      const [name, t] of [["timeDecay", timeDecay], ["timeFirst", timeFirst], ["dw", dw], [
+        "du",
+        du,
+      ]] as const
+    ) {
+      expectSize(op, name, t, C, `k ${fmtShape(k.shape)}`);
+    }
+    if (C === 0) return;
+    // Scratch: y, q, r (3·B·T·C), then copies of timeDecay and timeFirst at aligned offsets
+    // (the kernel already uses the 8 storage bindings every device offers).
+    const N = B * T * C;
+    const offW = Math.ceil((3 * N) / VIEW_ALIGN) * VIEW_ALIGN;
+    const offU = offW + Math.ceil(C / VIEW_ALIGN) * VIEW_ALIGN;
+    const scratch = this.#scratch(offU + C);
+    const td = this.#t(op, "timeDecay", timeDecay), tf = this.#t(op, "timeFirst", timeFirst);
+    const enc = this.ctx.encoder();
+    enc.copyBufferToBuffer(td.buffer.buffer, td.offset * 4, scratch.buffer.buffer, offW * 4, C * 4);
+    enc.copyBufferToBuffer(tf.buffer.buffer, tf.offset * 4, scratch.buffer.buffer, offU * 4, C * 4);
+    this.#run(
+      K.wkvBwd,
+      [
+        this.#t(op, "dw", dw),
+        this.#t(op, "du", du),
+        this.#t(op, "dk", dk),
+        this.#t(op, "dv", dv),
+        this.#t(op, "dy", dy),
+        this.#t(op, "k", k),
+        this.#t(op, "v", v),
+        scratch,
+      ],
+      { u: [B, T, C, 0, offW, offU] },
+      [Math.ceil(C / 64)],
+    );
+  }
+
+  reluSquared(out: Tensor, x: Tensor): void {
+    expectSameSize("reluSquared", "out", out, "x", x);
+    this.#elementwise(K.relu2, out.size, [
+      this.#t("reluSquared", "out", out),
+      this.#t("reluSquared", "x", x),
+    ]);
+  }
+
+  reluSquaredBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
+    const op = "reluSquaredBackward";
+    expectSameSize(op, "dx", dx, "x", x);
+    expectSameSize(op, "dout", dout, "x", x);
+    this.#elementwise(K.relu2Bwd, dx.size, [
+      this.#t(op, "dx", dx),
+      this.#t(op, "x", x),
+      this.#t(op, "dout", dout),
+    ]);
+  }
+
+  sigmoid(out: Tensor, x: Tensor): void {
+    expectSameSize("sigmoid", "out", out, "x", x);
+    this.#elementwise(K.sigmoid, out.size, [
+      this.#t("sigmoid", "out", out),
+      this.#t("sigmoid", "x", x),
+    ]);
+  }
+
+  sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
+    const op = "sigmoidBackward";
+    expectSameSize(op, "dx", dx, "y", y);
+    expectSameSize(op, "dout", dout, "y", y);
+    this.#elementwise(K.sigmoidBwd, dx.size, [
+      this.#t(op, "dx", dx),
+      this.#t(op, "y", y),
+      this.#t(op, "dout", dout),
+    ]);
+  }
+}
+
+/** Workgroups for one invocation per item, 64 per group (2-D beyond 65 535 groups). */
+function threadGroups(n: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / 64));
+  return [Math.min(groups, 65535), Math.ceil(groups / 65535)];
+}
+
+function checkBh(op: string, bh: number): void {
+  if (bh > 65535) {
+    throw new BenteviError(
+      `${op}: B·NH = ${bh} exceeds 65535 (the dispatch limit); use a smaller batch`,
+    );
+  }
+}
+
+function checkT(op: string, ids: Tensor, T: number): void {
+  if (!Number.isInteger(T) || T < 1 || ids.size % T !== 0) {
+    throw new Error(
+      `${op}: ids ${fmtShape(ids.shape)} is not a whole number of sequences of T ${T}`,
+    );
+  }
+}
+
+function checkBTC(op: string, x: Tensor, B: number, T: number): number {
+  const C = x.size / (B * T);
+  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1 || !Number.isInteger(C)) {
+    throw new Error(`${op}: x ${fmtShape(x.shape)} is not [B, T, C] with B ${B}, T ${T}`);
+  }
+  return C;
+}
+
+function checkAttentionDims(op: string, { B, T, C, NH }: AttentionDims): void {
+  if (![B, T, C, NH].every((d) => Number.isInteger(d) && d >= 1) || C % NH !== 0) {
+    throw new Error(`${op}: invalid dims B ${B}, T ${T}, C ${C}, NH ${NH} (C must divide by NH)`);
+  }
+}

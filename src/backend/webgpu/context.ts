@@ -1,0 +1,414 @@
+/**
+ * The WebGPU plumbing under the backend: device, tensors, buffer pool, pipeline cache, bind
+ * group cache, per-dispatch uniforms and the one open command encoder / compute pass that ops
+ * are recorded into.
+ *
+ * Recording model: every op appends a dispatch to the current compute pass; nothing is awaited.
+ * `flush()` uploads the uniforms of this batch and submits. Each dispatch gets its own 256-byte
+ * slot in a uniform chunk, so numbers passed to ops (lr, step, pos…) are captured per dispatch.
+ * Uniform chunks are reused after a submit: the queue orders the next `writeBuffer` after the
+ * work already submitted, so a chunk is never overwritten under a running dispatch.
+ *
+ * @module
+ */
+import { BenteviError } from "../../errors.ts";
+import type { DType, Tensor } from "../backend.ts";
+
+/** A tensor on the device: a buffer (shared by its views) plus an element offset. */
+export class GpuTensor implements Tensor {
+  /** Number of elements. */
+  readonly size: number;
+  constructor(
+    /** Dimensions. */
+    readonly shape: readonly number[],
+    /** Element type. */
+    readonly dtype: DType,
+    /** Backing buffer (shared by views). */
+    readonly buffer: GpuBuf,
+    /** Offset into the buffer, in elements. */
+    readonly offset: number,
+    /** True when this tensor owns its buffer (not a view). */
+    readonly owner: boolean,
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+}
+
+/** A pooled device buffer with a stable id (for bind group keys). */
+export interface GpuBuf {
+  /** The buffer. */
+  buffer: GPUBuffer;
+  /** Capacity in bytes. */
+  bytes: number;
+  /** Stable id. */
+  id: number;
+  /** Set once released to the pool. */
+  released: boolean;
+  /** True when it came from the pool (may hold old data). */
+  pooled: boolean;
+}
+
+/** One storage binding of a dispatch: a tensor (or a raw buffer range). */
+export type Binding = GpuTensor;
+
+/** Scalars of one dispatch: up to 8 u32 and 8 f32 (`P.u0, P.u1, P.f0, P.f1` in WGSL). */
+export interface Scalars {
+  /** Unsigned integers (words 0..7). */
+  u?: readonly number[];
+  /** Floats (words 8..15). */
+  f?: readonly number[];
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_CHUNK = 64 * 1024;
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** A kernel: WGSL source plus an entry point and the number of storage bindings it uses. */
+export interface KernelSpec {
+  /** WGSL source (binding 0 is the uniform `P`, bindings 1..n storage buffers). */
+  code: string;
+  /** Entry point. */
+  entry: string;
+  /** Number of storage bindings (1..n). */
+  storage: number;
+  /** Extra bindings after the storage ones (textures), as layout entries. */
+  extra?: GPUBindGroupLayoutEntry[];
+}
+
+/** Owns the device and records dispatches. */
+export class GpuContext {
+  /** The device. */
+  readonly device: GPUDevice;
+  /** The adapter it came from. */
+  readonly adapter: GPUAdapter;
+  /** Largest storage binding, in bytes. */
+  readonly maxBinding: number;
+  /** Why the device was lost, once it was. */
+  lostReason: string | null = null;
+
+  #nextId = 1;
+  #pool = new Map<number, GpuBuf[]>();
+  #pendingFree: GpuBuf[] = [];
+  #afterSubmit: (() => void)[] = [];
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #specPipelines = new WeakMap<KernelSpec, GPUComputePipeline>();
+  #modules = new Map<string, GPUShaderModule>();
+  #layouts = new Map<string, { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout }>();
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #chunks: { buffer: GPUBuffer; shadow: ArrayBuffer; id: number }[] = [];
+  #chunkIndex = 0;
+  #slot = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #dispatches = 0;
+  #dummy: GpuBuf;
+
+  constructor(adapter: GPUAdapter, device: GPUDevice) {
+    this.adapter = adapter;
+    this.device = device;
+    this.maxBinding = device.limits.maxStorageBufferBindingSize;
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason ?? "unknown"}: ${info.message || "no message"}`;
+    });
+    device.addEventListener("uncapturederror", (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      this.lastError ??= err.message;
+      console.error(`bentevi: WebGPU error: ${err.message}`);
+    });
+    this.#dummy = this.allocBuf(256);
+  }
+
+  /** The first uncaptured WebGPU error (validation / out of memory), if any. */
+  lastError: string | undefined;
+
+  /** Throws a clear error once the device is gone. */
+  checkAlive(): void {
+    if (this.lostReason !== null) {
+      throw new BenteviError(
+        `WebGPU device lost (${this.lostReason}); restart, or use --device cpu`,
+      );
+    }
+  }
+
+  // ---- buffers -------------------------------------------------------------------------------
+
+  /** A buffer of at least `bytes` (pooled by power-of-two-ish size classes). */
+  allocBuf(bytes: number): GpuBuf {
+    const cls = sizeClass(Math.max(bytes, 256));
+    const list = this.#pool.get(cls);
+    const reused = list?.pop();
+    if (reused) {
+      reused.released = false;
+      reused.pooled = true;
+      return reused;
+    }
+    if (cls > this.device.limits.maxBufferSize) {
+      throw new BenteviError(
+        `tensor of ${bytes} bytes exceeds this WebGPU device's maxBufferSize (${this.device.limits.maxBufferSize})`,
+      );
+    }
+    const buffer = this.device.createBuffer({ size: cls, usage: STORAGE_USAGE });
+    return { buffer, bytes: cls, id: this.#nextId++, released: false, pooled: false };
+  }
+
+  /** A buffer for this batch only: it goes back to the pool after the next submit. */
+  tempBuf(bytes: number): GpuBuf {
+    const b = this.allocBuf(bytes);
+    this.#pendingFree.push(b);
+    this.afterSubmit(() => (b.released = true));
+    return b;
+  }
+
+  /** Returns a buffer to the pool once the work recorded so far has been submitted. */
+  releaseBuf(b: GpuBuf): void {
+    if (b.released) return;
+    b.released = true;
+    this.#pendingFree.push(b);
+  }
+
+  /** Runs `fn` right after the next submit (e.g. destroying a staging buffer). */
+  afterSubmit(fn: () => void): void {
+    this.#afterSubmit.push(fn);
+  }
+
+  /** The backing byte size a buffer of `bytes` gets. */
+  static sizeClass(bytes: number): number {
+    return sizeClass(bytes);
+  }
+
+  // ---- encoder -------------------------------------------------------------------------------
+
+  /** The open command encoder (outside any pass). */
+  encoder(): GPUCommandEncoder {
+    this.checkAlive();
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  /** The open compute pass. */
+  pass(): GPUComputePassEncoder {
+    if (this.#pass) return this.#pass;
+    const enc = this.encoder();
+    this.#pass = enc.beginComputePass();
+    return this.#pass;
+  }
+
+  /** Dispatches recorded since the last submit. */
+  get pendingDispatches(): number {
+    return this.#dispatches;
+  }
+
+  /** Uploads this batch's uniforms and submits everything recorded. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.checkAlive();
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    for (let i = 0; i <= this.#chunkIndex && i < this.#chunks.length; i++) {
+      const c = this.#chunks[i];
+      const used = i < this.#chunkIndex ? UNIFORM_CHUNK : this.#slot;
+      if (used > 0) this.device.queue.writeBuffer(c.buffer, 0, c.shadow, 0, used);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#chunkIndex = 0;
+    this.#slot = 0;
+    this.#dispatches = 0;
+    for (const b of this.#pendingFree) {
+      const list = this.#pool.get(b.bytes) ?? [];
+      list.push(b);
+      this.#pool.set(b.bytes, list);
+    }
+    this.#pendingFree = [];
+    const fns = this.#afterSubmit;
+    this.#afterSubmit = [];
+    for (const fn of fns) fn();
+  }
+
+  // ---- pipelines and dispatch ------------------------------------------------------------
+
+  #layout(storage: number, extra: GPUBindGroupLayoutEntry[] | undefined) {
+    const key = `${storage}|${JSON.stringify(extra ?? [])}`;
+    let l = this.#layouts.get(key);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [{
+        binding: 0,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: 64 },
+      }];
+      for (let i = 1; i <= storage; i++) {
+        entries.push({
+          binding: i,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: "storage" },
+        });
+      }
+      for (const e of extra ?? []) entries.push(e);
+      const bgl = this.device.createBindGroupLayout({ entries });
+      const pl = this.device.createPipelineLayout({ bindGroupLayouts: [bgl] });
+      l = { bgl, pl };
+      this.#layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /** The (cached) pipeline of a kernel. */
+  pipeline(spec: KernelSpec): GPUComputePipeline {
+    const cached = this.#specPipelines.get(spec);
+    if (cached) return cached;
+    const key = `${spec.entry}|${spec.storage}|${spec.code}`;
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      let module = this.#modules.get(spec.code);
+      if (!module) {
+        module = this.device.createShaderModule({ code: spec.code });
+        this.#modules.set(spec.code, module);
+      }
+      p = this.device.createComputePipeline({
+        layout: this.#layout(spec.storage, spec.extra).pl,
+        compute: { module, entryPoint: spec.entry },
+      });
+      this.#pipelines.set(key, p);
+    }
+    this.#specPipelines.set(spec, p);
+    return p;
+  }
+
+  #uniformSlot(s: Scalars): { chunk: number; offset: number } {
+    if (this.#slot + UNIFORM_SLOT > UNIFORM_CHUNK) {
+      this.#chunkIndex++;
+      this.#slot = 0;
+    }
+    while (this.#chunks.length <= this.#chunkIndex) {
+      this.#chunks.push({
+        buffer: this.device.createBuffer({
+          size: UNIFORM_CHUNK,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        }),
+        shadow: new ArrayBuffer(UNIFORM_CHUNK),
+        id: this.#chunks.length,
+      });
+    }
+    const c = this.#chunks[this.#chunkIndex];
+    const offset = this.#slot;
+    const u = new Uint32Array(c.shadow, offset, 8);
+    const f = new Float32Array(c.shadow, offset + 32, 8);
+    u.fill(0);
+    f.fill(0);
+    if (s.u) {
+      for (let i = 0; i < s.u.length; i++) {
+        if (!(s.u[i] >= 0 && s.u[i] <= 0xffffffff)) {
+          throw new Error(`uniform u32 out of range: ${s.u[i]}`);
+        }
+        u[i] = s.u[i];
+      }
+    }
+    if (s.f) f.set(s.f);
+    this.#slot += UNIFORM_SLOT;
+    return { chunk: this.#chunkIndex, offset };
+  }
+
+  /**
+   * Records one dispatch of `spec` over `groups` workgroups with these storage bindings and
+   * scalars. `extra` supplies resources for the spec's extra bindings (with a cache key).
+   */
+  dispatch(
+    spec: KernelSpec,
+    bindings: readonly (Binding | null)[],
+    scalars: Scalars,
+    groups: readonly [number, number?, number?],
+    extra?: { key: string; entries: GPUBindGroupEntry[] },
+  ): void {
+    this.checkAlive();
+    const [gx, gy = 1, gz = 1] = groups;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    const lim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (gx > lim || gy > lim || gz > lim) {
+      throw new BenteviError(
+        `${spec.entry}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds this device's limit ${lim}`,
+      );
+    }
+    const pipeline = this.pipeline(spec);
+    const { chunk, offset } = this.#uniformSlot(scalars);
+    let key = `${spec.extra ? spec.entry : spec.storage}|${chunk}`;
+    const entries: GPUBindGroupEntry[] = [{
+      binding: 0,
+      resource: { buffer: this.#chunks[chunk].buffer, offset: 0, size: 64 },
+    }];
+    for (let i = 0; i < spec.storage; i++) {
+      const t = bindings[i];
+      let buf: GpuBuf, off: number, size: number;
+      if (t) {
+        if (t.buffer.released) throw new Error(`${spec.entry}: tensor used after free`);
+        buf = t.buffer;
+        off = t.offset * 4;
+        size = Math.ceil((Math.max(t.size, 1) * 4) / 16) * 16; // vec4 views need 16-byte sizes
+        if (off + size > buf.bytes) size = buf.bytes - off;
+        if (size > this.maxBinding) {
+          throw new BenteviError(
+            `${spec.entry}: tensor [${t.shape.join(", ")}] (${size} bytes) exceeds this WebGPU ` +
+              `device's maxStorageBufferBindingSize (${this.maxBinding} bytes)`,
+          );
+        }
+      } else {
+        buf = this.#dummy;
+        off = 0;
+        size = 256;
+      }
+      key += `|${buf.id}:${off}:${size}`;
+      entries.push({ binding: i + 1, resource: { buffer: buf.buffer, offset: off, size } });
+    }
+    if (extra) {
+      key += `|${extra.key}`;
+      entries.push(...extra.entries);
+    }
+    let bg = this.#bindGroups.get(key);
+    if (!bg) {
+      if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
+      bg = this.device.createBindGroup({
+        layout: this.#layout(spec.storage, spec.extra).bgl,
+        entries,
+      });
+      this.#bindGroups.set(key, bg);
+    }
+    const pass = this.pass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bg, [offset]);
+    pass.dispatchWorkgroups(gx, gy, gz);
+    this.#dispatches++;
+  }
+
+  /** Forgets cached bind groups that mention a destroyed resource (by key fragment). */
+  dropBindGroups(fragment: string): void {
+    for (const k of [...this.#bindGroups.keys()]) {
+      if (k.includes(fragment)) this.#bindGroups.delete(k);
+    }
+  }
+
+  /** Destroys every buffer and forgets every cache. */
+  destroy(): void {
+    for (const list of this.#pool.values()) for (const b of list) b.buffer.destroy();
+    for (const b of this.#pendingFree) b.buffer.destroy();
+    for (const c of this.#chunks) c.buffer.destroy();
+    this.#pool.clear();
+    this.#pendingFree = [];
+    this.#bindGroups.clear();
+    this.#pipelines.clear();
+    this.device.destroy();
+  }
+}
+
+function sizeClass(bytes: number): number {
+  // Round up to 256 B, then to 1/8 steps of the next power of two: little waste, good reuse.
+  const b = Math.ceil(bytes / 256) * 256;
+  if (b <= 4096) return b;
+  const p = 2 ** Math.floor(Math.log2(b));
+  const step = p / 8;
+  return Math.ceil(b / step) * step;
+}

@@ -1,0 +1,249 @@
+/**
+ * Matmul variants of the WebGPU backend and the choice between them:
+ *
+ * - `"tiled"` (`wgsl/matmul.wgsl`): shared-memory 64×64 tiles, 4×4 outputs per invocation —
+ *   the classic kernel for real GPUs, and the fallback for any shape.
+ * - `"texture"` (`wgsl/matmul_tex.wgsl`): both operands packed into `rgba32float` textures
+ *   (transposes resolved, zero padded), then large register tiles from `textureLoad`s, no
+ *   workgroup memory — the fastest form on CPU adapters such as llvmpipe (see LLVMPIPE.md).
+ *
+ * `"auto"` picks `texture` on fallback (CPU) adapters and `tiled` elsewhere.
+ *
+ * @module
+ */
+import type { GpuContext, GpuTensor, KernelSpec } from "./context.ts";
+import matmulSrc from "../../../wgsl/matmul.wgsl" with { type: "text" };
+import matmulTexSrc from "../../../wgsl/matmul_tex.wgsl" with { type: "text" };
+import matmulPackSrc from "../../../wgsl/matmul_pack.wgsl" with { type: "text" };
+
+/** A matmul implementation. */
+export type MatmulVariant = "tiled" | "texture";
+
+/** Register tile of the texture kernel: TM rows × 4·TN4 columns per invocation. */
+export interface TextureTile {
+  /** Rows per invocation. */
+  TM: number;
+  /** vec4 columns per invocation. */
+  TN4: number;
+  /** Workgroup size x (columns). */
+  WGX: number;
+  /** Workgroup size y (rows). */
+  WGY: number;
+}
+
+/** Dimensions of one matmul call (logical, after transposes). */
+export interface MatmulDims {
+  /** Rows of the output. */
+  M: number;
+  /** Columns of the output. */
+  N: number;
+  /** Inner dimension. */
+  K: number;
+  /** `a` stored `[K, M]`. */
+  transA: boolean;
+  /** `b` stored `[N, K]`. */
+  transB: boolean;
+}
+
+const TEX_EXTRA: GPUBindGroupLayoutEntry[] = [
+  { binding: 3, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } },
+  { binding: 4, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } },
+];
+const PACK_EXTRA: GPUBindGroupLayoutEntry[] = [{
+  binding: 5,
+  visibility: GPUShaderStage.COMPUTE,
+  storageTexture: { access: "write-only", format: "rgba32float" },
+}];
+
+const TILED_SPEC: KernelSpec = { code: matmulSrc, entry: "matmul_tiled", storage: 4 };
+const PACK_SPEC: KernelSpec = { code: matmulPackSrc, entry: "pack", storage: 1, extra: PACK_EXTRA };
+
+/** The default register tile on CPU adapters (16×16 outputs, 8×8 workgroup). */
+export const DEFAULT_TILE: TextureTile = { TM: 16, TN4: 4, WGX: 8, WGY: 8 };
+
+/** Expands the `matmul_tex.wgsl` template for one register tile. */
+export function textureKernel({ TM, TN4, WGX, WGY }: TextureTile): string {
+  const rows = [...Array(TM).keys()], cols = [...Array(TN4).keys()];
+  const declare = rows.flatMap((r) => cols.map((j) => `var acc_${r}_${j} = vec4<f32>(0.0);`));
+  const loadB = cols.flatMap((j) =>
+    [0, 1, 2, 3].map((q) =>
+      `let b${q}_${j} = textureLoad(Bt, vec2<u32>(c4 + ${j}u, k + ${q}u), 0);`
+    )
+  );
+  const multiply = rows.flatMap((r) => [
+    `let a${r} = textureLoad(At, vec2<u32>(k4, r0 + ${r}u), 0);`,
+    ...cols.map((j) =>
+      `acc_${r}_${j} += a${r}.x * b0_${j} + a${r}.y * b1_${j} + a${r}.z * b2_${j} + a${r}.w * b3_${j};`
+    ),
+  ]);
+  const store = rows.flatMap((r) =>
+    cols.map((j) => `store4(r0 + ${r}u, c4 + ${j}u, acc_${r}_${j});`)
+  );
+  const expand = (marker: string, lines: string[]) => (src: string) =>
+    src.replace(`//@${marker}`, lines.join("\n    "));
+  let code = matmulTexSrc.replace("@workgroup_size(WGX, WGY)", `@workgroup_size(${WGX}, ${WGY})`)
+    .replace("TN4u", `${TN4}u`).replace("TMu", `${TM}u`);
+  for (
+    const f of [
+      expand("DECLARE", declare),
+      expand("LOAD_B", loadB),
+      expand("MULTIPLY", multiply),
+      expand("STORE", store),
+    ]
+  ) code = f(code);
+  return code;
+}
+
+/** Records matmuls with the variant chosen for the adapter. */
+export class MatmulKernels {
+  /** The variant used when a shape allows it. */
+  readonly variant: MatmulVariant;
+  /** Register tile of the texture variant. */
+  tile: TextureTile;
+  #ctx: GpuContext;
+  #textures = new Map<string, { tex: GPUTexture; view: GPUTextureView; id: string }>();
+  #texId = 0;
+  #texSpecs = new Map<string, KernelSpec>();
+
+  constructor(ctx: GpuContext, variant: "auto" | MatmulVariant, tile: TextureTile = DEFAULT_TILE) {
+    this.#ctx = ctx;
+    this.variant = variant === "auto"
+      ? (ctx.adapter.info.isFallbackAdapter ? "texture" : "tiled")
+      : variant;
+    this.tile = tile;
+  }
+
+  /** `out (=|+=) op(a)·op(b) (+ bias)`; shapes already validated. */
+  record(
+    out: GpuTensor,
+    a: GpuTensor,
+    b: GpuTensor,
+    bias: GpuTensor | null,
+    d: MatmulDims,
+    accumulate: boolean,
+  ): void {
+    if (this.variant === "texture" && this.#textureFits(d)) {
+      this.#recordTexture(out, a, b, bias, d, accumulate);
+    } else {
+      this.#recordTiled(out, a, b, bias, d, accumulate);
+    }
+  }
+
+  #recordTiled(
+    out: GpuTensor,
+    a: GpuTensor,
+    b: GpuTensor,
+    bias: GpuTensor | null,
+    d: MatmulDims,
+    accumulate: boolean,
+  ): void {
+    const flags = (d.transA ? 1 : 0) | (d.transB ? 2 : 0) | (bias ? 4 : 0) | (accumulate ? 8 : 0);
+    const gx = Math.ceil(d.N / 64), gy = Math.ceil(d.M / 64);
+    this.#ctx.dispatch(
+      TILED_SPEC,
+      [out, a, b, bias],
+      { u: [d.M, d.N, d.K, flags] },
+      [gx, gy],
+    );
+  }
+
+  #dims(d: MatmulDims) {
+    const { TM, TN4 } = this.tile;
+    const K4 = Math.ceil(d.K / 4);
+    const rowTiles = Math.ceil(d.M / TM);
+    const colTiles = Math.ceil(d.N / (4 * TN4));
+    // Power-of-two texture sizes: llvmpipe compiles a separate, far slower-to-build shader
+    // variant for non-power-of-two textures (18 s on first use here); the padding is never read.
+    return {
+      K4,
+      aW: pot(K4),
+      aH: pot(rowTiles * TM),
+      bW: pot(colTiles * TN4),
+      bH: pot(K4 * 4),
+      rowTiles,
+      colTiles,
+    };
+  }
+
+  #textureFits(d: MatmulDims): boolean {
+    const max = this.#ctx.device.limits.maxTextureDimension2D;
+    const x = this.#dims(d);
+    return Math.max(x.aW, x.aH, x.bW, x.bH) <= max;
+  }
+
+  #texture(role: string, w: number, h: number) {
+    const key = `${role}:${w}x${h}`;
+    let t = this.#textures.get(key);
+    if (!t) {
+      const tex = this.#ctx.device.createTexture({
+        size: [w, h],
+        format: "rgba32float",
+        usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      });
+      t = { tex, view: tex.createView(), id: `tex${this.#texId++}` };
+      this.#textures.set(key, t);
+    }
+    return t;
+  }
+
+  #pack(
+    src: GpuTensor,
+    rows: number,
+    cols: number,
+    trans: boolean,
+    tex: { view: GPUTextureView; id: string },
+    w: number,
+    h: number,
+  ): void {
+    this.#ctx.dispatch(
+      PACK_SPEC,
+      [src],
+      { u: [rows, cols, trans ? 1 : 0, 0, w, h] },
+      [Math.ceil(w / 8), Math.ceil(h / 8)],
+      { key: tex.id, entries: [{ binding: 5, resource: tex.view }] },
+    );
+  }
+
+  #recordTexture(
+    out: GpuTensor,
+    a: GpuTensor,
+    b: GpuTensor,
+    bias: GpuTensor | null,
+    d: MatmulDims,
+    accumulate: boolean,
+  ): void {
+    const x = this.#dims(d);
+    const at = this.#texture("A", x.aW, x.aH), bt = this.#texture("B", x.bW, x.bH);
+    // Only the region the kernel reads is packed (the rest of a pooled texture is never read).
+    this.#pack(a, d.M, d.K, d.transA, at, x.K4, x.rowTiles * this.tile.TM);
+    this.#pack(b, d.K, d.N, d.transB, bt, x.colTiles * this.tile.TN4, x.K4 * 4);
+    const { TM, TN4, WGX, WGY } = this.tile;
+    const tileKey = `${TM},${TN4},${WGX},${WGY}`;
+    let spec = this.#texSpecs.get(tileKey);
+    if (!spec) {
+      spec = { code: textureKernel(this.tile), entry: "matmul_tex", storage: 2, extra: TEX_EXTRA };
+      this.#texSpecs.set(tileKey, spec);
+    }
+    const flags = (bias ? 4 : 0) | (accumulate ? 8 : 0);
+    this.#ctx.dispatch(
+      spec,
+      [out, bias],
+      { u: [d.M, d.N, x.K4, flags] },
+      [Math.ceil(x.colTiles / WGX), Math.ceil(x.rowTiles / WGY)],
+      {
+        key: `${at.id}|${bt.id}`,
+        entries: [{ binding: 3, resource: at.view }, { binding: 4, resource: bt.view }],
+      },
+    );
+  }
+
+  /** Destroys the cached operand textures. */
+  destroy(): void {
+    for (const t of this.#textures.values()) t.tex.destroy();
+    this.#textures.clear();
+  }
+}
+
+function pot(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+}

@@ -1,0 +1,202 @@
+/**
+ * `audit`: what a corpus is made of — characters, words, lines, paragraphs, the unique
+ * paragraph ratio, the share of letters outside Portuguese's alphabet and outside the Latin
+ * script, the most frequent words, a sentence-length histogram and encoding problems
+ * (invalid UTF-8, U+FFFD, mojibake such as "Ã©", control characters).
+ *
+ * @module
+ */
+import { BenteviError, fsError } from "../../errors.ts";
+import { hash53 } from "./clean.ts";
+import { type CorpusEncoding, decodeLatin1, firstInvalidUtf8, listInputs } from "./text.ts";
+
+/** One encoding problem found. */
+export interface EncodingProblem {
+  file: string;
+  kind: "invalid-utf8" | "replacement-char" | "mojibake" | "control-char";
+  /** Occurrences. */
+  count: number;
+  /** First occurrence: byte offset for invalid UTF-8, character offset otherwise. */
+  first: number;
+}
+
+/** The audit's figures. */
+export interface AuditReport {
+  files: number;
+  bytes: number;
+  characters: number;
+  words: number;
+  lines: number;
+  paragraphs: number;
+  uniqueParagraphRatio: number;
+  letters: number;
+  /** Latin letters outside the Portuguese alphabet (ñ, ß, ø…), as a share of letters. */
+  nonPortugueseLatinShare: number;
+  /** Letters of other scripts (Cyrillic, Greek, CJK…), as a share of letters. */
+  nonLatinShare: number;
+  topWords: { word: string; count: number }[];
+  sentences: number;
+  /** Sentences by length in words: bucket label → count. */
+  sentenceLengthHistogram: Record<string, number>;
+  encodingProblems: EncodingProblem[];
+}
+
+const PT_LETTERS = new Set(
+  "abcdefghijklmnopqrstuvwxyzáàâãéêíóôõúüçABCDEFGHIJKLMNOPQRSTUVWXYZÁÀÂÃÉÊÍÓÔÕÚÜÇ",
+);
+const BUCKETS: [number, string][] = [
+  [5, "1-5"],
+  [10, "6-10"],
+  [20, "11-20"],
+  [40, "21-40"],
+  [80, "41-80"],
+  [Infinity, ">80"],
+];
+const MOJIBAKE = /Ã[\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u201e\u2020-\u2122]|Â[\u00a0-\u00bf]/g;
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+/** Options for {@link auditCorpus}. */
+export interface AuditOptions {
+  encoding?: CorpusEncoding;
+  /** How many frequent words to list (default 20). */
+  topWords?: number;
+}
+
+/**
+ * Audits files and folders.
+ *
+ * @example
+ * ```ts
+ * import { auditCorpus } from "./audit.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.txt`, "O gato dorme. O cão late!\n\nO gato dorme. O cão late!\n");
+ * const r = await auditCorpus([dir]);
+ * console.log(r.words, r.paragraphs, r.uniqueParagraphRatio); // 10 2 0.5
+ * ```
+ */
+export async function auditCorpus(
+  inputs: string[],
+  options: AuditOptions = {},
+): Promise<AuditReport> {
+  const files = await listInputs(inputs);
+  const r: AuditReport = {
+    files: files.length,
+    bytes: 0,
+    characters: 0,
+    words: 0,
+    lines: 0,
+    paragraphs: 0,
+    uniqueParagraphRatio: 0,
+    letters: 0,
+    nonPortugueseLatinShare: 0,
+    nonLatinShare: 0,
+    topWords: [],
+    sentences: 0,
+    sentenceLengthHistogram: Object.fromEntries(BUCKETS.map(([, l]) => [l, 0])),
+    encodingProblems: [],
+  };
+  const wordCounts = new Map<string, number>();
+  const paragraphHashes = new Set<number>();
+  let nonPt = 0, nonLatin = 0;
+  const segmenter = new Intl.Segmenter("pt", { granularity: "sentence" });
+  for (const f of files) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(f.path);
+    } catch (e) {
+      throw fsError(e, f.path);
+    }
+    r.bytes += bytes.length;
+    let text: string;
+    if ((options.encoding ?? "utf-8") === "latin1") {
+      text = decodeLatin1(bytes);
+    } else {
+      const bad = firstInvalidUtf8(bytes);
+      text = new TextDecoder("utf-8").decode(bytes);
+      if (bad >= 0) {
+        const count = (text.match(/\ufffd/g) ?? []).length;
+        r.encodingProblems.push({ file: f.path, kind: "invalid-utf8", count, first: bad });
+      }
+    }
+    const problem = (kind: EncodingProblem["kind"], re: RegExp) => {
+      let count = 0, first = -1;
+      for (const m of text.matchAll(re)) {
+        if (count === 0) first = m.index!;
+        count++;
+      }
+      if (count) r.encodingProblems.push({ file: f.path, kind, count, first });
+    };
+    if (!r.encodingProblems.some((p) => p.file === f.path && p.kind === "invalid-utf8")) {
+      problem("replacement-char", /\ufffd/g);
+    }
+    problem("mojibake", MOJIBAKE);
+    problem("control-char", CONTROL);
+
+    r.characters += [...text].length;
+    const norm = text.replace(/\r\n?|\u0085/g, "\n");
+    r.lines += norm.length === 0 ? 0 : norm.split("\n").length - (norm.endsWith("\n") ? 1 : 0);
+    for (const block of norm.split(/\n\s*\n/)) {
+      const p = block.trim();
+      if (!p) continue;
+      r.paragraphs++;
+      paragraphHashes.add(hash53(p.replace(/\s+/g, " ")));
+      for (const s of segmenter.segment(p.replace(/\s+/g, " "))) {
+        const n = s.segment.match(/[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu)?.length ?? 0;
+        if (n === 0) continue;
+        r.sentences++;
+        const label = BUCKETS.find(([max]) => n <= max)![1];
+        r.sentenceLengthHistogram[label]++;
+      }
+    }
+    for (const m of norm.matchAll(/[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu)) {
+      r.words++;
+      const w = m[0].toLowerCase();
+      if (/\p{L}/u.test(w)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
+    }
+    for (const m of norm.matchAll(/\p{L}/gu)) {
+      const ch = m[0];
+      r.letters++;
+      if (PT_LETTERS.has(ch)) continue;
+      if (/\p{Script=Latin}/u.test(ch)) nonPt++;
+      else nonLatin++;
+    }
+  }
+  if (r.characters === 0 && files.length > 0) {
+    throw new BenteviError(`${files.map((f) => f.path).join(", ")}: empty input, nothing to audit`);
+  }
+  r.uniqueParagraphRatio = r.paragraphs ? paragraphHashes.size / r.paragraphs : 1;
+  r.nonPortugueseLatinShare = r.letters ? nonPt / r.letters : 0;
+  r.nonLatinShare = r.letters ? nonLatin / r.letters : 0;
+  r.topWords = [...wordCounts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, options.topWords ?? 20).map(([word, count]) => ({ word, count }));
+  return r;
+}
+
+/** A human-readable rendering of a report. */
+export function formatAudit(r: AuditReport): string {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const lines = [
+    `files        ${r.files} (${r.bytes} bytes)`,
+    `characters   ${r.characters}`,
+    `words        ${r.words}`,
+    `lines        ${r.lines}`,
+    `paragraphs   ${r.paragraphs} (unique ${pct(r.uniqueParagraphRatio)})`,
+    `letters      ${r.letters}: outside the Portuguese alphabet ${
+      pct(r.nonPortugueseLatinShare)
+    }, non-Latin ${pct(r.nonLatinShare)}`,
+    `sentences    ${r.sentences}; length in words: ${
+      Object.entries(r.sentenceLengthHistogram).map(([k, v]) => `${k}: ${v}`).join(", ")
+    }`,
+    `top words    ${r.topWords.map((w) => `${w.word} ${w.count}`).join(", ")}`,
+  ];
+  if (r.encodingProblems.length === 0) lines.push("encoding     no problems found");
+  for (const p of r.encodingProblems) {
+    lines.push(
+      `encoding     ${p.file}: ${p.kind} ×${p.count} (first at ${
+        p.kind === "invalid-utf8" ? "byte" : "character"
+      } ${p.first})`,
+    );
+  }
+  return lines.join("\n");
+}

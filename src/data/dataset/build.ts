@@ -1,0 +1,257 @@
+/**
+ * `dataset build`: text → tokens → `PREFIX.train.bin` and `PREFIX.val.bin` in llm.c's format.
+ * Documents are assigned to train or val by a hash of their text (deterministic, independent
+ * of order and worker count); the end-of-text token precedes every document, so documents
+ * are separated by it. Tokenizing runs in parallel Workers; output stays in input order.
+ *
+ * @module
+ */
+import { BenteviError, fsError } from "../../errors.ts";
+import { type Progress, silentProgress } from "../../progress.ts";
+import { Tokenizer } from "../../tokenizer/mod.ts";
+import { hash53 } from "../corpus/clean.ts";
+import { type CorpusEncoding, listInputs } from "../corpus/text.ts";
+import { readDocuments, type SourceDocument } from "./documents.ts";
+import { TokenDatasetWriter } from "./writer.ts";
+import type { DatasetWorkerRequest, DatasetWorkerResponse } from "./worker.ts";
+
+/** Options for {@link buildDataset}. */
+export interface BuildDatasetOptions {
+  /** `tokenizer.json` path. */
+  tokenizer: string;
+  /** Output prefix: writes `PREFIX.train.bin` and `PREFIX.val.bin`. */
+  output: string;
+  /** Share of documents that go to validation (default 0.05). */
+  valFraction?: number;
+  /** Tokenizing Workers (default 1: in-process). */
+  workers?: number;
+  /** Input encoding (default utf-8). */
+  encoding?: CorpusEncoding;
+  progress?: Progress;
+}
+
+/** What {@link buildDataset} wrote. */
+export interface BuildDatasetResult {
+  train: { path: string; tokens: number; documents: number };
+  val: { path: string; tokens: number; documents: number };
+  vocabSize: number;
+  version: 1 | 2;
+  endOfTextId: number;
+  inputBytes: number;
+  seconds: number;
+  workers: number;
+}
+
+/** Whether a document goes to validation: its text's hash decides, deterministically. */
+export function isValidationDocument(text: string, valFraction: number): boolean {
+  return hash53(text) / 9007199254740992 < valFraction;
+}
+
+interface Batch {
+  seq: number;
+  docs: SourceDocument[];
+}
+
+async function* batches(files: string[], encoding: CorpusEncoding): AsyncGenerator<Batch> {
+  let seq = 0;
+  let docs: SourceDocument[] = [];
+  let chars = 0;
+  for (const f of files) {
+    for await (const d of readDocuments(f, encoding)) {
+      docs.push(d);
+      chars += d.text.length;
+      if (chars >= 256 << 10) {
+        yield { seq: seq++, docs };
+        docs = [];
+        chars = 0;
+      }
+    }
+  }
+  if (docs.length) yield { seq: seq++, docs };
+}
+
+class EncoderPool {
+  #workers: Worker[] = [];
+  #pending = new Map<number, { resolve: (t: Uint32Array[]) => void; reject: (e: Error) => void }>();
+  #next = 0;
+
+  static async create(n: number, json: string, name: string): Promise<EncoderPool> {
+    const pool = new EncoderPool();
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      pool.#workers.push(w);
+      ready.push(
+        new Promise((resolve, reject) => {
+          w.onmessage = (ev: MessageEvent<DatasetWorkerResponse>) => {
+            const m = ev.data;
+            if (m.type === "ready") resolve();
+            else if (m.type === "encoded") {
+              pool.#pending.get(m.seq)?.resolve(m.tokens);
+              pool.#pending.delete(m.seq);
+            } else {
+              const err = m.user ? new BenteviError(m.message) : new Error(m.message);
+              reject(err);
+              for (const p of pool.#pending.values()) p.reject(err);
+              pool.#pending.clear();
+            }
+          };
+          w.onerror = (ev) => {
+            ev.preventDefault();
+            const err = new Error(`dataset worker failed: ${ev.message}`);
+            reject(err);
+            for (const p of pool.#pending.values()) p.reject(err);
+            pool.#pending.clear();
+          };
+        }),
+      );
+      w.postMessage({ type: "init", tokenizerJson: json, name } satisfies DatasetWorkerRequest);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  encode(seq: number, texts: string[]): Promise<Uint32Array[]> {
+    const w = this.#workers[this.#next++ % this.#workers.length];
+    const p = new Promise<Uint32Array[]>((resolve, reject) => {
+      this.#pending.set(seq, { resolve, reject });
+    });
+    w.postMessage({ type: "encode", seq, texts } satisfies DatasetWorkerRequest);
+    return p;
+  }
+
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+    this.#workers = [];
+  }
+}
+
+/**
+ * Tokenizes files and folders into train/val token files.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildDataset } from "./build.ts";
+ * const r = await buildDataset(["out/wiki"], { tokenizer: "tok.json", output: "out/ptwiki" });
+ * console.log(r.train.tokens, r.val.tokens);
+ * ```
+ */
+export async function buildDataset(
+  inputs: string[],
+  options: BuildDatasetOptions,
+): Promise<BuildDatasetResult> {
+  const t0 = performance.now();
+  const valFraction = options.valFraction ?? 0.05;
+  if (!(valFraction >= 0 && valFraction < 1)) {
+    throw new BenteviError(`--val-fraction must be in [0, 1), got ${valFraction}`);
+  }
+  let json: string;
+  try {
+    json = await Deno.readTextFile(options.tokenizer);
+  } catch (e) {
+    throw fsError(e, options.tokenizer);
+  }
+  const tokenizer = Tokenizer.fromJSON(json, options.tokenizer);
+  const eot = tokenizer.endOfTextId;
+  if (eot === undefined) {
+    throw new BenteviError(
+      `${options.tokenizer}: the tokenizer has no end-of-text token (<|endoftext|>, [EOS] or </s>); train it with one`,
+    );
+  }
+  const files = (await listInputs(inputs)).map((f) => f.path);
+  let total = 0;
+  for (const f of files) total += (await Deno.stat(f)).size;
+  const workers = Math.max(1, options.workers ?? 1);
+  const progress = options.progress ?? silentProgress;
+  const trainPath = `${options.output}.train.bin`;
+  const valPath = `${options.output}.val.bin`;
+  const train = await TokenDatasetWriter.create(trainPath, { vocabSize: tokenizer.vocabSize });
+  let val: TokenDatasetWriter;
+  try {
+    val = await TokenDatasetWriter.create(valPath, { vocabSize: tokenizer.vocabSize });
+  } catch (e) {
+    await train.abort();
+    throw e;
+  }
+  let pool: EncoderPool | null = null;
+  let trainDocs = 0, valDocs = 0, done = 0;
+  let lastTrainStart = 0; // where the last training document begins, in tokens
+  progress.start("dataset", Math.max(1, Math.round(total / 1e6)), "MB");
+  const write = async (docs: SourceDocument[], tokens: ArrayLike<number>[]) => {
+    for (let i = 0; i < docs.length; i++) {
+      const ids = tokens[i];
+      const isVal = isValidationDocument(docs[i].text, valFraction);
+      const w = isVal ? val : train;
+      if (!isVal) lastTrainStart = train.count;
+      const out = new Uint32Array(ids.length + 1);
+      out[0] = eot;
+      out.set(ids as ArrayLike<number>, 1);
+      await w.append(out);
+      if (isVal) valDocs++;
+      else trainDocs++;
+      done += docs[i].bytes;
+    }
+    progress.update(
+      Math.round(done / 1e6),
+      `${train.count + val.count} tokens, ${trainDocs + valDocs} documents`,
+    );
+  };
+  try {
+    if (workers > 1) {
+      pool = await EncoderPool.create(workers, json, options.tokenizer);
+      const inFlight: { docs: SourceDocument[]; result: Promise<Uint32Array[]> }[] = [];
+      for await (const batch of batches(files, options.encoding ?? "utf-8")) {
+        const result = pool.encode(batch.seq, batch.docs.map((d) => d.text));
+        result.catch(() => {}); // awaited below; avoids an unhandled rejection on early exit
+        inFlight.push({ docs: batch.docs, result });
+        // keep every worker busy, but bound memory: write the oldest batch first
+        while (inFlight.length >= workers * 2) {
+          const b = inFlight.shift()!;
+          await write(b.docs, await b.result);
+        }
+      }
+      for (const b of inFlight) await write(b.docs, await b.result);
+    } else {
+      for await (const batch of batches(files, options.encoding ?? "utf-8")) {
+        await write(batch.docs, batch.docs.map((d) => tokenizer.encode(d.text)));
+      }
+    }
+    if (trainDocs + valDocs === 0) {
+      throw new BenteviError(`no documents found in ${inputs.join(", ")}`);
+    }
+    if (valFraction > 0 && valDocs === 0 && trainDocs >= 2) {
+      // Too few documents for the hash to pick one: validation gets the last document.
+      await val.append(await train.takeTail(lastTrainStart));
+      trainDocs--;
+      valDocs++;
+    }
+    await train.finish();
+    await val.finish();
+  } catch (e) {
+    await train.abort();
+    await val.abort();
+    progress.end("failed");
+    throw e;
+  } finally {
+    pool?.close();
+  }
+  const result: BuildDatasetResult = {
+    train: { path: trainPath, tokens: train.count, documents: trainDocs },
+    val: { path: valPath, tokens: val.count, documents: valDocs },
+    vocabSize: tokenizer.vocabSize,
+    version: train.version,
+    endOfTextId: eot,
+    inputBytes: total,
+    seconds: (performance.now() - t0) / 1000,
+    workers,
+  };
+  progress.end(
+    `${result.train.tokens} train tokens (${trainDocs} documents), ${result.val.tokens} val tokens (${valDocs} documents)`,
+  );
+  return result;
+}

@@ -1,0 +1,238 @@
+/**
+ * The parallel dump reader for multistream `.xml.bz2` dumps (several bzip2 streams back to
+ * back, as Wikipedia's `pages-articles-multistream` files are): the main thread finds the
+ * stream starts without decompressing, hands groups of streams to Workers (decompress, parse,
+ * clean), and writes their articles in dump order. The XML outside whole `<page>` elements
+ * (the `<siteinfo>` header, pages that straddle two groups, the closing tag) goes through one
+ * parser on the main thread, so the result is the same as reading the dump in one piece.
+ *
+ * @module
+ */
+import { BenteviError, fsError } from "../../errors.ts";
+import { silentProgress } from "../../progress.ts";
+import { isBz2 } from "../../native/bz2.ts";
+import { findBz2StreamStarts } from "./bytes.ts";
+import {
+  type ConvertWikiOptions,
+  countOutcome,
+  emptyStats,
+  processPage,
+  rateInfo,
+  ShardWriter,
+  type WikiStats,
+} from "./dump.ts";
+import type { WikiWorkerResult, WikiWorkerTask } from "./worker.ts";
+import { detectXmlEncoding, WikiXmlParser } from "./xml.ts";
+
+/** A byte range of whole bzip2 streams. */
+export interface StreamGroup {
+  start: number;
+  end: number;
+}
+
+/**
+ * Scans a bzip2 file for stream starts and yields groups of whole streams of at least
+ * `targetBytes` (the last group may be smaller). Yields a single group for a single-stream
+ * file.
+ *
+ * @example
+ * ```ts ignore
+ * import { scanStreamGroups } from "./parallel.ts";
+ * for await (const g of scanStreamGroups("dump-multistream.xml.bz2", 4 << 20)) console.log(g);
+ * ```
+ */
+export async function* scanStreamGroups(
+  path: string,
+  targetBytes: number,
+): AsyncGenerator<StreamGroup> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  const CHUNK = 8 << 20;
+  const OVERLAP = 9;
+  let groupStart = 0;
+  let offset = 0; // file offset of buf[0]
+  let carry = new Uint8Array(0);
+  try {
+    for (;;) {
+      const buf = new Uint8Array(carry.length + CHUNK);
+      buf.set(carry);
+      let n = 0;
+      while (n < CHUNK) {
+        const r = await file.read(buf.subarray(carry.length + n));
+        if (r === null) break;
+        n += r;
+      }
+      const data = buf.subarray(0, carry.length + n);
+      for (const s of findBz2StreamStarts(data, offset)) {
+        if (s > groupStart && s - groupStart >= targetBytes) {
+          yield { start: groupStart, end: s };
+          groupStart = s;
+        }
+      }
+      if (n < CHUNK) {
+        const end = offset + data.length;
+        if (end > groupStart) yield { start: groupStart, end };
+        return;
+      }
+      const keep = Math.min(OVERLAP, data.length);
+      carry = data.slice(data.length - keep);
+      offset += data.length - keep;
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Converts a multistream bzip2 dump with `options.workers` Workers; returns null (so the
+ * caller reads it in one piece) when the file is not bzip2 or has a single stream.
+ */
+export async function convertWikiDumpParallel(
+  path: string,
+  options: ConvertWikiOptions,
+): Promise<WikiStats | null> {
+  const workers = options.workers ?? 2;
+  let size: number;
+  let head: Uint8Array;
+  try {
+    size = (await Deno.stat(path)).size;
+    const f = await Deno.open(path, { read: true });
+    head = new Uint8Array(4);
+    await f.read(head);
+    f.close();
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  if (!isBz2(head)) return null;
+  const target = options.streamGroupBytes ??
+    Math.max(256 << 10, Math.min(8 << 20, Math.floor(size / (workers * 8))));
+  const groups = scanStreamGroups(path, target);
+  const firstGroup = await groups.next();
+  if (firstGroup.done) return null;
+  const second = await groups.next();
+  if (second.done) return null; // one stream (or too small to split): read it in one piece
+
+  const progress = options.progress ?? silentProgress;
+  const minChars = options.minChars ?? 0;
+  const stats = emptyStats();
+  stats.workers = workers;
+  const writer = new ShardWriter(options.output, options.format ?? "jsonl", options.shardBytes);
+  await writer.open();
+  const t0 = performance.now();
+  progress.start(`wiki ${path} (${workers} workers)`, Math.max(1, Math.round(size / 1e6)), "MB");
+
+  const pool: Worker[] = [];
+  const waiting = new Map<number, (r: WikiWorkerResult) => void>();
+  let workerFailure: Error | null = null;
+  for (let i = 0; i < workers; i++) {
+    const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+    w.onmessage = (ev: MessageEvent<WikiWorkerResult>) => {
+      const cb = waiting.get(ev.data.seq);
+      waiting.delete(ev.data.seq);
+      cb?.(ev.data);
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      workerFailure = new Error(`wiki worker failed: ${ev.message}`);
+      for (const cb of waiting.values()) {
+        cb({ type: "error", seq: -1, message: workerFailure.message, user: false });
+      }
+      waiting.clear();
+    };
+    pool.push(w);
+  }
+
+  // The glue: everything outside the Workers' whole pages, parsed in order on this thread.
+  const glue = new WikiXmlParser({ name: path });
+  let glueDecoder: TextDecoder | null = null;
+  const feedGlue = (bytes: Uint8Array) => {
+    if (bytes.length === 0) return;
+    glueDecoder ??= new TextDecoder(detectXmlEncoding(bytes), { fatal: true });
+    let text: string;
+    try {
+      text = glueDecoder.decode(bytes, { stream: true });
+    } catch {
+      throw new BenteviError(`${path}: invalid ${glueDecoder.encoding} in the XML`);
+    }
+    glue.write(text);
+  };
+  const drainGlue = async () => {
+    for (const page of glue.take()) {
+      const outcome = processPage(page, minChars);
+      countOutcome(stats, outcome);
+      if (outcome.kind === "kept") await writer.write(outcome.article);
+    }
+  };
+
+  let seq = 0;
+  const inFlight: { group: { start: number; end: number }; result: Promise<WikiWorkerResult> }[] =
+    [];
+  const submit = (group: { start: number; end: number }) => {
+    const task: WikiWorkerTask = {
+      seq: seq++,
+      path,
+      start: group.start,
+      end: group.end,
+      minChars,
+      format: options.format ?? "jsonl",
+      native: options.native,
+    };
+    const result = new Promise<WikiWorkerResult>((resolve) => {
+      if (workerFailure) {
+        resolve({ type: "error", seq: task.seq, message: workerFailure.message, user: false });
+        return;
+      }
+      waiting.set(task.seq, resolve);
+    });
+    pool[task.seq % workers].postMessage(task);
+    inFlight.push({ group, result });
+  };
+  const consume = async () => {
+    const { group, result } = inFlight.shift()!;
+    const r = await result;
+    if (r.type === "error") {
+      throw r.user ? new BenteviError(r.message) : new Error(r.message);
+    }
+    feedGlue(r.head);
+    await drainGlue();
+    await writer.writeRecords(r.records);
+    for (const k of Object.keys(r.stats) as (keyof WikiStats)[]) {
+      const v = r.stats[k];
+      if (typeof v === "number" && k !== "seconds" && k !== "workers") {
+        (stats[k] as number) += v;
+      }
+    }
+    feedGlue(r.tail);
+    await drainGlue();
+    stats.inputBytes = group.end;
+    stats.xmlBytes += r.xmlBytes;
+    progress.update(Math.round(group.end / 1e6), rateInfo(stats, t0));
+  };
+
+  try {
+    submit(firstGroup.value);
+    submit(second.value);
+    for await (const group of groups) {
+      submit(group);
+      while (inFlight.length >= workers * 2) await consume();
+    }
+    while (inFlight.length) await consume();
+    if (glueDecoder) glue.write((glueDecoder as TextDecoder).decode());
+    glue.close();
+    await drainGlue();
+    stats.shards = await writer.finish();
+  } catch (e) {
+    await writer.abort();
+    progress.end("failed");
+    throw e;
+  } finally {
+    for (const w of pool) w.terminate();
+  }
+  stats.seconds = (performance.now() - t0) / 1000;
+  progress.end(`${stats.kept} articles kept`);
+  return stats;
+}

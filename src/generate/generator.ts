@@ -1,0 +1,273 @@
+/**
+ * The generation loop: prompt → (prefill) → sample, feed, decode, repeat — with streaming
+ * text (bytes of a UTF-8 character split across tokens are held until complete), stop
+ * sequences (text that could still become a stop sequence is held back too), end-of-text,
+ * a token budget, and a sliding window when a GPT context fills up.
+ *
+ * @module
+ */
+import { BenteviError } from "../errors.ts";
+import type { LanguageModel } from "./inference.ts";
+import { type Candidate, Sampler, type SamplingOptions, topCandidates } from "./sampler.ts";
+
+/** What generation needs from a tokenizer (Bentevi's `Tokenizer` has all of it). */
+export interface GenerationTokenizer {
+  /** Text → token ids. */
+  encode(text: string): ArrayLike<number>;
+  /** Token ids → text. */
+  decode(ids: readonly number[]): string;
+  /** An incremental decoder that holds incomplete UTF-8 sequences between tokens. */
+  streamDecoder(): { push(id: number): string; flush(): string };
+  /** The id of a token string (special tokens included), or undefined. */
+  tokenToId(token: string): number | undefined | null;
+  /** The token string of an id, or undefined. */
+  idToToken(id: number): string | undefined | null;
+  /** The end-of-text token, when the tokenizer has one. */
+  readonly endOfTextId?: number | undefined | null;
+  /** Number of ids. */
+  readonly vocabSize: number;
+}
+
+/** One generated token, as the explain mode shows it. */
+export interface TokenStep {
+  /** The chosen id. */
+  id: number;
+  /** Its token string (as the vocabulary spells it). */
+  token: string;
+  /** Its plain-softmax probability. */
+  prob: number;
+  /** The most likely candidates at this step (when `explainTop` > 0). */
+  top: Candidate[];
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Most new tokens (default 128). */
+  maxNewTokens?: number;
+  /** Generation ends before any of these strings (which are not part of the output). */
+  stop?: readonly string[];
+  /** Token ids that end generation (not output), besides end-of-text. */
+  stopTokenIds?: readonly number[];
+  /** Keep going through the end-of-text token (it is then output like any other). */
+  ignoreEndOfText?: boolean;
+  /** For each new token, report this many top candidates in {@link TokenStep.top}. */
+  explainTop?: number;
+  /** Called with each piece of text as soon as it is final. */
+  onText?: (text: string) => void;
+  /** Called after each token is chosen. */
+  onToken?: (step: TokenStep) => void;
+  /** A sampler to use (and advance) instead of a new one built from the options. */
+  sampler?: Sampler;
+}
+
+/** Why generation ended. */
+export type FinishReason = "length" | "end-of-text" | "stop";
+
+/** What {@link generate} returns. */
+export interface GenerationResult {
+  /** The generated text (prompt excluded, stop sequence excluded). */
+  text: string;
+  /** The generated token ids (a stop token or end-of-text excluded). */
+  tokens: number[];
+  /** Prompt tokens actually used. */
+  promptTokens: number;
+  /** Prompt tokens dropped from the left to fit the context. */
+  truncatedPromptTokens: number;
+  /** Why it ended. */
+  finishReason: FinishReason;
+  /** Seconds spent feeding the prompt. */
+  prefillSeconds: number;
+  /** Seconds spent producing the new tokens. */
+  decodeSeconds: number;
+  /** New tokens per second of decoding. */
+  tokensPerSecond: number;
+  /** Per-token details (when `explainTop` > 0). */
+  steps: TokenStep[];
+}
+
+/**
+ * Leaves the model's state holding exactly `ids` and returns the logits after the last one,
+ * reusing the longest common prefix with what it already holds (the KV cache or the RNN
+ * state of an earlier turn).
+ *
+ * @example
+ * ```ts
+ * import { feedTo } from "./generator.ts";
+ * import { createLanguageModel } from "./inference.ts";
+ * import { createBackend } from "../backend/mod.ts";
+ * import { initWeights, presetConfig } from "../model/mod.ts";
+ * const config = presetConfig("gpt-micro", 16);
+ * const model = createLanguageModel(await createBackend("cpu"), config, initWeights(config, 1));
+ * await feedTo(model, [1, 2, 3]);
+ * await feedTo(model, [1, 2, 3, 4]); // feeds only token 4
+ * console.log(model.tokens.length); // 4
+ * ```
+ */
+export async function feedTo(model: LanguageModel, ids: readonly number[]): Promise<Float32Array> {
+  if (ids.length === 0) throw new BenteviError("the prompt is empty (no tokens to start from)");
+  const held = model.tokens;
+  let n = 0;
+  while (n < held.length && n < ids.length - 1 && held[n] === ids[n]) n++;
+  if (!model.truncate(n)) {
+    model.reset();
+    n = 0;
+  }
+  return await model.feed(ids.slice(n));
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of one of `stops`. */
+function heldBackLength(text: string, stops: readonly string[]): number {
+  let best = 0;
+  for (const s of stops) {
+    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        best = k;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Generates a continuation of `prompt` (text or token ids).
+ *
+ * @example
+ * ```ts
+ * import { generate } from "./generator.ts";
+ * import { createLanguageModel } from "./inference.ts";
+ * import { createBackend } from "../backend/mod.ts";
+ * import { initWeights, presetConfig } from "../model/mod.ts";
+ * import { Tokenizer } from "../tokenizer/mod.ts";
+ * const tok = Tokenizer.byteLevel();
+ * const config = presetConfig("gpt-micro", tok.vocabSize);
+ * const model = createLanguageModel(await createBackend("cpu"), config, initWeights(config, 1));
+ * const r = await generate(model, tok, "Olá", { maxNewTokens: 5, seed: 1 });
+ * console.log(r.tokens.length <= 5); // true
+ * ```
+ */
+export async function generate(
+  model: LanguageModel,
+  tokenizer: GenerationTokenizer,
+  prompt: string | readonly number[],
+  options: GenerateOptions = {},
+): Promise<GenerationResult> {
+  const maxNew = options.maxNewTokens ?? 128;
+  if (!Number.isInteger(maxNew) || maxNew < 0) {
+    throw new BenteviError(`max new tokens must be an integer ≥ 0, got ${maxNew}`);
+  }
+  const sampler = options.sampler ?? new Sampler(options);
+  const stops = (options.stop ?? []).filter((s) => s.length > 0);
+  const stopIds = new Set(options.stopTokenIds ?? []);
+  const eos = options.ignoreEndOfText ? undefined : tokenizer.endOfTextId ?? undefined;
+  const explainTop = options.explainTop ?? 0;
+
+  let ids = typeof prompt === "string" ? Array.from(tokenizer.encode(prompt)) : [...prompt];
+  if (ids.length === 0) {
+    // Nothing to condition on: start from end-of-text when the tokenizer has one.
+    if (tokenizer.endOfTextId == null) {
+      throw new BenteviError("the prompt is empty and the tokenizer has no end-of-text token");
+    }
+    ids = [tokenizer.endOfTextId];
+  }
+  let truncated = 0;
+  if (ids.length > model.maxContext - 1) {
+    truncated = ids.length - (model.maxContext - 1);
+    ids = ids.slice(truncated);
+  }
+  const promptTokens = ids.length;
+
+  const t0 = performance.now();
+  let logits = maxNew > 0 ? await feedTo(model, ids) : new Float32Array(0);
+  const t1 = performance.now();
+
+  const decoder = tokenizer.streamDecoder();
+  const out: number[] = [];
+  const steps: TokenStep[] = [];
+  let text = "", emitted = 0;
+  let finish: FinishReason = "length";
+  const context = ids.slice();
+
+  const emit = (upTo: number) => {
+    if (upTo > emitted) {
+      options.onText?.(text.slice(emitted, upTo));
+      emitted = upTo;
+    }
+  };
+
+  for (let i = 0; i < maxNew; i++) {
+    // A model whose vocabulary is padded past the tokenizer's never picks a padding id.
+    if (logits.length > tokenizer.vocabSize) logits.fill(-Infinity, tokenizer.vocabSize);
+    const id = sampler.sample(logits, context);
+    if (options.onToken || explainTop > 0) {
+      const top = explainTop > 0 ? topCandidates(logits, explainTop) : [];
+      const step: TokenStep = {
+        id,
+        token: tokenizer.idToToken(id) ?? `<${id}>`,
+        prob: probabilityOf(logits, id),
+        top,
+      };
+      if (explainTop > 0) steps.push(step);
+      options.onToken?.(step);
+    }
+    if (id === eos) {
+      finish = "end-of-text";
+      break;
+    }
+    if (stopIds.has(id)) {
+      finish = "stop";
+      break;
+    }
+    out.push(id);
+    context.push(id);
+    text += decoder.push(id);
+    if (stops.length) {
+      const from = Math.max(0, emitted - Math.max(...stops.map((s) => s.length)));
+      let cut = -1;
+      for (const s of stops) {
+        const at = text.indexOf(s, from);
+        if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      }
+      if (cut >= 0) {
+        text = text.slice(0, cut);
+        emit(cut);
+        finish = "stop";
+        break;
+      }
+      emit(text.length - heldBackLength(text, stops));
+    } else emit(text.length);
+    if (i === maxNew - 1) break; // the last token needs no forward pass
+    if (model.tokens.length >= model.maxContext) {
+      // Context full: keep the most recent half and rebuild the cache from it.
+      const keep = context.slice(-Math.floor(model.maxContext / 2));
+      model.reset();
+      logits = await model.feed(keep);
+    } else logits = await model.feed([id]);
+  }
+  if (finish !== "stop") {
+    text += decoder.flush();
+    emit(text.length);
+  }
+  const t2 = performance.now();
+  const decodeSeconds = (t2 - t1) / 1000;
+  return {
+    text,
+    tokens: out,
+    promptTokens,
+    truncatedPromptTokens: truncated,
+    finishReason: finish,
+    prefillSeconds: (t1 - t0) / 1000,
+    decodeSeconds,
+    tokensPerSecond: decodeSeconds > 0 ? out.length / decodeSeconds : 0,
+    steps,
+  };
+}
+
+/** Plain-softmax probability of one id. */
+export function probabilityOf(logits: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i] - max);
+  return Math.exp(logits[id] - max) / z;
+}

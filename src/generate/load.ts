@@ -1,0 +1,137 @@
+/**
+ * Opening a checkpoint directory for generation (a Bentevi checkpoint, a Hugging Face GPT-2
+ * directory, or a converted RWKV-4 one): weights onto a backend, plus its tokenizer.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { createBackend, type DeviceChoice } from "../backend/mod.ts";
+import { BenteviError } from "../errors.ts";
+import { type Progress, silentProgress } from "../progress.ts";
+import { loadCheckpoint } from "../model/mod.ts";
+import { Tokenizer } from "../tokenizer/mod.ts";
+import { createLanguageModel, type LanguageModel } from "./inference.ts";
+
+/** A model and tokenizer ready for generation. */
+export interface GenerationModel {
+  /** The model on its backend. */
+  model: LanguageModel;
+  /** The checkpoint's tokenizer. */
+  tokenizer: Tokenizer;
+  /** The directory it came from. */
+  dir: string;
+}
+
+/** Options of {@link openGenerationModel}. */
+export interface OpenOptions {
+  /** Compute device (default `"auto"`: WebGPU when present, else the CPU). */
+  device?: DeviceChoice;
+  /** A `tokenizer.json` to use instead of the checkpoint's. */
+  tokenizerPath?: string;
+  /** One-line notices (backend fallback); defaults to `console.error`. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Loads a checkpoint directory and its tokenizer onto a backend.
+ *
+ * @example
+ * ```ts
+ * import { openGenerationModel } from "./load.ts";
+ * try {
+ *   const { model } = await openGenerationModel("../shared/data/models/fake-gpt2", { device: "cpu" });
+ *   console.log(model.config.arch); // "gpt"
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ * }
+ * ```
+ */
+export async function openGenerationModel(
+  dir: string,
+  options: OpenOptions = {},
+): Promise<GenerationModel> {
+  const ckpt = await loadCheckpoint(dir);
+  const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
+  if (!tokPath) {
+    throw new BenteviError(
+      `${dir}: no tokenizer.json in the checkpoint (pass --tokenizer FILE)`,
+    );
+  }
+  const tokenizer = await Tokenizer.fromFile(tokPath);
+  if (tokenizer.vocabSize > ckpt.config.vocabSize) {
+    throw new BenteviError(
+      `${tokPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ${dir} only ` +
+        `${ckpt.config.vocabSize} (incompatible tokenizer)`,
+    );
+  }
+  const backend = await createBackend(options.device ?? "auto", { log: options.log });
+  const model = createLanguageModel(
+    backend,
+    ckpt.config,
+    ckpt.weights,
+    join(dir, "model.safetensors"),
+  );
+  return { model, tokenizer, dir };
+}
+
+/** What {@link perplexity} returns. */
+export interface PerplexityResult {
+  /** exp(mean negative log-likelihood). */
+  perplexity: number;
+  /** Mean negative log-likelihood per token (nats). */
+  meanLoss: number;
+  /** Tokens predicted. */
+  tokens: number;
+  /** Windows the text was split into. */
+  windows: number;
+}
+
+/**
+ * Perplexity of a model on a token sequence: the text is cut into consecutive windows of the
+ * model's context length (training length for RWKV), each scored from an empty state; every
+ * token but each window's first is predicted.
+ *
+ * @example
+ * ```ts
+ * import { perplexity } from "./load.ts";
+ * import { createLanguageModel } from "./inference.ts";
+ * import { createBackend } from "../backend/mod.ts";
+ * import { initWeights, presetConfig } from "../model/mod.ts";
+ * const config = presetConfig("gpt-micro", 16);
+ * const model = createLanguageModel(await createBackend("cpu"), config, initWeights(config, 1));
+ * console.log((await perplexity(model, [1, 2, 3, 4, 5])).perplexity > 1); // true
+ * ```
+ */
+export async function perplexity(
+  model: LanguageModel,
+  ids: readonly number[],
+  progress: Progress = silentProgress,
+): Promise<PerplexityResult> {
+  if (ids.length < 2) throw new BenteviError("perplexity needs a text of at least 2 tokens");
+  const window = Math.min(model.config.contextLength, 1024);
+  const V = model.config.vocabSize;
+  let nll = 0, count = 0, windows = 0;
+  progress.start("perplexity", ids.length, "tokens");
+  for (let start = 0; start < ids.length - 1; start += window) {
+    const chunk = ids.slice(start, start + window);
+    if (chunk.length < 2) break;
+    const logits = await model.forwardAll(chunk);
+    for (let t = 0; t < chunk.length - 1; t++) {
+      const row = logits.subarray(t * V, (t + 1) * V);
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) if (row[v] > max) max = row[v];
+      let z = 0;
+      for (let v = 0; v < V; v++) z += Math.exp(row[v] - max);
+      nll += max + Math.log(z) - row[chunk[t + 1]];
+      count++;
+    }
+    windows++;
+    progress.update(
+      Math.min(start + window, ids.length),
+      `ppl ${Math.exp(nll / count).toFixed(2)}`,
+    );
+  }
+  const meanLoss = nll / count;
+  progress.end();
+  return { perplexity: Math.exp(meanLoss), meanLoss, tokens: count, windows };
+}

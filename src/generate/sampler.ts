@@ -1,0 +1,284 @@
+/**
+ * Picking the next token from a row of logits: repetition penalty → temperature → top-k →
+ * top-p (nucleus) → a draw from a seeded PRNG. Pure TypeScript on a `Float32Array`, so the
+ * same seed gives the same text on every backend.
+ *
+ * @module
+ */
+import { BenteviError } from "../errors.ts";
+
+/** The sampling knobs. Every field is optional; {@link resolveSampling} fills defaults. */
+export interface SamplingOptions {
+  /** Softmax temperature; 0 means greedy (always the most likely token). Default 0.8. */
+  temperature?: number;
+  /** Keep only the k most likely tokens; 0 disables. Default 0. */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability adds up to p, in (0, 1]. Default 1. */
+  topP?: number;
+  /** Divide positive logits (multiply negative ones) of tokens already seen by this; ≥ 1 penalises. Default 1. */
+  repetitionPenalty?: number;
+  /** How many of the most recent context tokens the repetition penalty looks at (0 = all). Default 64. */
+  repetitionWindow?: number;
+  /** PRNG seed; the same seed and inputs give the same tokens. Default: random. */
+  seed?: number;
+}
+
+/** {@link SamplingOptions} with every field set and validated. */
+export type ResolvedSampling = Required<SamplingOptions>;
+
+/**
+ * Fills defaults and checks ranges, throwing a {@link BenteviError} that names the bad knob.
+ *
+ * @example
+ * ```ts
+ * import { resolveSampling } from "./sampler.ts";
+ * console.log(resolveSampling({ temperature: 0, seed: 1 }).topP); // 1
+ * ```
+ */
+export function resolveSampling(options: SamplingOptions = {}): ResolvedSampling {
+  const r: ResolvedSampling = {
+    temperature: options.temperature ?? 0.8,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+    repetitionPenalty: options.repetitionPenalty ?? 1,
+    repetitionWindow: options.repetitionWindow ?? 64,
+    seed: options.seed ?? Math.floor(Math.random() * 2 ** 32),
+  };
+  checkSamplingValue("temperature", r.temperature);
+  checkSamplingValue("topK", r.topK);
+  checkSamplingValue("topP", r.topP);
+  checkSamplingValue("repetitionPenalty", r.repetitionPenalty);
+  checkSamplingValue("repetitionWindow", r.repetitionWindow);
+  if (!Number.isInteger(r.seed) || r.seed < 0) {
+    throw new BenteviError(`seed must be a non-negative integer, got ${r.seed}`);
+  }
+  return r;
+}
+
+const KNOB_LABEL: Record<string, string> = {
+  temperature: "temperature",
+  topK: "top-k",
+  topP: "top-p",
+  repetitionPenalty: "repetition penalty",
+  repetitionWindow: "repetition window",
+};
+
+/**
+ * Checks one sampling knob, throwing a {@link BenteviError} that says the allowed range.
+ *
+ * @example
+ * ```ts
+ * import { checkSamplingValue } from "./sampler.ts";
+ * checkSamplingValue("topP", 0.9); // fine
+ * try { checkSamplingValue("topP", 1.5); } catch (e) { console.log((e as Error).message); }
+ * ```
+ */
+export function checkSamplingValue(
+  knob: "temperature" | "topK" | "topP" | "repetitionPenalty" | "repetitionWindow",
+  value: number,
+): void {
+  const label = KNOB_LABEL[knob];
+  const bad = (range: string) => new BenteviError(`${label} must be ${range}, got ${value}`);
+  if (!Number.isFinite(value)) throw bad("a finite number");
+  switch (knob) {
+    case "temperature":
+      if (value < 0) throw bad("≥ 0 (0 = greedy)");
+      break;
+    case "topK":
+    case "repetitionWindow":
+      if (!Number.isInteger(value) || value < 0) throw bad("an integer ≥ 0 (0 = off)");
+      break;
+    case "topP":
+      if (!(value > 0 && value <= 1)) throw bad("in (0, 1]");
+      break;
+    case "repetitionPenalty":
+      if (!(value > 0)) throw bad("> 0 (1 = off)");
+      break;
+  }
+}
+
+/**
+ * A small, fast, seedable PRNG (mulberry32): the same seed gives the same sequence.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from "./sampler.ts";
+ * const a = new Rng(7), b = new Rng(7);
+ * console.log(a.next() === b.next()); // true
+ * ```
+ */
+export class Rng {
+  #s: number;
+  /** @param seed any integer; only its low 32 bits matter. */
+  constructor(seed: number) {
+    this.#s = (seed >>> 0) ^ 0x9e3779b9;
+  }
+  /** A float in [0, 1). */
+  next(): number {
+    let t = (this.#s = (this.#s + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** A standard normal draw (Box–Muller). */
+  normal(): number {
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+  /** The generator's internal state, to resume the same sequence later. */
+  get state(): number {
+    return this.#s;
+  }
+  set state(s: number) {
+    this.#s = s | 0;
+  }
+}
+
+/** One candidate token with its probability under the plain softmax of the logits. */
+export interface Candidate {
+  /** Token id. */
+  id: number;
+  /** Raw logit. */
+  logit: number;
+  /** Softmax probability (temperature 1, no filtering). */
+  prob: number;
+}
+
+/**
+ * The `n` most likely tokens of a logits row, most likely first, with softmax probabilities.
+ *
+ * @example
+ * ```ts
+ * import { topCandidates } from "./sampler.ts";
+ * const top = topCandidates(new Float32Array([0, 2, 1]), 2);
+ * console.log(top.map((c) => c.id)); // [1, 2]
+ * ```
+ */
+export function topCandidates(logits: Float32Array, n: number): Candidate[] {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i] - max);
+  return topIndices(logits, Math.min(n, logits.length)).map((id) => ({
+    id,
+    logit: logits[id],
+    prob: Math.exp(logits[id] - max) / z,
+  }));
+}
+
+/** Indices of the k largest values, descending (ties: lower index first). */
+function topIndices(x: ArrayLike<number>, k: number): number[] {
+  if (k <= 0) return [];
+  // A sorted buffer of the best k seen so far: O(V·k) worst case but O(V) typically.
+  const idx: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (idx.length === k && v <= x[idx[k - 1]]) continue;
+    let j = idx.length < k ? idx.length : k - 1;
+    if (idx.length < k) idx.push(i);
+    while (j > 0 && x[idx[j - 1]] < v) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
+    idx[j] = i;
+  }
+  return idx;
+}
+
+/**
+ * Applies the repetition penalty in place (Keskar et al., as in Hugging Face): for every
+ * distinct token in `recent`, a positive logit is divided by `penalty`, a negative one
+ * multiplied by it.
+ *
+ * @example
+ * ```ts
+ * import { applyRepetitionPenalty } from "./sampler.ts";
+ * const l = new Float32Array([2, -2, 1]);
+ * applyRepetitionPenalty(l, [0, 1], 2);
+ * console.log(Array.from(l)); // [1, -4, 1]
+ * ```
+ */
+export function applyRepetitionPenalty(
+  logits: Float32Array,
+  recent: Iterable<number>,
+  penalty: number,
+): void {
+  if (penalty === 1) return;
+  for (const id of new Set(recent)) {
+    if (id < 0 || id >= logits.length) continue;
+    const l = logits[id];
+    logits[id] = l > 0 ? l / penalty : l * penalty;
+  }
+}
+
+/**
+ * Draws next tokens from logits with the configured knobs and its own seeded PRNG.
+ *
+ * @example
+ * ```ts
+ * import { Sampler } from "./sampler.ts";
+ * const s = new Sampler({ temperature: 0 });
+ * console.log(s.sample(new Float32Array([0.1, 3, 0.2]))); // 1
+ * ```
+ */
+export class Sampler {
+  /** The validated knobs in use. */
+  readonly options: ResolvedSampling;
+  /** The PRNG (its state advances with every non-greedy draw). */
+  readonly rng: Rng;
+
+  /** @param options sampling knobs; bad values throw a {@link BenteviError}. */
+  constructor(options: SamplingOptions = {}) {
+    this.options = resolveSampling(options);
+    this.rng = new Rng(this.options.seed);
+  }
+
+  /**
+   * Picks the next token. `context` is the token history the repetition penalty looks at;
+   * `logits` is not modified.
+   */
+  sample(logits: Float32Array, context: readonly number[] = []): number {
+    const o = this.options;
+    let l = logits;
+    if (o.repetitionPenalty !== 1 && context.length > 0) {
+      l = logits.slice();
+      const recent = o.repetitionWindow > 0 ? context.slice(-o.repetitionWindow) : context;
+      applyRepetitionPenalty(l, recent, o.repetitionPenalty);
+    }
+    if (o.temperature === 0) return topIndices(l, 1)[0];
+    // Candidates: the top-k when set, else every token, sorted by logit (descending).
+    let ids: number[];
+    if (o.topK > 0 && o.topK < l.length) ids = topIndices(l, o.topK);
+    else {
+      ids = Array.from({ length: l.length }, (_, i) => i);
+      if (o.topP < 1) ids.sort((a, b) => l[b] - l[a] || a - b);
+    }
+    const max = ids.reduce((m, i) => Math.max(m, l[i]), -Infinity);
+    const probs = new Float64Array(ids.length);
+    let z = 0;
+    for (let j = 0; j < ids.length; j++) {
+      probs[j] = Math.exp((l[ids[j]] - max) / o.temperature);
+      z += probs[j];
+    }
+    let n = ids.length;
+    if (o.topP < 1) {
+      // ids are sorted descending: keep the shortest prefix reaching mass topP.
+      let cum = 0;
+      for (let j = 0; j < ids.length; j++) {
+        cum += probs[j] / z;
+        if (cum >= o.topP) {
+          n = j + 1;
+          break;
+        }
+      }
+      z = 0;
+      for (let j = 0; j < n; j++) z += probs[j];
+    }
+    let r = this.rng.next() * z;
+    for (let j = 0; j < n; j++) {
+      r -= probs[j];
+      if (r < 0) return ids[j];
+    }
+    return ids[n - 1];
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Checkpoint directories: `model.safetensors` (weights with Hugging Face-compatible names and
+ * metadata in the header), `config.json`, `tokenizer.json`, and for training runs
+ * `trainer_state.json` + `optimizer.safetensors`. Written to a temporary directory and
+ * renamed into place. Loading accepts a Hugging Face GPT-2 directory as well (with or without
+ * the `transformer.` prefix, tied `lm_head`) and BlinkDL RWKV-4 names.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { BenteviError, fsError } from "../errors.ts";
+import { withAtomicDir } from "../io/atomic.ts";
+import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
+import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
+import { weightSpecs } from "./weights.ts";
+
+/** A checkpoint read from disk, weights under their canonical names and shapes. */
+export interface LoadedCheckpoint {
+  /** The directory it was read from. */
+  dir: string;
+  /** Model configuration (from `config.json`). */
+  config: ModelConfig;
+  /** Canonical weights (see `weightSpecs`). */
+  weights: Map<string, NamedTensor>;
+  /** Path of `tokenizer.json` when the directory has one. */
+  tokenizerPath?: string;
+  /** The safetensors header metadata. */
+  metadata: Record<string, string>;
+}
+
+/** Anything that serialises to a Hugging Face `tokenizer.json` (a Bentevi `Tokenizer`). */
+export interface TokenizerJsonSource {
+  /** The tokenizer.json object (or its text). */
+  toJSON(): unknown;
+}
+
+/** Training state saved beside the weights. */
+export interface TrainerStateFiles {
+  /** Written as `trainer_state.json`. */
+  json: Record<string, unknown>;
+  /** Written as `optimizer.safetensors` (e.g. AdamW moments). */
+  tensors?: Map<string, NamedTensor>;
+}
+
+/** What {@link saveCheckpoint} writes. */
+export interface CheckpointContents {
+  /** Model configuration. */
+  config: ModelConfig;
+  /** Canonical weights. */
+  weights: Map<string, NamedTensor>;
+  /** A tokenizer object, or the path of a `tokenizer.json` to copy. */
+  tokenizer?: TokenizerJsonSource | string;
+  /** Optional training state. */
+  trainerState?: TrainerStateFiles;
+  /** Extra safetensors metadata (strings). */
+  metadata?: Record<string, string>;
+}
+
+const IGNORED_GPT = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+
+function fileName(config: ModelConfig): (canonical: string) => string {
+  return config.arch === "gpt" ? (n) => `transformer.${n}` : (n) => n;
+}
+
+const TIME_MIX = /\.time_mix_[kvr]$/;
+
+/**
+ * Writes a checkpoint directory atomically (replacing an existing one at `dir`).
+ *
+ * @example
+ * ```ts
+ * import { presetConfig, initWeights, saveCheckpoint, loadCheckpoint } from "./mod.ts";
+ * const config = presetConfig("gpt-micro", 64);
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/ckpt`, { config, weights: initWeights(config, 1) });
+ * console.log((await loadCheckpoint(`${dir}/ckpt`)).config.dModel); // 128
+ * ```
+ */
+export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Promise<void> {
+  const specs = weightSpecs(ckpt.config);
+  const rename = fileName(ckpt.config);
+  const tensors = new Map<string, NamedTensor>();
+  for (const spec of specs) {
+    const t = ckpt.weights.get(spec.name);
+    if (!t) throw new Error(`saveCheckpoint: missing weight ${spec.name}`);
+    // BlinkDL stores time_mix_* as [1, 1, C]; keep that so their tools read our files.
+    const shape = TIME_MIX.test(spec.name) ? [1, 1, spec.shape[0]] : spec.shape;
+    tensors.set(rename(spec.name), { shape, data: t.data });
+  }
+  const metadata: Record<string, string> = {
+    format: "pt",
+    bentevi_arch: ckpt.config.arch,
+    bentevi_config: JSON.stringify(ckpt.config),
+    ...ckpt.metadata,
+  };
+  let tokenizerText: string | undefined;
+  if (typeof ckpt.tokenizer === "string") {
+    try {
+      tokenizerText = await Deno.readTextFile(ckpt.tokenizer);
+    } catch (e) {
+      throw fsError(e, ckpt.tokenizer);
+    }
+  } else if (ckpt.tokenizer) {
+    const j = ckpt.tokenizer.toJSON();
+    tokenizerText = typeof j === "string" ? j : JSON.stringify(j);
+  }
+  await withAtomicDir(dir, async (tmp) => {
+    await Deno.writeFile(join(tmp, "model.safetensors"), encodeSafetensors(tensors, metadata));
+    await Deno.writeTextFile(
+      join(tmp, "config.json"),
+      JSON.stringify(configToJson(ckpt.config), null, 2) + "\n",
+    );
+    if (tokenizerText !== undefined) {
+      await Deno.writeTextFile(join(tmp, "tokenizer.json"), tokenizerText);
+    }
+    if (ckpt.trainerState) {
+      await Deno.writeTextFile(
+        join(tmp, "trainer_state.json"),
+        JSON.stringify(ckpt.trainerState.json, null, 2) + "\n",
+      );
+      if (ckpt.trainerState.tensors) {
+        await Deno.writeFile(
+          join(tmp, "optimizer.safetensors"),
+          encodeSafetensors(ckpt.trainerState.tensors, { format: "pt" }),
+        );
+      }
+    }
+  }, true);
+}
+
+/** The checkpoint directories (`step-NNNNNN`) of a training run, oldest first. */
+export async function listCheckpoints(runDir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(runDir)) {
+      if (e.isDirectory && /^step-\d+$/.test(e.name)) names.push(e.name);
+    }
+  } catch (e) {
+    throw fsError(e, runDir);
+  }
+  return names.sort().map((n) => join(runDir, n));
+}
+
+/**
+ * The checkpoint directory for `path`: itself when it holds `config.json`, else the latest
+ * `step-*` checkpoint of a training run directory.
+ *
+ * @example
+ * ```ts
+ * import { resolveCheckpointDir } from "./checkpoint.ts";
+ * console.log(await resolveCheckpointDir("/no/such/run")); // "/no/such/run"
+ * ```
+ */
+export async function resolveCheckpointDir(path: string): Promise<string> {
+  if (await exists(join(path, "config.json"))) return path;
+  if (!(await exists(join(path, "run.json")))) return path; // loadCheckpoint says what is wrong
+  const list = await listCheckpoints(path);
+  if (!list.length) throw new BenteviError(`${path}: this training run has no checkpoint yet`);
+  return list[list.length - 1];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Maps the tensors of a weights file to canonical names and shapes for `config`, checking
+ * that every weight is present with the right shape. Throws a {@link BenteviError} naming
+ * `source` when the file belongs to another model.
+ *
+ * @example
+ * ```ts
+ * import { canonicalWeights, initWeights, presetConfig } from "./mod.ts";
+ * const config = presetConfig("rwkv-micro", 32);
+ * console.log(canonicalWeights(initWeights(config, 0), config, "x").size > 0); // true
+ * ```
+ */
+export function canonicalWeights(
+  tensors: Map<string, NamedTensor>,
+  config: ModelConfig,
+  source: string,
+): Map<string, NamedTensor> {
+  const specs = weightSpecs(config);
+  const byName = new Map<string, NamedTensor>();
+  for (const [raw, t] of tensors) {
+    let name = raw;
+    if (config.arch === "gpt") {
+      if (name.startsWith("transformer.")) name = name.slice("transformer.".length);
+      if (IGNORED_GPT.test(name)) continue;
+    } else if (name.startsWith("rwkv.")) {
+      throw new BenteviError(
+        `${source}: Hugging Face "rwkv." tensor names are not supported; use BlinkDL names (emb.weight, blocks.N.att…)`,
+      );
+    }
+    byName.set(name, t);
+  }
+  const out = new Map<string, NamedTensor>();
+  for (const spec of specs) {
+    const t = byName.get(spec.name);
+    if (!t) {
+      throw new BenteviError(
+        `${source}: weight ${spec.name} is missing — the file is not a ${config.arch.toUpperCase()} of this configuration`,
+      );
+    }
+    byName.delete(spec.name);
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const vectorLike = spec.shape.length === 1 && t.data.length === size &&
+      t.shape.every((d, i) => i === t.shape.length - 1 || d === 1);
+    const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
+    if (!same && !vectorLike) {
+      throw new BenteviError(
+        `${source}: weight ${spec.name} has shape [${t.shape}], the configuration needs [${spec.shape}]`,
+      );
+    }
+    out.set(spec.name, { shape: [...spec.shape], data: t.data });
+  }
+  if (config.arch === "gpt") {
+    const head = byName.get("lm_head.weight");
+    if (head) {
+      const wte = out.get("wte.weight")!.data;
+      let equal = head.data.length === wte.length;
+      for (let i = 0; equal && i < wte.length; i++) equal = head.data[i] === wte[i];
+      if (!equal) {
+        throw new BenteviError(
+          `${source}: lm_head.weight differs from wte.weight; Bentevi's GPT ties the output head to the embeddings`,
+        );
+      }
+      byName.delete("lm_head.weight");
+    }
+  }
+  if (byName.size) {
+    const extra = [...byName.keys()].slice(0, 3).join(", ");
+    throw new BenteviError(
+      `${source}: unexpected weight(s) ${extra}${
+        byName.size > 3 ? ` and ${byName.size - 3} more` : ""
+      } — the file belongs to another model configuration`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Reads a checkpoint directory (Bentevi's or a Hugging Face GPT-2 one): `config.json` and
+ * `model.safetensors` are required, `tokenizer.json` optional. A training run directory
+ * (with `run.json`) stands for its latest `step-*` checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * try {
+ *   await loadCheckpoint("/no/such/dir");
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ * }
+ * ```
+ */
+export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const dir = await resolveCheckpointDir(path);
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(dir);
+  } catch (e) {
+    throw fsError(e, dir);
+  }
+  if (!stat.isDirectory) {
+    throw new BenteviError(`${dir}: a checkpoint is a directory (config.json + model.safetensors)`);
+  }
+  const configPath = join(dir, "config.json");
+  let configText: string;
+  try {
+    configText = await Deno.readTextFile(configPath);
+  } catch (e) {
+    throw fsError(e, configPath);
+  }
+  let configJson: unknown;
+  try {
+    configJson = JSON.parse(configText);
+  } catch {
+    throw new BenteviError(`${configPath}: not valid JSON`);
+  }
+  const config = configFromJson(configJson, configPath);
+  const weightsPath = join(dir, "model.safetensors");
+  if (!(await exists(weightsPath))) {
+    throw new BenteviError(
+      `${dir}: no model.safetensors (only safetensors weights are read; convert .bin/.pth first)`,
+    );
+  }
+  const file = await readSafetensors(weightsPath);
+  const weights = canonicalWeights(file.tensors, config, weightsPath);
+  const tokenizerPath = join(dir, "tokenizer.json");
+  return {
+    dir,
+    config,
+    weights,
+    tokenizerPath: (await exists(tokenizerPath)) ? tokenizerPath : undefined,
+    metadata: file.metadata,
+  };
+}
+
+/**
+ * Reads `trainer_state.json` and `optimizer.safetensors` of a training checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { loadTrainerState } from "./checkpoint.ts";
+ * try {
+ *   await loadTrainerState("/no/such/dir");
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ * }
+ * ```
+ */
+export async function loadTrainerState(dir: string): Promise<TrainerStateFiles> {
+  const path = join(dir, "trainer_state.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BenteviError(`${path}: not valid JSON`);
+  }
+  const optPath = join(dir, "optimizer.safetensors");
+  const tensors = (await exists(optPath)) ? (await readSafetensors(optPath)).tensors : undefined;
+  return { json, tensors };
+}

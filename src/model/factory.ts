@@ -1,0 +1,38 @@
+/**
+ * Builds the model class for a configuration.
+ *
+ * @module
+ */
+import type { Backend } from "../backend/backend.ts";
+import type { ModelConfig } from "./config.ts";
+import { GptModel } from "./gpt.ts";
+import type { TrainableModel } from "./model.ts";
+import type { ParameterStore } from "./params.ts";
+import { RwkvModel } from "./rwkv.ts";
+
+/**
+ * A GPT or RWKV model over `store` for batch shape `[B, T]`.
+ *
+ * @example
+ * ```ts
+ * import { createModel, initWeights, ParameterStore, presetConfig } from "./mod.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const backend = await createBackend("cpu");
+ * const config = presetConfig("rwkv-micro", 32);
+ * const store = new ParameterStore(backend, config);
+ * store.load(initWeights(config, 3));
+ * const model = createModel(backend, config, store, 2, 16);
+ * console.log(model.T); // 16
+ * ```
+ */
+export function createModel(
+  backend: Backend,
+  config: ModelConfig,
+  store: ParameterStore,
+  B: number,
+  T: number,
+): TrainableModel {
+  return config.arch === "gpt"
+    ? new GptModel(backend, config, store, B, T)
+    : new RwkvModel(backend, config, store, B, T);
+}

@@ -1,0 +1,196 @@
+/**
+ * The GPT-2 model on a {@link Backend}, written layer by layer as llm.c does: every
+ * activation has its own buffer allocated once, forward fills them, backward walks back
+ * through them accumulating into the parameter gradients.
+ *
+ * @module
+ */
+import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
+import type { GptConfig } from "./config.ts";
+import type { TrainableModel } from "./model.ts";
+import type { ParameterStore } from "./params.ts";
+
+interface GptLayerActs {
+  ln1: Tensor;
+  ln1Mean: Tensor;
+  ln1Rstd: Tensor;
+  qkv: Tensor;
+  atty: Tensor;
+  lse: Tensor;
+  resid2: Tensor;
+  ln2: Tensor;
+  ln2Mean: Tensor;
+  ln2Rstd: Tensor;
+  fch: Tensor;
+  fchGelu: Tensor;
+  resid3: Tensor;
+}
+
+/**
+ * GPT-2 (pre-LN, fused QKV, GELU tanh, tied head) for a batch shape `[B, T]`.
+ *
+ * @example
+ * ```ts
+ * import { GptModel, ParameterStore, initWeights, presetConfig } from "../../mod.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const backend = await createBackend("cpu");
+ * const config = presetConfig("gpt-micro", 64) as import("./config.ts").GptConfig;
+ * const store = new ParameterStore(backend, config);
+ * store.load(initWeights(config, 1));
+ * const model = new GptModel(backend, config, store, 1, 8);
+ * backend.write(model.ids, new Int32Array(8));
+ * backend.write(model.targets, new Int32Array(8));
+ * model.forward(false);
+ * console.log((await backend.read(model.losses)).length); // 8
+ * ```
+ */
+export class GptModel implements TrainableModel {
+  readonly config: GptConfig;
+  readonly backend: Backend;
+  readonly store: ParameterStore;
+  readonly B: number;
+  readonly T: number;
+  readonly ids: Tensor;
+  readonly targets: Tensor;
+  readonly losses: Tensor;
+  readonly logits: Tensor;
+  readonly #dlogits: Tensor;
+  readonly #encoded: Tensor;
+  readonly #layers: GptLayerActs[] = [];
+  readonly #lnf: Tensor;
+  readonly #lnfMean: Tensor;
+  readonly #lnfRstd: Tensor;
+  readonly #scratch: Tensor; // attproj / fcproj outputs (not needed by backward)
+  // gradients of activations, shared by all layers
+  readonly #dres: Tensor;
+  readonly #dx: Tensor; // [BT, C]
+  readonly #dqkv: Tensor;
+  readonly #dfch: Tensor;
+  readonly #dfchGelu: Tensor;
+  readonly #dims: AttentionDims;
+  readonly #owned: Tensor[] = [];
+
+  /** Allocates the activations for batch `B` and length `T ≤ contextLength`. */
+  constructor(backend: Backend, config: GptConfig, store: ParameterStore, B: number, T: number) {
+    if (T > config.contextLength) {
+      throw new Error(`sequence length ${T} exceeds the context length ${config.contextLength}`);
+    }
+    this.backend = backend;
+    this.config = config;
+    this.store = store;
+    this.B = B;
+    this.T = T;
+    const { dModel: C, vocabSize: V, mlpDim: M, nHead: NH } = config;
+    const N = B * T;
+    const z = (shape: number[], dtype: "f32" | "i32" = "f32") => {
+      const t = backend.zeros(shape, dtype);
+      this.#owned.push(t);
+      return t;
+    };
+    this.#dims = { B, T, C, NH };
+    this.ids = z([N], "i32");
+    this.targets = z([N], "i32");
+    this.losses = z([N]);
+    this.logits = z([N, V]);
+    this.#dlogits = z([N, V]);
+    this.#encoded = z([N, C]);
+    for (let l = 0; l < config.nLayer; l++) {
+      this.#layers.push({
+        ln1: z([N, C]),
+        ln1Mean: z([N]),
+        ln1Rstd: z([N]),
+        qkv: z([N, 3 * C]),
+        atty: z([N, C]),
+        lse: z([B, NH, T]),
+        resid2: z([N, C]),
+        ln2: z([N, C]),
+        ln2Mean: z([N]),
+        ln2Rstd: z([N]),
+        fch: z([N, M]),
+        fchGelu: z([N, M]),
+        resid3: z([N, C]),
+      });
+    }
+    this.#lnf = z([N, C]);
+    this.#lnfMean = z([N]);
+    this.#lnfRstd = z([N]);
+    this.#scratch = z([N, C]);
+    this.#dres = z([N, C]);
+    this.#dx = z([N, C]);
+    this.#dqkv = z([N, 3 * C]);
+    this.#dfch = z([N, M]);
+    this.#dfchGelu = z([N, M]);
+  }
+
+  forward(withGrad: boolean, gradScale = 1): void {
+    const be = this.backend;
+    const s = this.store;
+    const eps = this.config.layerNormEps;
+    be.embedding(this.#encoded, this.ids, s.p("wte.weight"), s.p("wpe.weight"), this.T, 0);
+    let residual = this.#encoded;
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const a = this.#layers[l];
+      const p = `h.${l}`;
+      be.layerNorm(a.ln1, a.ln1Mean, a.ln1Rstd, residual, s.p(`${p}.ln_1.weight`), s.p(`${p}.ln_1.bias`), eps);
+      be.matmul(a.qkv, a.ln1, s.p(`${p}.attn.c_attn.weight`), { bias: s.p(`${p}.attn.c_attn.bias`) });
+      be.attention(a.atty, a.lse, a.qkv, this.#dims);
+      be.matmul(this.#scratch, a.atty, s.p(`${p}.attn.c_proj.weight`), { bias: s.p(`${p}.attn.c_proj.bias`) });
+      be.add(a.resid2, residual, this.#scratch);
+      be.layerNorm(a.ln2, a.ln2Mean, a.ln2Rstd, a.resid2, s.p(`${p}.ln_2.weight`), s.p(`${p}.ln_2.bias`), eps);
+      be.matmul(a.fch, a.ln2, s.p(`${p}.mlp.c_fc.weight`), { bias: s.p(`${p}.mlp.c_fc.bias`) });
+      be.gelu(a.fchGelu, a.fch);
+      be.matmul(this.#scratch, a.fchGelu, s.p(`${p}.mlp.c_proj.weight`), { bias: s.p(`${p}.mlp.c_proj.bias`) });
+      be.add(a.resid3, a.resid2, this.#scratch);
+      residual = a.resid3;
+    }
+    be.layerNorm(this.#lnf, this.#lnfMean, this.#lnfRstd, residual, s.p("ln_f.weight"), s.p("ln_f.bias"), eps);
+    be.matmul(this.logits, this.#lnf, s.p("wte.weight"), { transB: true });
+    be.softmaxCrossEntropy(this.losses, withGrad ? this.#dlogits : null, this.logits, this.targets, gradScale);
+  }
+
+  backward(): void {
+    const be = this.backend;
+    const s = this.store;
+    const L = this.config.nLayer;
+    const dres = this.#dres;
+    // Output head (tied): dlnf = dlogits·wte, dwte += dlogitsᵀ·lnf.
+    be.matmul(this.#dx, this.#dlogits, s.p("wte.weight"));
+    be.matmul(s.g("wte.weight"), this.#dlogits, this.#lnf, { transA: true, accumulate: true });
+    be.fill(dres, 0);
+    const last = this.#layers[L - 1].resid3;
+    be.layerNormBackward(dres, s.g("ln_f.weight"), s.g("ln_f.bias"), this.#dx, last, s.p("ln_f.weight"), this.#lnfMean, this.#lnfRstd);
+    for (let l = L - 1; l >= 0; l--) {
+      const a = this.#layers[l];
+      const p = `h.${l}`;
+      const residual = l === 0 ? this.#encoded : this.#layers[l - 1].resid3;
+      // MLP projection
+      be.matmul(this.#dfchGelu, dres, s.p(`${p}.mlp.c_proj.weight`), { transB: true });
+      be.matmul(s.g(`${p}.mlp.c_proj.weight`), a.fchGelu, dres, { transA: true, accumulate: true });
+      be.sumRows(s.g(`${p}.mlp.c_proj.bias`), dres, true);
+      be.fill(this.#dfch, 0);
+      be.geluBackward(this.#dfch, a.fch, this.#dfchGelu);
+      // MLP input
+      be.matmul(this.#dx, this.#dfch, s.p(`${p}.mlp.c_fc.weight`), { transB: true });
+      be.matmul(s.g(`${p}.mlp.c_fc.weight`), a.ln2, this.#dfch, { transA: true, accumulate: true });
+      be.sumRows(s.g(`${p}.mlp.c_fc.bias`), this.#dfch, true);
+      be.layerNormBackward(dres, s.g(`${p}.ln_2.weight`), s.g(`${p}.ln_2.bias`), this.#dx, a.resid2, s.p(`${p}.ln_2.weight`), a.ln2Mean, a.ln2Rstd);
+      // attention projection
+      be.matmul(this.#dx, dres, s.p(`${p}.attn.c_proj.weight`), { transB: true });
+      be.matmul(s.g(`${p}.attn.c_proj.weight`), a.atty, dres, { transA: true, accumulate: true });
+      be.sumRows(s.g(`${p}.attn.c_proj.bias`), dres, true);
+      be.fill(this.#dqkv, 0);
+      be.attentionBackward(this.#dqkv, this.#dx, a.atty, a.lse, a.qkv, this.#dims);
+      // QKV
+      be.matmul(this.#dx, this.#dqkv, s.p(`${p}.attn.c_attn.weight`), { transB: true });
+      be.matmul(s.g(`${p}.attn.c_attn.weight`), a.ln1, this.#dqkv, { transA: true, accumulate: true });
+      be.sumRows(s.g(`${p}.attn.c_attn.bias`), this.#dqkv, true);
+      be.layerNormBackward(dres, s.g(`${p}.ln_1.weight`), s.g(`${p}.ln_1.bias`), this.#dx, residual, s.p(`${p}.ln_1.weight`), a.ln1Mean, a.ln1Rstd);
+    }
+    be.embeddingBackward(s.g("wte.weight"), s.g("wpe.weight"), dres, this.ids, this.T);
+  }
+
+  free(): void {
+    for (const t of this.#owned) this.backend.free(t);
+    this.#owned.length = 0;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * All parameters of a model in one flat device buffer (and the gradients in another of the
+ * same layout), each weight a view starting at a multiple of `VIEW_ALIGN`, so AdamW and the
+ * gradient norm are one dispatch each over the whole model.
+ *
+ * @module
+ */
+import { type Backend, type Tensor, VIEW_ALIGN } from "../backend/backend.ts";
+import type { NamedTensor } from "../io/safetensors.ts";
+import type { ModelConfig } from "./config.ts";
+import { type WeightSpec, weightSpecs } from "./weights.ts";
+
+/** Where each weight lives in the flat buffer. */
+export interface ParameterLayout {
+  /** Weights in canonical order. */
+  specs: WeightSpec[];
+  /** Element offset of each weight (multiples of VIEW_ALIGN). */
+  offsets: number[];
+  /** Buffer length in elements (padded). */
+  total: number;
+  /** Number of real parameters (without padding). */
+  count: number;
+}
+
+/**
+ * Lays out the weights of `config` in one buffer, each at a multiple of `VIEW_ALIGN`.
+ *
+ * @example
+ * ```ts
+ * import { parameterLayout } from "./params.ts";
+ * import { presetConfig } from "./config.ts";
+ * const layout = parameterLayout(presetConfig("gpt-micro", 256));
+ * console.log(layout.offsets.every((o) => o % 64 === 0)); // true
+ * ```
+ */
+export function parameterLayout(config: ModelConfig): ParameterLayout {
+  const specs = weightSpecs(config);
+  const offsets: number[] = [];
+  let total = 0;
+  let count = 0;
+  for (const s of specs) {
+    offsets.push(total);
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    count += size;
+    total += Math.ceil(size / VIEW_ALIGN) * VIEW_ALIGN;
+  }
+  return { specs, offsets, total: Math.max(total, VIEW_ALIGN), count };
+}
+
+/**
+ * The parameters and gradients of a model on a backend, with a named view of each.
+ *
+ * @example
+ * ```ts
+ * import { ParameterStore } from "./params.ts";
+ * import { presetConfig } from "./config.ts";
+ * import { initWeights } from "./init.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const backend = await createBackend("cpu");
+ * const config = presetConfig("gpt-micro", 64);
+ * const store = new ParameterStore(backend, config);
+ * store.load(initWeights(config, 1));
+ * console.log((await store.weights()).size);
+ * ```
+ */
+export class ParameterStore {
+  /** The backend holding the buffers. */
+  readonly backend: Backend;
+  /** The layout of {@link ParameterStore.params} and {@link ParameterStore.grads}. */
+  readonly layout: ParameterLayout;
+  /** All parameters, flat. */
+  readonly params: Tensor;
+  /** All gradients, flat, same layout. */
+  readonly grads: Tensor;
+  readonly #p = new Map<string, Tensor>();
+  readonly #g = new Map<string, Tensor>();
+
+  /** Allocates zeroed parameters and gradients for `config`. */
+  constructor(backend: Backend, config: ModelConfig) {
+    this.backend = backend;
+    this.layout = parameterLayout(config);
+    this.params = backend.zeros([this.layout.total]);
+    this.grads = backend.zeros([this.layout.total]);
+    this.layout.specs.forEach((s, i) => {
+      this.#p.set(s.name, backend.view(this.params, this.layout.offsets[i], s.shape));
+      this.#g.set(s.name, backend.view(this.grads, this.layout.offsets[i], s.shape));
+    });
+  }
+
+  /** The view of parameter `name`. */
+  p(name: string): Tensor {
+    const t = this.#p.get(name);
+    if (!t) throw new Error(`no parameter ${name}`);
+    return t;
+  }
+
+  /** The view of the gradient of `name`. */
+  g(name: string): Tensor {
+    const t = this.#g.get(name);
+    if (!t) throw new Error(`no gradient ${name}`);
+    return t;
+  }
+
+  /** Packs canonical weights into one flat array of the layout. */
+  pack(weights: Map<string, NamedTensor>): Float32Array {
+    const flat = new Float32Array(this.layout.total);
+    this.layout.specs.forEach((s, i) => {
+      const t = weights.get(s.name);
+      if (!t) throw new Error(`missing weight ${s.name}`);
+      flat.set(t.data, this.layout.offsets[i]);
+    });
+    return flat;
+  }
+
+  /** Splits a flat array of the layout into canonical weights (copies). */
+  unpack(flat: Float32Array): Map<string, NamedTensor> {
+    const out = new Map<string, NamedTensor>();
+    this.layout.specs.forEach((s, i) => {
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      const off = this.layout.offsets[i];
+      out.set(s.name, { shape: [...s.shape], data: flat.slice(off, off + size) });
+    });
+    return out;
+  }
+
+  /** Uploads canonical weights. */
+  load(weights: Map<string, NamedTensor>): void {
+    this.backend.write(this.params, this.pack(weights));
+  }
+
+  /** Reads the parameters back as canonical weights. */
+  async weights(): Promise<Map<string, NamedTensor>> {
+    return this.unpack((await this.backend.read(this.params)) as Float32Array);
+  }
+
+  /** Reads the gradients back as canonical tensors. */
+  async gradients(): Promise<Map<string, NamedTensor>> {
+    return this.unpack((await this.backend.read(this.grads)) as Float32Array);
+  }
+
+  /**
+   * The AdamW decay mask of the layout: 1 for matrices of linear layers, 0 for norms, biases,
+   * RWKV time vectors and padding; embeddings get `decayEmbeddings ? 1 : 0`.
+   */
+  decayMask(decayEmbeddings = false): Float32Array {
+    const mask = new Float32Array(this.layout.total);
+    this.layout.specs.forEach((s, i) => {
+      const on = s.embedding ? decayEmbeddings : s.decay;
+      if (!on) return;
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      mask.fill(1, this.layout.offsets[i], this.layout.offsets[i] + size);
+    });
+    return mask;
+  }
+
+  /** Frees the buffers. */
+  free(): void {
+    this.backend.free(this.params);
+    this.backend.free(this.grads);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Counting pre-tokenized pieces for training: text is cut into lines (each keeps its "\n", as
+ * Hugging Face's trainer reads files), normalized and pre-tokenized, and only the count of
+ * each distinct piece is kept. Used on the main thread and by the counting Workers.
+ *
+ * @module
+ */
+import { readTextChunks, type TextEncoding } from "./corpus.ts";
+import { normalizerFromSpec } from "./normalizer.ts";
+import { PreTokenizer } from "./pre_tokenizer.ts";
+
+/** Distinct pre-tokenized pieces and how often each occurs. */
+export type PieceCounts = Map<string, number>;
+
+/** What changes how text is cut into pieces. */
+export interface CountOptions {
+  /** Normalizer spec (see `normalizerFromSpec`). */
+  normalize?: string;
+  /** Pre-tokenizer regex. */
+  preTokenizer?: "gpt2" | "gpt4";
+  /** Special tokens: cut out of the text, never learned. */
+  specialTokens: string[];
+}
+
+/** A part of one file to count: lines starting at a byte offset in `[start, end)`. */
+export interface FileSegment {
+  /** The file. */
+  path: string;
+  /** First byte offset. */
+  start: number;
+  /** End byte offset. */
+  end: number;
+}
+
+/** Counts the pieces of a stream of texts. */
+export class PieceCounter {
+  /** The counts so far. */
+  readonly counts: PieceCounts = new Map();
+  private carry = "";
+  private readonly line: (text: string) => void;
+  private readonly specials: string[];
+  private readonly specialRe: RegExp | undefined;
+
+  constructor(options: CountOptions) {
+    const normalizer = normalizerFromSpec(options.normalize);
+    const pre = options.preTokenizer === "gpt4" ? PreTokenizer.gpt4() : PreTokenizer.gpt2();
+    const counts = this.counts;
+    const count = (piece: string) => {
+      counts.set(piece, (counts.get(piece) ?? 0) + 1);
+    };
+    this.line = normalizer
+      ? (text) => pre.forEachPiece(normalizer.normalize(text), count)
+      : (text) => pre.forEachPiece(text, count);
+    this.specials = options.specialTokens;
+    this.specialRe = this.specials.length
+      ? new RegExp(
+        this.specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"),
+        "g",
+      )
+      : undefined;
+  }
+
+  /** Adds the next chunk of a continuous text (a file read in parts). */
+  push(text: string): void {
+    this.carry = this.feed(this.carry + text, false);
+  }
+
+  /** Ends the current text (end of a file or of a document). */
+  end(): void {
+    this.feed(this.carry, true);
+    this.carry = "";
+  }
+
+  private feed(text: string, final: boolean): string {
+    if (this.specialRe && this.specials.some((s) => text.includes(s))) {
+      const parts = text.split(this.specialRe);
+      for (let i = 0; i < parts.length - 1; i++) this.feedLines(parts[i], true);
+      return this.feedLines(parts[parts.length - 1], final);
+    }
+    return this.feedLines(text, final);
+  }
+
+  private feedLines(text: string, final: boolean): string {
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      this.line(text.slice(start, nl + 1));
+      start = nl + 1;
+    }
+    const rest = text.slice(start);
+    if (final) {
+      if (rest) this.line(rest);
+      return "";
+    }
+    return rest;
+  }
+}
+
+/** Counts the lines of `segments` into `counter`. */
+export async function countSegments(
+  segments: FileSegment[],
+  counter: PieceCounter,
+  encoding: TextEncoding,
+  onBytes?: (n: number) => void,
+): Promise<void> {
+  for (const s of segments) {
+    for await (
+      const chunk of readTextChunks(s.path, encoding, onBytes, 1 << 20, {
+        start: s.start,
+        end: s.end,
+      })
+    ) counter.push(chunk);
+    counter.end();
+  }
+}
+
+/**
+ * Splits files (in order) into `parts` runs of about equal bytes, cut on byte offsets that
+ * {@link countSegments} turns into line boundaries.
+ */
+export function splitSegments(
+  files: { path: string; size: number }[],
+  parts: number,
+): FileSegment[][] {
+  const total = files.reduce((s, f) => s + f.size, 0);
+  const out: FileSegment[][] = [];
+  for (let k = 0; k < parts; k++) {
+    const gs = Math.floor(total * k / parts);
+    const ge = k === parts - 1 ? total : Math.floor(total * (k + 1) / parts);
+    const segs: FileSegment[] = [];
+    let f0 = 0;
+    for (const f of files) {
+      const f1 = f0 + f.size;
+      const s = Math.max(gs, f0);
+      const e = Math.min(ge, f1);
+      if (s < e) segs.push({ path: f.path, start: s - f0, end: e - f0 });
+      f0 = f1;
+    }
+    out.push(segs);
+  }
+  return out;
+}

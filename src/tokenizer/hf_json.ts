@@ -1,0 +1,195 @@
+/**
+ * Reading and writing Hugging Face `tokenizer.json` (the file format of Bentevi's tokenizer,
+ * both directions). Reading validates everything a later step relies on, so a bad or
+ * truncated file fails here with one clear line instead of deep inside encoding.
+ *
+ * @module
+ */
+import { BenteviError } from "../errors.ts";
+import { BpeModel } from "./bpe.ts";
+import { type Normalizer, normalizerFromHF } from "./normalizer.ts";
+import { PreTokenizer } from "./pre_tokenizer.ts";
+
+/** A token added on top of the BPE vocabulary (special tokens among them). */
+export interface AddedToken {
+  /** Its id. */
+  id: number;
+  /** Its text, matched whole in the input and never split. */
+  content: string;
+  /** A special token (`[EOS]`, `<|endoftext|>`…), dropped by `decode(…, {skipSpecialTokens})`. */
+  special: boolean;
+  /** Hugging Face flags, kept as read. */
+  single_word?: boolean;
+  /** See {@link AddedToken.single_word}. */
+  lstrip?: boolean;
+  /** See {@link AddedToken.single_word}. */
+  rstrip?: boolean;
+  /** See {@link AddedToken.single_word}. */
+  normalized?: boolean;
+}
+
+/** The pieces of a tokenizer, as read from or written to `tokenizer.json`. */
+export interface TokenizerParts {
+  /** The optional first stage. */
+  normalizer?: Normalizer;
+  /** How text is split into pieces. */
+  preTokenizer: PreTokenizer;
+  /** The BPE model. */
+  model: BpeModel;
+  /** Tokens matched whole before the pipeline runs. */
+  addedTokens: AddedToken[];
+  /** `post_processor`, kept as read (Bentevi's `encode` adds no tokens). */
+  postProcessor?: unknown;
+  /** `unk_token` of the model, if any. */
+  unkToken?: string;
+}
+
+function fail(name: string, what: string): never {
+  throw new BenteviError(`${name}: invalid tokenizer.json: ${what}`);
+}
+
+/** Validates a parsed `tokenizer.json` object and builds its parts. */
+export function partsFromHF(json: unknown, name: string): TokenizerParts {
+  if (!json || typeof json !== "object" || Array.isArray(json)) {
+    fail(name, "expected a JSON object");
+  }
+  const o = json as Record<string, unknown>;
+  const m = o.model as Record<string, unknown> | undefined;
+  if (!m || typeof m !== "object") fail(name, 'missing "model"');
+  if (m.type !== undefined && m.type !== "BPE") {
+    fail(name, `model type ${JSON.stringify(m.type)} is not supported (only BPE)`);
+  }
+  const v = m.vocab;
+  if (!v || typeof v !== "object" || Array.isArray(v)) fail(name, "model.vocab must be an object");
+  const vocab = new Map<string, number>();
+  for (const [tok, id] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
+      fail(name, `model.vocab[${JSON.stringify(tok)}] is not a token id (${JSON.stringify(id)})`);
+    }
+    vocab.set(tok, id);
+  }
+  if (vocab.size === 0) fail(name, "model.vocab is empty");
+  if (!Array.isArray(m.merges)) fail(name, "model.merges must be an array");
+  const merges: [string, string][] = [];
+  (m.merges as unknown[]).forEach((x, i) => {
+    let pair: [string, string];
+    if (typeof x === "string") {
+      const parts = x.split(" ");
+      if (parts.length !== 2) fail(name, `model.merges[${i}] ${JSON.stringify(x)} is not "a b"`);
+      pair = [parts[0], parts[1]];
+    } else if (
+      Array.isArray(x) && x.length === 2 && typeof x[0] === "string" && typeof x[1] === "string"
+    ) {
+      pair = [x[0], x[1]];
+    } else fail(name, `model.merges[${i}] is not a pair of strings`);
+    for (const t of [pair[0], pair[1], pair[0] + pair[1]]) {
+      if (!vocab.has(t)) {
+        fail(
+          name,
+          `model.merges[${i}] ${JSON.stringify(pair)}: ${
+            JSON.stringify(t)
+          } is not in the vocabulary`,
+        );
+      }
+    }
+    merges.push(pair);
+  });
+  for (const k of ["continuing_subword_prefix", "end_of_word_suffix"]) {
+    if (m[k] !== undefined && m[k] !== null && m[k] !== "") {
+      fail(name, `model.${k} is not supported by a byte-level BPE`);
+    }
+  }
+  if (typeof m.dropout === "number" && m.dropout > 0) fail(name, "BPE dropout is not supported");
+  let unkId: number | undefined;
+  let unkToken: string | undefined;
+  if (typeof m.unk_token === "string") {
+    unkToken = m.unk_token;
+    unkId = vocab.get(m.unk_token);
+  }
+
+  const addedTokens: AddedToken[] = [];
+  if (o.added_tokens !== undefined && o.added_tokens !== null) {
+    if (!Array.isArray(o.added_tokens)) fail(name, "added_tokens must be an array");
+    (o.added_tokens as unknown[]).forEach((t, i) => {
+      const a = t as Record<string, unknown>;
+      if (
+        !a || typeof a !== "object" || typeof a.content !== "string" || a.content === "" ||
+        typeof a.id !== "number" || !Number.isInteger(a.id) || a.id < 0
+      ) fail(name, `added_tokens[${i}] needs an integer "id" and a non-empty "content"`);
+      addedTokens.push({
+        id: a.id as number,
+        content: a.content as string,
+        special: a.special === true,
+        single_word: a.single_word === true,
+        lstrip: a.lstrip === true,
+        rstrip: a.rstrip === true,
+        normalized: a.normalized === true,
+      });
+    });
+  }
+  if (unkId === undefined && unkToken !== undefined) {
+    unkId = addedTokens.find((t) => t.content === unkToken)?.id;
+  }
+
+  let normalizer: Normalizer | undefined;
+  let preTokenizer: PreTokenizer;
+  try {
+    normalizer = normalizerFromHF(o.normalizer);
+    preTokenizer = o.pre_tokenizer === null || o.pre_tokenizer === undefined
+      ? fail(name, "pre_tokenizer is missing; only byte-level BPE is supported")
+      : PreTokenizer.fromHF(o.pre_tokenizer);
+  } catch (e) {
+    if (e instanceof BenteviError && !e.message.startsWith(name)) fail(name, e.message);
+    throw e;
+  }
+  const d = o.decoder as Record<string, unknown> | null | undefined;
+  if (d !== null && d !== undefined && d.type !== "ByteLevel") {
+    fail(name, `decoder type ${JSON.stringify(d?.type)} is not supported (only ByteLevel)`);
+  }
+  const model = new BpeModel(vocab, merges, { unkId, ignoreMerges: m.ignore_merges === true });
+  return {
+    normalizer,
+    preTokenizer,
+    model,
+    addedTokens,
+    postProcessor: o.post_processor,
+    unkToken,
+  };
+}
+
+/** The `tokenizer.json` object for `parts`. */
+export function partsToHF(parts: TokenizerParts): Record<string, unknown> {
+  const vocab: Record<string, number> = {};
+  for (const [t, id] of [...parts.model.vocab].sort((a, b) => a[1] - b[1])) vocab[t] = id;
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: parts.addedTokens.map((t) => ({
+      id: t.id,
+      content: t.content,
+      single_word: t.single_word ?? false,
+      lstrip: t.lstrip ?? false,
+      rstrip: t.rstrip ?? false,
+      normalized: t.normalized ?? false,
+      special: t.special,
+    })),
+    normalizer: parts.normalizer?.toJSON() ?? null,
+    pre_tokenizer: parts.preTokenizer.toJSON(),
+    post_processor: parts.postProcessor ??
+      { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
+    decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: parts.unkToken ?? null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: parts.model.ignoreMerges,
+      vocab,
+      merges: parts.model.merges,
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { createBackend } from "../../src/backend/mod.ts";
+import type { Backend } from "../../src/backend/backend.ts";
+import { type GptConfig, initWeights, type ModelConfig } from "../../src/model/mod.ts";
+import {
+  createLanguageModel,
+  GptInference,
+  loadModelState,
+  saveModelState,
+} from "../../src/generate/inference.ts";
+import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
+
+const gptConfig: ModelConfig = {
+  arch: "gpt",
+  vocabSize: 37,
+  contextLength: 24,
+  dModel: 16,
+  nLayer: 2,
+  nHead: 2,
+  mlpDim: 24,
+  layerNormEps: 1e-5,
+};
+const rwkvConfig: ModelConfig = {
+  arch: "rwkv",
+  vocabSize: 29,
+  contextLength: 16,
+  dModel: 16,
+  nLayer: 2,
+  ffnDim: 40,
+  layerNormEps: 1e-5,
+};
+
+/** Random weights with larger magnitudes than the init, so the checks are not trivially small. */
+function weightsFor(config: ModelConfig, seed: number) {
+  const w = initWeights(config, seed);
+  let s = seed * 7919 + 1;
+  for (const [name, t] of w) {
+    if (/time_/.test(name)) continue;
+    for (let i = 0; i < t.data.length; i++) {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      t.data[i] += (s / 2147483648 - 0.5) *
+        (name.endsWith("weight") && t.shape.length === 1 ? 0.5 : 0.4);
+    }
+  }
+  return w;
+}
+
+const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
+
+async function backends(): Promise<Backend[]> {
+  const list: Backend[] = [await createBackend("cpu")];
+  try {
+    const gpu = await createBackend("webgpu");
+    if (gpu.kind === "webgpu") list.push(gpu);
+  } catch {
+    console.log("WebGPU unavailable: checking the CPU backend only");
+  }
+  return list;
+}
+
+Deno.test("GPT: KV-cached logits equal a full recompute and the float64 reference", async () => {
+  for (const backend of await backends()) {
+    const weights = weightsFor(gptConfig, 3);
+    const model = createLanguageModel(backend, gptConfig, weights);
+    const V = gptConfig.vocabSize;
+    const full = await model.forwardAll(ids);
+    const ref = gpt2Reference(weights, gptConfig, ids);
+    for (let t = 0; t < ids.length; t++) {
+      assert.ok(
+        maxAbsDiff(full.subarray(t * V, t * V + V), ref[t]) < 1e-4,
+        `${backend.kind} full t=${t}`,
+      );
+    }
+    // Prefill 7 tokens, then one at a time, then a block of 3.
+    const check = (logits: Float32Array, t: number) => {
+      const d = maxAbsDiff(logits, full.subarray(t * V, t * V + V));
+      assert.ok(d < 1e-4, `${backend.kind} cached t=${t}: ${d}`);
+    };
+    check(await model.feed(ids.slice(0, 7)), 6);
+    for (let t = 7; t < 15; t++) check(await model.feed([ids[t]]), t);
+    check(await model.feed(ids.slice(15, 18)), 17);
+    // Rewind (cut the cache) and take another path.
+    assert.equal(model.truncate(10), true);
+    check(await model.feed(ids.slice(10, 20)), 19);
+    assert.equal(model.tokens.length, 20);
+    await assert.rejects(model.feed(ids.slice(0, 10)), /context holds 24 tokens/);
+    await assert.rejects(model.feed([gptConfig.vocabSize]), /outside the model's vocabulary/);
+    model.dispose();
+  }
+});
+
+Deno.test("RWKV: the carried state equals the full sequence and the float64 reference", async () => {
+  for (const backend of await backends()) {
+    const weights = weightsFor(rwkvConfig, 5);
+    const model = createLanguageModel(backend, rwkvConfig, weights);
+    const V = rwkvConfig.vocabSize;
+    const full = await model.forwardAll(ids);
+    const ref = rwkv4Reference(weights, rwkvConfig, ids);
+    for (let t = 0; t < ids.length; t++) {
+      const d = maxAbsDiff(full.subarray(t * V, t * V + V), ref[t]);
+      assert.ok(d < 1e-4, `${backend.kind} full t=${t}: ${d}`);
+    }
+    const first = await model.feed(ids.slice(0, 5));
+    assert.ok(maxAbsDiff(first, ref[4]) < 1e-4);
+    for (let t = 5; t < ids.length; t++) {
+      const d = maxAbsDiff(await model.feed([ids[t]]), ref[t]);
+      assert.ok(d < 1e-4, `${backend.kind} step t=${t}: ${d}`);
+    }
+    assert.equal(model.truncate(3), false, "an RNN cannot rewind");
+    model.dispose();
+  }
+});
+
+Deno.test("state save/restore continues exactly where it stopped (RWKV and GPT)", async () => {
+  const backend = await createBackend("cpu");
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const config of [rwkvConfig, gptConfig]) {
+      const weights = weightsFor(config, 11);
+      const a = createLanguageModel(backend, config, weights);
+      await a.feed(ids.slice(0, 9));
+      const path = `${dir}/${config.arch}.safetensors`;
+      await saveModelState(a, path);
+      const expected = await a.feed(ids.slice(9, 12));
+      const b = createLanguageModel(backend, config, weights);
+      await loadModelState(b, path);
+      assert.deepEqual(b.tokens, ids.slice(0, 9));
+      const got = await b.feed(ids.slice(9, 12));
+      assert.ok(maxAbsDiff(got, expected) < 1e-6, config.arch);
+      // A state from another model is refused.
+      const other = createLanguageModel(
+        backend,
+        { ...config, nLayer: 1 },
+        initWeights({ ...config, nLayer: 1 }, 1),
+      );
+      await assert.rejects(loadModelState(other, path), /different model/);
+      a.dispose(), b.dispose(), other.dispose();
+    }
+    await Deno.writeTextFile(`${dir}/junk`, "not a state");
+    const m = createLanguageModel(backend, rwkvConfig, weightsFor(rwkvConfig, 1));
+    await assert.rejects(loadModelState(m, `${dir}/junk`), /junk/);
+    await assert.rejects(loadModelState(m, `${dir}/missing`), /file not found/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint missing a weight is refused with its name", async () => {
+  const backend = await createBackend("cpu");
+  const w = initWeights(gptConfig, 1);
+  w.delete("h.1.mlp.c_fc.bias");
+  assert.throws(
+    () => createLanguageModel(backend, gptConfig, w, "ckpt"),
+    /ckpt: weight "h.1.mlp.c_fc.bias" is missing/,
+  );
+  const w2 = initWeights(gptConfig, 1);
+  w2.set("ln_f.weight", { shape: [3], data: new Float32Array(3) });
+  assert.throws(() => createLanguageModel(backend, gptConfig, w2), /ln_f.weight" has shape \[3\]/);
+});
+
+Deno.test("GPT: the head sliced over the vocabulary gives the same logits", async () => {
+  for (const backend of await backends()) {
+    const config: GptConfig = { ...(gptConfig as GptConfig), vocabSize: 200 };
+    const weights = weightsFor(config, 9);
+    const whole = createLanguageModel(backend, config, weights);
+    const sliced = new GptInference(backend, config, weights, "x", 64 * 16 * 4); // 64-row slices
+    const a = await whole.feed(ids.slice(0, 6)), b = await sliced.feed(ids.slice(0, 6));
+    assert.ok(maxAbsDiff(a, b) < 1e-6, backend.kind);
+    const fa = await whole.forwardAll(ids), fb = await sliced.forwardAll(ids);
+    assert.ok(maxAbsDiff(fa, fb) < 1e-6, `${backend.kind} forwardAll`);
+    whole.dispose(), sliced.dispose();
+  }
+});

@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import {
+  buildNativeLibrary,
+  createBz2Decompressor,
+  isBz2,
+  loadNative,
+  mapFile,
+  readBz2File,
+} from "../../src/native/mod.ts";
+import { BenteviError } from "../../src/errors.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const TEXT = `${FIXTURES}texto.txt`;
+const SINGLE = `${FIXTURES}texto.txt.bz2`;
+const MULTI = `${FIXTURES}texto-multistream.txt.bz2`;
+const native = loadNative({ quiet: true });
+const paths: (boolean)[] = native ? [true, false] : [false];
+if (!native) console.log("native shim unavailable here: only the fallback is tested");
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function decompressFile(path: string, useNative: boolean): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of readBz2File(path, { native: useNative })) parts.push(c);
+  return concat(parts);
+}
+
+function decompressBytes(data: Uint8Array, useNative: boolean, chunk: number): Uint8Array {
+  const bz = createBz2Decompressor({ name: "mem.bz2", native: useNative });
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < data.length; i += chunk) parts.push(...bz.push(data.subarray(i, i + chunk)));
+  parts.push(...bz.end());
+  return concat(parts);
+}
+
+Deno.test("bz2: single and multi-stream files decompress to the original bytes on both paths", async () => {
+  const expected = await Deno.readFile(TEXT);
+  for (const useNative of paths) {
+    assert.deepEqual(await decompressFile(SINGLE, useNative), expected, `native=${useNative}`);
+    assert.deepEqual(await decompressFile(MULTI, useNative), expected, `multi native=${useNative}`);
+  }
+});
+
+Deno.test("bz2: any chunking of the input gives the same bytes", async () => {
+  const data = await Deno.readFile(MULTI);
+  const expected = await Deno.readFile(TEXT);
+  for (const useNative of paths) {
+    for (const chunk of [1, 7, 100, 4096]) {
+      assert.deepEqual(decompressBytes(data, useNative, chunk), expected, `chunk ${chunk}`);
+    }
+  }
+});
+
+Deno.test("bz2: native and fallback agree on large multi-block, multi-stream data (bzip2 CLI)", async () => {
+  // Deterministic pseudo-text of ~1.5 MB, compressed with -1 (100 kB blocks) in 3 streams.
+  const words = ["casa", "rio", "bentevi", "açaí", "pão", "céu", "árvore", "coração", "ônibus"];
+  let s = 12345;
+  const pieces: string[] = [];
+  for (let i = 0; i < 250000; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    pieces.push(words[s % words.length] + ((s >> 8) % 13 === 0 ? ".\n" : " "));
+  }
+  const text = new TextEncoder().encode(pieces.join(""));
+  const third = Math.floor(text.length / 3);
+  const compressed: Uint8Array[] = [];
+  for (
+    const part of [
+      text.subarray(0, third),
+      text.subarray(third, 2 * third),
+      text.subarray(2 * third),
+    ]
+  ) {
+    let out: Deno.CommandOutput;
+    try {
+      const child = new Deno.Command("bzip2", {
+        args: ["-1", "-c"],
+        stdin: "piped",
+        stdout: "piped",
+      })
+        .spawn();
+      const w = child.stdin.getWriter();
+      await w.write(part);
+      await w.close();
+      out = await child.output();
+    } catch {
+      console.log("bzip2 command not available: skipped");
+      return;
+    }
+    compressed.push(out.stdout);
+  }
+  const data = concat(compressed);
+  const results = paths.map((n) => decompressBytes(data, n, 65536));
+  for (const r of results) assert.deepEqual(r, text);
+});
+
+Deno.test("bz2: truncated, corrupt, empty, non-bzip2 input and trailing garbage are clear errors", async () => {
+  const data = await Deno.readFile(SINGLE);
+  const corrupt = data.slice();
+  corrupt[Math.floor(data.length / 2)] ^= 0x55;
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["truncated", data.subarray(0, data.length - 40), /truncated/],
+    ["corrupt", corrupt, /corrupt|truncated/],
+    ["empty", new Uint8Array(0), /empty bzip2 file/],
+    ["not bz2", new TextEncoder().encode("<mediawiki>não é bzip2</mediawiki>"), /not a bzip2 file/],
+    [
+      "garbage",
+      concat([data, new TextEncoder().encode("lixo no fim do arquivo")]),
+      /not bzip2|corrupt|truncated/,
+    ],
+  ];
+  for (const [label, bytes, pattern] of cases) {
+    for (const useNative of paths) {
+      const bz = createBz2Decompressor({ name: `caso-${label}.bz2`, native: useNative });
+      assert.throws(
+        () => {
+          for (let i = 0; i < bytes.length; i += 64) bz.push(bytes.subarray(i, i + 64));
+          bz.end();
+        },
+        (e: Error) =>
+          e instanceof BenteviError && e.message.startsWith(`caso-${label}.bz2: `) &&
+          pattern.test(e.message),
+        `${label} native=${useNative}`,
+      );
+      bz.close();
+    }
+  }
+});
+
+Deno.test("bz2: isBz2 recognises stream headers", async () => {
+  assert.ok(isBz2(await Deno.readFile(SINGLE)));
+  assert.ok(!isBz2(new TextEncoder().encode("BZh0")));
+  assert.ok(!isBz2(new Uint8Array(2)));
+});
+
+Deno.test("mmap: mapped and read bytes are identical; errors name the file", async () => {
+  const expected = await Deno.readFile(TEXT);
+  const read = mapFile(TEXT, { native: false });
+  assert.equal(read.mapped, false);
+  assert.deepEqual(read.bytes, expected);
+  if (native) {
+    const m = mapFile(TEXT, { native: true, advice: "sequential" });
+    assert.equal(m.mapped, true);
+    assert.deepEqual(m.bytes, expected);
+    m.close();
+    m.close();
+    const empty = await Deno.makeTempFile();
+    const e = mapFile(empty, { native: true });
+    assert.equal(e.bytes.length, 0);
+    e.close();
+  }
+  for (const useNative of paths) {
+    assert.throws(
+      () => mapFile("/nao/existe.bin", { native: useNative }),
+      (e: Error) => e instanceof BenteviError && e.message === "/nao/existe.bin: file not found",
+    );
+  }
+});
+
+Deno.test({
+  name: "native shim: builds from its embedded source into any folder and loads",
+  ignore: !native,
+  fn: () => {
+    const dir = Deno.makeTempDirSync();
+    const lib = buildNativeLibrary({ outDir: dir });
+    const dl = Deno.dlopen(lib, { bn_abi_version: { parameters: [], result: "i32" } });
+    assert.equal(dl.symbols.bn_abi_version(), 2);
+    dl.close();
+    assert.equal(Deno.readTextFileSync(`${lib}.hash`).trim().length, 8);
+  },
+});
+
+Deno.test({
+  name: "native shim: a missing compiler is a clear error",
+  ignore: Deno.build.os !== "linux",
+  fn: () => {
+    assert.throws(
+      () => buildNativeLibrary({ outDir: Deno.makeTempDirSync(), cc: "no-such-cc-bentevi" }),
+      (e: Error) => e instanceof BenteviError && /not found/.test(e.message),
+    );
+  },
+});
+
+const SHARED = new URL("../../../shared/data/wiki/", import.meta.url).pathname;
+let sharedExists = false;
+try {
+  sharedExists = Deno.statSync(SHARED).isDirectory;
+} catch { /* absent */ }
+
+Deno.test({
+  name: "bz2: real dumps from ../shared decompress identically on both paths",
+  ignore: !sharedExists || !native,
+  fn: async () => {
+    for (const name of ["dbpedia-minidump-pt-wiki.xml.bz2", "gensim-enwiki-table-markup.xml.bz2"]) {
+      const a = await decompressFile(SHARED + name, true);
+      const b = await decompressFile(SHARED + name, false);
+      assert.ok(a.length > 10000);
+      assert.deepEqual(a, b);
+    }
+  },
+});
+if (!sharedExists) console.log("../shared/data absent: shared-data tests skipped");
+
+Deno.test({
+  name: "native shim: a read-only install (as from a URL) builds into the cache folder",
+  ignore: !native,
+  fn: async () => {
+    const root = await Deno.makeTempDir();
+    const src = new URL("../../", import.meta.url).pathname;
+    // a copy of the loader without ffi/build, which the child may not write to
+    await Deno.mkdir(`${root}/app/src/native`, { recursive: true });
+    await Deno.mkdir(`${root}/app/ffi`);
+    for (const f of ["src/errors.ts", "ffi/bentevi_native.c", "ffi/bentevi_native.h"]) {
+      await Deno.copyFile(`${src}${f}`, `${root}/app/${f}`);
+    }
+    for (const f of ["build.ts", "loader.ts"]) {
+      await Deno.copyFile(`${src}src/native/${f}`, `${root}/app/src/native/${f}`);
+    }
+    await Deno.writeTextFile(
+      `${root}/app/main.ts`,
+      'import { loadNative } from "./src/native/loader.ts";\nconsole.log(loadNative()?.path ?? "none");\n',
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-config",
+        "--allow-read",
+        "--allow-env",
+        "--allow-ffi",
+        "--allow-run",
+        `--allow-write=${root}/cache`,
+        `${root}/app/main.ts`,
+      ],
+      env: { XDG_CACHE_HOME: `${root}/cache` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const path = new TextDecoder().decode(out.stdout).trim();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(
+      path,
+      new RegExp(`^${root}/cache/bentevi/native-[0-9a-f]{8}/libbentevi_native\\.so$`),
+    );
+    assert.throws(() => Deno.statSync(`${root}/app/ffi/build`));
+  },
+});

@@ -1,0 +1,97 @@
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
+import { BenteviError } from "../../src/errors.ts";
+import {
+  bytePosition,
+  decodeTextStream,
+  decodeTextStrict,
+  findInvalidUtf8,
+} from "../../src/text/mod.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const join = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+
+Deno.test("findInvalidUtf8 accepts valid text and finds each kind of bad sequence", () => {
+  assertEquals(findInvalidUtf8(enc("ação 😀 — ok")), -1);
+  assertEquals(findInvalidUtf8(new Uint8Array([0x61, 0x80])), 1, "stray continuation");
+  assertEquals(findInvalidUtf8(new Uint8Array([0xc0, 0x80])), 0, "overlong");
+  assertEquals(findInvalidUtf8(new Uint8Array([0x61, 0xed, 0xa0, 0x80])), 1, "surrogate");
+  assertEquals(findInvalidUtf8(new Uint8Array([0xf4, 0x90, 0x80, 0x80])), 0, "above U+10FFFF");
+  assertEquals(findInvalidUtf8(new Uint8Array([0x61, 0xe3, 0x81])), 1, "truncated");
+  assertEquals(
+    findInvalidUtf8(new Uint8Array([0x61, 0xe3, 0x81]), true),
+    -1,
+    "partial end allowed",
+  );
+});
+
+Deno.test("decodeTextStrict names the byte, line and column of invalid UTF-8", () => {
+  const bytes = join(enc("linha um\nação "), new Uint8Array([0xe9]), enc(" fim"));
+  const err = (() => {
+    try {
+      decodeTextStrict(bytes, { path: "x.txt" });
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert(err instanceof BenteviError);
+  assertEquals(
+    err.message,
+    "x.txt: invalid UTF-8 at byte 16 (line 2, column 6); if the file is Latin-1, pass --encoding latin1",
+  );
+  assertEquals(decodeTextStrict(new Uint8Array([0x63, 0xe3, 0x6f]), { encoding: "latin1" }), "cão");
+  throws(() => decodeTextStrict(bytes, { encoding: "klingon" }), /unknown encoding/);
+  assertEquals(bytePosition(enc("a\nbç"), 4), { offset: 4, line: 2, column: 3 });
+});
+
+Deno.test("decodeTextStream joins characters split across chunks and locates errors in the stream", async () => {
+  const text = "Olá, ação! 😀 — fim.\n".repeat(50);
+  const bytes = enc(text);
+  for (const size of [1, 2, 3, 7, 64]) {
+    const parts = async function* () {
+      for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size);
+    };
+    let s = "";
+    for await (const p of decodeTextStream(parts())) s += p;
+    assertEquals(s, text);
+  }
+  const bad = join(bytes, enc("x\n"), new Uint8Array([0xff]), enc("y"));
+  for (const size of [1, 5, 1000]) {
+    const parts = async function* () {
+      for (let i = 0; i < bad.length; i += size) yield bad.slice(i, i + size);
+    };
+    const e = await (async () => {
+      try {
+        for await (const _ of decodeTextStream(parts(), { path: "s.txt" })) { /* drain */ }
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    assert(e instanceof BenteviError, `size ${size}`);
+    assert(
+      e.message.startsWith(`s.txt: invalid UTF-8 at byte ${bytes.length + 2} (line 52`),
+      e.message,
+    );
+  }
+  // a sequence cut off by the end of the stream
+  async function* truncated() {
+    yield enc("abc");
+    yield new Uint8Array([0xe3, 0x81]);
+  }
+  const e = await (async () => {
+    try {
+      for await (const _ of decodeTextStream(truncated(), { path: "t.txt" })) { /* drain */ }
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  assert(e instanceof BenteviError);
+  assert(e.message.startsWith("t.txt: invalid UTF-8 at byte 3 (line 1"), e.message);
+});

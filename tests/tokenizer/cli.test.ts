@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { CORPUS, tempCorpus } from "./_helpers.ts";
+
+const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
+
+async function bentevi(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** The command failed with exactly one `bentevi: …` line on stderr matching `pattern`. */
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp) {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(lines[0], /^bentevi: /);
+  assert.match(lines[0], pattern);
+}
+
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("CLI: tokenizer train, encode, decode, inspect", async () => {
+  const dir = await tempCorpus({ "corpus/a.txt": CORPUS, "corpus/b.txt": CORPUS.slice(0, 999) });
+  const tokPath = `${dir}/tok.json`;
+  let r = await bentevi(
+    "tokenizer",
+    "train",
+    `${dir}/corpus`,
+    "--vocab-size",
+    "400",
+    "--output",
+    tokPath,
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.vocab_size, 400);
+  assert.ok((await Deno.stat(tokPath)).size > 0);
+
+  r = await bentevi("tokenizer", "encode", "-t", tokPath, "--text", "O bem-te-vi[EOS]", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const enc = JSON.parse(r.stdout);
+  assert.equal(enc.ids.length, enc.tokens.length);
+  assert.equal(enc.tokens.at(-1), "[EOS]");
+
+  r = await bentevi("tokenizer", "decode", "-t", tokPath, ...enc.ids.map(String));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "O bem-te-vi[EOS]\n");
+  r = await bentevi(
+    "tokenizer",
+    "decode",
+    "-t",
+    tokPath,
+    "--skip-special",
+    JSON.stringify(enc.ids),
+  );
+  assert.equal(r.stdout, "O bem-te-vi\n");
+
+  r = await bentevi("tokenizer", "encode", "-t", tokPath, `${dir}/corpus/b.txt`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const counted = JSON.parse(r.stdout);
+  assert.ok(counted.count > 0 && typeof counted.seconds === "number");
+
+  r = await bentevi(
+    "tokenizer",
+    "encode",
+    "-t",
+    tokPath,
+    `${dir}/corpus/b.txt`,
+    "-o",
+    `${dir}/ids.json`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const ids = JSON.parse(await Deno.readTextFile(`${dir}/ids.json`));
+  assert.equal(ids.length, counted.count);
+
+  r = await bentevi("tokenizer", "inspect", "-t", tokPath, "--text", "Café com pão");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pre-tokens \(3\): "Café" " com" " pão"/);
+  assert.match(r.stdout, /bytes per token: \d+\.\d\d/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CLI: bad input gives one line, a non-zero exit and no output file", async () => {
+  const dir = await tempCorpus({
+    "ok.txt": CORPUS,
+    "latin1.txt": new Uint8Array([0x61, 0x62, 0xe7, 0xe3, 0x6f]),
+    "empty.txt": "",
+  });
+  const out = `${dir}/out/tok.json`;
+  const before = await entries(dir);
+
+  let r = await bentevi(
+    "tokenizer",
+    "train",
+    `${dir}/missing.txt`,
+    "--vocab-size",
+    "300",
+    "-o",
+    out,
+  );
+  assertOneLineError(r, /missing\.txt: file not found/);
+  r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "100", "-o", out);
+  assertOneLineError(r, /vocab size 100 is smaller than the 256-byte alphabet/);
+  r = await bentevi("tokenizer", "train", `${dir}/latin1.txt`, "--vocab-size", "300", "-o", out);
+  assertOneLineError(r, /latin1\.txt: not valid UTF-8 at byte 2; .*--encoding latin1/);
+  r = await bentevi("tokenizer", "train", `${dir}/empty.txt`, "--vocab-size", "300", "-o", out);
+  assertOneLineError(r, /empty corpus/);
+  r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "x", "-o", out);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /vocab-size/);
+  assert.deepEqual(await entries(dir), before, "no output file or temporary file left");
+
+  r = await bentevi(
+    "tokenizer",
+    "train",
+    `${dir}/latin1.txt`,
+    "--vocab-size",
+    "300",
+    "--encoding",
+    "latin1",
+    "-o",
+    out,
+  );
+  assert.equal(r.code, 0, r.stderr);
+
+  await Deno.writeTextFile(`${dir}/cut.json`, (await Deno.readTextFile(out)).slice(0, 500));
+  r = await bentevi("tokenizer", "encode", "-t", `${dir}/cut.json`, "--text", "oi");
+  assertOneLineError(r, /cut\.json: not valid JSON/);
+  r = await bentevi("tokenizer", "decode", "-t", out, "1", "99999");
+  assertOneLineError(r, /token id 99999 at position 1 is not in the vocabulary/);
+  r = await bentevi("tokenizer", "decode", "-t", out, "abc");
+  assertOneLineError(r, /"abc" is not a token id/);
+  r = await bentevi("tokenizer", "encode", "-t", out);
+  assertOneLineError(r, /either --text or a file/);
+  r = await bentevi("tokenizer", "encode", "-t", out, `${dir}/latin1.txt`, "-o", `${dir}/ids.json`);
+  assertOneLineError(r, /not valid UTF-8 at byte 2/);
+  assert.ok(!(await entries(dir)).includes("ids.json"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CLI: bench tokenizer --json prints the figures", async () => {
+  const dir = await tempCorpus({ "a.txt": CORPUS });
+  const r = await bentevi("bench", "tokenizer", `${dir}/a.txt`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  for (const k of ["train_seconds", "encode_mb_per_s", "bytes_per_token", "vocab_size"]) {
+    assert.equal(typeof j[k], "number", k);
+  }
+  assert.ok(j.bytes_per_token > 1);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,84 @@
+// The training commands end to end through the CLI (in-process, CPU backend, tiny runs).
+import assert from "node:assert/strict";
+import { main } from "../../cli.ts";
+import { makeFixture } from "./helpers.ts";
+
+const fx = await makeFixture();
+
+// Runs the CLI in-process (main() returns the exit code), capturing console output.
+async function bentevi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [], err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+Deno.test("train → resume → eval → info → lr-find, and bad input", async () => {
+  const run = `${fx.dir}/run`;
+  const common = ["--data", fx.text, "--tokenizer", fx.tokenizer, "--device", "cpu"];
+  const t = await bentevi(
+    "train", ...common, "--model", "gpt-micro", "--out", run, "--steps", "3", "--batch-size", "2",
+    "--context", "16", "--eval-every", "3", "--eval-batches", "1", "--json",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  const s = JSON.parse(t.stdout);
+  assert.equal(s.step, 3);
+  assert.ok(s.val_loss > 0 && s.val_perplexity > 1);
+  assert.match(t.stderr, /parameters/);
+  const metrics = (await Deno.readTextFile(`${run}/metrics.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  for (const m of metrics.filter((m) => "loss" in m)) {
+    for (const k of ["step", "loss", "lr", "tokens_per_second"]) assert.ok(k in m, k);
+  }
+  assert.ok(metrics.some((m) => "val_loss" in m));
+
+  // The same directory again is refused (nothing changed), --force would replace it.
+  const again = await bentevi("train", ...common, "--out", run, "--steps", "3");
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /^bentevi: .*already exists; use `resume/m);
+
+  const r = await bentevi("resume", run, "--steps", "5", "--device", "cpu", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).step, 5);
+  const done = await bentevi("resume", run, "--device", "cpu");
+  assert.notEqual(done.code, 0);
+  assert.match(done.stderr, /already at step 5; pass --steps/);
+
+  const e = await bentevi("eval", "--checkpoint", run, "--data", fx.text, "--batch-size", "2", "--context", "16", "--device", "cpu", "--json");
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.ok(ev.checkpoint.endsWith("step-000005"));
+  assert.ok(ev.accuracy >= 0 && ev.accuracy <= 1 && Math.abs(ev.perplexity - Math.exp(ev.loss)) < 1e-6);
+
+  const i = await bentevi("info", "--model", "rwkv-micro", "--vocab-size", "4096", "--json");
+  assert.equal(i.code, 0, i.stderr);
+  assert.equal(JSON.parse(i.stdout).parameters, 5517312);
+
+  const lf = await bentevi("lr-find", ...common, "--model", "rwkv-micro", "--steps", "8", "--batch-size", "2", "--context", "16", "--json");
+  assert.equal(lf.code, 0, lf.stderr);
+  const lr = JSON.parse(lf.stdout);
+  assert.equal(lr.points.length, 8);
+  assert.ok(lr.suggested_lr > 0);
+
+  const bad = await bentevi("train", ...common, "--model", "gpt-giant", "--out", `${fx.dir}/x`);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /unknown model preset "gpt-giant"; available: /);
+  const badLr = await bentevi("train", ...common, "--out", `${fx.dir}/y`, "--lr", "1e-4", "--min-lr", "1e-3");
+  assert.notEqual(badLr.code, 0);
+  assert.match(badLr.stderr, /--min-lr 0.001 is larger than --lr 0.0001/);
+  const ctx = await bentevi("train", ...common, "--out", `${fx.dir}/z`, "--context", "4096");
+  assert.notEqual(ctx.code, 0);
+  assert.match(ctx.stderr, /--context 4096 exceeds gpt-micro's context length 128/);
+  for (const d of ["x", "y", "z"]) await assert.rejects(() => Deno.stat(`${fx.dir}/${d}`));
+  const badCk = await bentevi("eval", "--checkpoint", `${fx.dir}/nothing`, "--data", fx.text);
+  assert.notEqual(badCk.code, 0);
+  assert.match(badCk.stderr, /^bentevi: .*nothing/m);
+});
