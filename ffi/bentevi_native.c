@@ -119,8 +119,8 @@ int64_t bn_bz2_pull(bn_bz2 *d, uint8_t *out, uint32_t cap) {
       if (rc != BZ_OK) return d->failed = map_bz_error(rc);
       d->in_stream = 1;
     }
-    if (avail == 0) break;
-    d->s.next_in = (char *)(d->buf + d->buf_pos);
+    /* Called even without new input: libbz2 may still hold decoded output of a block. */
+    d->s.next_in = avail ? (char *)(d->buf + d->buf_pos) : (char *)"";
     d->s.avail_in = (unsigned)(avail > 0x40000000u ? 0x40000000u : avail);
     d->s.next_out = (char *)(out + written);
     d->s.avail_out = cap - written;

@@ -82,9 +82,7 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): Progress 
   const render = (done: number, info?: string): string => {
     const elapsed = (performance.now() - t0) / 1000;
     const rate = elapsed > 0 ? done / elapsed : 0;
-    const rateText = `${
-      rate >= 100 ? rate.toFixed(0) : rate.toPrecision(3)
-    } ${unit || "it"}/s`;
+    const rateText = `${rate >= 100 ? rate.toFixed(0) : rate.toPrecision(3)} ${unit || "it"}/s`;
     const parts = [label];
     if (total && total > 0) {
       const frac = Math.min(1, done / total);

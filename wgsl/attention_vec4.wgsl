@@ -1,11 +1,15 @@
 // Causal multi-head self-attention for head sizes that are multiples of 4 (the common case):
-// the same flash-style algorithm as attention.wgsl, but q, k, v, out are read as vec4 and
-// every per-head vector lives in named vec4 registers. The host expands each
-// `//@REPEAT i < HS4: …` line HS4 times with {i} = 0 … HS4−1 (HS4 = headDim / 4); loops over
-// private arrays are spilled to memory on llvmpipe, straight-line code is not.
+// the flash-style algorithm of attention.wgsl, but q, k, v, out are read as vec4, every
+// per-head vector lives in named vec4 variables, and each invocation handles R consecutive
+// query rows (forward, dq) or key rows (dk, dv), so each k/v (or q/dout) load serves R rows.
+//
+// This file is a template: the host expands each `//@REPEAT x < N: …` line N times with {x}
+// = 0 … N−1 (nested markers expand in turn; HS4 = headDim / 4). On llvmpipe, loops over
+// private arrays are spilled to memory; straight-line code over named variables is not.
 //
 // qkv [B, T, 3C], out [B, T, C] (as vec4, C4 = C / 4), lse and D [B, NH, T] (f32).
-// u0 = (B, T, C, NH), f0.x = 1/√headDim. Dispatch: x over T (64 per group), y over B·NH.
+// u0 = (B, T, C, NH), u1.x = blocks of R rows per head, f0.x = 1/√headDim.
+// Dispatch: one invocation per (b, h, block), 64 per workgroup, flattened on x.
 
 struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
 @group(0) @binding(0) var<uniform> p: P;
@@ -17,105 +21,118 @@ struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
 @group(0) @binding(6) var<storage, read_write> dsum: array<f32>; // D = Σ dout·out per row
 
 const HS4: u32 = 8u;
+const R: u32 = 4u;
 
 // b1 out, lse, qkv
 @compute @workgroup_size(64)
 fn attn4_forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let t = g.x;
-  if (t >= T) { return; }
-  let b = g.y / NH;
-  let h = g.y % NH;
+  let blocks = p.u1.x;
+  if (g.x >= B * NH * blocks) { return; }
+  let bh = g.x / blocks;
+  let b = bh / NH;
+  let h = bh % NH;
+  let t0 = (g.x % blocks) * R;
   let C4 = C / 4u;
-  let qo = (b * T + t) * 3u * C4 + h * HS4;
   let scale = p.f0.x;
-  //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u] * scale;
-  //@REPEAT i < HS4: var acc{i} = vec4<f32>(0.0);
-  var m = -3.402823e38;
-  var s = 0.0;
-  for (var j = 0u; j <= t; j++) {
-    let ko = (b * T + j) * 3u * C4 + C4 + h * HS4;
-    var d = 0.0;
-    //@REPEAT i < HS4: d += dot(q{i}, qkv[ko + {i}u]);
-    let mn = max(m, d);
-    let corr = exp(m - mn);
-    let e = exp(d - mn);
-    s = s * corr + e;
-    let vo = ko + C4;
-    //@REPEAT i < HS4: acc{i} = acc{i} * corr + e * qkv[vo + {i}u];
-    m = mn;
-  }
-  let oo = (b * T + t) * C4 + h * HS4;
-  let inv = 1.0 / s;
-  //@REPEAT i < HS4: b1[oo + {i}u] = acc{i} * inv;
-  lse[(b * NH + h) * T + t] = m + log(s);
-}
-
-// dq (and D for the kv pass): b1 dqkv (+=), b2 dout, b3 out, lse, qkv, dsum. Per query row.
-@compute @workgroup_size(64)
-fn attn4_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let scale = p.f0.x;
-  let t = g.x;
-  if (t >= T) { return; }
-  let b = g.y / NH;
-  let h = g.y % NH;
-  let C4 = C / 4u;
-  let qo = (b * T + t) * 3u * C4 + h * HS4;
-  let oo = (b * T + t) * C4 + h * HS4;
-  //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u] * scale;
-  //@REPEAT i < HS4: let go{i} = b2[oo + {i}u];
-  //@REPEAT i < HS4: var dq{i} = vec4<f32>(0.0);
-  var D = 0.0;
-  //@REPEAT i < HS4: D += dot(go{i}, b3[oo + {i}u]);
-  let row = (b * NH + h) * T + t;
-  dsum[row] = D;
-  let l = lse[row];
-  for (var j = 0u; j <= t; j++) {
+  let last = min(t0 + R - 1u, T - 1u);
+  //@REPEAT r < R: let qo{r} = (b * T + min(t0 + {r}u, T - 1u)) * 3u * C4 + h * HS4;
+  //@REPEAT r < R: //@REPEAT i < HS4: let q{r}_{i} = qkv[qo{r} + {i}u] * scale;
+  //@REPEAT r < R: //@REPEAT i < HS4: var acc{r}_{i} = vec4<f32>(0.0);
+  //@REPEAT r < R: var m{r} = -3.402823e38;
+  //@REPEAT r < R: var s{r} = 0.0;
+  for (var j = 0u; j <= last; j++) {
     let ko = (b * T + j) * 3u * C4 + C4 + h * HS4;
     let vo = ko + C4;
     //@REPEAT i < HS4: let k{i} = qkv[ko + {i}u];
-    var s = 0.0;
-    var dp = 0.0;
-    //@REPEAT i < HS4: s += dot(q{i}, k{i});
-    //@REPEAT i < HS4: dp += dot(go{i}, qkv[vo + {i}u]);
-    let ds = exp(s - l) * (dp - D);
-    //@REPEAT i < HS4: dq{i} += ds * k{i};
+    //@REPEAT r < R: var d{r} = 0.0;
+    //@REPEAT r < R: //@REPEAT i < HS4: d{r} += dot(q{r}_{i}, k{i});
+    //@REPEAT r < R: let ok{r} = j <= t0 + {r}u;
+    //@REPEAT r < R: let mn{r} = select(m{r}, max(m{r}, d{r}), ok{r});
+    //@REPEAT r < R: let corr{r} = exp(m{r} - mn{r});
+    //@REPEAT r < R: let e{r} = select(0.0, exp(d{r} - mn{r}), ok{r});
+    //@REPEAT r < R: s{r} = s{r} * corr{r} + e{r};
+    //@REPEAT r < R: m{r} = mn{r};
+    //@REPEAT i < HS4: let v{i} = qkv[vo + {i}u];
+    //@REPEAT r < R: //@REPEAT i < HS4: acc{r}_{i} = acc{r}_{i} * corr{r} + e{r} * v{i};
   }
-  //@REPEAT i < HS4: b1[qo + {i}u] += dq{i} * scale;
+  //@REPEAT r < R: if (t0 + {r}u < T) { lse[bh * T + t0 + {r}u] = m{r} + log(s{r}); }
+  //@REPEAT r < R: let oo{r} = (b * T + min(t0 + {r}u, T - 1u)) * C4 + h * HS4;
+  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { b1[oo{r} + {i}u] = acc{r}_{i} / s{r}; }
 }
 
-// dk, dv: b1 dqkv (+=), b2 dout, lse, qkv, dsum. One invocation per key row j, queries t ≥ j.
+// dq (and D for the kv pass): b1 dqkv (+=), b2 dout, b3 out, lse, qkv, dsum. R query rows.
+@compute @workgroup_size(64)
+fn attn4_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
+  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
+  let blocks = p.u1.x;
+  if (g.x >= B * NH * blocks) { return; }
+  let bh = g.x / blocks;
+  let b = bh / NH;
+  let h = bh % NH;
+  let t0 = (g.x % blocks) * R;
+  let C4 = C / 4u;
+  let scale = p.f0.x;
+  let last = min(t0 + R - 1u, T - 1u);
+  //@REPEAT r < R: let tr{r} = min(t0 + {r}u, T - 1u);
+  //@REPEAT r < R: let qo{r} = (b * T + tr{r}) * 3u * C4 + h * HS4;
+  //@REPEAT r < R: let oo{r} = (b * T + tr{r}) * C4 + h * HS4;
+  //@REPEAT r < R: //@REPEAT i < HS4: let q{r}_{i} = qkv[qo{r} + {i}u] * scale;
+  //@REPEAT r < R: //@REPEAT i < HS4: let go{r}_{i} = b2[oo{r} + {i}u];
+  //@REPEAT r < R: //@REPEAT i < HS4: var dq{r}_{i} = vec4<f32>(0.0);
+  //@REPEAT r < R: var D{r} = 0.0;
+  //@REPEAT r < R: //@REPEAT i < HS4: D{r} += dot(go{r}_{i}, b3[oo{r} + {i}u]);
+  //@REPEAT r < R: if (t0 + {r}u < T) { dsum[bh * T + t0 + {r}u] = D{r}; }
+  //@REPEAT r < R: let l{r} = lse[bh * T + tr{r}];
+  for (var j = 0u; j <= last; j++) {
+    let ko = (b * T + j) * 3u * C4 + C4 + h * HS4;
+    let vo = ko + C4;
+    //@REPEAT i < HS4: let k{i} = qkv[ko + {i}u];
+    //@REPEAT i < HS4: let v{i} = qkv[vo + {i}u];
+    //@REPEAT r < R: var s{r} = 0.0;
+    //@REPEAT r < R: var dp{r} = 0.0;
+    //@REPEAT r < R: //@REPEAT i < HS4: s{r} += dot(q{r}_{i}, k{i});
+    //@REPEAT r < R: //@REPEAT i < HS4: dp{r} += dot(go{r}_{i}, v{i});
+    //@REPEAT r < R: let ds{r} = select(0.0, exp(s{r} - l{r}) * (dp{r} - D{r}), j <= t0 + {r}u);
+    //@REPEAT r < R: //@REPEAT i < HS4: dq{r}_{i} += ds{r} * k{i};
+  }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { b1[qo{r} + {i}u] += dq{r}_{i} * scale; }
+}
+
+// dk, dv: b1 dqkv (+=), b2 dout, lse, qkv, dsum. R key rows, looping over the queries t ≥ j.
 @compute @workgroup_size(64)
 fn attn4_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
   let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let scale = p.f0.x;
-  let j = g.x;
-  if (j >= T) { return; }
-  let b = g.y / NH;
-  let h = g.y % NH;
+  let blocks = p.u1.x;
+  if (g.x >= B * NH * blocks) { return; }
+  let bh = g.x / blocks;
+  let b = bh / NH;
+  let h = bh % NH;
+  let j0 = (g.x % blocks) * R;
   let C4 = C / 4u;
-  let ko = (b * T + j) * 3u * C4 + C4 + h * HS4;
-  let vo = ko + C4;
-  //@REPEAT i < HS4: let k{i} = qkv[ko + {i}u] * scale;
-  //@REPEAT i < HS4: let v{i} = qkv[vo + {i}u];
-  //@REPEAT i < HS4: var dk{i} = vec4<f32>(0.0);
-  //@REPEAT i < HS4: var dv{i} = vec4<f32>(0.0);
-  for (var t = j; t < T; t++) {
+  let scale = p.f0.x;
+  //@REPEAT r < R: let ko{r} = (b * T + min(j0 + {r}u, T - 1u)) * 3u * C4 + C4 + h * HS4;
+  //@REPEAT r < R: //@REPEAT i < HS4: let k{r}_{i} = qkv[ko{r} + {i}u] * scale;
+  //@REPEAT r < R: //@REPEAT i < HS4: let v{r}_{i} = qkv[ko{r} + C4 + {i}u];
+  //@REPEAT r < R: //@REPEAT i < HS4: var dk{r}_{i} = vec4<f32>(0.0);
+  //@REPEAT r < R: //@REPEAT i < HS4: var dv{r}_{i} = vec4<f32>(0.0);
+  for (var t = j0; t < T; t++) {
     let qo = (b * T + t) * 3u * C4 + h * HS4;
     let oo = (b * T + t) * C4 + h * HS4;
-    let row = (b * NH + h) * T + t;
+    let row = bh * T + t;
+    let l = lse[row];
+    let D = dsum[row];
     //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u];
     //@REPEAT i < HS4: let go{i} = b2[oo + {i}u];
-    var s = 0.0;
-    var dp = 0.0;
-    //@REPEAT i < HS4: s += dot(k{i}, q{i});
-    //@REPEAT i < HS4: dp += dot(go{i}, v{i});
-    let pr = exp(s - lse[row]);
-    let ds = pr * (dp - dsum[row]) * scale;
-    //@REPEAT i < HS4: dv{i} += pr * go{i};
-    //@REPEAT i < HS4: dk{i} += ds * q{i};
+    //@REPEAT r < R: var s{r} = 0.0;
+    //@REPEAT r < R: var dp{r} = 0.0;
+    //@REPEAT r < R: //@REPEAT i < HS4: s{r} += dot(k{r}_{i}, q{i});
+    //@REPEAT r < R: //@REPEAT i < HS4: dp{r} += dot(go{i}, v{r}_{i});
+    //@REPEAT r < R: let pr{r} = select(0.0, exp(s{r} - l), t >= j0 + {r}u);
+    //@REPEAT r < R: let ds{r} = pr{r} * (dp{r} - D) * scale;
+    //@REPEAT r < R: //@REPEAT i < HS4: dv{r}_{i} += pr{r} * go{i};
+    //@REPEAT r < R: //@REPEAT i < HS4: dk{r}_{i} += ds{r} * q{i};
   }
-  //@REPEAT i < HS4: b1[ko + {i}u] += dk{i};
-  //@REPEAT i < HS4: b1[vo + {i}u] += dv{i};
+  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { b1[ko{r} + {i}u] += dk{r}_{i}; }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { b1[ko{r} + C4 + {i}u] += dv{r}_{i}; }
 }

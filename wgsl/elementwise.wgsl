@@ -1,5 +1,6 @@
 // Elementwise ops: fill, copy, scale, add, add_into, mul, mul_acc, gelu (+bwd), relu² (+bwd),
-// sigmoid (+bwd). Grid-stride loops: n = p.u0.x, the scalar argument is p.f0.x.
+// sigmoid (+bwd). Grid-stride loops over elements p.u0.y … p.u0.x − 1 (elementwise_vec4.wgsl
+// does the vec4 part when there is one); the scalar argument is p.f0.x.
 
 struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
 @group(0) @binding(0) var<uniform> p: P;
@@ -13,45 +14,45 @@ fn stride(nwg: vec3<u32>) -> u32 { return nwg.x * 64u; }
 
 @compute @workgroup_size(64)
 fn fill(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = p.f0.x; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = p.f0.x; }
 }
 
 @compute @workgroup_size(64)
 fn copy(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i]; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i]; }
 }
 
 @compute @workgroup_size(64)
 fn scale(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] * p.f0.x; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] * p.f0.x; }
 }
 
 @compute @workgroup_size(64)
 fn add(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] + c[i]; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] + c[i]; }
 }
 
 @compute @workgroup_size(64)
 fn add_into(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + p.f0.x * b[i]; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + p.f0.x * b[i]; }
 }
 
 @compute @workgroup_size(64)
 fn mul(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] * c[i]; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] * c[i]; }
 }
 
 // a += b · c (both halves of mul's backward).
 @compute @workgroup_size(64)
 fn mul_acc(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + b[i] * c[i]; }
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + b[i] * c[i]; }
 }
 
 fn tanh_safe(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
 
 @compute @workgroup_size(64)
 fn gelu(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     let x = b[i];
     a[i] = 0.5 * x * (1.0 + tanh_safe(GELU_S * (x + 0.044715 * x * x * x)));
   }
@@ -60,7 +61,7 @@ fn gelu(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 // a (dx) += gelu'(b) · c (dout)
 @compute @workgroup_size(64)
 fn gelu_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     let x = b[i];
     let t = tanh_safe(GELU_S * (x + 0.044715 * x * x * x));
     let sech2 = 1.0 - t * t;
@@ -71,7 +72,7 @@ fn gelu_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups
 
 @compute @workgroup_size(64)
 fn relu2(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     let r = max(b[i], 0.0);
     a[i] = r * r;
   }
@@ -79,14 +80,14 @@ fn relu2(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n
 
 @compute @workgroup_size(64)
 fn relu2_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     a[i] = a[i] + 2.0 * max(b[i], 0.0) * c[i];
   }
 }
 
 @compute @workgroup_size(64)
 fn sigmoid(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     a[i] = 1.0 / (1.0 + exp(-clamp(b[i], -80.0, 80.0)));
   }
 }
@@ -94,7 +95,7 @@ fn sigmoid(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
 // a (dx) += y·(1−y)·dout, b = y
 @compute @workgroup_size(64)
 fn sigmoid_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = g.x; i < p.u0.x; i += stride(nwg)) {
+  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
     let y = b[i];
     a[i] = a[i] + y * (1.0 - y) * c[i];
   }

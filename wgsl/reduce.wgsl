@@ -10,7 +10,29 @@ struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
 var<workgroup> red: array<f32, 256>;
 var<workgroup> redi: array<i32, 256>;
 
-// p.u0.x = n, p.u0.y = accumulate, p.u0.z = square
+// Stage 1 of a large sum: workgroup w sums (or sums the squares of) its contiguous chunk of
+// p.u0.w elements of x[0 … p.u0.x) into out[w]. p.u0.z = square.
+@compute @workgroup_size(256)
+fn sum_partial(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>) {
+  var acc = 0.0;
+  let sq = p.u0.z != 0u;
+  let start = w.x * p.u0.w;
+  let end = min(start + p.u0.w, p.u0.x);
+  for (var i = start + l.x; i < end; i += 256u) {
+    let v = x[i];
+    acc += select(v, v * v, sq);
+  }
+  red[l.x] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (l.x < s) { red[l.x] += red[l.x + s]; }
+    workgroupBarrier();
+  }
+  if (l.x == 0u) { out[w.x] = red[0]; }
+}
+
+// out[0] (=|+=) Σ x[i] (or Σ x[i]², p.u0.z = 1) in one workgroup (small inputs, and stage 2
+// of a large sum over the stage-1 partials). p.u0.x = n, p.u0.y = accumulate.
 @compute @workgroup_size(256)
 fn sum_all(@builtin(local_invocation_id) l: vec3<u32>) {
   var acc = 0.0;

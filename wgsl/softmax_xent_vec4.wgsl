@@ -65,3 +65,41 @@ fn softmax_xent(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_i
     }
   }
 }
+
+// The same, one invocation per row (no workgroup memory, no barriers): the better fit for CPU
+// adapters, where a workgroup runs as one thread and barriers cost context switches.
+@compute @workgroup_size(64)
+fn softmax_xent_rows(@builtin(global_invocation_id) g: vec3<u32>) {
+  let row = g.x + g.y * 65535u * 64u;
+  let N = p.u0.x;
+  let V4 = p.u0.y / 4u;
+  if (row >= N) { return; }
+  let base = row * V4;
+  var m4 = vec4<f32>(-3.402823e38);
+  for (var v = 0u; v < V4; v++) { m4 = max(m4, logits[base + v]); }
+  let mx = max4(m4);
+  var sum = vec4<f32>(0.0);
+  for (var v = 0u; v < V4; v++) { sum += exp(logits[base + v] - mx); }
+  let total = sum.x + sum.y + sum.z + sum.w;
+  let t = targets[row];
+  let valid = t >= 0 && u32(t) < p.u0.y;
+  var loss = 0.0;
+  if (valid) {
+    let tv = logits[base + u32(t) / 4u];
+    loss = log(total) + mx - tv[u32(t) % 4u];
+  }
+  losses[row] = loss;
+  if (p.u0.z != 0u) {
+    let inv = 1.0 / total;
+    let gs = p.f0.x;
+    let lanes = vec4<i32>(0, 1, 2, 3);
+    for (var v = 0u; v < V4; v++) {
+      var d = vec4<f32>(0.0);
+      if (valid) {
+        let onehot = select(vec4<f32>(0.0), vec4<f32>(1.0), lanes + vec4<i32>(i32(v * 4u)) == vec4<i32>(t));
+        d = (exp(logits[base + v] - mx) * inv - onehot) * gs;
+      }
+      dlogits[base + v] = d;
+    }
+  }
+}

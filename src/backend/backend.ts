@@ -133,13 +133,37 @@ export interface Backend {
    * Token (+ position) embedding: `out[b·T+t] = wte[ids[b·T+t]] + wpe[posOffset+t]`.
    * `ids` is i32 `[B·T]`, `wte` `[V, C]`, `wpe` `[Tmax, C]` or null (RWKV).
    */
-  embedding(out: Tensor, ids: Tensor, wte: Tensor, wpe: Tensor | null, T: number, posOffset?: number): void;
+  embedding(
+    out: Tensor,
+    ids: Tensor,
+    wte: Tensor,
+    wpe: Tensor | null,
+    T: number,
+    posOffset?: number,
+  ): void;
   /** Backward of `embedding` into `dwte` (and `dwpe`), accumulating, deterministically. */
   embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void;
   /** LayerNorm over the last dim of `x [N, C]`; saves `mean [N]` and `rstd [N]` for backward. */
-  layerNorm(out: Tensor, mean: Tensor, rstd: Tensor, x: Tensor, w: Tensor, b: Tensor, eps?: number): void;
+  layerNorm(
+    out: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    x: Tensor,
+    w: Tensor,
+    b: Tensor,
+    eps?: number,
+  ): void;
   /** Backward of `layerNorm`: accumulates into `dx`, `dw`, `db`. */
-  layerNormBackward(dx: Tensor, dw: Tensor, db: Tensor, dout: Tensor, x: Tensor, w: Tensor, mean: Tensor, rstd: Tensor): void;
+  layerNormBackward(
+    dx: Tensor,
+    dw: Tensor,
+    db: Tensor,
+    dout: Tensor,
+    x: Tensor,
+    w: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+  ): void;
   /** GELU, tanh approximation (GPT-2's `gelu_new`). */
   gelu(out: Tensor, x: Tensor): void;
   /** Backward of `gelu`: `dx += gelu'(x)·dout`. */
@@ -150,19 +174,39 @@ export interface Backend {
    */
   attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void;
   /** Backward of `attention`: accumulates into `dqkv [B, T, 3C]`. */
-  attentionBackward(dqkv: Tensor, dout: Tensor, out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void;
+  attentionBackward(
+    dqkv: Tensor,
+    dout: Tensor,
+    out: Tensor,
+    lse: Tensor,
+    qkv: Tensor,
+    dims: AttentionDims,
+  ): void;
   /**
    * Attention for generation with a KV cache: appends the k and v of `qkv [B, T, 3C]` at
    * positions `pos … pos+T-1` of `kCache`/`vCache` (`[B, Tmax, C]`), then attends each new
    * query causally over positions `0 … pos+t`. Writes `out [B, T, C]`.
    */
-  attentionCached(out: Tensor, qkv: Tensor, kCache: Tensor, vCache: Tensor, pos: number, dims: AttentionDims): void;
+  attentionCached(
+    out: Tensor,
+    qkv: Tensor,
+    kCache: Tensor,
+    vCache: Tensor,
+    pos: number,
+    dims: AttentionDims,
+  ): void;
   /**
    * Fused softmax + cross-entropy over the vocabulary. `logits [N, V]`, i32 `targets [N]`
    * (a negative target is ignored: loss 0, gradient 0). Writes `losses [N]` and, when
    * `dlogits` is given, `dlogits = (softmax − onehot) · gradScale` (overwrites).
    */
-  softmaxCrossEntropy(losses: Tensor, dlogits: Tensor | null, logits: Tensor, targets: Tensor, gradScale?: number): void;
+  softmaxCrossEntropy(
+    losses: Tensor,
+    dlogits: Tensor | null,
+    logits: Tensor,
+    targets: Tensor,
+    gradScale?: number,
+  ): void;
   /** i32 `out[n] = argmax_v x[n, v]` — next-token accuracy. */
   argmaxRows(out: Tensor, x: Tensor): void;
   /** The `k` largest values of the 1-D `x` and their indices (descending), for sampling. */
@@ -191,16 +235,46 @@ export interface Backend {
    */
   tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void;
   /** Backward of `tokenShift` (prev treated as a constant): accumulates into `dx`, `dmix`. */
-  tokenShiftBackward(dx: Tensor, dmix: Tensor, dout: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void;
+  tokenShiftBackward(
+    dx: Tensor,
+    dmix: Tensor,
+    dout: Tensor,
+    x: Tensor,
+    mix: Tensor,
+    prev: Tensor | null,
+    B: number,
+    T: number,
+  ): void;
   /**
    * RWKV-4 WKV recurrence, numerically stable (tracks the running maximum exponent):
    * `k, v, y [B, T, C]`, `timeDecay [C]` (w; the decay used is −exp(w)), `timeFirst [C]` (u).
    * `state [B, 3, C]` (aa, bb, pp) is read as the initial state and overwritten with the final
    * one when given; otherwise the recurrence starts from zero (pp = −1e38).
    */
-  wkv(y: Tensor, k: Tensor, v: Tensor, timeDecay: Tensor, timeFirst: Tensor, state: Tensor | null, B: number, T: number): void;
+  wkv(
+    y: Tensor,
+    k: Tensor,
+    v: Tensor,
+    timeDecay: Tensor,
+    timeFirst: Tensor,
+    state: Tensor | null,
+    B: number,
+    T: number,
+  ): void;
   /** Backward of `wkv` from a zero initial state: accumulates into `dw`, `du`, `dk`, `dv`. */
-  wkvBackward(dw: Tensor, du: Tensor, dk: Tensor, dv: Tensor, dy: Tensor, k: Tensor, v: Tensor, timeDecay: Tensor, timeFirst: Tensor, B: number, T: number): void;
+  wkvBackward(
+    dw: Tensor,
+    du: Tensor,
+    dk: Tensor,
+    dv: Tensor,
+    dy: Tensor,
+    k: Tensor,
+    v: Tensor,
+    timeDecay: Tensor,
+    timeFirst: Tensor,
+    B: number,
+    T: number,
+  ): void;
   /** `out = max(x, 0)²` (channel-mix key). */
   reluSquared(out: Tensor, x: Tensor): void;
   /** Backward of `reluSquared`: `dx += 2·max(x,0)·dout`. */

@@ -100,10 +100,15 @@ export function parseChunksJsonl(jsonl: string, path: string): Chunk[] {
 
 /** Summary statistics of a list of numbers. */
 export interface ChunkSizeStats {
+  /** Smallest. */
   min: number;
+  /** Mean. */
   mean: number;
+  /** Median. */
   median: number;
+  /** 90th percentile. */
   p90: number;
+  /** Largest. */
   max: number;
   /** Coefficient of variation (standard deviation / mean). */
   cv: number;
@@ -127,8 +132,11 @@ function stats(xs: number[]): ChunkSizeStats {
 
 /** What {@link analyzeChunks} reports. */
 export interface AnalysisReport {
+  /** Number of chunks. */
   chunks: number;
+  /** Sizes in the budget's unit. */
   tokens: ChunkSizeStats;
+  /** Sizes in characters. */
   chars: ChunkSizeStats;
   /** Share of chunks whose first character starts a sentence. */
   sentence_start_share: number;

@@ -33,6 +33,9 @@ const PACKERS: Record<Exclude<Strategy, "fixed">, Packer> = {
   adaptive: packAdaptive,
 };
 
+/** Longest run of text without a boundary before it is cut into units anyway (characters). */
+export const UNIT_CAP = 1 << 16;
+
 /** Longest span (in characters per budget unit) the token-budget searches look at. */
 export const MAX_CHARS_PER_TOKEN = 16;
 
@@ -49,6 +52,7 @@ export const MAX_CHARS_PER_TOKEN = 16;
  * ```
  */
 export class Chunker {
+  /** The options in force, defaults filled in. */
   readonly options: ResolvedOptions;
   private buf = "";
   private base = 0;
@@ -67,7 +71,10 @@ export class Chunker {
   private readonly additive: boolean;
   private readonly count: (text: string) => number;
   private readonly isChars: boolean;
+  private charsPerToken = 4;
+  private readonly unitCap: number;
 
+  /** Checks `options` (a {@link BenteviError} for impossible ones). */
   constructor(options: ChunkOptions = {}) {
     this.options = resolveOptions(options);
     const o = this.options;
@@ -76,6 +83,7 @@ export class Chunker {
     this.packer = o.strategy === "fixed" ? null : PACKERS[o.strategy];
     this.additive = !!o.counter.additive;
     this.isChars = o.counter === charCounter;
+    this.unitCap = Math.max(UNIT_CAP, 64 * o.maxTokens);
     const counter = o.counter;
     this.count = (t: string) => counter.countTokens(t);
   }
@@ -95,22 +103,27 @@ export class Chunker {
     return this.run(true);
   }
 
+  /** Text between two absolute offsets. */
   private text(a: number, b: number): string {
     return this.buf.slice(a - this.base, b - this.base);
   }
 
+  /** Absolute offset of the end of the text received so far. */
   private get textEnd(): number {
     return this.base + this.buf.length;
   }
 
+  /** Finds new boundaries and units, then emits every chunk that is decided. */
   private run(final: boolean): Chunk[] {
     const from = this.scanAbs - this.base;
     const resume = scanBoundaries(this.buf, from, final, (p, level) => {
       const abs = p + this.base;
+      this.forceCuts(abs);
       this.addUnit(this.lastB, abs, level);
       this.lastB = abs;
     });
     this.scanAbs = resume + this.base;
+    this.forceCuts(final ? this.textEnd : this.scanAbs);
     if (final) {
       if (this.lastB < this.textEnd) this.addUnit(this.lastB, this.textEnd, BOUNDARY.SECTION);
       this.lastB = this.textEnd;
@@ -124,6 +137,33 @@ export class Chunker {
 
   // ---- units ------------------------------------------------------------------------------
 
+  /**
+   * Text without any boundary for more than {@link UNIT_CAP} characters (a one-line dump, a
+   * minified file) is cut into word-level units at fixed places, so memory and look-ahead stay
+   * bounded; `known` is how far the text is known to hold no other boundary.
+   */
+  private forceCuts(known: number): void {
+    const cap = this.unitCap;
+    if (known - this.lastB <= cap) return; // the usual case, once per boundary
+    const T = charClasses();
+    while (known - this.lastB > cap) {
+      const a = this.lastB;
+      let c = -1;
+      for (let k = a + cap; k > a + cap / 2; k--) {
+        const cur = this.buf.charCodeAt(k - this.base);
+        const prev = this.buf.charCodeAt(k - 1 - this.base);
+        if ((T[prev] & SPACE) !== 0 && (T[cur] & SPACE) === 0) {
+          c = k;
+          break;
+        }
+      }
+      if (c < 0) c = snapToCodePoint(this.buf, a + cap - this.base) + this.base;
+      this.addUnit(a, c, BOUNDARY.WORD);
+      this.lastB = c;
+    }
+  }
+
+  /** Estimated tokens saved by joining the unit starting at `a` to the one before (a space). */
   private adjAt(a: number): number {
     if (this.additive || a <= 0) return 0;
     return this.buf.charCodeAt(a - 1 - this.base) === 32 ? 1 : 0;
@@ -137,6 +177,7 @@ export class Chunker {
     return k >= 0 && (T[this.buf.charCodeAt(k)] & TERM) !== 0 ? 1 : 0;
   }
 
+  /** Adds the unit `[a, b)`, split first when it is over the budget. */
   private addUnit(a: number, b: number, level: number): void {
     if (b <= a) return;
     if (!this.packer) {
@@ -210,7 +251,7 @@ export class Chunker {
   largestFit(p: number, hi: number, budget: number): number {
     const off = this.base;
     const limit = Math.min(hi, p + budget * MAX_CHARS_PER_TOKEN + 2);
-    if (this.additive) {
+    if (this.isChars) {
       const q = snapToCodePoint(this.buf, Math.min(limit, p + budget) - off) + off;
       if (q > p) return q;
     } else {
@@ -244,6 +285,7 @@ export class Chunker {
 
   // ---- packing ----------------------------------------------------------------------------
 
+  /** Emits the chunks the strategy can decide with the units received so far. */
   private packUnits(out: Chunk[]): void {
     const u = this.units;
     const words = (g: number) => unitWords(u, (a, b) => this.text(a, b), g);
@@ -277,7 +319,9 @@ export class Chunker {
     }
   }
 
+  /** Emits the fixed windows that are decided. */
   private packFixed(out: Chunk[]): void {
+    let counted = -1, countedTokens = 0;
     while (this.pos < this.textEnd) {
       // the overlap looks for sentence starts before pos: they must all be known
       if (this.ovBudget > 0 && !this.ended && this.scanAbs < this.pos) break;
@@ -292,10 +336,20 @@ export class Chunker {
         text: (a, b) => this.text(a, b),
         charAt: (k) => this.buf.charCodeAt(k - this.base),
         counter: this.options.counter,
+        isChars: this.isChars,
         largestFit: (p, hi) => this.largestFit(p, hi, this.budget),
+        charsPerToken: this.charsPerToken,
+        counted: (c, n) => {
+          counted = c;
+          countedTokens = n;
+        },
       });
       if (cut === null) break;
-      const tokens = this.count(this.text(this.pos, cut));
+      const tokens = cut === counted ? countedTokens : this.count(this.text(this.pos, cut));
+      // the next token window is sized from what this one held (deterministic: earlier text only)
+      if (!this.isChars && tokens > 0) {
+        this.charsPerToken = Math.min(MAX_CHARS_PER_TOKEN, Math.max(1, (cut - this.pos) / tokens));
+      }
       this.emit(out, this.pos, cut, tokens);
       this.pos = cut;
     }
@@ -303,6 +357,7 @@ export class Chunker {
 
   // ---- overlap and output -----------------------------------------------------------------
 
+  /** Adds the chunk `[s, e)` with its overlap prefix, counted exactly. */
   private emit(out: Chunk[], s: number, e: number, tokens: number): void {
     let start = s;
     if (this.ovBudget > 0 && this.prevStart >= 0 && s > this.prevStart) {
@@ -358,6 +413,7 @@ export class Chunker {
     return a < starts.length ? starts[a] : s;
   }
 
+  /** The first word start after `k` (or `s`). */
   private nextWordStart(k: number, s: number): number {
     const T = charClasses();
     for (let q = k + 1; q < s; q++) {

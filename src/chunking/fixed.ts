@@ -32,6 +32,12 @@ export interface FixedInput {
   charAt(k: number): number;
   /** The counter. */
   counter: TokenCounter;
+  /** True when the counter is {@link import("./types.ts").charCounter} (one per code unit). */
+  isChars: boolean;
+  /** Characters per token seen so far (sizes the first token window; 4 to start). */
+  charsPerToken: number;
+  /** Receives an exact count the cut search already made (`tokens` of `[pos, cut)`). */
+  counted?: (cut: number, tokens: number) => void;
   /** Largest end in `(p, hi]` whose span fits the budget. */
   largestFit(p: number, hi: number): number;
 }
@@ -52,7 +58,7 @@ const WINDOW_CHARS_PER_TOKEN = 16;
 export function fixedCut(f: FixedInput): number | null {
   const { pos, budget } = f;
   let raw: number;
-  if (f.counter.additive) {
+  if (f.isChars) {
     if (f.textEnd <= pos + budget) {
       if (!f.ended) return null;
       return f.textEnd;
@@ -61,7 +67,7 @@ export function fixedCut(f: FixedInput): number | null {
   } else {
     // grow the window until it holds more than `budget` tokens (or reaches the end / the cap)
     let r: number | null = null;
-    for (let chars = budget * 4 + 16;; chars *= 2) {
+    for (let chars = Math.ceil(budget * f.charsPerToken * 1.15) + 16;; chars *= 2) {
       const cap = budget * WINDOW_CHARS_PER_TOKEN + 1;
       const want = pos + Math.min(chars, cap);
       if (f.textEnd < want && !f.ended) return null;
@@ -99,11 +105,17 @@ function tokenCut(
       if (!last) return null;
       if (atEnd) return f.textEnd;
     } else {
-      let cut = pos + offsets[f.budget][0];
-      // a multi-byte character split between tokens: cut before the whole character
-      if (cut > pos && f.counter.countTokens(f.text(pos, cut)) <= f.budget) return cut;
-      cut = pos + offsets[f.budget - 1][0];
-      if (cut > pos && f.counter.countTokens(f.text(pos, cut)) <= f.budget) return cut;
+      // the start of token budget+1, checked exactly (then one token earlier: a multi-byte
+      // character split between tokens is cut before the whole character)
+      for (const k of [f.budget, f.budget - 1]) {
+        const cut = pos + offsets[k][0];
+        if (cut <= pos) continue;
+        const n = f.counter.countTokens(f.text(pos, cut));
+        if (n <= f.budget) {
+          f.counted?.(cut, n);
+          return cut;
+        }
+      }
     }
   } else if (!last && f.counter.countTokens(window) <= f.budget) return null;
   return f.largestFit(pos, hi);

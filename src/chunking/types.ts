@@ -77,11 +77,17 @@ export interface ChunkOptions {
 
 /** Options with every default filled in and checked. */
 export interface ResolvedOptions {
+  /** The strategy. */
   strategy: Strategy;
+  /** The budget. */
   maxTokens: number;
+  /** The preferred minimum. */
   minTokens: number;
+  /** The overlap share. */
   overlap: number;
+  /** The counter. */
   counter: TokenCounter;
+  /** The `fixed` snap mode. */
   preserve: "none" | "words" | "sentences";
 }
 

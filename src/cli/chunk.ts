@@ -8,6 +8,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "../io/atomic.ts";
+import { consoleProgress, type Progress, silentProgress } from "../progress.ts";
 import { decodeTextStream, decodeTextStrict } from "../text/encoding.ts";
 import { analyzeChunks, parseChunksJsonl } from "../chunking/analyze.ts";
 import { benchChunking, chunkBenchTable } from "../chunking/bench.ts";
@@ -63,16 +64,60 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-async function* fileStrings(path: string, encoding: string): AsyncGenerator<string> {
-  let file: Deno.FsFile;
+/** A file's bytes, or every `*.txt` under a folder (sorted by path) concatenated. */
+async function readFileOrFolder(path: string): Promise<Uint8Array> {
+  let info: Deno.FileInfo;
   try {
-    file = await Deno.open(path, { read: true });
+    info = await Deno.stat(path);
   } catch (e) {
     throw fsError(e, path);
   }
-  let chars = 0;
+  if (!info.isDirectory) return await readBytes(path);
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else if (e.name.endsWith(".txt")) files.push(p);
+    }
+  };
+  await walk(path);
+  files.sort();
+  if (files.length === 0) throw new BenteviError(`${path}: no .txt files in this folder`);
+  const parts = await Promise.all(files.map(readBytes));
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+  let off = 0;
+  for (const b of parts) {
+    out.set(b, off);
+    off += b.length;
+  }
+  return out;
+}
+
+async function* fileStrings(
+  path: string,
+  encoding: string,
+  progress: Progress = silentProgress,
+): AsyncGenerator<string> {
+  let file: Deno.FsFile;
+  let size = 0;
   try {
-    for await (const s of decodeTextStream(file.readable, { encoding, path })) {
+    file = await Deno.open(path, { read: true });
+    size = (await file.stat()).size;
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  let chars = 0, bytes = 0;
+  progress.start(`chunking ${path}`, size / 1e6, "MB");
+  async function* counted(src: AsyncIterable<Uint8Array>) {
+    for await (const b of src) {
+      bytes += b.length;
+      progress.update(bytes / 1e6);
+      yield b;
+    }
+  }
+  try {
+    for await (const s of decodeTextStream(counted(file.readable), { encoding, path })) {
       chars += s.length;
       yield s;
     }
@@ -162,7 +207,7 @@ async function runBench(
   file: string,
   flags: BudgetFlags & { encoding: string; repeat?: number; strategies?: string },
 ): Promise<{ json: Record<string, unknown>; text: string }> {
-  const bytes = await readBytes(file);
+  const bytes = await readFileOrFolder(file);
   const text = decodeTextStrict(bytes, { encoding: flags.encoding, path: file });
   if (text.length === 0) throw new BenteviError(`${file}: empty input, nothing to chunk`);
   const { max, counter } = await budgetFrom(flags);
@@ -247,10 +292,13 @@ export function registerChunk(program: Command): void {
         counter,
         preserve: parsePreserve(opts.preserve),
       });
-      const chunks = chunkStream(fileStrings(file, opts.encoding), options);
+      // progress on stderr only when stdout is not the data
+      const progress = opts.output ? consoleProgress() : silentProgress;
+      const chunks = chunkStream(fileStrings(file, opts.encoding, progress), options);
       if (opts.output) {
         const output = opts.output;
         const r = await withAtomicFile(output, (f) => writeChunks(chunks, (b) => writeAll(f, b)));
+        progress.end();
         console.error(
           `bentevi: wrote ${r.count} chunks (largest ${r.maxTokens} ${
             counter.unit ?? "tokens"
@@ -288,7 +336,7 @@ export function registerChunk(program: Command): void {
   chunk
     .command("bench")
     .description("run every strategy on the same input: throughput, chunk counts, sizes, quality")
-    .argument("<file>", "text file (UTF-8 unless --encoding)")
+    .argument("<file>", "text file, or a folder (its *.txt files concatenated, sorted by path)")
     .option("--max-tokens <n>", "budget in tokens (needs --tokenizer)", intOption(1))
     .option("--max-chars <n>", "budget in characters (default 1000)", intOption(1))
     .option("--tokenizer <file>", "tokenizer.json that counts tokens")
@@ -307,12 +355,13 @@ export function registerChunk(program: Command): void {
 
   registerBenchSuite({
     name: "chunking",
-    description: "chunk bench FILE with a 1000-character budget (every strategy)",
+    description:
+      "every chunking strategy, 1000-character budget, on a file or folder (default ../shared/data/pt/machado)",
     run: async (inputs) => {
-      if (inputs.length !== 1) {
-        throw new BenteviError("bench chunking needs one input file: bench chunking FILE");
+      if (inputs.length > 1) {
+        throw new BenteviError("bench chunking takes one file or folder: bench chunking [PATH]");
       }
-      return await runBench(inputs[0], { encoding: "utf-8" });
+      return await runBench(inputs[0] ?? "../shared/data/pt/machado", { encoding: "utf-8" });
     },
   });
 }

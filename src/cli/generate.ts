@@ -226,9 +226,7 @@ export function registerGenerate(program: Command): void {
     .command("chat")
     .description("chat with a model: personas, history within the context, slash commands (/help)")
     .requiredOption("--checkpoint <dir>", "checkpoint directory")
-    .addOption(
-      new Option("--persona <name>", "system prompt preset").choices([...PERSONAS.keys()]),
-    )
+    .option("--persona <name>", `system prompt preset: ${[...PERSONAS.keys()].join(", ")}`)
     .option("--system <text>", "a system prompt of your own (overrides --persona)")
     .option("--explain", "show each generated token's id and top-5 candidates")
     .option("--max-tokens <n>", "most tokens per answer", intOption(1, 100_000), 200)

@@ -94,7 +94,7 @@ export function registerGpu(program: Command): void {
       }
       const be = await createBackend(device, { log: (line) => console.error(line) });
       try {
-        const r = await runKernelBench(be, { sizes: be.kind === "cpu" ? [256, 512] : undefined });
+        const r = await runKernelBench(be);
         return { json: { ...r }, text: json ? "" : formatKernelBench(r) };
       } finally {
         be.destroy();

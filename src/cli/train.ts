@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, Option } from "@commander-js/extra-typings";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { createBackend, type DeviceChoice } from "../backend/select.ts";
 import { BenteviError } from "../errors.ts";
@@ -18,28 +18,17 @@ import {
   parameterCount,
   presetConfig,
 } from "../model/mod.ts";
-import { createModel } from "../model/factory.ts";
-import { ParameterStore } from "../model/params.ts";
 import { consoleProgress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import {
   BENCH_GPT,
   benchTrainSteps,
-  chooseBatchShape,
-  createRunDir,
-  defaultTrainOptions,
-  evaluate,
-  listCheckpoints,
-  loadTrainingData,
-  lrRangeTest,
-  readRunSpec,
+  evaluateCheckpoint,
+  findLearningRate,
   renderLrCurve,
-  resolveCheckpointDir,
-  runTraining,
-  type RunSpec,
-  type TrainOptions,
+  resumeTraining,
+  startTraining,
   type TrainSummary,
-  validateTrainOptions,
 } from "../train/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
 import { floatOption, intOption, printJson } from "./common.ts";
@@ -57,14 +46,20 @@ async function openBackend(device: DeviceChoice): Promise<Backend> {
 function summaryText(s: TrainSummary): string {
   const lines = [
     `run: ${s.runDir}`,
-    `steps: ${s.step} (${s.stopReason === "early-stopping" ? "stopped early" : "done"})`,
+    `steps: ${s.step} (${
+      s.stopReason === "early-stopping"
+        ? "stopped early"
+        : s.stopReason === "interrupted"
+        ? "interrupted; `resume` continues"
+        : "done"
+    })`,
     `train loss: ${s.loss.toFixed(4)}`,
   ];
   if (s.eval) {
     lines.push(
-      `val loss: ${s.eval.loss.toFixed(4)}  perplexity: ${s.eval.perplexity.toFixed(2)}  accuracy: ${
-        (s.eval.accuracy * 100).toFixed(1)
-      }%`,
+      `val loss: ${s.eval.loss.toFixed(4)}  perplexity: ${
+        s.eval.perplexity.toFixed(2)
+      }  accuracy: ${(s.eval.accuracy * 100).toFixed(1)}%`,
     );
   }
   lines.push(
@@ -94,7 +89,10 @@ export function registerTrain(program: Command): void {
   program
     .command("train")
     .description("train a GPT or RWKV-4 model from a preset on a dataset (.bin or text)")
-    .requiredOption("--data <path>", "dataset: PREFIX.train.bin (llm.c format), a .txt file or a folder of .txt")
+    .requiredOption(
+      "--data <path>",
+      "dataset: PREFIX.train.bin (llm.c format), a .txt file or a folder of .txt",
+    )
     .requiredOption("--tokenizer <file>", "tokenizer.json (gives the vocabulary size)")
     .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
     .addOption(
@@ -103,14 +101,28 @@ export function registerTrain(program: Command): void {
       ),
     )
     .option("--val-data <path>", "validation .bin (default: PREFIX.val.bin beside the data)")
+    .option(
+      "--val-fraction <f>",
+      "share held out for validation when there is no separate validation file",
+      floatOption(0.001, 0.5),
+      0.1,
+    )
     .option("--steps <n>", "optimizer steps", intOption(1), 1000)
-    .option("--batch-size <n>", "sequences per micro-batch (default: chosen from the device)", intOption(1))
+    .option(
+      "--batch-size <n>",
+      "sequences per micro-batch (default: chosen from the device)",
+      intOption(1),
+    )
     .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
     .option("--grad-accum <n>", "micro-batches per optimizer step", intOption(1), 1)
     .option("--lr <x>", "peak learning rate (default 1e-3 for d ≤ 256, else 6e-4)", floatOption(0))
     .option("--min-lr <x>", "final learning rate of the cosine (default lr/10)", floatOption(0))
     .option("--warmup <n>", "warmup steps (default min(100, steps/10))", intOption(0))
-    .option("--decay-steps <n>", "step where the cosine reaches min-lr (default: --steps)", intOption(1))
+    .option(
+      "--decay-steps <n>",
+      "step where the cosine reaches min-lr (default: --steps)",
+      intOption(1),
+    )
     .option("--weight-decay <x>", "AdamW decoupled weight decay", floatOption(0), 0.1)
     .option("--decay-embeddings", "also apply weight decay to embedding tables")
     .option("--clip <x>", "global gradient-norm clip (0 = off)", floatOption(0), 1.0)
@@ -118,81 +130,48 @@ export function registerTrain(program: Command): void {
     .option("--eval-batches <n>", "validation batches per evaluation", intOption(1), 20)
     .option("--save-every <n>", "checkpoint every N steps (default steps/5)", intOption(0))
     .option("--keep <n>", "checkpoints to keep", intOption(1), 2)
-    .option("--patience <n>", "early stopping: evaluations without improvement (0 = off)", intOption(0), 0)
+    .option(
+      "--patience <n>",
+      "early stopping: evaluations without improvement (0 = off)",
+      intOption(0),
+      0,
+    )
     .option("--seed <n>", "seed of initialisation and batch sampling", intOption(0), 1337)
     .addOption(deviceOption())
     .option("--force", "replace an existing run directory")
     .option("--json", "print the summary as JSON")
     .action(async (o) => {
-      const tokenizer = await Tokenizer.fromFile(o.tokenizer);
-      const base = presetConfig(o.model, tokenizer.vocabSize);
-      const backend = await openBackend(o.device);
-      try {
-        const shape = chooseBatchShape(base, backend, {
-          batchSize: o.batchSize,
-          context: o.context,
-        });
-        log(shape.note);
-        if (base.arch === "gpt" && shape.context > base.contextLength) {
-          throw new BenteviError(
-            `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
-          );
-        }
-        // GPT keeps the preset's position table; RWKV records the training length.
-        const config: ModelConfig = base.arch === "gpt"
-          ? base
-          : { ...base, contextLength: shape.context };
-        const defaults = defaultTrainOptions(config, o.steps);
-        const lr = o.lr ?? defaults.lr;
-        const options: TrainOptions = {
-          ...defaults,
-          batchSize: shape.batchSize,
-          context: shape.context,
-          gradAccum: o.gradAccum,
-          lr,
-          minLr: o.minLr ?? lr / 10,
-          warmup: o.warmup ?? defaults.warmup,
-          decaySteps: o.decaySteps ?? o.steps,
-          weightDecay: o.weightDecay,
-          decayEmbeddings: !!o.decayEmbeddings,
-          clip: o.clip,
-          evalEvery: o.evalEvery ?? defaults.evalEvery,
-          evalBatches: o.evalBatches,
-          saveEvery: o.saveEvery ?? defaults.saveEvery,
-          keepLast: o.keep,
-          patience: o.patience,
-          seed: o.seed,
-        };
-        validateTrainOptions(options, config);
-        const data = await loadTrainingData(o.data, tokenizer, { valPath: o.valData });
-        try {
-          log(`data: ${data.description}`);
-          log(`model: ${describeConfig(config)}, ${parameterCount(config).toLocaleString("en")} parameters`);
-          const spec: RunSpec = {
-            version: 1,
-            model: o.model,
-            config,
-            options,
-            data: resolve(o.data),
-            valData: o.valData ? resolve(o.valData) : undefined,
-            device: o.device,
-          };
-          await createRunDir(o.out, spec, o.tokenizer, !!o.force);
-          const summary = await runTraining(o.out, spec, {
-            backend,
-            data,
-            tokenizerPath: join(o.out, "tokenizer.json"),
-            progress: consoleProgress(),
-            log,
-          });
-          if (o.json) printJson(summaryJson(summary));
-          else console.log(summaryText(summary));
-        } finally {
-          data.close();
-        }
-      } finally {
-        backend.destroy();
-      }
+      const summary = await startTraining({
+        data: o.data,
+        tokenizer: o.tokenizer,
+        model: o.model,
+        out: o.out,
+        valData: o.valData,
+        valFraction: o.valFraction,
+        steps: o.steps,
+        batchSize: o.batchSize,
+        context: o.context,
+        gradAccum: o.gradAccum,
+        lr: o.lr,
+        minLr: o.minLr,
+        warmup: o.warmup,
+        decaySteps: o.decaySteps,
+        weightDecay: o.weightDecay,
+        decayEmbeddings: !!o.decayEmbeddings,
+        clip: o.clip,
+        evalEvery: o.evalEvery,
+        evalBatches: o.evalBatches,
+        saveEvery: o.saveEvery,
+        keepLast: o.keep,
+        patience: o.patience,
+        seed: o.seed,
+        force: !!o.force,
+        device: o.device,
+        progress: consoleProgress(),
+        log,
+      });
+      if (o.json) printJson(summaryJson(summary));
+      else console.log(summaryText(summary));
     });
 
   program
@@ -203,86 +182,51 @@ export function registerTrain(program: Command): void {
     .addOption(deviceOption())
     .option("--json", "print the summary as JSON")
     .action(async (runDir, o) => {
-      const spec = await readRunSpec(runDir);
-      const ckpts = await listCheckpoints(runDir);
-      if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
-      if (o.steps !== undefined) spec.options.steps = o.steps;
-      const tokenizerPath = join(runDir, "tokenizer.json");
-      const tokenizer = await Tokenizer.fromFile(tokenizerPath);
-      const backend = await openBackend(o.device);
-      try {
-        const data = await loadTrainingData(spec.data, tokenizer, { valPath: spec.valData });
-        try {
-          const summary = await runTraining(runDir, spec, {
-            backend,
-            data,
-            tokenizerPath,
-            progress: consoleProgress(),
-            log,
-          }, ckpts[ckpts.length - 1]);
-          if (o.json) printJson(summaryJson(summary));
-          else console.log(summaryText(summary));
-        } finally {
-          data.close();
-        }
-      } finally {
-        backend.destroy();
-      }
+      const summary = await resumeTraining(runDir, {
+        steps: o.steps,
+        device: o.device,
+        progress: consoleProgress(),
+        log,
+      });
+      if (o.json) printJson(summaryJson(summary));
+      else console.log(summaryText(summary));
     });
 
   program
     .command("eval")
     .description("validation loss, perplexity and next-token accuracy of a checkpoint")
     .requiredOption("--checkpoint <dir>", "checkpoint directory (or a run directory: its latest)")
-    .requiredOption("--data <path>", "dataset: .bin, a .txt file or a folder of .txt (all of it is evaluated)")
+    .requiredOption(
+      "--data <path>",
+      "dataset: .bin, a .txt file or a folder of .txt (all of it is evaluated)",
+    )
     .option("--batch-size <n>", "sequences per batch", intOption(1), 8)
     .option("--context <n>", "tokens per sequence (default: the model's)", intOption(2))
     .option("--batches <n>", "maximum number of batches", intOption(1), 50)
     .addOption(deviceOption())
     .option("--json", "print JSON")
     .action(async (o) => {
-      const dir = await resolveCheckpointDir(o.checkpoint);
-      const ckpt = await loadCheckpoint(dir);
-      if (!ckpt.tokenizerPath) {
-        throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
-      }
-      const tokenizer = await Tokenizer.fromFile(ckpt.tokenizerPath);
-      if (tokenizer.vocabSize > ckpt.config.vocabSize) {
-        throw new BenteviError(
-          `${ckpt.tokenizerPath}: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
+      const r = await evaluateCheckpoint(o.checkpoint, o.data, {
+        batchSize: o.batchSize,
+        context: o.context,
+        batches: o.batches,
+        device: o.device,
+        log,
+      });
+      if (o.json) {
+        printJson({
+          checkpoint: r.checkpoint,
+          loss: r.loss,
+          perplexity: r.perplexity,
+          accuracy: r.accuracy,
+          tokens: r.tokens,
+        });
+      } else {
+        console.log(
+          `loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(2)}  accuracy ${
+            (r.accuracy * 100).toFixed(2)
+          }%  (${r.tokens} tokens)`,
         );
-      }
-      const data = await loadTrainingData(o.data, tokenizer, { valFraction: 1 });
-      const T = o.context ?? ckpt.config.contextLength;
-      if (ckpt.config.arch === "gpt" && T > ckpt.config.contextLength) {
-        throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);
-      }
-      const backend = await openBackend(o.device);
-      try {
-        const store = new ParameterStore(backend, ckpt.config);
-        store.load(ckpt.weights);
-        const model = createModel(backend, ckpt.config, store, o.batchSize, T);
-        const r = await evaluate(model, data.val.tokens, o.batches);
-        model.free();
-        store.free();
-        if (o.json) {
-          printJson({
-            checkpoint: dir,
-            loss: r.loss,
-            perplexity: r.perplexity,
-            accuracy: r.accuracy,
-            tokens: r.tokens,
-          });
-        } else {
-          console.log(
-            `loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(2)}  accuracy ${
-              (r.accuracy * 100).toFixed(2)
-            }%  (${r.tokens} tokens)`,
-          );
-        }
-      } finally {
-        data.close();
-        backend.destroy();
       }
     });
 
@@ -295,7 +239,11 @@ export function registerTrain(program: Command): void {
     .option("--steps <n>", "number of steps", intOption(5), 100)
     .option("--start-lr <x>", "first learning rate", floatOption(0), 1e-6)
     .option("--end-lr <x>", "last learning rate", floatOption(0), 1)
-    .option("--batch-size <n>", "sequences per batch (default: chosen from the device)", intOption(1))
+    .option(
+      "--batch-size <n>",
+      "sequences per batch (default: chosen from the device)",
+      intOption(1),
+    )
     .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
     .option("--seed <n>", "seed", intOption(0), 1337)
     .addOption(deviceOption())
@@ -304,59 +252,49 @@ export function registerTrain(program: Command): void {
       if (!(o.startLr > 0) || !(o.endLr > o.startLr)) {
         throw new BenteviError(`--start-lr must be > 0 and smaller than --end-lr`);
       }
-      const tokenizer = await Tokenizer.fromFile(o.tokenizer);
-      const base = presetConfig(o.model, tokenizer.vocabSize);
-      const backend = await openBackend(o.device);
-      try {
-        const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
-        log(shape.note);
-        if (base.arch === "gpt" && shape.context > base.contextLength) {
-          throw new BenteviError(
-            `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
-          );
-        }
-        const config: ModelConfig = base.arch === "gpt"
-          ? base
-          : { ...base, contextLength: shape.context };
-        const data = await loadTrainingData(o.data, tokenizer);
-        try {
-          const r = await lrRangeTest(backend, config, data.train, {
-            batchSize: shape.batchSize,
-            context: shape.context,
-            startLr: o.startLr,
-            endLr: o.endLr,
-            steps: o.steps,
-            seed: o.seed,
-            progress: consoleProgress(),
-          });
-          if (o.json) {
-            printJson({
-              suggested_lr: r.suggested,
-              min_loss_lr: r.minLossLr,
-              diverged: r.diverged,
-              points: r.points,
-            });
-          } else {
-            console.log(renderLrCurve(r.points));
-            console.log(
-              `suggested learning rate: ${r.suggested.toExponential(2)} (steepest descent; lowest loss at ${
-                r.minLossLr.toExponential(2)
-              })`,
-            );
-          }
-        } finally {
-          data.close();
-        }
-      } finally {
-        backend.destroy();
+      const r = await findLearningRate({
+        data: o.data,
+        tokenizer: o.tokenizer,
+        model: o.model,
+        steps: o.steps,
+        startLr: o.startLr,
+        endLr: o.endLr,
+        batchSize: o.batchSize,
+        context: o.context,
+        seed: o.seed,
+        device: o.device,
+        progress: consoleProgress(),
+        log,
+      });
+      if (o.json) {
+        printJson({
+          suggested_lr: r.suggested,
+          min_loss_lr: r.minLossLr,
+          diverged: r.diverged,
+          points: r.points,
+        });
+      } else {
+        console.log(renderLrCurve(r.points));
+        console.log(
+          `suggested learning rate: ${
+            r.suggested.toExponential(2)
+          } (steepest descent; lowest loss at ${r.minLossLr.toExponential(2)})`,
+        );
       }
     });
 
   program
     .command("info")
     .description("print a model preset's configuration and exact parameter count")
-    .requiredOption("--model <preset>", `preset (${MODEL_PRESETS.join(", ")}) or a checkpoint directory`)
-    .option("--vocab-size <n>", "vocabulary size (default: from --tokenizer, else 50257)", intOption(1))
+    .requiredOption(
+      "--model <preset>",
+      `preset (${MODEL_PRESETS.join(", ")}) or a checkpoint directory`,
+    )
+    .option(
+      "--vocab-size <n>",
+      "vocabulary size (default: from --tokenizer, else 50257)",
+      intOption(1),
+    )
     .option("--tokenizer <file>", "tokenizer.json giving the vocabulary size")
     .option("--json", "print JSON")
     .action(async (o) => {
@@ -366,7 +304,7 @@ export function registerTrain(program: Command): void {
         isDir = (await Deno.stat(o.model)).isDirectory;
       } catch { /* a preset name */ }
       if (isDir) {
-        config = (await loadCheckpoint(await resolveCheckpointDir(o.model))).config;
+        config = (await loadCheckpoint(o.model)).config;
       } else {
         const vocab = o.vocabSize ??
           (o.tokenizer ? (await Tokenizer.fromFile(o.tokenizer)).vocabSize : 50257);
@@ -386,7 +324,7 @@ export function registerTrain(program: Command): void {
   registerBenchSuite({
     name: "train",
     description:
-      "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: [device] [steps]",
+      "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: [device] [steps] [profile]",
     async run(inputs, _options) {
       const device = (inputs[0] ?? "auto") as DeviceChoice;
       const steps = inputs[1] ? Number(inputs[1]) : 3;
@@ -395,7 +333,14 @@ export function registerTrain(program: Command): void {
       }
       const backend = await openBackend(device);
       try {
-        const r = await benchTrainSteps(backend, { config: BENCH_GPT, B: 8, steps, warmup: 1 });
+        const profile = inputs[2] === "profile";
+        const r = await benchTrainSteps(backend, {
+          config: BENCH_GPT,
+          B: 8,
+          steps,
+          warmup: 1,
+          profile,
+        });
         return {
           json: {
             model: "gpt-micro (vocab 4096)",
@@ -406,12 +351,21 @@ export function registerTrain(program: Command): void {
             ms_per_step: r.msPerStep,
             ops_per_step: r.opsPerStep,
             steps: r.steps,
+            ...(r.profile ? { profile_ms: r.profile } : {}),
           },
           text: [
             `bentevi train step, tiny GPT (V4096 T128 d128 L4 H4, batch 8, AdamW) on ${r.device}`,
             `  tokens/s     ${r.tokensPerSecond.toFixed(0)}`,
             `  ms/step      ${r.msPerStep.toFixed(1)}`,
             `  ops/step     ${r.opsPerStep}`,
+            ...(r.profile
+              ? [
+                "  per-op ms per step (each op replayed alone, minus an empty submit + wait):",
+                ...r.profile.map((p) =>
+                  `    ${p.op.padEnd(34)} ${String(p.calls).padStart(3)}×  ${p.ms.toFixed(1)} ms`
+                ),
+              ]
+              : []),
           ].join("\n"),
         };
       } finally {

@@ -70,7 +70,7 @@ export interface CommandResult {
 }
 
 /** `/help` text. */
-export const CHAT_HELP = [
+export const CHAT_HELP: string = [
   "Commands:",
   "  /help                 this list",
   "  /temp X               temperature (0 = greedy)",

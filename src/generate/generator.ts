@@ -79,7 +79,7 @@ export interface GenerationResult {
   prefillSeconds: number;
   /** Seconds spent producing the new tokens. */
   decodeSeconds: number;
-  /** New tokens per second of decoding. */
+  /** Decode speed: new tokens per second of forward steps after the prompt's pass. */
   tokensPerSecond: number;
   /** Per-token details (when `explainTop` > 0). */
   steps: TokenStep[];
@@ -186,6 +186,7 @@ export async function generate(
   const steps: TokenStep[] = [];
   let text = "", emitted = 0;
   let finish: FinishReason = "length";
+  let forwardSteps = 0;
   const context = ids.slice();
 
   const emit = (upTo: number) => {
@@ -243,6 +244,7 @@ export async function generate(
       model.reset();
       logits = await model.feed(keep);
     } else logits = await model.feed([id]);
+    forwardSteps++;
   }
   if (finish !== "stop") {
     text += decoder.flush();
@@ -258,7 +260,11 @@ export async function generate(
     finishReason: finish,
     prefillSeconds: (t1 - t0) / 1000,
     decodeSeconds,
-    tokensPerSecond: decodeSeconds > 0 ? out.length / decodeSeconds : 0,
+    // Each forward step after the prompt's pass yields one token; without any step (one
+    // token), count the prompt's pass instead.
+    tokensPerSecond: forwardSteps > 0
+      ? forwardSteps / decodeSeconds
+      : out.length / Math.max((t2 - t0) / 1000, 1e-9),
     steps,
   };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { BenteviError, fsError } from "../errors.ts";
 
 /** The temporary name used while `path` is being written. */

@@ -102,9 +102,11 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors"): Safe
     }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (count * width !== end - begin) {
-      throw bad(`tensor ${key} of shape [${shape}] ${dtype} needs ${count * width} bytes, has ${
-        end - begin
-      }`);
+      throw bad(
+        `tensor ${key} of shape [${shape}] ${dtype} needs ${count * width} bytes, has ${
+          end - begin
+        }`,
+      );
     }
     spans.push([begin, end, key]);
     const raw = bytes.subarray(dataStart + begin, dataStart + end);

@@ -211,7 +211,8 @@ export function canonicalWeights(
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const vectorLike = spec.shape.length === 1 && t.data.length === size &&
       t.shape.every((d, i) => i === t.shape.length - 1 || d === 1);
-    const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
+    const same = t.shape.length === spec.shape.length &&
+      t.shape.every((d, i) => d === spec.shape[i]);
     if (!same && !vectorLike) {
       throw new BenteviError(
         `${source}: weight ${spec.name} has shape [${t.shape}], the configuration needs [${spec.shape}]`,

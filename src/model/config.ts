@@ -320,7 +320,8 @@ export function configFromJson(json: unknown, source = "config.json"): ModelConf
  * ```
  */
 export function describeConfig(config: ModelConfig): string {
-  const common = `vocab ${config.vocabSize}, context ${config.contextLength}, d ${config.dModel}, ` +
+  const common =
+    `vocab ${config.vocabSize}, context ${config.contextLength}, d ${config.dModel}, ` +
     `${config.nLayer} layers`;
   return config.arch === "gpt"
     ? `GPT: ${common}, ${config.nHead} heads, MLP ${config.mlpDim}`

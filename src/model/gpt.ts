@@ -131,21 +131,57 @@ export class GptModel implements TrainableModel {
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = this.#layers[l];
       const p = `h.${l}`;
-      be.layerNorm(a.ln1, a.ln1Mean, a.ln1Rstd, residual, s.p(`${p}.ln_1.weight`), s.p(`${p}.ln_1.bias`), eps);
-      be.matmul(a.qkv, a.ln1, s.p(`${p}.attn.c_attn.weight`), { bias: s.p(`${p}.attn.c_attn.bias`) });
+      be.layerNorm(
+        a.ln1,
+        a.ln1Mean,
+        a.ln1Rstd,
+        residual,
+        s.p(`${p}.ln_1.weight`),
+        s.p(`${p}.ln_1.bias`),
+        eps,
+      );
+      be.matmul(a.qkv, a.ln1, s.p(`${p}.attn.c_attn.weight`), {
+        bias: s.p(`${p}.attn.c_attn.bias`),
+      });
       be.attention(a.atty, a.lse, a.qkv, this.#dims);
-      be.matmul(this.#scratch, a.atty, s.p(`${p}.attn.c_proj.weight`), { bias: s.p(`${p}.attn.c_proj.bias`) });
+      be.matmul(this.#scratch, a.atty, s.p(`${p}.attn.c_proj.weight`), {
+        bias: s.p(`${p}.attn.c_proj.bias`),
+      });
       be.add(a.resid2, residual, this.#scratch);
-      be.layerNorm(a.ln2, a.ln2Mean, a.ln2Rstd, a.resid2, s.p(`${p}.ln_2.weight`), s.p(`${p}.ln_2.bias`), eps);
+      be.layerNorm(
+        a.ln2,
+        a.ln2Mean,
+        a.ln2Rstd,
+        a.resid2,
+        s.p(`${p}.ln_2.weight`),
+        s.p(`${p}.ln_2.bias`),
+        eps,
+      );
       be.matmul(a.fch, a.ln2, s.p(`${p}.mlp.c_fc.weight`), { bias: s.p(`${p}.mlp.c_fc.bias`) });
       be.gelu(a.fchGelu, a.fch);
-      be.matmul(this.#scratch, a.fchGelu, s.p(`${p}.mlp.c_proj.weight`), { bias: s.p(`${p}.mlp.c_proj.bias`) });
+      be.matmul(this.#scratch, a.fchGelu, s.p(`${p}.mlp.c_proj.weight`), {
+        bias: s.p(`${p}.mlp.c_proj.bias`),
+      });
       be.add(a.resid3, a.resid2, this.#scratch);
       residual = a.resid3;
     }
-    be.layerNorm(this.#lnf, this.#lnfMean, this.#lnfRstd, residual, s.p("ln_f.weight"), s.p("ln_f.bias"), eps);
+    be.layerNorm(
+      this.#lnf,
+      this.#lnfMean,
+      this.#lnfRstd,
+      residual,
+      s.p("ln_f.weight"),
+      s.p("ln_f.bias"),
+      eps,
+    );
     be.matmul(this.logits, this.#lnf, s.p("wte.weight"), { transB: true });
-    be.softmaxCrossEntropy(this.losses, withGrad ? this.#dlogits : null, this.logits, this.targets, gradScale);
+    be.softmaxCrossEntropy(
+      this.losses,
+      withGrad ? this.#dlogits : null,
+      this.logits,
+      this.targets,
+      gradScale,
+    );
   }
 
   backward(): void {
@@ -158,7 +194,16 @@ export class GptModel implements TrainableModel {
     be.matmul(s.g("wte.weight"), this.#dlogits, this.#lnf, { transA: true, accumulate: true });
     be.fill(dres, 0);
     const last = this.#layers[L - 1].resid3;
-    be.layerNormBackward(dres, s.g("ln_f.weight"), s.g("ln_f.bias"), this.#dx, last, s.p("ln_f.weight"), this.#lnfMean, this.#lnfRstd);
+    be.layerNormBackward(
+      dres,
+      s.g("ln_f.weight"),
+      s.g("ln_f.bias"),
+      this.#dx,
+      last,
+      s.p("ln_f.weight"),
+      this.#lnfMean,
+      this.#lnfRstd,
+    );
     for (let l = L - 1; l >= 0; l--) {
       const a = this.#layers[l];
       const p = `h.${l}`;
@@ -173,7 +218,16 @@ export class GptModel implements TrainableModel {
       be.matmul(this.#dx, this.#dfch, s.p(`${p}.mlp.c_fc.weight`), { transB: true });
       be.matmul(s.g(`${p}.mlp.c_fc.weight`), a.ln2, this.#dfch, { transA: true, accumulate: true });
       be.sumRows(s.g(`${p}.mlp.c_fc.bias`), this.#dfch, true);
-      be.layerNormBackward(dres, s.g(`${p}.ln_2.weight`), s.g(`${p}.ln_2.bias`), this.#dx, a.resid2, s.p(`${p}.ln_2.weight`), a.ln2Mean, a.ln2Rstd);
+      be.layerNormBackward(
+        dres,
+        s.g(`${p}.ln_2.weight`),
+        s.g(`${p}.ln_2.bias`),
+        this.#dx,
+        a.resid2,
+        s.p(`${p}.ln_2.weight`),
+        a.ln2Mean,
+        a.ln2Rstd,
+      );
       // attention projection
       be.matmul(this.#dx, dres, s.p(`${p}.attn.c_proj.weight`), { transB: true });
       be.matmul(s.g(`${p}.attn.c_proj.weight`), a.atty, dres, { transA: true, accumulate: true });
@@ -182,9 +236,21 @@ export class GptModel implements TrainableModel {
       be.attentionBackward(this.#dqkv, this.#dx, a.atty, a.lse, a.qkv, this.#dims);
       // QKV
       be.matmul(this.#dx, this.#dqkv, s.p(`${p}.attn.c_attn.weight`), { transB: true });
-      be.matmul(s.g(`${p}.attn.c_attn.weight`), a.ln1, this.#dqkv, { transA: true, accumulate: true });
+      be.matmul(s.g(`${p}.attn.c_attn.weight`), a.ln1, this.#dqkv, {
+        transA: true,
+        accumulate: true,
+      });
       be.sumRows(s.g(`${p}.attn.c_attn.bias`), this.#dqkv, true);
-      be.layerNormBackward(dres, s.g(`${p}.ln_1.weight`), s.g(`${p}.ln_1.bias`), this.#dx, residual, s.p(`${p}.ln_1.weight`), a.ln1Mean, a.ln1Rstd);
+      be.layerNormBackward(
+        dres,
+        s.g(`${p}.ln_1.weight`),
+        s.g(`${p}.ln_1.bias`),
+        this.#dx,
+        residual,
+        s.p(`${p}.ln_1.weight`),
+        a.ln1Mean,
+        a.ln1Rstd,
+      );
     }
     be.embeddingBackward(s.g("wte.weight"), s.g("wpe.weight"), dres, this.ids, this.T);
   }

@@ -145,12 +145,28 @@ export class RwkvModel implements TrainableModel {
     const { B, T } = this;
     const eps = this.config.layerNormEps;
     be.embedding(this.#emb, this.ids, s.p("emb.weight"), null, T, 0);
-    be.layerNorm(this.#layers[0].xin, this.#ln0Mean, this.#ln0Rstd, this.#emb, s.p("blocks.0.ln0.weight"), s.p("blocks.0.ln0.bias"), eps);
+    be.layerNorm(
+      this.#layers[0].xin,
+      this.#ln0Mean,
+      this.#ln0Rstd,
+      this.#emb,
+      s.p("blocks.0.ln0.weight"),
+      s.p("blocks.0.ln0.bias"),
+      eps,
+    );
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = this.#layers[l];
       const p = `blocks.${l}`;
       // time mixing
-      be.layerNorm(a.xa, a.ln1Mean, a.ln1Rstd, a.xin, s.p(`${p}.ln1.weight`), s.p(`${p}.ln1.bias`), eps);
+      be.layerNorm(
+        a.xa,
+        a.ln1Mean,
+        a.ln1Rstd,
+        a.xin,
+        s.p(`${p}.ln1.weight`),
+        s.p(`${p}.ln1.bias`),
+        eps,
+      );
       be.tokenShift(a.xk, a.xa, s.p(`${p}.att.time_mix_k`), null, B, T);
       be.tokenShift(a.xv, a.xa, s.p(`${p}.att.time_mix_v`), null, B, T);
       be.tokenShift(a.xr, a.xa, s.p(`${p}.att.time_mix_r`), null, B, T);
@@ -163,7 +179,15 @@ export class RwkvModel implements TrainableModel {
       be.matmul(this.#scratch, a.ry, s.p(`${p}.att.output.weight`), { transB: true });
       be.add(a.x1, a.xin, this.#scratch);
       // channel mixing
-      be.layerNorm(a.xf, a.ln2Mean, a.ln2Rstd, a.x1, s.p(`${p}.ln2.weight`), s.p(`${p}.ln2.bias`), eps);
+      be.layerNorm(
+        a.xf,
+        a.ln2Mean,
+        a.ln2Rstd,
+        a.x1,
+        s.p(`${p}.ln2.weight`),
+        s.p(`${p}.ln2.bias`),
+        eps,
+      );
       be.tokenShift(a.fk, a.xf, s.p(`${p}.ffn.time_mix_k`), null, B, T);
       be.tokenShift(a.fr, a.xf, s.p(`${p}.ffn.time_mix_r`), null, B, T);
       be.matmul(a.kk, a.fk, s.p(`${p}.ffn.key.weight`), { transB: true });
@@ -175,9 +199,23 @@ export class RwkvModel implements TrainableModel {
       be.add(a.x2, a.x1, this.#scratch);
     }
     const last = this.#layers[this.config.nLayer - 1].x2;
-    be.layerNorm(this.#xo, this.#lnoMean, this.#lnoRstd, last, s.p("ln_out.weight"), s.p("ln_out.bias"), eps);
+    be.layerNorm(
+      this.#xo,
+      this.#lnoMean,
+      this.#lnoRstd,
+      last,
+      s.p("ln_out.weight"),
+      s.p("ln_out.bias"),
+      eps,
+    );
     be.matmul(this.logits, this.#xo, s.p("head.weight"), { transB: true });
-    be.softmaxCrossEntropy(this.losses, withGrad ? this.#dlogits : null, this.logits, this.targets, gradScale);
+    be.softmaxCrossEntropy(
+      this.losses,
+      withGrad ? this.#dlogits : null,
+      this.logits,
+      this.targets,
+      gradScale,
+    );
   }
 
   backward(): void {
@@ -192,7 +230,16 @@ export class RwkvModel implements TrainableModel {
     be.matmul(gA, this.#dlogits, s.p("head.weight"));
     be.matmul(s.g("head.weight"), this.#dlogits, this.#xo, { transA: true, accumulate: true });
     be.fill(dres, 0);
-    be.layerNormBackward(dres, s.g("ln_out.weight"), s.g("ln_out.bias"), gA, this.#layers[L - 1].x2, s.p("ln_out.weight"), this.#lnoMean, this.#lnoRstd);
+    be.layerNormBackward(
+      dres,
+      s.g("ln_out.weight"),
+      s.g("ln_out.bias"),
+      gA,
+      this.#layers[L - 1].x2,
+      s.p("ln_out.weight"),
+      this.#lnoMean,
+      this.#lnoRstd,
+    );
     for (let l = L - 1; l >= 0; l--) {
       const a = this.#layers[l];
       const p = `blocks.${l}`;
@@ -211,9 +258,36 @@ export class RwkvModel implements TrainableModel {
       be.matmul(gA, gB, s.p(`${p}.ffn.receptance.weight`)); // d fr
       be.matmul(s.g(`${p}.ffn.receptance.weight`), gB, a.fr, { transA: true, accumulate: true });
       be.fill(gD, 0);
-      be.tokenShiftBackward(gD, s.g(`${p}.ffn.time_mix_k`), gC, a.xf, s.p(`${p}.ffn.time_mix_k`), null, B, T);
-      be.tokenShiftBackward(gD, s.g(`${p}.ffn.time_mix_r`), gA, a.xf, s.p(`${p}.ffn.time_mix_r`), null, B, T);
-      be.layerNormBackward(dres, s.g(`${p}.ln2.weight`), s.g(`${p}.ln2.bias`), gD, a.x1, s.p(`${p}.ln2.weight`), a.ln2Mean, a.ln2Rstd);
+      be.tokenShiftBackward(
+        gD,
+        s.g(`${p}.ffn.time_mix_k`),
+        gC,
+        a.xf,
+        s.p(`${p}.ffn.time_mix_k`),
+        null,
+        B,
+        T,
+      );
+      be.tokenShiftBackward(
+        gD,
+        s.g(`${p}.ffn.time_mix_r`),
+        gA,
+        a.xf,
+        s.p(`${p}.ffn.time_mix_r`),
+        null,
+        B,
+        T,
+      );
+      be.layerNormBackward(
+        dres,
+        s.g(`${p}.ln2.weight`),
+        s.g(`${p}.ln2.bias`),
+        gD,
+        a.x1,
+        s.p(`${p}.ln2.weight`),
+        a.ln2Mean,
+        a.ln2Rstd,
+      );
       // time mixing: out = output(r · wkv)
       be.matmul(gA, dres, s.p(`${p}.att.output.weight`)); // d ry
       be.matmul(s.g(`${p}.att.output.weight`), dres, a.ry, { transA: true, accumulate: true });
@@ -244,14 +318,59 @@ export class RwkvModel implements TrainableModel {
       be.matmul(gD, gA, s.p(`${p}.att.receptance.weight`)); // d xr
       be.matmul(s.g(`${p}.att.receptance.weight`), gA, a.xr, { transA: true, accumulate: true });
       be.fill(gE, 0);
-      be.tokenShiftBackward(gE, s.g(`${p}.att.time_mix_k`), gB, a.xa, s.p(`${p}.att.time_mix_k`), null, B, T);
-      be.tokenShiftBackward(gE, s.g(`${p}.att.time_mix_v`), gC, a.xa, s.p(`${p}.att.time_mix_v`), null, B, T);
-      be.tokenShiftBackward(gE, s.g(`${p}.att.time_mix_r`), gD, a.xa, s.p(`${p}.att.time_mix_r`), null, B, T);
-      be.layerNormBackward(dres, s.g(`${p}.ln1.weight`), s.g(`${p}.ln1.bias`), gE, a.xin, s.p(`${p}.ln1.weight`), a.ln1Mean, a.ln1Rstd);
+      be.tokenShiftBackward(
+        gE,
+        s.g(`${p}.att.time_mix_k`),
+        gB,
+        a.xa,
+        s.p(`${p}.att.time_mix_k`),
+        null,
+        B,
+        T,
+      );
+      be.tokenShiftBackward(
+        gE,
+        s.g(`${p}.att.time_mix_v`),
+        gC,
+        a.xa,
+        s.p(`${p}.att.time_mix_v`),
+        null,
+        B,
+        T,
+      );
+      be.tokenShiftBackward(
+        gE,
+        s.g(`${p}.att.time_mix_r`),
+        gD,
+        a.xa,
+        s.p(`${p}.att.time_mix_r`),
+        null,
+        B,
+        T,
+      );
+      be.layerNormBackward(
+        dres,
+        s.g(`${p}.ln1.weight`),
+        s.g(`${p}.ln1.bias`),
+        gE,
+        a.xin,
+        s.p(`${p}.ln1.weight`),
+        a.ln1Mean,
+        a.ln1Rstd,
+      );
     }
     // ln0 and the embedding
     be.fill(gA, 0);
-    be.layerNormBackward(gA, s.g("blocks.0.ln0.weight"), s.g("blocks.0.ln0.bias"), dres, this.#emb, s.p("blocks.0.ln0.weight"), this.#ln0Mean, this.#ln0Rstd);
+    be.layerNormBackward(
+      gA,
+      s.g("blocks.0.ln0.weight"),
+      s.g("blocks.0.ln0.bias"),
+      dres,
+      this.#emb,
+      s.p("blocks.0.ln0.weight"),
+      this.#ln0Mean,
+      this.#ln0Rstd,
+    );
     be.embeddingBackward(s.g("emb.weight"), null, gA, this.ids, T);
   }
 

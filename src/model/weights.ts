@@ -43,8 +43,20 @@ function gptWeights(c: GptConfig): WeightSpec[] {
     init: { kind: "normal", std: s },
   });
   const ln = (name: string, C: number): WeightSpec[] => [
-    { name: `${name}.weight`, shape: [C], decay: false, embedding: false, init: { kind: "const", value: 1 } },
-    { name: `${name}.bias`, shape: [C], decay: false, embedding: false, init: { kind: "const", value: 0 } },
+    {
+      name: `${name}.weight`,
+      shape: [C],
+      decay: false,
+      embedding: false,
+      init: { kind: "const", value: 1 },
+    },
+    {
+      name: `${name}.bias`,
+      shape: [C],
+      decay: false,
+      embedding: false,
+      init: { kind: "const", value: 0 },
+    },
   ];
   const bias = (name: string, n: number): WeightSpec => ({
     name,
@@ -54,8 +66,20 @@ function gptWeights(c: GptConfig): WeightSpec[] {
     init: { kind: "const", value: 0 },
   });
   const out: WeightSpec[] = [
-    { name: "wte.weight", shape: [V, C], decay: false, embedding: true, init: { kind: "normal", std } },
-    { name: "wpe.weight", shape: [T, C], decay: false, embedding: true, init: { kind: "normal", std: 0.01 } },
+    {
+      name: "wte.weight",
+      shape: [V, C],
+      decay: false,
+      embedding: true,
+      init: { kind: "normal", std },
+    },
+    {
+      name: "wpe.weight",
+      shape: [T, C],
+      decay: false,
+      embedding: true,
+      init: { kind: "normal", std: 0.01 },
+    },
   ];
   for (let l = 0; l < L; l++) {
     const p = `h.${l}`;
@@ -85,8 +109,20 @@ function orthoStd(out: number, inp: number, scale: number): number {
 function rwkvWeights(c: RwkvConfig): WeightSpec[] {
   const { vocabSize: V, dModel: C, nLayer: L, ffnDim: F } = c;
   const ln = (name: string): WeightSpec[] => [
-    { name: `${name}.weight`, shape: [C], decay: false, embedding: false, init: { kind: "const", value: 1 } },
-    { name: `${name}.bias`, shape: [C], decay: false, embedding: false, init: { kind: "const", value: 0 } },
+    {
+      name: `${name}.weight`,
+      shape: [C],
+      decay: false,
+      embedding: false,
+      init: { kind: "const", value: 1 },
+    },
+    {
+      name: `${name}.bias`,
+      shape: [C],
+      decay: false,
+      embedding: false,
+      init: { kind: "const", value: 0 },
+    },
   ];
   const time = (name: string, l: number): WeightSpec => ({
     name,
@@ -102,10 +138,18 @@ function rwkvWeights(c: RwkvConfig): WeightSpec[] {
     shape: [out, inp],
     decay: true,
     embedding: false,
-    init: scale === 0 ? { kind: "const", value: 0 } : { kind: "normal", std: orthoStd(out, inp, scale) },
+    init: scale === 0
+      ? { kind: "const", value: 0 }
+      : { kind: "normal", std: orthoStd(out, inp, scale) },
   });
   const out: WeightSpec[] = [
-    { name: "emb.weight", shape: [V, C], decay: false, embedding: true, init: { kind: "uniform", limit: 1e-4 } },
+    {
+      name: "emb.weight",
+      shape: [V, C],
+      decay: false,
+      embedding: true,
+      init: { kind: "uniform", limit: 1e-4 },
+    },
     ...ln("blocks.0.ln0"),
   ];
   for (let l = 0; l < L; l++) {

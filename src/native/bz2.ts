@@ -243,7 +243,9 @@ export function createBz2Decompressor(options: Bz2Options = {}): Bz2Decompressor
 }
 
 /**
- * Decompresses a stream of bzip2 chunks, yielding decompressed chunks as they come.
+ * Decompresses a stream of bzip2 chunks, yielding decompressed chunks as they come. With the
+ * native shim the next chunk is decompressed on a background thread while the caller works on
+ * the current one, so decompression and parsing use two cores.
  *
  * @example
  * ```ts ignore
@@ -258,12 +260,59 @@ export async function* decompressBz2(
   source: AsyncIterable<Uint8Array>,
   options: Bz2Options = {},
 ): AsyncGenerator<Uint8Array> {
-  const bz = createBz2Decompressor(options);
+  const name = options.name ?? "bzip2 input";
+  const lib = options.native === false ? null : loadNative();
+  if (options.native === true && !lib) {
+    throw new BenteviError(`${name}: the native shim is not available for bzip2`);
+  }
+  if (!lib) {
+    const bz = new FallbackBz2(name);
+    try {
+      for await (const chunk of source) yield* bz.push(chunk);
+      yield* bz.end();
+    } finally {
+      bz.close();
+    }
+    return;
+  }
+  const s = lib.symbols;
+  const handle = s.bn_bz2_new();
+  if (handle === null) throw new BenteviError(`${name}: out of memory`);
+  const fail = (code: number): never => {
+    const pos = Number(s.bn_bz2_position(handle));
+    const streams = Number(s.bn_bz2_streams(handle));
+    throw new BenteviError(nativeErrorMessage(name, code, pos, streams));
+  };
+  const input = source[Symbol.asyncIterator]();
+  let out = new Uint8Array(OUT_CHUNK);
+  // at most one call into the decoder at a time: `pending` is the pull in flight
+  let pending: Promise<number | bigint> | null = s.bn_bz2_pull_async(handle, out, OUT_CHUNK);
   try {
-    for await (const chunk of source) yield* bz.push(chunk);
-    yield* bz.end();
+    for (;;) {
+      const n = Number(await pending);
+      pending = null;
+      if (n < 0) fail(n);
+      if (n > 0) {
+        const chunk = n >= OUT_CHUNK / 2 ? out.subarray(0, n) : out.slice(0, n);
+        if (n >= OUT_CHUNK / 2) out = new Uint8Array(OUT_CHUNK);
+        pending = s.bn_bz2_pull_async(handle, out, OUT_CHUNK); // runs while the caller works
+        yield chunk;
+        continue;
+      }
+      const next = await input.next();
+      if (next.done) {
+        const rc = s.bn_bz2_finish(handle);
+        if (rc !== 0) fail(rc);
+        return;
+      }
+      const rc = s.bn_bz2_feed(handle, next.value, next.value.length);
+      if (rc !== 0) fail(rc);
+      pending = s.bn_bz2_pull_async(handle, out, OUT_CHUNK);
+    }
   } finally {
-    bz.close();
+    if (pending) await pending.catch(() => 0); // never free under a running pull
+    s.bn_bz2_free(handle);
+    await input.return?.();
   }
 }
 

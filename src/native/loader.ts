@@ -40,6 +40,13 @@ export const NATIVE_SYMBOLS = {
   bn_bz2_new: { parameters: [], result: "pointer" },
   bn_bz2_feed: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
   bn_bz2_pull: { parameters: ["pointer", "buffer", "u32"], result: "i64" },
+  /** The same function, run on a background thread (decompression overlaps JavaScript work). */
+  bn_bz2_pull_async: {
+    name: "bn_bz2_pull",
+    parameters: ["pointer", "buffer", "u32"],
+    result: "i64",
+    nonblocking: true,
+  },
   bn_bz2_finish: { parameters: ["pointer"], result: "i32" },
   bn_bz2_position: { parameters: ["pointer"], result: "u64" },
   bn_bz2_streams: { parameters: ["pointer"], result: "u64" },

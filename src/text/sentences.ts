@@ -11,7 +11,7 @@
  * whole text. `Intl.Segmenter` is available as a second engine (`engine: "intl"`): it proposes
  * breaks and the same Portuguese rules accept or reject them (ICU proposes no break before a
  * dialogue dash in the middle of a line, so that engine keeps `— Sim. — Não.` together; it is
- * also about 5× slower, which is why the chunkers use the scanner).
+ * also about 3× slower, which is why the chunkers use the scanner).
  *
  * @module
  */
@@ -288,7 +288,9 @@ function afterTerminator(text: string, i: number, final: boolean, sink: Boundary
   if (w >= n) return final ? n : NEED_MORE;
   const nl = newlinesIn(text, j, w, T);
   if (nl >= 2) {
-    const level = paragraphLevel(text, j, w, nl, final);
+    // a line ending in punctuation is neither a heading nor a title, unless it is "XII."
+    const roman = "IVXLCDM".indexOf(text[i - 1] ?? "") >= 0;
+    const level = paragraphLevel(text, j, w, nl, final, roman);
     if (level === NEED_MORE) return NEED_MORE;
     sink(w, level as BoundaryLevel);
     return w;
@@ -393,11 +395,68 @@ function atNewline(text: string, i: number, final: boolean, sink: BoundarySink):
 }
 
 /** Level of a blank-line break whose whitespace is `text[a, w)`. */
-function paragraphLevel(text: string, a: number, w: number, nl: number, final: boolean): number {
-  if (lineBeforeIsHeading(text, a)) return BOUNDARY.CLAUSE; // keep a heading with its text
+function paragraphLevel(
+  text: string,
+  a: number,
+  w: number,
+  nl: number,
+  final: boolean,
+  checkBefore = true,
+): number {
+  // keep a heading, or a title-like one-line paragraph ("A Poesia", "12 de maio"), with its text
+  if (checkBefore && headingOrTitleBefore(text, a)) return BOUNDARY.CLAUSE;
   const heading = nextLineIsHeading(text, w, final);
   if (heading === NEED_MORE) return NEED_MORE;
+  // (a title-like line after the break is only a guess: it does not make the break a section)
   return heading === 1 || nl >= 3 ? BOUNDARY.SECTION : BOUNDARY.PARAGRAPH;
+}
+
+const TITLE_CAP = 60;
+
+/** A short line that starts with a capital or digit and ends without punctuation. */
+function isTitle(text: string, s: number, e: number): boolean {
+  const T = TT;
+  while (e > s && (T[text.charCodeAt(e - 1)] & SPACE) !== 0) e--;
+  if (e <= s || e - s > TITLE_CAP) return false;
+  if ((T[text.charCodeAt(s)] & (UPPER | DIGIT)) === 0) return false;
+  if ((T[text.charCodeAt(e - 1)] & (TERM | CLAUSE | DASH | CLOSER)) !== 0) return false;
+  for (let k = s; k < e; k++) { // no clause or sentence punctuation inside either
+    const c = text.charCodeAt(k);
+    if ((T[c] & (CLAUSE | TERM)) !== 0 && c !== 46) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the line ending at the newline `a` is a heading, or a title-like line that is a
+ * paragraph of its own (one backward scan of the line).
+ */
+function headingOrTitleBefore(text: string, a: number): boolean {
+  const T = TT;
+  let ls = a;
+  let lower = false;
+  while (ls > 0 && a - ls <= LINE_CAP && (T[text.charCodeAt(ls - 1)] & NEWLINE) === 0) {
+    if ((T[text.charCodeAt(ls - 1)] & LOWER) !== 0) lower = true;
+    ls--;
+  }
+  if (a - ls > LINE_CAP) return false;
+  if ((!lower || text.charCodeAt(ls) === 35) && isHeading(text, ls, a)) return true;
+  return titleBefore(text, ls, a);
+}
+
+/** Whether the line `[ls, a)` is title-like and a paragraph of its own. */
+function titleBefore(text: string, ls: number, a: number): boolean {
+  const T = TT;
+  if (a - ls > TITLE_CAP || !isTitle(text, ls, a)) return false;
+  if (ls === 0) return true;
+  // the line before it must be blank (or the text start)
+  let k = ls - 1;
+  if (text.charCodeAt(k) === 10 && k > 0 && text.charCodeAt(k - 1) === 13) k--;
+  while (
+    k > 0 && (T[text.charCodeAt(k - 1)] & SPACE) !== 0 &&
+    (T[text.charCodeAt(k - 1)] & NEWLINE) === 0
+  ) k--;
+  return k === 0 || (T[text.charCodeAt(k - 1)] & NEWLINE) !== 0;
 }
 
 /**

@@ -84,7 +84,8 @@ export class PairTable {
 }
 
 const HEAP_THRESHOLD = 96;
-const CACHE_CAPACITY = 65536;
+const CACHE_CAPACITY = 1 << 17;
+const L1_SHIFT = 32 - 12; // 4096 entries
 const CACHE_MAX_PIECE = 256;
 
 /** Options of the BPE model as stored in `tokenizer.json`. */
@@ -105,7 +106,10 @@ export class BpeModel {
   readonly byteIds: Int32Array;
   private readonly ranks: PairTable;
   private readonly mergeResult: Int32Array;
-  private readonly cache = new Map<string, Int32Array>();
+  private cache = new Map<string, number | Int32Array>();
+  private readonly l1Keys: string[] = new Array(1 << (32 - L1_SHIFT)).fill("");
+  private readonly l1Values: (number | Int32Array)[] = new Array(1 << (32 - L1_SHIFT)).fill(0);
+  private oldCache = new Map<string, number | Int32Array>();
   private readonly unkId: number;
   /** Whether a piece found whole in the vocabulary skips merging. */
   readonly ignoreMerges: boolean;
@@ -151,18 +155,50 @@ export class BpeModel {
   /** Empties the word cache (to free memory, or to measure cold encoding). */
   clearCache(): void {
     this.cache.clear();
+    this.oldCache.clear();
+    this.l1Keys.fill("");
+  }
+
+  /**
+   * Token ids of one pre-tokenized piece: a single id as a number (the common case, no
+   * allocation), else an array. Cached; do not modify the result.
+   */
+  encodePieceFast(piece: string): number | Int32Array {
+    // A small direct-mapped table in front of the Map catches the most frequent pieces with
+    // a cheap hash (length and three characters) and one string comparison.
+    const n = piece.length;
+    const h = (Math.imul(piece.charCodeAt(0) ^ (n << 10), 0x9e3779b1) ^
+      Math.imul(piece.charCodeAt(n - 1), 0x85ebca6b) ^ piece.charCodeAt(n >> 1)) >>> L1_SHIFT;
+    if (this.l1Keys[h] === piece) return this.l1Values[h];
+    const v = this.encodePieceCached(piece);
+    this.l1Keys[h] = piece;
+    this.l1Values[h] = v;
+    return v;
+  }
+
+  private encodePieceCached(piece: string): number | Int32Array {
+    let v = this.cache.get(piece);
+    if (v !== undefined) return v;
+    v = this.oldCache.get(piece);
+    if (v === undefined) {
+      const ids = this.encodeUncached(piece);
+      v = ids.length === 1 ? ids[0] : ids;
+      if (piece.length > CACHE_MAX_PIECE) return v;
+    }
+    // Two generations: when the young one is full it becomes the old one, so frequent pieces
+    // survive (they are copied back on use) and memory stays bounded.
+    if (this.cache.size >= CACHE_CAPACITY) {
+      this.oldCache = this.cache;
+      this.cache = new Map();
+    }
+    this.cache.set(piece, v);
+    return v;
   }
 
   /** Token ids of one pre-tokenized piece (cached; do not modify the result). */
   encodePiece(piece: string): Int32Array {
-    const cached = this.cache.get(piece);
-    if (cached !== undefined) return cached;
-    const ids = this.encodeUncached(piece);
-    if (piece.length <= CACHE_MAX_PIECE) {
-      if (this.cache.size >= CACHE_CAPACITY) this.cache.clear();
-      this.cache.set(piece, ids);
-    }
-    return ids;
+    const v = this.encodePieceFast(piece);
+    return typeof v === "number" ? Int32Array.of(v) : v;
   }
 
   /** Writes the initial byte symbols of `piece` into the scratch buffer; returns the count. */

@@ -228,8 +228,9 @@ export class Tokenizer {
     const model = this.parts.model;
     const pre = this.parts.preTokenizer;
     const piece = (p: string) => {
-      const ids = model.encodePiece(p);
-      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      const ids = model.encodePieceFast(p);
+      if (typeof ids === "number") out.push(ids);
+      else for (let i = 0; i < ids.length; i++) out.push(ids[i]);
     };
     this.walk(text, (seg) => pre.forEachPiece(this.prepare(seg), piece), (id) => out.push(id));
     return out;
@@ -241,7 +242,8 @@ export class Tokenizer {
     const model = this.parts.model;
     const pre = this.parts.preTokenizer;
     const piece = (p: string) => {
-      n += model.encodePiece(p).length;
+      const ids = model.encodePieceFast(p);
+      n += typeof ids === "number" ? 1 : ids.length;
     };
     this.walk(text, (seg) => pre.forEachPiece(this.prepare(seg), piece), () => n++);
     return n;

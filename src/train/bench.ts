@@ -70,7 +70,16 @@ export async function benchTrainSteps(
   const B = opts.B ?? 8, T = opts.T ?? config.contextLength, N = B * T;
   const steps = opts.steps ?? 3, warmup = opts.warmup ?? 1;
   // Count op calls through a proxy (every Backend method except memory management).
-  const notOps = new Set(["zeros", "fromArray", "view", "read", "free", "flush", "sync", "destroy"]);
+  const notOps = new Set([
+    "zeros",
+    "fromArray",
+    "view",
+    "read",
+    "free",
+    "flush",
+    "sync",
+    "destroy",
+  ]);
   let calls = 0;
   const log: { op: string; args: unknown[] }[] = [];
   let capture = false;
@@ -195,7 +204,10 @@ export function createStepRunner(
   };
 }
 
-/** Replays each captured op 3 times on its own (flush + sync) to attribute time per op. */
+/**
+ * Replays each captured op 3 times on its own (flush + sync) to attribute time per op, minus
+ * the cost of an empty submit + wait.
+ */
 async function profileOps(
   backend: Backend,
   log: { op: string; args: unknown[] }[],
@@ -203,13 +215,22 @@ async function profileOps(
   const byOp = new Map<string, { calls: number; ms: number }>();
   const reps = 3;
   await backend.sync();
+  // The cost of a submit + wait with no work, subtracted from every op below.
+  const empty: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    backend.flush();
+    await backend.sync();
+    empty.push(performance.now() - t0);
+  }
+  const overhead = empty.sort((a, b) => a - b)[2] / reps;
   for (const { op, args } of log) {
     const fn = (backend as unknown as Record<string, (...a: unknown[]) => void>)[op];
     const t0 = performance.now();
     for (let r = 0; r < reps; r++) fn.apply(backend, args);
     backend.flush();
     await backend.sync();
-    const ms = (performance.now() - t0) / reps;
+    const ms = Math.max(0, (performance.now() - t0) / reps - overhead);
     // Group matmuls by shape so the expensive ones stand out.
     let key = op;
     if (op === "matmul") {

@@ -67,7 +67,8 @@ function checkVocab(ds: TokenDataset, vocabSize: number): void {
  * Opens `path` for training: a `.bin` token file (its validation split is `valPath`, or the
  * `.val.bin` beside a `.train.bin`, or else the last `valFraction` of it), or a text file or
  * folder of `.txt` files tokenized with `tokenizer` (documents separated by the end-of-text
- * token; the last `valFraction` of the tokens is held out).
+ * token; the last `valFraction` of the tokens is held out). With `wholeAsValidation`, all of
+ * `path` is the validation split (for evaluation).
  *
  * @example
  * ```ts
@@ -82,15 +83,15 @@ function checkVocab(ds: TokenDataset, vocabSize: number): void {
 export async function loadTrainingData(
   path: string,
   tokenizer: TextTokenizer,
-  options: { valPath?: string; valFraction?: number } = {},
+  options: { valPath?: string; valFraction?: number; wholeAsValidation?: boolean } = {},
 ): Promise<TrainingData> {
-  const valFraction = options.valFraction ?? 0.1;
+  const valFraction = options.wholeAsValidation ? 1 : options.valFraction ?? 0.1;
   if (/\.bin$/i.test(path)) {
     const train = await openTokenDataset(path);
     try {
       checkVocab(train, tokenizer.vocabSize);
       let valPath = options.valPath;
-      if (!valPath && /\.train\.bin$/i.test(path)) {
+      if (!valPath && !options.wholeAsValidation && /\.train\.bin$/i.test(path)) {
         const sibling = path.replace(/\.train\.bin$/i, ".val.bin");
         try {
           await Deno.stat(sibling);
@@ -103,7 +104,8 @@ export async function loadTrainingData(
         return {
           train,
           val,
-          description: `${path} (${train.tokens.length} tokens) + ${valPath} (${val.tokens.length})`,
+          description:
+            `${path} (${train.tokens.length} tokens) + ${valPath} (${val.tokens.length})`,
           close: () => {
             train.close();
             val.close();

@@ -21,7 +21,12 @@ export interface MemoryLimits {
 /** Reads limits from a backend (WebGPU adapters expose `limits`; the CPU uses system memory). */
 export function memoryLimits(backend: Backend): MemoryLimits {
   const GiB = 1024 ** 3;
-  const limits = (backend as unknown as { limits?: Partial<GPUSupportedLimits> }).limits;
+  // The WebGPU backend keeps its device under `ctx`; accept `limits` directly too.
+  const b = backend as unknown as {
+    limits?: Partial<GPUSupportedLimits>;
+    ctx?: { device?: { limits?: Partial<GPUSupportedLimits> } };
+  };
+  const limits = b.limits ?? b.ctx?.device?.limits;
   if (backend.kind === "webgpu") {
     const maxBinding = Number(limits?.maxStorageBufferBindingSize ?? 128 * 1024 ** 2);
     const maxBuffer = Number(limits?.maxBufferSize ?? 256 * 1024 ** 2);
@@ -98,7 +103,9 @@ export function chooseBatchShape(
   if (given.context === undefined) chosen.push(`context ${T}`);
   const mib = (trainingBytes(config, B, T) / 1024 ** 2).toFixed(0);
   const note = chosen.length
-    ? `${chosen.join(", ")} chosen for ${backend.kind} from ${lim.source}; ~${mib} MiB needed (override with --batch-size/--context)`
+    ? `${
+      chosen.join(", ")
+    } chosen for ${backend.kind} from ${lim.source}; ~${mib} MiB needed (override with --batch-size/--context)`
     : `batch size ${B}, context ${T}; ~${mib} MiB needed`;
   return { batchSize: B, context: T, note };
 }

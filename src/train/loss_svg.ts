@@ -82,13 +82,17 @@ export function lossSvg(train: CurvePoint[], val: CurvePoint[] = [], title = "lo
     for (const p of val) {
       if (Number.isFinite(p.value)) {
         parts.push(
-          `<circle cx="${x(p.step).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="2.5" fill="#d62728"/>`,
+          `<circle cx="${x(p.step).toFixed(1)}" cy="${
+            y(p.value).toFixed(1)
+          }" r="2.5" fill="#d62728"/>`,
         );
       }
     }
   }
   parts.push(
-    `<rect x="${W - right - 130}" y="${top + 4}" width="124" height="38" fill="white" stroke="#ccc"/>`,
+    `<rect x="${W - right - 130}" y="${
+      top + 4
+    }" width="124" height="38" fill="white" stroke="#ccc"/>`,
     `<line x1="${W - right - 122}" y1="${top + 16}" x2="${W - right - 102}" y2="${
       top + 16
     }" stroke="#1f77b4" stroke-width="2"/>`,

@@ -14,7 +14,7 @@
 export { learningRate, type LrSchedule } from "./schedule.ts";
 export { type CurvePoint, lossSvg } from "./loss_svg.ts";
 export { loadTrainingData, type TextTokenizer, type TrainingData } from "./data.ts";
-export { evaluate, type EvalResult } from "./evaluate.ts";
+export { type EvalResult, evaluate } from "./evaluate.ts";
 export {
   activationFloatsPerToken,
   chooseBatchShape,
@@ -23,11 +23,12 @@ export {
   trainingBytes,
 } from "./defaults.ts";
 export {
+  checkDataFits,
   createRunDir,
   defaultTrainOptions,
   readRunSpec,
-  runTraining,
   type RunSpec,
+  runTraining,
   type TrainContext,
   type TrainOptions,
   type TrainSummary,
@@ -47,3 +48,12 @@ export {
   type StepRunner,
   type TrainBenchResult,
 } from "./bench.ts";
+export {
+  type DeviceOrBackend,
+  evaluateCheckpoint,
+  findLearningRate,
+  resumeTraining,
+  startTraining,
+  type StartTrainingOptions,
+  type WorkflowOptions,
+} from "./run.ts";

@@ -28,7 +28,7 @@ import type { TrainableModel } from "../model/model.ts";
 import { ParameterStore } from "../model/params.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
-import { evaluate, type EvalResult } from "./evaluate.ts";
+import { type EvalResult, evaluate } from "./evaluate.ts";
 import { type CurvePoint, lossSvg } from "./loss_svg.ts";
 import { learningRate } from "./schedule.ts";
 
@@ -118,6 +118,8 @@ export interface RunSpec {
   data: string;
   /** Validation data path (absolute), when separate. */
   valData?: string;
+  /** Share of the data held out for validation when there is no separate file. */
+  valFraction?: number;
   /** Device choice the run was started with. */
   device: string;
 }
@@ -135,7 +137,7 @@ export interface TrainSummary {
   /** Last checkpoint directory. */
   checkpoint: string;
   /** Why the loop ended. */
-  stopReason: "steps" | "early-stopping";
+  stopReason: "steps" | "early-stopping" | "interrupted";
   /** Training tokens per second over the run (this session). */
   tokensPerSecond: number;
   /** Training losses of the steps run in this session (for tests and benches). */
@@ -207,6 +209,22 @@ function toJsonShape(c: ModelConfig): Record<string, unknown> {
     };
 }
 
+/** Checks that both splits hold at least one window of `T + 1` tokens. */
+export function checkDataFits(data: TrainingData, T: number, source: string): void {
+  if (data.train.tokens.length < T + 1) {
+    throw new BenteviError(
+      `${source}: ${data.train.tokens.length} training tokens is too few for context ${T}`,
+    );
+  }
+  if (data.val.tokens.length < T + 1) {
+    throw new BenteviError(
+      `${source}: the validation split has ${data.val.tokens.length} tokens, fewer than context + 1 = ${
+        T + 1
+      }; use more data, --val-data, or a smaller --context`,
+    );
+  }
+}
+
 /** Checks hyper-parameters, throwing a {@link BenteviError} naming the option. */
 export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void {
   const int = (name: string, v: number, min: number) => {
@@ -223,10 +241,12 @@ export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void
   int("save-every", o.saveEvery, 0);
   int("keep", o.keepLast, 1);
   int("eval-batches", o.evalBatches, 1);
-  for (const [name, v] of [["lr", o.lr], ["min-lr", o.minLr], ["weight-decay", o.weightDecay], [
-    "clip",
-    o.clip,
-  ]] as const) {
+  for (
+    const [name, v] of [["lr", o.lr], ["min-lr", o.minLr], ["weight-decay", o.weightDecay], [
+      "clip",
+      o.clip,
+    ]] as const
+  ) {
     if (!Number.isFinite(v) || v < 0) throw new BenteviError(`--${name} must be ≥ 0, got ${v}`);
   }
   if (o.lr <= 0) throw new BenteviError(`--lr must be > 0, got ${o.lr}`);
@@ -306,11 +326,7 @@ export async function runTraining(
   const config = spec.config;
   validateTrainOptions(o, config);
   const B = o.batchSize, T = o.context, K = o.gradAccum, N = B * T;
-  if (data.train.tokens.length < T + 1) {
-    throw new BenteviError(
-      `${spec.data}: ${data.train.tokens.length} training tokens is too few for context ${T}`,
-    );
-  }
+  checkDataFits(data, T, spec.data);
 
   const store = new ParameterStore(backend, config);
   const total = store.layout.total;
@@ -332,6 +348,7 @@ export async function runTraining(
   const trainCurve: CurvePoint[] = [];
   const valCurve: CurvePoint[] = [];
   const metricsPath = join(runDir, "metrics.jsonl");
+  let removeSigint = () => {};
 
   try {
     if (resumeFrom) {
@@ -345,7 +362,9 @@ export async function runTraining(
       const j = st.json as unknown as TrainerStateJson;
       const mT = st.tensors?.get("adamw.m"), vT = st.tensors?.get("adamw.v");
       if (!mT || !vT || mT.data.length !== total || vT.data.length !== total) {
-        throw new BenteviError(`${resumeFrom}: optimizer.safetensors is missing or from another model`);
+        throw new BenteviError(
+          `${resumeFrom}: optimizer.safetensors is missing or from another model`,
+        );
       }
       store.load(ck.weights);
       backend.write(m, mT.data);
@@ -393,7 +412,7 @@ export async function runTraining(
       await Deno.writeTextFile(metricsPath, metricsLines.join(""), { append: true });
       metricsLines.length = 0;
     };
-    let lastCheckpoint = "";
+    let lastCheckpoint = resumeFrom ?? "";
     const sessionStart = performance.now();
     let tPrev = sessionStart;
     let sessionTokens = 0;
@@ -541,9 +560,22 @@ export async function runTraining(
       }
     };
 
+    // Ctrl-C: finish the current step, save a checkpoint, stop (resume continues exactly).
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) Deno.exit(130);
+      interrupted = true;
+      log("interrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
+    };
+    try {
+      Deno.addSignalListener("SIGINT", onSigint);
+      removeSigint = () => Deno.removeSignalListener("SIGINT", onSigint);
+    } catch { /* signals unavailable (e.g. some platforms): no graceful stop */ }
     progress.start(`train ${spec.model}`, o.steps - startStep, "steps");
     log(
-      `training ${spec.model} on ${backend.description}: ${o.steps - startStep} steps × ${K}×${B}×${T} tokens`,
+      `training ${spec.model} on ${backend.description}: ${
+        o.steps - startStep
+      } steps × ${K}×${B}×${T} tokens`,
     );
     type Pending = { s: number; lr: number; read: Promise<StepRead> };
     let pending: Pending | null = null;
@@ -572,7 +604,18 @@ export async function runTraining(
         pending = null;
         await flushMetrics();
       }
+      // The CPU backend never waits on I/O: yield once per step so Ctrl-C is noticed.
+      if (backend.kind === "cpu") await new Promise((r) => setTimeout(r, 0));
       let stop = false;
+      if (interrupted && !doSave) {
+        if (pending) {
+          finishStep(pending.s, pending.lr, await pending.read);
+          pending = null;
+        }
+        await flushMetrics();
+        stop = true;
+        stopReason = "interrupted";
+      }
       if (doEval) {
         await runEval(step);
         if (o.patience > 0 && badEvals >= o.patience) {
@@ -581,7 +624,22 @@ export async function runTraining(
           log(`early stopping: no validation improvement in ${o.patience} evaluations`);
         }
       }
-      if (doSave || stop) await save(step, isLast ? "final" : stop ? "early stop" : "periodic");
+      if (interrupted && doSave) {
+        stop = true;
+        stopReason = "interrupted";
+      }
+      if (doSave || stop) {
+        await save(
+          step,
+          isLast
+            ? "final"
+            : stopReason === "interrupted"
+            ? "interrupted"
+            : stop
+            ? "early stop"
+            : "periodic",
+        );
+      }
       if (stop) break;
     }
     if (pending) finishStep(pending.s, pending.lr, await pending.read);
@@ -607,6 +665,7 @@ export async function runTraining(
       losses,
     };
   } finally {
+    removeSigint();
     model?.free();
     for (const t of [m, v, mask, stats] as Tensor[]) backend.free(t);
     store.free();

@@ -153,6 +153,7 @@ Deno.test({
   ...gpuTest,
   fn: async () => {
     const gpu = await gpuBackend();
+    const perWorkgroup = await gpuBackend({ softmax: "workgroup" }); // the GPU layout
     for (const [N, V] of [[1, 1], [3, 17], [17, 127], [20, 1000], [2, 5000]]) {
       const targets = randomInts(N, 1, V, -2); // some negative: ignored
       const io = {
@@ -166,6 +167,14 @@ Deno.test({
       await parity(
         `softmaxCrossEntropy ${what}`,
         gpu,
+        io,
+        ["losses", "dlogits"],
+        (be, t) => be.softmaxCrossEntropy(t.losses, t.dlogits, t.logits, t.targets, 0.25),
+        { atol: 1e-5, rtol: 1e-4 },
+      );
+      await parity(
+        `softmaxCrossEntropy per workgroup ${what}`,
+        perWorkgroup,
         io,
         ["losses", "dlogits"],
         (be, t) => be.softmaxCrossEntropy(t.losses, t.dlogits, t.logits, t.targets, 0.25),

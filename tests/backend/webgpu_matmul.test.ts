@@ -12,6 +12,10 @@ const SHAPES: [number, number, number][] = [
   [33, 65, 20],
   [127, 130, 67],
   [64, 300, 129],
+  [19, 9, 515], // N ≥ 512: the wide register tile
+  [1, 64, 128], // M ≤ 8, K % 4 = 0: the matvec kernels (generation)
+  [5, 12, 20],
+  [8, 16, 7], // matvec only with b transposed (N % 4 ≠ 0)
 ];
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { BenteviError } from "../../src/errors.ts";
 import { assertClose } from "./_helpers.ts";
+import { createWebGpuBackendClass } from "../../src/backend/webgpu/mod.ts";
 import { gpuBackend, gpuTest } from "./webgpu_parity.ts";
 
 Deno.test({
@@ -74,5 +75,21 @@ Deno.test({
     }
     gpu.free(x);
     await gpu.sync();
+  },
+});
+
+Deno.test({
+  name: "webgpu memory: a lost device is reported clearly",
+  ...gpuTest,
+  fn: async () => {
+    const gpu = await createWebGpuBackendClass();
+    const t = gpu.zeros([4]);
+    gpu.ctx.device.destroy(); // the same path as a driver reset: device.lost resolves
+    await gpu.ctx.device.lost;
+    await new Promise((r) => setTimeout(r, 0));
+    assert.throws(
+      () => gpu.scale(t, 2),
+      (e: unknown) => e instanceof BenteviError && /WebGPU device lost/.test(e.message),
+    );
   },
 });

@@ -132,6 +132,32 @@ Deno.test("streaming keeps memory bounded: chunks come out long before the end",
   );
 });
 
+Deno.test("text without any boundary is still chunked in bounded memory, same as in memory", async () => {
+  const words = Array.from({ length: 40000 }, (_, i) => `palavra${i % 97}`).join(" "); // no punctuation
+  const text = words + " " + "x".repeat(200_000) + " fim";
+  for (const strategy of ["sentence", "recursive", "fixed"] as const) {
+    const opts = { strategy, maxTokens: 500, overlap: 0.1 };
+    const whole = chunkText(text, opts);
+    checkChunks(text, whole, 500, charCounter, 0.1, `no-boundary/${strategy}`);
+    const chunker = new Chunker(opts);
+    const got: Chunk[] = [];
+    let early = 0;
+    for (const part of randomParts(text, 9, 5000)) {
+      got.push(...chunker.push(part));
+      if (got.length > 0 && early === 0) early = got.length;
+    }
+    got.push(...chunker.finish());
+    assert(early > 0, "chunks come out before the end");
+    assertEquals(got, whole, strategy);
+  }
+  const stream: Chunk[] = [];
+  const parts = async function* () {
+    yield* randomParts(text, 4, 70000);
+  };
+  for await (const c of chunkStream(parts(), { maxTokens: 300 })) stream.push(c);
+  assertEquals(stream, chunkText(text, { maxTokens: 300 }));
+});
+
 Deno.test("chunkStream reads a ReadableStream<string>", async () => {
   const stream = ReadableStream.from(randomParts(SAMPLE, 3)) as ReadableStream<string>;
   const got: Chunk[] = [];
@@ -246,6 +272,20 @@ Deno.test("overlap starts on a sentence when one fits", () => {
     assert(chunks[i].start < chunks[i - 1].end, `chunk ${i} has no overlap`);
     assert(/^[AO] /.test(chunks[i].text), JSON.stringify(chunks[i].text.slice(0, 20)));
     assert(chunks[i - 1].end - chunks[i].start >= 30, "overlap of at least one sentence");
+  }
+});
+
+Deno.test("an additive counter that is not one per character keeps the budget", () => {
+  const bytes: TokenCounter = {
+    countTokens: (t) => new TextEncoder().encode(t).length, // UTF-8 bytes: additive
+    additive: true,
+    unit: "bytes",
+  };
+  for (const strategy of STRATEGIES) {
+    for (const overlap of [0, 0.2]) {
+      const chunks = chunkText(SAMPLE, { strategy, maxTokens: 64, overlap, counter: bytes });
+      checkChunks(SAMPLE, chunks, 64, bytes, overlap, `bytes/${strategy}/${overlap}`);
+    }
   }
 });
 

@@ -155,5 +155,14 @@ Deno.test("chunk bench --json maps every strategy to its figures", async () => {
     assertEquals(row.lossless, true);
     assert((row.max_tokens as number) <= 120, "the budget reached the bench");
   }
+  // a folder is read as its .txt files concatenated; `bench chunking` runs the same suite
+  await Deno.mkdir(`${dir}/pasta/sub`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/pasta/a.txt`, "Primeira frase. ");
+  await Deno.writeTextFile(`${dir}/pasta/sub/b.txt`, "Segunda frase.");
+  const folder = await bentevi("bench", "chunking", `${dir}/pasta`, "--json");
+  assertEquals(folder.code, 0, folder.stderr);
+  const frows = JSON.parse(folder.stdout);
+  assertEquals(frows.sentence.chunks, 1);
+  assertEquals(frows.sentence.lossless, true);
   await Deno.remove(dir, { recursive: true });
 });

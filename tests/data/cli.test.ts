@@ -139,3 +139,13 @@ Deno.test("cli without --allow-ffi: one notice line, same output through the fal
     await Deno.readTextFile(`${dir}/b/wiki_00000.jsonl`),
   );
 });
+
+Deno.test("cli bench wiki --json: throughput and zero residue on the project's fixture", async () => {
+  const r = await cli("bench", "wiki", `${FIXTURES}mini-ptwiki-multistream.xml.bz2`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.kept, 3);
+  assert.ok(j.mb_per_s > 0);
+  assert.equal(j.residue_lines, 0);
+  assert.ok(j.output_lines > 5);
+});

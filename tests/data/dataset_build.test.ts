@@ -65,6 +65,7 @@ Deno.test("dataset build: documents separated by end-of-text, split by document,
     output: `${dir}/two`,
     valFraction: 0.4,
     workers: 2,
+    minBytesPerWorker: 1,
   });
   assert.equal(r2.workers, 2);
   assert.deepEqual(
@@ -117,6 +118,7 @@ Deno.test("dataset build: bad inputs fail clearly and leave no .bin files", asyn
         tokenizer: `${dir}/tok.json`,
         output: `${dir}/x`,
         workers: 2,
+        minBytesPerWorker: 1,
       }),
     (e: Error) =>
       e instanceof BenteviError && /latin\.txt: invalid UTF-8 at byte 1/.test(e.message),
@@ -150,4 +152,24 @@ Deno.test({
     assert.equal(ds.tokens.filter((t) => t === 50256).length, 2);
     ds.close();
   },
+});
+
+Deno.test("dataset build: when the hash picks no validation document, the last one is moved there", async () => {
+  const { dir, tok, docs } = await setup();
+  // with two documents and a tiny fraction, the hash picks none
+  const r = await buildDataset([`${dir}/textos.txt`], {
+    tokenizer: `${dir}/tok.json`,
+    output: `${dir}/p`,
+    valFraction: 1e-9,
+  });
+  assert.equal(r.train.documents, 1);
+  assert.equal(r.val.documents, 1);
+  const train = await openTokenDataset(r.train.path);
+  const val = await openTokenDataset(r.val.path);
+  const eot = tok.endOfTextId!;
+  assert.deepEqual(split(train.tokens, eot).map((d) => tok.decode(d)), [docs[0]]);
+  assert.deepEqual(split(val.tokens, eot).map((d) => tok.decode(d)), [docs[1]]);
+  assert.equal((await Deno.stat(r.train.path)).size, 1024 + 2 * r.train.tokens);
+  train.close();
+  val.close();
 });

@@ -50,11 +50,13 @@ Deno.test("cleaner: nested templates and infoboxes vanish; number templates are 
   const out = cleanWikitext(
     "{{Info/Cidade|nome=Pedra Alta|população={{formatnum:8123}}|mapa={{Mapa|{{Coord|1|2}}}}}}\n" +
       "Pedra Alta tem {{formatnum:8123}} habitantes e área de {{convert|45|km2}}. " +
-      "Fica a {{convert|10|to|12|km}} do litoral e faz {{convert|30|C}} no verão.",
+      "Fica a {{convert|10|to|12|km}} do litoral e faz {{convert|30|C}} no verão. " +
+      "A densidade é de 180 {{hab/km2}} e o parque tem 12 {{km2}}.",
   );
   assert.equal(
     out,
-    "Pedra Alta tem 8123 habitantes e área de 45 km². Fica a 10 a 12 km do litoral e faz 30 °C no verão.",
+    "Pedra Alta tem 8123 habitantes e área de 45 km². Fica a 10 a 12 km do litoral e faz 30 °C no verão. " +
+      "A densidade é de 180 hab./km² e o parque tem 12 km².",
   );
 });
 
@@ -90,6 +92,17 @@ Deno.test("cleaner: tables, headings, lists, external links, magic words and tra
     "Introdução com um sítio e solto.\n\nPrimeiro parágrafo continua aqui.\n\nitem um\nitem dois\ntermo: definição",
   );
   noMarkup(out);
+});
+
+Deno.test("cleaner: {{PAGENAME}}, language and flag templates render as text", () => {
+  assert.equal(
+    cleanWikitext(
+      "{{PAGENAME}} ({{lang-en|Heron Ridge}}) fica no {{flag|Brasil}}.{{bandeira|BRA}} Tem praias.",
+      { title: "Serra da Garça" },
+    ),
+    "Serra da Garça (Heron Ridge) fica no Brasil. Tem praias.",
+  );
+  assert.equal(cleanWikitext("{{PAGENAME}} é um lugar. Fim."), "Fim.");
 });
 
 Deno.test("cleaner: empty when nothing readable is left", () => {

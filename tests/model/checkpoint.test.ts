@@ -48,7 +48,10 @@ Deno.test("config.json: Hugging Face GPT2Config fields and a round trip for both
   assert.deepEqual(configFromJson(JSON.parse(JSON.stringify(j))), gpt);
   const rwkv = presetConfig("rwkv-mini", 300);
   assert.deepEqual(configFromJson(configToJson(rwkv)), rwkv);
-  assert.throws(() => configFromJson({ model_type: "llama" }, "x.json"), isBentevi(/x.json: unsupported/));
+  assert.throws(
+    () => configFromJson({ model_type: "llama" }, "x.json"),
+    isBentevi(/x.json: unsupported/),
+  );
   assert.throws(
     () => configFromJson({ model_type: "gpt2", vocab_size: 5, n_embd: 6, n_layer: 1, n_head: 4 }),
     isBentevi(/not a multiple of nHead/),
@@ -98,8 +101,14 @@ Deno.test("a checkpoint from another model, or with a foreign tensor, is refused
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(j));
   await assert.rejects(() => loadCheckpoint(dir), isBentevi(/h\.1\.ln_1\.weight is missing/));
   // config with another width
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(configToJson({ ...config, dModel: 64, nHead: 4 })));
-  await assert.rejects(() => loadCheckpoint(dir), isBentevi(/has shape \[40,128\], the configuration needs \[40,64\]/));
+  await Deno.writeTextFile(
+    `${dir}/config.json`,
+    JSON.stringify(configToJson({ ...config, dModel: 64, nHead: 4 })),
+  );
+  await assert.rejects(
+    () => loadCheckpoint(dir),
+    isBentevi(/has shape \[40,128\], the configuration needs \[40,64\]/),
+  );
   // an untied lm_head
   const w = initWeights(config, 1);
   const tensors = new Map([...w].map(([k, t]) => [`transformer.${k}`, t]));
@@ -119,7 +128,9 @@ Deno.test("a checkpoint from another model, or with a foreign tensor, is refused
 });
 
 Deno.test("truncated or tampered safetensors are refused with the file named", async () => {
-  const config = { ...presetConfig("rwkv-micro", 20), nLayer: 1 } as ReturnType<typeof presetConfig>;
+  const config = { ...presetConfig("rwkv-micro", 20), nLayer: 1 } as ReturnType<
+    typeof presetConfig
+  >;
   const dir = `${tmp}/tamper`;
   await saveCheckpoint(dir, { config, weights: initWeights(config, 1) });
   const path = `${dir}/model.safetensors`;
@@ -185,6 +196,9 @@ Deno.test({
     // Saving it again gives a directory that loads to the same weights.
     await saveCheckpoint(`${tmp}/tiny-again`, { config: tiny.config, weights: tiny.weights });
     const again = await loadCheckpoint(`${tmp}/tiny-again`);
-    assert.deepEqual(again.weights.get("h.0.mlp.c_proj.weight"), tiny.weights.get("h.0.mlp.c_proj.weight"));
+    assert.deepEqual(
+      again.weights.get("h.0.mlp.c_proj.weight"),
+      tiny.weights.get("h.0.mlp.c_proj.weight"),
+    );
   },
 });

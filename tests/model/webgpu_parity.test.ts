@@ -56,7 +56,9 @@ async function oneStep(backend: Backend, config: ModelConfig): Promise<StepResul
   const store = new ParameterStore(backend, config);
   const rng = new Xoshiro128(3);
   const w = initWeights(config, 5);
-  for (const t of w.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += 0.1 * rng.normal();
+  for (const t of w.values()) {
+    for (let i = 0; i < t.data.length; i++) t.data[i] += 0.1 * rng.normal();
+  }
   store.load(w);
   const B = 2, T = 13, N = B * T;
   const model = createModel(backend, config, store, B, T);
@@ -108,7 +110,10 @@ function close(
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);
     if (skip?.(i)) continue;
-    assert.ok(d <= rel * scale + 1e-6, `${name}[${i}]: webgpu ${a[i]} vs cpu ${b[i]} (scale ${scale})`);
+    assert.ok(
+      d <= rel * scale + 1e-6,
+      `${name}[${i}]: webgpu ${a[i]} vs cpu ${b[i]} (scale ${scale})`,
+    );
   }
 }
 

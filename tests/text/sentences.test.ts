@@ -23,6 +23,39 @@ Deno.test("abbreviations mid-sentence do not end sentences", () => {
   ]);
 });
 
+Deno.test("more Portuguese cases: titles, pages, centuries, ordinals, money, times", () => {
+  const cases: [string, string[]][] = [
+    ["D. Pedro II chegou no séc. XIX. Depois partiu.", [
+      "D. Pedro II chegou no séc. XIX.",
+      "Depois partiu.",
+    ]],
+    ["Veja a pág. 3 e o cap. 2 do vol. 1. Depois leia.", [
+      "Veja a pág. 3 e o cap. 2 do vol. 1.",
+      "Depois leia.",
+    ]],
+    ["A Sr.ª Maria chegou. O Dr. João também.", ["A Sr.ª Maria chegou.", "O Dr. João também."]],
+    ["Isso é, i.e., o que foi dito. Fim.", ["Isso é, i.e., o que foi dito.", "Fim."]],
+    ["O prof. Silva e a profa. Lima riram. Todos riram.", [
+      "O prof. Silva e a profa. Lima riram.",
+      "Todos riram.",
+    ]],
+    ["Pagou R$ 10,50. Recebeu US$ 3.00 de troco.", [
+      "Pagou R$ 10,50.",
+      "Recebeu US$ 3.00 de troco.",
+    ]],
+    ["Ganhou o 1º lugar. Depois o 2º.", ["Ganhou o 1º lugar.", "Depois o 2º."]],
+    ["Ele perguntou: “Quem é você?” Ela não respondeu.", [
+      "Ele perguntou: “Quem é você?”",
+      "Ela não respondeu.",
+    ]],
+    ["Estava lá (e não saiu). Depois foi embora.", [
+      "Estava lá (e não saiu).",
+      "Depois foi embora.",
+    ]],
+  ];
+  for (const [text, want] of cases) assertEquals(trimmed(text), want, text);
+});
+
 Deno.test("etc. before a capitalised word ends the sentence", () => {
   assertEquals(trimmed("Comprou pão, leite etc. Depois voltou."), [
     "Comprou pão, leite etc.",
@@ -107,6 +140,21 @@ Deno.test("list items and headings are units; hard-wrapped lines are not", () =>
   assertEquals(at("Era uma vez"), BOUNDARY.CLAUSE, "a heading stays with its text");
   assertEquals(at("Precisamos"), BOUNDARY.CLAUSE);
   assertEquals(at("1. Arroz"), BOUNDARY.LINE);
+});
+
+Deno.test("a one-line title-like paragraph stays with the text under it", () => {
+  const text =
+    "Fim do capítulo anterior.\n\nA Poesia\n\nEra uma vez um verso. Outro.\n\n12 de maio\n\nHoje choveu.";
+  const b = findBoundaries(text);
+  const at = (s: string) => b.level[b.pos.indexOf(text.indexOf(s))];
+  assertEquals(at("A Poesia"), BOUNDARY.PARAGRAPH);
+  assertEquals(at("Era uma vez"), BOUNDARY.CLAUSE);
+  assertEquals(at("12 de maio"), BOUNDARY.PARAGRAPH);
+  assertEquals(at("Hoje"), BOUNDARY.CLAUSE);
+  // a short paragraph with punctuation is not a title
+  const p = "Primeiro.\n\nSegundo, sem ponto\n\nTerceiro.";
+  const bp = findBoundaries(p);
+  assertEquals(bp.level, [BOUNDARY.PARAGRAPH, BOUNDARY.PARAGRAPH]);
 });
 
 Deno.test("paragraphs, CRLF and the C1 dash of the Machado corpus", () => {

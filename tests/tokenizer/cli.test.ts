@@ -92,6 +92,12 @@ Deno.test("CLI: tokenizer train, encode, decode, inspect", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /pre-tokens \(3\): "Café" " com" " pão"/);
   assert.match(r.stdout, /bytes per token: \d+\.\d\d/);
+  r = await bentevi("tokenizer", "inspect", "-t", tokPath, "--text", "bem-te-vi[EOS]", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const view = JSON.parse(r.stdout);
+  assert.deepEqual(view.ids, view.pieces.flatMap((p: { ids: number[] }) => p.ids));
+  assert.equal(view.pieces.at(-1).added_id, enc.ids.at(-1));
+  assert.ok(view.pieces.some((p: { merges: unknown[] }) => p.merges.length > 0));
   await Deno.remove(dir, { recursive: true });
 });
 

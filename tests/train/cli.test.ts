@@ -6,7 +6,9 @@ import { makeFixture } from "./helpers.ts";
 const fx = await makeFixture();
 
 // Runs the CLI in-process (main() returns the exit code), capturing console output.
-async function bentevi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function bentevi(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [], err: string[] = [];
   const { log, error } = console;
   console.log = (...a: unknown[]) => out.push(a.join(" "));
@@ -24,8 +26,23 @@ Deno.test("train → resume → eval → info → lr-find, and bad input", async
   const run = `${fx.dir}/run`;
   const common = ["--data", fx.text, "--tokenizer", fx.tokenizer, "--device", "cpu"];
   const t = await bentevi(
-    "train", ...common, "--model", "gpt-micro", "--out", run, "--steps", "3", "--batch-size", "2",
-    "--context", "16", "--eval-every", "3", "--eval-batches", "1", "--json",
+    "train",
+    ...common,
+    "--model",
+    "gpt-micro",
+    "--out",
+    run,
+    "--steps",
+    "3",
+    "--batch-size",
+    "2",
+    "--context",
+    "16",
+    "--eval-every",
+    "3",
+    "--eval-batches",
+    "1",
+    "--json",
   );
   assert.equal(t.code, 0, t.stderr);
   const s = JSON.parse(t.stdout);
@@ -52,17 +69,44 @@ Deno.test("train → resume → eval → info → lr-find, and bad input", async
   assert.notEqual(done.code, 0);
   assert.match(done.stderr, /already at step 5; pass --steps/);
 
-  const e = await bentevi("eval", "--checkpoint", run, "--data", fx.text, "--batch-size", "2", "--context", "16", "--device", "cpu", "--json");
+  const e = await bentevi(
+    "eval",
+    "--checkpoint",
+    run,
+    "--data",
+    fx.text,
+    "--batch-size",
+    "2",
+    "--context",
+    "16",
+    "--device",
+    "cpu",
+    "--json",
+  );
   assert.equal(e.code, 0, e.stderr);
   const ev = JSON.parse(e.stdout);
   assert.ok(ev.checkpoint.endsWith("step-000005"));
-  assert.ok(ev.accuracy >= 0 && ev.accuracy <= 1 && Math.abs(ev.perplexity - Math.exp(ev.loss)) < 1e-6);
+  assert.ok(
+    ev.accuracy >= 0 && ev.accuracy <= 1 && Math.abs(ev.perplexity - Math.exp(ev.loss)) < 1e-6,
+  );
 
   const i = await bentevi("info", "--model", "rwkv-micro", "--vocab-size", "4096", "--json");
   assert.equal(i.code, 0, i.stderr);
   assert.equal(JSON.parse(i.stdout).parameters, 5517312);
 
-  const lf = await bentevi("lr-find", ...common, "--model", "rwkv-micro", "--steps", "8", "--batch-size", "2", "--context", "16", "--json");
+  const lf = await bentevi(
+    "lr-find",
+    ...common,
+    "--model",
+    "rwkv-micro",
+    "--steps",
+    "8",
+    "--batch-size",
+    "2",
+    "--context",
+    "16",
+    "--json",
+  );
   assert.equal(lf.code, 0, lf.stderr);
   const lr = JSON.parse(lf.stdout);
   assert.equal(lr.points.length, 8);
@@ -71,13 +115,41 @@ Deno.test("train → resume → eval → info → lr-find, and bad input", async
   const bad = await bentevi("train", ...common, "--model", "gpt-giant", "--out", `${fx.dir}/x`);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /unknown model preset "gpt-giant"; available: /);
-  const badLr = await bentevi("train", ...common, "--out", `${fx.dir}/y`, "--lr", "1e-4", "--min-lr", "1e-3");
+  const badLr = await bentevi(
+    "train",
+    ...common,
+    "--out",
+    `${fx.dir}/y`,
+    "--lr",
+    "1e-4",
+    "--min-lr",
+    "1e-3",
+  );
   assert.notEqual(badLr.code, 0);
   assert.match(badLr.stderr, /--min-lr 0.001 is larger than --lr 0.0001/);
   const ctx = await bentevi("train", ...common, "--out", `${fx.dir}/z`, "--context", "4096");
   assert.notEqual(ctx.code, 0);
   assert.match(ctx.stderr, /--context 4096 exceeds gpt-micro's context length 128/);
-  for (const d of ["x", "y", "z"]) await assert.rejects(() => Deno.stat(`${fx.dir}/${d}`));
+  await Deno.writeTextFile(`${fx.dir}/small.txt`, "Olá, bem-te-vi! ".repeat(20));
+  const small = await bentevi(
+    "train",
+    "--data",
+    `${fx.dir}/small.txt`,
+    "--tokenizer",
+    fx.tokenizer,
+    "--device",
+    "cpu",
+    "--out",
+    `${fx.dir}/w`,
+    "--context",
+    "64",
+  );
+  assert.notEqual(small.code, 0);
+  assert.match(
+    small.stderr,
+    /small.txt: the validation split has \d+ tokens, fewer than context \+ 1 = 65/,
+  );
+  for (const d of ["w", "x", "y", "z"]) await assert.rejects(() => Deno.stat(`${fx.dir}/${d}`));
   const badCk = await bentevi("eval", "--checkpoint", `${fx.dir}/nothing`, "--data", fx.text);
   assert.notEqual(badCk.code, 0);
   assert.match(badCk.stderr, /^bentevi: .*nothing/m);

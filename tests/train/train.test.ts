@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
-import type { ModelConfig } from "../../src/model/mod.ts";
+import { listCheckpoints, type ModelConfig } from "../../src/model/mod.ts";
 import { Tokenizer } from "../../src/tokenizer/mod.ts";
 import {
   createRunDir,
   defaultTrainOptions,
   learningRate,
-  listCheckpoints,
   loadTrainingData,
   lossSvg,
   readRunSpec,
-  runTraining,
   type RunSpec,
+  runTraining,
   type TrainSummary,
 } from "../../src/train/mod.ts";
 import { makeFixture, TINY_GPT, TINY_RWKV } from "./helpers.ts";
@@ -20,7 +19,11 @@ import { makeFixture, TINY_GPT, TINY_RWKV } from "./helpers.ts";
 const fixture = await makeFixture();
 const tokenizer = await Tokenizer.fromFile(fixture.tokenizer);
 
-function spec(config: ModelConfig, steps: number, extra: Partial<RunSpec["options"]> = {}): RunSpec {
+function spec(
+  config: ModelConfig,
+  steps: number,
+  extra: Partial<RunSpec["options"]> = {},
+): RunSpec {
   return {
     version: 1,
     model: "tiny",
@@ -78,7 +81,10 @@ for (const config of [TINY_GPT, TINY_RWKV]) {
 
 Deno.test("learning: the loss falls on a small repeated text (GPT and RWKV)", async () => {
   for (const config of [TINY_GPT, TINY_RWKV]) {
-    const r = await run(`${fixture.dir}/learn-${config.arch}`, spec(config, 80, { evalEvery: 40, lr: 1e-2, minLr: 1e-3 }));
+    const r = await run(
+      `${fixture.dir}/learn-${config.arch}`,
+      spec(config, 80, { evalEvery: 40, lr: 1e-2, minLr: 1e-3 }),
+    );
     const first = r.losses.slice(0, 3).reduce((a, b) => a + b) / 3;
     const last = r.losses.slice(-3).reduce((a, b) => a + b) / 3;
     assert.ok(last < first - 1.2, `${config.arch}: loss ${first} → ${last}`);
@@ -138,4 +144,25 @@ Deno.test("loss.svg renders both curves", () => {
   const svg = lossSvg([{ step: 1, value: 3 }, { step: 2, value: 2 }], [{ step: 2, value: 2.5 }]);
   assert.equal((svg.match(/<path /g) ?? []).length, 2);
   assert.match(svg, /validation loss/);
+});
+
+Deno.test("early stopping ends the run when validation stops improving", async () => {
+  const dir = `${fixture.dir}/early`;
+  // A learning rate too small to move the validation loss: the second evaluation does not
+  // improve, so patience 1 stops at step 4 of 12 and saves a checkpoint there.
+  const r = await run(
+    dir,
+    spec(TINY_GPT, 12, { lr: 1e-9, minLr: 1e-9, evalEvery: 2, saveEvery: 0, patience: 1 }),
+  );
+  assert.equal(r.stopReason, "early-stopping");
+  assert.equal(r.step, 4);
+  assert.ok(r.checkpoint.endsWith("step-000004"));
+});
+
+Deno.test("gradient accumulation: 2 micro-batches of 1 == 1 batch of 2", async () => {
+  // The loader draws the same windows in the same order either way, so the runs agree up to
+  // floating-point summation order.
+  const a = await run(`${fixture.dir}/accum-a`, spec(TINY_GPT, 5, { batchSize: 2, gradAccum: 1 }));
+  const b = await run(`${fixture.dir}/accum-b`, spec(TINY_GPT, 5, { batchSize: 1, gradAccum: 2 }));
+  a.losses.forEach((l, i) => assert.ok(Math.abs(l - b.losses[i]) < 1e-5, `${l} vs ${b.losses[i]}`));
 });

@@ -15,10 +15,17 @@ import {
   VIEW_ALIGN,
 } from "../backend.ts";
 import { asMatrix, expectSameSize, expectSize, fmtShape, shapeSize } from "../cpu/tensor.ts";
-import { type Binding, type GpuContext, GpuTensor, type KernelSpec, type Scalars } from "./context.ts";
+import {
+  type Binding,
+  type GpuContext,
+  GpuTensor,
+  type KernelSpec,
+  type Scalars,
+} from "./context.ts";
 import { MatmulKernels, type MatmulVariant } from "./matmul.ts";
 import { expandRepeats } from "./template.ts";
 import elementwiseSrc from "../../../wgsl/elementwise.wgsl" with { type: "text" };
+import elementwiseVec4Src from "../../../wgsl/elementwise_vec4.wgsl" with { type: "text" };
 import reduceSrc from "../../../wgsl/reduce.wgsl" with { type: "text" };
 import layernormSrc from "../../../wgsl/layernorm.wgsl" with { type: "text" };
 import softmaxSrc from "../../../wgsl/softmax_xent.wgsl" with { type: "text" };
@@ -48,6 +55,7 @@ const K = {
   sigmoid: k(elementwiseSrc, "sigmoid", 2),
   sigmoidBwd: k(elementwiseSrc, "sigmoid_bwd", 3),
   sumAll: k(reduceSrc, "sum_all", 2),
+  sumPartial: k(reduceSrc, "sum_partial", 2),
   sumRows: k(reduceSrc, "sum_rows", 2),
   argmax: k(reduceSrc, "argmax_rows", 3),
   topK: k(reduceSrc, "top_k", 3),
@@ -56,6 +64,7 @@ const K = {
   lnBwdDwDb: k(layernormSrc, "ln_backward_dwdb", 6),
   xent: k(softmaxSrc, "softmax_xent", 4),
   xent4: k(softmaxVec4Src, "softmax_xent", 4),
+  xent4Rows: k(softmaxVec4Src, "softmax_xent_rows", 4),
   ln4Fwd: k(layernormVec4Src, "ln4_forward", 6),
   ln4BwdDx: k(layernormVec4Src, "ln4_backward_dx", 6),
   ln4BwdDwDb: k(layernormVec4Src, "ln4_backward_dwdb", 6),
@@ -85,6 +94,11 @@ function rowGroups(rows: number): [number, number] {
 export interface WebGpuBackendOptions {
   /** Force a matmul variant (`"auto"` picks by adapter: textures on CPU adapters). */
   matmul?: "auto" | MatmulVariant;
+  /**
+   * Softmax cross-entropy layout: one invocation per row (`"rows"`, no barriers: CPU adapters)
+   * or one workgroup per row (`"workgroup"`: GPUs). `"auto"` picks by adapter.
+   */
+  softmax?: "auto" | "rows" | "workgroup";
 }
 
 /**
@@ -108,12 +122,16 @@ export class WebGpuBackend implements Backend {
   readonly ctx: GpuContext;
   /** The matmul kernels and their per-adapter variant. */
   readonly mm: MatmulKernels;
+  #softmaxRows: boolean;
 
+  /** Wraps an opened device; prefer `createWebGpuBackend()`, which opens it with the right limits. */
   constructor(ctx: GpuContext, options: WebGpuBackendOptions = {}) {
     this.ctx = ctx;
     const info = ctx.adapter.info;
     const name = info.description || info.device || info.vendor || "unknown adapter";
     this.mm = new MatmulKernels(ctx, options.matmul ?? "auto");
+    const softmax = options.softmax ?? "auto";
+    this.#softmaxRows = softmax === "auto" ? info.isFallbackAdapter : softmax === "rows";
     this.description = `WebGPU: ${name}${
       info.isFallbackAdapter ? " (fallback adapter)" : ""
     }, matmul ${this.mm.variant}`;
@@ -145,9 +163,21 @@ export class WebGpuBackend implements Backend {
     this.ctx.dispatch(spec, bindings, scalars, groups);
   }
 
+  #vec4Twins = new Map<KernelSpec, KernelSpec>();
+
+  /** Elementwise kernel over n elements: the vec4 twin for 4·⌊n/4⌋, the scalar one for the tail. */
   #elementwise(spec: KernelSpec, n: number, bindings: GpuTensor[], s = 0): void {
     if (n === 0) return;
-    this.#run(spec, bindings, { u: [n], f: [s] }, strideGroups(n));
+    const n4 = n - (n % 4);
+    if (n4 > 0) {
+      let twin = this.#vec4Twins.get(spec);
+      if (!twin) {
+        twin = { code: elementwiseVec4Src, entry: spec.entry, storage: spec.storage };
+        this.#vec4Twins.set(spec, twin);
+      }
+      this.#run(twin, bindings, { u: [n4], f: [s] }, strideGroups(n4 / 4));
+    }
+    if (n4 < n) this.#run(spec, bindings, { u: [n, n4], f: [s] }, strideGroups(n - n4));
   }
 
   /** A temporary f32 buffer, returned to the pool after the next submit. */
@@ -348,9 +378,17 @@ export class WebGpuBackend implements Backend {
 
   #sumAll(op: string, out: Tensor, x: Tensor, accumulate: boolean, square: boolean): void {
     expectSize(op, "out", out, 1, "a scalar result");
-    this.#run(K.sumAll, [this.#t(op, "out", out), this.#t(op, "x", x)], {
-      u: [x.size, accumulate ? 1 : 0, square ? 1 : 0],
-    }, [1]);
+    const o = this.#t(op, "out", out), gx = this.#t(op, "x", x);
+    const n = x.size;
+    if (n <= SUM_CHUNK) {
+      this.#run(K.sumAll, [o, gx], { u: [n, accumulate ? 1 : 0, square ? 1 : 0] }, [1]);
+      return;
+    }
+    // Two stages, both in a fixed order: chunk sums in parallel, then their sum.
+    const parts = Math.ceil(n / SUM_CHUNK);
+    const partials = this.#scratch(parts);
+    this.#run(K.sumPartial, [partials, gx], { u: [n, 0, square ? 1 : 0, SUM_CHUNK] }, [parts]);
+    this.#run(K.sumAll, [o, partials], { u: [parts, accumulate ? 1 : 0, 0] }, [1]);
   }
 
   sum(out: Tensor, x: Tensor, accumulate = false): void {
@@ -579,8 +617,9 @@ export class WebGpuBackend implements Backend {
     if (hit) return hit;
     const spec: KernelSpec = {
       code: expandRepeats(
-        attentionVec4Src.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`),
-        { HS4: hs / 4 },
+        attentionVec4Src.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`)
+          .replace(/const R: u32 = \d+u;/, `const R: u32 = ${ATTN_ROWS}u;`),
+        { HS4: hs / 4, R: ATTN_ROWS },
       ),
       entry,
       storage: 6,
@@ -608,8 +647,8 @@ export class WebGpuBackend implements Backend {
           this.#t(op, "lse", lse),
           this.#t(op, "qkv", qkv),
         ],
-        { u: [B, T, C, NH], f: [1 / Math.sqrt(hs)] },
-        [Math.ceil(T / 64), B * NH],
+        { u: [B, T, C, NH, Math.ceil(T / ATTN_ROWS)], f: [1 / Math.sqrt(hs)] },
+        attnGroups(B * NH * Math.ceil(T / ATTN_ROWS)),
       );
       return;
     }
@@ -656,9 +695,11 @@ export class WebGpuBackend implements Backend {
       const [dq, go, o, l, q] = bind;
       const dsum = this.#scratch(B * NH * T);
       const b4 = [dq, go, o, l, q, dsum];
-      const groups = [Math.ceil(T / 64), B * NH] as const;
-      this.#run(this.#attn4Spec("attn4_backward_q", hs), b4, s, groups);
-      this.#run(this.#attn4Spec("attn4_backward_kv", hs), b4, s, groups);
+      const blocks = Math.ceil(T / ATTN_ROWS);
+      const s4: Scalars = { u: [B, T, C, NH, blocks], f: s.f };
+      const groups = attnGroups(B * NH * blocks);
+      this.#run(this.#attn4Spec("attn4_backward_q", hs), b4, s4, groups);
+      this.#run(this.#attn4Spec("attn4_backward_kv", hs), b4, s4, groups);
       return;
     }
     this.#run(this.#attnSpec("attn_backward_q", 5, hs), bind, s, [Math.ceil(T / 64), B * NH]);
@@ -715,8 +756,10 @@ export class WebGpuBackend implements Backend {
     expectSize(op, "losses", losses, N, `logits ${fmtShape(logits.shape)}`);
     if (dlogits) expectSameSize(op, "dlogits", dlogits, "logits", logits);
     if (N === 0) return;
+    // CPU adapters: one invocation per row (no barriers); GPUs: one workgroup per row.
+    const spec = V % 4 !== 0 ? K.xent : this.#softmaxRows ? K.xent4Rows : K.xent4;
     this.#run(
-      V % 4 === 0 ? K.xent4 : K.xent,
+      spec,
       [
         this.#t(op, "losses", losses),
         this.#tn(op, "dlogits", dlogits),
@@ -724,7 +767,7 @@ export class WebGpuBackend implements Backend {
         this.#t(op, "targets", targets, "i32"),
       ],
       { u: [N, V, dlogits ? 1 : 0], f: [gradScale] },
-      rowGroups(N),
+      spec === K.xent4Rows ? threadGroups(N) : rowGroups(N),
     );
   }
 
@@ -990,6 +1033,22 @@ export class WebGpuBackend implements Backend {
       this.#t(op, "dout", dout),
     ]);
   }
+}
+
+/** Elements per workgroup in the first stage of a large sum. */
+const SUM_CHUNK = 16384;
+
+/** Rows per invocation in the vec4 attention kernels (each k/v load serves this many rows). */
+const ATTN_ROWS = 4;
+
+function attnGroups(invocations: number): [number] {
+  const groups = Math.ceil(invocations / 64);
+  if (groups > 65535) {
+    throw new BenteviError(
+      `attention: ${invocations} row blocks exceed the dispatch limit; use a smaller batch`,
+    );
+  }
+  return [groups];
 }
 
 /** Workgroups for one invocation per item, 64 per group (2-D beyond 65 535 groups). */

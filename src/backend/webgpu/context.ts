@@ -18,6 +18,7 @@ import type { DType, Tensor } from "../backend.ts";
 export class GpuTensor implements Tensor {
   /** Number of elements. */
   readonly size: number;
+  /** A tensor over `buffer` from element `offset` (views share their base's buffer). */
   constructor(
     /** Dimensions. */
     readonly shape: readonly number[],
@@ -60,6 +61,7 @@ export interface Scalars {
 }
 
 const UNIFORM_SLOT = 256;
+const PROFILE_SLOTS = 2048; // 2 timestamps each: the 4096-query limit of a query set
 const UNIFORM_CHUNK = 64 * 1024;
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -103,6 +105,7 @@ export class GpuContext {
   #dispatches = 0;
   #dummy: GpuBuf;
 
+  /** Takes over `device` (opened on `adapter`): watches for loss and validation errors. */
   constructor(adapter: GPUAdapter, device: GPUDevice) {
     this.adapter = adapter;
     this.device = device;
@@ -169,11 +172,6 @@ export class GpuContext {
   /** Runs `fn` right after the next submit (e.g. destroying a staging buffer). */
   afterSubmit(fn: () => void): void {
     this.#afterSubmit.push(fn);
-  }
-
-  /** The backing byte size a buffer of `bytes` gets. */
-  static sizeClass(bytes: number): number {
-    return sizeClass(bytes);
   }
 
   // ---- encoder -------------------------------------------------------------------------------
@@ -377,18 +375,101 @@ export class GpuContext {
       });
       this.#bindGroups.set(key, bg);
     }
-    const pass = this.pass();
+    let pass: GPUComputePassEncoder;
+    const prof = this.#profiler;
+    if (prof && prof.count < PROFILE_SLOTS) {
+      // Profiling: one pass per dispatch, GPU timestamps at its start and end.
+      const i = prof.count++;
+      prof.names.push(spec.entry);
+      pass = this.encoder().beginComputePass({
+        timestampWrites: {
+          querySet: prof.querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      this.#pass = pass;
+    } else pass = this.pass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bg, [offset]);
     pass.dispatchWorkgroups(gx, gy, gz);
     this.#dispatches++;
+    if (prof) {
+      pass.end();
+      this.#pass = null;
+    }
   }
 
-  /** Forgets cached bind groups that mention a destroyed resource (by key fragment). */
-  dropBindGroups(fragment: string): void {
-    for (const k of [...this.#bindGroups.keys()]) {
-      if (k.includes(fragment)) this.#bindGroups.delete(k);
+  // ---- profiling -----------------------------------------------------------------------------
+
+  #profiler: {
+    querySet: GPUQuerySet;
+    resolve: GPUBuffer;
+    count: number;
+    names: string[];
+    totals: Map<string, { count: number; ms: number }>;
+  } | null = null;
+
+  /** Whether GPU timestamps can be taken (the device has "timestamp-query"). */
+  get canProfile(): boolean {
+    return this.device.features.has("timestamp-query");
+  }
+
+  /** Starts timing every dispatch with GPU timestamps (one pass per dispatch while on). */
+  startProfile(): void {
+    if (!this.canProfile) {
+      throw new BenteviError("profiling needs the WebGPU feature timestamp-query");
     }
+    this.flush();
+    this.#profiler = {
+      querySet: this.device.createQuerySet({ type: "timestamp", count: 2 * PROFILE_SLOTS }),
+      resolve: this.device.createBuffer({
+        size: 16 * PROFILE_SLOTS,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      }),
+      count: 0,
+      names: [],
+      totals: new Map(),
+    };
+  }
+
+  /** Submits, collects the timestamps so far and returns GPU ms per kernel entry point. */
+  async collectProfile(): Promise<Map<string, { count: number; ms: number }>> {
+    const prof = this.#profiler;
+    if (!prof) throw new Error("collectProfile: startProfile() first");
+    if (prof.count > 0) {
+      const n = prof.count;
+      const staging = this.device.createBuffer({
+        size: 16 * n,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      const enc = this.encoder();
+      enc.resolveQuerySet(prof.querySet, 0, 2 * n, prof.resolve, 0);
+      enc.copyBufferToBuffer(prof.resolve, 0, staging, 0, 16 * n);
+      this.flush();
+      await staging.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      staging.destroy();
+      for (let i = 0; i < n; i++) {
+        const e = prof.totals.get(prof.names[i]) ?? { count: 0, ms: 0 };
+        e.count++;
+        e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        prof.totals.set(prof.names[i], e);
+      }
+      prof.count = 0;
+      prof.names = [];
+    }
+    return prof.totals;
+  }
+
+  /** Stops profiling. */
+  stopProfile(): void {
+    if (!this.#profiler) return;
+    this.flush();
+    this.#profiler.querySet.destroy();
+    this.#profiler.resolve.destroy();
+    this.#profiler = null;
   }
 
   /** Destroys every buffer and forgets every cache. */

@@ -9,7 +9,23 @@ import { WebGpuBackend, type WebGpuBackendOptions } from "./backend.ts";
 import { GpuContext } from "./context.ts";
 
 export { WebGpuBackend, type WebGpuBackendOptions } from "./backend.ts";
-export type { MatmulVariant, TextureTile } from "./matmul.ts";
+export {
+  type Binding,
+  type GpuBuf,
+  GpuContext,
+  GpuTensor,
+  type KernelSpec,
+  type Scalars,
+} from "./context.ts";
+export { type MatmulDims, MatmulKernels, type MatmulVariant, type TextureTile } from "./matmul.ts";
+export type {
+  AdamWParams,
+  AttentionDims,
+  Backend,
+  DType,
+  MatmulOptions,
+  Tensor,
+} from "../backend.ts";
 
 /**
  * Opens a device on `adapter` (or on the default adapter) with the adapter's own buffer
@@ -30,7 +46,18 @@ export async function createWebGpuBackend(
   return await createWebGpuBackendClass(adapter, options);
 }
 
-/** Like {@link createWebGpuBackend}, typed as the concrete {@link WebGpuBackend}. */
+/**
+ * Like {@link createWebGpuBackend}, typed as the concrete {@link WebGpuBackend} (for its
+ * `ctx` and `mm` internals: profiling, kernel variants).
+ *
+ * @example
+ * ```ts
+ * import { createWebGpuBackendClass } from "./mod.ts";
+ * const gpu = await createWebGpuBackendClass(undefined, { matmul: "tiled" });
+ * console.log(gpu.mm.variant); // "tiled"
+ * gpu.destroy();
+ * ```
+ */
 export async function createWebGpuBackendClass(
   adapter?: GPUAdapter,
   options: WebGpuBackendOptions = {},
@@ -53,16 +80,29 @@ export async function createWebGpuBackendClass(
       `WebGPU adapter offers ${lim.maxStorageBuffersPerShaderStage} storage buffers per shader stage; Bentevi needs 8`,
     );
   }
+  // Timestamps for `bentevi gpu --profile`-style kernel timing, when the adapter has them.
+  const requiredFeatures: GPUFeatureName[] = a.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
   let device: GPUDevice;
   try {
-    device = await a.requestDevice({ requiredLimits });
+    device = await a.requestDevice({ requiredLimits, requiredFeatures });
   } catch (e) {
     throw new BenteviError(`WebGPU: could not open a device (${(e as Error).message})`);
   }
   return new WebGpuBackend(new GpuContext(a, device), options);
 }
 
-/** The default adapter (high performance first), or null when there is none. */
+/**
+ * The default adapter (high performance first), or null when there is none.
+ *
+ * @example
+ * ```ts
+ * import { requestGpuAdapter } from "./mod.ts";
+ * const adapter = await requestGpuAdapter();
+ * console.log(adapter ? adapter.info.description : "no WebGPU adapter");
+ * ```
+ */
 export async function requestGpuAdapter(): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
   try {

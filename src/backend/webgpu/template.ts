@@ -17,6 +17,13 @@
  * ```
  */
 export function expandRepeats(src: string, counts: Record<string, number>): string {
+  // Nested markers (`//@REPEAT r < R: //@REPEAT i < N: …`) expand one level per pass.
+  let out = src;
+  for (let pass = 0; pass < 8 && out.includes("//@REPEAT"); pass++) out = expandOnce(out, counts);
+  return out;
+}
+
+function expandOnce(src: string, counts: Record<string, number>): string {
   return src.replace(
     /^([ \t]*)\/\/@REPEAT (\w+) < (\w+): (.*)$/gm,
     (_all, indent: string, v: string, name: string, code: string) => {

@@ -13,7 +13,7 @@ import { type CorpusEncoding, decodeLatin1, firstInvalidUtf8, listInputs } from 
 /** One encoding problem found. */
 export interface EncodingProblem {
   file: string;
-  kind: "invalid-utf8" | "replacement-char" | "mojibake" | "control-char";
+  kind: "invalid-utf8" | "replacement-char" | "mojibake" | "control-char" | "cp1252-as-c1";
   /** Occurrences. */
   count: number;
   /** First occurrence: byte offset for invalid UTF-8, character offset otherwise. */
@@ -54,7 +54,9 @@ const BUCKETS: [number, string][] = [
 ];
 const MOJIBAKE = /Ã[\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u201e\u2020-\u2122]|Â[\u00a0-\u00bf]/g;
 // deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+/** C1 characters other than NEL: Windows-1252 text decoded as ISO-8859-1 (`clean` repairs them). */
+const C1 = /[\u0080-\u0084\u0086-\u009f]/g;
 
 /** Options for {@link auditCorpus}. */
 export interface AuditOptions {
@@ -132,6 +134,7 @@ export async function auditCorpus(
     }
     problem("mojibake", MOJIBAKE);
     problem("control-char", CONTROL);
+    problem("cp1252-as-c1", C1);
 
     r.characters += [...text].length;
     const norm = text.replace(/\r\n?|\u0085/g, "\n");
@@ -195,7 +198,11 @@ export function formatAudit(r: AuditReport): string {
     lines.push(
       `encoding     ${p.file}: ${p.kind} ×${p.count} (first at ${
         p.kind === "invalid-utf8" ? "byte" : "character"
-      } ${p.first})`,
+      } ${p.first})${
+        p.kind === "cp1252-as-c1"
+          ? ": Windows-1252 text read as ISO-8859-1; `clean` repairs it (U+0097 → —)"
+          : ""
+      }`,
     );
   }
   return lines.join("\n");

@@ -1,5 +1,7 @@
 /**
- * `clean`: Unicode NFC, control characters removed (CRLF, CR, NEL, U+2028/2029 become `\n`),
+ * `clean`: Unicode NFC, control characters removed (CRLF, CR, NEL, U+2028/2029 become `\n`;
+ * other C1 characters, which in real text are Windows-1252 bytes read as ISO-8859-1, become the
+ * characters they stand for: U+0097 → "—"),
  * whitespace folded, exact duplicate paragraphs removed (by hash, across all inputs) and
  * too-short paragraphs dropped. Paragraphs are blocks separated by blank lines; line breaks
  * inside a paragraph (verse, hard-wrapped prose) are kept.
@@ -22,6 +24,8 @@ export interface CleanStats {
   duplicateParagraphs: number;
   shortParagraphs: number;
   controlCharsRemoved: number;
+  /** C1 characters (U+0080–U+009F) repaired to the Windows-1252 characters they stand for. */
+  cp1252Repaired: number;
   lineEndingsNormalized: number;
   nfcChanged: boolean;
 }
@@ -37,6 +41,7 @@ export function emptyCleanStats(): CleanStats {
     duplicateParagraphs: 0,
     shortParagraphs: 0,
     controlCharsRemoved: 0,
+    cp1252Repaired: 0,
     lineEndingsNormalized: 0,
     nfcChanged: false,
   };
@@ -55,15 +60,64 @@ export function hash53(s: string): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
+/** A dialogue line or a complete sentence: kept however short. */
+function isShortProse(p: string): boolean {
+  return /^[—–―-]\s*\S/.test(p) || /\p{L}.*[.!?…]["'”»’)]*$/su.test(p);
+}
+
 /** Options for {@link cleanText}. */
 export interface CleanTextOptions {
-  /** Paragraphs shorter than this (in characters) are dropped (default 20). */
+  /**
+   * Paragraphs shorter than this (in characters) are dropped (default 20) — unless they are a
+   * complete sentence or a dialogue line ("— Eu?"), which short as they are, are prose.
+   */
   minChars?: number;
+  /**
+   * Only paragraphs at least this long are deduplicated (default 32), so that repeated short
+   * lines of dialogue or verse survive while repeated boilerplate goes.
+   */
+  dedupMinChars?: number;
   /** Hashes of paragraphs already seen (shared across files to dedupe a whole corpus). */
   seen?: Set<number>;
   /** Counters to add to. */
   stats?: CleanStats;
 }
+
+/** Windows-1252's characters for bytes 0x80–0x9F ("" where it has none). */
+export const CP1252 = [
+  "€",
+  "",
+  "‚",
+  "ƒ",
+  "„",
+  "…",
+  "†",
+  "‡",
+  "ˆ",
+  "‰",
+  "Š",
+  "‹",
+  "Œ",
+  "",
+  "Ž",
+  "",
+  "",
+  "‘",
+  "’",
+  "“",
+  "”",
+  "•",
+  "–",
+  "—",
+  "˜",
+  "™",
+  "š",
+  "›",
+  "œ",
+  "",
+  "ž",
+  "Ÿ",
+];
 
 // C0/C1 controls except \t and \n, plus BOM, soft hyphen and zero-width space.
 const CONTROL =
@@ -77,7 +131,8 @@ const CONTROL =
  * @example
  * ```ts
  * import { cleanText } from "./clean.ts";
- * const out = cleanText("Olá,\r\n  mundo!\r\n\r\nOlá,\r\n  mundo!\r\n\r\nCurto", { minChars: 8 });
+ * const text = "Olá,\r\n  mundo!\r\n\r\nOlá,\r\n  mundo!\r\n\r\nCurto";
+ * const out = cleanText(text, { minChars: 8, dedupMinChars: 5 });
  * console.log(JSON.stringify(out)); // "\"Olá,\\nmundo!\\n\""
  * ```
  */
@@ -85,6 +140,7 @@ export function cleanText(text: string, options: CleanTextOptions = {}): string 
   const stats = options.stats ?? emptyCleanStats();
   const seen = options.seen ?? new Set<number>();
   const minChars = options.minChars ?? 20;
+  const dedupMinChars = options.dedupMinChars ?? 32;
   stats.inputChars += text.length;
   let t = text.replace(/\r\n|\r|\u0085|\u2028|\u2029/g, () => {
     stats.lineEndingsNormalized++;
@@ -92,7 +148,15 @@ export function cleanText(text: string, options: CleanTextOptions = {}): string 
   });
   const nfc = t.normalize("NFC");
   if (nfc !== t) stats.nfcChanged = true;
-  t = nfc.replace(CONTROL, () => {
+  // C1 "controls" in real text are Windows-1252 bytes decoded as ISO-8859-1 (U+0097 for "—",
+  // U+0093/U+0094 for quotes…): put the intended characters back (U+0085 became \n above).
+  t = nfc.replace(/[\u0080-\u009f]/g, (c) => {
+    const fixed = CP1252[c.charCodeAt(0) - 0x80];
+    if (!fixed) return c;
+    stats.cp1252Repaired++;
+    return fixed;
+  });
+  t = t.replace(CONTROL, () => {
     stats.controlCharsRemoved++;
     return "";
   });
@@ -104,16 +168,18 @@ export function cleanText(text: string, options: CleanTextOptions = {}): string 
     if (lines.length === 0) continue;
     stats.paragraphsIn++;
     const p = lines.join("\n");
-    if (p.length < minChars) {
+    if (p.length < minChars && !isShortProse(p)) {
       stats.shortParagraphs++;
       continue;
     }
-    const h = hash53(p);
-    if (seen.has(h)) {
-      stats.duplicateParagraphs++;
-      continue;
+    if (p.length >= dedupMinChars) {
+      const h = hash53(p);
+      if (seen.has(h)) {
+        stats.duplicateParagraphs++;
+        continue;
+      }
+      seen.add(h);
     }
-    seen.add(h);
     out.push(p);
     stats.paragraphsOut++;
   }
@@ -127,6 +193,7 @@ export interface CleanCorpusOptions {
   output: string;
   encoding?: CorpusEncoding;
   minChars?: number;
+  dedupMinChars?: number;
   progress?: Progress;
 }
 
@@ -167,7 +234,12 @@ export async function cleanCorpus(
   for (const f of files) await readCorpusFile(f.path, options.encoding ?? "utf-8");
   for (const [i, f] of files.entries()) {
     const text = await readCorpusFile(f.path, options.encoding ?? "utf-8");
-    const cleaned = cleanText(text, { minChars: options.minChars, seen, stats });
+    const cleaned = cleanText(text, {
+      minChars: options.minChars,
+      dedupMinChars: options.dedupMinChars,
+      seen,
+      stats,
+    });
     await writeFileAtomic(join(options.output, f.name), cleaned);
     stats.files++;
     progress.update(i + 1);
@@ -178,7 +250,7 @@ export async function cleanCorpus(
 
 /** One-line summary of a clean run. */
 export function summarizeClean(s: CleanStats): string {
-  return `${s.files} file(s): ${s.inputChars} → ${s.outputChars} characters; ${s.paragraphsOut}/${s.paragraphsIn} paragraphs kept, ${s.duplicateParagraphs} duplicates and ${s.shortParagraphs} too-short removed, ${s.controlCharsRemoved} control characters removed, ${s.lineEndingsNormalized} line endings normalised${
+  return `${s.files} file(s): ${s.inputChars} → ${s.outputChars} characters; ${s.paragraphsOut}/${s.paragraphsIn} paragraphs kept, ${s.duplicateParagraphs} duplicates and ${s.shortParagraphs} too-short removed, ${s.controlCharsRemoved} control characters removed, ${s.cp1252Repaired} Windows-1252 characters repaired, ${s.lineEndingsNormalized} line endings normalised${
     s.nfcChanged ? ", NFC applied" : ""
   }`;
 }

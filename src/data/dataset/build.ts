@@ -23,8 +23,10 @@ export interface BuildDatasetOptions {
   output: string;
   /** Share of documents that go to validation (default 0.05). */
   valFraction?: number;
-  /** Tokenizing Workers (default 1: in-process). */
+  /** Tokenizing Workers (default 1: in-process; at most one per 2 MiB of input). */
   workers?: number;
+  /** Input bytes per Worker started (default 2 MiB). */
+  minBytesPerWorker?: number;
   /** Input encoding (default utf-8). */
   encoding?: CorpusEncoding;
   progress?: Progress;
@@ -166,7 +168,10 @@ export async function buildDataset(
   const files = (await listInputs(inputs)).map((f) => f.path);
   let total = 0;
   for (const f of files) total += (await Deno.stat(f)).size;
-  const workers = Math.max(1, options.workers ?? 1);
+  // A Worker costs a tokenizer load (about half a second for GPT-2's): not worth it for small
+  // inputs, so use at most one per 2 MiB of input.
+  const perWorker = options.minBytesPerWorker ?? 2 << 20;
+  const workers = Math.max(1, Math.min(options.workers ?? 1, Math.floor(total / perWorker)));
   const progress = options.progress ?? silentProgress;
   const trainPath = `${options.output}.train.bin`;
   const valPath = `${options.output}.val.bin`;

@@ -7,7 +7,7 @@
 import { BenteviError, fsError } from "../../errors.ts";
 import { tempPathFor, withAtomicFile } from "../../io/atomic.ts";
 import { dirname } from "node:path";
-import { encodeHeader, type TokenFileHeader, versionForVocab } from "./format.ts";
+import { encodeHeader, HEADER_BYTES, type TokenFileHeader, versionForVocab } from "./format.ts";
 
 /** Options for {@link writeTokenDataset}. */
 export interface WriteTokenDatasetOptions {
@@ -129,7 +129,7 @@ export class TokenDatasetWriter {
     const tmp = tempPathFor(path);
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+      file = await Deno.open(tmp, { read: true, write: true, create: true, truncate: true });
     } catch (e) {
       throw fsError(e, path);
     }

@@ -148,6 +148,9 @@ const SILENT_TEMPLATES = new Set([
   "dead link",
   "ligação inativa",
   "ver também",
+  "flagicon",
+  "bandeira",
+  "bandeirinha",
 ]);
 
 const HTML_ENTITIES: Record<string, string> = {
@@ -348,9 +351,15 @@ function renderConvert(args: string[]): string | null {
 }
 
 /** Renders one template's inner text (`name|args`); null when it is dropped. */
+/** Title of the page being cleaned (for `{{PAGENAME}}`); set by {@link cleanWikitext}. */
+let pageTitle = "";
+
 function renderTemplate(inner: string): string | null {
   const parts = splitTopLevel(inner);
   let rawName = parts[0].trim();
+  if (/^(PAGENAME|NOMEDAPÁGINA|NOMEDAPAGINA|PAGENAMEE)$/i.test(rawName)) {
+    return pageTitle ? pageTitle.replace(/^[^:]*:/, "") : null;
+  }
   // magic words and parser functions: {{formatnum:123}}, {{#if:…}}, {{DEFAULTSORT:…}}
   const colon = rawName.indexOf(":");
   if (colon > 0) {
@@ -417,13 +426,37 @@ function renderTemplate(inner: string): string | null {
     case "sem negrito":
     case "nihongo":
     case "transl":
-    case "lang-en":
-    case "lang-de":
-    case "lang-fr":
-    case "lang-es":
-    case "lang-it":
-    case "lang-la":
       return args[0] !== undefined ? cleanInline(args[0]) : null;
+    case "pipe":
+      return "|";
+    case "km2":
+    case "km²":
+      return "km²";
+    case "m2":
+    case "m²":
+      return "m²";
+    case "hab/km2":
+    case "hab/km²":
+      return "hab./km²";
+    case "keypress":
+      return args.length ? args.map(cleanInline).join("+") : null;
+    case "angbr":
+      return args[0] !== undefined ? `⟨${cleanInline(args[0])}⟩` : null;
+    case "chem":
+      return args.length ? args.map(cleanInline).join("") : null;
+    case "sic":
+      return args[0] !== undefined ? cleanInline(args[0]) : "";
+    case "us$":
+      return args[0] !== undefined ? `US$${cleanInline(args[0])}` : "US$";
+    case "iast":
+    case "ipa":
+      return args[0] !== undefined ? cleanInline(args[0]) : null;
+    case "link":
+      return args.length >= 2 ? cleanInline(args[args.length - 1]) : null;
+    case "flag":
+    case "flagcountry":
+    case "band":
+      return args[0] !== undefined ? cleanInline(args[args.length - 1]) : null;
     case "lang":
     case "língua":
     case "lingua":
@@ -472,6 +505,9 @@ function renderTemplate(inner: string): string | null {
       return text ? `\n\n${cleanInline(text)}\n\n` : null;
     }
     default:
+      if (name.startsWith("lang-") || name.startsWith("ipa-")) {
+        return args[0] !== undefined ? cleanInline(args[0]) : null;
+      }
       return SILENT_TEMPLATES.has(name) ? "" : null;
   }
 }
@@ -509,7 +545,11 @@ function replaceTemplates(s: string): string {
       const next = s[end + 1];
       const inSentence = before === " " && isWordChar(prev) &&
         ((after === " " && isWordChar(next)) || (after !== undefined && ".,;:".includes(after)));
-      if (inSentence) out += HOLE;
+      // …or began a sentence that goes on in lower case: "{{X}} é uma cidade".
+      const startsSentence =
+        (out.length === 0 || before === "\n" || /[.!?] $/.test(out.slice(-2))) &&
+        after === " " && next !== undefined && /\p{Ll}/u.test(next);
+      if (inSentence || startsSentence) out += HOLE;
     }
     i = end;
   }
@@ -650,7 +690,8 @@ function tidy(p: string): string {
 
 /**
  * Turns one article's wikitext into clean prose: paragraphs separated by a blank line
- * (list items one per line). Returns "" when nothing readable is left.
+ * (list items one per line). Returns "" when nothing readable is left. `title` renders
+ * `{{PAGENAME}}`.
  *
  * @example
  * ```ts
@@ -662,7 +703,8 @@ function tidy(p: string): string {
  * console.log(text); // "Lagoa Azul é uma vila com 12345 habitantes."
  * ```
  */
-export function cleanWikitext(wikitext: string): string {
+export function cleanWikitext(wikitext: string, options: { title?: string } = {}): string {
+  pageTitle = options.title ?? "";
   let s = wikitext.indexOf("\r") >= 0 ? wikitext.replace(/\r\n?/g, "\n") : wikitext;
   const hasTag = s.indexOf("<") >= 0;
   if (hasTag) {

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { BenteviError, fsError } from "../../errors.ts";
 import { type Progress, silentProgress } from "../../progress.ts";
-import { createBz2Decompressor, isBz2, readFileChunks } from "../../native/bz2.ts";
+import { decompressBz2, isBz2, readFileChunks } from "../../native/bz2.ts";
 import { cleanWikitext, isRedirectText } from "./cleaner.ts";
 import { detectXmlEncoding, type WikiPage, WikiXmlParser } from "./xml.ts";
 
@@ -66,7 +66,7 @@ export type PageOutcome =
 export function processPage(page: WikiPage, minChars: number): PageOutcome {
   if (page.ns !== 0) return { kind: "other" };
   if (page.redirect || isRedirectText(page.text)) return { kind: "redirect" };
-  const text = cleanWikitext(page.text);
+  const text = cleanWikitext(page.text, { title: page.title });
   if (text.length === 0) return { kind: "empty" };
   if (text.length < minChars) return { kind: "short" };
   return { kind: "kept", article: { id: page.id, title: page.title, text } };
@@ -248,11 +248,9 @@ export async function* readWikiDump(
   options: WikiDumpOptions = {},
 ): AsyncGenerator<WikiPage> {
   const parser = new WikiXmlParser({ name: path });
-  let bz: ReturnType<typeof createBz2Decompressor> | null = null;
   let decoder: TextDecoder | null = null;
   let inputBytes = 0;
   let xmlBytes = 0;
-  let first = true;
   const feedXml = (chunk: Uint8Array) => {
     if (chunk.length === 0) return;
     if (!decoder) {
@@ -272,19 +270,32 @@ export async function* readWikiDump(
     xmlBytes += chunk.length;
     parser.write(text);
   };
-  try {
-    for await (const chunk of readFileChunks(path, 256 << 10)) {
-      if (first) {
-        first = false;
-        if (isBz2(chunk)) bz = createBz2Decompressor({ name: path, native: options.native });
+  const input = readFileChunks(path, 256 << 10);
+  const first = await input.next();
+  if (first.done) throw new BenteviError(`${path}: empty file, not a MediaWiki dump`);
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    try {
+      inputBytes += first.value!.length;
+      yield first.value!;
+      for await (const chunk of input) {
+        inputBytes += chunk.length;
+        yield chunk;
       }
-      inputBytes += chunk.length;
-      if (bz) { for (const out of bz.push(chunk)) feedXml(out); }
-      else feedXml(chunk);
+    } finally {
+      await input.return(undefined); // closes the file even when stopped after the first chunk
+    }
+  }
+  // With the native shim, the next bzip2 chunk decompresses on another thread while this one
+  // is parsed and cleaned.
+  const xml = isBz2(first.value)
+    ? decompressBz2(counted(), { name: path, native: options.native })
+    : counted();
+  try {
+    for await (const chunk of xml) {
+      feedXml(chunk);
       options.onBytes?.(inputBytes, xmlBytes);
       yield* parser.take();
     }
-    if (bz) { for (const out of bz.end()) feedXml(out); }
     if (decoder) {
       try {
         parser.write((decoder as TextDecoder).decode());
@@ -293,12 +304,11 @@ export async function* readWikiDump(
         throw new BenteviError(`${path}: the XML ends inside a multi-byte character`);
       }
     }
-    if (first) throw new BenteviError(`${path}: empty file, not a MediaWiki dump`);
     parser.close();
     options.onBytes?.(inputBytes, xmlBytes);
     yield* parser.take();
   } finally {
-    bz?.close();
+    await xml.return(undefined);
   }
 }
 

@@ -231,6 +231,7 @@ export async function convertWikiDumpParallel(
     throw e;
   } finally {
     for (const w of pool) w.terminate();
+    await groups.return(undefined); // closes the scanned file if we stopped early
   }
   stats.seconds = (performance.now() - t0) / 1000;
   progress.end(`${stats.kept} articles kept`);

@@ -1,0 +1,307 @@
+/**
+ * The training workflows as library calls — what `train`, `resume`, `eval` and `lr-find` do,
+ * without the CLI: open the tokenizer and data, pick the device and the batch shape, prepare
+ * the run directory, run the loop.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import type { Backend } from "../backend/backend.ts";
+import { createBackend, type DeviceChoice } from "../backend/select.ts";
+import { BenteviError } from "../errors.ts";
+import { listCheckpoints, loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
+import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
+import { createModel } from "../model/factory.ts";
+import { ParameterStore } from "../model/params.ts";
+import type { Progress } from "../progress.ts";
+import { Tokenizer } from "../tokenizer/mod.ts";
+import { loadTrainingData } from "./data.ts";
+import { chooseBatchShape } from "./defaults.ts";
+import { type EvalResult, evaluate } from "./evaluate.ts";
+import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
+import {
+  checkDataFits,
+  createRunDir,
+  defaultTrainOptions,
+  readRunSpec,
+  type RunSpec,
+  runTraining,
+  type TrainOptions,
+  type TrainSummary,
+  validateTrainOptions,
+} from "./trainer.ts";
+
+/** Where to compute: a `--device` choice or an existing backend (left open afterwards). */
+export type DeviceOrBackend = DeviceChoice | Backend;
+
+/** Common options of the workflows. */
+export interface WorkflowOptions {
+  /** Device (default "auto"). */
+  device?: DeviceOrBackend;
+  /** Progress sink. */
+  progress?: Progress;
+  /** One-line notices (device choice, data, checkpoints…). */
+  log?: (line: string) => void;
+}
+
+/** Options of {@link startTraining}; unset hyper-parameters take the defaults. */
+export interface StartTrainingOptions extends WorkflowOptions, Partial<TrainOptions> {
+  /** Dataset: `PREFIX.train.bin`, a text file or a folder of `.txt`. */
+  data: string;
+  /** `tokenizer.json`. */
+  tokenizer: string;
+  /** Model preset name. */
+  model: string;
+  /** Run directory. */
+  out: string;
+  /** Separate validation `.bin`. */
+  valData?: string;
+  /** Held-out share when there is no separate validation file (0.1). */
+  valFraction?: number;
+  /** Replace an existing run directory. */
+  force?: boolean;
+}
+
+async function withBackend<T>(
+  device: DeviceOrBackend | undefined,
+  log: (line: string) => void,
+  fn: (backend: Backend) => Promise<T>,
+): Promise<T> {
+  if (device && typeof device === "object") return await fn(device);
+  const backend = await createBackend(device ?? "auto", { log });
+  try {
+    return await fn(backend);
+  } finally {
+    backend.destroy();
+  }
+}
+
+/**
+ * Trains a preset from scratch into a new run directory (what `bentevi train` does).
+ *
+ * @example
+ * ```ts
+ * import { startTraining } from "./run.ts";
+ * const summary = await startTraining({
+ *   data: "corpus.txt", tokenizer: "tokenizer.json", model: "gpt-micro", out: "runs/demo",
+ *   steps: 100, device: "auto",
+ * }).catch((e) => console.error(e.message));
+ * console.log(summary);
+ * ```
+ */
+export async function startTraining(o: StartTrainingOptions): Promise<TrainSummary> {
+  const log = o.log ?? (() => {});
+  const tokenizer = await Tokenizer.fromFile(o.tokenizer);
+  const base = presetConfig(o.model, tokenizer.vocabSize);
+  return await withBackend(o.device, log, async (backend) => {
+    const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
+    log(shape.note);
+    if (base.arch === "gpt" && shape.context > base.contextLength) {
+      throw new BenteviError(
+        `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
+      );
+    }
+    // GPT keeps the preset's position table; RWKV records the training length.
+    const config: ModelConfig = base.arch === "gpt"
+      ? base
+      : { ...base, contextLength: shape.context };
+    const steps = o.steps ?? 1000;
+    const defaults = defaultTrainOptions(config, steps);
+    const lr = o.lr ?? defaults.lr;
+    const options: TrainOptions = {
+      ...defaults,
+      ...Object.fromEntries(
+        Object.entries(o).filter(([k, v]) => v !== undefined && k in defaults),
+      ),
+      steps,
+      lr,
+      minLr: o.minLr ?? lr / 10,
+      decaySteps: o.decaySteps ?? steps,
+      batchSize: shape.batchSize,
+      context: shape.context,
+    };
+    validateTrainOptions(options, config);
+    const data = await loadTrainingData(o.data, tokenizer, {
+      valPath: o.valData,
+      valFraction: o.valFraction,
+    });
+    try {
+      log(`data: ${data.description}`);
+      checkDataFits(data, options.context, o.data);
+      log(
+        `model: ${describeConfig(config)}, ${
+          parameterCount(config).toLocaleString("en")
+        } parameters`,
+      );
+      const spec: RunSpec = {
+        version: 1,
+        model: o.model,
+        config,
+        options,
+        data: resolve(o.data),
+        valData: o.valData ? resolve(o.valData) : undefined,
+        valFraction: o.valFraction,
+        device: typeof o.device === "object" ? o.device.kind : o.device ?? "auto",
+      };
+      await createRunDir(o.out, spec, o.tokenizer, !!o.force);
+      return await runTraining(o.out, spec, {
+        backend,
+        data,
+        tokenizerPath: join(o.out, "tokenizer.json"),
+        progress: o.progress,
+        log,
+      });
+    } finally {
+      data.close();
+    }
+  });
+}
+
+/**
+ * Continues a run from its latest checkpoint, exactly (what `bentevi resume` does); `steps`
+ * is the new total counted from the start of the run.
+ *
+ * @example
+ * ```ts
+ * import { resumeTraining } from "./run.ts";
+ * await resumeTraining("runs/demo", { steps: 200 }).catch((e) => console.error(e.message));
+ * ```
+ */
+export async function resumeTraining(
+  runDir: string,
+  o: WorkflowOptions & { steps?: number } = {},
+): Promise<TrainSummary> {
+  const log = o.log ?? (() => {});
+  const spec = await readRunSpec(runDir);
+  const ckpts = await listCheckpoints(runDir);
+  if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
+  if (o.steps !== undefined) spec.options.steps = o.steps;
+  const tokenizerPath = join(runDir, "tokenizer.json");
+  const tokenizer = await Tokenizer.fromFile(tokenizerPath);
+  return await withBackend(o.device, log, async (backend) => {
+    const data = await loadTrainingData(spec.data, tokenizer, {
+      valPath: spec.valData,
+      valFraction: spec.valFraction,
+    });
+    try {
+      return await runTraining(runDir, spec, {
+        backend,
+        data,
+        tokenizerPath,
+        progress: o.progress,
+        log,
+      }, ckpts[ckpts.length - 1]);
+    } finally {
+      data.close();
+    }
+  });
+}
+
+/**
+ * Loss, perplexity and next-token accuracy of a checkpoint (or a run's latest) on all of a
+ * dataset (what `bentevi eval` does).
+ *
+ * @example
+ * ```ts
+ * import { evaluateCheckpoint } from "./run.ts";
+ * const r = await evaluateCheckpoint("runs/demo", "val.txt").catch((e) => console.error(e.message));
+ * console.log(r);
+ * ```
+ */
+export async function evaluateCheckpoint(
+  checkpoint: string,
+  dataPath: string,
+  o: WorkflowOptions & { batchSize?: number; context?: number; batches?: number } = {},
+): Promise<EvalResult & { checkpoint: string }> {
+  const log = o.log ?? (() => {});
+  const dir = await resolveCheckpointDir(checkpoint);
+  const ckpt = await loadCheckpoint(dir);
+  if (!ckpt.tokenizerPath) {
+    throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
+  }
+  const tokenizer = await Tokenizer.fromFile(ckpt.tokenizerPath);
+  if (tokenizer.vocabSize > ckpt.config.vocabSize) {
+    throw new BenteviError(
+      `${ckpt.tokenizerPath}: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
+    );
+  }
+  const T = o.context ?? ckpt.config.contextLength;
+  if (ckpt.config.arch === "gpt" && T > ckpt.config.contextLength) {
+    throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);
+  }
+  const data = await loadTrainingData(dataPath, tokenizer, { wholeAsValidation: true });
+  try {
+    return await withBackend(o.device, log, async (backend) => {
+      const store = new ParameterStore(backend, ckpt.config);
+      store.load(ckpt.weights);
+      const model = createModel(backend, ckpt.config, store, o.batchSize ?? 8, T);
+      try {
+        return { checkpoint: dir, ...(await evaluate(model, data.val.tokens, o.batches ?? 50)) };
+      } finally {
+        model.free();
+        store.free();
+      }
+    });
+  } finally {
+    data.close();
+  }
+}
+
+/**
+ * The learning-rate range test on a preset (what `bentevi lr-find` does).
+ *
+ * @example
+ * ```ts
+ * import { findLearningRate } from "./run.ts";
+ * const r = await findLearningRate({ data: "corpus.txt", tokenizer: "tokenizer.json", model: "gpt-micro" })
+ *   .catch((e) => console.error(e.message));
+ * console.log(r?.suggested);
+ * ```
+ */
+export async function findLearningRate(
+  o: WorkflowOptions & {
+    data: string;
+    tokenizer: string;
+    model: string;
+    steps?: number;
+    startLr?: number;
+    endLr?: number;
+    batchSize?: number;
+    context?: number;
+    seed?: number;
+  },
+): Promise<LrFindResult> {
+  const log = o.log ?? (() => {});
+  if (o.startLr !== undefined && o.endLr !== undefined && !(o.endLr > o.startLr)) {
+    throw new BenteviError(`--start-lr must be smaller than --end-lr`);
+  }
+  const tokenizer = await Tokenizer.fromFile(o.tokenizer);
+  const base = presetConfig(o.model, tokenizer.vocabSize);
+  return await withBackend(o.device, log, async (backend) => {
+    const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
+    log(shape.note);
+    if (base.arch === "gpt" && shape.context > base.contextLength) {
+      throw new BenteviError(
+        `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
+      );
+    }
+    const config: ModelConfig = base.arch === "gpt"
+      ? base
+      : { ...base, contextLength: shape.context };
+    const data = await loadTrainingData(o.data, tokenizer);
+    try {
+      checkDataFits(data, shape.context, o.data);
+      return await lrRangeTest(backend, config, data.train, {
+        batchSize: shape.batchSize,
+        context: shape.context,
+        startLr: o.startLr,
+        endLr: o.endLr,
+        steps: o.steps,
+        seed: o.seed,
+        progress: o.progress,
+      });
+    } finally {
+      data.close();
+    }
+  });
+}
