@@ -2,7 +2,7 @@
  * Chunking throughput on real Portuguese text: all of Machado de Assis (../shared/data/pt/machado,
  * 15 MB) with a 1,000-character budget, and Dom Casmurro with GPT-2 token budgets. Skips cleanly
  * when ../shared/data is absent. Compare with LangChain's RecursiveCharacterTextSplitter side
- * by side: `node ../shared/peers/langchain_chunk.mjs FILE 1000 0` (see docs/readme/chunking.md).
+ * by side: `node ../shared/peers/langchain_chunk.mjs FILE 1000 0` (see docs/chunking.md).
  */
 import { chunkText, STRATEGIES } from "../src/chunking/mod.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";

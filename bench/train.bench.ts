@@ -2,7 +2,7 @@
 // recorded and submitted at once) of the tiny GPT of the speed comparison (vocab 4096,
 // context 128, d 128, 4 layers, 4 heads, MLP 4×, batch 8, fp32) and of rwkv-micro, on WebGPU
 // (skipped without an adapter) and on the CPU backend. Tokens/s = 1024 / (time per step).
-// Peers: see docs/readme/training.md (TF.js on the same adapter, PyTorch on the CPU).
+// Peers: see docs/training.md (TF.js on the same adapter, PyTorch on the CPU).
 import type { Backend } from "../src/backend/backend.ts";
 import { CpuBackend } from "../src/backend/cpu/mod.ts";
 import { createBackend } from "../src/backend/select.ts";

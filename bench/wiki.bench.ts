@@ -1,7 +1,7 @@
 /**
  * Dump → clean text: the wikitext cleaner alone, and the whole `wiki` pipeline (bzip2 + XML +
  * cleaning + shards) in one piece and with 2 Workers on a multistream dump. The
- * mwparserfromhell peer is run separately (see docs/readme/data.md) on the same file.
+ * mwparserfromhell peer is run separately (see docs/data.md) on the same file.
  *
  * deno bench --allow-read --allow-write --allow-env --allow-ffi --allow-run bench/wiki.bench.ts
  */

@@ -25,5 +25,10 @@ export type {
 } from "./backend.ts";
 export { VIEW_ALIGN } from "./backend.ts";
 export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";
-export { createBackend, type CreateBackendOptions, type DeviceChoice } from "./select.ts";
+export {
+  autoDeviceKind,
+  createBackend,
+  type CreateBackendOptions,
+  type DeviceChoice,
+} from "./select.ts";
 export { readF32, readI32, readScalar, tensorFromArray } from "./helpers.ts";

@@ -33,7 +33,18 @@ async function main(): Promise<number> {
   const output = argValue("--output", "bentevi");
   const tmp = `${output}.partial-${Date.now()}`;
   const includes: string[] = [];
-  for (const path of ["ffi/bentevi_native.c", "ffi/bentevi_native.h", "ffi/build"]) {
+  // The shim (source, and the library when built), the Worker modules (started by URL, so
+  // `deno compile` does not find them on its own) and the demo corpus.
+  const embedded = [
+    "ffi/bentevi_native.c",
+    "ffi/bentevi_native.h",
+    "ffi/build",
+    "src/tokenizer/count_worker.ts",
+    "src/data/wiki/worker.ts",
+    "src/data/dataset/worker.ts",
+    "data/demo",
+  ];
+  for (const path of embedded) {
     if (await exists(path)) includes.push("--include", path);
   }
   const denort = Deno.env.get("DENORT_BIN");

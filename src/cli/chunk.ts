@@ -9,7 +9,9 @@ import type { Command } from "@commander-js/extra-typings";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "../io/atomic.ts";
 import { consoleProgress, type Progress, silentProgress } from "../progress.ts";
-import { decodeTextStream, decodeTextStrict } from "../text/encoding.ts";
+import { decodeTextStrict, parseEncoding } from "../text/encoding.ts";
+import { listInputFiles } from "../text/inputs.ts";
+import { readTextChunks } from "../text/read.ts";
 import { analyzeChunks, parseChunksJsonl } from "../chunking/analyze.ts";
 import { benchChunking, chunkBenchTable } from "../chunking/bench.ts";
 import { chunkStream } from "../chunking/engine.ts";
@@ -64,27 +66,10 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** A file's bytes, or every `*.txt` under a folder (sorted by path) concatenated. */
+/** A file's bytes, or every `*.txt` under a folder (in name order) concatenated. */
 async function readFileOrFolder(path: string): Promise<Uint8Array> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  if (!info.isDirectory) return await readBytes(path);
-  const files: string[] = [];
-  const walk = async (dir: string) => {
-    for await (const e of Deno.readDir(dir)) {
-      const p = `${dir}/${e.name}`;
-      if (e.isDirectory) await walk(p);
-      else if (e.name.endsWith(".txt")) files.push(p);
-    }
-  };
-  await walk(path);
-  files.sort();
-  if (files.length === 0) throw new BenteviError(`${path}: no .txt files in this folder`);
-  const parts = await Promise.all(files.map(readBytes));
+  const files = await listInputFiles([path], { extensions: [".txt"] });
+  const parts = await Promise.all(files.map((f) => readBytes(f.path)));
   const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
   let off = 0;
   for (const b of parts) {
@@ -99,30 +84,22 @@ async function* fileStrings(
   encoding: string,
   progress: Progress = silentProgress,
 ): AsyncGenerator<string> {
-  let file: Deno.FsFile;
+  const enc = parseEncoding(encoding);
   let size = 0;
   try {
-    file = await Deno.open(path, { read: true });
-    size = (await file.stat()).size;
+    size = (await Deno.stat(path)).size;
   } catch (e) {
     throw fsError(e, path);
   }
   let chars = 0, bytes = 0;
   progress.start(`chunking ${path}`, size / 1e6, "MB");
-  async function* counted(src: AsyncIterable<Uint8Array>) {
-    for await (const b of src) {
-      bytes += b.length;
-      progress.update(bytes / 1e6);
-      yield b;
-    }
-  }
-  try {
-    for await (const s of decodeTextStream(counted(file.readable), { encoding, path })) {
-      chars += s.length;
-      yield s;
-    }
-  } catch (e) {
-    throw fsError(e, path);
+  const onBytes = (n: number) => {
+    bytes += n;
+    progress.update(bytes / 1e6);
+  };
+  for await (const s of readTextChunks(path, { encoding: enc, onBytes, chunkBytes: 1 << 16 })) {
+    chars += s.length;
+    yield s;
   }
   if (chars === 0) throw new BenteviError(`${path}: empty input, nothing to chunk`);
 }
@@ -280,7 +257,11 @@ export function registerChunk(program: Command): void {
       "tokenizer.json that counts tokens (any byte-level BPE, GPT-2's included)",
     )
     .option("--preserve <mode>", "fixed only: snap cuts back to none | words | sentences")
-    .option("--encoding <name>", "input encoding (utf-8, latin1, windows-1252, …)", "utf-8")
+    .option(
+      "--encoding <name>",
+      "input encoding: utf-8, latin1 (ISO-8859-1) or windows-1252",
+      "utf-8",
+    )
     .option("--output <file>", "write the JSONL here (atomically) instead of stdout")
     .action(async (file, opts) => {
       const { max, counter } = await budgetFrom(opts);

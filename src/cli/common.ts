@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { parseEncoding, type TextEncoding } from "../text/encoding.ts";
 
 /**
  * Returns a commander option parser for an integer within `[min, max]`.
@@ -47,6 +48,26 @@ export function floatOption(min = -Infinity, max = Infinity): (value: string) =>
     return n;
   };
 }
+
+/**
+ * Commander option parser for `--encoding`: the names `parseEncoding` accepts.
+ *
+ * @example
+ * ```ts
+ * import { encodingOption } from "./common.ts";
+ * console.log(encodingOption("ISO-8859-1")); // "latin1"
+ * ```
+ */
+export function encodingOption(value: string): TextEncoding {
+  try {
+    return parseEncoding(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** The `--encoding` help text. */
+export const ENCODING_HELP = "input encoding: utf-8, latin1 (ISO-8859-1) or windows-1252";
 
 /**
  * Prints a value as one line of JSON on stdout.

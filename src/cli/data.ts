@@ -6,6 +6,7 @@
  * @module
  */
 import { type Command, Option } from "@commander-js/extra-typings";
+import type { TextEncoding } from "../text/encoding.ts";
 import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
 import { convertWikiDump, summarizeStats } from "../data/wiki/dump.ts";
@@ -17,11 +18,12 @@ import { benchBz2 } from "../native/bench.ts";
 import { benchWiki } from "../data/wiki/bench.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { floatOption, intOption, printJson } from "./common.ts";
+import { ENCODING_HELP, encodingOption, floatOption, intOption, printJson } from "./common.ts";
 
-const encodingOption = () =>
-  new Option("--encoding <encoding>", "input encoding").choices(["utf-8", "latin1"] as const)
-    .default("utf-8" as const);
+const encodingFlag = () =>
+  new Option("--encoding <name>", ENCODING_HELP).argParser(encodingOption).default(
+    "utf-8" as TextEncoding,
+  );
 
 const cores = navigator.hardwareConcurrency ?? 1;
 const defaultWorkers = Math.max(1, Math.min(8, cores));
@@ -67,11 +69,11 @@ export function registerData(program: Command): void {
   program
     .command("clean")
     .description(
-      "clean text files: NFC, control characters, line endings, whitespace, duplicate and short paragraphs",
+      'clean text files: NFC, control characters, line endings, whitespace, duplicate and short paragraphs; a .jsonl file (wiki shard) comes out as .jsonl, each record with its other fields and its "text" cleaned (records left empty are dropped)',
     )
-    .argument("<inputs...>", "text files or folders (searched recursively)")
+    .argument("<inputs...>", "text or .jsonl files, or folders (searched recursively)")
     .requiredOption("-o, --output <dir>", "folder for the cleaned files (same relative names)")
-    .addOption(encodingOption())
+    .addOption(encodingFlag())
     .option(
       "--min-chars <n>",
       "drop paragraphs shorter than this, unless a complete sentence or a dialogue line",
@@ -100,10 +102,10 @@ export function registerData(program: Command): void {
   program
     .command("audit")
     .description(
-      "report what a corpus is made of: sizes, duplicates, scripts, frequent words, sentence lengths, encoding problems",
+      'report what a corpus is made of: sizes, duplicates, scripts, frequent words, sentence lengths, encoding problems; in .jsonl files each record\'s "text" is a document',
     )
-    .argument("<inputs...>", "text files or folders (searched recursively)")
-    .addOption(encodingOption())
+    .argument("<inputs...>", "text or .jsonl files, or folders (searched recursively)")
+    .addOption(encodingFlag())
     .option("--top <n>", "most frequent words to list", intOption(1, 1000), 20)
     .option("--json", "print one JSON object")
     .action(async (inputs, options) => {
@@ -139,7 +141,7 @@ export function registerData(program: Command): void {
       intOption(1, 64),
       defaultWorkers,
     )
-    .addOption(encodingOption())
+    .addOption(encodingFlag())
     .option("--json", "print the result as one JSON line")
     .action(async (inputs, options) => {
       const result = await buildDataset(inputs, {

@@ -6,7 +6,7 @@
  */
 import { Option } from "@commander-js/extra-typings";
 import type { Command } from "@commander-js/extra-typings";
-import { BenteviError, fsError } from "../errors.ts";
+import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
 import type { DeviceChoice } from "../backend/mod.ts";
 import { convertRwkvCpp } from "../model/rwkv_cpp.ts";
@@ -19,7 +19,8 @@ import { PERSONAS } from "../generate/personas.ts";
 import { topCandidates } from "../generate/sampler.ts";
 import { runDecodeBench } from "../generate/bench.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { floatOption, intOption, printJson } from "./common.ts";
+import { ENCODING_HELP, encodingOption, floatOption, intOption, printJson } from "./common.ts";
+import { readText } from "../text/read.ts";
 
 const deviceOption = () =>
   new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
@@ -179,24 +180,20 @@ export function registerGenerate(program: Command): void {
 
   program
     .command("perplexity")
-    .description("the model's perplexity on a UTF-8 text file")
+    .description("the model's perplexity on a text file (UTF-8 unless --encoding)")
     .requiredOption("--checkpoint <dir>", "checkpoint directory")
     .argument("<file>", "text file")
     .option("--max-tokens <n>", "score only the first n tokens", intOption(2))
     .option("--json", 'print {"perplexity","mean_loss","tokens","windows"}')
     .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .addOption(deviceOption())
     .action(async (file, o) => {
-      let text: string;
-      try {
-        text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(file));
-      } catch (e) {
-        if (e instanceof TypeError) throw new BenteviError(`${file}: not valid UTF-8 text`);
-        throw fsError(e, file);
-      }
+      const text = await readText(file, o.encoding);
       const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
         device: o.device as DeviceChoice,
         tokenizerPath: o.tokenizer,
+        workload: "compute",
       });
       try {
         let ids = tokenizer.encode(text);

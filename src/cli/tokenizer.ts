@@ -8,16 +8,11 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
 import { withAtomicFile, writeFileAtomic } from "../io/atomic.ts";
 import { consoleProgress } from "../progress.ts";
-import {
-  DEFAULT_SPECIAL_TOKENS,
-  parseEncoding,
-  readTextChunks,
-  Tokenizer,
-  trainTokenizer,
-} from "../tokenizer/mod.ts";
+import { DEFAULT_SPECIAL_TOKENS, Tokenizer, trainTokenizer } from "../tokenizer/mod.ts";
+import { readTextChunks } from "../text/read.ts";
 import { inspectText, runTokenizerBench } from "../tokenizer/inspect.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { intOption, printJson } from "./common.ts";
+import { ENCODING_HELP, encodingOption, intOption, printJson } from "./common.ts";
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -46,8 +41,10 @@ export function registerTokenizer(program: Command): void {
 
   group
     .command("train")
-    .description("train a byte-level BPE tokenizer on text files or folders (read streaming)")
-    .argument("<inputs...>", "text files or folders (searched recursively)")
+    .description(
+      'train a byte-level BPE tokenizer on text files or folders (read streaming); in .jsonl files (wiki shards) each record\'s "text" is one text',
+    )
+    .argument("<inputs...>", "text or .jsonl files, or folders (searched recursively)")
     .requiredOption(
       "--vocab-size <n>",
       "vocabulary size (specials + 256 bytes + merges)",
@@ -67,7 +64,7 @@ export function registerTokenizer(program: Command): void {
       "none | nfc | nfkc | ptbr | ptbr-ascii | steps joined by commas (nfc,lowercase,strip-accents,fold-whitespace)",
       "none",
     )
-    .option("--encoding <name>", "input encoding: utf-8 or latin1 (ISO-8859-1)", "utf-8")
+    .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .addOption(
       new Option("--pre-tokenizer <name>", "pre-tokenizer regex").choices(["gpt2", "gpt4"] as const)
         .default("gpt2" as const),
@@ -80,7 +77,7 @@ export function registerTokenizer(program: Command): void {
     )
     .option("--json", "print a JSON summary")
     .action(async (inputs, o) => {
-      const encoding = parseEncoding(o.encoding);
+      const encoding = o.encoding;
       // Fail before a long training run, not after it.
       const outInfo = await Deno.stat(o.output).catch(() => undefined);
       if (outInfo?.isDirectory) {
@@ -129,7 +126,7 @@ export function registerTokenizer(program: Command): void {
     .option("--text <text>", "text to encode")
     .option("--json", 'print JSON: {"ids","tokens"} for --text, {"count","seconds"} for a file')
     .option("-o, --output <ids.json>", "write the ids as one JSON array")
-    .option("--encoding <name>", "file encoding: utf-8 or latin1", "utf-8")
+    .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .action(async (file, o) => {
       if ((file === undefined) === (o.text === undefined)) {
         throw new BenteviError("give either --text or a file to encode (not both)");
@@ -144,12 +141,12 @@ export function registerTokenizer(program: Command): void {
         return;
       }
       // A file is read and encoded in parts, so its size is not limited by memory.
-      const encoding = parseEncoding(o.encoding);
+      const encoding = o.encoding;
       const enc = new TextEncoder();
       let count = 0;
       let seconds = 0;
       const run = async (emit: (ids: number[], first: boolean) => Promise<void>) => {
-        const parts = tok.encodeStream(readTextChunks(file!, encoding));
+        const parts = tok.encodeStream(readTextChunks(file!, { encoding }));
         for (;;) {
           const t0 = performance.now();
           const next = await parts.next();

@@ -91,7 +91,7 @@ export function registerTrain(program: Command): void {
     .description("train a GPT or RWKV-4 model from a preset on a dataset (.bin or text)")
     .requiredOption(
       "--data <path>",
-      "dataset: PREFIX.train.bin (llm.c format), a .txt file or a folder of .txt",
+      "dataset: PREFIX.train.bin (llm.c format), a .txt or .jsonl file, or a folder of them",
     )
     .requiredOption("--tokenizer <file>", "tokenizer.json (gives the vocabulary size)")
     .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
@@ -198,7 +198,7 @@ export function registerTrain(program: Command): void {
     .requiredOption("--checkpoint <dir>", "checkpoint directory (or a run directory: its latest)")
     .requiredOption(
       "--data <path>",
-      "dataset: .bin, a .txt file or a folder of .txt (all of it is evaluated)",
+      "dataset: .bin, a .txt or .jsonl file, or a folder of them (all of it is evaluated)",
     )
     .option("--batch-size <n>", "sequences per batch", intOption(1), 8)
     .option("--context <n>", "tokens per sequence (default: the model's)", intOption(2))
@@ -233,7 +233,7 @@ export function registerTrain(program: Command): void {
   program
     .command("lr-find")
     .description("learning-rate range test: prints the loss curve and suggests a rate")
-    .requiredOption("--data <path>", "dataset: .bin, a .txt file or a folder of .txt")
+    .requiredOption("--data <path>", "dataset: .bin, a .txt or .jsonl file, or a folder of them")
     .requiredOption("--tokenizer <file>", "tokenizer.json")
     .addOption(new Option("--model <preset>", "model preset").default("gpt-micro"))
     .option("--steps <n>", "number of steps", intOption(5), 100)

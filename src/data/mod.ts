@@ -45,7 +45,6 @@ export {
   type EncodingProblem,
   formatAudit,
 } from "./corpus/audit.ts";
-export { type CorpusEncoding } from "./corpus/text.ts";
 export {
   buildDataset,
   type BuildDatasetOptions,

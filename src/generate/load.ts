@@ -30,6 +30,12 @@ export interface OpenOptions {
   tokenizerPath?: string;
   /** One-line notices (backend fallback); defaults to `console.error`. */
   log?: (line: string) => void;
+  /**
+   * `"decode"` (default: generation, chat, next-token prediction) lets `auto` prefer the CPU
+   * backend over a software WebGPU adapter; `"compute"` (whole sequences, e.g. perplexity)
+   * takes any adapter.
+   */
+  workload?: "compute" | "decode";
 }
 
 /**
@@ -64,7 +70,10 @@ export async function openGenerationModel(
         `${ckpt.config.vocabSize} (incompatible tokenizer)`,
     );
   }
-  const backend = await createBackend(options.device ?? "auto", { log: options.log });
+  const backend = await createBackend(options.device ?? "auto", {
+    log: options.log,
+    workload: options.workload ?? "decode",
+  });
   const model = createLanguageModel(
     backend,
     ckpt.config,

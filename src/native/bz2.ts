@@ -6,9 +6,14 @@
  *
  * @module
  */
-import unbzip2Stream from "unbzip2-stream";
-import { BenteviError, fsError } from "../errors.ts";
+import { unbzip2Stream } from "../deps.ts";
+import { BenteviError } from "../errors.ts";
 import { loadNative, NativeError, type NativeLibrary } from "./loader.ts";
+import { readFileChunks } from "../io/read_chunks.ts";
+
+// Reading a file in chunks lives in src/io (text input uses it too); re-exported for the
+// native module's public API.
+export { readFileChunks };
 
 /** A push-style bzip2 decompressor. */
 export interface Bz2Decompressor {
@@ -313,44 +318,6 @@ export async function* decompressBz2(
     if (pending) await pending.catch(() => 0); // never free under a running pull
     s.bn_bz2_free(handle);
     await input.return?.();
-  }
-}
-
-/**
- * Reads `path` in chunks of `chunkSize` bytes (never the whole file in memory).
- *
- * @example
- * ```ts
- * import { readFileChunks } from "./bz2.ts";
- * const path = await Deno.makeTempFile();
- * await Deno.writeTextFile(path, "abc");
- * for await (const c of readFileChunks(path)) console.log(c.length); // 3
- * ```
- */
-export async function* readFileChunks(
-  path: string,
-  chunkSize = 1 << 20,
-): AsyncGenerator<Uint8Array> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  try {
-    for (;;) {
-      const buf = new Uint8Array(chunkSize);
-      let n: number | null;
-      try {
-        n = await file.read(buf);
-      } catch (e) {
-        throw fsError(e, path);
-      }
-      if (n === null) return;
-      yield n === chunkSize ? buf : buf.subarray(0, n);
-    }
-  } finally {
-    file.close();
   }
 }
 

@@ -1,25 +1,54 @@
 /**
- * Decoding input files: strict UTF-8 that says exactly where a file is not UTF-8 (byte offset,
- * line and column), Latin-1 and the other WHATWG encodings on request, whole or streamed.
+ * Decoding input bytes — the one place for it: the encodings Bentevi reads and their names,
+ * the UTF-8 validator, the ISO-8859-1 decoder, a chunk decoder that joins characters split
+ * across chunks, and the one message for a file that is not valid UTF-8 (file, byte offset,
+ * line and column, and the `--encoding latin1` hint). Reading files is in read.ts, on top.
  *
  * @module
  */
 import { BenteviError } from "../errors.ts";
 
-/** Where the first invalid UTF-8 sequence of some bytes is. */
+/**
+ * Encodings Bentevi reads: UTF-8 (strict: invalid bytes are an error that says where),
+ * `latin1` (ISO-8859-1: every byte is the code point of the same value) and `windows-1252`.
+ * All three keep ASCII as is, so line boundaries can be found in the bytes.
+ */
+export type TextEncoding = "utf-8" | "latin1" | "windows-1252";
+
+/**
+ * Checks an encoding name: `utf-8`/`utf8`, `latin1`/`latin-1`/`iso-8859-1`,
+ * `windows-1252`/`cp1252` (any case). Anything else is a {@link BenteviError}.
+ *
+ * @example
+ * ```ts
+ * import { parseEncoding } from "./encoding.ts";
+ * console.log(parseEncoding("ISO-8859-1")); // "latin1"
+ * ```
+ */
+export function parseEncoding(name: string): TextEncoding {
+  const n = name.trim().toLowerCase().replace(/_/g, "-");
+  if (n === "utf-8" || n === "utf8" || n === "unicode-1-1-utf-8") return "utf-8";
+  if (["latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1"].includes(n)) return "latin1";
+  if (n === "windows-1252" || n === "cp1252" || n === "windows1252") return "windows-1252";
+  throw new BenteviError(
+    `unknown encoding "${name}"; use utf-8, latin1 (ISO-8859-1) or windows-1252`,
+  );
+}
+
+/** Where a byte is in a text: offset, and 1-based line and column when known. */
 export interface Utf8ErrorPosition {
-  /** Byte offset of the first byte of the invalid sequence. */
+  /** Byte offset. */
   offset: number;
-  /** 1-based line of that byte (counting `\n`). */
+  /** 1-based line of that byte (counting `\n`); 0 when unknown. */
   line: number;
-  /** 1-based column, in characters, within that line. */
+  /** 1-based column, in characters, within that line; 0 when unknown. */
   column: number;
 }
 
 /**
  * Offset of the first byte that starts an invalid UTF-8 sequence (overlong forms, surrogates,
  * values above U+10FFFF, stray continuation bytes, or a truncated sequence at the end unless
- * `partialEndOk`), or -1 when all of `bytes` is valid.
+ * `partialEndOk`), or -1 when all of `bytes` is valid. The one UTF-8 validator.
  *
  * @example
  * ```ts
@@ -59,7 +88,8 @@ export function findInvalidUtf8(bytes: Uint8Array, partialEndOk = false): number
 }
 
 /**
- * Line and column of byte `offset` in `bytes` (columns count characters, decoding leniently).
+ * Line and column of byte `offset` in `bytes` (columns count characters, decoding leniently);
+ * `lineBase` is the line `bytes` starts on.
  *
  * @example
  * ```ts
@@ -70,43 +100,74 @@ export function findInvalidUtf8(bytes: Uint8Array, partialEndOk = false): number
 export function bytePosition(bytes: Uint8Array, offset: number, lineBase = 1): Utf8ErrorPosition {
   let line = lineBase;
   let lineStart = 0;
-  for (let k = 0; k < offset && k < bytes.length; k++) {
-    if (bytes[k] === 10) {
-      line++;
-      lineStart = k + 1;
-    }
+  const end = Math.min(offset, bytes.length);
+  for (let nl = bytes.indexOf(10); nl >= 0 && nl < end; nl = bytes.indexOf(10, nl + 1)) {
+    line++;
+    lineStart = nl + 1;
   }
   const column = new TextDecoder().decode(bytes.subarray(lineStart, offset)).length + 1;
   return { offset, line, column };
 }
 
-/** Encodings accepted by `--encoding` (any WHATWG label works; these are the usual ones). */
-export type TextEncodingName = "utf-8" | "latin1" | "windows-1252" | "utf-16le" | string;
-
-function invalidUtf8(path: string, pos: Utf8ErrorPosition): BenteviError {
-  return new BenteviError(
-    `${path}: invalid UTF-8 at byte ${pos.offset} (line ${pos.line}` +
-      `${pos.column > 0 ? `, column ${pos.column}` : ""}); ` +
-      `if the file is Latin-1, pass --encoding latin1`,
-  );
-}
-
-function makeDecoder(encoding: string): TextDecoder {
-  try {
-    return new TextDecoder(encoding, { fatal: isUtf8(encoding) });
-  } catch {
-    throw new BenteviError(`--encoding: unknown encoding "${encoding}" (try utf-8 or latin1)`);
+/**
+ * Decodes ISO-8859-1 bytes: each byte is the code point of the same value (so, unlike the
+ * WHATWG "latin1" label, bytes 0x80–0x9F stay C1 characters; `clean` repairs those).
+ *
+ * @example
+ * ```ts
+ * import { decodeLatin1 } from "./encoding.ts";
+ * console.log(decodeLatin1(new Uint8Array([0x4f, 0x6c, 0xe1]))); // "Olá"
+ * ```
+ */
+export function decodeLatin1(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  const step = 1 << 13;
+  for (let i = 0; i < bytes.length; i += step) {
+    parts.push(String.fromCharCode.apply(null, bytes.subarray(i, i + step) as unknown as number[]));
   }
-}
-
-function isUtf8(encoding: string): boolean {
-  const e = encoding.toLowerCase();
-  return e === "utf-8" || e === "utf8" || e === "unicode-1-1-utf-8";
+  return parts.join("");
 }
 
 /**
- * Decodes a whole file's bytes. UTF-8 (the default) is strict: invalid bytes throw a
- * {@link BenteviError} naming `path`, the byte offset, line and column. A leading BOM is dropped.
+ * The error for input that is not valid UTF-8 — one message format everywhere: the file, the
+ * byte offset, the line and column when known, and the remedy (by default: pass
+ * `--encoding latin1`). It carries the path and position, so a caller can restate the remedy.
+ *
+ * @example
+ * ```ts
+ * import { InvalidUtf8Error } from "./encoding.ts";
+ * const e = new InvalidUtf8Error("a.txt", { offset: 2, line: 1, column: 3 });
+ * console.log(e.message);
+ * // "a.txt: invalid UTF-8 at byte 2 (line 1, column 3); if the file is Latin-1, pass --encoding latin1"
+ * ```
+ */
+export class InvalidUtf8Error extends BenteviError {
+  /** The file (or input name). */
+  readonly path: string;
+  /** Where the first invalid sequence starts. */
+  readonly position: Utf8ErrorPosition;
+
+  /**
+   * Builds the message from `path` and `position`.
+   *
+   * @param remedy what to do, after "if the file is Latin-1, " (default: pass --encoding latin1)
+   */
+  constructor(path: string, position: Utf8ErrorPosition, remedy = "pass --encoding latin1") {
+    const where = position.line > 0
+      ? ` (line ${position.line}${position.column > 0 ? `, column ${position.column}` : ""})`
+      : "";
+    super(
+      `${path}: invalid UTF-8 at byte ${position.offset}${where}; if the file is Latin-1, ${remedy}`,
+    );
+    this.path = path;
+    this.position = position;
+  }
+}
+
+/**
+ * Decodes a whole buffer. UTF-8 (the default) is strict: invalid bytes throw an
+ * {@link InvalidUtf8Error} naming `path`, the byte offset, line and column. A leading BOM is
+ * dropped. `encoding` is any name {@link parseEncoding} accepts.
  *
  * @example
  * ```ts
@@ -116,23 +177,154 @@ function isUtf8(encoding: string): boolean {
  */
 export function decodeTextStrict(
   bytes: Uint8Array,
-  options: { encoding?: TextEncodingName; path?: string } = {},
+  options: { encoding?: TextEncoding | string; path?: string } = {},
 ): string {
-  const encoding = options.encoding ?? "utf-8";
-  const path = options.path ?? "input";
-  const decoder = makeDecoder(encoding);
+  const encoding = parseEncoding(options.encoding ?? "utf-8");
+  if (encoding === "latin1") return decodeLatin1(bytes);
+  if (encoding === "windows-1252") return new TextDecoder("windows-1252").decode(bytes);
   try {
-    return decoder.decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     const at = findInvalidUtf8(bytes);
-    throw invalidUtf8(path, bytePosition(bytes, at < 0 ? bytes.length : at));
+    throw new InvalidUtf8Error(
+      options.path ?? "input",
+      bytePosition(bytes, at < 0 ? bytes.length : at),
+    );
+  }
+}
+
+/** Thrown by {@link ChunkDecoder} at invalid UTF-8: the byte offset of the bad sequence. */
+export class Utf8Fault extends Error {
+  /** Offset of the first byte of the invalid sequence, in the decoder's offsets. */
+  readonly offset: number;
+  constructor(offset: number) {
+    super(`invalid UTF-8 at byte ${offset}`);
+    this.offset = offset;
+  }
+}
+
+/** Options of {@link ChunkDecoder}. */
+export interface ChunkDecoderOptions {
+  /** Keep a leading U+FEFF (default false: a BOM at the start is dropped). */
+  ignoreBOM?: boolean;
+  /**
+   * Decode invalid UTF-8 as U+FFFD instead of throwing, and call this once, with the offset of
+   * the first invalid sequence (for reports such as `audit`).
+   */
+  onInvalidUtf8?: (offset: number) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Decodes consecutive chunks of one byte stream into strings: characters split between
+ * chunks are joined, and invalid UTF-8 throws a {@link Utf8Fault} with the exact byte offset
+ * (offsets count from the first chunk's `offset`). Costs nothing extra on valid input.
+ *
+ * @example
+ * ```ts
+ * import { ChunkDecoder } from "./encoding.ts";
+ * const d = new ChunkDecoder("utf-8");
+ * console.log(d.decode(new Uint8Array([0x61, 0xc3])) + d.decode(new Uint8Array([0xa7])) + d.end()); // "aç"
+ * ```
+ */
+export class ChunkDecoder {
+  /** The encoding. */
+  readonly encoding: TextEncoding;
+  #utf8: TextDecoder | undefined;
+  #cp1252: TextDecoder | undefined;
+  #onInvalid: ((offset: number) => void) | undefined;
+  #reported = false;
+  /** The last (up to 3) bytes decoded, which may hold an unfinished character. */
+  #tail: Uint8Array = EMPTY;
+  #tailOffset = 0;
+  #next = 0;
+
+  /** A decoder for one stream in `encoding`. */
+  constructor(encoding: TextEncoding, options: ChunkDecoderOptions = {}) {
+    this.encoding = encoding;
+    this.#onInvalid = options.onInvalidUtf8;
+    if (encoding === "utf-8") {
+      this.#utf8 = new TextDecoder("utf-8", {
+        fatal: !this.#onInvalid,
+        ignoreBOM: options.ignoreBOM ?? false,
+      });
+    } else if (encoding === "windows-1252") this.#cp1252 = new TextDecoder("windows-1252");
+  }
+
+  /** Decodes the next chunk, which starts at byte `offset` (default: after the last one). */
+  decode(chunk: Uint8Array, offset: number = this.#next): string {
+    this.#next = offset + chunk.length;
+    if (this.#cp1252) return this.#cp1252.decode(chunk);
+    if (!this.#utf8) return decodeLatin1(chunk);
+    let text: string;
+    try {
+      text = this.#utf8.decode(chunk, { stream: true });
+    } catch {
+      throw new Utf8Fault(this.#badOffset(chunk, offset, false));
+    }
+    if (this.#onInvalid && !this.#reported && text.includes("\ufffd")) {
+      const at = this.#badOffset(chunk, offset, true);
+      if (at >= 0) this.#report(at);
+    }
+    this.#remember(chunk, offset);
+    return text;
+  }
+
+  /** Ends the stream: the rest of the text, or a {@link Utf8Fault} for a cut-off character. */
+  end(): string {
+    if (!this.#utf8) return "";
+    let text: string;
+    try {
+      text = this.#utf8.decode();
+    } catch {
+      throw new Utf8Fault(this.#badOffset(EMPTY, this.#next, false));
+    }
+    if (text && this.#onInvalid) this.#report(this.#badOffset(EMPTY, this.#next, false));
+    return text;
+  }
+
+  #report(offset: number): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#onInvalid!(offset);
+  }
+
+  // The bad sequence may begin in the tail of the previous chunk: scan from the first
+  // character boundary in the tail (skipping continuation bytes of a finished character).
+  #badOffset(chunk: Uint8Array, offset: number, partialEndOk: boolean): number {
+    const contiguous = this.#tail.length > 0 && this.#tailOffset + this.#tail.length === offset;
+    const tail = contiguous ? this.#tail : EMPTY;
+    let k = 0;
+    while (k < tail.length && (tail[k] & 0xc0) === 0x80) k++;
+    const joined = new Uint8Array(tail.length - k + chunk.length);
+    joined.set(tail.subarray(k));
+    joined.set(chunk, tail.length - k);
+    const at = findInvalidUtf8(joined, partialEndOk);
+    if (at < 0) return partialEndOk ? -1 : offset + chunk.length;
+    return offset - (tail.length - k) + at;
+  }
+
+  #remember(chunk: Uint8Array, offset: number): void {
+    if (chunk.length >= 3) {
+      this.#tail = chunk.slice(chunk.length - 3);
+      this.#tailOffset = offset + chunk.length - 3;
+      return;
+    }
+    const contiguous = this.#tailOffset + this.#tail.length === offset;
+    const prev = contiguous ? this.#tail : EMPTY;
+    const joined = new Uint8Array(prev.length + chunk.length);
+    joined.set(prev);
+    joined.set(chunk, prev.length);
+    this.#tail = joined.slice(Math.max(0, joined.length - 3));
+    this.#tailOffset = offset + chunk.length - this.#tail.length;
   }
 }
 
 /**
- * Decodes a stream of byte chunks into strings, strictly for UTF-8 (the error names the byte
- * offset, line and column of the first invalid sequence in the whole stream). Characters split
- * across chunks are joined correctly.
+ * Decodes a stream of byte chunks into strings, strictly for UTF-8: the error names the byte
+ * offset, line and column of the first invalid sequence in the whole stream. Characters split
+ * across chunks are joined correctly. For files, `readTextChunks` (read.ts) does the same.
  *
  * @example
  * ```ts
@@ -148,46 +340,56 @@ export function decodeTextStrict(
  */
 export async function* decodeTextStream(
   chunks: AsyncIterable<Uint8Array>,
-  options: { encoding?: TextEncodingName; path?: string } = {},
+  options: { encoding?: TextEncoding | string; path?: string } = {},
 ): AsyncGenerator<string> {
-  const encoding = options.encoding ?? "utf-8";
   const path = options.path ?? "input";
-  const decoder = makeDecoder(encoding);
-  const strict = isUtf8(encoding);
-  let offset = 0; // bytes before the current chunk
-  let line = 1;
-  let carry = new Uint8Array(0); // incomplete sequence at the end of the previous chunk
+  const decoder = new ChunkDecoder(parseEncoding(options.encoding ?? "utf-8"));
+  let offset = 0; // where the current chunk starts
+  let line = 1; // the line at `offset`
+  let recent: Uint8Array = EMPTY; // the bytes before the current chunk (a bad sequence may start there)
+  const fail = (fault: Utf8Fault, chunk: Uint8Array): never => {
+    const start = offset - recent.length;
+    const joined = new Uint8Array(recent.length + chunk.length);
+    joined.set(recent);
+    joined.set(chunk, recent.length);
+    const at = fault.offset - start;
+    const pos = bytePosition(joined, at, line - count10(recent));
+    if (start > 0 && !joined.subarray(0, at).includes(10)) pos.column = 0; // line began earlier
+    pos.offset = fault.offset;
+    throw new InvalidUtf8Error(path, pos);
+  };
   for await (const chunk of chunks) {
+    let text: string;
     try {
-      const s = decoder.decode(chunk, { stream: true });
-      if (s) yield s;
-    } catch {
-      const joined = new Uint8Array(carry.length + chunk.length);
-      joined.set(carry);
-      joined.set(chunk, carry.length);
-      const at = Math.max(0, findInvalidUtf8(joined, true));
-      const pos = bytePosition(joined, at, line);
-      const lineStartsHere = offset - carry.length === 0 || joined.subarray(0, at).includes(10);
-      if (!lineStartsHere) pos.column = 0; // the line began in an earlier chunk
-      pos.offset = offset - carry.length + at;
-      throw invalidUtf8(path, pos);
+      text = decoder.decode(chunk, offset);
+    } catch (e) {
+      if (e instanceof Utf8Fault) fail(e, chunk);
+      throw e;
     }
-    if (strict) {
-      // remember the tail that may be an unfinished sequence, and count lines for messages
-      let k = chunk.length;
-      while (k > 0 && chunk.length - k < 3 && (chunk[k - 1] & 0xc0) === 0x80) k--;
-      carry = k > 0 && chunk[k - 1] >= 0xc0 ? chunk.slice(k - 1) : new Uint8Array(0);
-      for (let j = 0; j < chunk.length - carry.length; j++) if (chunk[j] === 10) line++;
+    if (text) yield text;
+    line += count10(chunk);
+    // keep at least the 3 bytes before the next chunk, where a bad sequence may begin
+    if (chunk.length >= 3) recent = chunk;
+    else {
+      const r = new Uint8Array(Math.min(3, recent.length) + chunk.length);
+      r.set(recent.subarray(recent.length - (r.length - chunk.length)));
+      r.set(chunk, r.length - chunk.length);
+      recent = r;
     }
     offset += chunk.length;
   }
+  let text: string;
   try {
-    const s = decoder.decode();
-    if (s) yield s;
-  } catch {
-    const pos = bytePosition(carry, 0, line);
-    pos.column = 0;
-    pos.offset = offset - carry.length;
-    throw invalidUtf8(path, pos);
+    text = decoder.end();
+  } catch (e) {
+    if (e instanceof Utf8Fault) fail(e, EMPTY);
+    throw e;
   }
+  if (text) yield text;
+}
+
+function count10(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
 }

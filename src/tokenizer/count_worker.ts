@@ -6,7 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import { BenteviError } from "../errors.ts";
-import type { TextEncoding } from "./corpus.ts";
+import type { TextEncoding } from "../text/encoding.ts";
 import { type CountOptions, countSegments, type FileSegment, PieceCounter } from "./counter.ts";
 
 /** The message a counting worker receives. */

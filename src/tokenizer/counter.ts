@@ -1,11 +1,15 @@
 /**
  * Counting pre-tokenized pieces for training: text is cut into lines (each keeps its "\n", as
  * Hugging Face's trainer reads files), normalized and pre-tokenized, and only the count of
- * each distinct piece is kept. Used on the main thread and by the counting Workers.
+ * each distinct piece is kept. A text file is one continuous text; in a `.jsonl` file each
+ * record's `"text"` is a text of its own (as if given as one string of an async iterable).
+ * Used on the main thread and by the counting Workers.
  *
  * @module
  */
-import { readTextChunks, type TextEncoding } from "./corpus.ts";
+import { isJsonlPath, readDocuments } from "../text/documents.ts";
+import type { TextEncoding } from "../text/encoding.ts";
+import { readTextChunks } from "../text/read.ts";
 import { normalizerFromSpec } from "./normalizer.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
 
@@ -22,7 +26,10 @@ export interface CountOptions {
   specialTokens: string[];
 }
 
-/** A part of one file to count: lines starting at a byte offset in `[start, end)`. */
+/**
+ * A part of one file to count: lines starting at a byte offset in `[start, end)` (for JSONL,
+ * the records on those lines).
+ */
 export interface FileSegment {
   /** The file. */
   path: string;
@@ -95,7 +102,10 @@ export class PieceCounter {
   }
 }
 
-/** Counts the lines of `segments` into `counter`. */
+/**
+ * Counts the lines of `segments` into `counter`: a text file's chunks as one continuous text,
+ * a JSONL file's records each as a text of its own.
+ */
 export async function countSegments(
   segments: FileSegment[],
   counter: PieceCounter,
@@ -103,19 +113,22 @@ export async function countSegments(
   onBytes?: (n: number) => void,
 ): Promise<void> {
   for (const s of segments) {
-    for await (
-      const chunk of readTextChunks(s.path, encoding, onBytes, 1 << 20, {
-        start: s.start,
-        end: s.end,
-      })
-    ) counter.push(chunk);
+    const read = { encoding, onBytes, range: { start: s.start, end: s.end } };
+    if (isJsonlPath(s.path)) {
+      for await (const doc of readDocuments(s.path, read)) {
+        counter.push(doc.text);
+        counter.end();
+      }
+      continue;
+    }
+    for await (const chunk of readTextChunks(s.path, read)) counter.push(chunk);
     counter.end();
   }
 }
 
 /**
  * Splits files (in order) into `parts` runs of about equal bytes, cut on byte offsets that
- * {@link countSegments} turns into line boundaries.
+ * {@link countSegments} turns into line boundaries (so a JSONL run is a run of whole records).
  */
 export function splitSegments(
   files: { path: string; size: number }[],

@@ -5,7 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { BenteviError } from "../errors.ts";
-import { listInputFiles, readText } from "./corpus.ts";
+import { listInputFiles } from "../text/inputs.ts";
+import { readText } from "../text/read.ts";
 import { Tokenizer } from "./tokenizer.ts";
 import { trainTokenizer } from "./trainer.ts";
 

@@ -32,10 +32,11 @@ export {
 export { type AddedToken } from "./hf_json.ts";
 export { NORMALIZE_STEPS } from "./normalizer.ts";
 export { GPT2_PATTERN, GPT4_PATTERN } from "./pre_tokenizer.ts";
+// Reading input text lives in src/text; these names stay importable from here too.
 export {
   listInputFiles,
   parseEncoding,
   readText,
   readTextChunks,
   type TextEncoding,
-} from "./corpus.ts";
+} from "../text/mod.ts";

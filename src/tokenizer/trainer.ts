@@ -10,10 +10,11 @@
  */
 import { BenteviError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
+import type { TextEncoding } from "../text/encoding.ts";
+import { listInputFiles } from "../text/inputs.ts";
 import { BYTE_ALPHABET, BYTE_TO_CHAR } from "./byte_level.ts";
 import { BpeModel, PairTable } from "./bpe.ts";
 import type { CountReply, CountRequest } from "./count_worker.ts";
-import { listInputFiles, type TextEncoding } from "./corpus.ts";
 import {
   type CountOptions,
   countSegments,
@@ -64,7 +65,7 @@ export interface TrainOptions {
    * (`nfc,lowercase,strip-accents,fold-whitespace`).
    */
   normalize?: string;
-  /** Encoding of input files (default `utf-8`; `latin1` is ISO-8859-1). */
+  /** Encoding of input files (default `utf-8`; `latin1` is ISO-8859-1; see `parseEncoding`). */
   encoding?: TextEncoding;
   /** Pre-tokenizer regex: GPT-2's (default) or GPT-4's (cl100k). */
   preTokenizer?: "gpt2" | "gpt4";
@@ -187,8 +188,11 @@ async function countWithWorkers(
 
 /**
  * Counts the pre-tokenized pieces of `inputs` (file/folder paths or an async iterable of
- * texts), line by line, as Hugging Face's trainer does. With `workers > 1`, files are split
- * into that many runs of lines counted in parallel Workers (the counts are the same).
+ * texts), line by line, as Hugging Face's trainer does. A text file is one continuous text; in
+ * `.jsonl`/`.ndjson` files (what `wiki` writes) each record's `"text"` is one text, counted
+ * exactly as the same string yielded by an async iterable. With `workers > 1`, files are split
+ * into that many runs of lines (whole records) counted in parallel Workers (the counts are
+ * the same).
  *
  * @example
  * ```ts
@@ -216,7 +220,6 @@ export async function countPieces(
   const empty = () => new BenteviError("empty corpus: the inputs contain no text to train on");
   if (Array.isArray(inputs)) {
     const files = await listInputFiles(inputs);
-    if (files.length === 0) throw new BenteviError("no input files found");
     const total = files.reduce((s, f) => s + f.size, 0);
     const encoding = options.encoding ?? "utf-8";
     progress.start("counting", Math.max(1, Math.round(total / 1e6 * 10) / 10), "MB");
@@ -485,8 +488,9 @@ export function learnMerges(
 }
 
 /**
- * Trains a byte-level BPE tokenizer on `inputs`: file or folder paths (read streaming) or an
- * async iterable of texts. Deterministic: the same corpus and options give the same file.
+ * Trains a byte-level BPE tokenizer on `inputs`: file or folder paths (read streaming; in
+ * `.jsonl` files only the records' `"text"` is learned from) or an async iterable of texts.
+ * Deterministic: the same corpus and options give the same file.
  *
  * @example
  * ```ts

@@ -1,13 +1,16 @@
 /**
  * Training data for `train`/`eval`: an llm.c `.bin` token file (memory-mapped by the data
- * loader) with its `.val.bin` sibling, or plain text files tokenized on the fly (the last
- * part held out for validation).
+ * loader) with its `.val.bin` sibling, or text tokenized on the fly (the last part held out
+ * for validation): text files, each one document, and `.jsonl` files (wiki shards), each
+ * record's `"text"` one document.
  *
  * @module
  */
-import { join } from "node:path";
-import { BenteviError, fsError } from "../errors.ts";
+import { BenteviError } from "../errors.ts";
 import { openTokenDataset, type TokenDataset } from "../data/dataset/loader.ts";
+import { readDocuments } from "../text/documents.ts";
+import { InvalidUtf8Error } from "../text/encoding.ts";
+import { listInputFiles } from "../text/inputs.ts";
 
 /** The token source of a run. */
 export interface TrainingData {
@@ -31,29 +34,8 @@ export interface TextTokenizer {
   readonly endOfTextId?: number;
 }
 
-async function listTextFiles(path: string): Promise<string[]> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  if (info.isFile) return [path];
-  const out: string[] = [];
-  const walk = async (dir: string) => {
-    const entries: Deno.DirEntry[] = [];
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) await walk(p);
-      else if (e.isFile && /\.(txt|md|text)$/i.test(e.name)) out.push(p);
-    }
-  };
-  await walk(path);
-  if (!out.length) throw new BenteviError(`${path}: no .txt files found in this folder`);
-  return out;
-}
+/** What a folder given as `--data` is searched for. */
+const TEXT_EXTENSIONS = [".txt", ".md", ".text", ".jsonl", ".ndjson"];
 
 function checkVocab(ds: TokenDataset, vocabSize: number): void {
   if (ds.maxTokenId >= vocabSize) {
@@ -65,9 +47,10 @@ function checkVocab(ds: TokenDataset, vocabSize: number): void {
 
 /**
  * Opens `path` for training: a `.bin` token file (its validation split is `valPath`, or the
- * `.val.bin` beside a `.train.bin`, or else the last `valFraction` of it), or a text file or
- * folder of `.txt` files tokenized with `tokenizer` (documents separated by the end-of-text
- * token; the last `valFraction` of the tokens is held out). With `wholeAsValidation`, all of
+ * `.val.bin` beside a `.train.bin`, or else the last `valFraction` of it), or a text or
+ * `.jsonl` file, or a folder of `.txt`/`.md`/`.jsonl` files, tokenized with `tokenizer`: a
+ * text file is one document, a JSONL record's `"text"` is one; documents are followed by the
+ * end-of-text token, and the last `valFraction` of the tokens is held out. With `wholeAsValidation`, all of
  * `path` is the validation split (for evaluation).
  *
  * @example
@@ -125,36 +108,38 @@ export async function loadTrainingData(
       throw e;
     }
   }
-  const files = await listTextFiles(path);
+  const files = await listInputFiles([path], { extensions: TEXT_EXTENSIONS });
   const ids: number[] = [];
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let documents = 0;
   for (const file of files) {
-    let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(file);
+      for await (const doc of readDocuments(file.path, { split: "file" })) {
+        const piece = tokenizer.encode(doc.text);
+        for (let i = 0; i < piece.length; i++) ids.push(piece[i]);
+        if (tokenizer.endOfTextId !== undefined) ids.push(tokenizer.endOfTextId);
+        documents++;
+      }
     } catch (e) {
-      throw fsError(e, file);
+      if (e instanceof InvalidUtf8Error) {
+        // `train` reads UTF-8 only: convert first.
+        throw new InvalidUtf8Error(
+          e.path,
+          e.position,
+          "convert it first: bentevi clean --encoding latin1 FILE -o DIR",
+        );
+      }
+      throw e;
     }
-    let text: string;
-    try {
-      text = decoder.decode(bytes);
-    } catch {
-      throw new BenteviError(
-        `${file}: not valid UTF-8 (convert it first, e.g. with \`bentevi clean --encoding latin1\`)`,
-      );
-    }
-    const piece = tokenizer.encode(text);
-    for (let i = 0; i < piece.length; i++) ids.push(piece[i]);
-    if (tokenizer.endOfTextId !== undefined) ids.push(tokenizer.endOfTextId);
   }
   const tokens = tokenizer.vocabSize <= 65536 ? Uint16Array.from(ids) : Uint32Array.from(ids);
   const cut = Math.floor(tokens.length * (1 - valFraction));
   return {
     train: { tokens: tokens.subarray(0, cut), path },
     val: { tokens: tokens.subarray(cut), path },
-    description: `${files.length} text file(s) from ${path}: ${cut} training tokens, ${
-      tokens.length - cut
-    } validation tokens`,
+    description:
+      `${documents} document(s) in ${files.length} file(s) from ${path}: ${cut} training tokens, ${
+        tokens.length - cut
+      } validation tokens`,
     close: () => {},
   };
 }

@@ -84,3 +84,24 @@ Deno.test("CpuBackend f64 precision: same ops in double precision, read gives Fl
   assert.equal((cpu.array(x) as Float64Array)[0], 1 / 3);
   assert.ok((await cpu.read(x)) instanceof Float32Array);
 });
+
+Deno.test("createBackend: for decoding, auto prefers the CPU over a software adapter", async () => {
+  const software = { info: { isFallbackAdapter: true, description: "llvmpipe" } };
+  const lines: string[] = [];
+  const backend = await createBackend("auto", {
+    adapter: software as unknown as GPUAdapter,
+    workload: "decode",
+    log: (line) => lines.push(line),
+  });
+  assert.ok(backend instanceof CpuBackend);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /llvmpipe.*runs on the CPU.*--device webgpu/);
+  backend.destroy();
+  // A hardware adapter is not passed over for decoding.
+  const real = await navigator.gpu?.requestAdapter();
+  if (real && !real.info.isFallbackAdapter) {
+    const gpu = await createBackend("auto", { adapter: real, workload: "decode" });
+    assert.equal(gpu.kind, "webgpu");
+    gpu.destroy();
+  }
+});

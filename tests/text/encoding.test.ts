@@ -2,9 +2,14 @@ import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:asse
 import { BenteviError } from "../../src/errors.ts";
 import {
   bytePosition,
+  ChunkDecoder,
+  decodeLatin1,
   decodeTextStream,
   decodeTextStrict,
   findInvalidUtf8,
+  InvalidUtf8Error,
+  parseEncoding,
+  readTextChunks,
 } from "../../src/text/mod.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -94,4 +99,83 @@ Deno.test("decodeTextStream joins characters split across chunks and locates err
   })();
   assert(e instanceof BenteviError);
   assert(e.message.startsWith("t.txt: invalid UTF-8 at byte 3 (line 1"), e.message);
+});
+
+Deno.test("parseEncoding: one set of names for every command", () => {
+  assertEquals(parseEncoding("UTF8"), "utf-8");
+  assertEquals(parseEncoding("ISO_8859-1"), "latin1");
+  assertEquals(parseEncoding("cp1252"), "windows-1252");
+  throws(() => parseEncoding("utf-16le"), /unknown encoding "utf-16le"; use utf-8, latin1/);
+  // ISO-8859-1 keeps 0x80–0x9F as C1 characters; Windows-1252 maps them.
+  const bytes = new Uint8Array([0x97, 0xe7]);
+  assertEquals(decodeLatin1(bytes), "\u0097ç");
+  assertEquals(decodeTextStrict(bytes, { encoding: "windows-1252" }), "—ç");
+});
+
+Deno.test("ChunkDecoder: any cut point joins characters and locates a bad byte exactly", () => {
+  const good = enc("açã 😀 — ok\n");
+  for (let cut = 0; cut <= good.length; cut++) {
+    const d = new ChunkDecoder("utf-8");
+    const s = d.decode(good.subarray(0, cut)) + d.decode(good.subarray(cut)) + d.end();
+    assertEquals(s, "açã 😀 — ok\n", `cut ${cut}`);
+  }
+  // 0xf0 0x9f then "a": the bad sequence starts at byte 3, wherever the chunks are cut.
+  const bad = join(enc("abc"), new Uint8Array([0xf0, 0x9f]), enc("a"));
+  for (let cut = 0; cut <= bad.length; cut++) {
+    const d = new ChunkDecoder("utf-8");
+    const e = (() => {
+      try {
+        d.decode(bad.subarray(0, cut), 100);
+        d.decode(bad.subarray(cut));
+        d.end();
+      } catch (e) {
+        return e as { offset: number };
+      }
+    })();
+    assertEquals(e?.offset, 103, `cut ${cut}`);
+  }
+  let reported = -1;
+  const lenient = new ChunkDecoder("utf-8", { onInvalidUtf8: (o) => reported = o });
+  assertEquals(lenient.decode(bad) + lenient.end(), "abc\ufffda");
+  assertEquals(reported, 3);
+});
+
+Deno.test("readTextChunks: invalid UTF-8 after the first chunk and inside a range says where", async () => {
+  const dir = await Deno.makeTempDir();
+  const bytes = join(enc("um\ndois\nação "), new Uint8Array([0xff]), enc("\nfim\n"));
+  await Deno.writeFile(`${dir}/x.txt`, bytes);
+  for (const range of [{ start: 0 }, { start: 5 }]) {
+    for (const chunkBytes of [1, 4, 100]) {
+      const e = await (async () => {
+        try {
+          for await (const _ of readTextChunks(`${dir}/x.txt`, { chunkBytes, range })) { /* */ }
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      assert(e instanceof InvalidUtf8Error);
+      assertEquals(
+        e.message,
+        `${dir}/x.txt: invalid UTF-8 at byte 15 (line 3, column 6); if the file is Latin-1, pass --encoding latin1`,
+      );
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("decodeTextStream: a sequence cut over one-byte chunks is located at its first byte", async () => {
+  const bytes = join(enc("ab\nç"), new Uint8Array([0xe3, 0x81]), enc("x"));
+  async function* ones() {
+    for (const b of bytes) yield new Uint8Array([b]);
+  }
+  const e = await (async () => {
+    try {
+      for await (const _ of decodeTextStream(ones(), { path: "u.txt" })) { /* drain */ }
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  assert(e instanceof InvalidUtf8Error);
+  assertEquals(e.position.offset, 5);
+  assertEquals(e.position.line, 2);
 });

@@ -134,9 +134,9 @@ Deno.test("non-UTF-8 input names the file and byte offset and suggests --encodin
   const dir = await tempCorpus({ "ok.txt": "certo\n", "pt.latin1.txt": latin1 });
   await rejectsWith(
     () => trainTokenizer([`${dir}/pt.latin1.txt`], { vocabSize: 300 }),
-    /pt\.latin1\.txt: not valid UTF-8 at byte 2; .*--encoding latin1/,
+    /pt\.latin1\.txt: invalid UTF-8 at byte 2 \(line 1, column 3\); .*--encoding latin1/,
   );
-  await rejectsWith(() => readText(`${dir}/pt.latin1.txt`), /not valid UTF-8 at byte 2/);
+  await rejectsWith(() => readText(`${dir}/pt.latin1.txt`), /invalid UTF-8 at byte 2/);
   assert.equal(await readText(`${dir}/pt.latin1.txt`, "latin1"), "Olá m");
   const tok = await trainTokenizer([`${dir}/pt.latin1.txt`], {
     vocabSize: 270,
@@ -150,7 +150,7 @@ Deno.test("non-UTF-8 input names the file and byte offset and suggests --encodin
   await Deno.writeFile(`${dir}/big.txt`, big);
   await rejectsWith(
     () => trainTokenizer([`${dir}/big.txt`], { vocabSize: 300 }),
-    new RegExp(`not valid UTF-8 at byte ${(1 << 20) + 3}`),
+    new RegExp(`invalid UTF-8 at byte ${(1 << 20) + 3} \\(line 1\\); `),
   );
   // A file cut inside a character.
   await Deno.writeFile(`${dir}/cut.txt`, new Uint8Array([0x61, 0xc3]));
@@ -164,7 +164,7 @@ Deno.test({
   fn: async () => {
     await rejectsWith(
       () => trainTokenizer([`${FOCALINUX}/iniciante.latin1.txt`], { vocabSize: 300 }),
-      /iniciante\.latin1\.txt: not valid UTF-8 at byte \d+/,
+      /iniciante\.latin1\.txt: invalid UTF-8 at byte \d+ \(line \d+, column \d+\)/,
     );
     const tok = await trainTokenizer([`${FOCALINUX}/iniciante.latin1.txt`], {
       vocabSize: 1000,

@@ -123,7 +123,10 @@ Deno.test("CLI: bad input gives one line, a non-zero exit and no output file", a
   r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "100", "-o", out);
   assertOneLineError(r, /vocab size 100 is smaller than the 256-byte alphabet/);
   r = await bentevi("tokenizer", "train", `${dir}/latin1.txt`, "--vocab-size", "300", "-o", out);
-  assertOneLineError(r, /latin1\.txt: not valid UTF-8 at byte 2; .*--encoding latin1/);
+  assertOneLineError(
+    r,
+    /latin1\.txt: invalid UTF-8 at byte 2 \(line 1, column 3\); .*--encoding latin1/,
+  );
   r = await bentevi("tokenizer", "train", `${dir}/empty.txt`, "--vocab-size", "300", "-o", out);
   assertOneLineError(r, /empty corpus/);
   r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "x", "-o", out);
@@ -154,7 +157,7 @@ Deno.test("CLI: bad input gives one line, a non-zero exit and no output file", a
   r = await bentevi("tokenizer", "encode", "-t", out);
   assertOneLineError(r, /either --text or a file/);
   r = await bentevi("tokenizer", "encode", "-t", out, `${dir}/latin1.txt`, "-o", `${dir}/ids.json`);
-  assertOneLineError(r, /not valid UTF-8 at byte 2/);
+  assertOneLineError(r, /invalid UTF-8 at byte 2 \(line 1, column 3\)/);
   assert.ok(!(await entries(dir)).includes("ids.json"));
   await Deno.remove(dir, { recursive: true });
 });

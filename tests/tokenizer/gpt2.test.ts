@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readTextChunks, Tokenizer } from "../../src/tokenizer/mod.ts";
-import { listInputFiles } from "../../src/tokenizer/corpus.ts";
+import { Tokenizer } from "../../src/tokenizer/mod.ts";
+import { listInputFiles, readTextChunks } from "../../src/text/mod.ts";
 import {
   GPT2_JSON,
   GPT2_RANKS,
@@ -100,7 +100,7 @@ Deno.test({
     const streamed: number[] = [];
     for await (
       const part of tok.encodeStream(
-        readTextChunks(longest.path, "utf-8", undefined, 1 << 16),
+        readTextChunks(longest.path, { chunkBytes: 1 << 16 }),
         1 << 16,
       )
     ) streamed.push(...part);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { countPieces, readTextChunks, trainTokenizer } from "../../src/tokenizer/mod.ts";
+import { countPieces, trainTokenizer } from "../../src/tokenizer/mod.ts";
+import { readTextChunks } from "../../src/text/mod.ts";
 import { CORPUS, randomText, tempCorpus } from "./_helpers.ts";
 
 Deno.test("line ranges: any set of cut points reads every line exactly once", async () => {
@@ -18,9 +19,9 @@ Deno.test("line ranges: any set of cut points reads every line exactly once", as
     let joined = "";
     for (let k = 0; k + 1 < cuts.length; k++) {
       for await (
-        const chunk of readTextChunks(`${dir}/t.txt`, "utf-8", undefined, 64, {
-          start: cuts[k],
-          end: cuts[k + 1],
+        const chunk of readTextChunks(`${dir}/t.txt`, {
+          chunkBytes: 64,
+          range: { start: cuts[k], end: cuts[k + 1] },
         })
       ) joined += chunk;
     }

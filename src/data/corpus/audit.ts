@@ -2,13 +2,18 @@
  * `audit`: what a corpus is made of — characters, words, lines, paragraphs, the unique
  * paragraph ratio, the share of letters outside Portuguese's alphabet and outside the Latin
  * script, the most frequent words, a sentence-length histogram and encoding problems
- * (invalid UTF-8, U+FFFD, mojibake such as "Ã©", control characters).
+ * (invalid UTF-8, U+FFFD, mojibake such as "Ã©", control characters). Files are read
+ * streaming, paragraph by paragraph; in `.jsonl` files (wiki shards) each record's `"text"`
+ * is a document, and its lines and paragraphs are the text's (the JSON around it is not
+ * counted).
  *
  * @module
  */
-import { BenteviError, fsError } from "../../errors.ts";
+import { BenteviError } from "../../errors.ts";
+import { isJsonlPath, readDocuments } from "../../text/documents.ts";
+import type { TextEncoding } from "../../text/encoding.ts";
+import { listInputFiles } from "../../text/inputs.ts";
 import { hash53 } from "./clean.ts";
-import { type CorpusEncoding, decodeLatin1, firstInvalidUtf8, listInputs } from "./text.ts";
 
 /** One encoding problem found. */
 export interface EncodingProblem {
@@ -16,14 +21,21 @@ export interface EncodingProblem {
   kind: "invalid-utf8" | "replacement-char" | "mojibake" | "control-char" | "cp1252-as-c1";
   /** Occurrences. */
   count: number;
-  /** First occurrence: byte offset for invalid UTF-8, character offset otherwise. */
+  /**
+   * First occurrence: byte offset in the file for invalid UTF-8; otherwise the character
+   * offset in the file's text, or for JSONL in the text of the record on {@link line}.
+   */
   first: number;
+  /** JSONL: the line of the record where the first occurrence is. */
+  line?: number;
 }
 
 /** The audit's figures. */
 export interface AuditReport {
   files: number;
   bytes: number;
+  /** JSONL records read (documents with a `"text"`); 0 when no input is JSONL. */
+  records: number;
   characters: number;
   words: number;
   lines: number;
@@ -60,13 +72,21 @@ const C1 = /[\u0080-\u0084\u0086-\u009f]/g;
 
 /** Options for {@link auditCorpus}. */
 export interface AuditOptions {
-  encoding?: CorpusEncoding;
+  encoding?: TextEncoding;
   /** How many frequent words to list (default 20). */
   topWords?: number;
 }
 
+const PROBLEM_PATTERNS: [EncodingProblem["kind"], RegExp][] = [
+  ["replacement-char", /\ufffd/g],
+  ["mojibake", MOJIBAKE],
+  ["control-char", CONTROL],
+  ["cp1252-as-c1", C1],
+];
+const WORD = /[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu;
+
 /**
- * Audits files and folders.
+ * Audits files and folders, streaming (a JSONL record is a document; see the module notes).
  *
  * @example
  * ```ts
@@ -81,10 +101,11 @@ export async function auditCorpus(
   inputs: string[],
   options: AuditOptions = {},
 ): Promise<AuditReport> {
-  const files = await listInputs(inputs);
+  const files = await listInputFiles(inputs);
   const r: AuditReport = {
     files: files.length,
     bytes: 0,
+    records: 0,
     characters: 0,
     words: 0,
     lines: 0,
@@ -103,66 +124,83 @@ export async function auditCorpus(
   let nonPt = 0, nonLatin = 0;
   const segmenter = new Intl.Segmenter("pt", { granularity: "sentence" });
   for (const f of files) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(f.path);
-    } catch (e) {
-      throw fsError(e, f.path);
-    }
-    r.bytes += bytes.length;
-    let text: string;
-    if ((options.encoding ?? "utf-8") === "latin1") {
-      text = decodeLatin1(bytes);
-    } else {
-      const bad = firstInvalidUtf8(bytes);
-      text = new TextDecoder("utf-8").decode(bytes);
-      if (bad >= 0) {
-        const count = (text.match(/\ufffd/g) ?? []).length;
-        r.encodingProblems.push({ file: f.path, kind: "invalid-utf8", count, first: bad });
+    r.bytes += f.size;
+    const jsonl = isJsonlPath(f.path);
+    let invalidAt = -1;
+    const found = new Map<EncodingProblem["kind"], EncodingProblem>();
+    let offset = 0; // characters of the file's text before the current piece (text files)
+    for await (
+      const doc of readDocuments(f.path, {
+        encoding: options.encoding,
+        split: "paragraphs",
+        onInvalidUtf8: (at) => invalidAt = at,
+      })
+    ) {
+      const text = doc.text;
+      if (jsonl) r.records++;
+      for (const [kind, re] of PROBLEM_PATTERNS) {
+        for (const m of text.matchAll(re)) {
+          const p = found.get(kind);
+          if (p) p.count++;
+          else {
+            found.set(kind, {
+              file: f.path,
+              kind,
+              count: 1,
+              first: (jsonl ? 0 : offset) + m.index!,
+              ...(doc.line !== undefined ? { line: doc.line } : {}),
+            });
+          }
+        }
+      }
+      offset += text.length;
+      r.characters += [...text].length;
+      const norm = text.replace(/\r\n?|\u0085/g, "\n");
+      if (norm.length) {
+        let n = 0;
+        for (let i = norm.indexOf("\n"); i >= 0; i = norm.indexOf("\n", i + 1)) n++;
+        r.lines += n + (norm.endsWith("\n") ? 0 : 1);
+      }
+      for (const block of norm.split(/\n\s*\n/)) {
+        const p = block.trim();
+        if (!p) continue;
+        r.paragraphs++;
+        paragraphHashes.add(hash53(p.replace(/\s+/g, " ")));
+        for (const s of segmenter.segment(p.replace(/\s+/g, " "))) {
+          const n = s.segment.match(WORD)?.length ?? 0;
+          if (n === 0) continue;
+          r.sentences++;
+          const label = BUCKETS.find(([max]) => n <= max)![1];
+          r.sentenceLengthHistogram[label]++;
+        }
+      }
+      for (const m of norm.matchAll(WORD)) {
+        r.words++;
+        const w = m[0].toLowerCase();
+        if (/\p{L}/u.test(w)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
+      }
+      for (const m of norm.matchAll(/\p{L}/gu)) {
+        const ch = m[0];
+        r.letters++;
+        if (PT_LETTERS.has(ch)) continue;
+        if (/\p{Script=Latin}/u.test(ch)) nonPt++;
+        else nonLatin++;
       }
     }
-    const problem = (kind: EncodingProblem["kind"], re: RegExp) => {
-      let count = 0, first = -1;
-      for (const m of text.matchAll(re)) {
-        if (count === 0) first = m.index!;
-        count++;
-      }
-      if (count) r.encodingProblems.push({ file: f.path, kind, count, first });
-    };
-    if (!r.encodingProblems.some((p) => p.file === f.path && p.kind === "invalid-utf8")) {
-      problem("replacement-char", /\ufffd/g);
+    // Invalid bytes were decoded as U+FFFD: report them once, as invalid UTF-8.
+    const fffd = found.get("replacement-char");
+    if (invalidAt >= 0) {
+      r.encodingProblems.push({
+        file: f.path,
+        kind: "invalid-utf8",
+        count: fffd?.count ?? 1,
+        first: invalidAt,
+      });
+      found.delete("replacement-char");
     }
-    problem("mojibake", MOJIBAKE);
-    problem("control-char", CONTROL);
-    problem("cp1252-as-c1", C1);
-
-    r.characters += [...text].length;
-    const norm = text.replace(/\r\n?|\u0085/g, "\n");
-    r.lines += norm.length === 0 ? 0 : norm.split("\n").length - (norm.endsWith("\n") ? 1 : 0);
-    for (const block of norm.split(/\n\s*\n/)) {
-      const p = block.trim();
-      if (!p) continue;
-      r.paragraphs++;
-      paragraphHashes.add(hash53(p.replace(/\s+/g, " ")));
-      for (const s of segmenter.segment(p.replace(/\s+/g, " "))) {
-        const n = s.segment.match(/[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu)?.length ?? 0;
-        if (n === 0) continue;
-        r.sentences++;
-        const label = BUCKETS.find(([max]) => n <= max)![1];
-        r.sentenceLengthHistogram[label]++;
-      }
-    }
-    for (const m of norm.matchAll(/[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu)) {
-      r.words++;
-      const w = m[0].toLowerCase();
-      if (/\p{L}/u.test(w)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
-    }
-    for (const m of norm.matchAll(/\p{L}/gu)) {
-      const ch = m[0];
-      r.letters++;
-      if (PT_LETTERS.has(ch)) continue;
-      if (/\p{Script=Latin}/u.test(ch)) nonPt++;
-      else nonLatin++;
+    for (const [kind] of PROBLEM_PATTERNS) {
+      const p = found.get(kind);
+      if (p) r.encodingProblems.push(p);
     }
   }
   if (r.characters === 0 && files.length > 0) {
@@ -180,7 +218,7 @@ export async function auditCorpus(
 export function formatAudit(r: AuditReport): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const lines = [
-    `files        ${r.files} (${r.bytes} bytes)`,
+    `files        ${r.files} (${r.bytes} bytes)${r.records ? `, ${r.records} JSONL records` : ""}`,
     `characters   ${r.characters}`,
     `words        ${r.words}`,
     `lines        ${r.lines}`,
@@ -197,7 +235,7 @@ export function formatAudit(r: AuditReport): string {
   for (const p of r.encodingProblems) {
     lines.push(
       `encoding     ${p.file}: ${p.kind} ×${p.count} (first at ${
-        p.kind === "invalid-utf8" ? "byte" : "character"
+        p.kind === "invalid-utf8" ? "byte" : p.line ? `line ${p.line}, character` : "character"
       } ${p.first})${
         p.kind === "cp1252-as-c1"
           ? ": Windows-1252 text read as ISO-8859-1; `clean` repairs it (U+0097 → —)"

@@ -4,19 +4,28 @@
  * characters they stand for: U+0097 → "—"),
  * whitespace folded, exact duplicate paragraphs removed (by hash, across all inputs) and
  * too-short paragraphs dropped. Paragraphs are blocks separated by blank lines; line breaks
- * inside a paragraph (verse, hard-wrapped prose) are kept.
+ * inside a paragraph (verse, hard-wrapped prose) are kept. Files are read streaming,
+ * paragraph by paragraph. A `.jsonl` file (wiki shards) is cleaned record by record and
+ * written back as JSONL: each record keeps its other fields (`id`, `title`…) and gets the
+ * cleaned `"text"`; a record with nothing left is dropped.
  *
  * @module
  */
 import { join } from "node:path";
 import { BenteviError } from "../../errors.ts";
-import { writeFileAtomic } from "../../io/atomic.ts";
+import { withAtomicFile } from "../../io/atomic.ts";
 import { type Progress, silentProgress } from "../../progress.ts";
-import { type CorpusEncoding, listInputs, readCorpusFile } from "./text.ts";
+import { isJsonlPath, readDocuments } from "../../text/documents.ts";
+import type { TextEncoding } from "../../text/encoding.ts";
+import { listInputFiles } from "../../text/inputs.ts";
 
 /** What {@link cleanText} removed or changed. */
 export interface CleanStats {
   files: number;
+  /** JSONL records read. */
+  records: number;
+  /** JSONL records dropped because nothing was left of their text. */
+  recordsDropped: number;
   inputChars: number;
   outputChars: number;
   paragraphsIn: number;
@@ -30,10 +39,22 @@ export interface CleanStats {
   nfcChanged: boolean;
 }
 
-/** Fresh counters. */
+/**
+ * Fresh counters.
+ *
+ * @example
+ * ```ts
+ * import { cleanText, emptyCleanStats } from "./clean.ts";
+ * const stats = emptyCleanStats();
+ * cleanText("Um parágrafo longo o bastante.\n\nUm parágrafo longo o bastante.\n", { stats, dedupMinChars: 5 });
+ * console.log(stats.duplicateParagraphs); // 1
+ * ```
+ */
 export function emptyCleanStats(): CleanStats {
   return {
     files: 0,
+    records: 0,
+    recordsDropped: 0,
     inputChars: 0,
     outputChars: 0,
     paragraphsIn: 0,
@@ -191,30 +212,54 @@ export function cleanText(text: string, options: CleanTextOptions = {}): string 
 /** Options for {@link cleanCorpus}. */
 export interface CleanCorpusOptions {
   output: string;
-  encoding?: CorpusEncoding;
+  encoding?: TextEncoding;
   minChars?: number;
   dedupMinChars?: number;
   progress?: Progress;
 }
 
+/** Buffers text and writes it to a file as UTF-8 in large writes. */
+class TextSink {
+  #parts: string[] = [];
+  #chars = 0;
+  #encoder = new TextEncoder();
+  constructor(private readonly file: Deno.FsFile) {}
+  async write(s: string): Promise<void> {
+    this.#parts.push(s);
+    this.#chars += s.length;
+    if (this.#chars >= 1 << 20) await this.flush();
+  }
+  async flush(): Promise<void> {
+    const bytes = this.#encoder.encode(this.#parts.join(""));
+    this.#parts = [];
+    this.#chars = 0;
+    for (let off = 0; off < bytes.length;) off += await this.file.write(bytes.subarray(off));
+  }
+}
+
 /**
  * Cleans files and folders into `output` (same relative names, UTF-8), deduplicating
- * paragraphs across all of them. Each output file is written atomically.
+ * paragraphs across all of them, streaming. A `.jsonl` input gives a `.jsonl` output: the
+ * same records with their other fields, each `"text"` cleaned (without the final newline), and
+ * records left empty dropped. Every input is checked (encoding, JSON) before anything is
+ * written, and each output file is written atomically.
  *
  * @example
  * ```ts
  * import { cleanCorpus } from "./clean.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a.txt`, "Um parágrafo suficientemente longo.\n");
- * const stats = await cleanCorpus([`${dir}/a.txt`], { output: `${dir}/out` });
- * console.log(stats.paragraphsOut); // 1
+ * await Deno.writeTextFile(`${dir}/b.jsonl`, '{"id":"7","text":"Outro  parágrafo, em JSONL.\\r\\n"}\n');
+ * const stats = await cleanCorpus([`${dir}/a.txt`, `${dir}/b.jsonl`], { output: `${dir}/out` });
+ * console.log(stats.paragraphsOut); // 2
+ * console.log(await Deno.readTextFile(`${dir}/out/b.jsonl`)); // {"id":"7","text":"Outro parágrafo, em JSONL."}
  * ```
  */
 export async function cleanCorpus(
   inputs: string[],
   options: CleanCorpusOptions,
 ): Promise<CleanStats> {
-  const files = await listInputs(inputs);
+  const files = await listInputFiles(inputs);
   const names = new Set<string>();
   for (const f of files) {
     if (names.has(f.name)) {
@@ -229,18 +274,40 @@ export async function cleanCorpus(
   const stats = emptyCleanStats();
   const seen = new Set<number>();
   const progress = options.progress ?? silentProgress;
-  progress.start("clean", files.length, "files");
+  const read = { encoding: options.encoding, split: "paragraphs" as const };
+  const textOptions = {
+    minChars: options.minChars,
+    dedupMinChars: options.dedupMinChars,
+    seen,
+    stats,
+  };
   // Check every input first, so that a bad file fails before any output is written.
-  for (const f of files) await readCorpusFile(f.path, options.encoding ?? "utf-8");
+  for (const f of files) for await (const _ of readDocuments(f.path, read)) { /* check only */ }
+  progress.start("clean", files.length, "files");
   for (const [i, f] of files.entries()) {
-    const text = await readCorpusFile(f.path, options.encoding ?? "utf-8");
-    const cleaned = cleanText(text, {
-      minChars: options.minChars,
-      dedupMinChars: options.dedupMinChars,
-      seen,
-      stats,
+    const jsonl = isJsonlPath(f.path);
+    await withAtomicFile(join(options.output, f.name), async (file) => {
+      const out = new TextSink(file);
+      let empty = true;
+      for await (const doc of readDocuments(f.path, read)) {
+        const cleaned = cleanText(doc.text, textOptions);
+        if (jsonl) {
+          stats.records++;
+          if (!cleaned) {
+            stats.recordsDropped++;
+            continue;
+          }
+          stats.outputChars--; // the record's text does not end with the final "\n"
+          await out.write(JSON.stringify({ ...doc.record, text: cleaned.slice(0, -1) }) + "\n");
+        } else if (cleaned) {
+          // Pieces of one file: paragraphs stay separated by one blank line.
+          if (!empty) stats.outputChars++;
+          await out.write(empty ? cleaned : "\n" + cleaned);
+          empty = false;
+        }
+      }
+      await out.flush();
     });
-    await writeFileAtomic(join(options.output, f.name), cleaned);
     stats.files++;
     progress.update(i + 1);
   }
@@ -250,7 +317,10 @@ export async function cleanCorpus(
 
 /** One-line summary of a clean run. */
 export function summarizeClean(s: CleanStats): string {
-  return `${s.files} file(s): ${s.inputChars} → ${s.outputChars} characters; ${s.paragraphsOut}/${s.paragraphsIn} paragraphs kept, ${s.duplicateParagraphs} duplicates and ${s.shortParagraphs} too-short removed, ${s.controlCharsRemoved} control characters removed, ${s.cp1252Repaired} Windows-1252 characters repaired, ${s.lineEndingsNormalized} line endings normalised${
+  const records = s.records
+    ? ` (${s.records - s.recordsDropped}/${s.records} JSONL records kept)`
+    : "";
+  return `${s.files} file(s)${records}: ${s.inputChars} → ${s.outputChars} characters; ${s.paragraphsOut}/${s.paragraphsIn} paragraphs kept, ${s.duplicateParagraphs} duplicates and ${s.shortParagraphs} too-short removed, ${s.controlCharsRemoved} control characters removed, ${s.cp1252Repaired} Windows-1252 characters repaired, ${s.lineEndingsNormalized} line endings normalised${
     s.nfcChanged ? ", NFC applied" : ""
   }`;
 }

@@ -2,7 +2,9 @@
  * `dataset build`: text → tokens → `PREFIX.train.bin` and `PREFIX.val.bin` in llm.c's format.
  * Documents are assigned to train or val by a hash of their text (deterministic, independent
  * of order and worker count); the end-of-text token precedes every document, so documents
- * are separated by it. Tokenizing runs in parallel Workers; output stays in input order.
+ * are separated by it. Documents are read streaming by `readDocuments` (src/text): a `.jsonl`
+ * record's `"text"`, or a block of a text file between two or more blank lines. Tokenizing
+ * runs in parallel Workers; output stays in input order.
  *
  * @module
  */
@@ -10,8 +12,9 @@ import { BenteviError, fsError } from "../../errors.ts";
 import { type Progress, silentProgress } from "../../progress.ts";
 import { Tokenizer } from "../../tokenizer/mod.ts";
 import { hash53 } from "../corpus/clean.ts";
-import { type CorpusEncoding, listInputs } from "../corpus/text.ts";
-import { readDocuments, type SourceDocument } from "./documents.ts";
+import { readDocuments, type TextDocument } from "../../text/documents.ts";
+import type { TextEncoding } from "../../text/encoding.ts";
+import { listInputFiles } from "../../text/inputs.ts";
 import { TokenDatasetWriter } from "./writer.ts";
 import type { DatasetWorkerRequest, DatasetWorkerResponse } from "./worker.ts";
 
@@ -28,7 +31,7 @@ export interface BuildDatasetOptions {
   /** Input bytes per Worker started (default 2 MiB). */
   minBytesPerWorker?: number;
   /** Input encoding (default utf-8). */
-  encoding?: CorpusEncoding;
+  encoding?: TextEncoding;
   progress?: Progress;
 }
 
@@ -51,15 +54,15 @@ export function isValidationDocument(text: string, valFraction: number): boolean
 
 interface Batch {
   seq: number;
-  docs: SourceDocument[];
+  docs: TextDocument[];
 }
 
-async function* batches(files: string[], encoding: CorpusEncoding): AsyncGenerator<Batch> {
+async function* batches(files: string[], encoding: TextEncoding): AsyncGenerator<Batch> {
   let seq = 0;
-  let docs: SourceDocument[] = [];
+  let docs: TextDocument[] = [];
   let chars = 0;
   for (const f of files) {
-    for await (const d of readDocuments(f, encoding)) {
+    for await (const d of readDocuments(f, { encoding })) {
       docs.push(d);
       chars += d.text.length;
       if (chars >= 256 << 10) {
@@ -165,9 +168,9 @@ export async function buildDataset(
       `${options.tokenizer}: the tokenizer has no end-of-text token (<|endoftext|>, [EOS] or </s>); train it with one`,
     );
   }
-  const files = (await listInputs(inputs)).map((f) => f.path);
-  let total = 0;
-  for (const f of files) total += (await Deno.stat(f)).size;
+  const inputFiles = await listInputFiles(inputs);
+  const files = inputFiles.map((f) => f.path);
+  const total = inputFiles.reduce((s, f) => s + f.size, 0);
   // A Worker costs a tokenizer load (about half a second for GPT-2's): not worth it for small
   // inputs, so use at most one per 2 MiB of input.
   const perWorker = options.minBytesPerWorker ?? 2 << 20;
@@ -187,7 +190,7 @@ export async function buildDataset(
   let trainDocs = 0, valDocs = 0, done = 0;
   let lastTrainStart = 0; // where the last training document begins, in tokens
   progress.start("dataset", Math.max(1, Math.round(total / 1e6)), "MB");
-  const write = async (docs: SourceDocument[], tokens: ArrayLike<number>[]) => {
+  const write = async (docs: TextDocument[], tokens: ArrayLike<number>[]) => {
     for (let i = 0; i < docs.length; i++) {
       const ids = tokens[i];
       const isVal = isValidationDocument(docs[i].text, valFraction);
@@ -209,7 +212,7 @@ export async function buildDataset(
   try {
     if (workers > 1) {
       pool = await EncoderPool.create(workers, json, options.tokenizer);
-      const inFlight: { docs: SourceDocument[]; result: Promise<Uint32Array[]> }[] = [];
+      const inFlight: { docs: TextDocument[]; result: Promise<Uint32Array[]> }[] = [];
       for await (const batch of batches(files, options.encoding ?? "utf-8")) {
         const result = pool.encode(batch.seq, batch.docs.map((d) => d.text));
         result.catch(() => {}); // awaited below; avoids an unhandled rejection on early exit

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SaxesParser } from "saxes";
+import { SaxesParser } from "../../deps.ts";
 import { BenteviError } from "../../errors.ts";
 
 /** One `<page>` of a dump. */

@@ -1,0 +1,13 @@
+/**
+ * The library's third-party dependencies, in one place.
+ *
+ * They are written here as full `npm:` specifiers rather than through the import map in
+ * `deno.json`, because a program that imports `mod.ts` from a URL does not get this project's
+ * import map: a bare name such as `"saxes"` would not resolve there. Switching a dependency to
+ * another registry (JSR, say) is a one-line change in this file. The CLI's own dependencies
+ * (`commander`) and those of the tests and benchmarks stay in the import map.
+ *
+ * @module
+ */
+export { SaxesParser } from "npm:saxes@^6.0.0";
+export { default as unbzip2Stream } from "npm:unbzip2-stream@^1.4.3";

@@ -1,0 +1,95 @@
+// The demo pipeline end to end on the bundled corpus (tiny training on the CPU backend), and
+// the demo command's handling of its output folder and of bad input.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { main } from "../../cli.ts";
+import { DEMO_PROMPTS, demoPaths, runDemo } from "../../src/demo/demo.ts";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
+import { openTokenDataset } from "../../src/data/dataset/loader.ts";
+
+const tiny = { quick: true, steps: 2, batchSize: 2, context: 32, device: "cpu" as const };
+
+async function bentevi(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [], err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+Deno.test("demo: dump → text → tokenizer → dataset → model → samples and chat", async () => {
+  const out = join(await Deno.makeTempDir(), "demo");
+  const lines: string[] = [];
+  const r = await runDemo({ out, ...tiny, log: (l) => lines.push(l) });
+  const p = demoPaths(out);
+  // The bundled corpus: 78 articles kept, redirects and other namespaces skipped.
+  assert.equal(r.wiki.kept, 78);
+  assert.ok(r.wiki.redirects > 0 && r.wiki.otherNamespaces > 0);
+  assert.ok(r.dialogues > 0);
+  // The tokenizer learned text, not the JSON around it, and has the chat tokens.
+  const tok = await Tokenizer.fromFile(p.tokenizer);
+  assert.equal(tok.vocabSize, 1024);
+  for (const t of ['{"', '":"', '","', "title"]) assert.equal(tok.tokenToId(t), undefined, t);
+  assert.notEqual(tok.tokenToId("<|assistant|>"), undefined);
+  // The dataset holds the corpus' tokens, split by document.
+  const train = await openTokenDataset(`${p.dataset}.train.bin`);
+  try {
+    assert.equal(train.tokens.length, r.tokens.train);
+    assert.ok(r.tokens.train > 50_000 && r.tokens.val > 1_000);
+  } finally {
+    train.close();
+  }
+  // Training ran the steps asked for, and generation continued every prompt.
+  assert.equal(r.training.step, 2);
+  assert.ok(Number.isFinite(r.training.loss));
+  assert.deepEqual(r.samples.map((s) => s.prompt), [...DEMO_PROMPTS]);
+  for (const s of r.samples) assert.ok(s.text.startsWith(s.prompt));
+  assert.equal(typeof r.chat.assistant, "string");
+  // Files: samples.txt and demo.json, plus a checkpoint the other commands can open.
+  const summary = JSON.parse(await Deno.readTextFile(p.summary));
+  assert.equal(summary.articles, 78);
+  assert.equal(summary.samples.length, DEMO_PROMPTS.length);
+  assert.match(await Deno.readTextFile(p.samples), /> O rio/);
+  await Deno.stat(join(r.training.checkpoint, "model.safetensors"));
+  assert.ok(lines.some((l) => l.startsWith("[6/6]")));
+});
+
+Deno.test("demo CLI: prints samples and the layout; replaces its own folder, refuses others", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = join(dir, "demo");
+  const args = ["demo", "--quick", "--steps", "1", "--batch-size", "2", "--context", "16"];
+  const first = await bentevi(...args, "--device", "cpu", "--out", out);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /Generated Portuguese/);
+  assert.match(first.stdout, /tokenizer\.json/);
+  assert.match(first.stdout, /samples\.txt/);
+  // A second run replaces the previous demo's folder.
+  const again = await bentevi(...args, "--device", "cpu", "--out", out);
+  assert.equal(again.code, 0, again.stderr);
+  // A folder that is not a demo's is left alone.
+  const other = join(dir, "mine");
+  await Deno.mkdir(other);
+  await Deno.writeTextFile(join(other, "keep.txt"), "meu");
+  const refused = await bentevi(...args, "--device", "cpu", "--out", other);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /not a demo's output.*--force/);
+  assert.equal(await Deno.readTextFile(join(other, "keep.txt")), "meu");
+  // A dump that does not exist, and a file that is not a dump.
+  const missing = await bentevi(...args, "--out", join(dir, "x"), "--dump", join(dir, "none.bz2"));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /none\.bz2: file not found/);
+  const notDump = join(dir, "page.xml");
+  await Deno.writeTextFile(notDump, "<html><body>oi</body></html>");
+  const bad = await bentevi(...args, "--out", join(dir, "y"), "--dump", notDump);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /page\.xml: not a MediaWiki XML dump/);
+  assert.equal(bad.stderr.split("\n").filter((l) => l.startsWith("bentevi:")).length, 1);
+});
