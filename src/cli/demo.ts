@@ -81,7 +81,11 @@ export function registerDemo(program: Command): void {
         "",
         `Chat (persona "${result.chat.persona}"):`,
         `  você: ${result.chat.user}`,
-        `  bentevi: ${result.chat.assistant.replace(/\s*\n+\s*/g, " ")}`,
+        `  bentevi: ${
+          result.chat.assistant.replace(/\s*\n+\s*/g, " ") ||
+          `(an empty answer: the model ended its turn at once; ${t.step} steps are too few to ` +
+            `learn the dialogue format)`
+        }`,
         "",
         `Everything is in ${result.out}/ (${result.seconds.total.toFixed(0)} s in all):`,
         ...(await describeTree(result.out)).map((l) => `  ${l}`),

@@ -333,8 +333,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       decodeBackend = await createBackend("auto", { log, workload: "decode" });
     }
     const model = createLanguageModel(decodeBackend ?? backend, ckpt.config, ckpt.weights);
-    // A continuation ends where a dialogue turn would begin (the dialogues taught those tokens).
-    const stopTokenIds = Object.values(CHAT_TOKENS).map((t) => tokenizer.tokenToId(t))
+    // Continuations are prose: the chat tokens the dialogues taught are never generated there.
+    const chatTokenIds = Object.values(CHAT_TOKENS).map((t) => tokenizer.tokenToId(t))
       .filter((id): id is number => id !== undefined && id !== null);
     try {
       for (const [i, prompt] of DEMO_PROMPTS.entries()) {
@@ -345,7 +345,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           topK: 40,
           repetitionPenalty: 1.1,
           seed: seed + i,
-          stopTokenIds,
+          suppressTokenIds: chatTokenIds,
         });
         samples.push({ prompt, text: prompt + result.text });
       }

@@ -48,6 +48,11 @@ export interface GenerateOptions extends SamplingOptions {
   stop?: readonly string[];
   /** Token ids that end generation (not output), besides end-of-text. */
   stopTokenIds?: readonly number[];
+  /**
+   * Token ids never generated (their logits are set to -∞ before sampling), e.g. the chat
+   * tokens when continuing prose; Hugging Face calls this `suppress_tokens`.
+   */
+  suppressTokenIds?: readonly number[];
   /** Keep going through the end-of-text token (it is then output like any other). */
   ignoreEndOfText?: boolean;
   /** For each new token, report this many top candidates in {@link TokenStep.top}. */
@@ -159,6 +164,7 @@ export async function generate(
   const sampler = options.sampler ?? new Sampler(options);
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const stopIds = new Set(options.stopTokenIds ?? []);
+  const suppress = (options.suppressTokenIds ?? []).filter((i) => Number.isInteger(i) && i >= 0);
   const eos = options.ignoreEndOfText ? undefined : tokenizer.endOfTextId ?? undefined;
   const explainTop = options.explainTop ?? 0;
 
@@ -199,6 +205,7 @@ export async function generate(
   for (let i = 0; i < maxNew; i++) {
     // A model whose vocabulary is padded past the tokenizer's never picks a padding id.
     if (logits.length > tokenizer.vocabSize) logits.fill(-Infinity, tokenizer.vocabSize);
+    for (const s of suppress) if (s < logits.length) logits[s] = -Infinity;
     const id = sampler.sample(logits, context);
     if (options.onToken || explainTop > 0) {
       const top = explainTop > 0 ? topCandidates(logits, explainTop) : [];

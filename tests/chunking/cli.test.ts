@@ -1,19 +1,10 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { exists, SAMPLE, SHARED } from "./fixtures.ts";
+import { runCli } from "../_cli.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-
-async function bentevi(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+// chunk needs no more than these.
+const bentevi = (...args: string[]) =>
+  runCli(args, { permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"] });
 
 Deno.test("chunk writes lossless JSONL; analyze reads it back", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,31 +1,12 @@
 import assert from "node:assert/strict";
+import { ALL_PERMISSIONS, assertOneLineError, type CliResult, runCli } from "../_cli.ts";
 import { writeTokenDataset } from "../../src/data/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-run"];
+const cli = (...args: string[]) => runCli(args);
 
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, `${ROOT}cli.ts`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
-
-function oneLineError(r: { code: number; stderr: string }, pattern: RegExp) {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("bentevi: "));
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/); // no stack trace
-}
+const oneLineError = (r: CliResult, pattern: RegExp) => assertOneLineError(r, pattern);
 
 Deno.test("cli wiki: counts as JSON; a truncated dump fails in one line with no shard", async () => {
   const dir = await Deno.makeTempDir();
@@ -109,31 +90,17 @@ Deno.test("cli bench bz2 --json reports native and fallback MB/s", async () => {
 
 Deno.test("cli without --allow-ffi: one notice line, same output through the fallbacks", async () => {
   const dir = await Deno.makeTempDir();
-  const run = async (perms: string[], out: string) =>
-    await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...perms,
-        `${ROOT}cli.ts`,
-        "wiki",
-        `${FIXTURES}mini-ptwiki-multistream.xml.bz2`,
-        "-o",
-        out,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
+  const run = (permissions: readonly string[], out: string) =>
+    runCli(["wiki", `${FIXTURES}mini-ptwiki-multistream.xml.bz2`, "-o", out], { permissions });
   const fallback = await run(["--allow-read", "--allow-write", "--allow-env"], `${dir}/a`);
   assert.equal(fallback.code, 0);
-  const stderr = new TextDecoder().decode(fallback.stderr);
   assert.match(
-    stderr,
+    fallback.stderr,
     /^bentevi: native shim unavailable \(needs --allow-ffi\); using the pure TypeScript fallbacks$/m,
   );
-  const full = await run(PERMS, `${dir}/b`);
+  const full = await run(ALL_PERMISSIONS, `${dir}/b`);
   assert.equal(full.code, 0);
-  assert.doesNotMatch(new TextDecoder().decode(full.stderr), /native shim unavailable/);
+  assert.doesNotMatch(full.stderr, /native shim unavailable/);
   assert.equal(
     await Deno.readTextFile(`${dir}/a/wiki_00000.jsonl`),
     await Deno.readTextFile(`${dir}/b/wiki_00000.jsonl`),

@@ -2,28 +2,12 @@
 // the demo command's handling of its output folder and of bad input.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../../cli.ts";
+import { runCliInProcess as bentevi } from "../_cli.ts";
 import { DEMO_PROMPTS, demoPaths, runDemo } from "../../src/demo/demo.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { openTokenDataset } from "../../src/data/dataset/loader.ts";
 
 const tiny = { quick: true, steps: 2, batchSize: 2, context: 32, device: "cpu" as const };
-
-async function bentevi(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [], err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 Deno.test("demo: dump → text → tokenizer → dataset → model → samples and chat", async () => {
   const out = join(await Deno.makeTempDir(), "demo");

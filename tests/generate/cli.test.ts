@@ -1,27 +1,14 @@
 import assert from "node:assert/strict";
+import { runCli } from "../_cli.ts";
 import { CHAT_SPECIALS, exists, tinyGpt, tinyRwkv, writeTinyCheckpoint } from "./helpers.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-
-async function cli(args: string[], stdin?: string, cwd?: string) {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi", CLI, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
+// The generation commands need no more than these.
+const cli = (args: string[], stdin?: string, cwd?: string) =>
+  runCli(args, {
+    permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"],
+    stdin,
     cwd,
-    env: { NO_COLOR: "1" },
   });
-  const child = cmd.spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("CLI: chat over piped stdin — one answer per line, slash commands, feedback.jsonl", async () => {
   const dir = await Deno.makeTempDir();

@@ -103,3 +103,21 @@ Deno.test("real tiny models: same seed → same text; the context slides when fu
     model.dispose();
   }
 });
+
+Deno.test("suppressed tokens are never generated: greedy takes the next best", async () => {
+  const tok = byteTokenizer();
+  // The scripted model puts its highest logit on each byte of "abab"; suppressing "b" leaves
+  // greedy decoding with whatever ranks second, never "b".
+  const model = new ScriptedModel(256, enc("abab"));
+  const free = await generate(model, tok, "x", { temperature: 0, maxNewTokens: 4 });
+  assert.equal(free.text, "abab");
+  const model2 = new ScriptedModel(256, enc("abab"));
+  const r = await generate(model2, tok, "x", {
+    temperature: 0,
+    maxNewTokens: 4,
+    suppressTokenIds: enc("b"),
+  });
+  assert.equal(r.tokens.length, 4);
+  assert.ok(!r.tokens.includes(enc("b")[0]), JSON.stringify(r.tokens));
+  assert.equal(r.tokens[0], enc("a")[0]);
+});

@@ -1,31 +1,13 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { assertOneLineError, type CliResult, runCli } from "../_cli.ts";
 import { CORPUS, tempCorpus } from "./_helpers.ts";
 
-const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
+// The tokenizer commands need no more than these.
+const bentevi = (...args: string[]) =>
+  runCli(args, { permissions: ["--allow-read", "--allow-write", "--allow-env"] });
 
-async function bentevi(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
-
-/** The command failed with exactly one `bentevi: …` line on stderr matching `pattern`. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp) {
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.match(lines[0], /^bentevi: /);
-  assert.match(lines[0], pattern);
-}
+const assertOneLine = (r: CliResult, pattern: RegExp) =>
+  assertOneLineError(r, pattern, { only: true });
 
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -119,16 +101,16 @@ Deno.test("CLI: bad input gives one line, a non-zero exit and no output file", a
     "-o",
     out,
   );
-  assertOneLineError(r, /missing\.txt: file not found/);
+  assertOneLine(r, /missing\.txt: file not found/);
   r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "100", "-o", out);
-  assertOneLineError(r, /vocab size 100 is smaller than the 256-byte alphabet/);
+  assertOneLine(r, /vocab size 100 is smaller than the 256-byte alphabet/);
   r = await bentevi("tokenizer", "train", `${dir}/latin1.txt`, "--vocab-size", "300", "-o", out);
-  assertOneLineError(
+  assertOneLine(
     r,
     /latin1\.txt: invalid UTF-8 at byte 2 \(line 1, column 3\); .*--encoding latin1/,
   );
   r = await bentevi("tokenizer", "train", `${dir}/empty.txt`, "--vocab-size", "300", "-o", out);
-  assertOneLineError(r, /empty corpus/);
+  assertOneLine(r, /empty corpus/);
   r = await bentevi("tokenizer", "train", `${dir}/ok.txt`, "--vocab-size", "x", "-o", out);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /vocab-size/);
@@ -149,15 +131,15 @@ Deno.test("CLI: bad input gives one line, a non-zero exit and no output file", a
 
   await Deno.writeTextFile(`${dir}/cut.json`, (await Deno.readTextFile(out)).slice(0, 500));
   r = await bentevi("tokenizer", "encode", "-t", `${dir}/cut.json`, "--text", "oi");
-  assertOneLineError(r, /cut\.json: not valid JSON/);
+  assertOneLine(r, /cut\.json: not valid JSON/);
   r = await bentevi("tokenizer", "decode", "-t", out, "1", "99999");
-  assertOneLineError(r, /token id 99999 at position 1 is not in the vocabulary/);
+  assertOneLine(r, /token id 99999 at position 1 is not in the vocabulary/);
   r = await bentevi("tokenizer", "decode", "-t", out, "abc");
-  assertOneLineError(r, /"abc" is not a token id/);
+  assertOneLine(r, /"abc" is not a token id/);
   r = await bentevi("tokenizer", "encode", "-t", out);
-  assertOneLineError(r, /either --text or a file/);
+  assertOneLine(r, /either --text or a file/);
   r = await bentevi("tokenizer", "encode", "-t", out, `${dir}/latin1.txt`, "-o", `${dir}/ids.json`);
-  assertOneLineError(r, /invalid UTF-8 at byte 2 \(line 1, column 3\)/);
+  assertOneLine(r, /invalid UTF-8 at byte 2 \(line 1, column 3\)/);
   assert.ok(!(await entries(dir)).includes("ids.json"));
   await Deno.remove(dir, { recursive: true });
 });

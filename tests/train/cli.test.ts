@@ -1,26 +1,9 @@
 // The training commands end to end through the CLI (in-process, CPU backend, tiny runs).
 import assert from "node:assert/strict";
-import { main } from "../../cli.ts";
+import { runCliInProcess as bentevi } from "../_cli.ts";
 import { makeFixture } from "./helpers.ts";
 
 const fx = await makeFixture();
-
-// Runs the CLI in-process (main() returns the exit code), capturing console output.
-async function bentevi(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [], err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 Deno.test("train → resume → eval → info → lr-find, and bad input", async () => {
   const run = `${fx.dir}/run`;
