@@ -24,7 +24,7 @@ import {
   resolveOptions,
   type Strategy,
 } from "./types.ts";
-import { type Packer, Units, unitWords } from "./units.ts";
+import { type Packer, Units, unitVector, unitWords } from "./units.ts";
 
 const PACKERS: Record<Exclude<Strategy, "fixed">, Packer> = {
   sentence: packSentences,
@@ -289,6 +289,10 @@ export class Chunker {
   private packUnits(out: Chunk[]): void {
     const u = this.units;
     const words = (g: number) => unitWords(u, (a, b) => this.text(a, b), g);
+    const embed = this.options.embed;
+    const vector = embed
+      ? (g: number) => unitVector(u, (a, b) => this.text(a, b), embed, g)
+      : undefined;
     while (this.cur < u.total) {
       const j = this.packer!({
         units: u,
@@ -297,6 +301,7 @@ export class Chunker {
         budget: this.budget,
         min: Math.min(this.options.minTokens, this.budget),
         words,
+        vector,
       });
       if (j === null) break;
       let endG = this.cur + Math.max(1, j);

@@ -25,6 +25,8 @@ export {
   type TokenCounter,
 } from "./types.ts";
 export { Chunker, chunkStream, chunkText } from "./engine.ts";
+export { type ModelEmbedder, modelEmbedder } from "./embedding.ts";
+export { denseCosine } from "./semantic.ts";
 export {
   type AnalysisReport,
   analyzeChunks,

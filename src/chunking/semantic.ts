@@ -3,7 +3,9 @@
  * sentence break that keeps the chunk within the budget, it compares the words of the few
  * sentences before the break with the few after it; the chunk ends where they share the
  * fewest words (a topic shift), with a bonus for paragraph and section breaks and a small one
- * for fuller chunks.
+ * for fuller chunks. With an embedder (`ChunkOptions.embed`, e.g. a model's token embeddings
+ * through `embeddingChunker`), the two windows are compared by the cosine of their summed
+ * embedding vectors instead of their shared words.
  *
  * @module
  */
@@ -42,12 +44,12 @@ export function packSemantic(input: PackInput): number | null {
     const g = first + j; // the break before unit g
     const level = u.level[g - 1 - u.base];
     if (f.cum[j - 1] < input.min && j < f.k) continue;
-    const left = new Map<number, number>();
-    for (let h = Math.max(first, g - w); h < g; h++) bagOf(input.words(h), left);
-    const right = new Map<number, number>();
-    for (let h = g; h < Math.min(last, g + w); h++) bagOf(input.words(h), right);
+    const from = Math.max(first, g - w), to = Math.min(last, g + w);
+    const similarity = input.vector
+      ? denseCosine(sumVectors(input.vector, from, g), sumVectors(input.vector, g, to))
+      : lexicalSimilarity(input, from, g, to);
     const term = u.term[g - 1 - u.base] ? 0.15 : 0; // prefer breaks after final punctuation
-    const score = (1 - cosine(left, right)) + LEVEL_BONUS[Math.min(level, BOUNDARY.SECTION)] +
+    const score = (1 - similarity) + LEVEL_BONUS[Math.min(level, BOUNDARY.SECTION)] +
       term +
       0.2 * f.cum[j - 1] / input.budget;
     if (score >= bestScore) {
@@ -56,4 +58,34 @@ export function packSemantic(input: PackInput): number | null {
     }
   }
   return best;
+}
+
+function lexicalSimilarity(input: PackInput, from: number, g: number, to: number): number {
+  const left = new Map<number, number>();
+  for (let h = from; h < g; h++) bagOf(input.words(h), left);
+  const right = new Map<number, number>();
+  for (let h = g; h < to; h++) bagOf(input.words(h), right);
+  return cosine(left, right);
+}
+
+function sumVectors(vector: (g: number) => Float32Array, from: number, to: number): Float64Array {
+  let sum: Float64Array | undefined;
+  for (let h = from; h < to; h++) {
+    const v = vector(h);
+    sum ??= new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) sum[i] += v[i];
+  }
+  return sum ?? new Float64Array(0);
+}
+
+/** Cosine similarity of two dense vectors (0 when either is empty or zero). */
+export function denseCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
 }

@@ -73,6 +73,12 @@ export interface ChunkOptions {
   counter?: TokenCounter;
   /** For "fixed": snap cuts back to a sentence or word boundary (default "none"). */
   preserve?: "none" | "words" | "sentences";
+  /**
+   * For "semantic": a text → vector function (e.g. a model's embeddings, see
+   * `modelEmbedder`); topic shifts are then found by the cosine of the vectors of the
+   * sentences on each side of a break instead of by their shared words.
+   */
+  embed?: (text: string) => Float32Array;
 }
 
 /** Options with every default filled in and checked. */
@@ -89,6 +95,8 @@ export interface ResolvedOptions {
   counter: TokenCounter;
   /** The `fixed` snap mode. */
   preserve: "none" | "words" | "sentences";
+  /** The semantic strategy's embedder, if any. */
+  embed?: (text: string) => Float32Array;
 }
 
 /**
@@ -134,5 +142,5 @@ export function resolveOptions(options: ChunkOptions = {}): ResolvedOptions {
   if (!["none", "words", "sentences"].includes(preserve)) {
     throw new BenteviError(`--preserve must be none, words or sentences, got "${preserve}"`);
   }
-  return { strategy, maxTokens, minTokens, overlap, counter, preserve };
+  return { strategy, maxTokens, minTokens, overlap, counter, preserve, embed: options.embed };
 }

@@ -24,6 +24,8 @@ export class Units {
   adj: Uint8Array = new Uint8Array(8192);
   /** Content-word hashes by global index, computed on demand. */
   words: Map<number, number[]> = new Map();
+  /** Embedding vectors by global index (with an embedder), computed on demand. */
+  vectors: Map<number, Float32Array> = new Map();
   /** Global index of the first unit still stored. */
   base = 0;
   /** Units stored. */
@@ -75,6 +77,7 @@ export class Units {
     }
     this.length -= k;
     for (const key of this.words.keys()) if (key < g) this.words.delete(key);
+    for (const key of this.vectors.keys()) if (key < g) this.vectors.delete(key);
     this.base = g;
   }
 }
@@ -93,6 +96,8 @@ export interface PackInput {
   min: number;
   /** Word hashes of unit `g` (global index). */
   words(g: number): number[];
+  /** The embedding of unit `g`, when the chunker was given an embedder. */
+  vector?: (g: number) => Float32Array;
 }
 
 /**
@@ -146,4 +151,20 @@ export function unitWords(
     units.words.set(g, w);
   }
   return w;
+}
+
+/** The embedding of unit `g` (global index), computed once with `embed`. */
+export function unitVector(
+  units: Units,
+  text: (start: number, end: number) => string,
+  embed: (text: string) => Float32Array,
+  g: number,
+): Float32Array {
+  let v = units.vectors.get(g);
+  if (!v) {
+    const k = g - units.base;
+    v = embed(text(units.start[k], units.end[k]));
+    units.vectors.set(g, v);
+  }
+  return v;
 }

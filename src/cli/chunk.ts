@@ -6,6 +6,7 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
+import { modelEmbedder } from "../chunking/embedding.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "../io/atomic.ts";
 import { consoleProgress, type Progress, silentProgress } from "../progress.ts";
@@ -258,6 +259,10 @@ export function registerChunk(program: Command): void {
     )
     .option("--preserve <mode>", "fixed only: snap cuts back to none | words | sentences")
     .option(
+      "--model <checkpoint>",
+      "semantic only: find topic shifts with this model's token embeddings instead of shared words",
+    )
+    .option(
       "--encoding <name>",
       "input encoding: utf-8, latin1 (ISO-8859-1) or windows-1252",
       "utf-8",
@@ -265,7 +270,12 @@ export function registerChunk(program: Command): void {
     .option("--output <file>", "write the JSONL here (atomically) instead of stdout")
     .action(async (file, opts) => {
       const { max, counter } = await budgetFrom(opts);
+      if (opts.model && opts.strategy !== "semantic") {
+        throw new BenteviError("--model is used by --strategy semantic only");
+      }
+      const embed = opts.model ? (await modelEmbedder(opts.model)).embed : undefined;
       const options = resolveOptions({
+        embed,
         strategy: parseStrategy(opts.strategy),
         maxTokens: max,
         minTokens: opts.minTokens,
