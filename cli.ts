@@ -23,7 +23,11 @@ export function buildProgram(): Command {
       "Bentevi: from a Portuguese corpus (up to a Wikipedia dump) to a small language model you can chat with",
     )
     .version(denoConfig.version)
-    .showHelpAfterError("(add --help for usage)");
+    // Usage errors (unknown option, bad value…) as one line like every other error.
+    .configureOutput({
+      outputError: (text, write) =>
+        write(`bentevi: ${text.replace(/^error: /, "").trim()} (see --help)\n`),
+    });
   registerTokenizer(program);
   registerGpu(program);
   registerTrain(program);
