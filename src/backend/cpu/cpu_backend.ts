@@ -5,15 +5,44 @@
  *
  * @module
  */
-import {
-  type AdamWParams,
-  type AttentionDims,
-  type Backend,
-  type DType,
-  type MatmulOptions,
-  type Tensor,
-  VIEW_ALIGN,
+import type {
+  AdamWParams,
+  AttentionDims,
+  Backend,
+  DType,
+  MatmulOptions,
+  Tensor,
 } from "../backend.ts";
+import {
+  checkAdamW,
+  checkArgmaxRows,
+  checkAttention,
+  checkAttentionBackward,
+  checkAttentionCached,
+  checkBinary,
+  checkCopy,
+  checkEmbedding,
+  checkEmbeddingBackward,
+  checkFromArray,
+  checkLayerNorm,
+  checkLayerNormBackward,
+  checkMatmul,
+  checkMulBackward,
+  checkSoftmaxCrossEntropy,
+  checkSumRows,
+  checkTokenShift,
+  checkTokenShiftBackward,
+  checkTopK,
+  checkUnaryBackward,
+  checkView,
+  checkWkv,
+  checkWkvBackward,
+  checkWrite,
+  expectDtype,
+  expectSameSize,
+  expectSize,
+  shapeSize,
+} from "../checks.ts";
 import * as act from "./activations.ts";
 import * as adam from "./adamw.ts";
 import * as attn from "./attention.ts";
@@ -24,15 +53,7 @@ import { matmul } from "./matmul.ts";
 import * as red from "./reduce.ts";
 import * as rwkv from "./rwkv.ts";
 import { softmaxCrossEntropy } from "./softmax_xent.ts";
-import {
-  asMatrix,
-  CpuTensor,
-  expectSameSize,
-  expectSize,
-  type FloatArray,
-  fmtShape,
-  shapeSize,
-} from "./tensor.ts";
+import { CpuTensor, type FloatArray } from "./tensor.ts";
 
 /** Options of {@link CpuBackend}. */
 export interface CpuBackendOptions {
@@ -88,7 +109,7 @@ export class CpuBackend implements Backend {
 
   #f(op: string, name: string, t: Tensor): FloatArray {
     const ct = this.#tensor(op, name, t);
-    if (ct.dtype !== "f32") throw new Error(`${op}: ${name} must be f32, got ${ct.dtype}`);
+    expectDtype(op, name, ct, "f32");
     return ct.data as FloatArray;
   }
 
@@ -98,7 +119,7 @@ export class CpuBackend implements Backend {
 
   #i(op: string, name: string, t: Tensor): Int32Array {
     const ct = this.#tensor(op, name, t);
-    if (ct.dtype !== "i32") throw new Error(`${op}: ${name} must be i32, got ${ct.dtype}`);
+    expectDtype(op, name, ct, "i32");
     return ct.data as Int32Array;
   }
 
@@ -122,15 +143,7 @@ export class CpuBackend implements Backend {
   }
 
   fromArray(shape: readonly number[], data: Float32Array | Int32Array): Tensor {
-    const size = shapeSize("fromArray", shape);
-    if (data.length !== size) {
-      throw new Error(
-        `fromArray: shape ${
-          fmtShape(shape)
-        } needs ${size} elements but the data has ${data.length}`,
-      );
-    }
-    const dtype: DType = data instanceof Int32Array ? "i32" : "f32";
+    const { size, dtype } = checkFromArray(shape, data);
     const store = this.#alloc(size, dtype);
     store.set(data);
     return new CpuTensor(shape, dtype, store);
@@ -138,29 +151,13 @@ export class CpuBackend implements Backend {
 
   view(base: Tensor, offset: number, shape: readonly number[]): Tensor {
     const b = this.#tensor("view", "base", base);
-    const size = shapeSize("view", shape);
-    if (!Number.isInteger(offset) || offset < 0 || offset % VIEW_ALIGN !== 0) {
-      throw new Error(`view: offset ${offset} must be a multiple of ${VIEW_ALIGN} elements`);
-    }
-    if (offset + size > b.size) {
-      throw new Error(
-        `view: ${fmtShape(shape)} at offset ${offset} does not fit in base ${fmtShape(b.shape)} ` +
-          `(${b.size} elements)`,
-      );
-    }
+    const size = checkView(b, offset, shape);
     return new CpuTensor(shape, b.dtype, b.data.subarray(offset, offset + size), b.base ?? b);
   }
 
   write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
     const ct = this.#tensor("write", "tensor", t);
-    if ((data instanceof Int32Array) !== (ct.dtype === "i32")) {
-      throw new Error(`write: ${data.constructor.name} data into a ${ct.dtype} tensor`);
-    }
-    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > ct.size) {
-      throw new Error(
-        `write: ${data.length} elements at offset ${offset} do not fit in ${fmtShape(ct.shape)}`,
-      );
-    }
+    checkWrite(ct, data, offset);
     ct.data.set(data, offset);
   }
 
@@ -193,8 +190,7 @@ export class CpuBackend implements Backend {
 
   copy(dst: Tensor, src: Tensor): void {
     const d = this.#tensor("copy", "dst", dst), s = this.#tensor("copy", "src", src);
-    expectSameSize("copy", "dst", dst, "src", src);
-    if (d.dtype !== s.dtype) throw new Error(`copy: dst is ${d.dtype} but src is ${s.dtype}`);
+    checkCopy(d, s);
     d.data.set(s.data);
   }
 
@@ -203,8 +199,7 @@ export class CpuBackend implements Backend {
   }
 
   add(out: Tensor, a: Tensor, b: Tensor): void {
-    expectSameSize("add", "out", out, "a", a);
-    expectSameSize("add", "a", a, "b", b);
+    checkBinary("add", out, a, b);
     elem.add(this.#f("add", "out", out), this.#f("add", "a", a), this.#f("add", "b", b));
   }
 
@@ -214,17 +209,13 @@ export class CpuBackend implements Backend {
   }
 
   mul(out: Tensor, a: Tensor, b: Tensor): void {
-    expectSameSize("mul", "out", out, "a", a);
-    expectSameSize("mul", "a", a, "b", b);
+    checkBinary("mul", out, a, b);
     elem.mul(this.#f("mul", "out", out), this.#f("mul", "a", a), this.#f("mul", "b", b));
   }
 
   mulBackward(da: Tensor | null, db: Tensor | null, dout: Tensor, a: Tensor, b: Tensor): void {
     const op = "mulBackward";
-    expectSameSize(op, "dout", dout, "a", a);
-    expectSameSize(op, "a", a, "b", b);
-    if (da) expectSameSize(op, "da", da, "a", a);
-    if (db) expectSameSize(op, "db", db, "b", b);
+    checkMulBackward(da, db, dout, a, b);
     elem.mulBackward(
       this.#fOrNull(op, "da", da),
       this.#fOrNull(op, "db", db),
@@ -249,8 +240,7 @@ export class CpuBackend implements Backend {
   }
 
   sumRows(out: Tensor, x: Tensor, accumulate = false): void {
-    const [M, N] = asMatrix(x);
-    expectSize("sumRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    const { M, N } = checkSumRows(out, x);
     red.sumRows(this.#f("sumRows", "out", out), this.#f("sumRows", "x", x), M, N, accumulate);
   }
 
@@ -258,21 +248,7 @@ export class CpuBackend implements Backend {
 
   matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
     const transA = options.transA ?? false, transB = options.transB ?? false;
-    const [ar, ac] = asMatrix(a), [br, bc] = asMatrix(b);
-    const [M, K] = transA ? [ac, ar] : [ar, ac];
-    const [Kb, N] = transB ? [bc, br] : [br, bc];
-    const desc = `a ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} and b ${fmtShape(b.shape)}${
-      transB ? "ᵀ" : ""
-    }`;
-    if (K !== Kb) {
-      throw new Error(`matmul: ${desc} do not match (inner dimensions ${K} and ${Kb})`);
-    }
-    if (out.size !== M * N || asMatrix(out)[1] !== N) {
-      throw new Error(
-        `matmul: out ${fmtShape(out.shape)} does not fit ${desc} (needs [${M}, ${N}])`,
-      );
-    }
-    if (options.bias) expectSize("matmul", "bias", options.bias, N, `out [${M}, ${N}]`);
+    const { M, N, K } = checkMatmul(out, a, b, transA, transB, options.bias);
     matmul(
       this.#f("matmul", "out", out),
       this.#f("matmul", "a", a),
@@ -292,22 +268,7 @@ export class CpuBackend implements Backend {
     posOffset = 0,
   ): void {
     const op = "embedding";
-    const C = asMatrix(wte)[1];
-    expectSize(op, "out", out, ids.size * C, `ids ${fmtShape(ids.shape)} × wte width ${C}`);
-    checkT(op, ids, T);
-    if (wpe) {
-      const [Tmax, Cp] = asMatrix(wpe);
-      if (Cp !== C) {
-        throw new Error(
-          `${op}: wte ${fmtShape(wte.shape)} and wpe ${fmtShape(wpe.shape)} differ in width`,
-        );
-      }
-      if (posOffset < 0 || posOffset + T > Tmax) {
-        throw new Error(
-          `${op}: positions ${posOffset}…${posOffset + T - 1} exceed wpe ${fmtShape(wpe.shape)}`,
-        );
-      }
-    }
+    const { C } = checkEmbedding(out, ids, wte, wpe, T, posOffset);
     emb.embedding(
       this.#f(op, "out", out),
       this.#i(op, "ids", ids),
@@ -321,12 +282,7 @@ export class CpuBackend implements Backend {
 
   embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void {
     const op = "embeddingBackward";
-    const C = asMatrix(dwte)[1];
-    expectSize(op, "dout", dout, ids.size * C, `ids ${fmtShape(ids.shape)} × dwte width ${C}`);
-    checkT(op, ids, T);
-    if (dwpe && (asMatrix(dwpe)[1] !== C || asMatrix(dwpe)[0] < T)) {
-      throw new Error(`${op}: dwpe ${fmtShape(dwpe.shape)} does not fit T ${T} × C ${C}`);
-    }
+    const { C } = checkEmbeddingBackward(dwte, dwpe, dout, ids, T);
     emb.embeddingBackward(
       this.#f(op, "dwte", dwte),
       this.#fOrNull(op, "dwpe", dwpe),
@@ -347,12 +303,7 @@ export class CpuBackend implements Backend {
     eps = 1e-5,
   ): void {
     const op = "layerNorm";
-    const [N, C] = asMatrix(x);
-    expectSameSize(op, "out", out, "x", x);
-    expectSize(op, "w", w, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "b", b, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    const { N, C } = checkLayerNorm(out, mean, rstd, x, w, b);
     ln.layerNorm(
       this.#f(op, "out", out),
       this.#f(op, "mean", mean),
@@ -377,14 +328,7 @@ export class CpuBackend implements Backend {
     rstd: Tensor,
   ): void {
     const op = "layerNormBackward";
-    const [N, C] = asMatrix(x);
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
-    for (const [name, t] of [["w", w], ["dw", dw], ["db", db]] as const) {
-      expectSize(op, name, t, C, `x ${fmtShape(x.shape)}`);
-    }
-    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    const { N, C } = checkLayerNormBackward(dx, dw, db, dout, x, w, mean, rstd);
     ln.layerNormBackward(
       this.#f(op, "dx", dx),
       this.#f(op, "dw", dw),
@@ -406,18 +350,13 @@ export class CpuBackend implements Backend {
 
   geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
     const op = "geluBackward";
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
+    checkUnaryBackward(op, dx, "x", x, dout);
     act.geluBackward(this.#f(op, "dx", dx), this.#f(op, "x", x), this.#f(op, "dout", dout));
   }
 
   attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void {
     const op = "attention";
-    checkAttentionDims(op, dims);
-    const { B, T, C, NH } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
-    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
-    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
+    checkAttention(out, lse, qkv, dims);
     attn.attention(
       this.#f(op, "out", out),
       this.#f(op, "lse", lse),
@@ -435,14 +374,7 @@ export class CpuBackend implements Backend {
     dims: AttentionDims,
   ): void {
     const op = "attentionBackward";
-    checkAttentionDims(op, dims);
-    const { B, T, C, NH } = dims;
-    const need3 = `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`, need = `[B, T, C] = [${B}, ${T}, ${C}]`;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, need3);
-    expectSize(op, "dqkv", dqkv, B * T * 3 * C, need3);
-    expectSize(op, "out", out, B * T * C, need);
-    expectSize(op, "dout", dout, B * T * C, need);
-    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
+    checkAttentionBackward(dqkv, dout, out, lse, qkv, dims);
     attn.attentionBackward(
       this.#f(op, "dqkv", dqkv),
       this.#f(op, "dout", dout),
@@ -462,22 +394,7 @@ export class CpuBackend implements Backend {
     dims: AttentionDims,
   ): void {
     const op = "attentionCached";
-    checkAttentionDims(op, dims);
-    const { B, T, C } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
-    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
-    expectSameSize(op, "kCache", kCache, "vCache", vCache);
-    const Tmax = kCache.size / (B * C);
-    if (!Number.isInteger(Tmax) || asMatrix(kCache)[1] !== C) {
-      throw new Error(
-        `${op}: kCache ${fmtShape(kCache.shape)} is not [B, Tmax, C] with B ${B}, C ${C}`,
-      );
-    }
-    if (!Number.isInteger(pos) || pos < 0 || pos + T > Tmax) {
-      throw new Error(
-        `${op}: positions ${pos}…${pos + T - 1} do not fit the cache ${fmtShape(kCache.shape)}`,
-      );
-    }
+    const { Tmax } = checkAttentionCached(out, qkv, kCache, vCache, pos, dims);
     attn.attentionCached(
       this.#f(op, "out", out),
       this.#f(op, "qkv", qkv),
@@ -497,10 +414,7 @@ export class CpuBackend implements Backend {
     gradScale = 1,
   ): void {
     const op = "softmaxCrossEntropy";
-    const [N, V] = asMatrix(logits);
-    expectSize(op, "targets", targets, N, `logits ${fmtShape(logits.shape)}`);
-    expectSize(op, "losses", losses, N, `logits ${fmtShape(logits.shape)}`);
-    if (dlogits) expectSameSize(op, "dlogits", dlogits, "logits", logits);
+    const { N, V } = checkSoftmaxCrossEntropy(losses, dlogits, logits, targets);
     softmaxCrossEntropy(
       this.#f(op, "losses", losses),
       this.#fOrNull(op, "dlogits", dlogits),
@@ -513,18 +427,13 @@ export class CpuBackend implements Backend {
   }
 
   argmaxRows(out: Tensor, x: Tensor): void {
-    const [N, V] = asMatrix(x);
-    expectSize("argmaxRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    const { N, V } = checkArgmaxRows(out, x);
     red.argmaxRows(this.#i("argmaxRows", "out", out), this.#f("argmaxRows", "x", x), N, V);
   }
 
   topK(values: Tensor, indices: Tensor, x: Tensor, k: number): void {
     const op = "topK";
-    if (!Number.isInteger(k) || k < 1 || k > x.size) {
-      throw new Error(`${op}: k ${k} must be an integer in 1…${x.size} for x ${fmtShape(x.shape)}`);
-    }
-    expectSize(op, "values", values, k, `k ${k}`);
-    expectSize(op, "indices", indices, k, `k ${k}`);
+    checkTopK(values, indices, x, k);
     red.topK(
       this.#f(op, "values", values),
       this.#i(op, "indices", indices),
@@ -545,14 +454,9 @@ export class CpuBackend implements Backend {
     clip?: { normSquared: Tensor; maxNorm: number },
   ): void {
     const op = "adamw";
-    expectSameSize(op, "grads", grads, "params", params);
-    expectSameSize(op, "m", m, "params", params);
-    expectSameSize(op, "v", v, "params", params);
-    if (decayMask) expectSameSize(op, "decayMask", decayMask, "params", params);
-    if (!(hp.step >= 1)) throw new Error(`${op}: step must be ≥ 1 (1-based), got ${hp.step}`);
+    checkAdamW(params, grads, m, v, decayMask, hp.step, clip?.normSquared);
     let scale = 1;
     if (clip) {
-      expectSize(op, "clip.normSquared", clip.normSquared, 1, "a scalar");
       scale = adam.clipScale(this.#f(op, "clip.normSquared", clip.normSquared)[0], clip.maxNorm);
     }
     adam.adamw(
@@ -570,10 +474,7 @@ export class CpuBackend implements Backend {
 
   tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void {
     const op = "tokenShift";
-    const C = checkBTC(op, x, B, T);
-    expectSameSize(op, "out", out, "x", x);
-    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
-    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    const C = checkTokenShift(out, x, mix, prev, B, T);
     rwkv.tokenShift(
       this.#f(op, "out", out),
       this.#f(op, "x", x),
@@ -596,12 +497,7 @@ export class CpuBackend implements Backend {
     T: number,
   ): void {
     const op = "tokenShiftBackward";
-    const C = checkBTC(op, x, B, T);
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
-    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "dmix", dmix, C, `x ${fmtShape(x.shape)}`);
-    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    const C = checkTokenShiftBackward(dx, dmix, dout, x, mix, prev, B, T);
     rwkv.tokenShiftBackward(
       this.#f(op, "dx", dx),
       this.#f(op, "dmix", dmix),
@@ -626,12 +522,7 @@ export class CpuBackend implements Backend {
     T: number,
   ): void {
     const op = "wkv";
-    const C = checkBTC(op, k, B, T);
-    expectSameSize(op, "v", v, "k", k);
-    expectSameSize(op, "y", y, "k", k);
-    expectSize(op, "timeDecay", timeDecay, C, `k ${fmtShape(k.shape)}`);
-    expectSize(op, "timeFirst", timeFirst, C, `k ${fmtShape(k.shape)}`);
-    if (state) expectSize(op, "state", state, B * 3 * C, `[B, 3, C] = [${B}, 3, ${C}]`);
+    const C = checkWkv(y, k, v, timeDecay, timeFirst, state, B, T);
     rwkv.wkv(
       this.#f(op, "y", y),
       this.#f(op, "k", k),
@@ -659,18 +550,7 @@ export class CpuBackend implements Backend {
     T: number,
   ): void {
     const op = "wkvBackward";
-    const C = checkBTC(op, k, B, T);
-    for (const [name, t] of [["v", v], ["dk", dk], ["dv", dv], ["dy", dy]] as const) {
-      expectSameSize(op, name, t, "k", k);
-    }
-    for (
-      const [name, t] of [["timeDecay", timeDecay], ["timeFirst", timeFirst], ["dw", dw], [
-        "du",
-        du,
-      ]] as const
-    ) {
-      expectSize(op, name, t, C, `k ${fmtShape(k.shape)}`);
-    }
+    const C = checkWkvBackward(dw, du, dk, dv, dy, k, v, timeDecay, timeFirst, B, T);
     rwkv.wkvBackward(
       this.#f(op, "dw", dw),
       this.#f(op, "du", du),
@@ -694,8 +574,7 @@ export class CpuBackend implements Backend {
 
   reluSquaredBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
     const op = "reluSquaredBackward";
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
+    checkUnaryBackward(op, dx, "x", x, dout);
     act.reluSquaredBackward(this.#f(op, "dx", dx), this.#f(op, "x", x), this.#f(op, "dout", dout));
   }
 
@@ -706,32 +585,7 @@ export class CpuBackend implements Backend {
 
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     const op = "sigmoidBackward";
-    expectSameSize(op, "dx", dx, "y", y);
-    expectSameSize(op, "dout", dout, "y", y);
+    checkUnaryBackward(op, dx, "y", y, dout);
     act.sigmoidBackward(this.#f(op, "dx", dx), this.#f(op, "y", y), this.#f(op, "dout", dout));
-  }
-}
-
-/** Throws unless `ids` holds whole sequences of length T. */
-function checkT(op: string, ids: Tensor, T: number): void {
-  if (!Number.isInteger(T) || T < 1 || ids.size % T !== 0) {
-    throw new Error(
-      `${op}: ids ${fmtShape(ids.shape)} is not a whole number of sequences of T ${T}`,
-    );
-  }
-}
-
-/** Checks that `x` is `[B, T, C]` for the given B and T; returns C. */
-function checkBTC(op: string, x: Tensor, B: number, T: number): number {
-  const C = x.size / (B * T);
-  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1 || !Number.isInteger(C)) {
-    throw new Error(`${op}: x ${fmtShape(x.shape)} is not [B, T, C] with B ${B}, T ${T}`);
-  }
-  return C;
-}
-
-function checkAttentionDims(op: string, { B, T, C, NH }: AttentionDims): void {
-  if (![B, T, C, NH].every((d) => Number.isInteger(d) && d >= 1) || C % NH !== 0) {
-    throw new Error(`${op}: invalid dims B ${B}, T ${T}, C ${C}, NH ${NH} (C must divide by NH)`);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The CPU backend's tensor: a typed array (or a view into one) with a shape, plus the
- * shape checks every op shares.
+ * The CPU backend's tensor: a typed array (or a view into one) with a shape. The argument
+ * checks both backends share live in `../checks.ts`.
  *
  * @module
  */
@@ -37,53 +37,4 @@ export class CpuTensor implements Tensor {
     this.data = data;
     this.base = base;
   }
-}
-
-/** Formats a shape as `[2, 3]` for error messages. */
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
-/** Product of the dimensions; throws on a negative or non-integer dimension. */
-export function shapeSize(op: string, shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new Error(`${op}: invalid shape ${fmtShape(shape)} (dimensions must be integers ≥ 0)`);
-    }
-    n *= d;
-  }
-  return n;
-}
-
-/** Throws unless `t` has exactly `size` elements. */
-export function expectSize(
-  op: string,
-  name: string,
-  t: Tensor,
-  size: number,
-  expected: string,
-): void {
-  if (t.size !== size) {
-    throw new Error(
-      `${op}: ${name} has shape ${fmtShape(t.shape)} (${t.size} elements) but ${expected} ` +
-        `needs ${size} elements`,
-    );
-  }
-}
-
-/** Throws unless `a` and `b` have the same number of elements. */
-export function expectSameSize(op: string, nameA: string, a: Tensor, nameB: string, b: Tensor) {
-  if (a.size !== b.size) {
-    throw new Error(
-      `${op}: ${nameA} ${fmtShape(a.shape)} and ${nameB} ${fmtShape(b.shape)} differ in size ` +
-        `(${a.size} vs ${b.size})`,
-    );
-  }
-}
-
-/** Rows and columns of `t` read as a matrix: the last dimension is the columns. */
-export function asMatrix(t: Tensor): [rows: number, cols: number] {
-  const cols = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
-  return [cols === 0 ? 0 : t.size / cols, cols];
 }

@@ -14,7 +14,36 @@ import {
   type Tensor,
   VIEW_ALIGN,
 } from "../backend.ts";
-import { asMatrix, expectSameSize, expectSize, fmtShape, shapeSize } from "../cpu/tensor.ts";
+import {
+  checkAdamW,
+  checkArgmaxRows,
+  checkAttention,
+  checkAttentionBackward,
+  checkAttentionCached,
+  checkBinary,
+  checkCopy,
+  checkEmbedding,
+  checkEmbeddingBackward,
+  checkFromArray,
+  checkLayerNorm,
+  checkLayerNormBackward,
+  checkMatmul,
+  checkMulBackward,
+  checkSoftmaxCrossEntropy,
+  checkSumRows,
+  checkTokenShift,
+  checkTokenShiftBackward,
+  checkTopK,
+  checkUnaryBackward,
+  checkView,
+  checkWkv,
+  checkWkvBackward,
+  checkWrite,
+  expectDtype,
+  expectSameSize,
+  expectSize,
+  shapeSize,
+} from "../checks.ts";
 import {
   type Binding,
   type GpuContext,
@@ -146,7 +175,7 @@ export class WebGpuBackend implements Backend {
       );
     }
     if (t.buffer.released) throw new Error(`${op}: ${name} was used after free()`);
-    if (t.dtype !== dtype) throw new Error(`${op}: ${name} must be ${dtype}, got ${t.dtype}`);
+    expectDtype(op, name, t, dtype);
     return t;
   }
 
@@ -195,15 +224,7 @@ export class WebGpuBackend implements Backend {
   }
 
   fromArray(shape: readonly number[], data: Float32Array | Int32Array): Tensor {
-    const size = shapeSize("fromArray", shape);
-    if (data.length !== size) {
-      throw new Error(
-        `fromArray: shape ${
-          fmtShape(shape)
-        } needs ${size} elements but the data has ${data.length}`,
-      );
-    }
-    const dtype: DType = data instanceof Int32Array ? "i32" : "f32";
+    const { size, dtype } = checkFromArray(shape, data);
     const buf = this.ctx.allocBuf(size * 4);
     const t = new GpuTensor([...shape], dtype, buf, 0, true);
     if (size > 0) this.write(t, data);
@@ -211,31 +232,14 @@ export class WebGpuBackend implements Backend {
   }
 
   view(base: Tensor, offset: number, shape: readonly number[]): Tensor {
-    const b = base as GpuTensor;
-    if (!(b instanceof GpuTensor)) throw new Error("view: base is not a WebGPU tensor");
-    const size = shapeSize("view", shape);
-    if (!Number.isInteger(offset) || offset < 0 || offset % VIEW_ALIGN !== 0) {
-      throw new Error(`view: offset ${offset} must be a multiple of ${VIEW_ALIGN} elements`);
-    }
-    if (offset + size > b.size) {
-      throw new Error(
-        `view: ${fmtShape(shape)} at offset ${offset} does not fit in base ${fmtShape(b.shape)} ` +
-          `(${b.size} elements)`,
-      );
-    }
+    const b = this.#t("view", "base", base, base.dtype);
+    checkView(b, offset, shape);
     return new GpuTensor([...shape], b.dtype, b.buffer, b.offset + offset, false);
   }
 
   write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
     const g = this.#t("write", "tensor", t, t.dtype);
-    if ((data instanceof Int32Array) !== (g.dtype === "i32")) {
-      throw new Error(`write: ${data.constructor.name} data into a ${g.dtype} tensor`);
-    }
-    if (!Number.isInteger(offset) || offset < 0 || offset + data.length > g.size) {
-      throw new Error(
-        `write: ${data.length} elements at offset ${offset} do not fit in ${fmtShape(g.shape)}`,
-      );
-    }
+    checkWrite(g, data, offset);
     if (data.length === 0) return;
     // A staging copy recorded in the encoder keeps the write in order with recorded ops.
     const staging = this.ctx.device.createBuffer({
@@ -314,8 +318,7 @@ export class WebGpuBackend implements Backend {
   copy(dst: Tensor, src: Tensor): void {
     const d = this.#t("copy", "dst", dst, dst.dtype);
     const s = this.#t("copy", "src", src, src.dtype);
-    expectSameSize("copy", "dst", dst, "src", src);
-    if (d.dtype !== s.dtype) throw new Error(`copy: dst is ${d.dtype} but src is ${s.dtype}`);
+    checkCopy(d, s);
     if (d.size === 0) return;
     if (d.buffer === s.buffer) {
       // WebGPU cannot copy a buffer onto itself: views of one base go through a kernel.
@@ -336,8 +339,7 @@ export class WebGpuBackend implements Backend {
   }
 
   add(out: Tensor, a: Tensor, b: Tensor): void {
-    expectSameSize("add", "out", out, "a", a);
-    expectSameSize("add", "a", a, "b", b);
+    checkBinary("add", out, a, b);
     this.#elementwise(K.add, out.size, [
       this.#t("add", "out", out),
       this.#t("add", "a", a),
@@ -356,8 +358,7 @@ export class WebGpuBackend implements Backend {
   }
 
   mul(out: Tensor, a: Tensor, b: Tensor): void {
-    expectSameSize("mul", "out", out, "a", a);
-    expectSameSize("mul", "a", a, "b", b);
+    checkBinary("mul", out, a, b);
     this.#elementwise(K.mul, out.size, [
       this.#t("mul", "out", out),
       this.#t("mul", "a", a),
@@ -367,10 +368,7 @@ export class WebGpuBackend implements Backend {
 
   mulBackward(da: Tensor | null, db: Tensor | null, dout: Tensor, a: Tensor, b: Tensor): void {
     const op = "mulBackward";
-    expectSameSize(op, "dout", dout, "a", a);
-    expectSameSize(op, "a", a, "b", b);
-    if (da) expectSameSize(op, "da", da, "a", a);
-    if (db) expectSameSize(op, "db", db, "b", b);
+    checkMulBackward(da, db, dout, a, b);
     const go = this.#t(op, "dout", dout), ga = this.#t(op, "a", a), gb = this.#t(op, "b", b);
     if (da) this.#elementwise(K.mulAcc, a.size, [this.#t(op, "da", da), go, gb]);
     if (db) this.#elementwise(K.mulAcc, a.size, [this.#t(op, "db", db), go, ga]);
@@ -400,8 +398,7 @@ export class WebGpuBackend implements Backend {
   }
 
   sumRows(out: Tensor, x: Tensor, accumulate = false): void {
-    const [M, N] = asMatrix(x);
-    expectSize("sumRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    const { M, N } = checkSumRows(out, x);
     this.#run(K.sumRows, [this.#t("sumRows", "out", out), this.#t("sumRows", "x", x)], {
       u: [M, N, accumulate ? 1 : 0],
     }, [Math.ceil(N / 64)]);
@@ -411,21 +408,7 @@ export class WebGpuBackend implements Backend {
 
   matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
     const transA = options.transA ?? false, transB = options.transB ?? false;
-    const [ar, ac] = asMatrix(a), [br, bc] = asMatrix(b);
-    const [M, Kd] = transA ? [ac, ar] : [ar, ac];
-    const [Kb, N] = transB ? [bc, br] : [br, bc];
-    const desc = `a ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} and b ${fmtShape(b.shape)}${
-      transB ? "ᵀ" : ""
-    }`;
-    if (Kd !== Kb) {
-      throw new Error(`matmul: ${desc} do not match (inner dimensions ${Kd} and ${Kb})`);
-    }
-    if (out.size !== M * N || asMatrix(out)[1] !== N) {
-      throw new Error(
-        `matmul: out ${fmtShape(out.shape)} does not fit ${desc} (needs [${M}, ${N}])`,
-      );
-    }
-    if (options.bias) expectSize("matmul", "bias", options.bias, N, `out [${M}, ${N}]`);
+    const { M, N, K: Kd } = checkMatmul(out, a, b, transA, transB, options.bias);
     const o = this.#t("matmul", "out", out);
     const ga = this.#t("matmul", "a", a), gb = this.#t("matmul", "b", b);
     const bias = this.#tn("matmul", "bias", options.bias);
@@ -454,22 +437,7 @@ export class WebGpuBackend implements Backend {
     posOffset = 0,
   ): void {
     const op = "embedding";
-    const [V, C] = asMatrix(wte);
-    expectSize(op, "out", out, ids.size * C, `ids ${fmtShape(ids.shape)} × wte width ${C}`);
-    checkT(op, ids, T);
-    if (wpe) {
-      const [Tmax, Cp] = asMatrix(wpe);
-      if (Cp !== C) {
-        throw new Error(
-          `${op}: wte ${fmtShape(wte.shape)} and wpe ${fmtShape(wpe.shape)} differ in width`,
-        );
-      }
-      if (!Number.isInteger(posOffset) || posOffset < 0 || posOffset + T > Tmax) {
-        throw new Error(
-          `${op}: positions ${posOffset}…${posOffset + T - 1} exceed wpe ${fmtShape(wpe.shape)}`,
-        );
-      }
-    }
+    const { V, C } = checkEmbedding(out, ids, wte, wpe, T, posOffset);
     const N = ids.size;
     this.#run(
       K.embed,
@@ -486,12 +454,7 @@ export class WebGpuBackend implements Backend {
 
   embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void {
     const op = "embeddingBackward";
-    const [V, C] = asMatrix(dwte);
-    expectSize(op, "dout", dout, ids.size * C, `ids ${fmtShape(ids.shape)} × dwte width ${C}`);
-    checkT(op, ids, T);
-    if (dwpe && (asMatrix(dwpe)[1] !== C || asMatrix(dwpe)[0] < T)) {
-      throw new Error(`${op}: dwpe ${fmtShape(dwpe.shape)} does not fit T ${T} × C ${C}`);
-    }
+    const { V, C } = checkEmbeddingBackward(dwte, dwpe, dout, ids, T);
     const N = ids.size;
     const gi = this.#t(op, "ids", ids, "i32"), gd = this.#t(op, "dout", dout);
     const u = [N, C, T, 0, V];
@@ -511,12 +474,7 @@ export class WebGpuBackend implements Backend {
     eps = 1e-5,
   ): void {
     const op = "layerNorm";
-    const [N, C] = asMatrix(x);
-    expectSameSize(op, "out", out, "x", x);
-    expectSize(op, "w", w, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "b", b, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    const { N, C } = checkLayerNorm(out, mean, rstd, x, w, b);
     this.#run(
       C % 4 === 0 ? K.ln4Fwd : K.lnFwd,
       [
@@ -543,14 +501,7 @@ export class WebGpuBackend implements Backend {
     rstd: Tensor,
   ): void {
     const op = "layerNormBackward";
-    const [N, C] = asMatrix(x);
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
-    for (const [name, t] of [["w", w], ["dw", dw], ["db", db]] as const) {
-      expectSize(op, name, t, C, `x ${fmtShape(x.shape)}`);
-    }
-    expectSize(op, "mean", mean, N, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    const { N, C } = checkLayerNormBackward(dx, dw, db, dout, x, w, mean, rstd);
     const gx = this.#t(op, "x", x), go = this.#t(op, "dout", dout);
     const gm = this.#t(op, "mean", mean), gr = this.#t(op, "rstd", rstd);
     if (C % 4 === 0) {
@@ -581,8 +532,7 @@ export class WebGpuBackend implements Backend {
 
   geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
     const op = "geluBackward";
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
+    checkUnaryBackward(op, dx, "x", x, dout);
     this.#elementwise(K.geluBwd, dx.size, [
       this.#t(op, "dx", dx),
       this.#t(op, "x", x),
@@ -630,11 +580,8 @@ export class WebGpuBackend implements Backend {
 
   attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void {
     const op = "attention";
-    checkAttentionDims(op, dims);
+    checkAttention(out, lse, qkv, dims);
     const { B, T, C, NH } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
-    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
-    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
     const hs = C / NH;
     checkBh(op, B * NH);
     if (this.#vec4Heads(C, hs)) {
@@ -673,14 +620,8 @@ export class WebGpuBackend implements Backend {
     dims: AttentionDims,
   ): void {
     const op = "attentionBackward";
-    checkAttentionDims(op, dims);
+    checkAttentionBackward(dqkv, dout, out, lse, qkv, dims);
     const { B, T, C, NH } = dims;
-    const need3 = `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`, need = `[B, T, C] = [${B}, ${T}, ${C}]`;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, need3);
-    expectSize(op, "dqkv", dqkv, B * T * 3 * C, need3);
-    expectSize(op, "out", out, B * T * C, need);
-    expectSize(op, "dout", dout, B * T * C, need);
-    expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
     const hs = C / NH;
     checkBh(op, B * NH);
     const bind = [
@@ -715,22 +656,8 @@ export class WebGpuBackend implements Backend {
     dims: AttentionDims,
   ): void {
     const op = "attentionCached";
-    checkAttentionDims(op, dims);
+    const { Tmax } = checkAttentionCached(out, qkv, kCache, vCache, pos, dims);
     const { B, T, C, NH } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
-    expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
-    expectSameSize(op, "kCache", kCache, "vCache", vCache);
-    const Tmax = kCache.size / (B * C);
-    if (!Number.isInteger(Tmax) || asMatrix(kCache)[1] !== C) {
-      throw new Error(
-        `${op}: kCache ${fmtShape(kCache.shape)} is not [B, Tmax, C] with B ${B}, C ${C}`,
-      );
-    }
-    if (!Number.isInteger(pos) || pos < 0 || pos + T > Tmax) {
-      throw new Error(
-        `${op}: positions ${pos}…${pos + T - 1} do not fit the cache ${fmtShape(kCache.shape)}`,
-      );
-    }
     const hs = C / NH;
     checkBh(op, B * NH);
     const gk = this.#t(op, "kCache", kCache), gv = this.#t(op, "vCache", vCache);
@@ -751,10 +678,7 @@ export class WebGpuBackend implements Backend {
     gradScale = 1,
   ): void {
     const op = "softmaxCrossEntropy";
-    const [N, V] = asMatrix(logits);
-    expectSize(op, "targets", targets, N, `logits ${fmtShape(logits.shape)}`);
-    expectSize(op, "losses", losses, N, `logits ${fmtShape(logits.shape)}`);
-    if (dlogits) expectSameSize(op, "dlogits", dlogits, "logits", logits);
+    const { N, V } = checkSoftmaxCrossEntropy(losses, dlogits, logits, targets);
     if (N === 0) return;
     // CPU adapters: one invocation per row (no barriers); GPUs: one workgroup per row.
     const spec = V % 4 !== 0 ? K.xent : this.#softmaxRows ? K.xent4Rows : K.xent4;
@@ -772,8 +696,7 @@ export class WebGpuBackend implements Backend {
   }
 
   argmaxRows(out: Tensor, x: Tensor): void {
-    const [N, V] = asMatrix(x);
-    expectSize("argmaxRows", "out", out, N, `x ${fmtShape(x.shape)}`);
+    const { N, V } = checkArgmaxRows(out, x);
     if (N === 0) return;
     this.#run(K.argmax, [
       null,
@@ -786,11 +709,7 @@ export class WebGpuBackend implements Backend {
 
   topK(values: Tensor, indices: Tensor, x: Tensor, k: number): void {
     const op = "topK";
-    if (!Number.isInteger(k) || k < 1 || k > x.size) {
-      throw new Error(`${op}: k ${k} must be an integer in 1…${x.size} for x ${fmtShape(x.shape)}`);
-    }
-    expectSize(op, "values", values, k, `k ${k}`);
-    expectSize(op, "indices", indices, k, `k ${k}`);
+    checkTopK(values, indices, x, k);
     this.#run(
       K.topK,
       [
@@ -815,12 +734,7 @@ export class WebGpuBackend implements Backend {
     clip?: { normSquared: Tensor; maxNorm: number },
   ): void {
     const op = "adamw";
-    expectSameSize(op, "grads", grads, "params", params);
-    expectSameSize(op, "m", m, "params", params);
-    expectSameSize(op, "v", v, "params", params);
-    if (decayMask) expectSameSize(op, "decayMask", decayMask, "params", params);
-    if (!(hp.step >= 1)) throw new Error(`${op}: step must be ≥ 1 (1-based), got ${hp.step}`);
-    if (clip) expectSize(op, "clip.normSquared", clip.normSquared, 1, "a scalar");
+    checkAdamW(params, grads, m, v, decayMask, hp.step, clip?.normSquared);
     const maxNormBits = new Uint32Array(new Float32Array([clip?.maxNorm ?? 0]).buffer)[0];
     const n = params.size;
     if (n === 0) return;
@@ -859,10 +773,7 @@ export class WebGpuBackend implements Backend {
 
   tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void {
     const op = "tokenShift";
-    const C = checkBTC(op, x, B, T);
-    expectSameSize(op, "out", out, "x", x);
-    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
-    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    const C = checkTokenShift(out, x, mix, prev, B, T);
     if (C === 0) return;
     this.#run(
       K.tokenShift,
@@ -888,12 +799,7 @@ export class WebGpuBackend implements Backend {
     T: number,
   ): void {
     const op = "tokenShiftBackward";
-    const C = checkBTC(op, x, B, T);
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
-    expectSize(op, "mix", mix, C, `x ${fmtShape(x.shape)}`);
-    expectSize(op, "dmix", dmix, C, `x ${fmtShape(x.shape)}`);
-    if (prev) expectSize(op, "prev", prev, B * C, `[B, C] = [${B}, ${C}]`);
+    const C = checkTokenShiftBackward(dx, dmix, dout, x, mix, prev, B, T);
     if (C === 0) return;
     const gx = this.#t(op, "x", x), gm = this.#t(op, "mix", mix);
     const gp = this.#tn(op, "prev", prev), go = this.#t(op, "dout", dout);
@@ -920,12 +826,7 @@ export class WebGpuBackend implements Backend {
     T: number,
   ): void {
     const op = "wkv";
-    const C = checkBTC(op, k, B, T);
-    expectSameSize(op, "v", v, "k", k);
-    expectSameSize(op, "y", y, "k", k);
-    expectSize(op, "timeDecay", timeDecay, C, `k ${fmtShape(k.shape)}`);
-    expectSize(op, "timeFirst", timeFirst, C, `k ${fmtShape(k.shape)}`);
-    if (state) expectSize(op, "state", state, B * 3 * C, `[B, 3, C] = [${B}, 3, ${C}]`);
+    const C = checkWkv(y, k, v, timeDecay, timeFirst, state, B, T);
     if (C === 0) return;
     this.#run(
       K.wkv,
@@ -956,18 +857,7 @@ export class WebGpuBackend implements Backend {
     T: number,
   ): void {
     const op = "wkvBackward";
-    const C = checkBTC(op, k, B, T);
-    for (const [name, t] of [["v", v], ["dk", dk], ["dv", dv], ["dy", dy]] as const) {
-      expectSameSize(op, name, t, "k", k);
-    }
-    for (
-      const [name, t] of [["timeDecay", timeDecay], ["timeFirst", timeFirst], ["dw", dw], [
-        "du",
-        du,
-      ]] as const
-    ) {
-      expectSize(op, name, t, C, `k ${fmtShape(k.shape)}`);
-    }
+    const C = checkWkvBackward(dw, du, dk, dv, dy, k, v, timeDecay, timeFirst, B, T);
     if (C === 0) return;
     // Scratch: y, q, r (3·B·T·C), then copies of timeDecay and timeFirst at aligned offsets
     // (the kernel already uses the 8 storage bindings every device offers).
@@ -1006,8 +896,7 @@ export class WebGpuBackend implements Backend {
 
   reluSquaredBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
     const op = "reluSquaredBackward";
-    expectSameSize(op, "dx", dx, "x", x);
-    expectSameSize(op, "dout", dout, "x", x);
+    checkUnaryBackward(op, dx, "x", x, dout);
     this.#elementwise(K.relu2Bwd, dx.size, [
       this.#t(op, "dx", dx),
       this.#t(op, "x", x),
@@ -1025,8 +914,7 @@ export class WebGpuBackend implements Backend {
 
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     const op = "sigmoidBackward";
-    expectSameSize(op, "dx", dx, "y", y);
-    expectSameSize(op, "dout", dout, "y", y);
+    checkUnaryBackward(op, dx, "y", y, dout);
     this.#elementwise(K.sigmoidBwd, dx.size, [
       this.#t(op, "dx", dx),
       this.#t(op, "y", y),
@@ -1062,27 +950,5 @@ function checkBh(op: string, bh: number): void {
     throw new BenteviError(
       `${op}: B·NH = ${bh} exceeds 65535 (the dispatch limit); use a smaller batch`,
     );
-  }
-}
-
-function checkT(op: string, ids: Tensor, T: number): void {
-  if (!Number.isInteger(T) || T < 1 || ids.size % T !== 0) {
-    throw new Error(
-      `${op}: ids ${fmtShape(ids.shape)} is not a whole number of sequences of T ${T}`,
-    );
-  }
-}
-
-function checkBTC(op: string, x: Tensor, B: number, T: number): number {
-  const C = x.size / (B * T);
-  if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1 || !Number.isInteger(C)) {
-    throw new Error(`${op}: x ${fmtShape(x.shape)} is not [B, T, C] with B ${B}, T ${T}`);
-  }
-  return C;
-}
-
-function checkAttentionDims(op: string, { B, T, C, NH }: AttentionDims): void {
-  if (![B, T, C, NH].every((d) => Number.isInteger(d) && d >= 1) || C % NH !== 0) {
-    throw new Error(`${op}: invalid dims B ${B}, T ${T}, C ${C}, NH ${NH} (C must divide by NH)`);
   }
 }

@@ -1,0 +1,256 @@
+// Argument checks are shared (src/backend/checks.ts): the CPU and WebGPU backends reject the
+// same bad calls with the same one-line message, naming the op and the shapes.
+import assert from "node:assert/strict";
+import type { Backend } from "../../src/backend/backend.ts";
+import { CpuBackend } from "../../src/backend/cpu/mod.ts";
+import { gpuBackend, gpuTest } from "./webgpu_parity.ts";
+
+/** One bad call per row: what it is, the call, and a pattern its message must match. */
+const BAD_CALLS: [string, (be: Backend) => void, RegExp][] = [
+  ["fromArray short data", (be) => be.fromArray([2, 2], new Float32Array(3)), /\[2, 2\] needs 4/],
+  ["zeros bad shape", (be) => be.zeros([2, -1]), /^zeros: invalid shape \[2, -1\]/],
+  ["view unaligned", (be) => be.view(be.zeros([256]), 10, [2]), /^view: offset 10/],
+  ["view too big", (be) => be.view(be.zeros([256]), 192, [100]), /^view: \[100\].*\[256\]/],
+  [
+    "view of a freed base",
+    (be) => {
+      const base = be.zeros([128]);
+      be.free(base);
+      be.view(base, 64, [2]);
+    },
+    /^view: base was used after free\(\)$/,
+  ],
+  ["write too long", (be) => be.write(be.zeros([4]), new Float32Array(5)), /^write: 5 elements/],
+  [
+    "write wrong dtype",
+    (be) => be.write(be.zeros([4]), new Int32Array(2)),
+    /^write: Int32Array data into a f32 tensor/,
+  ],
+  ["copy size", (be) => be.copy(be.zeros([4]), be.zeros([5])), /^copy: dst \[4\] and src \[5\]/],
+  ["copy dtype", (be) => be.copy(be.zeros([4]), be.zeros([4], "i32")), /^copy: dst is f32/],
+  ["add", (be) => be.add(be.zeros([4]), be.zeros([4]), be.zeros([5])), /^add: a \[4\] and b \[5\]/],
+  [
+    "mulBackward",
+    (be) => be.mulBackward(be.zeros([3]), null, be.zeros([4]), be.zeros([4]), be.zeros([4])),
+    /^mulBackward: da \[3\] and a \[4\]/,
+  ],
+  [
+    "geluBackward",
+    (be) => be.geluBackward(be.zeros([4]), be.zeros([4]), be.zeros([2, 3])),
+    /^geluBackward: dout \[2, 3\] and x \[4\]/,
+  ],
+  [
+    "sigmoidBackward",
+    (be) => be.sigmoidBackward(be.zeros([5]), be.zeros([4]), be.zeros([4])),
+    /^sigmoidBackward: dx \[5\] and y \[4\]/,
+  ],
+  ["sum", (be) => be.sum(be.zeros([2]), be.zeros([4])), /^sum: out has shape \[2\]/],
+  ["sumRows", (be) => be.sumRows(be.zeros([4]), be.zeros([2, 3])), /^sumRows: out .*x \[2, 3\]/],
+  [
+    "matmul inner",
+    (be) => be.matmul(be.zeros([3, 6]), be.zeros([3, 4]), be.zeros([5, 6])),
+    /^matmul: a \[3, 4\] and b \[5, 6\] do not match/,
+  ],
+  [
+    "matmul bias",
+    (be) =>
+      be.matmul(be.zeros([3, 6]), be.zeros([3, 4]), be.zeros([4, 6]), { bias: be.zeros([5]) }),
+    /^matmul: bias has shape \[5\].*out \[3, 6\]/,
+  ],
+  [
+    "embedding posOffset",
+    (be) =>
+      be.embedding(
+        be.zeros([4, 2]),
+        be.zeros([4], "i32"),
+        be.zeros([5, 2]),
+        be.zeros([8, 2]),
+        4,
+        0.5,
+      ),
+    /^embedding: positions 0.5…/,
+  ],
+  [
+    "embedding f32 ids",
+    (be) => be.embedding(be.zeros([4, 2]), be.zeros([4]), be.zeros([5, 2]), null, 4),
+    /^embedding: ids must be i32, got f32$/,
+  ],
+  [
+    "embeddingBackward dwpe",
+    (be) =>
+      be.embeddingBackward(
+        be.zeros([5, 2]),
+        be.zeros([2, 2]),
+        be.zeros([4, 2]),
+        be.zeros([4], "i32"),
+        4,
+      ),
+    /^embeddingBackward: dwpe \[2, 2\] does not fit T 4/,
+  ],
+  [
+    "layerNorm",
+    (be) =>
+      be.layerNorm(
+        be.zeros([2, 4]),
+        be.zeros([2]),
+        be.zeros([3]),
+        be.zeros([2, 4]),
+        be.zeros([4]),
+        be.zeros([4]),
+      ),
+    /^layerNorm: rstd has shape \[3\].*x \[2, 4\]/,
+  ],
+  [
+    "layerNormBackward",
+    (be) =>
+      be.layerNormBackward(
+        be.zeros([2, 4]),
+        be.zeros([3]),
+        be.zeros([4]),
+        be.zeros([2, 4]),
+        be.zeros([2, 4]),
+        be.zeros([4]),
+        be.zeros([2]),
+        be.zeros([2]),
+      ),
+    /^layerNormBackward: dw has shape \[3\]/,
+  ],
+  [
+    "attention dims",
+    (be) => be.attention(be.zeros([8]), be.zeros([2]), be.zeros([24]), { B: 1, T: 2, C: 4, NH: 3 }),
+    /^attention: invalid dims B 1, T 2, C 4, NH 3/,
+  ],
+  [
+    "attentionBackward lse",
+    (be) =>
+      be.attentionBackward(
+        be.zeros([24]),
+        be.zeros([8]),
+        be.zeros([8]),
+        be.zeros([3]),
+        be.zeros([24]),
+        { B: 1, T: 2, C: 4, NH: 2 },
+      ),
+    /^attentionBackward: lse has shape \[3\].*\[B, NH, T\] = \[1, 2, 2\]/,
+  ],
+  [
+    "attentionCached pos",
+    (be) =>
+      be.attentionCached(
+        be.zeros([4]),
+        be.zeros([12]),
+        be.zeros([1, 4, 4]),
+        be.zeros([1, 4, 4]),
+        4,
+        {
+          B: 1,
+          T: 1,
+          C: 4,
+          NH: 2,
+        },
+      ),
+    /^attentionCached: positions 4…4 do not fit the cache \[1, 4, 4\]/,
+  ],
+  [
+    "softmaxCrossEntropy",
+    (be) => be.softmaxCrossEntropy(be.zeros([2]), null, be.zeros([2, 5]), be.zeros([3], "i32")),
+    /^softmaxCrossEntropy: targets has shape \[3\].*logits \[2, 5\]/,
+  ],
+  ["argmaxRows", (be) => be.argmaxRows(be.zeros([3], "i32"), be.zeros([2, 5])), /^argmaxRows: out/],
+  [
+    "topK",
+    (be) => be.topK(be.zeros([2]), be.zeros([2], "i32"), be.zeros([1]), 2),
+    /^topK: k 2 must be an integer in 1…1/,
+  ],
+  [
+    "adamw step",
+    (be) =>
+      be.adamw(be.zeros([4]), be.zeros([4]), be.zeros([4]), be.zeros([4]), null, {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weightDecay: 0,
+        step: 0,
+        gradScale: 1,
+      }),
+    /^adamw: step must be ≥ 1/,
+  ],
+  [
+    "tokenShift",
+    (be) => be.tokenShift(be.zeros([12]), be.zeros([12]), be.zeros([4]), be.zeros([5]), 1, 3),
+    /^tokenShift: prev has shape \[5\].*\[B, C\] = \[1, 4\]/,
+  ],
+  [
+    "tokenShiftBackward",
+    (be) =>
+      be.tokenShiftBackward(
+        be.zeros([12]),
+        be.zeros([4]),
+        be.zeros([12]),
+        be.zeros([10]),
+        be.zeros([4]),
+        null,
+        1,
+        3,
+      ),
+    /^tokenShiftBackward: x \[10\] is not \[B, T, C\] with B 1, T 3/,
+  ],
+  [
+    "wkv state",
+    (be) =>
+      be.wkv(
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([4]),
+        be.zeros([4]),
+        be.zeros([4]),
+        1,
+        3,
+      ),
+    /^wkv: state has shape \[4\].*\[B, 3, C\] = \[1, 3, 4\]/,
+  ],
+  [
+    "wkvBackward du",
+    (be) =>
+      be.wkvBackward(
+        be.zeros([4]),
+        be.zeros([3]),
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([12]),
+        be.zeros([4]),
+        be.zeros([4]),
+        1,
+        3,
+      ),
+    /^wkvBackward: du has shape \[3\].*k \[12\]/,
+  ],
+];
+
+function messageOf(be: Backend, call: (be: Backend) => void): string {
+  try {
+    call(be);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "(no error)";
+}
+
+Deno.test({
+  name: "webgpu checks: both backends reject the same bad calls with the same message",
+  ...gpuTest,
+  fn: async () => {
+    const cpu = new CpuBackend(), gpu = await gpuBackend();
+    for (const [what, call, pattern] of BAD_CALLS) {
+      const cpuMessage = messageOf(cpu, call), gpuMessage = messageOf(gpu, call);
+      assert.match(cpuMessage, pattern, `${what} (cpu)`);
+      assert.doesNotMatch(cpuMessage, /\n/, `${what}: one line`);
+      assert.equal(gpuMessage, cpuMessage, `${what}: webgpu and cpu messages differ`);
+    }
+    gpu.flush();
+  },
+});
