@@ -41,6 +41,12 @@ export interface DemoPlan {
   evalEvery: number;
   /** New tokens per generated continuation. */
   sampleTokens: number;
+  /**
+   * Steps and batch size used instead when training falls to the CPU backend (no WebGPU
+   * adapter): the CPU trains about a quarter as fast as lavapipe, and the demo should still
+   * finish within minutes on a 2-core machine. `--steps` and `--batch-size` override these too.
+   */
+  cpu: { steps: number; batchSize: number };
 }
 
 /**
@@ -55,6 +61,7 @@ export const DEMO_PLANS: Readonly<Record<"full" | "quick", DemoPlan>> = {
     lr: 3e-3,
     evalEvery: 100,
     sampleTokens: 48,
+    cpu: { steps: 400, batchSize: 4 },
   },
   quick: {
     vocabSize: 1024,
@@ -63,6 +70,7 @@ export const DEMO_PLANS: Readonly<Record<"full" | "quick", DemoPlan>> = {
     lr: 3e-3,
     evalEvery: 50,
     sampleTokens: 32,
+    cpu: { steps: 100, batchSize: 4 },
   },
 };
 
@@ -295,6 +303,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 4. training
   const backend: Backend = await createBackend(options.device ?? "auto", { log });
+  let batchSize = options.batchSize;
+  if (backend.kind === "cpu") {
+    const smaller: string[] = [];
+    if (options.steps === undefined && plan.steps !== plan.cpu.steps) {
+      plan.steps = plan.cpu.steps;
+      smaller.push(`${plan.steps} steps`);
+    }
+    if (batchSize === undefined) {
+      batchSize = plan.cpu.batchSize;
+      smaller.push(`batch size ${batchSize}`);
+    }
+    if (smaller.length) {
+      log(
+        `      training on the CPU backend: ${smaller.join(", ")} so the demo stays short ` +
+          `(--steps/--batch-size choose otherwise)`,
+      );
+    }
+  }
   let training: TrainSummary;
   let samples: DemoSample[] = [];
   let chat: DemoResult["chat"];
@@ -310,7 +336,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       model: plan.model,
       out: paths.run,
       steps: plan.steps,
-      batchSize: options.batchSize,
+      batchSize,
       context: options.context,
       lr: plan.lr,
       evalEvery: Math.min(plan.evalEvery, plan.steps),

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCliInProcess as bentevi } from "../_cli.ts";
-import { DEMO_PROMPTS, demoPaths, runDemo } from "../../src/demo/demo.ts";
+import { DEMO_PLANS, DEMO_PROMPTS, demoPaths, runDemo } from "../../src/demo/demo.ts";
+import { readRunSpec } from "../../src/train/trainer.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { openTokenDataset } from "../../src/data/dataset/loader.ts";
 
@@ -44,6 +45,24 @@ Deno.test("demo: dump → text → tokenizer → dataset → model → samples a
   assert.match(await Deno.readTextFile(p.samples), /> O rio/);
   await Deno.stat(join(r.training.checkpoint, "model.safetensors"));
   assert.ok(lines.some((l) => l.startsWith("[6/6]")));
+});
+
+Deno.test("demo on the CPU backend: the plan's CPU steps and batch size, unless given", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  // A tiny context keeps the plan's own step count quick to run here.
+  const base = { quick: true, context: 8, device: "cpu" as const };
+  const r = await runDemo({ out: join(dir, "a"), ...base, log: (l) => lines.push(l) });
+  assert.equal(r.training.step, DEMO_PLANS.quick.cpu.steps);
+  assert.equal(
+    (await readRunSpec(r.training.runDir)).options.batchSize,
+    DEMO_PLANS.quick.cpu.batchSize,
+  );
+  assert.ok(lines.some((l) => l.includes("training on the CPU backend")), lines.join("\n"));
+  // Given values win over the CPU plan.
+  const given = await runDemo({ out: join(dir, "b"), ...base, steps: 3, batchSize: 2 });
+  assert.equal(given.training.step, 3);
+  assert.equal((await readRunSpec(given.training.runDir)).options.batchSize, 2);
 });
 
 Deno.test("demo CLI: prints samples and the layout; replaces its own folder, refuses others", async () => {
