@@ -73,6 +73,12 @@ export function registerGenerate(program: Command): void {
     )
     .requiredOption("--prompt <text>", "text to continue")
     .option("--max-tokens <n>", "most new tokens", intOption(0, 1_000_000), 128)
+    .option(
+      "--min-tokens <n>",
+      "fewest new tokens before end-of-text may end the text",
+      intOption(0, 1_000_000),
+      0,
+    )
     .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
     .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 0)
     .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 1)
@@ -96,6 +102,7 @@ export function registerGenerate(program: Command): void {
         let pending = Promise.resolve();
         const result = await generate(model, tokenizer, ids, {
           maxNewTokens: o.maxTokens,
+          minNewTokens: o.minTokens,
           temperature: o.temperature,
           topK: o.topK,
           topP: o.topP,
@@ -227,6 +234,12 @@ export function registerGenerate(program: Command): void {
     .option("--system <text>", "a system prompt of your own (overrides --persona)")
     .option("--explain", "show each generated token's id and top-5 candidates")
     .option("--max-tokens <n>", "most tokens per answer", intOption(1, 100_000), 200)
+    .option(
+      "--min-tokens <n>",
+      "fewest tokens per answer before the model may end its turn",
+      intOption(0, 100_000),
+      2,
+    )
     .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
     .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 40)
     .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 0.95)
@@ -251,6 +264,7 @@ export function registerGenerate(program: Command): void {
           system: o.system,
           explain: !!o.explain,
           maxNewTokens: o.maxTokens,
+          minNewTokens: o.minTokens,
           sampling: {
             temperature: o.temperature,
             topK: o.topK,

@@ -378,6 +378,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       log(`[6/6] chat: one exchange with the "casual" persona`);
       model.reset();
       const session = new ChatSession(model, tokenizer, {
+        minNewTokens: 8,
         persona: "casual",
         maxNewTokens: plan.sampleTokens,
         sampling: { seed },

@@ -38,6 +38,11 @@ export interface ChatOptions {
   sampling?: SamplingOptions;
   /** Most tokens per answer (default 200). */
   maxNewTokens?: number;
+  /**
+   * Fewest tokens per answer before the model may end its turn (default 2), so an answer is
+   * never empty; 0 lets the model end its turn at once.
+   */
+  minNewTokens?: number;
   /** Start in explain mode. */
   explain?: boolean;
 }
@@ -107,6 +112,8 @@ export class ChatSession {
   history: ChatTurn[] = [];
   /** Most tokens per answer. */
   maxNewTokens: number;
+  /** Fewest tokens per answer before the model may end its turn. */
+  readonly minNewTokens: number;
   /** Whether answers come with per-token explanations. */
   explain: boolean;
   #persona: string | undefined;
@@ -135,6 +142,12 @@ export class ChatSession {
       : "plain";
     this.maxNewTokens = options.maxNewTokens ?? 200;
     this.setMaxNewTokens(this.maxNewTokens);
+    this.minNewTokens = options.minNewTokens ?? 2;
+    if (!Number.isInteger(this.minNewTokens) || this.minNewTokens < 0) {
+      throw new BenteviError(
+        `min tokens per answer must be an integer ≥ 0, got ${options.minNewTokens}`,
+      );
+    }
     this.explain = options.explain ?? false;
     const s = options.sampling ?? {};
     this.#sampling = {
@@ -303,6 +316,7 @@ export class ChatSession {
     try {
       result = await generate(this.model, this.tokenizer, ids, {
         maxNewTokens: this.maxNewTokens,
+        minNewTokens: Math.min(this.minNewTokens, this.maxNewTokens),
         sampler: this.#sampler,
         stop: plain ? ["\nUsuário:", "Usuário:", "\nAssistente:"] : [],
         stopTokenIds,

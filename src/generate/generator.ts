@@ -44,6 +44,11 @@ export interface TokenStep {
 export interface GenerateOptions extends SamplingOptions {
   /** Most new tokens (default 128). */
   maxNewTokens?: number;
+  /**
+   * Fewest new tokens (default 0): until that many are out, end-of-text and the
+   * `stopTokenIds` are never sampled (Hugging Face's `min_new_tokens`). Stop strings still apply.
+   */
+  minNewTokens?: number;
   /** Generation ends before any of these strings (which are not part of the output). */
   stop?: readonly string[];
   /** Token ids that end generation (not output), besides end-of-text. */
@@ -161,6 +166,10 @@ export async function generate(
   if (!Number.isInteger(maxNew) || maxNew < 0) {
     throw new BenteviError(`max new tokens must be an integer ≥ 0, got ${maxNew}`);
   }
+  const minNew = options.minNewTokens ?? 0;
+  if (!Number.isInteger(minNew) || minNew < 0) {
+    throw new BenteviError(`min new tokens must be an integer ≥ 0, got ${minNew}`);
+  }
   const sampler = options.sampler ?? new Sampler(options);
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const stopIds = new Set(options.stopTokenIds ?? []);
@@ -206,6 +215,10 @@ export async function generate(
     // A model whose vocabulary is padded past the tokenizer's never picks a padding id.
     if (logits.length > tokenizer.vocabSize) logits.fill(-Infinity, tokenizer.vocabSize);
     for (const s of suppress) if (s < logits.length) logits[s] = -Infinity;
+    if (i < minNew) {
+      if (eos !== undefined && eos < logits.length) logits[eos] = -Infinity;
+      for (const s of stopIds) if (s >= 0 && s < logits.length) logits[s] = -Infinity;
+    }
     const id = sampler.sample(logits, context);
     if (options.onToken || explainTop > 0) {
       const top = explainTop > 0 ? topCandidates(logits, explainTop) : [];

@@ -34,6 +34,25 @@ Deno.test("chat tokens: the prompt uses <|system|>/<|user|>/<|assistant|>, answe
   assert.match(chat.system, /formal/);
 });
 
+Deno.test("an answer is never empty: the model may end its turn after minNewTokens (default 2)", async () => {
+  const tok = byteTokenizer(CHAT_SPECIALS);
+  // A model that ends its turn at once, then would say "ok".
+  const script = [259, ...enc("ok"), 259];
+  const chat = new ChatSession(new ScriptedModel(260, script), tok, {
+    sampling: { temperature: 0 },
+  });
+  assert.equal(chat.minNewTokens, 2);
+  const r = await chat.reply("Oi");
+  assert.equal(r.result.tokens.length, 3);
+  assert.ok(!r.result.tokens.includes(259));
+  const free = new ChatSession(new ScriptedModel(260, script), tok, {
+    sampling: { temperature: 0 },
+    minNewTokens: 0,
+  });
+  assert.equal((await free.reply("Oi")).answer, "");
+  assert.throws(() => new ChatSession(new ScriptedModel(260, script), tok, { minNewTokens: 1.5 }));
+});
+
 Deno.test("plain template when the tokenizer lacks chat tokens; stops at the next 'Usuário:'", async () => {
   const tok = byteTokenizer();
   const model = new ScriptedModel(256, enc(" Tudo bem.\nUsuário: e você?"));

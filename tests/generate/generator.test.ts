@@ -121,3 +121,33 @@ Deno.test("suppressed tokens are never generated: greedy takes the next best", a
   assert.ok(!r.tokens.includes(enc("b")[0]), JSON.stringify(r.tokens));
   assert.equal(r.tokens[0], enc("a")[0]);
 });
+
+Deno.test("min new tokens: end-of-text and stop ids are not sampled before that many tokens", async () => {
+  const tok = byteTokenizer(CHAT_SPECIALS);
+  const eos = tok.endOfTextId!;
+  const script = [eos, eos, ...enc("o"), eos];
+  const none = await generate(new ScriptedModel(260, script), tok, "x", { temperature: 0 });
+  assert.equal(none.tokens.length, 0);
+  assert.equal(none.finishReason, "end-of-text");
+  const two = await generate(new ScriptedModel(260, script), tok, "x", {
+    temperature: 0,
+    minNewTokens: 2,
+  });
+  assert.equal(two.tokens.length, 3, JSON.stringify(two.tokens));
+  assert.ok(!two.tokens.includes(eos));
+  assert.equal(two.tokens[2], enc("o")[0]);
+  assert.equal(two.finishReason, "end-of-text");
+  // The chat's end-of-turn ids (stopTokenIds) wait for the minimum too.
+  const turn = await generate(new ScriptedModel(260, [257, ...enc("h"), 257]), tok, "x", {
+    temperature: 0,
+    stopTokenIds: [257],
+    minNewTokens: 1,
+  });
+  assert.equal(turn.tokens.length, 2);
+  assert.equal(turn.tokens[1], enc("h")[0]);
+  assert.equal(turn.finishReason, "stop");
+  await assert.rejects(
+    () => generate(new ScriptedModel(260, script), tok, "x", { minNewTokens: -1 }),
+    /min new tokens/,
+  );
+});
