@@ -65,6 +65,7 @@ import adamwSrc from "../../../wgsl/adamw.wgsl" with { type: "text" };
 import embeddingSrc from "../../../wgsl/embedding.wgsl" with { type: "text" };
 import attentionSrc from "../../../wgsl/attention.wgsl" with { type: "text" };
 import attentionVec4Src from "../../../wgsl/attention_vec4.wgsl" with { type: "text" };
+import attentionDecodeSrc from "../../../wgsl/attention_decode.wgsl" with { type: "text" };
 import rwkvSrc from "../../../wgsl/rwkv.wgsl" with { type: "text" };
 
 const k = (code: string, entry: string, storage: number): KernelSpec => ({ code, entry, storage });
@@ -663,11 +664,65 @@ export class WebGpuBackend implements Backend {
     const gk = this.#t(op, "kCache", kCache), gv = this.#t(op, "vCache", vCache);
     const gq = this.#t(op, "qkv", qkv);
     const s: Scalars = { u: [B, T, C, NH, pos, Tmax], f: [1 / Math.sqrt(hs)] };
+    const go = this.#t(op, "out", out);
+    if (T === 1 && this.#vec4Heads(C, hs)) {
+      this.#attentionDecode(go, gk, gv, gq, pos + 1, Tmax, dims, s.f);
+      return;
+    }
     this.#run(this.#attnSpec("cache_append", 3, hs), [gk, gv, gq], s, strideGroups(B * T * C));
-    this.#run(this.#attnSpec("attn_cached", 4, hs), [this.#t(op, "out", out), gk, gv, gq], s, [
+    this.#run(this.#attnSpec("attn_cached", 4, hs), [go, gk, gv, gq], s, [
       Math.ceil(T / 64),
       B * NH,
     ]);
+  }
+
+  /**
+   * One new token per sequence over `len` cached positions (the new one included, appended to
+   * the caches by the first pass), split into chunks so that the work spreads over many
+   * invocations (see wgsl/attention_decode.wgsl), then merged per head.
+   */
+  #attentionDecode(
+    out: GpuTensor,
+    k: GpuTensor,
+    v: GpuTensor,
+    qkv: GpuTensor,
+    len: number,
+    Tmax: number,
+    { B, C, NH }: AttentionDims,
+    f: readonly number[] | undefined,
+  ): void {
+    const hs = C / NH, BH = B * NH;
+    // About DECODE_INVOCATIONS in all, at least DECODE_MIN_CHUNK positions per chunk.
+    const chunks = Math.max(
+      1,
+      Math.min(Math.ceil(len / DECODE_MIN_CHUNK), Math.ceil(DECODE_INVOCATIONS / BH)),
+    );
+    const S = Math.ceil(len / chunks);
+    const n = Math.ceil(len / S);
+    const acc = this.#scratch(BH * n * hs), stats = this.#scratch(BH * n * 2);
+    const scalars: Scalars = { u: [B, C, NH, n, len, Tmax, S], f };
+    this.#run(this.#decodeSpec("attn_decode_part", hs), [acc, stats, k, v, qkv], scalars, [
+      decodeGroups(BH * n),
+    ]);
+    this.#run(this.#decodeSpec("attn_decode_merge", hs), [out, stats, acc], scalars, [
+      decodeGroups(BH * (hs / 4)),
+    ]);
+  }
+
+  #decodeSpec(entry: string, hs: number): KernelSpec {
+    const key = `decode|${entry}|${hs}`;
+    const hit = this.#specs.get(key);
+    if (hit) return hit;
+    const spec: KernelSpec = {
+      code: expandRepeats(
+        attentionDecodeSrc.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`),
+        { HS4: hs / 4 },
+      ),
+      entry,
+      storage: 5,
+    };
+    this.#specs.set(key, spec);
+    return spec;
   }
 
   softmaxCrossEntropy(
@@ -928,6 +983,22 @@ const SUM_CHUNK = 16384;
 
 /** Rows per invocation in the vec4 attention kernels (each k/v load serves this many rows). */
 const ATTN_ROWS = 4;
+
+/** Invocations of the decoding attention's chunk pass the chunking aims at. */
+const DECODE_INVOCATIONS = 64;
+/** Fewest cached positions per chunk (below this the merge costs more than it saves). */
+const DECODE_MIN_CHUNK = 16;
+
+/** Workgroups of 8 for the decoding attention passes. */
+function decodeGroups(invocations: number): number {
+  const groups = Math.ceil(invocations / 8);
+  if (groups > 65535) {
+    throw new BenteviError(
+      `attentionCached: ${invocations} invocations exceed the dispatch limit; use a smaller batch`,
+    );
+  }
+  return groups;
+}
 
 function attnGroups(invocations: number): [number] {
   const groups = Math.ceil(invocations / 64);
