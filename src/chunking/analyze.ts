@@ -191,7 +191,10 @@ export function analyzeChunks(chunks: Chunk[], options: { source?: string } = {}
     ) {
       startOk++;
     }
-    const w = wordHashes(c.text);
+    // Cohesion compares text, not its copies: the part a chunk repeats from the one before
+    // (overlap) would make every boundary look cohesive.
+    const skip = i > 0 ? Math.min(c.text.length, Math.max(0, chunks[i - 1].end - c.start)) : 0;
+    const w = wordHashes(skip ? c.text.slice(skip) : c.text);
     const mid = w.length >> 1;
     halves.push([bagOf(w.slice(0, mid)), bagOf(w.slice(mid))]);
   }
@@ -254,7 +257,8 @@ function suggest(r: AnalysisReport): string[] {
     out.push(
       `${
         pct(1 - r.sentence_end_share)
-      } of chunks end mid-sentence: use --strategy sentence or recursive`,
+      } of chunks end mid-sentence: use --strategy sentence or recursive (with one of them ` +
+        `already, sentences longer than the budget are cut: raise --max-tokens or --max-chars)`,
     );
   }
   if (r.chunks > 1 && r.tokens.mean < 0.5 * r.tokens.max) {
@@ -277,7 +281,8 @@ function suggest(r: AnalysisReport): string[] {
   }
   if (r.chunks > 2 && r.cohesion.within > 0 && r.cohesion.score < 0.02) {
     out.push(
-      `boundaries do not follow topic shifts (cohesion within ${r.cohesion.within} ≈ across ${r.cohesion.across}): try --strategy semantic`,
+      `boundaries do not follow topic shifts (similarity within chunks ${r.cohesion.within}, ` +
+        `across boundaries ${r.cohesion.across}): try --strategy semantic`,
     );
   }
   if (r.overlap_share === 0 && r.chunks > 1) {

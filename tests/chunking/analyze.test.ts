@@ -74,6 +74,25 @@ Deno.test("analyzeChunks: statistics, cohesion, source check and suggestions", (
   // overlap is measured
   const ov = analyzeChunks(chunkText(SAMPLE, { maxTokens: 200, overlap: 0.3 }));
   assert(ov.overlap_share > 0.05, String(ov.overlap_share));
+  // ...and the repeated text does not count as cohesion across a boundary: two chunks whose
+  // second repeats the first's last sentence compare only the text each adds.
+  const a = "O gato mia no telhado. O gato dorme no sofá. O gato come peixe. ";
+  const b = "A bolsa de valores subiu. A bolsa fechou em alta. Os investidores lucraram.";
+  const rep = "O gato come peixe. ";
+  const overlapped = [
+    { index: 0, start: 0, end: a.length, tokens: 20, text: a },
+    {
+      index: 1,
+      start: a.length - rep.length,
+      end: a.length + b.length,
+      tokens: 24,
+      text: rep + b,
+    },
+  ];
+  const ro = analyzeChunks(overlapped, { source: a + b });
+  assertEquals(ro.source_check, { ok: true, problems: [] });
+  assert(ro.overlap_share > 0);
+  assertEquals(ro.cohesion.across, 0, JSON.stringify(ro.cohesion));
   throws(() => analyzeChunks([]), BenteviError);
 });
 
