@@ -34,3 +34,37 @@ Deno.test("--help on every command, --version", async () => {
   const v = await runCli(["--version"]);
   assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
 });
+
+Deno.test("the README's `deno install` line gives a working `bentevi` command", async () => {
+  // `deno install -g` ignores deno.json unless told, so the README passes --config; a fresh
+  // root folder keeps the user's own ~/.deno untouched.
+  const root = await Deno.makeTempDir();
+  const repo = new URL("..", import.meta.url).pathname;
+  const install = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "install",
+      "-g",
+      "-A",
+      "-n",
+      "bentevi",
+      "--root",
+      root,
+      "--config",
+      "deno.json",
+      "cli.ts",
+    ],
+    cwd: repo,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+  const run = await new Deno.Command(`${root}/bin/bentevi`, {
+    args: ["--version"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+  assert.match(new TextDecoder().decode(run.stdout).trim(), /^\d+\.\d+\.\d+$/);
+  await Deno.remove(root, { recursive: true });
+});
