@@ -542,17 +542,11 @@ export class WebGpuBackend implements Backend {
   }
 
   #attnSpec(entry: string, storage: number, hs: number): KernelSpec {
-    const key = `1|${entry}|${hs}`;
-    let spec = this.#specs.get(key);
-    if (!spec) {
-      spec = {
-        code: attentionSrc.replace(/const HS: u32 = \d+u;/, `const HS: u32 = ${hs}u;`),
-        entry,
-        storage,
-      };
-      this.#specs.set(key, spec);
-    }
-    return spec;
+    return this.#spec(`1|${entry}|${hs}`, () => ({
+      code: attentionSrc.replace(/const HS: u32 = \d+u;/, `const HS: u32 = ${hs}u;`),
+      entry,
+      storage,
+    }));
   }
 
   /** Head sizes with the vec4, register-resident kernels (hs a multiple of 4, up to 128). */
@@ -562,11 +556,18 @@ export class WebGpuBackend implements Backend {
 
   #specs = new Map<string, KernelSpec>();
 
+  /** The kernel spec cached under `key`, built on first use (one shader module per variant). */
+  #spec(key: string, build: () => KernelSpec): KernelSpec {
+    let spec = this.#specs.get(key);
+    if (!spec) {
+      spec = build();
+      this.#specs.set(key, spec);
+    }
+    return spec;
+  }
+
   #attn4Spec(entry: string, hs: number): KernelSpec {
-    const key = `4|${entry}|${hs}`;
-    const hit = this.#specs.get(key);
-    if (hit) return hit;
-    const spec: KernelSpec = {
+    return this.#spec(`4|${entry}|${hs}`, () => ({
       code: expandRepeats(
         attentionVec4Src.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`)
           .replace(/const R: u32 = \d+u;/, `const R: u32 = ${ATTN_ROWS}u;`),
@@ -574,9 +575,7 @@ export class WebGpuBackend implements Backend {
       ),
       entry,
       storage: 6,
-    };
-    this.#specs.set(key, spec);
-    return spec;
+    }));
   }
 
   attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void {
@@ -701,28 +700,31 @@ export class WebGpuBackend implements Backend {
     const n = Math.ceil(len / S);
     const acc = this.#scratch(BH * n * hs), stats = this.#scratch(BH * n * 2);
     const scalars: Scalars = { u: [B, C, NH, n, len, Tmax, S], f };
-    this.#run(this.#decodeSpec("attn_decode_part", hs), [acc, stats, k, v, qkv], scalars, [
-      decodeGroups(BH * n),
-    ]);
-    this.#run(this.#decodeSpec("attn_decode_merge", hs), [out, stats, acc], scalars, [
-      decodeGroups(BH * (hs / 4)),
-    ]);
+    // Workgroups of 8: llvmpipe vectorises along x in groups of 8 (see the kernel).
+    const groups = (count: number) => flatGroups("attentionCached", count, "invocations", 8);
+    this.#run(
+      this.#decodeSpec("attn_decode_part", hs),
+      [acc, stats, k, v, qkv],
+      scalars,
+      groups(BH * n),
+    );
+    this.#run(
+      this.#decodeSpec("attn_decode_merge", hs),
+      [out, stats, acc],
+      scalars,
+      groups(BH * (hs / 4)),
+    );
   }
 
   #decodeSpec(entry: string, hs: number): KernelSpec {
-    const key = `decode|${entry}|${hs}`;
-    const hit = this.#specs.get(key);
-    if (hit) return hit;
-    const spec: KernelSpec = {
+    return this.#spec(`decode|${entry}|${hs}`, () => ({
       code: expandRepeats(
         attentionDecodeSrc.replace(/const HS4: u32 = \d+u;/, `const HS4: u32 = ${hs / 4}u;`),
         { HS4: hs / 4 },
       ),
       entry,
       storage: 5,
-    };
-    this.#specs.set(key, spec);
-    return spec;
+    }));
   }
 
   softmaxCrossEntropy(
@@ -989,25 +991,23 @@ const DECODE_INVOCATIONS = 64;
 /** Fewest cached positions per chunk (below this the merge costs more than it saves). */
 const DECODE_MIN_CHUNK = 16;
 
-/** Workgroups of 8 for the decoding attention passes. */
-function decodeGroups(invocations: number): number {
-  const groups = Math.ceil(invocations / 8);
+/**
+ * One-dimensional dispatch of `invocations` in workgroups of `size`; the error, when that
+ * exceeds the 65 535-workgroup limit, names the op and what is being counted (`unit`).
+ */
+function flatGroups(op: string, invocations: number, unit: string, size: number): [number] {
+  const groups = Math.ceil(invocations / size);
   if (groups > 65535) {
     throw new BenteviError(
-      `attentionCached: ${invocations} invocations exceed the dispatch limit; use a smaller batch`,
-    );
-  }
-  return groups;
-}
-
-function attnGroups(invocations: number): [number] {
-  const groups = Math.ceil(invocations / 64);
-  if (groups > 65535) {
-    throw new BenteviError(
-      `attention: ${invocations} row blocks exceed the dispatch limit; use a smaller batch`,
+      `${op}: ${invocations} ${unit} exceed the dispatch limit; use a smaller batch`,
     );
   }
   return [groups];
+}
+
+/** Workgroups of 64 for the attention kernels (one invocation per row block). */
+function attnGroups(invocations: number): [number] {
+  return flatGroups("attention", invocations, "row blocks", 64);
 }
 
 /** Workgroups for one invocation per item, 64 per group (2-D beyond 65 535 groups). */
