@@ -70,11 +70,11 @@ for (const c of GPT_MICRO) {
   const qkv = random([8, 128, 384]), out = cpu.zeros([8, 128, 128]), lse = cpu.zeros([8, 4, 128]);
   const dout = random([8, 128, 128], 3), dqkv = cpu.zeros([8, 128, 384]);
   Deno.bench("attention forward B8 T128 C128 NH4", { group: "ops" }, () => {
-    cpu.attention(out, lse, qkv, dims);
+    cpu.attention({ out, lse, qkv, dims });
   });
   Deno.bench("attention forward + backward B8 T128 C128 NH4", { group: "ops" }, () => {
-    cpu.attention(out, lse, qkv, dims);
-    cpu.attentionBackward(dqkv, dout, out, lse, qkv, dims);
+    cpu.attention({ out, lse, qkv, dims });
+    cpu.attentionBackward({ dqkv, dout, out, lse, qkv, dims });
   });
 }
 {
@@ -86,7 +86,7 @@ for (const c of GPT_MICRO) {
     Int32Array.from({ length: 1024 }, (_, i) => (i * 31) % 4096),
   );
   Deno.bench("softmaxCrossEntropy [1024, 4096] with dlogits", { group: "ops" }, () => {
-    cpu.softmaxCrossEntropy(losses, dlogits, logits, targets, 1 / 1024);
+    cpu.softmaxCrossEntropy({ losses, dlogits, logits, targets, gradScale: 1 / 1024 });
   });
 }
 {
@@ -97,8 +97,8 @@ for (const c of GPT_MICRO) {
   const mean = cpu.zeros([1024]), rstd = cpu.zeros([1024]), dx = cpu.zeros([1024, 128]);
   const dw = cpu.zeros([128]), db = cpu.zeros([128]), dout = random([1024, 128], 4);
   Deno.bench("layerNorm forward + backward [1024, 128]", { group: "ops" }, () => {
-    cpu.layerNorm(out, mean, rstd, x, w, b);
-    cpu.layerNormBackward(dx, dw, db, dout, x, w, mean, rstd);
+    cpu.layerNorm({ out, mean, rstd, x, w, b });
+    cpu.layerNormBackward({ dx, dw, db, dout, x, w, mean, rstd });
   });
 }
 {
@@ -110,8 +110,8 @@ for (const c of GPT_MICRO) {
     dw = cpu.zeros([C]),
     du = cpu.zeros([C]);
   Deno.bench("wkv forward + backward B8 T128 C256", { group: "ops" }, () => {
-    cpu.wkv(y, k, v, w, u, null, B, T);
-    cpu.wkvBackward(dw, du, dk, dv, dy, k, v, w, u, B, T);
+    cpu.wkv({ y, k, v, timeDecay: w, timeFirst: u, state: null, B, T });
+    cpu.wkvBackward({ dw, du, dk, dv, dy, k, v, timeDecay: w, timeFirst: u, B, T });
   });
 }
 {
@@ -129,7 +129,7 @@ for (const c of GPT_MICRO) {
   Deno.bench(
     "adamw 1M parameters",
     { group: "ops" },
-    () => cpu.adamw(params, grads, m, v, null, hp),
+    () => cpu.adamw({ params, grads, m, v, decayMask: null, hp }),
   );
 }
 

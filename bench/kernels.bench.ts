@@ -109,7 +109,7 @@ for (const [M, K, N] of MODEL_SHAPES) {
     group: "attention",
     ...opts,
     fn: async () => {
-      gpu!.attention(out!, lse!, qkv!, dims);
+      gpu!.attention({ out: out!, lse: lse!, qkv: qkv!, dims });
       await gpu!.sync();
     },
   });
@@ -118,8 +118,8 @@ for (const [M, K, N] of MODEL_SHAPES) {
     group: "attention",
     ...opts,
     fn: async () => {
-      gpu!.attention(out!, lse!, qkv!, dims);
-      gpu!.attentionBackward(dqkv!, dout!, out!, lse!, qkv!, dims);
+      gpu!.attention({ out: out!, lse: lse!, qkv: qkv!, dims });
+      gpu!.attentionBackward({ dqkv: dqkv!, dout: dout!, out: out!, lse: lse!, qkv: qkv!, dims });
       await gpu!.sync();
     },
   });
@@ -134,7 +134,13 @@ for (const [M, K, N] of MODEL_SHAPES) {
     group: "ops",
     ...opts,
     fn: async () => {
-      gpu!.softmaxCrossEntropy(losses!, dlogits!, logits!, targets!, 1);
+      gpu!.softmaxCrossEntropy({
+        losses: losses!,
+        dlogits: dlogits!,
+        logits: logits!,
+        targets: targets!,
+        gradScale: 1,
+      });
       await gpu!.sync();
     },
   });
@@ -147,8 +153,17 @@ for (const [M, K, N] of MODEL_SHAPES) {
     group: "ops",
     ...opts,
     fn: async () => {
-      gpu!.layerNorm(o!, mean!, rstd!, x!, w!, b!);
-      gpu!.layerNormBackward(dx!, dw!, db!, o!, x!, w!, mean!, rstd!);
+      gpu!.layerNorm({ out: o!, mean: mean!, rstd: rstd!, x: x!, w: w!, b: b! });
+      gpu!.layerNormBackward({
+        dx: dx!,
+        dw: dw!,
+        db: db!,
+        dout: o!,
+        x: x!,
+        w: w!,
+        mean: mean!,
+        rstd: rstd!,
+      });
       await gpu!.sync();
     },
   });
@@ -169,7 +184,15 @@ for (const [M, K, N] of MODEL_SHAPES) {
     group: "ops",
     ...opts,
     fn: async () => {
-      gpu!.adamw(p!, g!, m!, v!, null, hp, { normSquared: ns!, maxNorm: 1 });
+      gpu!.adamw({
+        params: p!,
+        grads: g!,
+        m: m!,
+        v: v!,
+        decayMask: null,
+        hp,
+        clip: { normSquared: ns!, maxNorm: 1 },
+      });
       await gpu!.sync();
     },
   });

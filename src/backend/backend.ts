@@ -77,7 +77,257 @@ export interface AdamWParams {
   gradScale: number;
 }
 
-/** A compute device that runs the ops of the GPT and RWKV models, forward and backward. */
+/** Arguments of {@link Backend.embedding}. */
+export interface EmbeddingArgs {
+  /** Output `[B·T, C]`. */
+  out: Tensor;
+  /** Token ids, i32 `[B·T]`. */
+  ids: Tensor;
+  /** Token embeddings `[V, C]`. */
+  wte: Tensor;
+  /** Position embeddings `[Tmax, C]`, or null (RWKV has none). */
+  wpe: Tensor | null;
+  /** Sequence length: `ids` holds whole sequences of `T` tokens. */
+  T: number;
+  /** Position of the first token of each sequence in `wpe` (default 0). */
+  posOffset?: number;
+}
+
+/** Arguments of {@link Backend.embeddingBackward}. */
+export interface EmbeddingBackwardArgs {
+  /** Gradient of the token embeddings `[V, C]` (accumulated). */
+  dwte: Tensor;
+  /** Gradient of the position embeddings `[Tmax, C]` (accumulated), or null. */
+  dwpe: Tensor | null;
+  /** Gradient of the output `[B·T, C]`. */
+  dout: Tensor;
+  /** Token ids of the forward pass, i32 `[B·T]`. */
+  ids: Tensor;
+  /** Sequence length of the forward pass. */
+  T: number;
+}
+
+/** Arguments of {@link Backend.layerNorm}. */
+export interface LayerNormArgs {
+  /** Output `[N, C]`. */
+  out: Tensor;
+  /** Saved per-row mean `[N]`, for the backward pass. */
+  mean: Tensor;
+  /** Saved per-row reciprocal standard deviation `[N]`, for the backward pass. */
+  rstd: Tensor;
+  /** Input `[N, C]`. */
+  x: Tensor;
+  /** Gain `[C]`. */
+  w: Tensor;
+  /** Bias `[C]`. */
+  b: Tensor;
+  /** Variance epsilon (default 1e-5). */
+  eps?: number;
+}
+
+/** Arguments of {@link Backend.layerNormBackward}. */
+export interface LayerNormBackwardArgs {
+  /** Gradient of the input `[N, C]` (accumulated). */
+  dx: Tensor;
+  /** Gradient of the gain `[C]` (accumulated). */
+  dw: Tensor;
+  /** Gradient of the bias `[C]` (accumulated). */
+  db: Tensor;
+  /** Gradient of the output `[N, C]`. */
+  dout: Tensor;
+  /** Input of the forward pass `[N, C]`. */
+  x: Tensor;
+  /** Gain `[C]`. */
+  w: Tensor;
+  /** Per-row mean `[N]` saved by the forward pass. */
+  mean: Tensor;
+  /** Per-row reciprocal standard deviation `[N]` saved by the forward pass. */
+  rstd: Tensor;
+}
+
+/** Arguments of {@link Backend.attention}. */
+export interface AttentionArgs {
+  /** Output `[B, T, C]`. */
+  out: Tensor;
+  /** Saved per-row log-sum-exp `[B, NH, T]`, for the backward pass. */
+  lse: Tensor;
+  /** Queries, keys and values `[B, T, 3C]`. */
+  qkv: Tensor;
+  /** Batch, sequence length, width and heads. */
+  dims: AttentionDims;
+}
+
+/** Arguments of {@link Backend.attentionBackward}. */
+export interface AttentionBackwardArgs {
+  /** Gradient of `qkv` `[B, T, 3C]` (accumulated). */
+  dqkv: Tensor;
+  /** Gradient of the output `[B, T, C]`. */
+  dout: Tensor;
+  /** Output of the forward pass `[B, T, C]`. */
+  out: Tensor;
+  /** Log-sum-exp `[B, NH, T]` saved by the forward pass. */
+  lse: Tensor;
+  /** Queries, keys and values of the forward pass `[B, T, 3C]`. */
+  qkv: Tensor;
+  /** Batch, sequence length, width and heads. */
+  dims: AttentionDims;
+}
+
+/** Arguments of {@link Backend.attentionCached}. */
+export interface AttentionCachedArgs {
+  /** Output `[B, T, C]`. */
+  out: Tensor;
+  /** Queries, keys and values of the new positions `[B, T, 3C]`. */
+  qkv: Tensor;
+  /** Key cache `[B, Tmax, C]`; the new keys are written at `pos …`. */
+  kCache: Tensor;
+  /** Value cache `[B, Tmax, C]`; the new values are written at `pos …`. */
+  vCache: Tensor;
+  /** Position of the first new token. */
+  pos: number;
+  /** Batch, new positions (T), width and heads. */
+  dims: AttentionDims;
+}
+
+/** Arguments of {@link Backend.softmaxCrossEntropy}. */
+export interface SoftmaxCrossEntropyArgs {
+  /** Per-row loss `[N]`. */
+  losses: Tensor;
+  /** Gradient of the logits `[N, V]` (overwritten), or null for the loss only. */
+  dlogits: Tensor | null;
+  /** Logits `[N, V]`. */
+  logits: Tensor;
+  /** Target ids, i32 `[N]`; a negative target is ignored. */
+  targets: Tensor;
+  /** `dlogits` is multiplied by this (default 1). */
+  gradScale?: number;
+}
+
+/** Arguments of {@link Backend.adamw}. */
+export interface AdamWArgs {
+  /** Flat parameters, updated in place. */
+  params: Tensor;
+  /** Gradients, same size as `params`. */
+  grads: Tensor;
+  /** First moments, same size, updated in place. */
+  m: Tensor;
+  /** Second moments, same size, updated in place. */
+  v: Tensor;
+  /** 1 = decay, 0 = no decay, per element; null decays everything. */
+  decayMask: Tensor | null;
+  /** Hyper-parameters of this step. */
+  hp: AdamWParams;
+  /** Gradient clipping by the global norm, read on the device (none when absent). */
+  clip?: {
+    /** 1-element tensor holding the squared global gradient norm. */
+    normSquared: Tensor;
+    /** Largest allowed gradient norm. */
+    maxNorm: number;
+  };
+}
+
+/** Arguments of {@link Backend.mulBackward}. */
+export interface MulBackwardArgs {
+  /** Gradient of `a` (accumulated), or null when not needed. */
+  da: Tensor | null;
+  /** Gradient of `b` (accumulated), or null when not needed. */
+  db: Tensor | null;
+  /** Gradient of the output. */
+  dout: Tensor;
+  /** First factor of the forward pass. */
+  a: Tensor;
+  /** Second factor of the forward pass. */
+  b: Tensor;
+}
+
+/** Arguments of {@link Backend.tokenShift}. */
+export interface TokenShiftArgs {
+  /** Output `[B, T, C]`. */
+  out: Tensor;
+  /** Input `[B, T, C]`. */
+  x: Tensor;
+  /** Mixing weights `[C]`. */
+  mix: Tensor;
+  /** The input at position −1 `[B, C]` (generation state), or null for zero. */
+  prev: Tensor | null;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+}
+
+/** Arguments of {@link Backend.tokenShiftBackward}. */
+export interface TokenShiftBackwardArgs {
+  /** Gradient of the input `[B, T, C]` (accumulated). */
+  dx: Tensor;
+  /** Gradient of the mixing weights `[C]` (accumulated). */
+  dmix: Tensor;
+  /** Gradient of the output `[B, T, C]`. */
+  dout: Tensor;
+  /** Input of the forward pass `[B, T, C]`. */
+  x: Tensor;
+  /** Mixing weights `[C]`. */
+  mix: Tensor;
+  /** The forward pass's `prev` `[B, C]` (a constant), or null. */
+  prev: Tensor | null;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+}
+
+/** Arguments of {@link Backend.wkv}. */
+export interface WkvArgs {
+  /** Output `[B, T, C]`. */
+  y: Tensor;
+  /** Keys `[B, T, C]`. */
+  k: Tensor;
+  /** Values `[B, T, C]`. */
+  v: Tensor;
+  /** w `[C]`; the decay used is −exp(w). */
+  timeDecay: Tensor;
+  /** u `[C]`, the bonus of the current token. */
+  timeFirst: Tensor;
+  /** Recurrent state `[B, 3, C]` (aa, bb, pp), read and overwritten; null starts from zero. */
+  state: Tensor | null;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+}
+
+/** Arguments of {@link Backend.wkvBackward}. */
+export interface WkvBackwardArgs {
+  /** Gradient of `timeDecay` `[C]` (accumulated). */
+  dw: Tensor;
+  /** Gradient of `timeFirst` `[C]` (accumulated). */
+  du: Tensor;
+  /** Gradient of the keys `[B, T, C]` (accumulated). */
+  dk: Tensor;
+  /** Gradient of the values `[B, T, C]` (accumulated). */
+  dv: Tensor;
+  /** Gradient of the output `[B, T, C]`. */
+  dy: Tensor;
+  /** Keys of the forward pass `[B, T, C]`. */
+  k: Tensor;
+  /** Values of the forward pass `[B, T, C]`. */
+  v: Tensor;
+  /** w `[C]` of the forward pass. */
+  timeDecay: Tensor;
+  /** u `[C]` of the forward pass. */
+  timeFirst: Tensor;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+}
+
+/**
+ * A compute device that runs the ops of the GPT and RWKV models, forward and backward.
+ *
+ * Ops with more than four arguments take one named-argument object, e.g.
+ * `backend.layerNorm({ out, mean, rstd, x, w, b })`.
+ */
 export interface Backend {
   /** `"webgpu"` or `"cpu"`. */
   readonly kind: "webgpu" | "cpu";
@@ -118,7 +368,7 @@ export interface Backend {
   /** `out[i] = a[i] · b[i]`. */
   mul(out: Tensor, a: Tensor, b: Tensor): void;
   /** Backward of `mul`: `da += dout·b`, `db += dout·a` (either may be null). */
-  mulBackward(da: Tensor | null, db: Tensor | null, dout: Tensor, a: Tensor, b: Tensor): void;
+  mulBackward(args: MulBackwardArgs): void;
   /** `out[0] (=|+=) Σ x[i]` (out is a 1-element tensor). */
   sum(out: Tensor, x: Tensor, accumulate?: boolean): void;
   /** `out[0] (=|+=) Σ x[i]²` — for the global gradient norm. */
@@ -133,37 +383,13 @@ export interface Backend {
    * Token (+ position) embedding: `out[b·T+t] = wte[ids[b·T+t]] + wpe[posOffset+t]`.
    * `ids` is i32 `[B·T]`, `wte` `[V, C]`, `wpe` `[Tmax, C]` or null (RWKV).
    */
-  embedding(
-    out: Tensor,
-    ids: Tensor,
-    wte: Tensor,
-    wpe: Tensor | null,
-    T: number,
-    posOffset?: number,
-  ): void;
+  embedding(args: EmbeddingArgs): void;
   /** Backward of `embedding` into `dwte` (and `dwpe`), accumulating, deterministically. */
-  embeddingBackward(dwte: Tensor, dwpe: Tensor | null, dout: Tensor, ids: Tensor, T: number): void;
+  embeddingBackward(args: EmbeddingBackwardArgs): void;
   /** LayerNorm over the last dim of `x [N, C]`; saves `mean [N]` and `rstd [N]` for backward. */
-  layerNorm(
-    out: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-    x: Tensor,
-    w: Tensor,
-    b: Tensor,
-    eps?: number,
-  ): void;
+  layerNorm(args: LayerNormArgs): void;
   /** Backward of `layerNorm`: accumulates into `dx`, `dw`, `db`. */
-  layerNormBackward(
-    dx: Tensor,
-    dw: Tensor,
-    db: Tensor,
-    dout: Tensor,
-    x: Tensor,
-    w: Tensor,
-    mean: Tensor,
-    rstd: Tensor,
-  ): void;
+  layerNormBackward(args: LayerNormBackwardArgs): void;
   /** GELU, tanh approximation (GPT-2's `gelu_new`). */
   gelu(out: Tensor, x: Tensor): void;
   /** Backward of `gelu`: `dx += gelu'(x)·dout`. */
@@ -172,41 +398,21 @@ export interface Backend {
    * Causal multi-head self-attention over `qkv [B, T, 3C]` into `out [B, T, C]`, scale
    * 1/√headDim; saves the per-row log-sum-exp `lse [B, NH, T]` for backward.
    */
-  attention(out: Tensor, lse: Tensor, qkv: Tensor, dims: AttentionDims): void;
+  attention(args: AttentionArgs): void;
   /** Backward of `attention`: accumulates into `dqkv [B, T, 3C]`. */
-  attentionBackward(
-    dqkv: Tensor,
-    dout: Tensor,
-    out: Tensor,
-    lse: Tensor,
-    qkv: Tensor,
-    dims: AttentionDims,
-  ): void;
+  attentionBackward(args: AttentionBackwardArgs): void;
   /**
    * Attention for generation with a KV cache: appends the k and v of `qkv [B, T, 3C]` at
    * positions `pos … pos+T-1` of `kCache`/`vCache` (`[B, Tmax, C]`), then attends each new
    * query causally over positions `0 … pos+t`. Writes `out [B, T, C]`.
    */
-  attentionCached(
-    out: Tensor,
-    qkv: Tensor,
-    kCache: Tensor,
-    vCache: Tensor,
-    pos: number,
-    dims: AttentionDims,
-  ): void;
+  attentionCached(args: AttentionCachedArgs): void;
   /**
    * Fused softmax + cross-entropy over the vocabulary. `logits [N, V]`, i32 `targets [N]`
    * (a negative target is ignored: loss 0, gradient 0). Writes `losses [N]` and, when
    * `dlogits` is given, `dlogits = (softmax − onehot) · gradScale` (overwrites).
    */
-  softmaxCrossEntropy(
-    losses: Tensor,
-    dlogits: Tensor | null,
-    logits: Tensor,
-    targets: Tensor,
-    gradScale?: number,
-  ): void;
+  softmaxCrossEntropy(args: SoftmaxCrossEntropyArgs): void;
   /** i32 `out[n] = argmax_v x[n, v]` — next-token accuracy. */
   argmaxRows(out: Tensor, x: Tensor): void;
   /** The `k` largest values of the 1-D `x` and their indices (descending), for sampling. */
@@ -218,63 +424,25 @@ export interface Backend {
    * (1 = decay, 0 = no decay; null = decay everything). When `clip` is given, gradients
    * are also scaled by `min(1, maxNorm / sqrt(normSquared[0]))`, read on the device.
    */
-  adamw(
-    params: Tensor,
-    grads: Tensor,
-    m: Tensor,
-    v: Tensor,
-    decayMask: Tensor | null,
-    hp: AdamWParams,
-    clip?: { normSquared: Tensor; maxNorm: number },
-  ): void;
+  adamw(args: AdamWArgs): void;
 
   // ---- RWKV-4 ops ------------------------------------------------------------------------
   /**
    * Token shift with mixing: `out[b,t] = x[b,t]·mix + x[b,t−1]·(1−mix)`, `x [B, T, C]`,
    * `mix [C]`. Position −1 is `prev [B, C]` when given (generation state), else zero.
    */
-  tokenShift(out: Tensor, x: Tensor, mix: Tensor, prev: Tensor | null, B: number, T: number): void;
+  tokenShift(args: TokenShiftArgs): void;
   /** Backward of `tokenShift` (prev treated as a constant): accumulates into `dx`, `dmix`. */
-  tokenShiftBackward(
-    dx: Tensor,
-    dmix: Tensor,
-    dout: Tensor,
-    x: Tensor,
-    mix: Tensor,
-    prev: Tensor | null,
-    B: number,
-    T: number,
-  ): void;
+  tokenShiftBackward(args: TokenShiftBackwardArgs): void;
   /**
    * RWKV-4 WKV recurrence, numerically stable (tracks the running maximum exponent):
    * `k, v, y [B, T, C]`, `timeDecay [C]` (w; the decay used is −exp(w)), `timeFirst [C]` (u).
    * `state [B, 3, C]` (aa, bb, pp) is read as the initial state and overwritten with the final
    * one when given; otherwise the recurrence starts from zero (pp = −1e38).
    */
-  wkv(
-    y: Tensor,
-    k: Tensor,
-    v: Tensor,
-    timeDecay: Tensor,
-    timeFirst: Tensor,
-    state: Tensor | null,
-    B: number,
-    T: number,
-  ): void;
+  wkv(args: WkvArgs): void;
   /** Backward of `wkv` from a zero initial state: accumulates into `dw`, `du`, `dk`, `dv`. */
-  wkvBackward(
-    dw: Tensor,
-    du: Tensor,
-    dk: Tensor,
-    dv: Tensor,
-    dy: Tensor,
-    k: Tensor,
-    v: Tensor,
-    timeDecay: Tensor,
-    timeFirst: Tensor,
-    B: number,
-    T: number,
-  ): void;
+  wkvBackward(args: WkvBackwardArgs): void;
   /** `out = max(x, 0)²` (channel-mix key). */
   reluSquared(out: Tensor, x: Tensor): void;
   /** Backward of `reluSquared`: `dx += 2·max(x,0)·dout`. */
@@ -284,3 +452,8 @@ export interface Backend {
   /** Backward of `sigmoid` given its output `y`: `dx += y·(1−y)·dout`. */
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void;
 }
+
+/** The name of a {@link Backend} method: every op, memory ops included. */
+export type BackendOp = {
+  [K in keyof Backend]: Backend[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof Backend];

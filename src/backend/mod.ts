@@ -1,6 +1,7 @@
 /**
  * Public API of src/backend (re-exported by the top-level mod.ts): the {@link Backend}
- * interface the models are written against, the CPU backend, and {@link createBackend},
+ * interface the models are written against (with the named-argument types of its ops), the
+ * checked wrapper every backend is, the CPU backend, and {@link createBackend},
  * which picks WebGPU or the CPU for `--device auto|webgpu|cpu`.
  *
  * @example
@@ -16,14 +17,30 @@
  * @module
  */
 export type {
+  AdamWArgs,
   AdamWParams,
+  AttentionArgs,
+  AttentionBackwardArgs,
+  AttentionCachedArgs,
   AttentionDims,
   Backend,
+  BackendOp,
   DType,
+  EmbeddingArgs,
+  EmbeddingBackwardArgs,
+  LayerNormArgs,
+  LayerNormBackwardArgs,
   MatmulOptions,
+  MulBackwardArgs,
+  SoftmaxCrossEntropyArgs,
   Tensor,
+  TokenShiftArgs,
+  TokenShiftBackwardArgs,
+  WkvArgs,
+  WkvBackwardArgs,
 } from "./backend.ts";
 export { VIEW_ALIGN } from "./backend.ts";
+export { CheckedBackend } from "./checked.ts";
 export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";
 export {
   autoDeviceKind,

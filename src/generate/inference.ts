@@ -238,12 +238,28 @@ export class GptInference implements LanguageModel {
     b.write(x, rows);
     for (let l = 0; l < c.nLayer; l++) {
       const p = `h.${l}.`, w = (n: string) => this.#weight(p + n);
-      b.layerNorm(ln, mean, rstd, x, w("ln_1.weight"), w("ln_1.bias"), c.layerNormEps);
+      b.layerNorm({
+        out: ln,
+        mean,
+        rstd,
+        x,
+        w: w("ln_1.weight"),
+        b: w("ln_1.bias"),
+        eps: c.layerNormEps,
+      });
       b.matmul(qkv, ln, w("attn.c_attn.weight"), { bias: w("attn.c_attn.bias") });
-      if (ws.lse) b.attention(att, ws.lse, qkv, dims);
-      else b.attentionCached(att, qkv, this.#k[l], this.#v[l], pos, dims);
+      if (ws.lse) b.attention({ out: att, lse: ws.lse, qkv, dims });
+      else b.attentionCached({ out: att, qkv, kCache: this.#k[l], vCache: this.#v[l], pos, dims });
       b.matmul(x, att, w("attn.c_proj.weight"), { bias: w("attn.c_proj.bias"), accumulate: true });
-      b.layerNorm(ln, mean, rstd, x, w("ln_2.weight"), w("ln_2.bias"), c.layerNormEps);
+      b.layerNorm({
+        out: ln,
+        mean,
+        rstd,
+        x,
+        w: w("ln_2.weight"),
+        b: w("ln_2.bias"),
+        eps: c.layerNormEps,
+      });
       b.matmul(fc, ln, w("mlp.c_fc.weight"), { bias: w("mlp.c_fc.bias") });
       b.gelu(g, fc);
       b.matmul(x, g, w("mlp.c_proj.weight"), { bias: w("mlp.c_proj.bias"), accumulate: true });
@@ -254,15 +270,15 @@ export class GptInference implements LanguageModel {
   async #head(ws: GptWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
     const wte = this.#weight("wte.weight"), logits = ws.logits!;
-    b.layerNorm(
-      ws.ln,
-      ws.mean,
-      ws.rstd,
-      ws.x,
-      this.#weight("ln_f.weight"),
-      this.#weight("ln_f.bias"),
-      c.layerNormEps,
-    );
+    b.layerNorm({
+      out: ws.ln,
+      mean: ws.mean,
+      rstd: ws.rstd,
+      x: ws.x,
+      w: this.#weight("ln_f.weight"),
+      b: this.#weight("ln_f.bias"),
+      eps: c.layerNormEps,
+    });
     // A big vocabulary goes in slices of the table, each binding at most headSliceBytes.
     const slice = this.#headSliceBytes;
     const rows = Math.floor(slice / (4 * C) / VIEW_ALIGN) * VIEW_ALIGN;
@@ -476,25 +492,93 @@ export class RwkvInference implements LanguageModel {
     const b = this.backend, c = this.config, T = ids.length, eps = c.layerNormEps;
     const w = (n: string) => this.#w.get(n)!;
     b.write(s.ids, Int32Array.from(ids));
-    b.embedding(s.x0, s.ids, w("emb.weight"), null, T);
-    b.layerNorm(s.x, s.mean, s.rstd, s.x0, w("blocks.0.ln0.weight"), w("blocks.0.ln0.bias"), eps);
+    b.embedding({ out: s.x0, ids: s.ids, wte: w("emb.weight"), wpe: null, T });
+    b.layerNorm({
+      out: s.x,
+      mean: s.mean,
+      rstd: s.rstd,
+      x: s.x0,
+      w: w("blocks.0.ln0.weight"),
+      b: w("blocks.0.ln0.bias"),
+      eps,
+    });
     for (let l = 0; l < c.nLayer; l++) {
       const p = `blocks.${l}.`, st = carry ? this.#state[l] : null;
-      b.layerNorm(s.xx, s.mean, s.rstd, s.x, w(p + "ln1.weight"), w(p + "ln1.bias"), eps);
-      b.tokenShift(s.xk, s.xx, w(p + "att.time_mix_k"), st?.att ?? null, 1, T);
-      b.tokenShift(s.xv, s.xx, w(p + "att.time_mix_v"), st?.att ?? null, 1, T);
-      b.tokenShift(s.xr, s.xx, w(p + "att.time_mix_r"), st?.att ?? null, 1, T);
+      b.layerNorm({
+        out: s.xx,
+        mean: s.mean,
+        rstd: s.rstd,
+        x: s.x,
+        w: w(p + "ln1.weight"),
+        b: w(p + "ln1.bias"),
+        eps,
+      });
+      b.tokenShift({
+        out: s.xk,
+        x: s.xx,
+        mix: w(p + "att.time_mix_k"),
+        prev: st?.att ?? null,
+        B: 1,
+        T,
+      });
+      b.tokenShift({
+        out: s.xv,
+        x: s.xx,
+        mix: w(p + "att.time_mix_v"),
+        prev: st?.att ?? null,
+        B: 1,
+        T,
+      });
+      b.tokenShift({
+        out: s.xr,
+        x: s.xx,
+        mix: w(p + "att.time_mix_r"),
+        prev: st?.att ?? null,
+        B: 1,
+        T,
+      });
       if (st) b.copy(st.att, s.xx);
       b.matmul(s.k, s.xk, w(p + "att.key.weight"), { transB: true });
       b.matmul(s.v, s.xv, w(p + "att.value.weight"), { transB: true });
       b.matmul(s.r, s.xr, w(p + "att.receptance.weight"), { transB: true });
       b.sigmoid(s.rs, s.r);
-      b.wkv(s.y, s.k, s.v, w(p + "att.time_decay"), w(p + "att.time_first"), st?.wkv ?? null, 1, T);
+      b.wkv({
+        y: s.y,
+        k: s.k,
+        v: s.v,
+        timeDecay: w(p + "att.time_decay"),
+        timeFirst: w(p + "att.time_first"),
+        state: st?.wkv ?? null,
+        B: 1,
+        T,
+      });
       b.mul(s.ry, s.rs, s.y);
       b.matmul(s.x, s.ry, w(p + "att.output.weight"), { transB: true, accumulate: true });
-      b.layerNorm(s.xx, s.mean, s.rstd, s.x, w(p + "ln2.weight"), w(p + "ln2.bias"), eps);
-      b.tokenShift(s.xk, s.xx, w(p + "ffn.time_mix_k"), st?.ffn ?? null, 1, T);
-      b.tokenShift(s.xr, s.xx, w(p + "ffn.time_mix_r"), st?.ffn ?? null, 1, T);
+      b.layerNorm({
+        out: s.xx,
+        mean: s.mean,
+        rstd: s.rstd,
+        x: s.x,
+        w: w(p + "ln2.weight"),
+        b: w(p + "ln2.bias"),
+        eps,
+      });
+      b.tokenShift({
+        out: s.xk,
+        x: s.xx,
+        mix: w(p + "ffn.time_mix_k"),
+        prev: st?.ffn ?? null,
+        B: 1,
+        T,
+      });
+      b.tokenShift({
+        out: s.xr,
+        x: s.xx,
+        mix: w(p + "ffn.time_mix_r"),
+        prev: st?.ffn ?? null,
+        B: 1,
+        T,
+      });
       if (st) b.copy(st.ffn, s.xx);
       b.matmul(s.fk, s.xk, w(p + "ffn.key.weight"), { transB: true });
       b.reluSquared(s.fk2, s.fk);
@@ -505,7 +589,15 @@ export class RwkvInference implements LanguageModel {
       b.addInto(s.x, s.ry);
     }
     if (head) {
-      b.layerNorm(s.xx, s.mean, s.rstd, s.x, w("ln_out.weight"), w("ln_out.bias"), eps);
+      b.layerNorm({
+        out: s.xx,
+        mean: s.mean,
+        rstd: s.rstd,
+        x: s.x,
+        w: w("ln_out.weight"),
+        b: w("ln_out.bias"),
+        eps,
+      });
       b.matmul(s.logits, s.xx, w("head.weight"), { transB: true });
     }
   }

@@ -126,37 +126,44 @@ export class GptModel implements TrainableModel {
     const be = this.backend;
     const s = this.store;
     const eps = this.config.layerNormEps;
-    be.embedding(this.#encoded, this.ids, s.p("wte.weight"), s.p("wpe.weight"), this.T, 0);
+    be.embedding({
+      out: this.#encoded,
+      ids: this.ids,
+      wte: s.p("wte.weight"),
+      wpe: s.p("wpe.weight"),
+      T: this.T,
+      posOffset: 0,
+    });
     let residual = this.#encoded;
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = this.#layers[l];
       const p = `h.${l}`;
-      be.layerNorm(
-        a.ln1,
-        a.ln1Mean,
-        a.ln1Rstd,
-        residual,
-        s.p(`${p}.ln_1.weight`),
-        s.p(`${p}.ln_1.bias`),
+      be.layerNorm({
+        out: a.ln1,
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+        x: residual,
+        w: s.p(`${p}.ln_1.weight`),
+        b: s.p(`${p}.ln_1.bias`),
         eps,
-      );
+      });
       be.matmul(a.qkv, a.ln1, s.p(`${p}.attn.c_attn.weight`), {
         bias: s.p(`${p}.attn.c_attn.bias`),
       });
-      be.attention(a.atty, a.lse, a.qkv, this.#dims);
+      be.attention({ out: a.atty, lse: a.lse, qkv: a.qkv, dims: this.#dims });
       be.matmul(this.#scratch, a.atty, s.p(`${p}.attn.c_proj.weight`), {
         bias: s.p(`${p}.attn.c_proj.bias`),
       });
       be.add(a.resid2, residual, this.#scratch);
-      be.layerNorm(
-        a.ln2,
-        a.ln2Mean,
-        a.ln2Rstd,
-        a.resid2,
-        s.p(`${p}.ln_2.weight`),
-        s.p(`${p}.ln_2.bias`),
+      be.layerNorm({
+        out: a.ln2,
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+        x: a.resid2,
+        w: s.p(`${p}.ln_2.weight`),
+        b: s.p(`${p}.ln_2.bias`),
         eps,
-      );
+      });
       be.matmul(a.fch, a.ln2, s.p(`${p}.mlp.c_fc.weight`), { bias: s.p(`${p}.mlp.c_fc.bias`) });
       be.gelu(a.fchGelu, a.fch);
       be.matmul(this.#scratch, a.fchGelu, s.p(`${p}.mlp.c_proj.weight`), {
@@ -165,23 +172,23 @@ export class GptModel implements TrainableModel {
       be.add(a.resid3, a.resid2, this.#scratch);
       residual = a.resid3;
     }
-    be.layerNorm(
-      this.#lnf,
-      this.#lnfMean,
-      this.#lnfRstd,
-      residual,
-      s.p("ln_f.weight"),
-      s.p("ln_f.bias"),
+    be.layerNorm({
+      out: this.#lnf,
+      mean: this.#lnfMean,
+      rstd: this.#lnfRstd,
+      x: residual,
+      w: s.p("ln_f.weight"),
+      b: s.p("ln_f.bias"),
       eps,
-    );
+    });
     be.matmul(this.logits, this.#lnf, s.p("wte.weight"), { transB: true });
-    be.softmaxCrossEntropy(
-      this.losses,
-      withGrad ? this.#dlogits : null,
-      this.logits,
-      this.targets,
+    be.softmaxCrossEntropy({
+      losses: this.losses,
+      dlogits: withGrad ? this.#dlogits : null,
+      logits: this.logits,
+      targets: this.targets,
       gradScale,
-    );
+    });
   }
 
   backward(): void {
@@ -194,16 +201,16 @@ export class GptModel implements TrainableModel {
     be.matmul(s.g("wte.weight"), this.#dlogits, this.#lnf, { transA: true, accumulate: true });
     be.fill(dres, 0);
     const last = this.#layers[L - 1].resid3;
-    be.layerNormBackward(
-      dres,
-      s.g("ln_f.weight"),
-      s.g("ln_f.bias"),
-      this.#dx,
-      last,
-      s.p("ln_f.weight"),
-      this.#lnfMean,
-      this.#lnfRstd,
-    );
+    be.layerNormBackward({
+      dx: dres,
+      dw: s.g("ln_f.weight"),
+      db: s.g("ln_f.bias"),
+      dout: this.#dx,
+      x: last,
+      w: s.p("ln_f.weight"),
+      mean: this.#lnfMean,
+      rstd: this.#lnfRstd,
+    });
     for (let l = L - 1; l >= 0; l--) {
       const a = this.#layers[l];
       const p = `h.${l}`;
@@ -218,22 +225,29 @@ export class GptModel implements TrainableModel {
       be.matmul(this.#dx, this.#dfch, s.p(`${p}.mlp.c_fc.weight`), { transB: true });
       be.matmul(s.g(`${p}.mlp.c_fc.weight`), a.ln2, this.#dfch, { transA: true, accumulate: true });
       be.sumRows(s.g(`${p}.mlp.c_fc.bias`), this.#dfch, true);
-      be.layerNormBackward(
-        dres,
-        s.g(`${p}.ln_2.weight`),
-        s.g(`${p}.ln_2.bias`),
-        this.#dx,
-        a.resid2,
-        s.p(`${p}.ln_2.weight`),
-        a.ln2Mean,
-        a.ln2Rstd,
-      );
+      be.layerNormBackward({
+        dx: dres,
+        dw: s.g(`${p}.ln_2.weight`),
+        db: s.g(`${p}.ln_2.bias`),
+        dout: this.#dx,
+        x: a.resid2,
+        w: s.p(`${p}.ln_2.weight`),
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+      });
       // attention projection
       be.matmul(this.#dx, dres, s.p(`${p}.attn.c_proj.weight`), { transB: true });
       be.matmul(s.g(`${p}.attn.c_proj.weight`), a.atty, dres, { transA: true, accumulate: true });
       be.sumRows(s.g(`${p}.attn.c_proj.bias`), dres, true);
       be.fill(this.#dqkv, 0);
-      be.attentionBackward(this.#dqkv, this.#dx, a.atty, a.lse, a.qkv, this.#dims);
+      be.attentionBackward({
+        dqkv: this.#dqkv,
+        dout: this.#dx,
+        out: a.atty,
+        lse: a.lse,
+        qkv: a.qkv,
+        dims: this.#dims,
+      });
       // QKV
       be.matmul(this.#dx, this.#dqkv, s.p(`${p}.attn.c_attn.weight`), { transB: true });
       be.matmul(s.g(`${p}.attn.c_attn.weight`), a.ln1, this.#dqkv, {
@@ -241,18 +255,24 @@ export class GptModel implements TrainableModel {
         accumulate: true,
       });
       be.sumRows(s.g(`${p}.attn.c_attn.bias`), this.#dqkv, true);
-      be.layerNormBackward(
-        dres,
-        s.g(`${p}.ln_1.weight`),
-        s.g(`${p}.ln_1.bias`),
-        this.#dx,
-        residual,
-        s.p(`${p}.ln_1.weight`),
-        a.ln1Mean,
-        a.ln1Rstd,
-      );
+      be.layerNormBackward({
+        dx: dres,
+        dw: s.g(`${p}.ln_1.weight`),
+        db: s.g(`${p}.ln_1.bias`),
+        dout: this.#dx,
+        x: residual,
+        w: s.p(`${p}.ln_1.weight`),
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+      });
     }
-    be.embeddingBackward(s.g("wte.weight"), s.g("wpe.weight"), dres, this.ids, this.T);
+    be.embeddingBackward({
+      dwte: s.g("wte.weight"),
+      dwpe: s.g("wpe.weight"),
+      dout: dres,
+      ids: this.ids,
+      T: this.T,
+    });
   }
 
   free(): void {

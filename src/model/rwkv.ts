@@ -144,52 +144,68 @@ export class RwkvModel implements TrainableModel {
     const s = this.store;
     const { B, T } = this;
     const eps = this.config.layerNormEps;
-    be.embedding(this.#emb, this.ids, s.p("emb.weight"), null, T, 0);
-    be.layerNorm(
-      this.#layers[0].xin,
-      this.#ln0Mean,
-      this.#ln0Rstd,
-      this.#emb,
-      s.p("blocks.0.ln0.weight"),
-      s.p("blocks.0.ln0.bias"),
+    be.embedding({
+      out: this.#emb,
+      ids: this.ids,
+      wte: s.p("emb.weight"),
+      wpe: null,
+      T,
+      posOffset: 0,
+    });
+    be.layerNorm({
+      out: this.#layers[0].xin,
+      mean: this.#ln0Mean,
+      rstd: this.#ln0Rstd,
+      x: this.#emb,
+      w: s.p("blocks.0.ln0.weight"),
+      b: s.p("blocks.0.ln0.bias"),
       eps,
-    );
+    });
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = this.#layers[l];
       const p = `blocks.${l}`;
       // time mixing
-      be.layerNorm(
-        a.xa,
-        a.ln1Mean,
-        a.ln1Rstd,
-        a.xin,
-        s.p(`${p}.ln1.weight`),
-        s.p(`${p}.ln1.bias`),
+      be.layerNorm({
+        out: a.xa,
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+        x: a.xin,
+        w: s.p(`${p}.ln1.weight`),
+        b: s.p(`${p}.ln1.bias`),
         eps,
-      );
-      be.tokenShift(a.xk, a.xa, s.p(`${p}.att.time_mix_k`), null, B, T);
-      be.tokenShift(a.xv, a.xa, s.p(`${p}.att.time_mix_v`), null, B, T);
-      be.tokenShift(a.xr, a.xa, s.p(`${p}.att.time_mix_r`), null, B, T);
+      });
+      be.tokenShift({ out: a.xk, x: a.xa, mix: s.p(`${p}.att.time_mix_k`), prev: null, B, T });
+      be.tokenShift({ out: a.xv, x: a.xa, mix: s.p(`${p}.att.time_mix_v`), prev: null, B, T });
+      be.tokenShift({ out: a.xr, x: a.xa, mix: s.p(`${p}.att.time_mix_r`), prev: null, B, T });
       be.matmul(a.k, a.xk, s.p(`${p}.att.key.weight`), { transB: true });
       be.matmul(a.v, a.xv, s.p(`${p}.att.value.weight`), { transB: true });
       be.matmul(this.#scratch, a.xr, s.p(`${p}.att.receptance.weight`), { transB: true });
       be.sigmoid(a.r, this.#scratch);
-      be.wkv(a.y, a.k, a.v, s.p(`${p}.att.time_decay`), s.p(`${p}.att.time_first`), null, B, T);
+      be.wkv({
+        y: a.y,
+        k: a.k,
+        v: a.v,
+        timeDecay: s.p(`${p}.att.time_decay`),
+        timeFirst: s.p(`${p}.att.time_first`),
+        state: null,
+        B,
+        T,
+      });
       be.mul(a.ry, a.r, a.y);
       be.matmul(this.#scratch, a.ry, s.p(`${p}.att.output.weight`), { transB: true });
       be.add(a.x1, a.xin, this.#scratch);
       // channel mixing
-      be.layerNorm(
-        a.xf,
-        a.ln2Mean,
-        a.ln2Rstd,
-        a.x1,
-        s.p(`${p}.ln2.weight`),
-        s.p(`${p}.ln2.bias`),
+      be.layerNorm({
+        out: a.xf,
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+        x: a.x1,
+        w: s.p(`${p}.ln2.weight`),
+        b: s.p(`${p}.ln2.bias`),
         eps,
-      );
-      be.tokenShift(a.fk, a.xf, s.p(`${p}.ffn.time_mix_k`), null, B, T);
-      be.tokenShift(a.fr, a.xf, s.p(`${p}.ffn.time_mix_r`), null, B, T);
+      });
+      be.tokenShift({ out: a.fk, x: a.xf, mix: s.p(`${p}.ffn.time_mix_k`), prev: null, B, T });
+      be.tokenShift({ out: a.fr, x: a.xf, mix: s.p(`${p}.ffn.time_mix_r`), prev: null, B, T });
       be.matmul(a.kk, a.fk, s.p(`${p}.ffn.key.weight`), { transB: true });
       be.reluSquared(a.ksq, a.kk);
       be.matmul(a.kv, a.ksq, s.p(`${p}.ffn.value.weight`), { transB: true });
@@ -199,23 +215,23 @@ export class RwkvModel implements TrainableModel {
       be.add(a.x2, a.x1, this.#scratch);
     }
     const last = this.#layers[this.config.nLayer - 1].x2;
-    be.layerNorm(
-      this.#xo,
-      this.#lnoMean,
-      this.#lnoRstd,
-      last,
-      s.p("ln_out.weight"),
-      s.p("ln_out.bias"),
+    be.layerNorm({
+      out: this.#xo,
+      mean: this.#lnoMean,
+      rstd: this.#lnoRstd,
+      x: last,
+      w: s.p("ln_out.weight"),
+      b: s.p("ln_out.bias"),
       eps,
-    );
+    });
     be.matmul(this.logits, this.#xo, s.p("head.weight"), { transB: true });
-    be.softmaxCrossEntropy(
-      this.losses,
-      withGrad ? this.#dlogits : null,
-      this.logits,
-      this.targets,
+    be.softmaxCrossEntropy({
+      losses: this.losses,
+      dlogits: withGrad ? this.#dlogits : null,
+      logits: this.logits,
+      targets: this.targets,
       gradScale,
-    );
+    });
   }
 
   backward(): void {
@@ -230,23 +246,23 @@ export class RwkvModel implements TrainableModel {
     be.matmul(gA, this.#dlogits, s.p("head.weight"));
     be.matmul(s.g("head.weight"), this.#dlogits, this.#xo, { transA: true, accumulate: true });
     be.fill(dres, 0);
-    be.layerNormBackward(
-      dres,
-      s.g("ln_out.weight"),
-      s.g("ln_out.bias"),
-      gA,
-      this.#layers[L - 1].x2,
-      s.p("ln_out.weight"),
-      this.#lnoMean,
-      this.#lnoRstd,
-    );
+    be.layerNormBackward({
+      dx: dres,
+      dw: s.g("ln_out.weight"),
+      db: s.g("ln_out.bias"),
+      dout: gA,
+      x: this.#layers[L - 1].x2,
+      w: s.p("ln_out.weight"),
+      mean: this.#lnoMean,
+      rstd: this.#lnoRstd,
+    });
     for (let l = L - 1; l >= 0; l--) {
       const a = this.#layers[l];
       const p = `blocks.${l}`;
       // channel mixing: out = r2 · kv
       be.fill(gA, 0);
       be.fill(gB, 0);
-      be.mulBackward(gA, gB, dres, a.r2, a.kv); // gA = d r2, gB = d kv
+      be.mulBackward({ da: gA, db: gB, dout: dres, a: a.r2, b: a.kv }); // gA = d r2, gB = d kv
       be.matmul(gF1, gB, s.p(`${p}.ffn.value.weight`)); // d ksq
       be.matmul(s.g(`${p}.ffn.value.weight`), gB, a.ksq, { transA: true, accumulate: true });
       be.fill(gF2, 0);
@@ -258,57 +274,57 @@ export class RwkvModel implements TrainableModel {
       be.matmul(gA, gB, s.p(`${p}.ffn.receptance.weight`)); // d fr
       be.matmul(s.g(`${p}.ffn.receptance.weight`), gB, a.fr, { transA: true, accumulate: true });
       be.fill(gD, 0);
-      be.tokenShiftBackward(
-        gD,
-        s.g(`${p}.ffn.time_mix_k`),
-        gC,
-        a.xf,
-        s.p(`${p}.ffn.time_mix_k`),
-        null,
+      be.tokenShiftBackward({
+        dx: gD,
+        dmix: s.g(`${p}.ffn.time_mix_k`),
+        dout: gC,
+        x: a.xf,
+        mix: s.p(`${p}.ffn.time_mix_k`),
+        prev: null,
         B,
         T,
-      );
-      be.tokenShiftBackward(
-        gD,
-        s.g(`${p}.ffn.time_mix_r`),
-        gA,
-        a.xf,
-        s.p(`${p}.ffn.time_mix_r`),
-        null,
+      });
+      be.tokenShiftBackward({
+        dx: gD,
+        dmix: s.g(`${p}.ffn.time_mix_r`),
+        dout: gA,
+        x: a.xf,
+        mix: s.p(`${p}.ffn.time_mix_r`),
+        prev: null,
         B,
         T,
-      );
-      be.layerNormBackward(
-        dres,
-        s.g(`${p}.ln2.weight`),
-        s.g(`${p}.ln2.bias`),
-        gD,
-        a.x1,
-        s.p(`${p}.ln2.weight`),
-        a.ln2Mean,
-        a.ln2Rstd,
-      );
+      });
+      be.layerNormBackward({
+        dx: dres,
+        dw: s.g(`${p}.ln2.weight`),
+        db: s.g(`${p}.ln2.bias`),
+        dout: gD,
+        x: a.x1,
+        w: s.p(`${p}.ln2.weight`),
+        mean: a.ln2Mean,
+        rstd: a.ln2Rstd,
+      });
       // time mixing: out = output(r · wkv)
       be.matmul(gA, dres, s.p(`${p}.att.output.weight`)); // d ry
       be.matmul(s.g(`${p}.att.output.weight`), dres, a.ry, { transA: true, accumulate: true });
       be.fill(gB, 0);
       be.fill(gC, 0);
-      be.mulBackward(gB, gC, gA, a.r, a.y); // gB = d r, gC = d y
+      be.mulBackward({ da: gB, db: gC, dout: gA, a: a.r, b: a.y }); // gB = d r, gC = d y
       be.fill(gD, 0);
       be.fill(gE, 0);
-      be.wkvBackward(
-        s.g(`${p}.att.time_decay`),
-        s.g(`${p}.att.time_first`),
-        gD,
-        gE,
-        gC,
-        a.k,
-        a.v,
-        s.p(`${p}.att.time_decay`),
-        s.p(`${p}.att.time_first`),
+      be.wkvBackward({
+        dw: s.g(`${p}.att.time_decay`),
+        du: s.g(`${p}.att.time_first`),
+        dk: gD,
+        dv: gE,
+        dy: gC,
+        k: a.k,
+        v: a.v,
+        timeDecay: s.p(`${p}.att.time_decay`),
+        timeFirst: s.p(`${p}.att.time_first`),
         B,
         T,
-      ); // gD = d k, gE = d v
+      }); // gD = d k, gE = d v
       be.fill(gA, 0);
       be.sigmoidBackward(gA, a.r, gB); // d receptance pre-activation
       be.matmul(gB, gD, s.p(`${p}.att.key.weight`)); // d xk
@@ -318,60 +334,60 @@ export class RwkvModel implements TrainableModel {
       be.matmul(gD, gA, s.p(`${p}.att.receptance.weight`)); // d xr
       be.matmul(s.g(`${p}.att.receptance.weight`), gA, a.xr, { transA: true, accumulate: true });
       be.fill(gE, 0);
-      be.tokenShiftBackward(
-        gE,
-        s.g(`${p}.att.time_mix_k`),
-        gB,
-        a.xa,
-        s.p(`${p}.att.time_mix_k`),
-        null,
+      be.tokenShiftBackward({
+        dx: gE,
+        dmix: s.g(`${p}.att.time_mix_k`),
+        dout: gB,
+        x: a.xa,
+        mix: s.p(`${p}.att.time_mix_k`),
+        prev: null,
         B,
         T,
-      );
-      be.tokenShiftBackward(
-        gE,
-        s.g(`${p}.att.time_mix_v`),
-        gC,
-        a.xa,
-        s.p(`${p}.att.time_mix_v`),
-        null,
+      });
+      be.tokenShiftBackward({
+        dx: gE,
+        dmix: s.g(`${p}.att.time_mix_v`),
+        dout: gC,
+        x: a.xa,
+        mix: s.p(`${p}.att.time_mix_v`),
+        prev: null,
         B,
         T,
-      );
-      be.tokenShiftBackward(
-        gE,
-        s.g(`${p}.att.time_mix_r`),
-        gD,
-        a.xa,
-        s.p(`${p}.att.time_mix_r`),
-        null,
+      });
+      be.tokenShiftBackward({
+        dx: gE,
+        dmix: s.g(`${p}.att.time_mix_r`),
+        dout: gD,
+        x: a.xa,
+        mix: s.p(`${p}.att.time_mix_r`),
+        prev: null,
         B,
         T,
-      );
-      be.layerNormBackward(
-        dres,
-        s.g(`${p}.ln1.weight`),
-        s.g(`${p}.ln1.bias`),
-        gE,
-        a.xin,
-        s.p(`${p}.ln1.weight`),
-        a.ln1Mean,
-        a.ln1Rstd,
-      );
+      });
+      be.layerNormBackward({
+        dx: dres,
+        dw: s.g(`${p}.ln1.weight`),
+        db: s.g(`${p}.ln1.bias`),
+        dout: gE,
+        x: a.xin,
+        w: s.p(`${p}.ln1.weight`),
+        mean: a.ln1Mean,
+        rstd: a.ln1Rstd,
+      });
     }
     // ln0 and the embedding
     be.fill(gA, 0);
-    be.layerNormBackward(
-      gA,
-      s.g("blocks.0.ln0.weight"),
-      s.g("blocks.0.ln0.bias"),
-      dres,
-      this.#emb,
-      s.p("blocks.0.ln0.weight"),
-      this.#ln0Mean,
-      this.#ln0Rstd,
-    );
-    be.embeddingBackward(s.g("emb.weight"), null, gA, this.ids, T);
+    be.layerNormBackward({
+      dx: gA,
+      dw: s.g("blocks.0.ln0.weight"),
+      db: s.g("blocks.0.ln0.bias"),
+      dout: dres,
+      x: this.#emb,
+      w: s.p("blocks.0.ln0.weight"),
+      mean: this.#ln0Mean,
+      rstd: this.#ln0Rstd,
+    });
+    be.embeddingBackward({ dwte: s.g("emb.weight"), dwpe: null, dout: gA, ids: this.ids, T });
   }
 
   free(): void {

@@ -182,15 +182,23 @@ export function createStepRunner(
       model.backward();
       backend.sum(lossSum, model.losses);
       backend.sumSquares(normSq, store.grads);
-      backend.adamw(store.params, store.grads, m, v, mask, {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.95,
-        eps: 1e-8,
-        weightDecay: 0.1,
-        step: i + 1,
-        gradScale: 1,
-      }, { normSquared: normSq, maxNorm: 1 });
+      backend.adamw({
+        params: store.params,
+        grads: store.grads,
+        m,
+        v,
+        decayMask: mask,
+        hp: {
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: 0.1,
+          step: i + 1,
+          gradScale: 1,
+        },
+        clip: { normSquared: normSq, maxNorm: 1 },
+      });
       backend.flush();
     },
     async loss() {

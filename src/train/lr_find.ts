@@ -104,14 +104,21 @@ export async function lrRangeTest(
       model.forward(true, 1 / N);
       model.backward();
       backend.sum(lossSum, model.losses);
-      backend.adamw(store.params, store.grads, m, v, mask, {
-        lr,
-        beta1: 0.9,
-        beta2: 0.95,
-        eps: 1e-8,
-        weightDecay: options.weightDecay ?? 0.1,
-        step: i + 1,
-        gradScale: 1,
+      backend.adamw({
+        params: store.params,
+        grads: store.grads,
+        m,
+        v,
+        decayMask: mask,
+        hp: {
+          lr,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: options.weightDecay ?? 0.1,
+          step: i + 1,
+          gradScale: 1,
+        },
       });
       const loss = (await backend.read(lossSum))[0] / N;
       avg = 0.9 * avg + 0.1 * loss;

@@ -437,15 +437,23 @@ export async function runTraining(
         backend.sum(lossSum, mdl.losses, k > 0);
       }
       backend.sumSquares(normSq, store.grads);
-      backend.adamw(store.params, store.grads, m, v, mask, {
-        lr,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        step: s + 1,
-        gradScale: 1,
-      }, o.clip > 0 ? { normSquared: normSq, maxNorm: o.clip } : undefined);
+      backend.adamw({
+        params: store.params,
+        grads: store.grads,
+        m,
+        v,
+        decayMask: mask,
+        hp: {
+          lr,
+          beta1: o.beta1,
+          beta2: o.beta2,
+          eps: o.eps,
+          weightDecay: o.weightDecay,
+          step: s + 1,
+          gradScale: 1,
+        },
+        clip: o.clip > 0 ? { normSquared: normSq, maxNorm: o.clip } : undefined,
+      });
       backend.flush();
       return lr;
     };

@@ -47,7 +47,7 @@ Deno.test("cpu adamw: three steps with decay mask, grad scale and clipping vs th
       // Step 2 is clipped (norm 20 > 1), steps 1 and 3 are not (norm 0.5 < 1).
       const ns = step === 2 ? 400 : 0.25;
       cpu.write(normSquared, new Float32Array([ns]));
-      cpu.adamw(params, grads, m, v, decayMask, hp, { normSquared, maxNorm: 1 });
+      cpu.adamw({ params, grads, m, v, decayMask, hp, clip: { normSquared, maxNorm: 1 } });
       referenceAdamW(rp, g, rm, rv, mask, hp, Math.min(1, 1 / Math.sqrt(ns)));
       assertClose(await cpu.read(params), rp, 1e-6, `adamw n=${n} step ${step} params`);
       assertClose(await cpu.read(m), rm, 1e-6, `adamw n=${n} step ${step} m`);
@@ -70,24 +70,32 @@ Deno.test("cpu adamw: first step moves each weight by about lr against its gradi
     step: 1,
     gradScale: 1,
   };
-  cpu.adamw(params, grads, cpu.zeros([4]), cpu.zeros([4]), null, hp);
+  cpu.adamw({ params, grads, m: cpu.zeros([4]), v: cpu.zeros([4]), decayMask: null, hp });
   assertClose(await cpu.read(params), [0.9, 1.1, 0.9, 1.1], 1e-5, "adamw first step");
   // Decoupled decay: with a zero gradient, the weight shrinks by lr·wd·p only where masked.
   const p2 = cpu.fromArray([2], new Float32Array([2, 2]));
-  cpu.adamw(
-    p2,
-    cpu.zeros([2]),
-    cpu.zeros([2]),
-    cpu.zeros([2]),
-    cpu.fromArray([2], new Float32Array([1, 0])),
-    {
+  cpu.adamw({
+    params: p2,
+    grads: cpu.zeros([2]),
+    m: cpu.zeros([2]),
+    v: cpu.zeros([2]),
+    decayMask: cpu.fromArray([2], new Float32Array([1, 0])),
+    hp: {
       ...hp,
       weightDecay: 0.5,
     },
-  );
+  });
   assertClose(await cpu.read(p2), [2 - 0.1 * 0.5 * 2, 2], 1e-6, "adamw decoupled decay");
   assert.throws(
-    () => cpu.adamw(params, cpu.zeros([3]), cpu.zeros([4]), cpu.zeros([4]), null, hp),
+    () =>
+      cpu.adamw({
+        params,
+        grads: cpu.zeros([3]),
+        m: cpu.zeros([4]),
+        v: cpu.zeros([4]),
+        decayMask: null,
+        hp,
+      }),
     /adamw: grads \[3\] and params \[4\] differ in size/,
   );
 });

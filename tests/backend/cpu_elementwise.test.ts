@@ -115,7 +115,7 @@ Deno.test("cpu: elementwise backward ops match finite differences", () => {
       return {
         wrt: { a: { x: a, dx: da }, b: { x: b, dx: db } },
         loss: () => (cpu.mul(out, a, b), dotLoss(cpu.array(out), cpu.array(g))),
-        backward: () => cpu.mulBackward(da, db, g, a, b),
+        backward: () => cpu.mulBackward({ da, db, dout: g, a, b }),
       };
     });
     checkGradients(`geluBackward n=${n}`, (cpu) => {
@@ -157,7 +157,7 @@ Deno.test("cpu: mulBackward with a null side, and shape errors name op and shape
   const a = cpu.fromArray([2], new Float32Array([1, 2])),
     b = cpu.fromArray([2], new Float32Array([3, 4]));
   const db = cpu.zeros([2]);
-  cpu.mulBackward(null, db, cpu.fromArray([2], new Float32Array([1, 1])), a, b);
+  cpu.mulBackward({ da: null, db, dout: cpu.fromArray([2], new Float32Array([1, 1])), a, b });
   assert.deepEqual([...cpu.array(db)], [1, 2]);
   assert.throws(
     () => cpu.add(cpu.zeros([2, 3]), cpu.zeros([2, 3]), cpu.zeros([3, 3])),

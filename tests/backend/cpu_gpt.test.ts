@@ -12,23 +12,34 @@ Deno.test("cpu embedding: token + position rows, posOffset, no wpe, bad ids", as
   const out = cpu.zeros([B, T, C]);
   const tIds = cpu.fromArray([B * T], ids), tWte = cpu.fromArray([V, C], wte);
   for (const posOffset of [0, 5]) {
-    cpu.embedding(out, tIds, tWte, cpu.fromArray([Tmax, C], wpe), T, posOffset);
+    cpu.embedding({ out, ids: tIds, wte: tWte, wpe: cpu.fromArray([Tmax, C], wpe), T, posOffset });
     const expected = Array.from({ length: B * T * C }, (_, i) => {
       const n = Math.floor(i / C), c = i % C;
       return wte[ids[n] * C + c] + wpe[(posOffset + (n % T)) * C + c];
     });
     assertClose(await cpu.read(out), expected, 1e-7, `embedding posOffset ${posOffset}`);
   }
-  cpu.embedding(out, tIds, tWte, null, T);
+  cpu.embedding({ out, ids: tIds, wte: tWte, wpe: null, T });
   const rowsOnly = Array.from(
     { length: B * T * C },
     (_, i) => wte[ids[Math.floor(i / C)] * C + (i % C)],
   );
   assertClose(await cpu.read(out), rowsOnly, 0, "embedding without wpe");
   const bad = cpu.fromArray([B * T], new Int32Array([0, 1, 2, 3, 11, 0]));
-  assert.throws(() => cpu.embedding(out, bad, tWte, null, T), /token id 11 at position 4/);
   assert.throws(
-    () => cpu.embedding(out, tIds, tWte, cpu.fromArray([Tmax, C], wpe), T, 6),
+    () => cpu.embedding({ out, ids: bad, wte: tWte, wpe: null, T }),
+    /token id 11 at position 4/,
+  );
+  assert.throws(
+    () =>
+      cpu.embedding({
+        out,
+        ids: tIds,
+        wte: tWte,
+        wpe: cpu.fromArray([Tmax, C], wpe),
+        T,
+        posOffset: 6,
+      }),
     /positions 6…8 exceed wpe \[8, 3\]/,
   );
 });
@@ -43,8 +54,9 @@ Deno.test("cpu embeddingBackward: finite differences (repeated ids accumulate)",
       const out = cpu.zeros([B * T, C]), dwte = cpu.zeros([V, C]), dwpe = cpu.zeros([T, C]);
       return {
         wrt: { wte: { x: wte, dx: dwte }, wpe: { x: wpe, dx: dwpe } },
-        loss: () => (cpu.embedding(out, ids, wte, wpe, T), dotLoss(cpu.array(out), cpu.array(g))),
-        backward: () => cpu.embeddingBackward(dwte, dwpe, g, ids, T),
+        loss:
+          () => (cpu.embedding({ out, ids, wte, wpe, T }), dotLoss(cpu.array(out), cpu.array(g))),
+        backward: () => cpu.embeddingBackward({ dwte, dwpe, dout: g, ids, T }),
       };
     });
   }
@@ -55,14 +67,14 @@ Deno.test("cpu layerNorm: forward formula and saved statistics", async () => {
   for (const [N, C] of [[1, 1], [3, 17], [17, 3], [5, 127]]) {
     const x = randomTensorData(N * C, N, 3), w = randomTensorData(C, 2), b = randomTensorData(C, 3);
     const out = cpu.zeros([N, C]), mean = cpu.zeros([N]), rstd = cpu.zeros([N]);
-    cpu.layerNorm(
+    cpu.layerNorm({
       out,
       mean,
       rstd,
-      cpu.fromArray([N, C], x),
-      cpu.fromArray([C], w),
-      cpu.fromArray([C], b),
-    );
+      x: cpu.fromArray([N, C], x),
+      w: cpu.fromArray([C], w),
+      b: cpu.fromArray([C], b),
+    });
     const expected: number[] = [], means: number[] = [], rstds: number[] = [];
     for (let n = 0; n < N; n++) {
       const row = Array.from(x.subarray(n * C, (n + 1) * C));
@@ -91,8 +103,9 @@ Deno.test("cpu layerNormBackward: finite differences", () => {
       return {
         wrt: { x: { x, dx }, w: { x: w, dx: dw }, b: { x: b, dx: db } },
         loss:
-          () => (cpu.layerNorm(out, mean, rstd, x, w, b), dotLoss(cpu.array(out), cpu.array(g))),
-        backward: () => cpu.layerNormBackward(dx, dw, db, g, x, w, mean, rstd),
+          () => (cpu.layerNorm({ out, mean, rstd, x, w, b }),
+            dotLoss(cpu.array(out), cpu.array(g))),
+        backward: () => cpu.layerNormBackward({ dx, dw, db, dout: g, x, w, mean, rstd }),
       };
     }, { f32Tol: { atol: 1e-4, rtol: 1e-3 } });
   }
@@ -141,28 +154,38 @@ Deno.test("cpu attention: forward vs explicit softmax(QKᵀ)V with the causal ma
     const { B, T, C, NH } = dims;
     const qkv = randomTensorData(B * T * 3 * C, T + C, 2);
     const out = cpu.zeros([B, T, C]), lse = cpu.zeros([B, NH, T]);
-    cpu.attention(out, lse, cpu.fromArray([B, T, 3 * C], qkv), dims);
+    cpu.attention({ out, lse, qkv: cpu.fromArray([B, T, 3 * C], qkv), dims });
     const ref = referenceAttention(qkv, dims);
     assertClose(await cpu.read(out), ref.out, 1e-5, `attention out ${JSON.stringify(dims)}`);
     assertClose(await cpu.read(lse), ref.lse, 1e-5, `attention lse ${JSON.stringify(dims)}`);
   }
   assert.throws(
     () =>
-      cpu.attention(cpu.zeros([1, 2, 4]), cpu.zeros([2]), cpu.zeros([1, 2, 12]), {
-        B: 1,
-        T: 2,
-        C: 4,
-        NH: 3,
+      cpu.attention({
+        out: cpu.zeros([1, 2, 4]),
+        lse: cpu.zeros([2]),
+        qkv: cpu.zeros([1, 2, 12]),
+        dims: {
+          B: 1,
+          T: 2,
+          C: 4,
+          NH: 3,
+        },
       }),
     /attention: invalid dims/,
   );
   assert.throws(
     () =>
-      cpu.attention(cpu.zeros([1, 2, 4]), cpu.zeros([2]), cpu.zeros([1, 2, 11]), {
-        B: 1,
-        T: 2,
-        C: 4,
-        NH: 1,
+      cpu.attention({
+        out: cpu.zeros([1, 2, 4]),
+        lse: cpu.zeros([2]),
+        qkv: cpu.zeros([1, 2, 11]),
+        dims: {
+          B: 1,
+          T: 2,
+          C: 4,
+          NH: 1,
+        },
       }),
     /attention: qkv has shape \[1, 2, 11\]/,
   );
@@ -179,8 +202,8 @@ Deno.test("cpu attentionBackward: finite differences", () => {
         dqkv = cpu.zeros([B, T, 3 * C]);
       return {
         wrt: { qkv: { x: qkv, dx: dqkv } },
-        loss: () => (cpu.attention(out, lse, qkv, dims), dotLoss(cpu.array(out), cpu.array(g))),
-        backward: () => cpu.attentionBackward(dqkv, g, out, lse, qkv, dims),
+        loss: () => (cpu.attention({ out, lse, qkv, dims }), dotLoss(cpu.array(out), cpu.array(g))),
+        backward: () => cpu.attentionBackward({ dqkv, dout: g, out, lse, qkv, dims }),
       };
     }, { maxChecks: 64 });
   }
@@ -191,11 +214,16 @@ Deno.test("cpu attentionCached: successive calls equal attention over the whole 
   const [B, T, C, NH, Tmax] = [2, 9, 6, 2, 12];
   const qkvData = randomTensorData(B * T * 3 * C, 7, 2);
   const full = cpu.zeros([B, T, C]);
-  cpu.attention(full, cpu.zeros([B, NH, T]), cpu.fromArray([B, T, 3 * C], qkvData), {
-    B,
-    T,
-    C,
-    NH,
+  cpu.attention({
+    out: full,
+    lse: cpu.zeros([B, NH, T]),
+    qkv: cpu.fromArray([B, T, 3 * C], qkvData),
+    dims: {
+      B,
+      T,
+      C,
+      NH,
+    },
   });
   const expected = await cpu.read(full);
   const kCache = cpu.zeros([B, Tmax, C]), vCache = cpu.zeros([B, Tmax, C]);
@@ -211,11 +239,18 @@ Deno.test("cpu attentionCached: successive calls equal attention over the whole 
       );
     }
     const out = cpu.zeros([B, len, C]);
-    cpu.attentionCached(out, cpu.fromArray([B, len, 3 * C], chunk), kCache, vCache, pos, {
-      B,
-      T: len,
-      C,
-      NH,
+    cpu.attentionCached({
+      out,
+      qkv: cpu.fromArray([B, len, 3 * C], chunk),
+      kCache,
+      vCache,
+      pos,
+      dims: {
+        B,
+        T: len,
+        C,
+        NH,
+      },
     });
     const o = await cpu.read(out);
     for (let b = 0; b < B; b++) {
@@ -234,11 +269,18 @@ Deno.test("cpu attentionCached: successive calls equal attention over the whole 
   );
   assert.throws(
     () =>
-      cpu.attentionCached(cpu.zeros([B, 4, C]), cpu.zeros([B, 4, 3 * C]), kCache, vCache, 9, {
-        B,
-        T: 4,
-        C,
-        NH,
+      cpu.attentionCached({
+        out: cpu.zeros([B, 4, C]),
+        qkv: cpu.zeros([B, 4, 3 * C]),
+        kCache,
+        vCache,
+        pos: 9,
+        dims: {
+          B,
+          T: 4,
+          C,
+          NH,
+        },
       }),
     /positions 9…12 do not fit the cache \[2, 12, 6\]/,
   );
@@ -251,13 +293,13 @@ Deno.test("cpu softmaxCrossEntropy: losses, dlogits, ignored targets, finite dif
   logits[0] = 80; // large logits must not overflow
   const targets = new Int32Array([0, 3, -1, 4]);
   const losses = cpu.zeros([N]), dlogits = cpu.zeros([N, V]);
-  cpu.softmaxCrossEntropy(
+  cpu.softmaxCrossEntropy({
     losses,
     dlogits,
-    cpu.fromArray([N, V], logits),
-    cpu.fromArray([N], targets),
-    0.5,
-  );
+    logits: cpu.fromArray([N, V], logits),
+    targets: cpu.fromArray([N], targets),
+    gradScale: 0.5,
+  });
   const expectedLoss: number[] = [], expectedGrad: number[] = [];
   for (let n = 0; n < N; n++) {
     const row = Array.from(logits.subarray(n * V, (n + 1) * V));
@@ -272,12 +314,12 @@ Deno.test("cpu softmaxCrossEntropy: losses, dlogits, ignored targets, finite dif
   assertClose(await cpu.read(dlogits), expectedGrad, 1e-6, "cross-entropy dlogits");
   assert.throws(
     () =>
-      cpu.softmaxCrossEntropy(
+      cpu.softmaxCrossEntropy({
         losses,
-        null,
-        cpu.fromArray([N, V], logits),
-        cpu.fromArray([N], new Int32Array([0, 5, 0, 0])),
-      ),
+        dlogits: null,
+        logits: cpu.fromArray([N, V], logits),
+        targets: cpu.fromArray([N], new Int32Array([0, 5, 0, 0])),
+      }),
     /target 5 at row 1 is outside the vocabulary \[0, 5\)/,
   );
   for (const [N, V] of [[1, 1], [3, 17], [7, 1000]]) {
@@ -288,11 +330,17 @@ Deno.test("cpu softmaxCrossEntropy: losses, dlogits, ignored targets, finite dif
       return {
         wrt: { logits: { x, dx } },
         loss:
-          () => (cpu.softmaxCrossEntropy(losses, null, x, t),
+          () => (cpu.softmaxCrossEntropy({ losses, dlogits: null, logits: x, targets: t }),
             dotLoss(cpu.array(losses), new Float64Array(N).fill(1))),
         backward: () => {
           // dlogits overwrites; accumulate it into dx the way a trainer would.
-          cpu.softmaxCrossEntropy(losses, scratch, x, t, 1);
+          cpu.softmaxCrossEntropy({
+            losses,
+            dlogits: scratch,
+            logits: x,
+            targets: t,
+            gradScale: 1,
+          });
           cpu.addInto(dx, scratch);
         },
       };

@@ -11,14 +11,14 @@ Deno.test("cpu tokenShift: mixing with the previous token, zero or prev at t = 0
     prev = randomTensorData(B * C, 3);
   const out = cpu.zeros([B, T, C]);
   for (const withPrev of [false, true]) {
-    cpu.tokenShift(
+    cpu.tokenShift({
       out,
-      cpu.fromArray([B, T, C], x),
-      cpu.fromArray([C], mix),
-      withPrev ? cpu.fromArray([B, C], prev) : null,
+      x: cpu.fromArray([B, T, C], x),
+      mix: cpu.fromArray([C], mix),
+      prev: withPrev ? cpu.fromArray([B, C], prev) : null,
       B,
       T,
-    );
+    });
     const expected = Array.from({ length: B * T * C }, (_, i) => {
       const c = i % C, t = Math.floor(i / C) % T, b = Math.floor(i / (T * C));
       const before = t > 0 ? x[i - C] : withPrev ? prev[b * C + c] : 0;
@@ -27,7 +27,8 @@ Deno.test("cpu tokenShift: mixing with the previous token, zero or prev at t = 0
     assertClose(await cpu.read(out), expected, 1e-6, `tokenShift prev ${withPrev}`);
   }
   assert.throws(
-    () => cpu.tokenShift(out, cpu.zeros([B, T, C]), cpu.zeros([C + 1]), null, B, T),
+    () =>
+      cpu.tokenShift({ out, x: cpu.zeros([B, T, C]), mix: cpu.zeros([C + 1]), prev: null, B, T }),
     /tokenShift: mix has shape \[5\]/,
   );
 });
@@ -44,8 +45,9 @@ Deno.test("cpu tokenShiftBackward: finite differences", () => {
         return {
           wrt: { x: { x, dx }, mix: { x: mix, dx: dmix } },
           loss:
-            () => (cpu.tokenShift(out, x, mix, prev, B, T), dotLoss(cpu.array(out), cpu.array(g))),
-          backward: () => cpu.tokenShiftBackward(dx, dmix, g, x, mix, prev, B, T),
+            () => (cpu.tokenShift({ out, x, mix, prev, B, T }),
+              dotLoss(cpu.array(out), cpu.array(g))),
+          backward: () => cpu.tokenShiftBackward({ dx, dmix, dout: g, x, mix, prev, B, T }),
         };
       });
     }
@@ -118,16 +120,16 @@ Deno.test("cpu wkv: matches the naive recurrence on small values", async () => {
     const k = randomTensorData(B * T * C, 1), v = randomTensorData(B * T * C, 2);
     const w = randomTensorData(C, 3, 2), u = randomTensorData(C, 4);
     const y = cpu.zeros([B, T, C]);
-    cpu.wkv(
+    cpu.wkv({
       y,
-      cpu.fromArray([B, T, C], k),
-      cpu.fromArray([B, T, C], v),
-      cpu.fromArray([C], w),
-      cpu.fromArray([C], u),
-      null,
+      k: cpu.fromArray([B, T, C], k),
+      v: cpu.fromArray([B, T, C], v),
+      timeDecay: cpu.fromArray([C], w),
+      timeFirst: cpu.fromArray([C], u),
+      state: null,
       B,
       T,
-    );
+    });
     assertClose(await cpu.read(y), naiveWkv(k, v, w, u, B, T, C), 1e-5, `wkv B${B} T${T} C${C}`);
   }
 });
@@ -139,16 +141,16 @@ Deno.test("cpu wkv: stays finite and exact with huge k where the naive form over
   const w = randomTensorData(C, 7, 3), u = randomTensorData(C, 8, 50);
   assert.ok(naiveWkv(k, v, w, u, B, T, C).some((x) => !Number.isFinite(x)), "naive form overflows");
   const y = cpu.zeros([B, T, C]);
-  cpu.wkv(
+  cpu.wkv({
     y,
-    cpu.fromArray([B, T, C], k),
-    cpu.fromArray([B, T, C], v),
-    cpu.fromArray([C], w),
-    cpu.fromArray([C], u),
-    null,
+    k: cpu.fromArray([B, T, C], k),
+    v: cpu.fromArray([B, T, C], v),
+    timeDecay: cpu.fromArray([C], w),
+    timeFirst: cpu.fromArray([C], u),
+    state: null,
     B,
     T,
-  );
+  });
   assertClose(await cpu.read(y), explicitWkv(k, v, w, u, B, T, C), 1e-5, "wkv with huge k");
 });
 
@@ -164,9 +166,27 @@ Deno.test("cpu wkv: state carried across two halves equals one call over the who
     return cpu.fromArray([B, 3, C], s);
   };
   const whole = cpu.zeros([B, T, C]), wholeState = emptyState();
-  cpu.wkv(whole, cpu.fromArray([B, T, C], k), cpu.fromArray([B, T, C], v), w, u, wholeState, B, T);
+  cpu.wkv({
+    y: whole,
+    k: cpu.fromArray([B, T, C], k),
+    v: cpu.fromArray([B, T, C], v),
+    timeDecay: w,
+    timeFirst: u,
+    state: wholeState,
+    B,
+    T,
+  });
   const noState = cpu.zeros([B, T, C]);
-  cpu.wkv(noState, cpu.fromArray([B, T, C], k), cpu.fromArray([B, T, C], v), w, u, null, B, T);
+  cpu.wkv({
+    y: noState,
+    k: cpu.fromArray([B, T, C], k),
+    v: cpu.fromArray([B, T, C], v),
+    timeDecay: w,
+    timeFirst: u,
+    state: null,
+    B,
+    T,
+  });
   assertClose(await cpu.read(noState), await cpu.read(whole), 0, "empty state == no state");
   const state = emptyState();
   const got = new Float32Array(B * T * C);
@@ -180,7 +200,7 @@ Deno.test("cpu wkv: state carried across two halves equals one call over the who
       return cpu.fromArray([B, len, C], p);
     };
     const y = cpu.zeros([B, len, C]);
-    cpu.wkv(y, part(k), part(v), w, u, state, B, len);
+    cpu.wkv({ y, k: part(k), v: part(v), timeDecay: w, timeFirst: u, state, B, T: len });
     const yd = await cpu.read(y);
     for (let b = 0; b < B; b++) {
       got.set(yd.subarray(b * len * C, (b + 1) * len * C), (b * T + t0) * C);
@@ -210,8 +230,11 @@ Deno.test("cpu wkvBackward: finite differences (small and large k)", () => {
           timeDecay: { x: w, dx: dw },
           timeFirst: { x: u, dx: du },
         },
-        loss: () => (cpu.wkv(y, k, v, w, u, null, B, T), dotLoss(cpu.array(y), cpu.array(g))),
-        backward: () => cpu.wkvBackward(dw, du, dk, dv, g, k, v, w, u, B, T),
+        loss:
+          () => (cpu.wkv({ y, k, v, timeDecay: w, timeFirst: u, state: null, B, T }),
+            dotLoss(cpu.array(y), cpu.array(g))),
+        backward: () =>
+          cpu.wkvBackward({ dw, du, dk, dv, dy: g, k, v, timeDecay: w, timeFirst: u, B, T }),
       };
     }, { f32Tol: { atol: 1e-4, rtol: 1e-3 } });
   }

@@ -31,7 +31,14 @@ const BAD_CALLS: [string, (be: Backend) => void, RegExp][] = [
   ["add", (be) => be.add(be.zeros([4]), be.zeros([4]), be.zeros([5])), /^add: a \[4\] and b \[5\]/],
   [
     "mulBackward",
-    (be) => be.mulBackward(be.zeros([3]), null, be.zeros([4]), be.zeros([4]), be.zeros([4])),
+    (be) =>
+      be.mulBackward({
+        da: be.zeros([3]),
+        db: null,
+        dout: be.zeros([4]),
+        a: be.zeros([4]),
+        b: be.zeros([4]),
+      }),
     /^mulBackward: da \[3\] and a \[4\]/,
   ],
   [
@@ -60,100 +67,119 @@ const BAD_CALLS: [string, (be: Backend) => void, RegExp][] = [
   [
     "embedding posOffset",
     (be) =>
-      be.embedding(
-        be.zeros([4, 2]),
-        be.zeros([4], "i32"),
-        be.zeros([5, 2]),
-        be.zeros([8, 2]),
-        4,
-        0.5,
-      ),
+      be.embedding({
+        out: be.zeros([4, 2]),
+        ids: be.zeros([4], "i32"),
+        wte: be.zeros([5, 2]),
+        wpe: be.zeros([8, 2]),
+        T: 4,
+        posOffset: 0.5,
+      }),
     /^embedding: positions 0.5…/,
   ],
   [
     "embedding f32 ids",
-    (be) => be.embedding(be.zeros([4, 2]), be.zeros([4]), be.zeros([5, 2]), null, 4),
+    (be) =>
+      be.embedding({
+        out: be.zeros([4, 2]),
+        ids: be.zeros([4]),
+        wte: be.zeros([5, 2]),
+        wpe: null,
+        T: 4,
+      }),
     /^embedding: ids must be i32, got f32$/,
   ],
   [
     "embeddingBackward dwpe",
     (be) =>
-      be.embeddingBackward(
-        be.zeros([5, 2]),
-        be.zeros([2, 2]),
-        be.zeros([4, 2]),
-        be.zeros([4], "i32"),
-        4,
-      ),
+      be.embeddingBackward({
+        dwte: be.zeros([5, 2]),
+        dwpe: be.zeros([2, 2]),
+        dout: be.zeros([4, 2]),
+        ids: be.zeros([4], "i32"),
+        T: 4,
+      }),
     /^embeddingBackward: dwpe \[2, 2\] does not fit T 4/,
   ],
   [
     "layerNorm",
     (be) =>
-      be.layerNorm(
-        be.zeros([2, 4]),
-        be.zeros([2]),
-        be.zeros([3]),
-        be.zeros([2, 4]),
-        be.zeros([4]),
-        be.zeros([4]),
-      ),
+      be.layerNorm({
+        out: be.zeros([2, 4]),
+        mean: be.zeros([2]),
+        rstd: be.zeros([3]),
+        x: be.zeros([2, 4]),
+        w: be.zeros([4]),
+        b: be.zeros([4]),
+      }),
     /^layerNorm: rstd has shape \[3\].*x \[2, 4\]/,
   ],
   [
     "layerNormBackward",
     (be) =>
-      be.layerNormBackward(
-        be.zeros([2, 4]),
-        be.zeros([3]),
-        be.zeros([4]),
-        be.zeros([2, 4]),
-        be.zeros([2, 4]),
-        be.zeros([4]),
-        be.zeros([2]),
-        be.zeros([2]),
-      ),
+      be.layerNormBackward({
+        dx: be.zeros([2, 4]),
+        dw: be.zeros([3]),
+        db: be.zeros([4]),
+        dout: be.zeros([2, 4]),
+        x: be.zeros([2, 4]),
+        w: be.zeros([4]),
+        mean: be.zeros([2]),
+        rstd: be.zeros([2]),
+      }),
     /^layerNormBackward: dw has shape \[3\]/,
   ],
   [
     "attention dims",
-    (be) => be.attention(be.zeros([8]), be.zeros([2]), be.zeros([24]), { B: 1, T: 2, C: 4, NH: 3 }),
+    (be) =>
+      be.attention({
+        out: be.zeros([8]),
+        lse: be.zeros([2]),
+        qkv: be.zeros([24]),
+        dims: { B: 1, T: 2, C: 4, NH: 3 },
+      }),
     /^attention: invalid dims B 1, T 2, C 4, NH 3/,
   ],
   [
     "attentionBackward lse",
     (be) =>
-      be.attentionBackward(
-        be.zeros([24]),
-        be.zeros([8]),
-        be.zeros([8]),
-        be.zeros([3]),
-        be.zeros([24]),
-        { B: 1, T: 2, C: 4, NH: 2 },
-      ),
+      be.attentionBackward({
+        dqkv: be.zeros([24]),
+        dout: be.zeros([8]),
+        out: be.zeros([8]),
+        lse: be.zeros([3]),
+        qkv: be.zeros([24]),
+        dims: { B: 1, T: 2, C: 4, NH: 2 },
+      }),
     /^attentionBackward: lse has shape \[3\].*\[B, NH, T\] = \[1, 2, 2\]/,
   ],
   [
     "attentionCached pos",
     (be) =>
-      be.attentionCached(
-        be.zeros([4]),
-        be.zeros([12]),
-        be.zeros([1, 4, 4]),
-        be.zeros([1, 4, 4]),
-        4,
-        {
+      be.attentionCached({
+        out: be.zeros([4]),
+        qkv: be.zeros([12]),
+        kCache: be.zeros([1, 4, 4]),
+        vCache: be.zeros([1, 4, 4]),
+        pos: 4,
+        dims: {
           B: 1,
           T: 1,
           C: 4,
           NH: 2,
         },
-      ),
+      }),
     /^attentionCached: positions 4…4 do not fit the cache \[1, 4, 4\]/,
   ],
   [
     "softmaxCrossEntropy",
-    (be) => be.softmaxCrossEntropy(be.zeros([2]), null, be.zeros([2, 5]), be.zeros([3], "i32")),
+    (be) =>
+      be.softmaxCrossEntropy({
+        losses: be.zeros([2]),
+        dlogits: null,
+        logits: be.zeros([2, 5]),
+        targets: be.zeros([3], "i32"),
+      }),
     /^softmaxCrossEntropy: targets has shape \[3\].*logits \[2, 5\]/,
   ],
   ["argmaxRows", (be) => be.argmaxRows(be.zeros([3], "i32"), be.zeros([2, 5])), /^argmaxRows: out/],
@@ -165,68 +191,83 @@ const BAD_CALLS: [string, (be: Backend) => void, RegExp][] = [
   [
     "adamw step",
     (be) =>
-      be.adamw(be.zeros([4]), be.zeros([4]), be.zeros([4]), be.zeros([4]), null, {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.95,
-        eps: 1e-8,
-        weightDecay: 0,
-        step: 0,
-        gradScale: 1,
+      be.adamw({
+        params: be.zeros([4]),
+        grads: be.zeros([4]),
+        m: be.zeros([4]),
+        v: be.zeros([4]),
+        decayMask: null,
+        hp: {
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: 0,
+          step: 0,
+          gradScale: 1,
+        },
       }),
     /^adamw: step must be ≥ 1/,
   ],
   [
     "tokenShift",
-    (be) => be.tokenShift(be.zeros([12]), be.zeros([12]), be.zeros([4]), be.zeros([5]), 1, 3),
+    (be) =>
+      be.tokenShift({
+        out: be.zeros([12]),
+        x: be.zeros([12]),
+        mix: be.zeros([4]),
+        prev: be.zeros([5]),
+        B: 1,
+        T: 3,
+      }),
     /^tokenShift: prev has shape \[5\].*\[B, C\] = \[1, 4\]/,
   ],
   [
     "tokenShiftBackward",
     (be) =>
-      be.tokenShiftBackward(
-        be.zeros([12]),
-        be.zeros([4]),
-        be.zeros([12]),
-        be.zeros([10]),
-        be.zeros([4]),
-        null,
-        1,
-        3,
-      ),
+      be.tokenShiftBackward({
+        dx: be.zeros([12]),
+        dmix: be.zeros([4]),
+        dout: be.zeros([12]),
+        x: be.zeros([10]),
+        mix: be.zeros([4]),
+        prev: null,
+        B: 1,
+        T: 3,
+      }),
     /^tokenShiftBackward: x \[10\] is not \[B, T, C\] with B 1, T 3/,
   ],
   [
     "wkv state",
     (be) =>
-      be.wkv(
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([4]),
-        be.zeros([4]),
-        be.zeros([4]),
-        1,
-        3,
-      ),
+      be.wkv({
+        y: be.zeros([12]),
+        k: be.zeros([12]),
+        v: be.zeros([12]),
+        timeDecay: be.zeros([4]),
+        timeFirst: be.zeros([4]),
+        state: be.zeros([4]),
+        B: 1,
+        T: 3,
+      }),
     /^wkv: state has shape \[4\].*\[B, 3, C\] = \[1, 3, 4\]/,
   ],
   [
     "wkvBackward du",
     (be) =>
-      be.wkvBackward(
-        be.zeros([4]),
-        be.zeros([3]),
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([12]),
-        be.zeros([4]),
-        be.zeros([4]),
-        1,
-        3,
-      ),
+      be.wkvBackward({
+        dw: be.zeros([4]),
+        du: be.zeros([3]),
+        dk: be.zeros([12]),
+        dv: be.zeros([12]),
+        dy: be.zeros([12]),
+        k: be.zeros([12]),
+        v: be.zeros([12]),
+        timeDecay: be.zeros([4]),
+        timeFirst: be.zeros([4]),
+        B: 1,
+        T: 3,
+      }),
     /^wkvBackward: du has shape \[3\].*k \[12\]/,
   ],
 ];

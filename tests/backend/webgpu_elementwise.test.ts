@@ -52,7 +52,7 @@ Deno.test({
         gpu,
         io,
         ["dx", "dy"],
-        (be, t) => be.mulBackward(t.dx, t.dy, t.dout, t.x, t.y),
+        (be, t) => be.mulBackward({ da: t.dx, db: t.dy, dout: t.dout, a: t.x, b: t.y }),
         1e-6,
       );
       await parity(
@@ -60,7 +60,7 @@ Deno.test({
         gpu,
         io,
         ["dx", "dy"],
-        (be, t) => be.mulBackward(t.dx, null, t.dout, t.x, t.y),
+        (be, t) => be.mulBackward({ da: t.dx, db: null, dout: t.dout, a: t.x, b: t.y }),
         1e-6,
       );
       await parity(

@@ -39,7 +39,8 @@ Deno.test({
         gpu,
         io,
         ["out"],
-        (be, t) => be.embedding(t.out, t.ids, t.wte, t.wpe, T, Tmax - T),
+        (be, t) =>
+          be.embedding({ out: t.out, ids: t.ids, wte: t.wte, wpe: t.wpe, T, posOffset: Tmax - T }),
         1e-6,
       );
       await parity(
@@ -47,7 +48,7 @@ Deno.test({
         gpu,
         io,
         ["out"],
-        (be, t) => be.embedding(t.out, t.ids, t.wte, null, T),
+        (be, t) => be.embedding({ out: t.out, ids: t.ids, wte: t.wte, wpe: null, T }),
         0,
       );
       await parity(
@@ -55,7 +56,8 @@ Deno.test({
         gpu,
         io,
         ["dwte", "dwpe"],
-        (be, t) => be.embeddingBackward(t.dwte, t.dwpe, t.dout, t.ids, T),
+        (be, t) =>
+          be.embeddingBackward({ dwte: t.dwte, dwpe: t.dwpe, dout: t.dout, ids: t.ids, T }),
         1e-5,
       );
       await parity(
@@ -63,7 +65,7 @@ Deno.test({
         gpu,
         io,
         ["dwte"],
-        (be, t) => be.embeddingBackward(t.dwte, null, t.dout, t.ids, T),
+        (be, t) => be.embeddingBackward({ dwte: t.dwte, dwpe: null, dout: t.dout, ids: t.ids, T }),
         1e-5,
       );
     }
@@ -93,12 +95,30 @@ Deno.test({
         gpu,
         io,
         ["out", "mean", "rstd"],
-        (be, t) => be.layerNorm(t.out, t.mean, t.rstd, t.x, t.w, t.b, 1e-5),
+        (be, t) =>
+          be.layerNorm({
+            out: t.out,
+            mean: t.mean,
+            rstd: t.rstd,
+            x: t.x,
+            w: t.w,
+            b: t.b,
+            eps: 1e-5,
+          }),
         { atol: 1e-5, rtol: 1e-4 },
       );
       await parity(`layerNormBackward ${N}x${C}`, gpu, io, ["dx", "dw", "db"], (be, t) => {
-        be.layerNorm(t.out, t.mean, t.rstd, t.x, t.w, t.b);
-        be.layerNormBackward(t.dx, t.dw, t.db, t.dout, t.x, t.w, t.mean, t.rstd);
+        be.layerNorm({ out: t.out, mean: t.mean, rstd: t.rstd, x: t.x, w: t.w, b: t.b });
+        be.layerNormBackward({
+          dx: t.dx,
+          dw: t.dw,
+          db: t.db,
+          dout: t.dout,
+          x: t.x,
+          w: t.w,
+          mean: t.mean,
+          rstd: t.rstd,
+        });
       }, { atol: 1e-4, rtol: 1e-4 });
     }
   },
@@ -127,12 +147,19 @@ Deno.test({
         gpu,
         io,
         ["out", "lse"],
-        (be, t) => be.attention(t.out, t.lse, t.qkv, dims),
+        (be, t) => be.attention({ out: t.out, lse: t.lse, qkv: t.qkv, dims }),
         { atol: 1e-5, rtol: 1e-4 },
       );
       await parity(`attentionBackward ${what}`, gpu, io, ["dqkv"], (be, t) => {
-        be.attention(t.out, t.lse, t.qkv, dims);
-        be.attentionBackward(t.dqkv, t.dout, t.out, t.lse, t.qkv, dims);
+        be.attention({ out: t.out, lse: t.lse, qkv: t.qkv, dims });
+        be.attentionBackward({
+          dqkv: t.dqkv,
+          dout: t.dout,
+          out: t.out,
+          lse: t.lse,
+          qkv: t.qkv,
+          dims,
+        });
       }, { atol: 1e-4, rtol: 1e-4 });
       // Generation: the prompt at once, then one token at a time, into a cache of Tmax T + 2.
       const Tmax = T + 2;
@@ -144,8 +171,15 @@ Deno.test({
         o1: f([B, 1, C], 9),
       };
       await parity(`attentionCached ${what}`, gpu, cio, ["out", "k", "v", "o1"], (be, t) => {
-        be.attentionCached(t.out, t.qkv, t.k, t.v, 0, dims);
-        be.attentionCached(t.o1, t.q1, t.k, t.v, T, { B, T: 1, C, NH });
+        be.attentionCached({ out: t.out, qkv: t.qkv, kCache: t.k, vCache: t.v, pos: 0, dims });
+        be.attentionCached({
+          out: t.o1,
+          qkv: t.q1,
+          kCache: t.k,
+          vCache: t.v,
+          pos: T,
+          dims: { B, T: 1, C, NH },
+        });
       }, { atol: 1e-5, rtol: 1e-4 });
     }
   },
@@ -172,7 +206,14 @@ Deno.test({
         gpu,
         io,
         ["losses", "dlogits"],
-        (be, t) => be.softmaxCrossEntropy(t.losses, t.dlogits, t.logits, t.targets, 0.25),
+        (be, t) =>
+          be.softmaxCrossEntropy({
+            losses: t.losses,
+            dlogits: t.dlogits,
+            logits: t.logits,
+            targets: t.targets,
+            gradScale: 0.25,
+          }),
         { atol: 1e-5, rtol: 1e-4 },
       );
       await parity(
@@ -180,7 +221,14 @@ Deno.test({
         perWorkgroup,
         io,
         ["losses", "dlogits"],
-        (be, t) => be.softmaxCrossEntropy(t.losses, t.dlogits, t.logits, t.targets, 0.25),
+        (be, t) =>
+          be.softmaxCrossEntropy({
+            losses: t.losses,
+            dlogits: t.dlogits,
+            logits: t.logits,
+            targets: t.targets,
+            gradScale: 0.25,
+          }),
         { atol: 1e-5, rtol: 1e-4 },
       );
       await parity(
@@ -188,7 +236,13 @@ Deno.test({
         gpu,
         io,
         ["losses", "dlogits"],
-        (be, t) => be.softmaxCrossEntropy(t.losses, null, t.logits, t.targets),
+        (be, t) =>
+          be.softmaxCrossEntropy({
+            losses: t.losses,
+            dlogits: null,
+            logits: t.logits,
+            targets: t.targets,
+          }),
         { atol: 1e-5, rtol: 1e-4 },
       );
       await parity(
@@ -243,11 +297,34 @@ Deno.test({
       };
       // Two steps recorded back to back with different lr/step: each must use its own values.
       await parity(`adamw ${n}`, gpu, io, ["p", "m", "v"], (be, t) => {
-        be.adamw(t.p, t.g, t.m, t.v, t.mask, hp, { normSquared: t.ns, maxNorm: 1 });
-        be.adamw(t.p, t.g, t.m, t.v, null, { ...hp, lr: 3e-3, step: 2 });
-        be.adamw(t.p, t.g, t.m, t.v, t.mask, { ...hp, step: 3 }, {
-          normSquared: t.ns0,
-          maxNorm: 1,
+        be.adamw({
+          params: t.p,
+          grads: t.g,
+          m: t.m,
+          v: t.v,
+          decayMask: t.mask,
+          hp,
+          clip: { normSquared: t.ns, maxNorm: 1 },
+        });
+        be.adamw({
+          params: t.p,
+          grads: t.g,
+          m: t.m,
+          v: t.v,
+          decayMask: null,
+          hp: { ...hp, lr: 3e-3, step: 2 },
+        });
+        be.adamw({
+          params: t.p,
+          grads: t.g,
+          m: t.m,
+          v: t.v,
+          decayMask: t.mask,
+          hp: { ...hp, step: 3 },
+          clip: {
+            normSquared: t.ns0,
+            maxNorm: 1,
+          },
         });
       }, { atol: 1e-6, rtol: 1e-5 });
     }

@@ -31,7 +31,7 @@ Deno.test({
         gpu,
         io,
         ["out"],
-        (be, t) => be.tokenShift(t.out, t.x, t.mix, null, B, T),
+        (be, t) => be.tokenShift({ out: t.out, x: t.x, mix: t.mix, prev: null, B, T }),
         1e-6,
       );
       await parity(
@@ -39,7 +39,7 @@ Deno.test({
         gpu,
         io,
         ["out"],
-        (be, t) => be.tokenShift(t.out, t.x, t.mix, t.prev, B, T),
+        (be, t) => be.tokenShift({ out: t.out, x: t.x, mix: t.mix, prev: t.prev, B, T }),
         1e-6,
       );
       await parity(
@@ -47,7 +47,17 @@ Deno.test({
         gpu,
         io,
         ["dx", "dmix"],
-        (be, t) => be.tokenShiftBackward(t.dx, t.dmix, t.dout, t.x, t.mix, null, B, T),
+        (be, t) =>
+          be.tokenShiftBackward({
+            dx: t.dx,
+            dmix: t.dmix,
+            dout: t.dout,
+            x: t.x,
+            mix: t.mix,
+            prev: null,
+            B,
+            T,
+          }),
         1e-5,
       );
       await parity(
@@ -55,7 +65,17 @@ Deno.test({
         gpu,
         io,
         ["dx", "dmix"],
-        (be, t) => be.tokenShiftBackward(t.dx, t.dmix, t.dout, t.x, t.mix, t.prev, B, T),
+        (be, t) =>
+          be.tokenShiftBackward({
+            dx: t.dx,
+            dmix: t.dmix,
+            dout: t.dout,
+            x: t.x,
+            mix: t.mix,
+            prev: t.prev,
+            B,
+            T,
+          }),
         1e-5,
       );
     }
@@ -92,7 +112,8 @@ Deno.test({
         gpu,
         io,
         ["y"],
-        (be, t) => be.wkv(t.y, t.k, t.v, t.w, t.u, null, B, T),
+        (be, t) =>
+          be.wkv({ y: t.y, k: t.k, v: t.v, timeDecay: t.w, timeFirst: t.u, state: null, B, T }),
         tol,
       );
       await parity(
@@ -100,7 +121,8 @@ Deno.test({
         gpu,
         io,
         ["y", "state"],
-        (be, t) => be.wkv(t.y, t.k, t.v, t.w, t.u, t.state, B, T),
+        (be, t) =>
+          be.wkv({ y: t.y, k: t.k, v: t.v, timeDecay: t.w, timeFirst: t.u, state: t.state, B, T }),
         tol,
       );
       await parity(
@@ -108,7 +130,20 @@ Deno.test({
         gpu,
         io,
         ["dw", "du", "dk", "dv"],
-        (be, t) => be.wkvBackward(t.dw, t.du, t.dk, t.dv, t.dy, t.k, t.v, t.w, t.u, B, T),
+        (be, t) =>
+          be.wkvBackward({
+            dw: t.dw,
+            du: t.du,
+            dk: t.dk,
+            dv: t.dv,
+            dy: t.dy,
+            k: t.k,
+            v: t.v,
+            timeDecay: t.w,
+            timeFirst: t.u,
+            B,
+            T,
+          }),
         { atol: 1e-4, rtol: 1e-4 },
       );
     }

@@ -79,15 +79,23 @@ async function oneStep(backend: Backend, config: ModelConfig): Promise<StepResul
   const loss0 = (await backend.read(model.losses)) as Float32Array;
   const grads = (await backend.read(store.grads)) as Float32Array;
   backend.sumSquares(normSq, store.grads);
-  backend.adamw(store.params, store.grads, m, v, mask, {
-    lr: 1e-2,
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    weightDecay: 0.1,
-    step: 1,
-    gradScale: 1,
-  }, { normSquared: normSq, maxNorm: 1 });
+  backend.adamw({
+    params: store.params,
+    grads: store.grads,
+    m,
+    v,
+    decayMask: mask,
+    hp: {
+      lr: 1e-2,
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-8,
+      weightDecay: 0.1,
+      step: 1,
+      gradScale: 1,
+    },
+    clip: { normSquared: normSq, maxNorm: 1 },
+  });
   model.forward(false);
   const params1 = (await backend.read(store.params)) as Float32Array;
   const loss1 = (await backend.read(model.losses)) as Float32Array;

@@ -103,14 +103,14 @@ export async function runKernelBench(
     const lse = be.zeros([8, 4, 128]), dout = filled(be, [8, 128, 128], 4);
     const dqkv = be.zeros([8, 128, 384]);
     ops_ms["attention_fwd B8 T128 C128 NH4"] = round(
-      await timeOp(be, () => be.attention(out, lse, qkv, dims), reps, batches),
+      await timeOp(be, () => be.attention({ out, lse, qkv, dims }), reps, batches),
     );
     ops_ms["attention_fwd_bwd B8 T128 C128 NH4"] = round(
       await timeOp(
         be,
         () => {
-          be.attention(out, lse, qkv, dims);
-          be.attentionBackward(dqkv, dout, out, lse, qkv, dims);
+          be.attention({ out, lse, qkv, dims });
+          be.attentionBackward({ dqkv, dout, out, lse, qkv, dims });
         },
         reps,
         batches,
@@ -125,7 +125,7 @@ export async function runKernelBench(
     ops_ms["softmax_xent 1024x4096"] = round(
       await timeOp(
         be,
-        () => be.softmaxCrossEntropy(losses, dlogits, logits, targets, 1),
+        () => be.softmaxCrossEntropy({ losses, dlogits, logits, targets, gradScale: 1 }),
         reps,
         batches,
       ),
@@ -138,12 +138,12 @@ export async function runKernelBench(
     const out = be.zeros([N, C]), mean = be.zeros([N]), rstd = be.zeros([N]);
     const dx = be.zeros([N, C]), dw = be.zeros([C]), db = be.zeros([C]);
     ops_ms["layernorm_fwd 1024x128"] = round(
-      await timeOp(be, () => be.layerNorm(out, mean, rstd, x, w, b), reps, batches),
+      await timeOp(be, () => be.layerNorm({ out, mean, rstd, x, w, b }), reps, batches),
     );
     ops_ms["layernorm_bwd 1024x128"] = round(
       await timeOp(
         be,
-        () => be.layerNormBackward(dx, dw, db, out, x, w, mean, rstd),
+        () => be.layerNormBackward({ dx, dw, db, dout: out, x, w, mean, rstd }),
         reps,
         batches,
       ),
@@ -168,7 +168,16 @@ export async function runKernelBench(
     ops_ms["adamw 1M params"] = round(
       await timeOp(
         be,
-        () => be.adamw(p, g, m, v, null, hp, { normSquared: ns, maxNorm: 1 }),
+        () =>
+          be.adamw({
+            params: p,
+            grads: g,
+            m,
+            v,
+            decayMask: null,
+            hp,
+            clip: { normSquared: ns, maxNorm: 1 },
+          }),
         reps,
         batches,
       ),

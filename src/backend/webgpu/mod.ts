@@ -5,10 +5,12 @@
  */
 import { BenteviError } from "../../errors.ts";
 import type { Backend } from "../backend.ts";
-import { WebGpuBackend, type WebGpuBackendOptions } from "./backend.ts";
+import { CheckedBackend } from "../checked.ts";
+import { type WebGpuBackendOptions, WebGpuKernels } from "./backend.ts";
 import { GpuContext } from "./context.ts";
+import type { MatmulKernels } from "./matmul.ts";
 
-export { WebGpuBackend, type WebGpuBackendOptions } from "./backend.ts";
+export { type WebGpuBackendOptions, WebGpuKernels } from "./backend.ts";
 export {
   type Binding,
   type GpuBuf,
@@ -26,6 +28,39 @@ export type {
   MatmulOptions,
   Tensor,
 } from "../backend.ts";
+
+/**
+ * The WebGPU backend: the raw WebGPU ops ({@link WebGpuKernels}) behind the shared argument
+ * checks. Create it with {@link createWebGpuBackend} (or {@link createWebGpuBackendClass} for
+ * this type, with its `ctx` and `mm`).
+ *
+ * @example
+ * ```ts
+ * import { createWebGpuBackend } from "./mod.ts";
+ * const gpu = await createWebGpuBackend();
+ * const a = gpu.fromArray([2, 2], new Float32Array([1, 2, 3, 4]));
+ * const out = gpu.zeros([2, 2]);
+ * gpu.matmul(out, a, a);
+ * console.log(await gpu.read(out)); // [7, 10, 15, 22]
+ * gpu.destroy();
+ * ```
+ */
+export class WebGpuBackend extends CheckedBackend<WebGpuKernels> {
+  /** Wraps an opened device; prefer `createWebGpuBackend()`, which opens it with the right limits. */
+  constructor(ctx: GpuContext, options: WebGpuBackendOptions = {}) {
+    super(new WebGpuKernels(ctx, options));
+  }
+
+  /** The plumbing (device, pools, caches). */
+  get ctx(): GpuContext {
+    return this.raw.ctx;
+  }
+
+  /** The matmul kernels and their per-adapter variant. */
+  get mm(): MatmulKernels {
+    return this.raw.mm;
+  }
+}
 
 /**
  * Opens a device on `adapter` (or on the default adapter) with the adapter's own buffer

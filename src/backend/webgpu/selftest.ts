@@ -68,8 +68,17 @@ const CASES: Case[] = [
     },
     outputs: ["out", "dx", "dw", "db"],
     run: (be, t) => {
-      be.layerNorm(t.out, t.mean, t.rstd, t.x, t.w, t.b);
-      be.layerNormBackward(t.dx, t.dw, t.db, t.dout, t.x, t.w, t.mean, t.rstd);
+      be.layerNorm({ out: t.out, mean: t.mean, rstd: t.rstd, x: t.x, w: t.w, b: t.b });
+      be.layerNormBackward({
+        dx: t.dx,
+        dw: t.dw,
+        db: t.db,
+        dout: t.dout,
+        x: t.x,
+        w: t.w,
+        mean: t.mean,
+        rstd: t.rstd,
+      });
     },
   },
   {
@@ -85,8 +94,15 @@ const CASES: Case[] = [
     outputs: ["out", "lse", "dqkv"],
     run: (be, t) => {
       const dims = { B: 2, T: 19, C: 32, NH: 4 };
-      be.attention(t.out, t.lse, t.qkv, dims);
-      be.attentionBackward(t.dqkv, t.dout, t.out, t.lse, t.qkv, dims);
+      be.attention({ out: t.out, lse: t.lse, qkv: t.qkv, dims });
+      be.attentionBackward({
+        dqkv: t.dqkv,
+        dout: t.dout,
+        out: t.out,
+        lse: t.lse,
+        qkv: t.qkv,
+        dims,
+      });
     },
   },
   {
@@ -99,7 +115,14 @@ const CASES: Case[] = [
       dlogits: [[9, 500], new Float32Array(9 * 500)],
     },
     outputs: ["losses", "dlogits"],
-    run: (be, t) => be.softmaxCrossEntropy(t.losses, t.dlogits, t.logits, t.targets, 0.5),
+    run: (be, t) =>
+      be.softmaxCrossEntropy({
+        losses: t.losses,
+        dlogits: t.dlogits,
+        logits: t.logits,
+        targets: t.targets,
+        gradScale: 0.5,
+      }),
   },
   {
     name: "adamw 1001 parameters with clipping",
@@ -113,15 +136,23 @@ const CASES: Case[] = [
     },
     outputs: ["p", "m", "v"],
     run: (be, t) =>
-      be.adamw(t.p, t.g, t.m, t.v, null, {
-        lr: 1e-2,
-        beta1: 0.9,
-        beta2: 0.95,
-        eps: 1e-8,
-        weightDecay: 0.1,
-        step: 3,
-        gradScale: 1,
-      }, { normSquared: t.ns, maxNorm: 1 }),
+      be.adamw({
+        params: t.p,
+        grads: t.g,
+        m: t.m,
+        v: t.v,
+        decayMask: null,
+        hp: {
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: 0.1,
+          step: 3,
+          gradScale: 1,
+        },
+        clip: { normSquared: t.ns, maxNorm: 1 },
+      }),
   },
 ];
 
