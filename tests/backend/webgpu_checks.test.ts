@@ -1,5 +1,6 @@
-// Argument checks are shared (src/backend/checks.ts): the CPU and WebGPU backends reject the
-// same bad calls with the same one-line message, naming the op and the shapes.
+// Argument checks are shared (src/backend/checks.ts, run by the checked wrapper checked.ts): the
+// CPU and WebGPU backends reject the same bad calls with the same one-line message, naming the op
+// and the shapes.
 import assert from "node:assert/strict";
 import type { Backend } from "../../src/backend/backend.ts";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";

@@ -1,6 +1,6 @@
 /**
  * The CPU backend's tensor: a typed array (or a view into one) with a shape. The argument
- * checks both backends share live in `../checks.ts`.
+ * checks both backends share live in `../checks.ts` (run by the checked wrapper, `../checked.ts`).
  *
  * @module
  */
