@@ -1,6 +1,6 @@
 /**
  * Embeddings for the semantic strategy from a trained model: a text's vector is the mean of the
- * model's token-embedding rows (`wte` for GPT, `emb` for RWKV) over the text's tokens, computed
+ * model's token-embedding rows (its family's `embeddingWeight`: `wte` for GPT, `emb` for RWKV) over the text's tokens, computed
  * on the host from the checkpoint's weights (no device, no forward pass). Neighbouring
  * sentences about the same thing share tokens whose embeddings the model has pulled together,
  * so the vectors of two windows are closer within a topic than across a shift.
@@ -9,6 +9,7 @@
  */
 import { BenteviError } from "../errors.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
+import { familyOf } from "../model/registry.ts";
 import { Tokenizer } from "../tokenizer/tokenizer.ts";
 
 /** What {@link modelEmbedder} returns. */
@@ -48,7 +49,7 @@ export async function modelEmbedder(
     throw new BenteviError(`${checkpoint}: no tokenizer.json in the checkpoint (pass --tokenizer)`);
   }
   const tokenizer = await Tokenizer.fromFile(tokPath);
-  const name = ckpt.config.arch === "gpt" ? "wte.weight" : "emb.weight";
+  const name = familyOf(ckpt.config).embeddingWeight;
   const table = ckpt.weights.get(name);
   if (!table) throw new BenteviError(`${checkpoint}: no ${name} in the weights`);
   const [rows, dimension] = table.shape;

@@ -9,7 +9,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
 import type { DeviceChoice } from "../backend/mod.ts";
-import { convertRwkvCpp } from "../model/rwkv_cpp.ts";
+import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";

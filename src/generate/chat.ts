@@ -18,6 +18,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import { feedTo, generate, type GenerationResult, type GenerationTokenizer } from "./generator.ts";
 import type { LanguageModel } from "./inference.ts";
+import { familyOf } from "../model/registry.ts";
 import { DEFAULT_SYSTEM_PROMPT, findPersona, PERSONAS } from "./personas.ts";
 import { checkSamplingValue, Sampler, type SamplingOptions } from "./sampler.ts";
 
@@ -365,7 +366,7 @@ export class ChatSession {
    */
   async save(path: string): Promise<void> {
     const json = this.toJSON();
-    if (this.model.config.arch === "rwkv" && this.model.tokens.length > 0) {
+    if (familyOf(this.model.config).recurrent && this.model.tokens.length > 0) {
       const tensors: Record<string, { shape: number[]; data: string }> = {};
       for (const [name, t] of await this.model.exportState()) {
         tensors[name] = { shape: t.shape, data: toBase64(t.data) };

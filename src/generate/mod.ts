@@ -25,13 +25,13 @@ export {
 } from "./sampler.ts";
 export {
   createLanguageModel,
-  GptInference,
   type LanguageModel,
   loadModelState,
-  RwkvInference,
   saveModelState,
   type WeightMap,
 } from "./inference.ts";
+export { GptInference } from "../model/gpt/inference.ts";
+export { RwkvInference } from "../model/rwkv/inference.ts";
 export {
   feedTo,
   type FinishReason,

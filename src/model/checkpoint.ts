@@ -2,8 +2,9 @@
  * Checkpoint directories: `model.safetensors` (weights with Hugging Face-compatible names and
  * metadata in the header), `config.json`, `tokenizer.json`, and for training runs
  * `trainer_state.json` + `optimizer.safetensors`. Written to a temporary directory and
- * renamed into place. Loading accepts a Hugging Face GPT-2 directory as well (with or without
- * the `transformer.` prefix, tied `lm_head`) and BlinkDL RWKV-4 names.
+ * renamed into place. Tensor names and shapes in the file are the family's (see its
+ * `fileTensor` / `canonicalName`): loading accepts a Hugging Face GPT-2 directory as well
+ * (with or without the `transformer.` prefix, tied `lm_head`) and BlinkDL RWKV-4 names.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicDir } from "../io/atomic.ts";
 import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
 import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
-import { weightSpecs } from "./weights.ts";
+import { familyOf } from "./registry.ts";
 
 /** A checkpoint read from disk, weights under their canonical names and shapes. */
 export interface LoadedCheckpoint {
@@ -56,14 +57,6 @@ export interface CheckpointContents {
   metadata?: Record<string, string>;
 }
 
-const IGNORED_GPT = /^h\.\d+\.attn\.(bias|masked_bias)$/;
-
-function fileName(config: ModelConfig): (canonical: string) => string {
-  return config.arch === "gpt" ? (n) => `transformer.${n}` : (n) => n;
-}
-
-const TIME_MIX = /\.time_mix_[kvr]$/;
-
 /**
  * Writes a checkpoint directory atomically (replacing an existing one at `dir`).
  *
@@ -77,15 +70,13 @@ const TIME_MIX = /\.time_mix_[kvr]$/;
  * ```
  */
 export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Promise<void> {
-  const specs = weightSpecs(ckpt.config);
-  const rename = fileName(ckpt.config);
+  const family = familyOf(ckpt.config);
   const tensors = new Map<string, NamedTensor>();
-  for (const spec of specs) {
+  for (const spec of family.weightSpecs(ckpt.config)) {
     const t = ckpt.weights.get(spec.name);
     if (!t) throw new Error(`saveCheckpoint: missing weight ${spec.name}`);
-    // BlinkDL stores time_mix_* as [1, 1, C]; keep that so their tools read our files.
-    const shape = TIME_MIX.test(spec.name) ? [1, 1, spec.shape[0]] : spec.shape;
-    tensors.set(rename(spec.name), { shape, data: t.data });
+    const { name, shape } = family.fileTensor(spec);
+    tensors.set(name, { shape, data: t.data });
   }
   const metadata: Record<string, string> = {
     format: "pt",
@@ -185,22 +176,14 @@ export function canonicalWeights(
   config: ModelConfig,
   source: string,
 ): Map<string, NamedTensor> {
-  const specs = weightSpecs(config);
+  const family = familyOf(config, source);
   const byName = new Map<string, NamedTensor>();
   for (const [raw, t] of tensors) {
-    let name = raw;
-    if (config.arch === "gpt") {
-      if (name.startsWith("transformer.")) name = name.slice("transformer.".length);
-      if (IGNORED_GPT.test(name)) continue;
-    } else if (name.startsWith("rwkv.")) {
-      throw new BenteviError(
-        `${source}: Hugging Face "rwkv." tensor names are not supported; use BlinkDL names (emb.weight, blocks.N.att…)`,
-      );
-    }
-    byName.set(name, t);
+    const name = family.canonicalName(raw, source);
+    if (name !== null) byName.set(name, t);
   }
   const out = new Map<string, NamedTensor>();
-  for (const spec of specs) {
+  for (const spec of family.weightSpecs(config)) {
     const t = byName.get(spec.name);
     if (!t) {
       throw new BenteviError(
@@ -220,19 +203,8 @@ export function canonicalWeights(
     }
     out.set(spec.name, { shape: [...spec.shape], data: t.data });
   }
-  if (config.arch === "gpt") {
-    const head = byName.get("lm_head.weight");
-    if (head) {
-      const wte = out.get("wte.weight")!.data;
-      let equal = head.data.length === wte.length;
-      for (let i = 0; equal && i < wte.length; i++) equal = head.data[i] === wte[i];
-      if (!equal) {
-        throw new BenteviError(
-          `${source}: lm_head.weight differs from wte.weight; Bentevi's GPT ties the output head to the embeddings`,
-        );
-      }
-      byName.delete("lm_head.weight");
-    }
+  for (const [name, t] of byName) {
+    if (family.acceptsExtraTensor(name, t, out, source)) byName.delete(name);
   }
   if (byName.size) {
     const extra = [...byName.keys()].slice(0, 3).join(", ");

@@ -1,17 +1,16 @@
 /**
- * Builds the model class for a configuration.
+ * Builds the training model of a configuration (asked of its family).
  *
  * @module
  */
 import type { Backend } from "../backend/backend.ts";
 import type { ModelConfig } from "./config.ts";
-import { GptModel } from "./gpt.ts";
 import type { TrainableModel } from "./model.ts";
 import type { ParameterStore } from "./params.ts";
-import { RwkvModel } from "./rwkv.ts";
+import { familyOf } from "./registry.ts";
 
 /**
- * A GPT or RWKV model over `store` for batch shape `[B, T]`.
+ * The training model of `config`'s family (GPT, RWKV…) over `store` for batch shape `[B, T]`.
  *
  * @example
  * ```ts
@@ -32,7 +31,5 @@ export function createModel(
   B: number,
   T: number,
 ): TrainableModel {
-  return config.arch === "gpt"
-    ? new GptModel(backend, config, store, B, T)
-    : new RwkvModel(backend, config, store, B, T);
+  return familyOf(config).createTrainingModel(backend, config, store, B, T);
 }

@@ -1,12 +1,13 @@
 /**
- * Deterministic weight initialisation (GPT-2/nanoGPT: N(0, 0.02), residual projections scaled
- * by 1/√(2L); RWKV-4: BlinkDL's init) from a small seeded random generator.
+ * Deterministic weight initialisation from a small seeded random generator, following each
+ * weight's initialiser in the family's weight list (GPT-2/nanoGPT: N(0, 0.02), residual
+ * projections scaled by 1/√(2L); RWKV-4: BlinkDL's init).
  *
  * @module
  */
 import type { NamedTensor } from "../io/safetensors.ts";
 import type { ModelConfig } from "./config.ts";
-import { rwkvTimeInit, weightSpecs } from "./weights.ts";
+import { weightSpecs } from "./weights.ts";
 
 /**
  * A small seeded generator (xoshiro128**) with a serialisable state, so a run's randomness
@@ -106,9 +107,8 @@ export function initWeights(config: ModelConfig, seed: number): Map<string, Name
       case "const":
         data.fill(init.value);
         break;
-      case "rwkv-time":
-        if (config.arch !== "rwkv") throw new Error("rwkv-time init on a GPT");
-        data = rwkvTimeInit(spec.name, init.layer, config);
+      case "computed":
+        data = init.values();
         break;
     }
     out.set(spec.name, { shape: [...spec.shape], data });

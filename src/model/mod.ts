@@ -1,7 +1,7 @@
 /**
- * Public API of src/model (re-exported by the top-level mod.ts): configurations and presets,
- * weight lists and initialisation, checkpoints, and the GPT and RWKV-4 models written
- * layer by layer on a `Backend`.
+ * Public API of src/model (re-exported by the top-level mod.ts): model families and their
+ * registry, configurations and presets, weight lists and initialisation, checkpoints, and the
+ * GPT and RWKV-4 models written layer by layer on a `Backend`.
  *
  * @example
  * ```ts
@@ -23,7 +23,26 @@ export {
   type RwkvConfig,
   validateConfig,
 } from "./config.ts";
-export { rwkvTimeInit, type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
+export {
+  type BaseConfig,
+  checkPositiveInteger,
+  type FileTensor,
+  jsonNumbers,
+  type ModelFamily,
+  type PresetShape,
+} from "./family.ts";
+export {
+  type AnyModelFamily,
+  familyForArch,
+  familyForPreset,
+  familyFromJson,
+  familyOf,
+  MODEL_FAMILIES,
+} from "./registry.ts";
+export { gptFamily } from "./gpt/family.ts";
+export { rwkvFamily } from "./rwkv/family.ts";
+export { type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
+export { rwkvTimeInit } from "./rwkv/weights.ts";
 export { initWeights, Xoshiro128 } from "./init.ts";
 export {
   canonicalWeights,
@@ -39,6 +58,6 @@ export {
 } from "./checkpoint.ts";
 export { type ParameterLayout, parameterLayout, ParameterStore } from "./params.ts";
 export type { TrainableModel } from "./model.ts";
-export { GptModel } from "./gpt.ts";
-export { RwkvModel } from "./rwkv.ts";
+export { GptModel } from "./gpt/training.ts";
+export { RwkvModel } from "./rwkv/training.ts";
 export { createModel } from "./factory.ts";

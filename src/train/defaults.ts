@@ -7,6 +7,7 @@
 import type { Backend } from "../backend/backend.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { parameterLayout } from "../model/params.ts";
+import { familyOf } from "../model/registry.ts";
 
 /** The limits that matter, read from a WebGPU backend when it exposes them. */
 export interface MemoryLimits {
@@ -47,15 +48,12 @@ export function memoryLimits(backend: Backend): MemoryLimits {
   };
 }
 
-/** Floats of activations (and their gradients) kept per token by the models. */
+/**
+ * Floats of activations (and their gradients) kept per token by the training model, counted
+ * by its family from the buffers the model allocates (every one is proportional to B·T).
+ */
 export function activationFloatsPerToken(config: ModelConfig): number {
-  const { dModel: C, nLayer: L, vocabSize: V } = config;
-  if (config.arch === "gpt") {
-    const M = config.mlpDim;
-    return L * (8 * C + 2 * M + 6) + 9 * C + 2 * M + 2 * V + 8;
-  }
-  const F = config.ffnDim;
-  return L * (17 * C + 2 * F + 4) + 10 * C + 2 * F + 2 * V + 8;
+  return familyOf(config).activationFloats(config, 1, 1);
 }
 
 /** Bytes a training run of `config` needs at batch shape `[B, T]`. */

@@ -13,6 +13,7 @@ import { listCheckpoints, loadCheckpoint, resolveCheckpointDir } from "../model/
 import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { ParameterStore } from "../model/params.ts";
+import { familyOf } from "../model/registry.ts";
 import type { Progress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { loadTrainingData } from "./data.ts";
@@ -96,15 +97,14 @@ export async function startTraining(o: StartTrainingOptions): Promise<TrainSumma
   return await withBackend(o.device, log, async (backend) => {
     const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
     log(shape.note);
-    if (base.arch === "gpt" && shape.context > base.contextLength) {
+    const family = familyOf(base);
+    if (shape.context > family.maxContext(base)) {
       throw new BenteviError(
         `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
       );
     }
     // GPT keeps the preset's position table; RWKV records the training length.
-    const config: ModelConfig = base.arch === "gpt"
-      ? base
-      : { ...base, contextLength: shape.context };
+    const config: ModelConfig = family.withContext(base, shape.context);
     const steps = o.steps ?? 1000;
     const defaults = defaultTrainOptions(config, steps);
     const lr = o.lr ?? defaults.lr;
@@ -226,7 +226,7 @@ export async function evaluateCheckpoint(
     );
   }
   const T = o.context ?? ckpt.config.contextLength;
-  if (ckpt.config.arch === "gpt" && T > ckpt.config.contextLength) {
+  if (T > familyOf(ckpt.config).maxContext(ckpt.config)) {
     throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);
   }
   const data = await loadTrainingData(dataPath, tokenizer, { wholeAsValidation: true });
@@ -280,14 +280,13 @@ export async function findLearningRate(
   return await withBackend(o.device, log, async (backend) => {
     const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
     log(shape.note);
-    if (base.arch === "gpt" && shape.context > base.contextLength) {
+    const family = familyOf(base);
+    if (shape.context > family.maxContext(base)) {
       throw new BenteviError(
         `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
       );
     }
-    const config: ModelConfig = base.arch === "gpt"
-      ? base
-      : { ...base, contextLength: shape.context };
+    const config: ModelConfig = family.withContext(base, shape.context);
     const data = await loadTrainingData(o.data, tokenizer);
     try {
       checkDataFits(data, shape.context, o.data);

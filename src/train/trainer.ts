@@ -21,11 +21,12 @@ import {
   loadTrainerState,
   saveCheckpoint,
 } from "../model/checkpoint.ts";
-import { configFromJson, type ModelConfig } from "../model/config.ts";
+import { configFromJson, configToJson, type ModelConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { initWeights } from "../model/init.ts";
 import type { TrainableModel } from "../model/model.ts";
 import { ParameterStore } from "../model/params.ts";
+import { familyOf } from "../model/registry.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
@@ -182,31 +183,8 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   if (!json || json.version !== 1 || !json.options || !json.config || !json.data) {
     throw new BenteviError(`${path}: not a Bentevi run description`);
   }
-  json.config = configFromJson({ bentevi: json.config, ...toJsonShape(json.config) }, path);
+  json.config = configFromJson(configToJson(json.config), path);
   return json;
-}
-
-function toJsonShape(c: ModelConfig): Record<string, unknown> {
-  return c.arch === "gpt"
-    ? {
-      model_type: "gpt2",
-      vocab_size: c.vocabSize,
-      n_positions: c.contextLength,
-      n_embd: c.dModel,
-      n_layer: c.nLayer,
-      n_head: c.nHead,
-      n_inner: c.mlpDim,
-      layer_norm_epsilon: c.layerNormEps,
-    }
-    : {
-      model_type: "rwkv4",
-      vocab_size: c.vocabSize,
-      context_length: c.contextLength,
-      hidden_size: c.dModel,
-      num_hidden_layers: c.nLayer,
-      intermediate_size: c.ffnDim,
-      layer_norm_epsilon: c.layerNormEps,
-    };
 }
 
 /** Checks that both splits hold at least one window of `T + 1` tokens. */
@@ -253,7 +231,7 @@ export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void
   if (o.minLr > o.lr) {
     throw new BenteviError(`--min-lr ${o.minLr} is larger than --lr ${o.lr}`);
   }
-  if (config.arch === "gpt" && o.context > config.contextLength) {
+  if (o.context > familyOf(config).maxContext(config)) {
     throw new BenteviError(
       `--context ${o.context} exceeds the model's context length ${config.contextLength}`,
     );

@@ -4,10 +4,10 @@ import type { Backend } from "../../src/backend/backend.ts";
 import { type GptConfig, initWeights, type ModelConfig } from "../../src/model/mod.ts";
 import {
   createLanguageModel,
-  GptInference,
   loadModelState,
   saveModelState,
 } from "../../src/generate/inference.ts";
+import { GptInference } from "../../src/model/gpt/inference.ts";
 import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
 
 const gptConfig: ModelConfig = {

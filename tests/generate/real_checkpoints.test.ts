@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/mod.ts";
 import { loadCheckpoint } from "../../src/model/mod.ts";
-import { convertRwkvCpp, decodeRwkvCpp } from "../../src/model/rwkv_cpp.ts";
+import { convertRwkvCpp, decodeRwkvCpp } from "../../src/model/rwkv/cpp.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { gpt2Reference, maxAbsDiff } from "./reference.ts";
 

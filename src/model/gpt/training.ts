@@ -5,25 +5,71 @@
  *
  * @module
  */
-import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
+import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
+import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
+import type { TrainableModel } from "../model.ts";
+import type { ParameterStore } from "../params.ts";
 import type { GptConfig } from "./config.ts";
-import type { TrainableModel } from "./model.ts";
-import type { ParameterStore } from "./params.ts";
 
-interface GptLayerActs {
-  ln1: Tensor;
-  ln1Mean: Tensor;
-  ln1Rstd: Tensor;
-  qkv: Tensor;
-  atty: Tensor;
-  lse: Tensor;
-  resid2: Tensor;
-  ln2: Tensor;
-  ln2Mean: Tensor;
-  ln2Rstd: Tensor;
-  fch: Tensor;
-  fchGelu: Tensor;
-  resid3: Tensor;
+/**
+ * The activation buffers of GPT training at batch shape `[B, T]`: `model` once, `layer` per
+ * block. The model allocates from this list and {@link gptActivationFloats} counts it.
+ */
+function gptActivationPlan(config: GptConfig, B: number, T: number) {
+  const { dModel: C, vocabSize: V, mlpDim: M, nHead: NH } = config;
+  const N = B * T;
+  return {
+    model: {
+      ids: i32(N),
+      targets: i32(N),
+      losses: f32(N),
+      logits: f32(N, V),
+      dlogits: f32(N, V),
+      encoded: f32(N, C),
+      lnf: f32(N, C),
+      lnfMean: f32(N),
+      lnfRstd: f32(N),
+      scratch: f32(N, C), // attproj / fcproj outputs (not needed by backward)
+      // gradients of activations, shared by all layers
+      dres: f32(N, C),
+      dx: f32(N, C),
+      dqkv: f32(N, 3 * C),
+      dfch: f32(N, M),
+      dfchGelu: f32(N, M),
+    },
+    layer: {
+      ln1: f32(N, C),
+      ln1Mean: f32(N),
+      ln1Rstd: f32(N),
+      qkv: f32(N, 3 * C),
+      atty: f32(N, C),
+      lse: f32(B, NH, T),
+      resid2: f32(N, C),
+      ln2: f32(N, C),
+      ln2Mean: f32(N),
+      ln2Rstd: f32(N),
+      fch: f32(N, M),
+      fchGelu: f32(N, M),
+      resid3: f32(N, C),
+    },
+  };
+}
+
+type GptLayerActs = Record<keyof ReturnType<typeof gptActivationPlan>["layer"], Tensor>;
+
+/**
+ * Floats of the activation buffers GPT training allocates at `[B, T]`.
+ *
+ * @example
+ * ```ts
+ * import { gptActivationFloats } from "./training.ts";
+ * import { GPT_PRESETS } from "./config.ts";
+ * console.log(gptActivationFloats({ ...GPT_PRESETS["gpt-micro"], vocabSize: 64 }, 1, 1) > 0); // true
+ * ```
+ */
+export function gptActivationFloats(config: GptConfig, B: number, T: number): number {
+  const plan = gptActivationPlan(config, B, T);
+  return planElements(plan.model) + config.nLayer * planElements(plan.layer);
 }
 
 /**
@@ -31,8 +77,8 @@ interface GptLayerActs {
  *
  * @example
  * ```ts
- * import { GptModel, ParameterStore, initWeights, presetConfig } from "../../mod.ts";
- * import { createBackend } from "../backend/select.ts";
+ * import { GptModel, ParameterStore, initWeights, presetConfig } from "../../../mod.ts";
+ * import { createBackend } from "../../backend/select.ts";
  * const backend = await createBackend("cpu");
  * const config = presetConfig("gpt-micro", 64) as import("./config.ts").GptConfig;
  * const store = new ParameterStore(backend, config);
@@ -60,10 +106,9 @@ export class GptModel implements TrainableModel {
   readonly #lnf: Tensor;
   readonly #lnfMean: Tensor;
   readonly #lnfRstd: Tensor;
-  readonly #scratch: Tensor; // attproj / fcproj outputs (not needed by backward)
-  // gradients of activations, shared by all layers
+  readonly #scratch: Tensor;
   readonly #dres: Tensor;
-  readonly #dx: Tensor; // [BT, C]
+  readonly #dx: Tensor;
   readonly #dqkv: Tensor;
   readonly #dfch: Tensor;
   readonly #dfchGelu: Tensor;
@@ -80,46 +125,27 @@ export class GptModel implements TrainableModel {
     this.store = store;
     this.B = B;
     this.T = T;
-    const { dModel: C, vocabSize: V, mlpDim: M, nHead: NH } = config;
-    const N = B * T;
-    const z = (shape: number[], dtype: "f32" | "i32" = "f32") => {
-      const t = backend.zeros(shape, dtype);
-      this.#owned.push(t);
-      return t;
-    };
-    this.#dims = { B, T, C, NH };
-    this.ids = z([N], "i32");
-    this.targets = z([N], "i32");
-    this.losses = z([N]);
-    this.logits = z([N, V]);
-    this.#dlogits = z([N, V]);
-    this.#encoded = z([N, C]);
+    const plan = gptActivationPlan(config, B, T);
+    const m = allocatePlan(backend, plan.model, this.#owned);
+    this.#dims = { B, T, C: config.dModel, NH: config.nHead };
+    this.ids = m.ids;
+    this.targets = m.targets;
+    this.losses = m.losses;
+    this.logits = m.logits;
+    this.#dlogits = m.dlogits;
+    this.#encoded = m.encoded;
     for (let l = 0; l < config.nLayer; l++) {
-      this.#layers.push({
-        ln1: z([N, C]),
-        ln1Mean: z([N]),
-        ln1Rstd: z([N]),
-        qkv: z([N, 3 * C]),
-        atty: z([N, C]),
-        lse: z([B, NH, T]),
-        resid2: z([N, C]),
-        ln2: z([N, C]),
-        ln2Mean: z([N]),
-        ln2Rstd: z([N]),
-        fch: z([N, M]),
-        fchGelu: z([N, M]),
-        resid3: z([N, C]),
-      });
+      this.#layers.push(allocatePlan(backend, plan.layer, this.#owned));
     }
-    this.#lnf = z([N, C]);
-    this.#lnfMean = z([N]);
-    this.#lnfRstd = z([N]);
-    this.#scratch = z([N, C]);
-    this.#dres = z([N, C]);
-    this.#dx = z([N, C]);
-    this.#dqkv = z([N, 3 * C]);
-    this.#dfch = z([N, M]);
-    this.#dfchGelu = z([N, M]);
+    this.#lnf = m.lnf;
+    this.#lnfMean = m.lnfMean;
+    this.#lnfRstd = m.lnfRstd;
+    this.#scratch = m.scratch;
+    this.#dres = m.dres;
+    this.#dx = m.dx;
+    this.#dqkv = m.dqkv;
+    this.#dfch = m.dfch;
+    this.#dfchGelu = m.dfchGelu;
   }
 
   forward(withGrad: boolean, gradScale = 1): void {

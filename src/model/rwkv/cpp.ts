@@ -11,11 +11,12 @@
  *
  * @module
  */
-import { BenteviError, fsError } from "../errors.ts";
-import type { NamedTensor } from "../io/safetensors.ts";
-import { type RwkvConfig, validateConfig } from "./config.ts";
-import { saveCheckpoint } from "./checkpoint.ts";
-import { Tokenizer } from "../tokenizer/mod.ts";
+import { BenteviError, fsError } from "../../errors.ts";
+import type { NamedTensor } from "../../io/safetensors.ts";
+import { validateConfig } from "../config.ts";
+import type { RwkvConfig } from "./config.ts";
+import { saveCheckpoint } from "../checkpoint.ts";
+import { Tokenizer } from "../../tokenizer/mod.ts";
 
 /** `"ggmf"` read as a little-endian int32. */
 export const GGMF_MAGIC = 0x67676d66;
@@ -48,7 +49,7 @@ function halfToFloat(h: number): number {
  *
  * @example
  * ```ts
- * import { decodeRwkvCpp } from "./rwkv_cpp.ts";
+ * import { decodeRwkvCpp } from "./cpp.ts";
  * const header = new Int32Array([0x67676d66, 100, 4, 2, 0, 0]);
  * const file = decodeRwkvCpp(new Uint8Array(header.buffer));
  * console.log(file.nVocab, file.tensors.size); // 4 0
@@ -139,7 +140,7 @@ export interface RwkvCppWeights {
  *
  * @example
  * ```ts
- * import { readRwkvCpp, rwkvCppToWeights } from "./rwkv_cpp.ts";
+ * import { readRwkvCpp, rwkvCppToWeights } from "./cpp.ts";
  * const path = "../shared/data/models/rwkv-cpp-tiny/tiny-rwkv-4v0-660K-FP32.bin";
  * try {
  *   const model = rwkvCppToWeights(await readRwkvCpp(path), path);
@@ -223,7 +224,7 @@ export interface RwkvCppConversion {
  *
  * @example
  * ```ts
- * import { convertRwkvCpp } from "./rwkv_cpp.ts";
+ * import { convertRwkvCpp } from "./cpp.ts";
  * const src = "../shared/data/models/rwkv-cpp-tiny/tiny-rwkv-4v0-660K-FP32.bin";
  * try {
  *   const out = await convertRwkvCpp(src, await Deno.makeTempDir() + "/tiny");

@@ -5,35 +5,90 @@
  *
  * @module
  */
-import type { Backend, Tensor } from "../backend/backend.ts";
+import type { Backend, Tensor } from "../../backend/backend.ts";
+import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
+import type { TrainableModel } from "../model.ts";
+import type { ParameterStore } from "../params.ts";
 import type { RwkvConfig } from "./config.ts";
-import type { TrainableModel } from "./model.ts";
-import type { ParameterStore } from "./params.ts";
 
-interface RwkvLayerActs {
-  xin: Tensor; // residual input of the block
-  xa: Tensor; // ln1 output
-  ln1Mean: Tensor;
-  ln1Rstd: Tensor;
-  xk: Tensor;
-  xv: Tensor;
-  xr: Tensor;
-  k: Tensor;
-  v: Tensor;
-  r: Tensor; // sigmoid(receptance)
-  y: Tensor; // wkv
-  ry: Tensor;
-  x1: Tensor; // after time mixing
-  xf: Tensor; // ln2 output
-  ln2Mean: Tensor;
-  ln2Rstd: Tensor;
-  fk: Tensor;
-  fr: Tensor;
-  kk: Tensor; // [N, F] key pre-activation
-  ksq: Tensor; // [N, F]
-  kv: Tensor;
-  r2: Tensor;
-  x2: Tensor; // block output
+/**
+ * The activation buffers of RWKV training at batch shape `[B, T]`: `model` once, `layer` per
+ * block (a block's input is the previous block's `x2`, block 0's is `x0`). The model
+ * allocates from this list and {@link rwkvActivationFloats} counts it.
+ */
+function rwkvActivationPlan(config: RwkvConfig, B: number, T: number) {
+  const { dModel: C, vocabSize: V, ffnDim: F } = config;
+  const N = B * T;
+  return {
+    model: {
+      ids: i32(N),
+      targets: i32(N),
+      losses: f32(N),
+      logits: f32(N, V),
+      dlogits: f32(N, V),
+      emb: f32(N, C),
+      ln0Mean: f32(N),
+      ln0Rstd: f32(N),
+      x0: f32(N, C), // ln0 output = input of block 0
+      xo: f32(N, C),
+      lnoMean: f32(N),
+      lnoRstd: f32(N),
+      scratch: f32(N, C),
+      dres: f32(N, C),
+      // gradient scratch: 5 × [N, C], 2 × [N, F]
+      g0: f32(N, C),
+      g1: f32(N, C),
+      g2: f32(N, C),
+      g3: f32(N, C),
+      g4: f32(N, C),
+      gf0: f32(N, F),
+      gf1: f32(N, F),
+    },
+    layer: {
+      xa: f32(N, C), // ln1 output
+      ln1Mean: f32(N),
+      ln1Rstd: f32(N),
+      xk: f32(N, C),
+      xv: f32(N, C),
+      xr: f32(N, C),
+      k: f32(N, C),
+      v: f32(N, C),
+      r: f32(N, C), // sigmoid(receptance)
+      y: f32(N, C), // wkv
+      ry: f32(N, C),
+      x1: f32(N, C), // after time mixing
+      xf: f32(N, C), // ln2 output
+      ln2Mean: f32(N),
+      ln2Rstd: f32(N),
+      fk: f32(N, C),
+      fr: f32(N, C),
+      kk: f32(N, F), // key pre-activation
+      ksq: f32(N, F),
+      kv: f32(N, C),
+      r2: f32(N, C),
+      x2: f32(N, C), // block output
+    },
+  };
+}
+
+/** One block's activations: its input and its own buffers. */
+type RwkvLayerActs =
+  & { xin: Tensor }
+  & Record<keyof ReturnType<typeof rwkvActivationPlan>["layer"], Tensor>;
+
+/**
+ * Floats of the activation buffers RWKV training allocates at `[B, T]`.
+ *
+ * @example
+ * ```ts
+ * import { rwkvActivationFloats } from "./training.ts";
+ * import { RWKV_PRESETS } from "./config.ts";
+ * console.log(rwkvActivationFloats({ ...RWKV_PRESETS["rwkv-micro"], vocabSize: 64 }, 1, 1) > 0); // true
+ * ```
+ */
+export function rwkvActivationFloats(config: RwkvConfig, B: number, T: number): number {
+  const plan = rwkvActivationPlan(config, B, T);
+  return planElements(plan.model) + config.nLayer * planElements(plan.layer);
 }
 
 /**
@@ -41,8 +96,8 @@ interface RwkvLayerActs {
  *
  * @example
  * ```ts
- * import { RwkvModel, ParameterStore, initWeights, presetConfig } from "../../mod.ts";
- * import { createBackend } from "../backend/select.ts";
+ * import { RwkvModel, ParameterStore, initWeights, presetConfig } from "../../../mod.ts";
+ * import { createBackend } from "../../backend/select.ts";
  * const backend = await createBackend("cpu");
  * const config = presetConfig("rwkv-micro", 64) as import("./config.ts").RwkvConfig;
  * const store = new ParameterStore(backend, config);
@@ -85,58 +140,29 @@ export class RwkvModel implements TrainableModel {
     this.store = store;
     this.B = B;
     this.T = T;
-    const { dModel: C, vocabSize: V, ffnDim: F } = config;
-    const N = B * T;
-    const z = (shape: number[], dtype: "f32" | "i32" = "f32") => {
-      const t = backend.zeros(shape, dtype);
-      this.#owned.push(t);
-      return t;
-    };
-    this.ids = z([N], "i32");
-    this.targets = z([N], "i32");
-    this.losses = z([N]);
-    this.logits = z([N, V]);
-    this.#dlogits = z([N, V]);
-    this.#emb = z([N, C]);
-    this.#ln0Mean = z([N]);
-    this.#ln0Rstd = z([N]);
-    let xin = z([N, C]); // ln0 output = input of block 0
+    const plan = rwkvActivationPlan(config, B, T);
+    const m = allocatePlan(backend, plan.model, this.#owned);
+    this.ids = m.ids;
+    this.targets = m.targets;
+    this.losses = m.losses;
+    this.logits = m.logits;
+    this.#dlogits = m.dlogits;
+    this.#emb = m.emb;
+    this.#ln0Mean = m.ln0Mean;
+    this.#ln0Rstd = m.ln0Rstd;
+    let xin = m.x0;
     for (let l = 0; l < config.nLayer; l++) {
-      const acts: RwkvLayerActs = {
-        xin,
-        xa: z([N, C]),
-        ln1Mean: z([N]),
-        ln1Rstd: z([N]),
-        xk: z([N, C]),
-        xv: z([N, C]),
-        xr: z([N, C]),
-        k: z([N, C]),
-        v: z([N, C]),
-        r: z([N, C]),
-        y: z([N, C]),
-        ry: z([N, C]),
-        x1: z([N, C]),
-        xf: z([N, C]),
-        ln2Mean: z([N]),
-        ln2Rstd: z([N]),
-        fk: z([N, C]),
-        fr: z([N, C]),
-        kk: z([N, F]),
-        ksq: z([N, F]),
-        kv: z([N, C]),
-        r2: z([N, C]),
-        x2: z([N, C]),
-      };
+      const acts: RwkvLayerActs = { xin, ...allocatePlan(backend, plan.layer, this.#owned) };
       this.#layers.push(acts);
       xin = acts.x2;
     }
-    this.#xo = z([N, C]);
-    this.#lnoMean = z([N]);
-    this.#lnoRstd = z([N]);
-    this.#scratch = z([N, C]);
-    this.#dres = z([N, C]);
-    this.#g = [z([N, C]), z([N, C]), z([N, C]), z([N, C]), z([N, C])];
-    this.#gf = [z([N, F]), z([N, F])];
+    this.#xo = m.xo;
+    this.#lnoMean = m.lnoMean;
+    this.#lnoRstd = m.lnoRstd;
+    this.#scratch = m.scratch;
+    this.#dres = m.dres;
+    this.#g = [m.g0, m.g1, m.g2, m.g3, m.g4];
+    this.#gf = [m.gf0, m.gf1];
   }
 
   forward(withGrad: boolean, gradScale = 1): void {

@@ -1,0 +1,298 @@
+/**
+ * GPT-2 for generation: the prompt runs once (prefill, all positions in one pass) and every
+ * new token reuses per-layer K/V caches through `attentionCached`, so a step costs one
+ * token's matmuls plus attention over the cache. {@link GptInference.forwardAll} is the
+ * stateless recompute the cached path is checked against.
+ *
+ * @module
+ */
+import { type Backend, type Tensor, VIEW_ALIGN } from "../../backend/backend.ts";
+import { BenteviError } from "../../errors.ts";
+import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
+import type { NamedTensor } from "../../io/safetensors.ts";
+import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import type { GptConfig } from "./config.ts";
+import { gptWeightSpecs } from "./weights.ts";
+
+/** Largest slice of the token table one head matmul binds (under WebGPU's 128 MiB default). */
+const HEAD_SLICE_BYTES = 64 * 1024 * 1024;
+
+/** The activations of one GPT forward over `T` positions. */
+interface GptWorkspace {
+  T: number;
+  x: Tensor;
+  ln: Tensor;
+  mean: Tensor;
+  rstd: Tensor;
+  qkv: Tensor;
+  att: Tensor;
+  fc: Tensor;
+  g: Tensor;
+  /** Saved log-sum-exp of uncached attention (null: the KV-cached path). */
+  lse: Tensor | null;
+  logits: Tensor | null;
+  /** Everything allocated, to free. */
+  all: Tensor[];
+}
+
+/** GPT-2 with a KV cache. See the module documentation. */
+export class GptInference implements LanguageModel {
+  readonly config: GptConfig;
+  readonly backend: Backend;
+  readonly maxContext: number;
+  #w: Map<string, Tensor>;
+  #k: Tensor[] = [];
+  #v: Tensor[] = [];
+  #tokens: number[] = [];
+  #one: GptWorkspace | undefined;
+  #headSliceBytes: number;
+  #wteHost: Float32Array;
+  #wpeHost: Float32Array;
+  #disposed = false;
+
+  /**
+   * Uploads `weights` and allocates the caches (`[1, contextLength, C]` per layer).
+   * `headSliceBytes` bounds the slice of the token table one head matmul binds.
+   */
+  constructor(
+    backend: Backend,
+    config: GptConfig,
+    weights: WeightMap,
+    source = "checkpoint",
+    headSliceBytes = HEAD_SLICE_BYTES,
+  ) {
+    this.#headSliceBytes = headSliceBytes;
+    this.backend = backend;
+    this.config = config;
+    this.maxContext = config.contextLength;
+    this.#w = uploadWeights(backend, gptWeightSpecs(config), weights, config.arch, source);
+    this.#wteHost = weights.get("wte.weight")!.data;
+    this.#wpeHost = weights.get("wpe.weight")!.data;
+    for (let l = 0; l < config.nLayer; l++) {
+      this.#k.push(backend.zeros([1, config.contextLength, config.dModel]));
+      this.#v.push(backend.zeros([1, config.contextLength, config.dModel]));
+    }
+  }
+
+  get tokens(): readonly number[] {
+    return this.#tokens;
+  }
+
+  #weight(name: string): Tensor {
+    return this.#w.get(name)!;
+  }
+
+  /** Buffers for a block of `T` positions (`head`: also the final LayerNorm and logits). */
+  #workspace(T: number, cached: boolean, head: boolean): GptWorkspace {
+    const b = this.backend, c = this.config, C = c.dModel, M = c.mlpDim;
+    const all: Tensor[] = [];
+    const z = (shape: number[], dtype: "f32" | "i32" = "f32") => {
+      const t = b.zeros(shape, dtype);
+      all.push(t);
+      return t;
+    };
+    return {
+      T,
+      x: z([T, C]),
+      ln: z([T, C]),
+      mean: z([T]),
+      rstd: z([T]),
+      qkv: z([T, 3 * C]),
+      att: z([T, C]),
+      fc: z([T, M]),
+      g: z([T, M]),
+      lse: cached ? null : z([c.nHead, T]),
+      // Sliced heads over several rows assemble the logits on the host instead.
+      logits: head && (T === 1 || c.vocabSize * C * 4 <= this.#headSliceBytes)
+        ? z([T, c.vocabSize])
+        : null,
+      all,
+    };
+  }
+
+  /** The one-token workspace, kept for the life of the model (decode steps allocate nothing). */
+  #step(): GptWorkspace {
+    return this.#one ??= this.#workspace(1, true, true);
+  }
+
+  /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
+  #blocks(ids: readonly number[], pos: number, ws: GptWorkspace): void {
+    const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
+    const { x, ln, mean, rstd, qkv, att, fc, g } = ws;
+    const dims = { B: 1, T, C, NH: c.nHead };
+    // The embedding rows are summed on the host: a handful of rows per call, and the token
+    // table never has to be bound whole (GPT-2's is 154 MB, over some devices' binding limit).
+    const rows = new Float32Array(T * C);
+    for (let t = 0; t < T; t++) {
+      const e = ids[t] * C, p = (pos + t) * C;
+      for (let i = 0; i < C; i++) rows[t * C + i] = this.#wteHost[e + i] + this.#wpeHost[p + i];
+    }
+    b.write(x, rows);
+    for (let l = 0; l < c.nLayer; l++) {
+      const p = `h.${l}.`, w = (n: string) => this.#weight(p + n);
+      b.layerNorm({
+        out: ln,
+        mean,
+        rstd,
+        x,
+        w: w("ln_1.weight"),
+        b: w("ln_1.bias"),
+        eps: c.layerNormEps,
+      });
+      b.matmul(qkv, ln, w("attn.c_attn.weight"), { bias: w("attn.c_attn.bias") });
+      if (ws.lse) b.attention({ out: att, lse: ws.lse, qkv, dims });
+      else b.attentionCached({ out: att, qkv, kCache: this.#k[l], vCache: this.#v[l], pos, dims });
+      b.matmul(x, att, w("attn.c_proj.weight"), { bias: w("attn.c_proj.bias"), accumulate: true });
+      b.layerNorm({
+        out: ln,
+        mean,
+        rstd,
+        x,
+        w: w("ln_2.weight"),
+        b: w("ln_2.bias"),
+        eps: c.layerNormEps,
+      });
+      b.matmul(fc, ln, w("mlp.c_fc.weight"), { bias: w("mlp.c_fc.bias") });
+      b.gelu(g, fc);
+      b.matmul(x, g, w("mlp.c_proj.weight"), { bias: w("mlp.c_proj.bias"), accumulate: true });
+    }
+  }
+
+  /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
+  async #head(ws: GptWorkspace): Promise<Float32Array> {
+    const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
+    const wte = this.#weight("wte.weight"), logits = ws.logits!;
+    b.layerNorm({
+      out: ws.ln,
+      mean: ws.mean,
+      rstd: ws.rstd,
+      x: ws.x,
+      w: this.#weight("ln_f.weight"),
+      b: this.#weight("ln_f.bias"),
+      eps: c.layerNormEps,
+    });
+    // A big vocabulary goes in slices of the table, each binding at most headSliceBytes.
+    const slice = this.#headSliceBytes;
+    const rows = Math.floor(slice / (4 * C) / VIEW_ALIGN) * VIEW_ALIGN;
+    if (V * C * 4 <= slice || rows === 0) {
+      b.matmul(logits, ws.ln, wte, { transB: true });
+      return await b.read(logits) as Float32Array;
+    }
+    if (T === 1) {
+      // One row: each slice writes straight into its part of the logits.
+      for (let start = 0; start < V; start += rows) {
+        const n = Math.min(rows, V - start);
+        b.matmul(b.view(logits, start, [1, n]), ws.ln, b.view(wte, start * C, [n, C]), {
+          transB: true,
+        });
+      }
+      return await b.read(logits) as Float32Array;
+    }
+    // Several rows: slice by slice into a [T, n] buffer, assembled on the host.
+    const out = new Float32Array(T * V);
+    const part = b.zeros([T, rows]);
+    try {
+      for (let start = 0; start < V; start += rows) {
+        const n = Math.min(rows, V - start);
+        const dst = n === rows ? part : b.view(part, 0, [T, n]);
+        b.matmul(dst, ws.ln, b.view(wte, start * C, [n, C]), { transB: true });
+        const got = await b.read(dst) as Float32Array;
+        for (let t = 0; t < T; t++) out.set(got.subarray(t * n, t * n + n), t * V + start);
+      }
+    } finally {
+      freeAll(b, [part]);
+    }
+    return out;
+  }
+
+  async feed(ids: readonly number[]): Promise<Float32Array> {
+    this.#check();
+    if (ids.length === 0) throw new Error("feed: no tokens");
+    const pos = this.#tokens.length;
+    if (pos + ids.length > this.maxContext) {
+      throw new BenteviError(
+        `the context holds ${this.maxContext} tokens; ${pos} used, ${ids.length} more do not fit`,
+      );
+    }
+    for (const id of ids) checkTokenId(id, this.config.vocabSize);
+    // Prefill all but the last token without the head, then the last one with it: the
+    // head (the biggest matmul with a large vocabulary) runs for one row only.
+    if (ids.length > 1) {
+      const ws = this.#workspace(ids.length - 1, true, false);
+      try {
+        this.#blocks(ids.slice(0, -1), pos, ws);
+      } finally {
+        freeAll(this.backend, ws.all);
+      }
+    }
+    const one = this.#step();
+    this.#blocks(ids.slice(-1), pos + ids.length - 1, one);
+    const out = await this.#head(one);
+    this.#tokens.push(...ids);
+    return out;
+  }
+
+  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
+    this.#check();
+    if (ids.length === 0 || ids.length > this.maxContext) {
+      throw new BenteviError(`forwardAll needs 1…${this.maxContext} tokens, got ${ids.length}`);
+    }
+    for (const id of ids) checkTokenId(id, this.config.vocabSize);
+    const ws = this.#workspace(ids.length, false, true);
+    try {
+      this.#blocks(ids, 0, ws);
+      return await this.#head(ws);
+    } finally {
+      freeAll(this.backend, ws.all);
+    }
+  }
+
+  reset(): void {
+    this.#tokens = [];
+  }
+
+  truncate(n: number): boolean {
+    if (n < 0 || n > this.#tokens.length) return false;
+    this.#tokens.length = n; // later positions of the cache are simply overwritten
+    return true;
+  }
+
+  async exportState(): Promise<Map<string, NamedTensor>> {
+    const T = this.#tokens.length, C = this.config.dModel;
+    const m = new Map<string, NamedTensor>();
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const k = await this.backend.read(this.#k[l]) as Float32Array;
+      const v = await this.backend.read(this.#v[l]) as Float32Array;
+      m.set(`h.${l}.k_cache`, { shape: [T, C], data: k.slice(0, T * C) });
+      m.set(`h.${l}.v_cache`, { shape: [T, C], data: v.slice(0, T * C) });
+    }
+    return m;
+  }
+
+  importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void {
+    const T = tokens.length, C = this.config.dModel;
+    if (T > this.maxContext) {
+      throw new BenteviError(`state holds ${T} tokens; context is ${this.maxContext}`);
+    }
+    for (let l = 0; l < this.config.nLayer; l++) {
+      for (const [name, cache] of [["k_cache", this.#k[l]], ["v_cache", this.#v[l]]] as const) {
+        const t = state.get(`h.${l}.${name}`);
+        if (!t || t.data.length !== T * C) {
+          throw new BenteviError(`state: h.${l}.${name} is missing or has the wrong size`);
+        }
+        if (T > 0) this.backend.write(cache, t.data);
+      }
+    }
+    this.#tokens = [...tokens];
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    freeAll(this.backend, [...this.#w.values(), ...this.#k, ...this.#v, ...(this.#one?.all ?? [])]);
+  }
+
+  #check() {
+    if (this.#disposed) throw new Error("model used after dispose()");
+  }
+}
