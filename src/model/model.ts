@@ -1,7 +1,7 @@
 /**
  * What the trainer needs from a model: fixed-size input/target buffers, a forward pass that
  * writes per-token losses (and the gradient of the logits), a backward pass that accumulates
- * into the parameter gradients.
+ * into the parameter gradients. Each model family provides one (`ModelFamily.createTrainingModel`).
  *
  * @module
  */
@@ -15,7 +15,10 @@ export interface TrainableModel {
   readonly config: ModelConfig;
   /** The backend it records on. */
   readonly backend: Backend;
-  /** Parameters and gradients. */
+  /**
+   * The parameters it trains and their gradients: the optimizer steps exactly this store (a
+   * wrapper model over a frozen base can expose only its adapters' store here).
+   */
   readonly store: ParameterStore;
   /** Batch size. */
   readonly B: number;
