@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import type { Backend } from "../../src/backend/backend.ts";
+import { CpuBackend } from "../../src/backend/cpu/mod.ts";
+import { BenteviError } from "../../src/errors.ts";
+import {
+  configFromJson,
+  configToJson,
+  createModel,
+  familyForArch,
+  familyForPreset,
+  familyFromJson,
+  familyOf,
+  MODEL_FAMILIES,
+  MODEL_PRESETS,
+  type ModelConfig,
+  ParameterStore,
+  presetConfig,
+  validateConfig,
+  weightSpecs,
+} from "../../src/model/mod.ts";
+import { activationFloatsPerToken, trainingBytes } from "../../src/train/defaults.ts";
+
+const isBentevi = (re: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof BenteviError, `expected a BenteviError, got ${e}`);
+  assert.match((e as Error).message, re);
+  return true;
+};
+
+Deno.test("registry: every preset, arch and model_type finds its family", () => {
+  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv"]);
+  for (const name of MODEL_PRESETS) {
+    const config = presetConfig(name, 100);
+    assert.equal(familyForPreset(name), familyOf(config), name);
+    assert.equal(familyForArch(config.arch), familyOf(config), name);
+    assert.equal(familyFromJson(configToJson(config)), familyOf(config), name);
+  }
+  for (const family of MODEL_FAMILIES) {
+    for (const type of family.modelTypes) {
+      assert.equal(familyFromJson({ model_type: type }), family);
+    }
+  }
+});
+
+Deno.test("an unknown architecture is an error everywhere, never another family", () => {
+  const llama = { ...presetConfig("rwkv-micro", 64), arch: "llama" } as unknown as ModelConfig;
+  const unknown = isBentevi(/unknown architecture llama/);
+  assert.throws(() => familyOf(llama), unknown);
+  assert.throws(() => validateConfig(llama, "x"), isBentevi(/^x: unknown architecture llama/));
+  assert.throws(() => weightSpecs(llama), unknown);
+  assert.throws(() => configToJson(llama), unknown);
+  assert.throws(() => activationFloatsPerToken(llama), unknown);
+  assert.throws(() => configFromJson({ model_type: "llama" }, "c.json"), isBentevi(/c.json/));
+});
+
+/** A CPU backend that counts the elements of every buffer it allocates. */
+function countingBackend(): { backend: Backend; allocated: () => number } {
+  let n = 0;
+  const cpu = new CpuBackend();
+  const backend = new Proxy(cpu, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop !== "zeros") return typeof v === "function" ? v.bind(target) : v;
+      return (shape: readonly number[], dtype?: "f32" | "i32") => {
+        n += shape.reduce((a, b) => a * b, 1);
+        return target.zeros(shape, dtype);
+      };
+    },
+  }) as Backend;
+  return { backend, allocated: () => n };
+}
+
+Deno.test("activation budget: what each training model allocates, float for float", () => {
+  for (const name of ["gpt-micro", "rwkv-micro"]) {
+    const config = presetConfig(name, 96);
+    const family = familyOf(config);
+    const { backend, allocated } = countingBackend();
+    const store = new ParameterStore(backend, config);
+    const before = allocated();
+    const model = createModel(backend, config, store, 2, 8);
+    assert.equal(allocated() - before, family.activationFloats(config, 2, 8), name);
+    assert.equal(family.activationFloats(config, 2, 8), 16 * activationFloatsPerToken(config));
+    assert.ok(trainingBytes(config, 2, 8) > 4 * 16 * activationFloatsPerToken(config));
+    model.free();
+    store.free();
+  }
+});
+
+Deno.test("families answer what callers used to switch on", () => {
+  const gpt = presetConfig("gpt-micro", 64), rwkv = presetConfig("rwkv-micro", 64);
+  assert.equal(familyOf(gpt).maxContext(gpt), 128);
+  assert.equal(familyOf(rwkv).maxContext(rwkv), Infinity);
+  assert.equal(familyOf(gpt).withContext(gpt, 64).contextLength, 128);
+  assert.equal(familyOf(rwkv).withContext(rwkv, 64).contextLength, 64);
+  assert.equal(familyOf(gpt).embeddingWeight, "wte.weight");
+  assert.equal(familyOf(rwkv).embeddingWeight, "emb.weight");
+  assert.equal(familyOf(gpt).recurrent, false);
+  assert.equal(familyOf(rwkv).recurrent, true);
+});
