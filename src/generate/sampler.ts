@@ -6,6 +6,7 @@
  * @module
  */
 import { BenteviError } from "../errors.ts";
+import { Mulberry32 } from "../random.ts";
 
 /** The sampling knobs. Every field is optional; {@link resolveSampling} fills defaults. */
 export interface SamplingOptions {
@@ -97,42 +98,8 @@ export function checkSamplingValue(
   }
 }
 
-/**
- * A small, fast, seedable PRNG (mulberry32): the same seed gives the same sequence.
- *
- * @example
- * ```ts
- * import { Rng } from "./sampler.ts";
- * const a = new Rng(7), b = new Rng(7);
- * console.log(a.next() === b.next()); // true
- * ```
- */
-export class Rng {
-  #s: number;
-  /** @param seed any integer; only its low 32 bits matter. */
-  constructor(seed: number) {
-    this.#s = (seed >>> 0) ^ 0x9e3779b9;
-  }
-  /** A float in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** A standard normal draw (Box–Muller). */
-  normal(): number {
-    const u = 1 - this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-  }
-  /** The generator's internal state, to resume the same sequence later. */
-  get state(): number {
-    return this.#s;
-  }
-  set state(s: number) {
-    this.#s = s | 0;
-  }
-}
+/** The sampler's PRNG (mulberry32), under its historical name; see {@link Mulberry32}. */
+export { Mulberry32 as Rng };
 
 /** One candidate token with its probability under the plain softmax of the logits. */
 export interface Candidate {
@@ -225,12 +192,12 @@ export class Sampler {
   /** The validated knobs in use. */
   readonly options: ResolvedSampling;
   /** The PRNG (its state advances with every non-greedy draw). */
-  readonly rng: Rng;
+  readonly rng: Mulberry32;
 
   /** @param options sampling knobs; bad values throw a {@link BenteviError}. */
   constructor(options: SamplingOptions = {}) {
     this.options = resolveSampling(options);
-    this.rng = new Rng(this.options.seed);
+    this.rng = new Mulberry32(this.options.seed);
   }
 
   /**

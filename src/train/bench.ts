@@ -11,6 +11,9 @@ import type { GptConfig, ModelConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { initWeights } from "../model/init.ts";
 import { ParameterStore } from "../model/params.ts";
+import { Lcg32 } from "../random.ts";
+import { defaultTrainOptions } from "./options.ts";
+import { TrainStep } from "./step.ts";
 
 /** The tiny GPT of the speed comparison (same as the `gpt-micro` preset with vocab 4096). */
 export const BENCH_GPT: GptConfig = {
@@ -156,57 +159,26 @@ export function createStepRunner(
   B: number,
   T: number,
 ): StepRunner {
-  const N = B * T;
   const store = new ParameterStore(backend, config);
   store.load(initWeights(config, 1));
-  const total = store.layout.total;
-  const m = backend.zeros([total]), v = backend.zeros([total]);
-  const mask = backend.fromArray([total], store.decayMask());
-  const stats = backend.zeros([128]);
-  const lossSum = backend.view(stats, 0, [1]);
-  const normSq = backend.view(stats, 64, [1]);
   const model = createModel(backend, config, store, B, T);
-  let seed = 12345;
-  const ids = new Int32Array(N), tg = new Int32Array(N);
+  const lr = 1e-3;
+  const step = new TrainStep(model, { ...defaultTrainOptions(config), learningRate: () => lr });
+  // Random tokens: one LCG draw gives an input id (low bits) and a target id (bits 8 and up).
+  const rng = new Lcg32(12345, 1103515245, 12345);
+  const randomTokens = (ids: Int32Array, targets: Int32Array) => {
+    for (let j = 0; j < ids.length; j++) {
+      const r = rng.nextUint32();
+      ids[j] = r % config.vocabSize;
+      targets[j] = (r >>> 8) % config.vocabSize;
+    }
+  };
   return {
-    step(i: number) {
-      for (let j = 0; j < N; j++) {
-        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-        ids[j] = seed % config.vocabSize;
-        tg[j] = (seed >>> 8) % config.vocabSize;
-      }
-      backend.write(model.ids, ids);
-      backend.write(model.targets, tg);
-      backend.fill(store.grads, 0);
-      model.forward(true, 1 / N);
-      model.backward();
-      backend.sum(lossSum, model.losses);
-      backend.sumSquares(normSq, store.grads);
-      backend.adamw({
-        params: store.params,
-        grads: store.grads,
-        m,
-        v,
-        decayMask: mask,
-        hp: {
-          lr: 1e-3,
-          beta1: 0.9,
-          beta2: 0.95,
-          eps: 1e-8,
-          weightDecay: 0.1,
-          step: i + 1,
-          gradScale: 1,
-        },
-        clip: { normSquared: normSq, maxNorm: 1 },
-      });
-      backend.flush();
-    },
-    async loss() {
-      return (await backend.read(stats))[0] / N;
-    },
+    step: (i: number) => void step.record(i, randomTokens),
+    loss: async () => (await step.readStats()).loss,
     free() {
+      step.free();
       model.free();
-      for (const t of [m, v, mask, stats]) backend.free(t);
       store.free();
     },
   };

@@ -12,6 +12,11 @@ import { createModel } from "../model/factory.ts";
 import { initWeights } from "../model/init.ts";
 import { ParameterStore } from "../model/params.ts";
 import { type Progress, silentProgress } from "../progress.ts";
+import { defaultTrainOptions, trainDefault } from "./options.ts";
+import { TrainStep } from "./step.ts";
+
+/** Defaults of the range test's own options (the seed and weight decay are training's). */
+export const LR_FIND_DEFAULTS = { steps: 100, startLr: 1e-6, endLr: 1 } as const;
 
 /** Options of {@link lrRangeTest}. */
 export interface LrFindOptions {
@@ -74,21 +79,27 @@ export async function lrRangeTest(
   data: { tokens: ArrayLike<number> & { length: number } },
   options: LrFindOptions,
 ): Promise<LrFindResult> {
-  const steps = options.steps ?? 100;
-  const start = options.startLr ?? 1e-6;
-  const end = options.endLr ?? 1;
+  const steps = options.steps ?? LR_FIND_DEFAULTS.steps;
+  const start = options.startLr ?? LR_FIND_DEFAULTS.startLr;
+  const end = options.endLr ?? LR_FIND_DEFAULTS.endLr;
   const progress = options.progress ?? silentProgress;
-  const B = options.batchSize, T = options.context, N = B * T;
+  const seed = options.seed ?? trainDefault("seed");
   const store = new ParameterStore(backend, config);
-  store.load(initWeights(config, options.seed ?? 1337));
-  const total = store.layout.total;
-  const m = backend.zeros([total]);
-  const v = backend.zeros([total]);
-  const mask = backend.fromArray([total], store.decayMask());
-  const lossSum = backend.zeros([1]);
-  const model = createModel(backend, config, store, B, T);
-  const loader = new BatchLoader(data, { batchSize: B, context: T, seed: options.seed ?? 1337 });
-  const inputs = new Int32Array(N), targets = new Int32Array(N);
+  store.load(initWeights(config, seed));
+  const model = createModel(backend, config, store, options.batchSize, options.context);
+  const rate = (i: number) => start * Math.pow(end / start, i / Math.max(1, steps - 1));
+  const step = new TrainStep(model, {
+    ...defaultTrainOptions(config),
+    weightDecay: options.weightDecay ?? trainDefault("weightDecay"),
+    clip: 0,
+    learningRate: rate,
+  });
+  const loader = new BatchLoader(data, {
+    batchSize: options.batchSize,
+    context: options.context,
+    seed,
+  });
+  const nextBatch = (inputs: Int32Array, targets: Int32Array) => loader.next(inputs, targets);
   const points: LrFindPoint[] = [];
   let avg = 0;
   let best = Infinity;
@@ -96,31 +107,8 @@ export async function lrRangeTest(
   progress.start("lr-find", steps, "steps");
   try {
     for (let i = 0; i < steps; i++) {
-      const lr = start * Math.pow(end / start, i / Math.max(1, steps - 1));
-      loader.next(inputs, targets);
-      backend.write(model.ids, inputs);
-      backend.write(model.targets, targets);
-      backend.fill(store.grads, 0);
-      model.forward(true, 1 / N);
-      model.backward();
-      backend.sum(lossSum, model.losses);
-      backend.adamw({
-        params: store.params,
-        grads: store.grads,
-        m,
-        v,
-        decayMask: mask,
-        hp: {
-          lr,
-          beta1: 0.9,
-          beta2: 0.95,
-          eps: 1e-8,
-          weightDecay: options.weightDecay ?? 0.1,
-          step: i + 1,
-          gradScale: 1,
-        },
-      });
-      const loss = (await backend.read(lossSum))[0] / N;
+      const lr = step.record(i, nextBatch);
+      const { loss } = await step.readStats();
       avg = 0.9 * avg + 0.1 * loss;
       const smoothed = avg / (1 - Math.pow(0.9, i + 1));
       points.push({ lr, loss, smoothed });
@@ -133,8 +121,8 @@ export async function lrRangeTest(
     }
   } finally {
     progress.end(diverged ? "stopped: the loss diverged" : "done");
+    step.free();
     model.free();
-    for (const t of [m, v, mask, lossSum]) backend.free(t);
     store.free();
   }
   return { points, diverged, ...suggest(points) };

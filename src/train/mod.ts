@@ -23,16 +23,34 @@ export {
   trainingBytes,
 } from "./defaults.ts";
 export {
+  type DefaultInputs,
+  defaultTrainOptions,
+  resolveTrainOptions,
+  TRAIN_OPTION_TABLE,
+  type TrainOptions,
+  type TrainOptionSpec,
+  validateTrainOptions,
+} from "./options.ts";
+export {
+  type BatchSource,
+  nonFiniteReason,
+  type OptimizerOptions,
+  type StepStats,
+  type TrainableParameters,
+  TrainStep,
+  type TrainStepOptions,
+} from "./step.ts";
+export { MetricsLog, type StepMetrics } from "./metrics.ts";
+export {
   checkDataFits,
   createRunDir,
-  defaultTrainOptions,
   readRunSpec,
   type RunSpec,
   runTraining,
+  type StepActions,
+  stepActions,
   type TrainContext,
-  type TrainOptions,
   type TrainSummary,
-  validateTrainOptions,
 } from "./trainer.ts";
 export {
   type LrFindOptions,

@@ -20,16 +20,14 @@ import { loadTrainingData } from "./data.ts";
 import { chooseBatchShape } from "./defaults.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
 import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
+import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import {
   checkDataFits,
   createRunDir,
-  defaultTrainOptions,
   readRunSpec,
   type RunSpec,
   runTraining,
-  type TrainOptions,
   type TrainSummary,
-  validateTrainOptions,
 } from "./trainer.ts";
 
 /** Where to compute: a `--device` choice or an existing backend (left open afterwards). */
@@ -105,18 +103,8 @@ export async function startTraining(o: StartTrainingOptions): Promise<TrainSumma
     }
     // GPT keeps the preset's position table; RWKV records the training length.
     const config: ModelConfig = family.withContext(base, shape.context);
-    const steps = o.steps ?? 1000;
-    const defaults = defaultTrainOptions(config, steps);
-    const lr = o.lr ?? defaults.lr;
     const options: TrainOptions = {
-      ...defaults,
-      ...Object.fromEntries(
-        Object.entries(o).filter(([k, v]) => v !== undefined && k in defaults),
-      ),
-      steps,
-      lr,
-      minLr: o.minLr ?? lr / 10,
-      decaySteps: o.decaySteps ?? steps,
+      ...resolveTrainOptions(config, o),
       batchSize: shape.batchSize,
       context: shape.context,
     };

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
-import type { Backend, Tensor } from "../backend/backend.ts";
+import { join } from "node:path";
+import type { Backend } from "../backend/backend.ts";
 import { BatchLoader, type BatchLoaderState } from "../data/dataset/loader.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
@@ -26,84 +26,13 @@ import { createModel } from "../model/factory.ts";
 import { initWeights } from "../model/init.ts";
 import type { TrainableModel } from "../model/model.ts";
 import { ParameterStore } from "../model/params.ts";
-import { familyOf } from "../model/registry.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
-import { type CurvePoint, lossSvg } from "./loss_svg.ts";
+import { MetricsLog } from "./metrics.ts";
+import { type TrainOptions, validateTrainOptions } from "./options.ts";
 import { learningRate } from "./schedule.ts";
-
-/** Hyper-parameters of a run (all recorded in `run.json`). */
-export interface TrainOptions {
-  /** Total optimizer steps. */
-  steps: number;
-  /** Sequences per micro-batch. */
-  batchSize: number;
-  /** Tokens per sequence. */
-  context: number;
-  /** Micro-batches per optimizer step. */
-  gradAccum: number;
-  /** Peak learning rate. */
-  lr: number;
-  /** Final learning rate of the cosine. */
-  minLr: number;
-  /** Warmup steps. */
-  warmup: number;
-  /** Step at which the cosine reaches minLr (default: steps). */
-  decaySteps: number;
-  /** AdamW decoupled weight decay. */
-  weightDecay: number;
-  /** Also decay embedding tables. */
-  decayEmbeddings: boolean;
-  /** AdamW β1. */
-  beta1: number;
-  /** AdamW β2. */
-  beta2: number;
-  /** AdamW ε. */
-  eps: number;
-  /** Global gradient-norm clip (0 = off). */
-  clip: number;
-  /** Evaluate every N steps (0 = only at the end). */
-  evalEvery: number;
-  /** Validation batches per evaluation. */
-  evalBatches: number;
-  /** Save a checkpoint every N steps (0 = only at the end). */
-  saveEvery: number;
-  /** Checkpoints to keep. */
-  keepLast: number;
-  /** Seed of initialisation and batch sampling. */
-  seed: number;
-  /** Stop after this many evaluations without improvement (0 = never). */
-  patience: number;
-}
-
-/** Default hyper-parameters (learning rate depends on the model width). */
-export function defaultTrainOptions(
-  config: ModelConfig,
-  steps = 1000,
-): Omit<TrainOptions, "batchSize" | "context"> {
-  const lr = config.dModel <= 256 ? 1e-3 : 6e-4;
-  return {
-    steps,
-    gradAccum: 1,
-    lr,
-    minLr: lr / 10,
-    warmup: Math.min(100, Math.max(1, Math.floor(steps / 10))),
-    decaySteps: steps,
-    weightDecay: 0.1,
-    decayEmbeddings: false,
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    clip: 1.0,
-    evalEvery: Math.max(1, Math.floor(steps / 10)),
-    evalBatches: 20,
-    saveEvery: Math.max(1, Math.floor(steps / 5)),
-    keepLast: 2,
-    seed: 1337,
-    patience: 0,
-  };
-}
+import { nonFiniteReason, type StepStats, TrainStep } from "./step.ts";
 
 /** `run.json`: everything needed to resume a run. */
 export interface RunSpec {
@@ -203,41 +132,6 @@ export function checkDataFits(data: TrainingData, T: number, source: string): vo
   }
 }
 
-/** Checks hyper-parameters, throwing a {@link BenteviError} naming the option. */
-export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void {
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) {
-      throw new BenteviError(`--${name} must be an integer ≥ ${min}, got ${v}`);
-    }
-  };
-  int("steps", o.steps, 1);
-  int("batch-size", o.batchSize, 1);
-  int("context", o.context, 1);
-  int("grad-accum", o.gradAccum, 1);
-  int("warmup", o.warmup, 0);
-  int("eval-every", o.evalEvery, 0);
-  int("save-every", o.saveEvery, 0);
-  int("keep", o.keepLast, 1);
-  int("eval-batches", o.evalBatches, 1);
-  for (
-    const [name, v] of [["lr", o.lr], ["min-lr", o.minLr], ["weight-decay", o.weightDecay], [
-      "clip",
-      o.clip,
-    ]] as const
-  ) {
-    if (!Number.isFinite(v) || v < 0) throw new BenteviError(`--${name} must be ≥ 0, got ${v}`);
-  }
-  if (o.lr <= 0) throw new BenteviError(`--lr must be > 0, got ${o.lr}`);
-  if (o.minLr > o.lr) {
-    throw new BenteviError(`--min-lr ${o.minLr} is larger than --lr ${o.lr}`);
-  }
-  if (o.context > familyOf(config).maxContext(config)) {
-    throw new BenteviError(
-      `--context ${o.context} exceeds the model's context length ${config.contextLength}`,
-    );
-  }
-}
-
 /**
  * Prepares a new run directory: refuses an existing non-empty one unless `force` (then
  * replaces it), writes `run.json` and copies the tokenizer.
@@ -276,14 +170,351 @@ export async function createRunDir(
   await writeFileAtomic(join(runDir, "tokenizer.json"), tok);
 }
 
-interface TrainerStateJson {
+/** A run's counters: saved in each checkpoint's `trainer_state.json`, restored on resume. */
+interface RunCounters {
+  /** Last step completed. */
   step: number;
-  loader: BatchLoaderState;
+  /** Best validation loss so far. */
   bestValLoss: number | null;
+  /** Evaluations since the best one (early stopping). */
   evalsWithoutImprovement: number;
+  /** Training tokens seen since the start of the run. */
   tokensSeen: number;
+  /** Training seconds of the earlier sessions (at checkpoint time, of all sessions). */
   elapsedSeconds: number;
+  /** Mean training loss of the last step. */
   lastLoss: number;
+}
+
+interface TrainerStateJson extends RunCounters {
+  loader: BatchLoaderState;
+}
+
+/** What the loop does after optimizer step `step` (1-based) of a run of `o.steps`. */
+export interface StepActions {
+  /** The run's last step. */
+  last: boolean;
+  /** Evaluate on the validation split. */
+  evaluate: boolean;
+  /** Save a checkpoint. */
+  save: boolean;
+}
+
+/**
+ * The checkpoint and evaluation policy: evaluate every `evalEvery` steps, save every
+ * `saveEvery`, both at the last step (0 = only at the last step).
+ *
+ * @example
+ * ```ts
+ * import { stepActions } from "./trainer.ts";
+ * console.log(stepActions(10, { steps: 100, evalEvery: 10, saveEvery: 20 }));
+ * // { last: false, evaluate: true, save: false }
+ * ```
+ */
+export function stepActions(
+  step: number,
+  o: Pick<TrainOptions, "steps" | "evalEvery" | "saveEvery">,
+): StepActions {
+  const last = step === o.steps;
+  return {
+    last,
+    evaluate: last || (o.evalEvery > 0 && step % o.evalEvery === 0),
+    save: last || (o.saveEvery > 0 && step % o.saveEvery === 0),
+  };
+}
+
+/** Ctrl-C during training: the first asks the loop to save and stop, a second quits at once. */
+class InterruptRequest {
+  /** Set by the first Ctrl-C. */
+  requested = false;
+  #remove = () => {};
+
+  constructor(log: (line: string) => void) {
+    const onSigint = () => {
+      if (this.requested) Deno.exit(130);
+      this.requested = true;
+      log("interrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
+    };
+    try {
+      Deno.addSignalListener("SIGINT", onSigint);
+      this.#remove = () => Deno.removeSignalListener("SIGINT", onSigint);
+    } catch { /* signals unavailable (e.g. some platforms): no graceful stop */ }
+  }
+
+  /** Removes the handler. */
+  dispose(): void {
+    this.#remove();
+  }
+}
+
+/** A step recorded and submitted whose statistics are still on their way back. */
+interface PendingStep {
+  /** 0-based step. */
+  s: number;
+  /** Its learning rate. */
+  lr: number;
+  /** Its statistics and when they arrived. */
+  read: Promise<{ stats: StepStats; at: number }>;
+}
+
+/**
+ * One session of a run: the model, its {@link TrainStep}, the batch loader, the counters and
+ * the metrics, and what the loop does around the steps — resume, read-back, evaluation,
+ * checkpoints. {@link runTraining} drives it.
+ */
+class TrainingSession {
+  readonly #runDir: string;
+  readonly #spec: RunSpec;
+  readonly #ctx: TrainContext;
+  readonly #progress: Progress;
+  readonly #log: (line: string) => void;
+  readonly #store: ParameterStore;
+  readonly #loader: BatchLoader;
+  readonly #metrics: MetricsLog;
+  #model: TrainableModel | null = null;
+  #step: TrainStep | null = null;
+  #counters: RunCounters = {
+    step: 0,
+    bestValLoss: null,
+    evalsWithoutImprovement: 0,
+    tokensSeen: 0,
+    elapsedSeconds: 0,
+    lastLoss: NaN,
+  };
+  /** Step the session started from. */
+  startStep = 0;
+  /** Last checkpoint directory ("" before the first). */
+  lastCheckpoint = "";
+  /** Last evaluation. */
+  lastEval: EvalResult | undefined;
+  /** Losses of this session's steps. */
+  readonly losses: number[] = [];
+  #sessionStart = 0;
+  #previousAt = 0;
+  #sessionTokens = 0;
+
+  constructor(runDir: string, spec: RunSpec, ctx: TrainContext) {
+    const o = spec.options;
+    this.#runDir = runDir;
+    this.#spec = spec;
+    this.#ctx = ctx;
+    this.#progress = ctx.progress ?? silentProgress;
+    this.#log = ctx.log ?? (() => {});
+    this.#store = new ParameterStore(ctx.backend, spec.config);
+    this.#loader = new BatchLoader(ctx.data.train, {
+      batchSize: o.batchSize,
+      context: o.context,
+      seed: o.seed,
+    });
+    this.#metrics = new MetricsLog(runDir, spec.model);
+  }
+
+  /** The step (after {@link TrainingSession.open}). */
+  get step(): TrainStep {
+    if (!this.#step) throw new Error("TrainingSession: open() first");
+    return this.#step;
+  }
+
+  /** Last loss (of this session or restored). */
+  get lastLoss(): number {
+    return this.#counters.lastLoss;
+  }
+
+  /** Starts from seeded weights, or restores everything a checkpoint of this loop holds. */
+  async open(resumeFrom: string | undefined): Promise<void> {
+    const { backend } = this.#ctx;
+    const { config, options: o } = this.#spec;
+    let optimizer: { tensors?: Map<string, NamedTensor>; source: string } | undefined;
+    if (resumeFrom) {
+      const ck = await loadCheckpoint(resumeFrom);
+      if (JSON.stringify(ck.config) !== JSON.stringify(config)) {
+        throw new BenteviError(
+          `${resumeFrom}: the checkpoint's model differs from the run's run.json`,
+        );
+      }
+      const st = await loadTrainerState(resumeFrom);
+      const j = st.json as unknown as TrainerStateJson;
+      optimizer = { tensors: st.tensors, source: resumeFrom };
+      this.#store.load(ck.weights);
+      this.#loader.setState(j.loader);
+      this.#counters = {
+        step: j.step,
+        bestValLoss: j.bestValLoss,
+        evalsWithoutImprovement: j.evalsWithoutImprovement,
+        tokensSeen: j.tokensSeen,
+        elapsedSeconds: j.elapsedSeconds,
+        lastLoss: j.lastLoss,
+      };
+      this.startStep = j.step;
+      this.lastCheckpoint = resumeFrom;
+    } else {
+      this.#store.load(initWeights(config, o.seed));
+    }
+    this.#model = createModel(backend, config, this.#store, o.batchSize, o.context);
+    this.#step = new TrainStep(this.#model, {
+      ...o,
+      learningRate: (s) =>
+        learningRate(s, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, decaySteps: o.decaySteps }),
+    });
+    if (optimizer) this.#step.loadOptimizerState(optimizer.tensors, optimizer.source);
+    if (resumeFrom) {
+      await this.#metrics.resumeAt(this.startStep);
+      this.#log(`resuming ${this.#runDir} from step ${this.startStep} (${resumeFrom})`);
+    } else {
+      await this.#metrics.start();
+    }
+    if (this.startStep >= o.steps) {
+      throw new BenteviError(
+        `${this.#runDir}: already at step ${this.startStep}; pass --steps TOTAL larger than ${this.startStep} to continue`,
+      );
+    }
+  }
+
+  /** Marks the start of this session's clock. */
+  startClock(): void {
+    this.#sessionStart = this.#previousAt = performance.now();
+  }
+
+  /** Seconds of training in this session so far. */
+  sessionSeconds(now = performance.now()): number {
+    return (now - this.#sessionStart) / 1000;
+  }
+
+  /** Training tokens per second over this session. */
+  sessionTokensPerSecond(now = performance.now()): number {
+    return this.#sessionTokens / Math.max(this.sessionSeconds(now), 1e-9);
+  }
+
+  /** Records and submits step `s`, and starts reading its statistics back. */
+  record(s: number): PendingStep {
+    const lr = this.step.record(s, (inputs, targets) => this.#loader.next(inputs, targets));
+    const read = this.step.readStats().then((stats) => ({ stats, at: performance.now() }));
+    return { s, lr, read };
+  }
+
+  /**
+   * Takes in a step's statistics: counters, metrics record, progress line — and the NaN/Inf
+   * guard, which stops training naming the last good checkpoint.
+   */
+  async finish(p: PendingStep): Promise<void> {
+    const { stats, at } = await p.read;
+    const c = this.#counters, o = this.#spec.options;
+    const tokens = this.step.tokensPerStep;
+    const dt = (at - this.#previousAt) / 1000;
+    this.#previousAt = at;
+    c.tokensSeen += tokens;
+    this.#sessionTokens += tokens;
+    c.lastLoss = stats.loss;
+    this.losses.push(stats.loss);
+    this.#metrics.addStep({
+      step: p.s + 1,
+      loss: stats.loss,
+      lr: p.lr,
+      grad_norm: stats.gradNorm,
+      tokens_per_second: Math.round(tokens / Math.max(dt, 1e-9)),
+      tokens: c.tokensSeen,
+      elapsed_s: +(c.elapsedSeconds + this.sessionSeconds(at)).toFixed(3),
+    });
+    this.#progress.update(
+      p.s + 1 - this.startStep,
+      `step ${p.s + 1}/${o.steps}  loss ${stats.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${
+        Math.round(this.sessionTokensPerSecond(at))
+      } tok/s`,
+    );
+    const what = nonFiniteReason(stats);
+    if (what) {
+      const last = this.lastCheckpoint;
+      throw new BenteviError(
+        `step ${p.s + 1}: ${what} — training stopped; ${last || "no checkpoint was saved yet"}${
+          last ? " is the last good checkpoint" : ""
+        } (try a lower --lr or --clip 1)`,
+      );
+    }
+  }
+
+  /** Appends the buffered metrics records. */
+  async flushMetrics(): Promise<void> {
+    await this.#metrics.flush();
+  }
+
+  /** Records waiting to be written. */
+  get bufferedMetrics(): number {
+    return this.#metrics.buffered;
+  }
+
+  /** Evaluates after `step`; returns the evaluations without improvement since the best. */
+  async evaluate(step: number): Promise<number> {
+    const e = await evaluate(
+      this.#model!,
+      this.#ctx.data.val.tokens,
+      this.#spec.options.evalBatches,
+    );
+    this.lastEval = e;
+    this.#metrics.addEval(step, e);
+    await this.#metrics.flush();
+    await this.#metrics.plot();
+    this.#log(
+      `step ${step}: val loss ${e.loss.toFixed(4)}, perplexity ${
+        e.perplexity.toFixed(2)
+      }, accuracy ${(e.accuracy * 100).toFixed(1)}%`,
+    );
+    const c = this.#counters;
+    if (c.bestValLoss === null || e.loss < c.bestValLoss - 1e-4) {
+      c.bestValLoss = e.loss;
+      c.evalsWithoutImprovement = 0;
+    } else {
+      c.evalsWithoutImprovement++;
+    }
+    return c.evalsWithoutImprovement;
+  }
+
+  /** Saves the checkpoint of `step` (weights, AdamW moments, loader, counters), keeps the last K. */
+  async save(step: number, reason: string): Promise<void> {
+    const { config, options: o } = this.#spec;
+    const dir = join(this.#runDir, ckptName(step));
+    const weights = await this.#store.weights();
+    const tensors = await this.step.optimizerState();
+    const c = this.#counters;
+    const state: TrainerStateJson = {
+      step,
+      loader: this.#loader.getState(),
+      bestValLoss: c.bestValLoss,
+      evalsWithoutImprovement: c.evalsWithoutImprovement,
+      tokensSeen: c.tokensSeen,
+      elapsedSeconds: c.elapsedSeconds + this.sessionSeconds(),
+      lastLoss: c.lastLoss,
+    };
+    await saveCheckpoint(dir, {
+      config,
+      weights,
+      tokenizer: this.#ctx.tokenizerPath,
+      trainerState: { json: { ...state, options: o }, tensors },
+      metadata: {
+        bentevi_step: String(step),
+        bentevi_train_loss: String(c.lastLoss),
+        ...(this.lastEval ? { bentevi_val_loss: String(this.lastEval.loss) } : {}),
+      },
+    });
+    this.lastCheckpoint = dir;
+    const all = await listCheckpoints(this.#runDir);
+    for (const old of all.slice(0, Math.max(0, all.length - o.keepLast))) {
+      await Deno.remove(old, { recursive: true }).catch(() => {});
+    }
+    this.#log(`step ${step}: checkpoint ${dir} (${reason})`);
+  }
+
+  /** Writes the remaining metrics and the final plot. */
+  async close(): Promise<void> {
+    await this.#metrics.flush();
+    await this.#metrics.plot();
+  }
+
+  /** Frees the device memory of the session. */
+  free(): void {
+    this.#step?.free();
+    this.#model?.free();
+    this.#store.free();
+  }
 }
 
 /**
@@ -297,368 +528,116 @@ export async function runTraining(
   ctx: TrainContext,
   resumeFrom?: string,
 ): Promise<TrainSummary> {
-  const { backend, data } = ctx;
   const progress = ctx.progress ?? silentProgress;
   const log = ctx.log ?? (() => {});
   const o = spec.options;
-  const config = spec.config;
-  validateTrainOptions(o, config);
-  const B = o.batchSize, T = o.context, K = o.gradAccum, N = B * T;
-  checkDataFits(data, T, spec.data);
-
-  const store = new ParameterStore(backend, config);
-  const total = store.layout.total;
-  const m = backend.zeros([total]);
-  const v = backend.zeros([total]);
-  const mask = backend.fromArray([total], store.decayMask(o.decayEmbeddings));
-  const stats = backend.zeros([2 * 64]);
-  const lossSum = backend.view(stats, 0, [1]);
-  const normSq = backend.view(stats, 64, [1]);
-  const loader = new BatchLoader(data.train, { batchSize: B, context: T, seed: o.seed });
-  let model: TrainableModel | null = null;
-
-  let startStep = 0;
-  let bestVal: number | null = null;
-  let badEvals = 0;
-  let tokensSeen = 0;
-  let elapsedBefore = 0;
-  let lastLoss = NaN;
-  const trainCurve: CurvePoint[] = [];
-  const valCurve: CurvePoint[] = [];
-  const metricsPath = join(runDir, "metrics.jsonl");
-  let removeSigint = () => {};
-
+  validateTrainOptions(o, spec.config);
+  checkDataFits(ctx.data, o.context, spec.data);
+  const session = new TrainingSession(runDir, spec, ctx);
+  let interrupt: InterruptRequest | undefined;
   try {
-    if (resumeFrom) {
-      const ck = await loadCheckpoint(resumeFrom);
-      if (JSON.stringify(ck.config) !== JSON.stringify(config)) {
-        throw new BenteviError(
-          `${resumeFrom}: the checkpoint's model differs from the run's run.json`,
-        );
-      }
-      const st = await loadTrainerState(resumeFrom);
-      const j = st.json as unknown as TrainerStateJson;
-      const mT = st.tensors?.get("adamw.m"), vT = st.tensors?.get("adamw.v");
-      if (!mT || !vT || mT.data.length !== total || vT.data.length !== total) {
-        throw new BenteviError(
-          `${resumeFrom}: optimizer.safetensors is missing or from another model`,
-        );
-      }
-      store.load(ck.weights);
-      backend.write(m, mT.data);
-      backend.write(v, vT.data);
-      loader.setState(j.loader);
-      startStep = j.step;
-      bestVal = j.bestValLoss;
-      badEvals = j.evalsWithoutImprovement;
-      tokensSeen = j.tokensSeen;
-      elapsedBefore = j.elapsedSeconds;
-      lastLoss = j.lastLoss;
-      // Keep the metrics of steps up to the checkpoint (a crash may have left later ones).
-      const kept: string[] = [];
-      try {
-        for (const line of (await Deno.readTextFile(metricsPath)).split("\n")) {
-          if (!line.trim()) continue;
-          const rec = JSON.parse(line);
-          if (rec.step > startStep) continue;
-          kept.push(line);
-          if (typeof rec.loss === "number") trainCurve.push({ step: rec.step, value: rec.loss });
-          if (typeof rec.val_loss === "number") {
-            valCurve.push({ step: rec.step, value: rec.val_loss });
-          }
-        }
-      } catch { /* no metrics yet */ }
-      await writeFileAtomic(metricsPath, kept.length ? kept.join("\n") + "\n" : "");
-      log(`resuming ${runDir} from step ${startStep} (${resumeFrom})`);
-    } else {
-      store.load(initWeights(config, o.seed));
-      await writeFileAtomic(metricsPath, "");
-    }
-    if (startStep >= o.steps) {
-      throw new BenteviError(
-        `${runDir}: already at step ${startStep}; pass --steps TOTAL larger than ${startStep} to continue`,
-      );
-    }
-    model = createModel(backend, config, store, B, T);
-    const mdl = model;
-
-    const inputs = new Int32Array(N);
-    const targets = new Int32Array(N);
-    const metricsLines: string[] = [];
-    const flushMetrics = async () => {
-      if (!metricsLines.length) return;
-      await Deno.writeTextFile(metricsPath, metricsLines.join(""), { append: true });
-      metricsLines.length = 0;
-    };
-    let lastCheckpoint = resumeFrom ?? "";
-    const sessionStart = performance.now();
-    let tPrev = sessionStart;
-    let sessionTokens = 0;
-    const losses: number[] = [];
-    let lastEval: EvalResult | undefined;
-    let stopReason: TrainSummary["stopReason"] = "steps";
-
-    const recordStep = (s: number) => {
-      const lr = learningRate(s, {
-        lr: o.lr,
-        minLr: o.minLr,
-        warmup: o.warmup,
-        decaySteps: o.decaySteps,
-      });
-      backend.fill(store.grads, 0);
-      for (let k = 0; k < K; k++) {
-        loader.next(inputs, targets);
-        backend.write(mdl.ids, inputs);
-        backend.write(mdl.targets, targets);
-        mdl.forward(true, 1 / (N * K));
-        mdl.backward();
-        backend.sum(lossSum, mdl.losses, k > 0);
-      }
-      backend.sumSquares(normSq, store.grads);
-      backend.adamw({
-        params: store.params,
-        grads: store.grads,
-        m,
-        v,
-        decayMask: mask,
-        hp: {
-          lr,
-          beta1: o.beta1,
-          beta2: o.beta2,
-          eps: o.eps,
-          weightDecay: o.weightDecay,
-          step: s + 1,
-          gradScale: 1,
-        },
-        clip: o.clip > 0 ? { normSquared: normSq, maxNorm: o.clip } : undefined,
-      });
-      backend.flush();
-      return lr;
-    };
-
-    const save = async (step: number, reason: string) => {
-      const dir = join(runDir, ckptName(step));
-      const weights = await store.weights();
-      const mm = (await backend.read(m)) as Float32Array;
-      const vv = (await backend.read(v)) as Float32Array;
-      const state: TrainerStateJson = {
-        step,
-        loader: loader.getState(),
-        bestValLoss: bestVal,
-        evalsWithoutImprovement: badEvals,
-        tokensSeen,
-        elapsedSeconds: elapsedBefore + (performance.now() - sessionStart) / 1000,
-        lastLoss,
-      };
-      const tensors = new Map<string, NamedTensor>([
-        ["adamw.m", { shape: [total], data: mm }],
-        ["adamw.v", { shape: [total], data: vv }],
-      ]);
-      await saveCheckpoint(dir, {
-        config,
-        weights,
-        tokenizer: ctx.tokenizerPath,
-        trainerState: { json: { ...state, options: o }, tensors },
-        metadata: {
-          bentevi_step: String(step),
-          bentevi_train_loss: String(lastLoss),
-          ...(lastEval ? { bentevi_val_loss: String(lastEval.loss) } : {}),
-        },
-      });
-      lastCheckpoint = dir;
-      const all = await listCheckpoints(runDir);
-      for (const old of all.slice(0, Math.max(0, all.length - o.keepLast))) {
-        await Deno.remove(old, { recursive: true }).catch(() => {});
-      }
-      log(`step ${step}: checkpoint ${dir} (${reason})`);
-    };
-
-    const runEval = async (step: number) => {
-      lastEval = await evaluate(mdl, data.val.tokens, o.evalBatches);
-      metricsLines.push(
-        JSON.stringify({
-          step,
-          val_loss: lastEval.loss,
-          val_perplexity: lastEval.perplexity,
-          val_accuracy: lastEval.accuracy,
-          val_tokens: lastEval.tokens,
-        }) + "\n",
-      );
-      valCurve.push({ step, value: lastEval.loss });
-      await flushMetrics();
-      await writeFileAtomic(
-        join(runDir, "loss.svg"),
-        lossSvg(trainCurve, valCurve, `${spec.model}: loss per step`),
-      );
-      log(
-        `step ${step}: val loss ${lastEval.loss.toFixed(4)}, perplexity ${
-          lastEval.perplexity.toFixed(2)
-        }, accuracy ${(lastEval.accuracy * 100).toFixed(1)}%`,
-      );
-      if (bestVal === null || lastEval.loss < bestVal - 1e-4) {
-        bestVal = lastEval.loss;
-        badEvals = 0;
-      } else {
-        badEvals++;
-      }
-    };
-
-    // Handles the read-back of step `s` (loss and gradient norm).
-    type StepRead = { vals: Float32Array; at: number };
-    const finishStep = (s: number, lr: number, r: StepRead) => {
-      const vals = r.vals;
-      const loss = vals[0] / (N * K);
-      const gnorm = Math.sqrt(vals[64]);
-      const now = r.at;
-      const dt = (now - tPrev) / 1000;
-      tPrev = now;
-      tokensSeen += N * K;
-      sessionTokens += N * K;
-      const tps = (N * K) / Math.max(dt, 1e-9);
-      lastLoss = loss;
-      losses.push(loss);
-      trainCurve.push({ step: s + 1, value: loss });
-      metricsLines.push(
-        JSON.stringify({
-          step: s + 1,
-          loss,
-          lr,
-          grad_norm: gnorm,
-          tokens_per_second: Math.round(tps),
-          tokens: tokensSeen,
-          elapsed_s: +(elapsedBefore + (now - sessionStart) / 1000).toFixed(3),
-        }) + "\n",
-      );
-      const avgTps = sessionTokens / Math.max((now - sessionStart) / 1000, 1e-9);
-      progress.update(
-        s + 1 - startStep,
-        `step ${s + 1}/${o.steps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  ${
-          Math.round(avgTps)
-        } tok/s`,
-      );
-      if (!Number.isFinite(loss) || !Number.isFinite(gnorm)) {
-        const what = !Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${gnorm}`;
-        throw new BenteviError(
-          `step ${s + 1}: ${what} — training stopped; ${
-            lastCheckpoint || "no checkpoint was saved yet"
-          }${lastCheckpoint ? " is the last good checkpoint" : ""} (try a lower --lr or --clip 1)`,
-        );
-      }
-    };
-
-    // Ctrl-C: finish the current step, save a checkpoint, stop (resume continues exactly).
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) Deno.exit(130);
-      interrupted = true;
-      log("interrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
-    };
-    try {
-      Deno.addSignalListener("SIGINT", onSigint);
-      removeSigint = () => Deno.removeSignalListener("SIGINT", onSigint);
-    } catch { /* signals unavailable (e.g. some platforms): no graceful stop */ }
-    progress.start(`train ${spec.model}`, o.steps - startStep, "steps");
+    await session.open(resumeFrom);
+    session.startClock();
+    interrupt = new InterruptRequest(log);
+    progress.start(`train ${spec.model}`, o.steps - session.startStep, "steps");
     log(
-      `training ${spec.model} on ${backend.description}: ${
-        o.steps - startStep
-      } steps × ${K}×${B}×${T} tokens`,
+      `training ${spec.model} on ${ctx.backend.description}: ${
+        o.steps - session.startStep
+      } steps × ${o.gradAccum}×${o.batchSize}×${o.context} tokens`,
     );
-    type Pending = { s: number; lr: number; read: Promise<StepRead> };
-    let pending: Pending | null = null;
-    for (let s = startStep; s < o.steps; s++) {
-      const lr = recordStep(s);
-      const read = backend.read(stats).then((vals) => ({
-        vals: vals as Float32Array,
-        at: performance.now(),
-      }));
-      if (pending) {
-        const p: Pending = pending;
-        try {
-          finishStep(p.s, p.lr, await p.read);
-        } catch (e) {
-          await read.catch(() => {});
-          throw e;
-        }
-      }
-      pending = { s, lr, read };
-      const step = s + 1;
-      const isLast = step === o.steps;
-      const doEval = isLast || (o.evalEvery > 0 && step % o.evalEvery === 0);
-      const doSave = isLast || (o.saveEvery > 0 && step % o.saveEvery === 0);
-      if (doEval || doSave || metricsLines.length >= 50) {
-        finishStep(pending.s, pending.lr, await pending.read);
-        pending = null;
-        await flushMetrics();
-      }
-      // The CPU backend never waits on I/O: yield once per step so Ctrl-C is noticed.
-      if (backend.kind === "cpu") await new Promise((r) => setTimeout(r, 0));
-      let stop = false;
-      if (interrupted && !doSave) {
-        if (pending) {
-          finishStep(pending.s, pending.lr, await pending.read);
-          pending = null;
-        }
-        await flushMetrics();
-        stop = true;
-        stopReason = "interrupted";
-      }
-      if (doEval) {
-        await runEval(step);
-        if (o.patience > 0 && badEvals >= o.patience) {
-          stop = true;
-          stopReason = "early-stopping";
-          log(`early stopping: no validation improvement in ${o.patience} evaluations`);
-        }
-      }
-      if (interrupted && doSave) {
-        stop = true;
-        stopReason = "interrupted";
-      }
-      if (doSave || stop) {
-        await save(
-          step,
-          isLast
-            ? "final"
-            : stopReason === "interrupted"
-            ? "interrupted"
-            : stop
-            ? "early stop"
-            : "periodic",
-        );
-      }
-      if (stop) break;
-    }
-    if (pending) finishStep(pending.s, pending.lr, await pending.read);
-    await flushMetrics();
-    await writeFileAtomic(
-      join(runDir, "loss.svg"),
-      lossSvg(trainCurve, valCurve, `${spec.model}: loss per step`),
-    );
-    const seconds = (performance.now() - sessionStart) / 1000;
+    const stopReason = await trainSteps(session, o, ctx.backend, interrupt, log);
+    await session.close();
     progress.end(
-      `${losses.length} steps, final loss ${lastLoss.toFixed(4)}${
-        lastEval ? `, val loss ${lastEval.loss.toFixed(4)}` : ""
+      `${session.losses.length} steps, final loss ${session.lastLoss.toFixed(4)}${
+        session.lastEval ? `, val loss ${session.lastEval.loss.toFixed(4)}` : ""
       }`,
     );
     return {
       runDir,
-      step: startStep + losses.length,
-      loss: lastLoss,
-      eval: lastEval,
-      checkpoint: lastCheckpoint,
+      step: session.startStep + session.losses.length,
+      loss: session.lastLoss,
+      eval: session.lastEval,
+      checkpoint: session.lastCheckpoint,
       stopReason,
-      tokensPerSecond: sessionTokens / Math.max(seconds, 1e-9),
-      losses,
+      tokensPerSecond: session.sessionTokensPerSecond(),
+      losses: session.losses,
     };
   } finally {
-    removeSigint();
-    model?.free();
-    for (const t of [m, v, mask, stats] as Tensor[]) backend.free(t);
-    store.free();
+    interrupt?.dispose();
+    session.free();
   }
 }
 
-/** Absolute path helper for `run.json`. */
-export function absolute(path: string): string {
-  return resolve(path);
+/**
+ * The loop over steps: step `s + 1` is recorded before step `s`'s statistics are taken in, so
+ * the device never waits for the host; evaluations, checkpoints and stops follow
+ * {@link stepActions}, early stopping and Ctrl-C.
+ */
+async function trainSteps(
+  session: TrainingSession,
+  o: TrainOptions,
+  backend: Backend,
+  interrupt: InterruptRequest,
+  log: (line: string) => void,
+): Promise<TrainSummary["stopReason"]> {
+  let stopReason: TrainSummary["stopReason"] = "steps";
+  let pending: PendingStep | null = null;
+  for (let s = session.startStep; s < o.steps; s++) {
+    const current = session.record(s);
+    if (pending) {
+      try {
+        await session.finish(pending);
+      } catch (e) {
+        await current.read.catch(() => {});
+        throw e;
+      }
+    }
+    pending = current;
+    const step = s + 1;
+    const act = stepActions(step, o);
+    if (act.evaluate || act.save || session.bufferedMetrics >= 50) {
+      await session.finish(pending);
+      pending = null;
+      await session.flushMetrics();
+    }
+    // The CPU backend never waits on I/O: yield once per step so Ctrl-C is noticed.
+    if (backend.kind === "cpu") await new Promise((r) => setTimeout(r, 0));
+    let stop = false;
+    if (interrupt.requested && !act.save) {
+      if (pending) {
+        await session.finish(pending);
+        pending = null;
+      }
+      await session.flushMetrics();
+      stop = true;
+      stopReason = "interrupted";
+    }
+    if (act.evaluate) {
+      const badEvals = await session.evaluate(step);
+      if (o.patience > 0 && badEvals >= o.patience) {
+        stop = true;
+        stopReason = "early-stopping";
+        log(`early stopping: no validation improvement in ${o.patience} evaluations`);
+      }
+    }
+    if (interrupt.requested && act.save) {
+      stop = true;
+      stopReason = "interrupted";
+    }
+    if (act.save || stop) {
+      await session.save(
+        step,
+        act.last
+          ? "final"
+          : stopReason === "interrupted"
+          ? "interrupted"
+          : stop
+          ? "early stop"
+          : "periodic",
+      );
+    }
+    if (stop) break;
+  }
+  if (pending) await session.finish(pending);
+  return stopReason;
 }

@@ -7,6 +7,7 @@
  */
 import type { Backend, Tensor } from "../backend.ts";
 import { CpuBackend } from "../cpu/mod.ts";
+import { Lcg32 } from "../../random.ts";
 
 /** Result of one self-test case. */
 export interface SelfTestCase {
@@ -22,11 +23,8 @@ export interface SelfTestCase {
 
 function data(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
+  const rng = new Lcg32(seed);
+  for (let i = 0; i < n; i++) out[i] = rng.next() - 0.5;
   return out;
 }
 

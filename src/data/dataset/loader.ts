@@ -7,6 +7,7 @@
  */
 import { BenteviError } from "../../errors.ts";
 import { mapFile } from "../../native/mmap.ts";
+import { Xoshiro128 } from "../../random.ts";
 import { HEADER_BYTES, parseHeader } from "./format.ts";
 
 /** An opened token file. */
@@ -119,17 +120,6 @@ export interface BatchLoaderOptions {
   mode?: "random" | "sequential";
 }
 
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
-
 /**
  * Batches of `batchSize × context` input tokens and their next tokens, drawn from any
  * `{ tokens }` (an opened {@link TokenDataset} or an in-memory array). Deterministic for a
@@ -151,7 +141,7 @@ export class BatchLoader {
   readonly mode: "random" | "sequential";
   #tokens: ArrayLike<number>;
   #typed: Uint16Array | Uint32Array | Int32Array | null;
-  #s = new Uint32Array(4);
+  #rng: Xoshiro128;
   #position = 0;
 
   constructor(
@@ -185,30 +175,7 @@ export class BatchLoader {
     this.#typed = t instanceof Uint16Array || t instanceof Uint32Array || t instanceof Int32Array
       ? t
       : null;
-    const sm = splitmix32(Number.isFinite(seed) ? seed : 0);
-    for (let i = 0; i < 4; i++) this.#s[i] = sm();
-    if ((this.#s[0] | this.#s[1] | this.#s[2] | this.#s[3]) === 0) this.#s[0] = 1;
-  }
-
-  /** xoshiro128**: the next 32-bit unsigned value. */
-  #nextU32(): number {
-    const s = this.#s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  }
-
-  /** A uniform integer in [0, m) (53 random bits). */
-  #below(m: number): number {
-    const hi = this.#nextU32() >>> 5; // 27 bits
-    const lo = this.#nextU32() >>> 6; // 26 bits
-    return Math.floor(((hi * 67108864 + lo) / 9007199254740992) * m);
+    this.#rng = new Xoshiro128(seed);
   }
 
   #copy(start: number, inputs: Int32Array, targets: Int32Array, at: number): void {
@@ -243,7 +210,7 @@ export class BatchLoader {
     for (let b = 0; b < B; b++) {
       let start: number;
       if (this.mode === "random") {
-        start = this.#below(n - T);
+        start = this.#rng.below(n - T);
         this.#position++;
       } else {
         if (this.#position + T + 1 > n) this.#position = 0;
@@ -256,8 +223,7 @@ export class BatchLoader {
 
   /** The loader's state (a copy), for checkpoints. */
   getState(): BatchLoaderState {
-    const s = this.#s;
-    return { position: this.#position, rng: [s[0], s[1], s[2], s[3]] };
+    return { position: this.#position, rng: this.#rng.getState() };
   }
 
   /** Restores a state from {@link BatchLoader.getState}: the next batches are identical. */
@@ -268,10 +234,6 @@ export class BatchLoader {
       state.rng.some((v) => v !== 0);
     if (!ok) throw new BenteviError("invalid batch loader state (position and 4 rng words)");
     this.#position = state.position;
-    for (let i = 0; i < 4; i++) this.#s[i] = state.rng[i];
+    this.#rng.setState(state.rng);
   }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
