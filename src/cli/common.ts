@@ -1,10 +1,19 @@
 /**
- * Small helpers every CLI command group shares: option parsers that reject bad values with
- * a clear message, and JSON/text output.
+ * What the CLI command groups share: option parsers that reject bad values with a clear
+ * message, the options several commands take (`--device`, the sampling flags, the checkpoint
+ * and its tokenizer), opening a checkpoint for generation, and JSON/text output.
  *
  * @module
  */
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import {
+  type Command,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from "@commander-js/extra-typings";
+import type { DeviceChoice } from "../backend/select.ts";
+import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
+import type { SamplingOptions } from "../generate/sampler.ts";
 import { parseEncoding, type TextEncoding } from "../text/encoding.ts";
 
 /**
@@ -80,4 +89,119 @@ export const ENCODING_HELP = "input encoding: utf-8, latin1 (ISO-8859-1) or wind
  */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
+}
+
+/**
+ * The `--device` option: `auto` (default), `webgpu` or `cpu`.
+ *
+ * @example
+ * ```ts
+ * import { deviceOption } from "./common.ts";
+ * console.log(deviceOption().defaultValue); // "auto"
+ * ```
+ */
+export function deviceOption() {
+  return new Option("--device <device>", "compute device").choices(
+    ["auto", "webgpu", "cpu"] as const,
+  ).default("auto" as const);
+}
+
+/** The required `--checkpoint <dir>` option, with the command's own help text. */
+export function checkpointOption(help = "checkpoint directory") {
+  return new Option("--checkpoint <dir>", help).makeOptionMandatory();
+}
+
+/** The `--tokenizer <file>` option of commands that load a checkpoint. */
+export function tokenizerOverrideOption() {
+  return new Option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's");
+}
+
+/** Defaults of {@link addSamplingOptions}, per command. */
+export interface SamplingDefaults {
+  /** `--temperature`. */
+  temperature: number;
+  /** `--top-k`. */
+  topK: number;
+  /** `--top-p`. */
+  topP: number;
+  /** `--repetition-penalty`. */
+  repetitionPenalty: number;
+  /** The help of `--seed`. */
+  seedHelp: string;
+}
+
+/**
+ * Adds the sampling flags (`--temperature`, `--top-k`, `--top-p`, `--repetition-penalty`,
+ * `--seed`) to `command` with its defaults; {@link samplingFrom} reads them back.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { addSamplingOptions, samplingFrom } from "./common.ts";
+ * const cmd = addSamplingOptions(new Command(), {
+ *   temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1, seedHelp: "random seed",
+ * });
+ * console.log(samplingFrom(cmd.parse(["--top-k", "5"], { from: "user" }).opts()).topK); // 5
+ * ```
+ */
+export function addSamplingOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(command: Command<Args, Opts, Globals>, d: SamplingDefaults) {
+  return command
+    .option(
+      "--temperature <x>",
+      "softmax temperature; 0 = greedy",
+      floatOption(0, 1000),
+      d.temperature,
+    )
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), d.topK)
+    .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), d.topP)
+    .option(
+      "--repetition-penalty <x>",
+      "penalise tokens already seen (1 = off)",
+      floatOption(0),
+      d.repetitionPenalty,
+    )
+    .option("--seed <s>", d.seedHelp, intOption(0, 2 ** 32 - 1));
+}
+
+/** The {@link SamplingOptions} of parsed sampling flags. */
+export function samplingFrom(o: {
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  seed?: number;
+}): SamplingOptions {
+  return {
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    repetitionPenalty: o.repetitionPenalty,
+    seed: o.seed,
+  };
+}
+
+/**
+ * Opens `--checkpoint` (with `--tokenizer` when given) on `--device`, runs `fn`, then frees
+ * the model and its backend.
+ */
+export async function withGenerationModel<T>(
+  o: { checkpoint: string; device: DeviceChoice; tokenizer?: string },
+  fn: (opened: GenerationModel) => Promise<T>,
+  workload?: "decode" | "compute",
+): Promise<T> {
+  const opened = await openGenerationModel(o.checkpoint, {
+    device: o.device,
+    tokenizerPath: o.tokenizer,
+    workload,
+  });
+  try {
+    return await fn(opened);
+  } finally {
+    opened.model.dispose();
+    opened.model.backend.destroy();
+  }
 }

@@ -4,12 +4,11 @@
  *
  * @module
  */
-import { type Command, Option } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
-import type { DeviceChoice } from "../backend/select.ts";
 import { DEMO_PLANS, describeTree, runDemo } from "../demo/demo.ts";
 import { consoleProgress } from "../progress.ts";
-import { intOption, printJson } from "./common.ts";
+import { deviceOption, intOption, printJson } from "./common.ts";
 
 /** Registers this group's commands on `program`. */
 export function registerDemo(program: Command): void {
@@ -25,10 +24,7 @@ export function registerDemo(program: Command): void {
       "a MediaWiki dump (.xml.bz2 or .xml) instead of the bundled demo corpus",
     )
     .option("--out <dir>", "output folder (a previous demo's folder there is replaced)", "out/demo")
-    .addOption(
-      new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
-        .default("auto" as const),
-    )
+    .addOption(deviceOption())
     .option("--steps <n>", "training steps instead of the plan's", intOption(1, 10_000_000))
     .option("--model <preset>", "model preset instead of gpt-micro (see `info`)")
     .option(
@@ -47,7 +43,7 @@ export function registerDemo(program: Command): void {
         out: o.out,
         dump: o.dump,
         quick: !!o.quick,
-        device: o.device as DeviceChoice,
+        device: o.device,
         steps: o.steps,
         model: o.model,
         batchSize: o.batchSize,

@@ -4,27 +4,32 @@
  *
  * @module
  */
-import { Option } from "@commander-js/extra-typings";
 import type { Command } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
-import type { DeviceChoice } from "../backend/mod.ts";
 import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
 import { generate } from "../generate/generator.ts";
-import { openGenerationModel, perplexity } from "../generate/load.ts";
+import { perplexity } from "../generate/load.ts";
 import { PERSONAS } from "../generate/personas.ts";
 import { topCandidates } from "../generate/sampler.ts";
 import { runDecodeBench } from "../generate/bench.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { ENCODING_HELP, encodingOption, floatOption, intOption, printJson } from "./common.ts";
+import {
+  addSamplingOptions,
+  checkpointOption,
+  deviceOption,
+  ENCODING_HELP,
+  encodingOption,
+  intOption,
+  printJson,
+  samplingFrom,
+  tokenizerOverrideOption,
+  withGenerationModel,
+} from "./common.ts";
 import { readText } from "../text/read.ts";
-
-const deviceOption = () =>
-  new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
-    .default("auto" as const);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -62,15 +67,12 @@ function fitPrompt(ids: number[], maxContext: number): number[] {
 
 /** Registers this group's commands on `program`. */
 export function registerGenerate(program: Command): void {
-  program
+  const generateCommand = program
     .command("generate")
     .description(
       "continue a prompt with a trained model (KV cache for GPT, recurrent state for RWKV)",
     )
-    .requiredOption(
-      "--checkpoint <dir>",
-      "checkpoint directory (Bentevi, HF GPT-2, converted RWKV)",
-    )
+    .addOption(checkpointOption("checkpoint directory (Bentevi, HF GPT-2, converted RWKV)"))
     .requiredOption("--prompt <text>", "text to continue")
     .option("--max-tokens <n>", "most new tokens", intOption(0, 1_000_000), 128)
     .option(
@@ -78,24 +80,22 @@ export function registerGenerate(program: Command): void {
       "fewest new tokens before end-of-text may end the text",
       intOption(0, 1_000_000),
       0,
-    )
-    .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
-    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 0)
-    .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 1)
-    .option("--repetition-penalty <x>", "penalise tokens already seen (1 = off)", floatOption(0), 1)
-    .option("--seed <s>", "random seed (same seed, same text)", intOption(0, 2 ** 32 - 1))
+    );
+  addSamplingOptions(generateCommand, {
+    temperature: 0.8,
+    topK: 0,
+    topP: 1,
+    repetitionPenalty: 1,
+    seedHelp: "random seed (same seed, same text)",
+  })
     .option("--stop <text>", "stop before this text (repeatable)", collect)
     .option("--ignore-eos", "keep generating past the end-of-text token")
     .option("--stream", "print tokens as they are produced")
     .option("--json", 'print {"text","tokens","tokens_per_second",…}')
-    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
     .action(async (o) => {
-      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
-        device: o.device as DeviceChoice,
-        tokenizerPath: o.tokenizer,
-      });
-      try {
+      await withGenerationModel(o, async ({ model, tokenizer }) => {
         const ids = fitPrompt(tokenizer.encode(o.prompt), model.maxContext);
         const stream = !!o.stream && !o.json;
         if (stream) await write(tokenizer.decode(ids));
@@ -103,11 +103,7 @@ export function registerGenerate(program: Command): void {
         const result = await generate(model, tokenizer, ids, {
           maxNewTokens: o.maxTokens,
           minNewTokens: o.minTokens,
-          temperature: o.temperature,
-          topK: o.topK,
-          topP: o.topP,
-          repetitionPenalty: o.repetitionPenalty,
-          seed: o.seed,
+          ...samplingFrom(o),
           stop: o.stop,
           ignoreEndOfText: !!o.ignoreEos,
           onText: stream ? (t) => void (pending = pending.then(() => write(t))) : undefined,
@@ -132,27 +128,20 @@ export function registerGenerate(program: Command): void {
               `on ${model.backend.kind} (${result.finishReason})`,
           );
         }
-      } finally {
-        model.dispose();
-        model.backend.destroy();
-      }
+      });
     });
 
   program
     .command("predict")
     .description("show the most likely next tokens after a prompt, with probabilities")
-    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .addOption(checkpointOption())
     .requiredOption("--prompt <text>", "the text before the token to predict")
     .option("--top <n>", "how many candidates", intOption(1, 1000), 10)
     .option("--json", 'print {"top":[{"id","token","prob","logit"}…]}')
-    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
     .action(async (o) => {
-      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
-        device: o.device as DeviceChoice,
-        tokenizerPath: o.tokenizer,
-      });
-      try {
+      await withGenerationModel(o, async ({ model, tokenizer }) => {
         let ids = tokenizer.encode(o.prompt);
         if (ids.length === 0) {
           if (tokenizer.endOfTextId === undefined) {
@@ -179,30 +168,22 @@ export function registerGenerate(program: Command): void {
             )
           );
         }
-      } finally {
-        model.dispose();
-        model.backend.destroy();
-      }
+      });
     });
 
   program
     .command("perplexity")
     .description("the model's perplexity on a text file (UTF-8 unless --encoding)")
-    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .addOption(checkpointOption())
     .argument("<file>", "text file")
     .option("--max-tokens <n>", "score only the first n tokens", intOption(2))
     .option("--json", 'print {"perplexity","mean_loss","tokens","windows"}')
-    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(tokenizerOverrideOption())
     .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .addOption(deviceOption())
     .action(async (file, o) => {
       const text = await readText(file, o.encoding);
-      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
-        device: o.device as DeviceChoice,
-        tokenizerPath: o.tokenizer,
-        workload: "compute",
-      });
-      try {
+      await withGenerationModel(o, async ({ model, tokenizer }) => {
         let ids = tokenizer.encode(text);
         if (o.maxTokens) ids = ids.slice(0, o.maxTokens);
         if (ids.length < 2) throw new BenteviError(`${file}: fewer than 2 tokens to score`);
@@ -220,16 +201,13 @@ export function registerGenerate(program: Command): void {
               `${r.tokens} tokens, ${r.windows} windows)`,
           );
         }
-      } finally {
-        model.dispose();
-        model.backend.destroy();
-      }
+      }, "compute");
     });
 
-  program
+  const chatCommand = program
     .command("chat")
     .description("chat with a model: personas, history within the context, slash commands (/help)")
-    .requiredOption("--checkpoint <dir>", "checkpoint directory")
+    .addOption(checkpointOption())
     .option("--persona <name>", `system prompt preset: ${[...PERSONAS.keys()].join(", ")}`)
     .option("--system <text>", "a system prompt of your own (overrides --persona)")
     .option("--explain", "show each generated token's id and top-5 candidates")
@@ -239,45 +217,29 @@ export function registerGenerate(program: Command): void {
       "fewest tokens per answer before the model may end its turn",
       intOption(0, 100_000),
       2,
-    )
-    .option("--temperature <x>", "softmax temperature; 0 = greedy", floatOption(0, 1000), 0.8)
-    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", intOption(0), 40)
-    .option("--top-p <p>", "nucleus sampling, p in (0, 1]", floatOption(0, 1), 0.95)
-    .option(
-      "--repetition-penalty <x>",
-      "penalise tokens already seen (1 = off)",
-      floatOption(0),
-      1.1,
-    )
-    .option("--seed <s>", "random seed", intOption(0, 2 ** 32 - 1))
+    );
+  addSamplingOptions(chatCommand, {
+    temperature: 0.8,
+    topK: 40,
+    topP: 0.95,
+    repetitionPenalty: 1.1,
+    seedHelp: "random seed",
+  })
     .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
-    .option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's")
+    .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
     .action(async (o) => {
-      const { model, tokenizer } = await openGenerationModel(o.checkpoint, {
-        device: o.device as DeviceChoice,
-        tokenizerPath: o.tokenizer,
-      });
-      try {
+      await withGenerationModel(o, async ({ model, tokenizer }) => {
         const chat = new ChatSession(model, tokenizer, {
           persona: o.persona,
           system: o.system,
           explain: !!o.explain,
           maxNewTokens: o.maxTokens,
           minNewTokens: o.minTokens,
-          sampling: {
-            temperature: o.temperature,
-            topK: o.topK,
-            topP: o.topP,
-            repetitionPenalty: o.repetitionPenalty,
-            seed: o.seed,
-          },
+          sampling: samplingFrom(o),
         });
         await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint });
-      } finally {
-        model.dispose();
-        model.backend.destroy();
-      }
+      });
     });
 
   const convert = program

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { createBackend, type DeviceChoice } from "../backend/select.ts";
@@ -25,17 +25,49 @@ import {
   benchTrainSteps,
   evaluateCheckpoint,
   findLearningRate,
+  LR_FIND_DEFAULTS,
   renderLrCurve,
   resumeTraining,
   startTraining,
+  TRAIN_OPTION_TABLE,
+  trainDefault,
+  type TrainOptions,
   type TrainSummary,
 } from "../train/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { floatOption, intOption, printJson } from "./common.ts";
+import { checkpointOption, deviceOption, floatOption, intOption, printJson } from "./common.ts";
 
-const deviceOption = () =>
-  new Option("--device <device>", "compute device").choices(["auto", "webgpu", "cpu"] as const)
-    .default("auto" as const);
+/** The commander property of a flag (`grad-accum` → `gradAccum`). */
+const optionName = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+
+/** Adds a flag for each hyper-parameter of the training-options table that has one. */
+function addTrainOptionFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+): Command<A, O, G> {
+  for (const row of TRAIN_OPTION_TABLE) {
+    if (!row.flag) continue;
+    if (row.type === "switch") {
+      command.option(`--${row.flag}`, row.help);
+      continue;
+    }
+    const flags = `--${row.flag} ${row.type === "int" ? "<n>" : "<x>"}`;
+    const parse = row.type === "int" ? intOption(row.min) : floatOption(row.min);
+    if (typeof row.default === "number") command.option(flags, row.help, parse, row.default);
+    else command.option(flags, row.help, parse);
+  }
+  return command;
+}
+
+/** The hyper-parameters given by the flags of {@link addTrainOptionFlags}. */
+function trainOptionsFrom(o: OptionValues): Partial<TrainOptions> {
+  const given: Record<string, unknown> = {};
+  for (const row of TRAIN_OPTION_TABLE) {
+    if (!row.flag) continue;
+    const value = o[optionName(row.flag)];
+    given[row.key] = row.type === "switch" ? !!value : value;
+  }
+  return given;
+}
 
 const log = (line: string) => console.error(line);
 
@@ -86,7 +118,7 @@ function summaryJson(s: TrainSummary): Record<string, unknown> {
 
 /** Registers this group's commands on `program`. */
 export function registerTrain(program: Command): void {
-  program
+  const train = program
     .command("train")
     .description("train a GPT or RWKV-4 model from a preset on a dataset (.bin or text)")
     .requiredOption(
@@ -106,65 +138,20 @@ export function registerTrain(program: Command): void {
       "share held out for validation when there is no separate validation file",
       floatOption(0.001, 0.5),
       0.1,
-    )
-    .option("--steps <n>", "optimizer steps", intOption(1), 1000)
-    .option(
-      "--batch-size <n>",
-      "sequences per micro-batch (default: chosen from the device)",
-      intOption(1),
-    )
-    .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
-    .option("--grad-accum <n>", "micro-batches per optimizer step", intOption(1), 1)
-    .option("--lr <x>", "peak learning rate (default 1e-3 for d ≤ 256, else 6e-4)", floatOption(0))
-    .option("--min-lr <x>", "final learning rate of the cosine (default lr/10)", floatOption(0))
-    .option("--warmup <n>", "warmup steps (default min(100, steps/10))", intOption(0))
-    .option(
-      "--decay-steps <n>",
-      "step where the cosine reaches min-lr (default: --steps)",
-      intOption(1),
-    )
-    .option("--weight-decay <x>", "AdamW decoupled weight decay", floatOption(0), 0.1)
-    .option("--decay-embeddings", "also apply weight decay to embedding tables")
-    .option("--clip <x>", "global gradient-norm clip (0 = off)", floatOption(0), 1.0)
-    .option("--eval-every <n>", "evaluate every N steps (default steps/10)", intOption(0))
-    .option("--eval-batches <n>", "validation batches per evaluation", intOption(1), 20)
-    .option("--save-every <n>", "checkpoint every N steps (default steps/5)", intOption(0))
-    .option("--keep <n>", "checkpoints to keep", intOption(1), 2)
-    .option(
-      "--patience <n>",
-      "early stopping: evaluations without improvement (0 = off)",
-      intOption(0),
-      0,
-    )
-    .option("--seed <n>", "seed of initialisation and batch sampling", intOption(0), 1337)
+    );
+  addTrainOptionFlags(train)
     .addOption(deviceOption())
     .option("--force", "replace an existing run directory")
     .option("--json", "print the summary as JSON")
     .action(async (o) => {
       const summary = await startTraining({
+        ...trainOptionsFrom(o),
         data: o.data,
         tokenizer: o.tokenizer,
         model: o.model,
         out: o.out,
         valData: o.valData,
         valFraction: o.valFraction,
-        steps: o.steps,
-        batchSize: o.batchSize,
-        context: o.context,
-        gradAccum: o.gradAccum,
-        lr: o.lr,
-        minLr: o.minLr,
-        warmup: o.warmup,
-        decaySteps: o.decaySteps,
-        weightDecay: o.weightDecay,
-        decayEmbeddings: !!o.decayEmbeddings,
-        clip: o.clip,
-        evalEvery: o.evalEvery,
-        evalBatches: o.evalBatches,
-        saveEvery: o.saveEvery,
-        keepLast: o.keep,
-        patience: o.patience,
-        seed: o.seed,
         force: !!o.force,
         device: o.device,
         progress: consoleProgress(),
@@ -195,7 +182,7 @@ export function registerTrain(program: Command): void {
   program
     .command("eval")
     .description("validation loss, perplexity and next-token accuracy of a checkpoint")
-    .requiredOption("--checkpoint <dir>", "checkpoint directory (or a run directory: its latest)")
+    .addOption(checkpointOption("checkpoint directory (or a run directory: its latest)"))
     .requiredOption(
       "--data <path>",
       "dataset: .bin, a .txt or .jsonl file, or a folder of them (all of it is evaluated)",
@@ -236,16 +223,16 @@ export function registerTrain(program: Command): void {
     .requiredOption("--data <path>", "dataset: .bin, a .txt or .jsonl file, or a folder of them")
     .requiredOption("--tokenizer <file>", "tokenizer.json")
     .addOption(new Option("--model <preset>", "model preset").default("gpt-micro"))
-    .option("--steps <n>", "number of steps", intOption(5), 100)
-    .option("--start-lr <x>", "first learning rate", floatOption(0), 1e-6)
-    .option("--end-lr <x>", "last learning rate", floatOption(0), 1)
+    .option("--steps <n>", "number of steps", intOption(5), LR_FIND_DEFAULTS.steps)
+    .option("--start-lr <x>", "first learning rate", floatOption(0), LR_FIND_DEFAULTS.startLr)
+    .option("--end-lr <x>", "last learning rate", floatOption(0), LR_FIND_DEFAULTS.endLr)
     .option(
       "--batch-size <n>",
       "sequences per batch (default: chosen from the device)",
       intOption(1),
     )
     .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
-    .option("--seed <n>", "seed", intOption(0), 1337)
+    .option("--seed <n>", "seed", intOption(0), trainDefault("seed"))
     .addOption(deviceOption())
     .option("--json", "print JSON")
     .action(async (o) => {

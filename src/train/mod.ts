@@ -27,6 +27,7 @@ export {
   defaultTrainOptions,
   resolveTrainOptions,
   TRAIN_OPTION_TABLE,
+  trainDefault,
   type TrainOptions,
   type TrainOptionSpec,
   validateTrainOptions,
@@ -53,6 +54,7 @@ export {
   type TrainSummary,
 } from "./trainer.ts";
 export {
+  LR_FIND_DEFAULTS,
   type LrFindOptions,
   type LrFindPoint,
   type LrFindResult,

@@ -6,7 +6,7 @@
  * loop, `bench train` and `lr-find` all run their steps through it.
  *
  * A step trains the {@link TrainableParameters} it is given — by default the model's whole
- * {@link ParameterStore}; a model with frozen weights and a smaller trainable set (adapters)
+ * `ParameterStore`; a model with frozen weights and a smaller trainable set (adapters)
  * passes that set instead, and the same step trains it.
  *
  * @module
@@ -14,14 +14,13 @@
 import type { Backend, Tensor } from "../backend/backend.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import type { TrainableModel } from "../model/model.ts";
-import type { ParameterStore } from "../model/params.ts";
 import { BenteviError } from "../errors.ts";
 import type { TrainOptions } from "./options.ts";
 
 /**
  * The parameters a step updates: one flat parameter tensor, the gradient the model's
  * backward pass accumulates into, and which elements take weight decay. A
- * {@link ParameterStore} is one.
+ * `ParameterStore` is one.
  */
 export interface TrainableParameters {
   /** f32 `[n]` parameters, updated in place by AdamW. */
