@@ -12,21 +12,13 @@
  * @module
  */
 import { join } from "node:path";
+import { exists } from "../io/fs.ts";
 
 const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-run"];
 
 function argValue(name: string, fallback: string): string {
   const i = Deno.args.indexOf(name);
   return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function main(): Promise<number> {

@@ -28,16 +28,15 @@ export {
 } from "./dataset/writer.ts";
 export { cleanWikitext, countResidue, isRedirectText, type ResidueCounts } from "./wiki/cleaner.ts";
 export { detectXmlEncoding, type WikiPage, WikiXmlParser } from "./wiki/xml.ts";
+export { convertWikiDump, readWikiDump } from "./wiki/dump.ts";
 export {
-  convertWikiDump,
   type ConvertWikiOptions,
   processPage,
-  readWikiDump,
   type WikiArticle,
   type WikiDumpOptions,
   type WikiFormat,
   type WikiStats,
-} from "./wiki/dump.ts";
+} from "./wiki/shards.ts";
 export { cleanCorpus, type CleanStats, cleanText, type CleanTextOptions } from "./corpus/clean.ts";
 export {
   auditCorpus,

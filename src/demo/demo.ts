@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { autoDeviceKind, createBackend, type DeviceChoice } from "../backend/select.ts";
 import type { Backend } from "../backend/backend.ts";
 import { buildDataset } from "../data/dataset/build.ts";
-import { convertWikiDump, type WikiStats } from "../data/wiki/dump.ts";
+import { convertWikiDump } from "../data/wiki/dump.ts";
+import type { WikiStats } from "../data/wiki/shards.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { CHAT_TOKENS, ChatSession } from "../generate/chat.ts";
 import { generate } from "../generate/generator.ts";
@@ -23,6 +24,7 @@ import { type Progress, silentProgress } from "../progress.ts";
 import { trainTokenizer } from "../tokenizer/trainer.ts";
 import { startTraining } from "../train/run.ts";
 import type { TrainSummary } from "../train/trainer.ts";
+import { exists } from "../io/fs.ts";
 
 /** The file that marks a folder as a demo's output (a re-run may replace such a folder). */
 export const DEMO_MARKER = "demo.json";
@@ -180,16 +182,6 @@ export function bundledDemoFile(name: string): string {
     );
   }
   return fileURLToPath(url);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw fsError(e, path);
-  }
 }
 
 /** Empties `out` for a new demo, refusing a folder that is not a demo's unless `force`. */

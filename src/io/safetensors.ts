@@ -11,6 +11,7 @@
  */
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "./atomic.ts";
+import { halfToFloat } from "./float16.ts";
 
 /** One tensor as Bentevi holds it: F32 data in row-major order with its shape. */
 export interface NamedTensor {
@@ -29,15 +30,6 @@ export interface SafetensorsFile {
 }
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
-
-function halfToFloat(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 /**
  * Parses safetensors bytes. `name` is used in error messages.

@@ -14,6 +14,7 @@ import { withAtomicDir } from "../io/atomic.ts";
 import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
 import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
 import { familyOf } from "./registry.ts";
+import { exists } from "../io/fs.ts";
 
 /** A checkpoint read from disk, weights under their canonical names and shapes. */
 export interface LoadedCheckpoint {
@@ -148,15 +149,6 @@ export async function resolveCheckpointDir(path: string): Promise<string> {
   const list = await listCheckpoints(path);
   if (!list.length) throw new BenteviError(`${path}: this training run has no checkpoint yet`);
   return list[list.length - 1];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -202,8 +202,6 @@ const CAN_END: ReadonlySet<string> = new Set(["etc", "jr", "ltda", "cia", "inc"]
 export const SCAN_LOOKBEHIND = 256;
 const LINE_CAP = 200;
 const NEED_MORE = -2;
-// The class table, set by scanBoundaries before any helper below runs.
-let TT: Uint16Array = new Uint16Array(0);
 // Every code unit with the TERM or NEWLINE class (see chars.ts).
 // deno-lint-ignore no-control-regex
 const INTEREST = /[.!?\u2026\u203c\u2047-\u2049\n\r\u000b\u000c\u0085\u2028\u2029]/g;
@@ -239,7 +237,7 @@ export function scanBoundaries(
   final: boolean,
   sink: BoundarySink,
 ): number {
-  const T = TT = charClasses();
+  const T = charClasses();
   const n = text.length;
   let i = from;
   while (i < n) {
@@ -276,7 +274,7 @@ function skipSpace(text: string, from: number, T: Uint16Array): number {
 
 /** Handles a terminator run starting at `i`; returns where to continue or NEED_MORE. */
 function afterTerminator(text: string, i: number, final: boolean, sink: BoundarySink): number {
-  const T = TT;
+  const T = charClasses();
   const n = text.length;
   let j = i + 1;
   while (j < n && (T[text.charCodeAt(j)] & TERM) !== 0) j++;
@@ -320,7 +318,7 @@ function afterTerminator(text: string, i: number, final: boolean, sink: Boundary
 
 /** Whether a single period at `i`, followed after spaces by `next`, ends a sentence. */
 function periodEnds(text: string, i: number, next: number): boolean {
-  const T = TT;
+  const T = charClasses();
   let ws = i;
   while (ws > 0 && i - ws < 24 && (T[text.charCodeAt(ws - 1)] & LETTER) !== 0) ws--;
   const len = i - ws;
@@ -362,7 +360,7 @@ function periodEnds(text: string, i: number, next: number): boolean {
 
 /** Handles newline(s) at `i` that no terminator consumed. */
 function atNewline(text: string, i: number, final: boolean, sink: BoundarySink): number {
-  const T = TT;
+  const T = charClasses();
   const n = text.length;
   // fast path for wrapped prose: a lowercase letter (or comma) before a single "\n" and a
   // lowercase letter after it is never a break (nor a heading, list item or dialogue turn)
@@ -415,7 +413,7 @@ const TITLE_CAP = 60;
 
 /** A short line that starts with a capital or digit and ends without punctuation. */
 function isTitle(text: string, s: number, e: number): boolean {
-  const T = TT;
+  const T = charClasses();
   while (e > s && (T[text.charCodeAt(e - 1)] & SPACE) !== 0) e--;
   if (e <= s || e - s > TITLE_CAP) return false;
   if ((T[text.charCodeAt(s)] & (UPPER | DIGIT)) === 0) return false;
@@ -432,7 +430,7 @@ function isTitle(text: string, s: number, e: number): boolean {
  * paragraph of its own (one backward scan of the line).
  */
 function headingOrTitleBefore(text: string, a: number): boolean {
-  const T = TT;
+  const T = charClasses();
   let ls = a;
   let lower = false;
   while (ls > 0 && a - ls <= LINE_CAP && (T[text.charCodeAt(ls - 1)] & NEWLINE) === 0) {
@@ -446,7 +444,7 @@ function headingOrTitleBefore(text: string, a: number): boolean {
 
 /** Whether the line `[ls, a)` is title-like and a paragraph of its own. */
 function titleBefore(text: string, ls: number, a: number): boolean {
-  const T = TT;
+  const T = charClasses();
   if (a - ls > TITLE_CAP || !isTitle(text, ls, a)) return false;
   if (ls === 0) return true;
   // the line before it must be blank (or the text start)
@@ -464,7 +462,7 @@ function titleBefore(text: string, ls: number, a: number): boolean {
  * dialogue turns, SECTION before a heading, -1 for a soft wrap.
  */
 function lineStartLevel(text: string, w: number, final: boolean): number {
-  const T = TT;
+  const T = charClasses();
   const n = text.length;
   if (w + 3 > n && !final) return NEED_MORE;
   const c = text.charCodeAt(w);
@@ -492,7 +490,7 @@ function lineStartLevel(text: string, w: number, final: boolean): number {
 
 /** Whether `text[s, e)` (one line, trimmed) looks like a heading. */
 function isHeading(text: string, s: number, e: number): boolean {
-  const T = TT;
+  const T = charClasses();
   while (s < e && (T[text.charCodeAt(s)] & SPACE) !== 0) s++;
   while (e > s && (T[text.charCodeAt(e - 1)] & SPACE) !== 0) e--;
   if (e <= s || e - s > 120) return false;
@@ -516,7 +514,7 @@ function isHeading(text: string, s: number, e: number): boolean {
 
 /** 1 when the line starting at `w` is a heading, 0 when not, NEED_MORE when undecidable yet. */
 function nextLineIsHeading(text: string, w: number, final: boolean): number {
-  const T = TT;
+  const T = charClasses();
   const n = text.length;
   let e = w;
   const hash = text.charCodeAt(w) === 35; // "# Título"
@@ -534,7 +532,7 @@ function nextLineIsHeading(text: string, w: number, final: boolean): number {
  * only when `markdown`: finding its start costs a scan of the whole line).
  */
 function lineBeforeIsHeading(text: string, i: number, markdown = true): boolean {
-  const T = TT;
+  const T = charClasses();
   let s = i;
   while (s > 0 && i - s <= LINE_CAP && (T[text.charCodeAt(s - 1)] & NEWLINE) === 0) {
     if ((T[text.charCodeAt(s - 1)] & LOWER) !== 0) {

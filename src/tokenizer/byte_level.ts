@@ -35,13 +35,6 @@ export const BYTE_ALPHABET: readonly string[] = BYTE_TO_CHAR.slice().sort((a, b)
   a.charCodeAt(0) - b.charCodeAt(0)
 );
 
-/** Byte-level form of raw bytes (`[0x20, 0x74]` → `"Ġt"`). */
-export function bytesToByteLevel(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]];
-  return s;
-}
-
 /**
  * Raw bytes of a byte-level token string, or `undefined` when a character is not one of the
  * 256 byte characters (then the token is not byte-level, e.g. an added token).

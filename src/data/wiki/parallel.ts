@@ -20,7 +20,7 @@ import {
   rateInfo,
   ShardWriter,
   type WikiStats,
-} from "./dump.ts";
+} from "./shards.ts";
 import type { WikiWorkerResult, WikiWorkerTask } from "./worker.ts";
 import { detectXmlEncoding, WikiXmlParser } from "./xml.ts";
 

@@ -16,7 +16,7 @@ import {
   processPage,
   type WikiFormat,
   type WikiStats,
-} from "./dump.ts";
+} from "./shards.ts";
 import { WikiXmlParser } from "./xml.ts";
 
 /** A task: decompress and clean `[start, end)` of `path`. */

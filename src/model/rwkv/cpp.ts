@@ -17,6 +17,7 @@ import { validateConfig } from "../config.ts";
 import type { RwkvConfig } from "./config.ts";
 import { saveCheckpoint } from "../checkpoint.ts";
 import { Tokenizer } from "../../tokenizer/mod.ts";
+import { halfToFloat } from "../../io/float16.ts";
 
 /** `"ggmf"` read as a little-endian int32. */
 export const GGMF_MAGIC = 0x67676d66;
@@ -33,15 +34,6 @@ export interface RwkvCppFile {
   nLayer: number;
   /** Tensors, outermost dimension first, converted to f32. */
   tensors: Map<string, NamedTensor>;
-}
-
-function halfToFloat(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 /**
