@@ -102,6 +102,12 @@ function summaryText(s: TrainSummary): string {
   return lines.join("\n");
 }
 
+/** Prints a run's summary as text, or as one JSON line. */
+function printSummary(s: TrainSummary, json: boolean): void {
+  if (json) printJson(summaryJson(s));
+  else console.log(summaryText(s));
+}
+
 function summaryJson(s: TrainSummary): Record<string, unknown> {
   return {
     run_dir: s.runDir,
@@ -157,8 +163,7 @@ export function registerTrain(program: Command): void {
         progress: consoleProgress(),
         log,
       });
-      if (o.json) printJson(summaryJson(summary));
-      else console.log(summaryText(summary));
+      printSummary(summary, !!o.json);
     });
 
   program
@@ -175,8 +180,7 @@ export function registerTrain(program: Command): void {
         progress: consoleProgress(),
         log,
       });
-      if (o.json) printJson(summaryJson(summary));
-      else console.log(summaryText(summary));
+      printSummary(summary, !!o.json);
     });
 
   program

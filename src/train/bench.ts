@@ -7,7 +7,7 @@
  * @module
  */
 import type { Backend } from "../backend/backend.ts";
-import type { GptConfig, ModelConfig } from "../model/config.ts";
+import { type GptConfig, type ModelConfig, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { initWeights } from "../model/init.ts";
 import { ParameterStore } from "../model/params.ts";
@@ -16,16 +16,7 @@ import { defaultTrainOptions } from "./options.ts";
 import { TrainStep } from "./step.ts";
 
 /** The tiny GPT of the speed comparison (same as the `gpt-micro` preset with vocab 4096). */
-export const BENCH_GPT: GptConfig = {
-  arch: "gpt",
-  vocabSize: 4096,
-  contextLength: 128,
-  dModel: 128,
-  nLayer: 4,
-  nHead: 4,
-  mlpDim: 512,
-  layerNormEps: 1e-5,
-};
+export const BENCH_GPT: GptConfig = presetConfig("gpt-micro", 4096) as GptConfig;
 
 /** Result of {@link benchTrainSteps}. */
 export interface TrainBenchResult {

@@ -76,6 +76,33 @@ async function withBackend<T>(
 }
 
 /**
+ * The batch shape for `preset` on `backend` (the given sizes, or chosen from the device; the
+ * choice is logged) and the configuration to train at that shape.
+ */
+function presetForTraining(
+  base: ModelConfig,
+  preset: string,
+  backend: Backend,
+  given: { batchSize?: number; context?: number },
+  log: (line: string) => void,
+): { config: ModelConfig; shape: { batchSize: number; context: number } } {
+  const shape = chooseBatchShape(base, backend, {
+    batchSize: given.batchSize,
+    context: given.context,
+  });
+  log(shape.note);
+  const family = familyOf(base);
+  if (shape.context > family.maxContext(base)) {
+    throw new BenteviError(
+      `--context ${shape.context} exceeds ${preset}'s context length ${base.contextLength}`,
+    );
+  }
+  // GPT keeps the preset's position table; RWKV records the training length.
+  const config: ModelConfig = family.withContext(base, shape.context);
+  return { config, shape };
+}
+
+/**
  * Trains a preset from scratch into a new run directory (what `bentevi train` does).
  *
  * @example
@@ -93,16 +120,7 @@ export async function startTraining(o: StartTrainingOptions): Promise<TrainSumma
   const tokenizer = await Tokenizer.fromFile(o.tokenizer);
   const base = presetConfig(o.model, tokenizer.vocabSize);
   return await withBackend(o.device, log, async (backend) => {
-    const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
-    log(shape.note);
-    const family = familyOf(base);
-    if (shape.context > family.maxContext(base)) {
-      throw new BenteviError(
-        `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
-      );
-    }
-    // GPT keeps the preset's position table; RWKV records the training length.
-    const config: ModelConfig = family.withContext(base, shape.context);
+    const { config, shape } = presetForTraining(base, o.model, backend, o, log);
     const options: TrainOptions = {
       ...resolveTrainOptions(config, o),
       batchSize: shape.batchSize,
@@ -266,15 +284,7 @@ export async function findLearningRate(
   const tokenizer = await Tokenizer.fromFile(o.tokenizer);
   const base = presetConfig(o.model, tokenizer.vocabSize);
   return await withBackend(o.device, log, async (backend) => {
-    const shape = chooseBatchShape(base, backend, { batchSize: o.batchSize, context: o.context });
-    log(shape.note);
-    const family = familyOf(base);
-    if (shape.context > family.maxContext(base)) {
-      throw new BenteviError(
-        `--context ${shape.context} exceeds ${o.model}'s context length ${base.contextLength}`,
-      );
-    }
-    const config: ModelConfig = family.withContext(base, shape.context);
+    const { config, shape } = presetForTraining(base, o.model, backend, o, log);
     const data = await loadTrainingData(o.data, tokenizer);
     try {
       checkDataFits(data, shape.context, o.data);
