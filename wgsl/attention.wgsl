@@ -1,23 +1,15 @@
 // Causal multi-head self-attention, flash style: one invocation per (query row, head) with an
-// online softmax; the backward recomputes probabilities from the saved log-sum-exp.
-// qkv [B, T, 3C] (q | k | v), out [B, T, C], lse [B, NH, T]. HS (head size) is substituted
-// by the host before compiling, so q and the accumulators live in registers.
-// u0 = (B, T, C, NH), f0.x = scale. Dispatch: x over T (64 per group), y over B·NH.
+// online softmax; the backward recomputes probabilities from the saved log-sum-exp. The
+// generic kernels for any head size (attention_vec4.wgsl has the faster ones for head sizes
+// that are multiples of 4). qkv [B, T, 3C] (q | k | v), out [B, T, C], lse [B, NH, T]. HS
+// (head size) is a constant, so q and the accumulators live in registers. Bindings, uniforms
+// and HS are declared by the host (src/backend/webgpu/attention.ts).
+// Dispatch: x over T (64 per group), y over B·NH.
 
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> b1: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b3: array<f32>;
-@group(0) @binding(4) var<storage, read_write> b4: array<f32>;
-@group(0) @binding(5) var<storage, read_write> b5: array<f32>;
-
-const HS: u32 = 32u;
-
-// b1 out, b2 lse, b3 qkv
+//@kernel attn_forward
 @compute @workgroup_size(64)
 fn attn_forward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
+  let T = p.T; let C = p.C; let NH = p.NH;
   let t = g.x;
   if (t >= T) { return; }
   let b = g.y / NH;
@@ -26,32 +18,33 @@ fn attn_forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let qo = (b * T + t) * C3 + h * HS;
   var q: array<f32, HS>;
   var acc: array<f32, HS>;
-  for (var i = 0u; i < HS; i++) { q[i] = b3[qo + i] * p.f0.x; acc[i] = 0.0; }
+  for (var i = 0u; i < HS; i++) { q[i] = qkv[qo + i] * p.scale; acc[i] = 0.0; }
   var m = -3.402823e38;
   var s = 0.0;
   for (var j = 0u; j <= t; j++) {
     let ko = (b * T + j) * C3 + C + h * HS;
     var d = 0.0;
-    for (var i = 0u; i < HS; i++) { d += q[i] * b3[ko + i]; }
+    for (var i = 0u; i < HS; i++) { d += q[i] * qkv[ko + i]; }
     let mn = max(m, d);
     let corr = exp(m - mn);
     let e = exp(d - mn);
     s = s * corr + e;
     let vo = ko + C;
-    for (var i = 0u; i < HS; i++) { acc[i] = acc[i] * corr + e * b3[vo + i]; }
+    for (var i = 0u; i < HS; i++) { acc[i] = acc[i] * corr + e * qkv[vo + i]; }
     m = mn;
   }
   let oo = (b * T + t) * C + h * HS;
   let inv = 1.0 / s;
-  for (var i = 0u; i < HS; i++) { b1[oo + i] = acc[i] * inv; }
-  b2[(b * NH + h) * T + t] = m + log(s);
+  for (var i = 0u; i < HS; i++) { out[oo + i] = acc[i] * inv; }
+  lse[(b * NH + h) * T + t] = m + log(s);
 }
 
-// dq: b1 dqkv (+=), b2 dout, b3 out, b4 lse, b5 qkv. One invocation per query row.
+//@kernel attn_backward_q
+// dqkv (+=) for q: one invocation per query row.
 @compute @workgroup_size(64)
 fn attn_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let scale = p.f0.x;
+  let T = p.T; let C = p.C; let NH = p.NH;
+  let scale = p.scale;
   let t = g.x;
   if (t >= T) { return; }
   let b = g.y / NH;
@@ -60,36 +53,37 @@ fn attn_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
   let qo = (b * T + t) * C3 + h * HS;
   let oo = (b * T + t) * C + h * HS;
   var q: array<f32, HS>;
-  var dout: array<f32, HS>;
+  var go: array<f32, HS>;
   var dq: array<f32, HS>;
   var D = 0.0;
   for (var i = 0u; i < HS; i++) {
-    q[i] = b5[qo + i] * scale;
-    dout[i] = b2[oo + i];
-    D += dout[i] * b3[oo + i];
+    q[i] = qkv[qo + i] * scale;
+    go[i] = dout[oo + i];
+    D += go[i] * out[oo + i];
     dq[i] = 0.0;
   }
-  let lse = b4[(b * NH + h) * T + t];
+  let l = lse[(b * NH + h) * T + t];
   for (var j = 0u; j <= t; j++) {
     let ko = (b * T + j) * C3 + C + h * HS;
     let vo = ko + C;
     var s = 0.0;
     var dp = 0.0;
     for (var i = 0u; i < HS; i++) {
-      s += q[i] * b5[ko + i];
-      dp += dout[i] * b5[vo + i];
+      s += q[i] * qkv[ko + i];
+      dp += go[i] * qkv[vo + i];
     }
-    let ds = exp(s - lse) * (dp - D);
-    for (var i = 0u; i < HS; i++) { dq[i] += ds * b5[ko + i]; }
+    let ds = exp(s - l) * (dp - D);
+    for (var i = 0u; i < HS; i++) { dq[i] += ds * qkv[ko + i]; }
   }
-  for (var i = 0u; i < HS; i++) { b1[qo + i] = b1[qo + i] + dq[i] * scale; }
+  for (var i = 0u; i < HS; i++) { dqkv[qo + i] = dqkv[qo + i] + dq[i] * scale; }
 }
 
-// dk, dv: one invocation per key row j, looping over the queries t ≥ j.
+//@kernel attn_backward_kv
+// dqkv (+=) for k and v: one invocation per key row j, looping over the queries t ≥ j.
 @compute @workgroup_size(64)
 fn attn_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let scale = p.f0.x;
+  let T = p.T; let C = p.C; let NH = p.NH;
+  let scale = p.scale;
   let j = g.x;
   if (j >= T) { return; }
   let b = g.y / NH;
@@ -102,8 +96,8 @@ fn attn_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
   var dk: array<f32, HS>;
   var dv: array<f32, HS>;
   for (var i = 0u; i < HS; i++) {
-    k[i] = b5[ko + i] * scale;
-    v[i] = b5[vo + i];
+    k[i] = qkv[ko + i] * scale;
+    v[i] = qkv[vo + i];
     dk[i] = 0.0;
     dv[i] = 0.0;
   }
@@ -114,45 +108,47 @@ fn attn_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
     var dp = 0.0;
     var D = 0.0;
     for (var i = 0u; i < HS; i++) {
-      let d = b2[oo + i];
-      s += k[i] * b5[qo + i];
+      let d = dout[oo + i];
+      s += k[i] * qkv[qo + i];
       dp += d * v[i];
-      D += d * b3[oo + i];
+      D += d * out[oo + i];
     }
-    let pr = exp(s - b4[(b * NH + h) * T + t]);
+    let pr = exp(s - lse[(b * NH + h) * T + t]);
     let ds = pr * (dp - D) * scale;
     for (var i = 0u; i < HS; i++) {
-      dv[i] += pr * b2[oo + i];
-      dk[i] += ds * b5[qo + i];
+      dv[i] += pr * dout[oo + i];
+      dk[i] += ds * qkv[qo + i];
     }
   }
   for (var i = 0u; i < HS; i++) {
-    b1[ko + i] = b1[ko + i] + dk[i];
-    b1[vo + i] = b1[vo + i] + dv[i];
+    dqkv[ko + i] = dqkv[ko + i] + dk[i];
+    dqkv[vo + i] = dqkv[vo + i] + dv[i];
   }
 }
 
-// KV-cache append: b1 kCache [B, Tmax, C], b2 vCache, b3 qkv [B, T, 3C]. u1.x = pos, u1.y = Tmax.
+//@kernel cache_append
+// Appends the k and v of qkv [B, T, 3C] at positions pos … pos+T−1 of the caches [B, Tmax, C].
 @compute @workgroup_size(64)
 fn cache_append(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
-  let pos = p.u1.x; let Tmax = p.u1.y;
+  let B = p.B; let T = p.T; let C = p.C;
+  let pos = p.pos; let Tmax = p.Tmax;
   for (var i = g.x; i < B * T * C; i += nwg.x * 64u) {
     let c = i % C;
     let bt = i / C;
     let t = bt % T;
     let b = bt / T;
     let dst = (b * Tmax + pos + t) * C + c;
-    b1[dst] = b3[bt * 3u * C + C + c];
-    b2[dst] = b3[bt * 3u * C + 2u * C + c];
+    kCache[dst] = qkv[bt * 3u * C + C + c];
+    vCache[dst] = qkv[bt * 3u * C + 2u * C + c];
   }
 }
 
-// Cached attention: b1 out [B, T, C], b2 kCache, b3 vCache, b4 qkv. Query t sees 0 … pos+t.
+//@kernel attn_cached
+// Attention over the caches: query t sees positions 0 … pos+t.
 @compute @workgroup_size(64)
 fn attn_cached(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let pos = p.u1.x; let Tmax = p.u1.y;
+  let T = p.T; let C = p.C; let NH = p.NH;
+  let pos = p.pos; let Tmax = p.Tmax;
   let t = g.x;
   if (t >= T) { return; }
   let b = g.y / NH;
@@ -160,20 +156,20 @@ fn attn_cached(@builtin(global_invocation_id) g: vec3<u32>) {
   let qo = (b * T + t) * 3u * C + h * HS;
   var q: array<f32, HS>;
   var acc: array<f32, HS>;
-  for (var i = 0u; i < HS; i++) { q[i] = b4[qo + i] * p.f0.x; acc[i] = 0.0; }
+  for (var i = 0u; i < HS; i++) { q[i] = qkv[qo + i] * p.scale; acc[i] = 0.0; }
   var m = -3.402823e38;
   var s = 0.0;
   for (var j = 0u; j <= pos + t; j++) {
     let ko = (b * Tmax + j) * C + h * HS;
     var d = 0.0;
-    for (var i = 0u; i < HS; i++) { d += q[i] * b2[ko + i]; }
+    for (var i = 0u; i < HS; i++) { d += q[i] * kCache[ko + i]; }
     let mn = max(m, d);
     let corr = exp(m - mn);
     let e = exp(d - mn);
     s = s * corr + e;
-    for (var i = 0u; i < HS; i++) { acc[i] = acc[i] * corr + e * b3[ko + i]; }
+    for (var i = 0u; i < HS; i++) { acc[i] = acc[i] * corr + e * vCache[ko + i]; }
     m = mn;
   }
   let oo = (b * T + t) * C + h * HS;
-  for (var i = 0u; i < HS; i++) { b1[oo + i] = acc[i] / s; }
+  for (var i = 0u; i < HS; i++) { out[oo + i] = acc[i] / s; }
 }

@@ -6,37 +6,28 @@
 // sizes are multiples of 4; q, k, v and out are read as vec4 and every per-head vector lives in
 // named variables (a template, expanded by the host like attention_vec4.wgsl; HS4 = headDim/4).
 //
-// attn_decode_part:  b1 partial acc [BH·chunks, HS4] (vec4), b2 partial (m, s) [BH·chunks, 2],
-//                    b3 kCache [B, Tmax, C4], b4 vCache [B, Tmax, C4], b5 qkv [B, 1, 3·C4];
-//                    it also appends the new token's k and v to the caches.
-// attn_decode_merge: b1 out [B, 1, C4], b2 partial (m, s), b3 partial acc.
-// u0 = (B, C, NH, chunks), u1 = (len = pos + 1, Tmax, S = positions per chunk), f0.x = 1/√hs.
+// attn_decode_part: partAcc [BH·chunks, HS4] (vec4) and partStats (m, s) [BH·chunks, 2] from
+// kCache, vCache [B, Tmax, C4] and qkv [B, 1, 3·C4]; it also appends the new token's k and v
+// to the caches. attn_decode_merge: out [B, 1, C4] from partStats and partAcc.
+// p.len = pos + 1 positions, p.S positions per chunk, p.scale = 1/√hs. Bindings, uniforms and
+// HS4 are declared by the host (src/backend/webgpu/attention.ts).
 // Dispatch: one invocation per (b, h, chunk) for the part pass, per (b, h, vec4 of the head)
 // for the merge, 8 per workgroup (llvmpipe vectorises along x in groups of 8).
 
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> b1: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> b2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b3: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> b4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> b5: array<vec4<f32>>;
-
-const HS4: u32 = 8u;
-
+//@kernel attn_decode_part
 @compute @workgroup_size(8)
 fn attn_decode_part(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let C = p.u0.y; let NH = p.u0.z; let chunks = p.u0.w;
-  let len = p.u1.x; let Tmax = p.u1.y; let S = p.u1.z;
+  let B = p.B; let C = p.C; let NH = p.NH; let chunks = p.chunks;
+  let len = p.len; let Tmax = p.Tmax; let S = p.S;
   let id = g.x;
   if (id >= B * NH * chunks) { return; }
   let bh = id / chunks;
   let b = bh / NH;
   let h = bh % NH;
   let C4 = C / 4u;
-  let scale = p.f0.x;
+  let scale = p.scale;
   let qo = b * 3u * C4 + h * HS4;
-  //@REPEAT i < HS4: let q{i} = b5[qo + {i}u] * scale;
+  //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u] * scale;
   //@REPEAT i < HS4: var acc{i} = vec4<f32>(0.0);
   var m = -3.402823e38;
   var s = 0.0;
@@ -47,12 +38,12 @@ fn attn_decode_part(@builtin(global_invocation_id) g: vec3<u32>) {
     // cache (its own head's part of them); no other invocation reads that position.
     let src = b * 3u * C4 + C4 + h * HS4;
     let dst = (b * Tmax + len - 1u) * C4 + h * HS4;
-    //@REPEAT i < HS4: b3[dst + {i}u] = b5[src + {i}u];
-    //@REPEAT i < HS4: b4[dst + {i}u] = b5[src + C4 + {i}u];
+    //@REPEAT i < HS4: kCache[dst + {i}u] = qkv[src + {i}u];
+    //@REPEAT i < HS4: vCache[dst + {i}u] = qkv[src + C4 + {i}u];
   }
   for (var j = j0; j < j1; j++) {
     let ko = (b * Tmax + j) * C4 + h * HS4;
-    //@REPEAT i < HS4: let k{i} = b3[ko + {i}u];
+    //@REPEAT i < HS4: let k{i} = kCache[ko + {i}u];
     var d = 0.0;
     //@REPEAT i < HS4: d += dot(q{i}, k{i});
     let mn = max(m, d);
@@ -60,16 +51,17 @@ fn attn_decode_part(@builtin(global_invocation_id) g: vec3<u32>) {
     let e = exp(d - mn);
     s = s * corr + e;
     m = mn;
-    //@REPEAT i < HS4: acc{i} = acc{i} * corr + e * b4[ko + {i}u];
+    //@REPEAT i < HS4: acc{i} = acc{i} * corr + e * vCache[ko + {i}u];
   }
-  //@REPEAT i < HS4: b1[id * HS4 + {i}u] = acc{i};
-  b2[id * 2u] = m;
-  b2[id * 2u + 1u] = s;
+  //@REPEAT i < HS4: partAcc[id * HS4 + {i}u] = acc{i};
+  partStats[id * 2u] = m;
+  partStats[id * 2u + 1u] = s;
 }
 
+//@kernel attn_decode_merge
 @compute @workgroup_size(8)
 fn attn_decode_merge(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let C = p.u0.y; let NH = p.u0.z; let chunks = p.u0.w;
+  let B = p.B; let C = p.C; let NH = p.NH; let chunks = p.chunks;
   let id = g.x;
   if (id >= B * NH * HS4) { return; }
   let bh = id / HS4;
@@ -77,14 +69,14 @@ fn attn_decode_merge(@builtin(global_invocation_id) g: vec3<u32>) {
   let b = bh / NH;
   let h = bh % NH;
   var mx = -3.402823e38;
-  for (var c = 0u; c < chunks; c++) { mx = max(mx, b2[(bh * chunks + c) * 2u]); }
+  for (var c = 0u; c < chunks; c++) { mx = max(mx, partStats[(bh * chunks + c) * 2u]); }
   var s = 0.0;
   var acc = vec4<f32>(0.0);
   for (var c = 0u; c < chunks; c++) {
     let k = bh * chunks + c;
-    let w = exp(b2[k * 2u] - mx);
-    s += w * b2[k * 2u + 1u];
-    acc += w * b3[k * HS4 + i];
+    let w = exp(partStats[k * 2u] - mx);
+    s += w * partStats[k * 2u + 1u];
+    acc += w * partAcc[k * HS4 + i];
   }
-  b1[b * (C / 4u) + h * HS4 + i] = acc / s;
+  out[b * (C / 4u) + h * HS4 + i] = acc / s;
 }

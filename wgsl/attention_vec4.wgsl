@@ -7,34 +7,23 @@
 // = 0 … N−1 (nested markers expand in turn; HS4 = headDim / 4). On llvmpipe, loops over
 // private arrays are spilled to memory; straight-line code over named variables is not.
 //
-// qkv [B, T, 3C], out [B, T, C] (as vec4, C4 = C / 4), lse and D [B, NH, T] (f32).
-// u0 = (B, T, C, NH), u1.x = blocks of R rows per head, f0.x = 1/√headDim.
+// qkv [B, T, 3C], out [B, T, C] (as vec4, C4 = C / 4), lse and dsum [B, NH, T] (f32).
+// p.blocks = blocks of R rows per head, p.scale = 1/√headDim. Bindings, uniforms, HS4 and R
+// are declared by the host (src/backend/webgpu/attention.ts).
 // Dispatch: one invocation per (b, h, block), 64 per workgroup, flattened on x.
 
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> b1: array<vec4<f32>>; // out / dqkv
-@group(0) @binding(2) var<storage, read_write> b2: array<vec4<f32>>; // dout
-@group(0) @binding(3) var<storage, read_write> b3: array<vec4<f32>>; // out (backward)
-@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(5) var<storage, read_write> qkv: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> dsum: array<f32>; // D = Σ dout·out per row
-
-const HS4: u32 = 8u;
-const R: u32 = 4u;
-
-// b1 out, lse, qkv
+//@kernel attn4_forward
 @compute @workgroup_size(64)
 fn attn4_forward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let blocks = p.u1.x;
+  let B = p.B; let T = p.T; let C = p.C; let NH = p.NH;
+  let blocks = p.blocks;
   if (g.x >= B * NH * blocks) { return; }
   let bh = g.x / blocks;
   let b = bh / NH;
   let h = bh % NH;
   let t0 = (g.x % blocks) * R;
   let C4 = C / 4u;
-  let scale = p.f0.x;
+  let scale = p.scale;
   let last = min(t0 + R - 1u, T - 1u);
   //@REPEAT r < R: let qo{r} = (b * T + min(t0 + {r}u, T - 1u)) * 3u * C4 + h * HS4;
   //@REPEAT r < R: //@REPEAT i < HS4: let q{r}_{i} = qkv[qo{r} + {i}u] * scale;
@@ -58,30 +47,31 @@ fn attn4_forward(@builtin(global_invocation_id) g: vec3<u32>) {
   }
   //@REPEAT r < R: if (t0 + {r}u < T) { lse[bh * T + t0 + {r}u] = m{r} + log(s{r}); }
   //@REPEAT r < R: let oo{r} = (b * T + min(t0 + {r}u, T - 1u)) * C4 + h * HS4;
-  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { b1[oo{r} + {i}u] = acc{r}_{i} / s{r}; }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { out[oo{r} + {i}u] = acc{r}_{i} / s{r}; }
 }
 
-// dq (and D for the kv pass): b1 dqkv (+=), b2 dout, b3 out, lse, qkv, dsum. R query rows.
+//@kernel attn4_backward_q
+// dqkv (+=) for q, and dsum (D = Σ dout·out per row) for the kv pass: R query rows.
 @compute @workgroup_size(64)
 fn attn4_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let blocks = p.u1.x;
+  let B = p.B; let T = p.T; let C = p.C; let NH = p.NH;
+  let blocks = p.blocks;
   if (g.x >= B * NH * blocks) { return; }
   let bh = g.x / blocks;
   let b = bh / NH;
   let h = bh % NH;
   let t0 = (g.x % blocks) * R;
   let C4 = C / 4u;
-  let scale = p.f0.x;
+  let scale = p.scale;
   let last = min(t0 + R - 1u, T - 1u);
   //@REPEAT r < R: let tr{r} = min(t0 + {r}u, T - 1u);
   //@REPEAT r < R: let qo{r} = (b * T + tr{r}) * 3u * C4 + h * HS4;
   //@REPEAT r < R: let oo{r} = (b * T + tr{r}) * C4 + h * HS4;
   //@REPEAT r < R: //@REPEAT i < HS4: let q{r}_{i} = qkv[qo{r} + {i}u] * scale;
-  //@REPEAT r < R: //@REPEAT i < HS4: let go{r}_{i} = b2[oo{r} + {i}u];
+  //@REPEAT r < R: //@REPEAT i < HS4: let go{r}_{i} = dout[oo{r} + {i}u];
   //@REPEAT r < R: //@REPEAT i < HS4: var dq{r}_{i} = vec4<f32>(0.0);
   //@REPEAT r < R: var D{r} = 0.0;
-  //@REPEAT r < R: //@REPEAT i < HS4: D{r} += dot(go{r}_{i}, b3[oo{r} + {i}u]);
+  //@REPEAT r < R: //@REPEAT i < HS4: D{r} += dot(go{r}_{i}, out[oo{r} + {i}u]);
   //@REPEAT r < R: if (t0 + {r}u < T) { dsum[bh * T + t0 + {r}u] = D{r}; }
   //@REPEAT r < R: let l{r} = lse[bh * T + tr{r}];
   for (var j = 0u; j <= last; j++) {
@@ -96,21 +86,22 @@ fn attn4_backward_q(@builtin(global_invocation_id) g: vec3<u32>) {
     //@REPEAT r < R: let ds{r} = select(0.0, exp(s{r} - l{r}) * (dp{r} - D{r}), j <= t0 + {r}u);
     //@REPEAT r < R: //@REPEAT i < HS4: dq{r}_{i} += ds{r} * k{i};
   }
-  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { b1[qo{r} + {i}u] += dq{r}_{i} * scale; }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (t0 + {r}u < T) { dqkv[qo{r} + {i}u] += dq{r}_{i} * scale; }
 }
 
-// dk, dv: b1 dqkv (+=), b2 dout, lse, qkv, dsum. R key rows, looping over the queries t ≥ j.
+//@kernel attn4_backward_kv
+// dqkv (+=) for k and v: R key rows, looping over the queries t ≥ j.
 @compute @workgroup_size(64)
 fn attn4_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z; let NH = p.u0.w;
-  let blocks = p.u1.x;
+  let B = p.B; let T = p.T; let C = p.C; let NH = p.NH;
+  let blocks = p.blocks;
   if (g.x >= B * NH * blocks) { return; }
   let bh = g.x / blocks;
   let b = bh / NH;
   let h = bh % NH;
   let j0 = (g.x % blocks) * R;
   let C4 = C / 4u;
-  let scale = p.f0.x;
+  let scale = p.scale;
   //@REPEAT r < R: let ko{r} = (b * T + min(j0 + {r}u, T - 1u)) * 3u * C4 + C4 + h * HS4;
   //@REPEAT r < R: //@REPEAT i < HS4: let k{r}_{i} = qkv[ko{r} + {i}u] * scale;
   //@REPEAT r < R: //@REPEAT i < HS4: let v{r}_{i} = qkv[ko{r} + C4 + {i}u];
@@ -123,7 +114,7 @@ fn attn4_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
     let l = lse[row];
     let D = dsum[row];
     //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u];
-    //@REPEAT i < HS4: let go{i} = b2[oo + {i}u];
+    //@REPEAT i < HS4: let go{i} = dout[oo + {i}u];
     //@REPEAT r < R: var s{r} = 0.0;
     //@REPEAT r < R: var dp{r} = 0.0;
     //@REPEAT r < R: //@REPEAT i < HS4: s{r} += dot(k{r}_{i}, q{i});
@@ -133,6 +124,6 @@ fn attn4_backward_kv(@builtin(global_invocation_id) g: vec3<u32>) {
     //@REPEAT r < R: //@REPEAT i < HS4: dv{r}_{i} += pr{r} * go{i};
     //@REPEAT r < R: //@REPEAT i < HS4: dk{r}_{i} += ds{r} * q{i};
   }
-  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { b1[ko{r} + {i}u] += dk{r}_{i}; }
-  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { b1[ko{r} + C4 + {i}u] += dv{r}_{i}; }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { dqkv[ko{r} + {i}u] += dk{r}_{i}; }
+  //@REPEAT r < R: //@REPEAT i < HS4: if (j0 + {r}u < T) { dqkv[ko{r} + C4 + {i}u] += dv{r}_{i}; }
 }

@@ -1,102 +1,111 @@
 // Elementwise ops: fill, copy, scale, add, add_into, mul, mul_acc, gelu (+bwd), relu² (+bwd),
-// sigmoid (+bwd). Grid-stride loops over elements p.u0.y … p.u0.x − 1 (elementwise_vec4.wgsl
-// does the vec4 part when there is one); the scalar argument is p.f0.x.
-
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// sigmoid (+bwd). Written once over the element type T (f32, or vec4<f32> for the generated
+// vec4 variant): grid-stride loops over the T elements p.begin … p.end − 1. Bindings,
+// uniforms and T are declared by the host (src/backend/webgpu/elementwise.ts).
 
 const GELU_S: f32 = 0.7978845608028654; // sqrt(2/pi)
 
 fn stride(nwg: vec3<u32>) -> u32 { return nwg.x * 64u; }
 
+fn tanh_safe(x: T) -> T { return tanh(clamp(x, T(-15.0), T(15.0))); }
+
+//@kernel fill
+// t = the f32 whose bits are p.bits (i32 tensors are filled through it, bit for bit).
 @compute @workgroup_size(64)
 fn fill(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = p.f0.x; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { t[i] = T(bitcast<f32>(p.bits)); }
 }
 
+//@kernel copy
 @compute @workgroup_size(64)
 fn copy(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i]; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { dst[i] = src[i]; }
 }
 
+//@kernel scale
 @compute @workgroup_size(64)
 fn scale(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] * p.f0.x; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { t[i] = t[i] * p.s; }
 }
 
+//@kernel add
 @compute @workgroup_size(64)
 fn add(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] + c[i]; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { out[i] = a[i] + b[i]; }
 }
 
+//@kernel add_into
 @compute @workgroup_size(64)
 fn add_into(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + p.f0.x * b[i]; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { dst[i] = dst[i] + p.alpha * src[i]; }
 }
 
+//@kernel mul
 @compute @workgroup_size(64)
 fn mul(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = b[i] * c[i]; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { out[i] = a[i] * b[i]; }
 }
 
-// a += b · c (both halves of mul's backward).
+//@kernel mul_acc
+// acc += a · b (both halves of mul's backward).
 @compute @workgroup_size(64)
 fn mul_acc(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) { a[i] = a[i] + b[i] * c[i]; }
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) { acc[i] = acc[i] + a[i] * b[i]; }
 }
 
-fn tanh_safe(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }
-
+//@kernel gelu
 @compute @workgroup_size(64)
 fn gelu(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    let x = b[i];
-    a[i] = 0.5 * x * (1.0 + tanh_safe(GELU_S * (x + 0.044715 * x * x * x)));
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let v = x[i];
+    out[i] = 0.5 * v * (1.0 + tanh_safe(GELU_S * (v + 0.044715 * v * v * v)));
   }
 }
 
-// a (dx) += gelu'(b) · c (dout)
+//@kernel gelu_bwd
+// dx += gelu'(x) · dout
 @compute @workgroup_size(64)
 fn gelu_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    let x = b[i];
-    let t = tanh_safe(GELU_S * (x + 0.044715 * x * x * x));
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let v = x[i];
+    let t = tanh_safe(GELU_S * (v + 0.044715 * v * v * v));
     let sech2 = 1.0 - t * t;
-    let grad = 0.5 * (1.0 + t) + x * 0.5 * sech2 * GELU_S * (1.0 + 3.0 * 0.044715 * x * x);
-    a[i] = a[i] + grad * c[i];
+    let grad = 0.5 * (1.0 + t) + v * 0.5 * sech2 * GELU_S * (1.0 + 3.0 * 0.044715 * v * v);
+    dx[i] = dx[i] + grad * dout[i];
   }
 }
 
+//@kernel relu2
 @compute @workgroup_size(64)
 fn relu2(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    let r = max(b[i], 0.0);
-    a[i] = r * r;
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let r = max(x[i], T(0.0));
+    out[i] = r * r;
   }
 }
 
+//@kernel relu2_bwd
 @compute @workgroup_size(64)
 fn relu2_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    a[i] = a[i] + 2.0 * max(b[i], 0.0) * c[i];
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    dx[i] = dx[i] + 2.0 * max(x[i], T(0.0)) * dout[i];
   }
 }
 
+//@kernel sigmoid
 @compute @workgroup_size(64)
 fn sigmoid(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    a[i] = 1.0 / (1.0 + exp(-clamp(b[i], -80.0, 80.0)));
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    out[i] = 1.0 / (1.0 + exp(-clamp(x[i], T(-80.0), T(80.0))));
   }
 }
 
-// a (dx) += y·(1−y)·dout, b = y
+//@kernel sigmoid_bwd
+// dx += y·(1−y)·dout
 @compute @workgroup_size(64)
 fn sigmoid_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  for (var i = p.u0.y + g.x; i < p.u0.x; i += stride(nwg)) {
-    let y = b[i];
-    a[i] = a[i] + y * (1.0 - y) * c[i];
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let v = y[i];
+    dx[i] = dx[i] + v * (1.0 - v) * dout[i];
   }
 }

@@ -1,81 +1,73 @@
-// LayerNorm over the last dim of x [N, C]: one invocation per row (llvmpipe vectorises across
-// rows), and the weight/bias gradients one invocation per column, summing rows in order.
+// LayerNorm over the last dim of x [N, C]: one invocation per row for out and dx (llvmpipe
+// vectorises across rows), one per T of columns for the weight/bias gradients, summing rows in
+// order. Written once over the element type T (f32; vec4<f32> when C % 4 = 0, generated):
+// rows are C / W elements of T, mean and rstd [N] are f32. Bindings, uniforms and T are
+// declared by the host (src/backend/webgpu/layernorm.ts).
 
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> b1: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b3: array<f32>;
-@group(0) @binding(4) var<storage, read_write> b4: array<f32>;
-@group(0) @binding(5) var<storage, read_write> b5: array<f32>;
-@group(0) @binding(6) var<storage, read_write> b6: array<f32>;
-@group(0) @binding(7) var<storage, read_write> b7: array<f32>;
-
-// b1 out, b2 mean, b3 rstd, b4 x, b5 w, b6 b; p.u0.x = N, p.u0.y = C, p.f0.x = eps
+//@kernel ln_forward
 @compute @workgroup_size(64)
 fn ln_forward(@builtin(global_invocation_id) g: vec3<u32>) {
   let row = g.x + g.y * 65535u * 64u;
-  let N = p.u0.x;
-  let C = p.u0.y;
-  if (row >= N) { return; }
-  let base = row * C;
-  var s = 0.0;
-  for (var c = 0u; c < C; c++) { s += b4[base + c]; }
-  let mean = s / f32(C);
-  var v = 0.0;
-  for (var c = 0u; c < C; c++) {
-    let d = b4[base + c] - mean;
+  let CW = p.C / W;
+  if (row >= p.N) { return; }
+  let base = row * CW;
+  var s = T(0.0);
+  for (var c = 0u; c < CW; c++) { s += x[base + c]; }
+  let m = hsum(s) / f32(p.C);
+  var v = T(0.0);
+  for (var c = 0u; c < CW; c++) {
+    let d = x[base + c] - m;
     v += d * d;
   }
-  let rstd = 1.0 / sqrt(v / f32(C) + p.f0.x);
-  for (var c = 0u; c < C; c++) {
-    b1[base + c] = (b4[base + c] - mean) * rstd * b5[c] + b6[c];
+  let r = 1.0 / sqrt(hsum(v) / f32(p.C) + p.eps);
+  for (var c = 0u; c < CW; c++) {
+    out[base + c] = (x[base + c] - m) * r * w[c] + b[c];
   }
-  b2[row] = mean;
-  b3[row] = rstd;
+  mean[row] = m;
+  rstd[row] = r;
 }
 
-// b1 dx (+=), b2 dout, b3 x, b4 w, b5 mean, b6 rstd
+//@kernel ln_backward_dx
+// dx += the input gradient, one row per invocation.
 @compute @workgroup_size(64)
 fn ln_backward_dx(@builtin(global_invocation_id) g: vec3<u32>) {
   let row = g.x + g.y * 65535u * 64u;
-  let N = p.u0.x;
-  let C = p.u0.y;
-  if (row >= N) { return; }
-  let base = row * C;
-  let mean = b5[row];
-  let rstd = b6[row];
-  var dnm = 0.0;
-  var dnnm = 0.0;
-  for (var c = 0u; c < C; c++) {
-    let norm = (b3[base + c] - mean) * rstd;
-    let dn = b4[c] * b2[base + c];
+  let CW = p.C / W;
+  if (row >= p.N) { return; }
+  let base = row * CW;
+  let m = mean[row];
+  let r = rstd[row];
+  var dnm = T(0.0);
+  var dnnm = T(0.0);
+  for (var c = 0u; c < CW; c++) {
+    let norm = (x[base + c] - m) * r;
+    let dn = w[c] * dout[base + c];
     dnm += dn;
     dnnm += dn * norm;
   }
-  dnm = dnm / f32(C);
-  dnnm = dnnm / f32(C);
-  for (var c = 0u; c < C; c++) {
-    let norm = (b3[base + c] - mean) * rstd;
-    let dn = b4[c] * b2[base + c];
-    b1[base + c] = b1[base + c] + (dn - dnm - norm * dnnm) * rstd;
+  let m1 = hsum(dnm) / f32(p.C);
+  let m2 = hsum(dnnm) / f32(p.C);
+  for (var c = 0u; c < CW; c++) {
+    let norm = (x[base + c] - m) * r;
+    let dn = w[c] * dout[base + c];
+    dx[base + c] = dx[base + c] + (dn - m1 - norm * m2) * r;
   }
 }
 
-// b1 dw (+=), b2 db (+=), b3 dout, b4 x, b5 mean, b6 rstd
+//@kernel ln_backward_dwdb
+// dw += Σ_rows norm·dout, db += Σ_rows dout: one invocation per T of columns.
 @compute @workgroup_size(64)
 fn ln_backward_dwdb(@builtin(global_invocation_id) g: vec3<u32>) {
   let c = g.x;
-  let N = p.u0.x;
-  let C = p.u0.y;
-  if (c >= C) { return; }
-  var dw = 0.0;
-  var db = 0.0;
-  for (var r = 0u; r < N; r++) {
-    let d = b3[r * C + c];
-    dw += (b4[r * C + c] - b5[r]) * b6[r] * d;
-    db += d;
+  let CW = p.C / W;
+  if (c >= CW) { return; }
+  var gw = T(0.0);
+  var gb = T(0.0);
+  for (var r = 0u; r < p.N; r++) {
+    let d = dout[r * CW + c];
+    gw += (x[r * CW + c] - mean[r]) * rstd[r] * d;
+    gb += d;
   }
-  b1[c] = b1[c] + dw;
-  b2[c] = b2[c] + db;
+  dw[c] = dw[c] + gw;
+  db[c] = db[c] + gb;
 }

@@ -1,36 +1,31 @@
 // General matmul for real GPUs (and any shape): out[M,N] (=|+=) op(a)·op(b) (+ bias).
 // 64×64 output tile per 16×16 workgroup, 4×4 outputs per invocation, K staged through
 // workgroup memory in steps of 16. Bounds-checked, so no size needs to be a tile multiple.
-// b1 out, b2 a, b3 b, b4 bias. u0 = (M, N, K, flags): 1 transA, 2 transB, 4 bias, 8 accumulate.
+// out (=|+=) op(a)·op(b) (+ bias): p.transA, p.transB, p.hasBias, p.accumulate (0 or 1).
+// Bindings and uniforms are declared by the host (src/backend/webgpu/matmul.ts).
 // Dispatch: (ceil(N/64), ceil(M/64)).
-
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> outb: array<f32>;
-@group(0) @binding(2) var<storage, read_write> a: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> bias: array<f32>;
 
 var<workgroup> As: array<f32, 1024>; // [k][m], 16 × 64
 var<workgroup> Bs: array<f32, 1024>; // [k][n], 16 × 64
 
+//@kernel matmul_tiled
 fn load_a(m: u32, k: u32) -> f32 {
-  let M = p.u0.x; let K = p.u0.z;
+  let M = p.M; let K = p.K;
   if (m >= M || k >= K) { return 0.0; }
-  if ((p.u0.w & 1u) != 0u) { return a[k * M + m]; }
+  if (p.transA != 0u) { return a[k * M + m]; }
   return a[m * K + k];
 }
 
 fn load_b(k: u32, n: u32) -> f32 {
-  let N = p.u0.y; let K = p.u0.z;
+  let N = p.N; let K = p.K;
   if (n >= N || k >= K) { return 0.0; }
-  if ((p.u0.w & 2u) != 0u) { return b[n * K + k]; }
+  if (p.transB != 0u) { return b[n * K + k]; }
   return b[k * N + n];
 }
 
 @compute @workgroup_size(16, 16)
 fn matmul_tiled(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>) {
-  let M = p.u0.x; let N = p.u0.y; let K = p.u0.z; let flags = p.u0.w;
+  let M = p.M; let N = p.N; let K = p.K;
   let m0 = w.y * 64u;
   let n0 = w.x * 64u;
   let tid = l.y * 16u + l.x;
@@ -65,9 +60,9 @@ fn matmul_tiled(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_i
       let n = n0 + l.x * 4u + j;
       if (n >= N) { continue; }
       var v = acc[i * 4u + j];
-      if ((flags & 4u) != 0u) { v += bias[n]; }
-      if ((flags & 8u) != 0u) { v += outb[m * N + n]; }
-      outb[m * N + n] = v;
+      if (p.hasBias != 0u) { v += bias[n]; }
+      if (p.accumulate != 0u) { v += out[m * N + n]; }
+      out[m * N + n] = v;
     }
   }
 }

@@ -1,91 +1,86 @@
 // RWKV-4 ops: token shift (+ backward) and the WKV recurrence in its numerically stable form
 // (tracks the running maximum exponent, as the reference CUDA kernel), forward and backward.
-
-struct P { u0: vec4<u32>, u1: vec4<u32>, f0: vec4<f32>, f1: vec4<f32> }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> b1: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b3: array<f32>;
-@group(0) @binding(4) var<storage, read_write> b4: array<f32>;
-@group(0) @binding(5) var<storage, read_write> b5: array<f32>;
-@group(0) @binding(6) var<storage, read_write> b6: array<f32>;
-@group(0) @binding(7) var<storage, read_write> b7: array<f32>;
-@group(0) @binding(8) var<storage, read_write> b8: array<f32>;
+// x, out, k, v, y [B, T, C]; mix, timeDecay, timeFirst [C]. Bindings and uniforms are
+// declared by the host (src/backend/webgpu/rwkv.ts).
 
 const MIN_EXP: f32 = -1e38;
 
-// b1 out, b2 x, b3 mix, b4 prev [B, C] (when u0.w = 1). u0 = (B, T, C, hasPrev)
+//@kernel token_shift
+// out = x·mix + x[t−1]·(1 − mix); position −1 is prev [B, C] when p.hasPrev = 1, else zero.
 @compute @workgroup_size(64)
 fn token_shift(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
+  let B = p.B; let T = p.T; let C = p.C;
   for (var i = g.x; i < B * T * C; i += nwg.x * 64u) {
     let c = i % C;
     let t = (i / C) % T;
     let b = i / (C * T);
-    var prev = 0.0;
-    if (t > 0u) { prev = b2[i - C]; } else if (p.u0.w != 0u) { prev = b4[b * C + c]; }
-    let m = b3[c];
-    b1[i] = b2[i] * m + prev * (1.0 - m);
+    var before = 0.0;
+    if (t > 0u) { before = x[i - C]; } else if (p.hasPrev != 0u) { before = prev[b * C + c]; }
+    let m = mix[c];
+    out[i] = x[i] * m + before * (1.0 - m);
   }
 }
 
-// b1 dx (+=), b3 mix, b5 dout. dx[t] += dout[t]·mix + dout[t+1]·(1 − mix).
+//@kernel token_shift_bwd_x
+// dx[t] += dout[t]·mix + dout[t+1]·(1 − mix).
 @compute @workgroup_size(64)
 fn token_shift_bwd_x(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
+  let B = p.B; let T = p.T; let C = p.C;
   for (var i = g.x; i < B * T * C; i += nwg.x * 64u) {
     let c = i % C;
     let t = (i / C) % T;
-    let m = b3[c];
-    var d = b5[i] * m;
-    if (t + 1u < T) { d += b5[i + C] * (1.0 - m); }
-    b1[i] = b1[i] + d;
+    let m = mix[c];
+    var d = dout[i] * m;
+    if (t + 1u < T) { d += dout[i + C] * (1.0 - m); }
+    dx[i] = dx[i] + d;
   }
 }
 
-// b6 dmix (+=), b2 x, b4 prev, b5 dout. One invocation per channel, rows in order.
+//@kernel token_shift_bwd_mix
+// dmix += Σ dout·(x − x[t−1]): one invocation per channel, rows in order.
 @compute @workgroup_size(64)
 fn token_shift_bwd_mix(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
+  let B = p.B; let T = p.T; let C = p.C;
   let c = g.x;
   if (c >= C) { return; }
   var acc = 0.0;
   for (var b = 0u; b < B; b++) {
     for (var t = 0u; t < T; t++) {
       let i = (b * T + t) * C + c;
-      var prev = 0.0;
-      if (t > 0u) { prev = b2[i - C]; } else if (p.u0.w != 0u) { prev = b4[b * C + c]; }
-      acc += b5[i] * (b2[i] - prev);
+      var before = 0.0;
+      if (t > 0u) { before = x[i - C]; } else if (p.hasPrev != 0u) { before = prev[b * C + c]; }
+      acc += dout[i] * (x[i] - before);
     }
   }
-  b6[c] = b6[c] + acc;
+  dmix[c] = dmix[c] + acc;
 }
 
-// b1 y, b2 k, b3 v, b4 timeDecay, b5 timeFirst, b6 state [B, 3, C] (when u0.w = 1).
-// One invocation per (b, c). u0 = (B, T, C, hasState)
+//@kernel wkv_forward
+// y from k, v, timeDecay (w; the decay is −exp(w)), timeFirst (u). state [B, 3, C] (aa, bb,
+// pp) is read and overwritten when p.hasState = 1. One invocation per (b, c).
 @compute @workgroup_size(64)
 fn wkv_forward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
+  let B = p.B; let T = p.T; let C = p.C;
   let idx = g.x;
   if (idx >= B * C) { return; }
   let b = idx / C;
   let c = idx % C;
-  let w = -exp(b4[c]);
-  let u = b5[c];
+  let w = -exp(timeDecay[c]);
+  let u = timeFirst[c];
   var aa = 0.0;
   var bb = 0.0;
   var pp = MIN_EXP;
   let so = b * 3u * C + c;
-  if (p.u0.w != 0u) { aa = b6[so]; bb = b6[so + C]; pp = b6[so + 2u * C]; }
+  if (p.hasState != 0u) { aa = state[so]; bb = state[so + C]; pp = state[so + 2u * C]; }
   for (var t = 0u; t < T; t++) {
     let i = (b * T + t) * C + c;
-    let kk = b2[i];
-    let vv = b3[i];
+    let kk = k[i];
+    let vv = v[i];
     var ww = u + kk;
     var q = max(pp, ww);
     var e1 = exp(pp - q);
     var e2 = exp(ww - q);
-    b1[i] = (e1 * aa + e2 * vv) / (e1 * bb + e2);
+    y[i] = (e1 * aa + e2 * vv) / (e1 * bb + e2);
     ww = w + pp;
     q = max(ww, kk);
     e1 = exp(ww - q);
@@ -94,21 +89,22 @@ fn wkv_forward(@builtin(global_invocation_id) g: vec3<u32>) {
     bb = e1 * bb + e2;
     pp = q;
   }
-  if (p.u0.w != 0u) { b6[so] = aa; b6[so + C] = bb; b6[so + 2u * C] = pp; }
+  if (p.hasState != 0u) { state[so] = aa; state[so + C] = bb; state[so + 2u * C] = pp; }
 }
 
-// Backward from a zero state. b1 dw (+=), b2 du (+=), b3 dk (+=), b4 dv (+=), b5 dy, b6 k, b7 v,
-// b8 scratch [3, B, T, C] for (y, q, r), then timeDecay, timeFirst packed after it:
-// u1.x = offset of timeDecay in b8, u1.y = offset of timeFirst. One invocation per channel,
-// batches in order (deterministic sums for dw, du).
+//@kernel wkv_backward
+// Backward from a zero state: dw, du, dk, dv (+=) from dy, k, v. scratch holds (y, q, r)
+// [3, B, T, C], then copies of timeDecay and timeFirst at p.offW and p.offU (a kernel may use
+// only 8 storage bindings). One invocation per channel, batches in order (deterministic sums
+// for dw, du).
 @compute @workgroup_size(64)
 fn wkv_backward(@builtin(global_invocation_id) g: vec3<u32>) {
-  let B = p.u0.x; let T = p.u0.y; let C = p.u0.z;
+  let B = p.B; let T = p.T; let C = p.C;
   let c = g.x;
   if (c >= C) { return; }
   let N = B * T * C;
-  let w = -exp(b8[p.u1.x + c]);
-  let u = b8[p.u1.y + c];
+  let w = -exp(scratch[p.offW + c]);
+  let u = scratch[p.offU + c];
   var gwt = 0.0;
   var gut = 0.0;
   for (var b = 0u; b < B; b++) {
@@ -121,20 +117,20 @@ fn wkv_backward(@builtin(global_invocation_id) g: vec3<u32>) {
     var pp = MIN_EXP;
     for (var t = 0u; t < T; t++) {
       let i = (b * T + t) * C + c;
-      let kk = b6[i];
-      let vv = b7[i];
+      let kk = k[i];
+      let vv = v[i];
       var ww = u + kk;
       var q = max(pp, ww);
       var e1 = exp(pp - q);
       var e2 = exp(ww - q);
       let den = e1 * bb + e2;
       let yy = (e1 * aa + e2 * vv) / den;
-      let qq = b5[i] / den;
+      let qq = dy[i] / den;
       gw += (ga - gb * yy) * e1 * qq;
       gu += (vv - yy) * e2 * qq;
-      b8[i] = yy;
-      b8[N + i] = qq;
-      b8[2u * N + i] = ww - q;
+      scratch[i] = yy;
+      scratch[N + i] = qq;
+      scratch[2u * N + i] = ww - q;
       ww = w + pp;
       q = max(ww, kk);
       e1 = exp(ww - q);
@@ -153,15 +149,15 @@ fn wkv_backward(@builtin(global_invocation_id) g: vec3<u32>) {
     for (var tt = 0u; tt < T; tt++) {
       let t = T - 1u - tt;
       let i = (b * T + t) * C + c;
-      let kk = b6[i];
-      let vv = b7[i];
-      let yy = b8[i];
-      let qq = b8[N + i];
-      let rr = b8[2u * N + i];
+      let kk = k[i];
+      let vv = v[i];
+      let yy = scratch[i];
+      let qq = scratch[N + i];
+      let rr = scratch[2u * N + i];
       var e1 = qq * exp(rr);
       var e2 = exp(kk + pp);
-      b3[i] = b3[i] + e1 * (vv - yy) + e2 * (aa * vv + bb);
-      b4[i] = b4[i] + e1 + e2 * aa;
+      dk[i] = dk[i] + e1 * (vv - yy) + e2 * (aa * vv + bb);
+      dv[i] = dv[i] + e1 + e2 * aa;
       let ww = w + pp;
       let www = rr - u - kk;
       let q = max(ww, www);
@@ -172,6 +168,6 @@ fn wkv_backward(@builtin(global_invocation_id) g: vec3<u32>) {
       pp = q;
     }
   }
-  b1[c] = b1[c] + gwt;
-  b2[c] = b2[c] + gut;
+  dw[c] = dw[c] + gwt;
+  du[c] = du[c] + gut;
 }

@@ -9,10 +9,23 @@
  * Uniform chunks are reused after a submit: the queue orders the next `writeBuffer` after the
  * work already submitted, so a chunk is never overwritten under a running dispatch.
  *
+ * Kernels come from `kernel.ts` and are dispatched with their bindings and uniforms by name;
+ * bind group layouts and bind groups are cached by the kernel's layout key and the buffers
+ * (views) bound, so kernels with the same binding kinds share them.
+ *
  * @module
  */
 import { BenteviError } from "../../errors.ts";
 import type { DType, Tensor } from "../backend.ts";
+import { expectDtype } from "../checks.ts";
+import type {
+  BindingDecls,
+  Kernel,
+  Resources,
+  TextureBinding,
+  UniformDecls,
+  UniformValues,
+} from "./kernel.ts";
 
 /** A tensor on the device: a buffer (shared by its views) plus an element offset. */
 export class GpuTensor implements Tensor {
@@ -49,33 +62,42 @@ export interface GpuBuf {
   pooled: boolean;
 }
 
-/** One storage binding of a dispatch: a tensor (or a raw buffer range). */
-export type Binding = GpuTensor;
+/**
+ * `t` as a tensor of this backend, checked: a WebGPU tensor, not freed, of `dtype`. `op` and
+ * `name` make the message (`layerNorm: x was used after free()`).
+ */
+export function gpuTensor(op: string, name: string, t: Tensor, dtype: DType = "f32"): GpuTensor {
+  if (!(t instanceof GpuTensor)) {
+    throw new Error(
+      `${op}: ${name} is not a WebGPU tensor (tensors cannot be mixed across backends)`,
+    );
+  }
+  if (t.buffer.released) throw new Error(`${op}: ${name} was used after free()`);
+  expectDtype(op, name, t, dtype);
+  return t;
+}
 
-/** Scalars of one dispatch: up to 8 u32 and 8 f32 (`P.u0, P.u1, P.f0, P.f1` in WGSL). */
-export interface Scalars {
-  /** Unsigned integers (words 0..7). */
-  u?: readonly number[];
-  /** Floats (words 8..15). */
-  f?: readonly number[];
+/**
+ * Every tensor of `tensors` checked with {@link gpuTensor} under its own name (f32 unless
+ * `dtypes` says otherwise); nulls stay null.
+ */
+export function gpuTensors<T extends Record<string, Tensor | null>>(
+  op: string,
+  tensors: T,
+  dtypes: { [K in keyof T]?: DType } = {},
+): { [K in keyof T]: null extends T[K] ? GpuTensor | null : GpuTensor } {
+  const out: Record<string, GpuTensor | null> = {};
+  for (const name in tensors) {
+    const t = tensors[name];
+    out[name] = t === null ? null : gpuTensor(op, name, t, dtypes[name]);
+  }
+  return out as { [K in keyof T]: null extends T[K] ? GpuTensor | null : GpuTensor };
 }
 
 const UNIFORM_SLOT = 256;
 const PROFILE_SLOTS = 2048; // 2 timestamps each: the 4096-query limit of a query set
 const UNIFORM_CHUNK = 64 * 1024;
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-
-/** A kernel: WGSL source plus an entry point and the number of storage bindings it uses. */
-export interface KernelSpec {
-  /** WGSL source (binding 0 is the uniform `P`, bindings 1..n storage buffers). */
-  code: string;
-  /** Entry point. */
-  entry: string;
-  /** Number of storage bindings (1..n). */
-  storage: number;
-  /** Extra bindings after the storage ones (textures), as layout entries. */
-  extra?: GPUBindGroupLayoutEntry[];
-}
 
 /** Owns the device and records dispatches. */
 export class GpuContext {
@@ -93,11 +115,17 @@ export class GpuContext {
   #pendingFree: GpuBuf[] = [];
   #afterSubmit: (() => void)[] = [];
   #pipelines = new Map<string, GPUComputePipeline>();
-  #specPipelines = new WeakMap<KernelSpec, GPUComputePipeline>();
+  #kernelPipelines = new WeakMap<Kernel, GPUComputePipeline>();
   #modules = new Map<string, GPUShaderModule>();
   #layouts = new Map<string, { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout }>();
   #bindGroups = new Map<string, GPUBindGroup>();
-  #chunks: { buffer: GPUBuffer; shadow: ArrayBuffer; id: number }[] = [];
+  #chunks: {
+    buffer: GPUBuffer;
+    shadow: ArrayBuffer;
+    u32: Uint32Array;
+    i32: Int32Array;
+    f32: Float32Array;
+  }[] = [];
   #chunkIndex = 0;
   #slot = 0;
   #encoder: GPUCommandEncoder | null = null;
@@ -231,97 +259,99 @@ export class GpuContext {
 
   // ---- pipelines and dispatch ------------------------------------------------------------
 
-  #layout(storage: number, extra: GPUBindGroupLayoutEntry[] | undefined) {
-    const key = `${storage}|${JSON.stringify(extra ?? [])}`;
-    let l = this.#layouts.get(key);
+  #layout(k: Kernel) {
+    let l = this.#layouts.get(k.layoutKey);
     if (!l) {
       const entries: GPUBindGroupLayoutEntry[] = [{
         binding: 0,
         visibility: GPUShaderStage.COMPUTE,
         buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: 64 },
       }];
-      for (let i = 1; i <= storage; i++) {
-        entries.push({
-          binding: i,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: "storage" },
-        });
+      for (const { type, binding } of k.slots) {
+        const visibility = GPUShaderStage.COMPUTE;
+        if (type === "texture_2d<f32>") {
+          entries.push({ binding, visibility, texture: { sampleType: "unfilterable-float" } });
+        } else if (type === "texture_storage_2d<rgba32float, write>") {
+          entries.push({
+            binding,
+            visibility,
+            storageTexture: { access: "write-only", format: "rgba32float" },
+          });
+        } else entries.push({ binding, visibility, buffer: { type: "storage" } });
       }
-      for (const e of extra ?? []) entries.push(e);
       const bgl = this.device.createBindGroupLayout({ entries });
       const pl = this.device.createPipelineLayout({ bindGroupLayouts: [bgl] });
       l = { bgl, pl };
-      this.#layouts.set(key, l);
+      this.#layouts.set(k.layoutKey, l);
     }
     return l;
   }
 
   /** The (cached) pipeline of a kernel. */
-  pipeline(spec: KernelSpec): GPUComputePipeline {
-    const cached = this.#specPipelines.get(spec);
+  pipeline(k: Kernel): GPUComputePipeline {
+    const cached = this.#kernelPipelines.get(k);
     if (cached) return cached;
-    const key = `${spec.entry}|${spec.storage}|${spec.code}`;
+    const key = `${k.entry}|${k.layoutKey}|${k.code}`;
     let p = this.#pipelines.get(key);
     if (!p) {
-      let module = this.#modules.get(spec.code);
+      let module = this.#modules.get(k.code);
       if (!module) {
-        module = this.device.createShaderModule({ code: spec.code });
-        this.#modules.set(spec.code, module);
+        module = this.device.createShaderModule({ code: k.code });
+        this.#modules.set(k.code, module);
       }
       p = this.device.createComputePipeline({
-        layout: this.#layout(spec.storage, spec.extra).pl,
-        compute: { module, entryPoint: spec.entry },
+        layout: this.#layout(k).pl,
+        compute: { module, entryPoint: k.entry },
       });
       this.#pipelines.set(key, p);
     }
-    this.#specPipelines.set(spec, p);
+    this.#kernelPipelines.set(k, p);
     return p;
   }
 
-  #uniformSlot(s: Scalars): { chunk: number; offset: number } {
+  #uniformSlot(k: Kernel, values: Record<string, number>): { chunk: number; offset: number } {
     if (this.#slot + UNIFORM_SLOT > UNIFORM_CHUNK) {
       this.#chunkIndex++;
       this.#slot = 0;
     }
     while (this.#chunks.length <= this.#chunkIndex) {
+      const shadow = new ArrayBuffer(UNIFORM_CHUNK);
       this.#chunks.push({
         buffer: this.device.createBuffer({
           size: UNIFORM_CHUNK,
           usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
         }),
-        shadow: new ArrayBuffer(UNIFORM_CHUNK),
-        id: this.#chunks.length,
+        shadow,
+        u32: new Uint32Array(shadow),
+        i32: new Int32Array(shadow),
+        f32: new Float32Array(shadow),
       });
     }
     const c = this.#chunks[this.#chunkIndex];
     const offset = this.#slot;
-    const u = new Uint32Array(c.shadow, offset, 8);
-    const f = new Float32Array(c.shadow, offset + 32, 8);
-    u.fill(0);
-    f.fill(0);
-    if (s.u) {
-      for (let i = 0; i < s.u.length; i++) {
-        if (!(s.u[i] >= 0 && s.u[i] <= 0xffffffff)) {
-          throw new Error(`uniform u32 out of range: ${s.u[i]}`);
-        }
-        u[i] = s.u[i];
-      }
+    const base = offset / 4;
+    for (let i = 0; i < k.uniforms.length; i++) {
+      const [name, type] = k.uniforms[i];
+      const v = values[name];
+      if (type === "f32") c.f32[base + i] = v;
+      else if (type === "u32") {
+        if (!(v >= 0 && v <= 0xffffffff)) throw new Error(`uniform u32 out of range: ${v}`);
+        c.u32[base + i] = v;
+      } else c.i32[base + i] = v;
     }
-    if (s.f) f.set(s.f);
     this.#slot += UNIFORM_SLOT;
     return { chunk: this.#chunkIndex, offset };
   }
 
   /**
-   * Records one dispatch of `spec` over `groups` workgroups with these storage bindings and
-   * scalars. `extra` supplies resources for the spec's extra bindings (with a cache key).
+   * Records one dispatch of `k` over `groups` workgroups, with its bindings and uniforms by
+   * name (a null binding gets a small dummy buffer: the kernel does not read it).
    */
-  dispatch(
-    spec: KernelSpec,
-    bindings: readonly (Binding | null)[],
-    scalars: Scalars,
+  dispatch<B extends BindingDecls, U extends UniformDecls>(
+    k: Kernel<B, U>,
+    resources: Resources<B>,
+    uniforms: UniformValues<U>,
     groups: readonly [number, number?, number?],
-    extra?: { key: string; entries: GPUBindGroupEntry[] },
   ): void {
     this.checkAlive();
     const [gx, gy = 1, gz = 1] = groups;
@@ -329,28 +359,36 @@ export class GpuContext {
     const lim = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (gx > lim || gy > lim || gz > lim) {
       throw new BenteviError(
-        `${spec.entry}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds this device's limit ${lim}`,
+        `${k.entry}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds this device's limit ${lim}`,
       );
     }
-    const pipeline = this.pipeline(spec);
-    const { chunk, offset } = this.#uniformSlot(scalars);
-    let key = `${spec.extra ? spec.entry : spec.storage}|${chunk}`;
+    const pipeline = this.pipeline(k);
+    const { chunk, offset } = this.#uniformSlot(k, uniforms);
+    let key = `${k.layoutKey}|${chunk}`;
     const entries: GPUBindGroupEntry[] = [{
       binding: 0,
       resource: { buffer: this.#chunks[chunk].buffer, offset: 0, size: 64 },
     }];
-    for (let i = 0; i < spec.storage; i++) {
-      const t = bindings[i];
+    const bound = resources as Record<string, GpuTensor | TextureBinding | null>;
+    for (const { name, type, binding } of k.slots) {
+      const r = bound[name];
+      if (type.startsWith("texture")) {
+        const tex = r as TextureBinding;
+        key += `|${tex.id}`;
+        entries.push({ binding, resource: tex.view });
+        continue;
+      }
+      const t = r as GpuTensor | null;
       let buf: GpuBuf, off: number, size: number;
       if (t) {
-        if (t.buffer.released) throw new Error(`${spec.entry}: tensor used after free`);
+        if (t.buffer.released) throw new Error(`${k.entry}: tensor used after free`);
         buf = t.buffer;
         off = t.offset * 4;
         size = Math.ceil((Math.max(t.size, 1) * 4) / 16) * 16; // vec4 views need 16-byte sizes
         if (off + size > buf.bytes) size = buf.bytes - off;
         if (size > this.maxBinding) {
           throw new BenteviError(
-            `${spec.entry}: tensor [${t.shape.join(", ")}] (${size} bytes) exceeds this WebGPU ` +
+            `${k.entry}: tensor [${t.shape.join(", ")}] (${size} bytes) exceeds this WebGPU ` +
               `device's maxStorageBufferBindingSize (${this.maxBinding} bytes)`,
           );
         }
@@ -360,17 +398,13 @@ export class GpuContext {
         size = 256;
       }
       key += `|${buf.id}:${off}:${size}`;
-      entries.push({ binding: i + 1, resource: { buffer: buf.buffer, offset: off, size } });
-    }
-    if (extra) {
-      key += `|${extra.key}`;
-      entries.push(...extra.entries);
+      entries.push({ binding, resource: { buffer: buf.buffer, offset: off, size } });
     }
     let bg = this.#bindGroups.get(key);
     if (!bg) {
       if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
       bg = this.device.createBindGroup({
-        layout: this.#layout(spec.storage, spec.extra).bgl,
+        layout: this.#layout(k).bgl,
         entries,
       });
       this.#bindGroups.set(key, bg);
@@ -380,7 +414,7 @@ export class GpuContext {
     if (prof && prof.count < PROFILE_SLOTS) {
       // Profiling: one pass per dispatch, GPU timestamps at its start and end.
       const i = prof.count++;
-      prof.names.push(spec.entry);
+      prof.names.push(k.label);
       pass = this.encoder().beginComputePass({
         timestampWrites: {
           querySet: prof.querySet,

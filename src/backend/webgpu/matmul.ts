@@ -11,7 +11,11 @@
  *
  * @module
  */
-import type { GpuContext, GpuTensor, KernelSpec } from "./context.ts";
+import type { MatmulOptions, Tensor } from "../backend.ts";
+import { matmulDims } from "../checks.ts";
+import { type GpuContext, GpuTensor, gpuTensor, gpuTensors } from "./context.ts";
+import { addInto, copy, fill } from "./elementwise.ts";
+import { kernel } from "./kernel.ts";
 import matmulSrc from "../../../wgsl/matmul.wgsl" with { type: "text" };
 import matmulTexSrc from "../../../wgsl/matmul_tex.wgsl" with { type: "text" };
 import matmulPackSrc from "../../../wgsl/matmul_pack.wgsl" with { type: "text" };
@@ -46,35 +50,49 @@ export interface MatmulDims {
   transB: boolean;
 }
 
-const TEX_EXTRA: GPUBindGroupLayoutEntry[] = [
-  { binding: 3, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } },
-  { binding: 4, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } },
-];
-const PACK_EXTRA: GPUBindGroupLayoutEntry[] = [{
-  binding: 5,
-  visibility: GPUShaderStage.COMPUTE,
-  storageTexture: { access: "write-only", format: "rgba32float" },
-}];
+const OUTPUT = { M: "u32", N: "u32", K: "u32", hasBias: "u32", accumulate: "u32" } as const;
 
-const MATVEC_TB: KernelSpec = { code: matvecSrc, entry: "matvec_tb", storage: 5 };
-const MATVEC_NB: KernelSpec = { code: matvecSrc, entry: "matvec_nb", storage: 4 };
+const MATVEC_TB = kernel({
+  source: matvecSrc,
+  entry: "matvec_tb",
+  bindings: { out: "f32", b: "vec4<f32>", bias: "f32", a4: "vec4<f32>" },
+  uniforms: OUTPUT,
+});
+const MATVEC_NB = kernel({
+  source: matvecSrc,
+  entry: "matvec_nb",
+  bindings: { out: "f32", a: "f32", b: "vec4<f32>", bias: "f32" },
+  uniforms: OUTPUT,
+});
 /** Up to this many output rows go to the matvec kernels (generation). */
 export const MATVEC_MAX_ROWS = 8;
 
-const TILED_SPEC: KernelSpec = { code: matmulSrc, entry: "matmul_tiled", storage: 4 };
-const PACK_SPEC: KernelSpec = { code: matmulPackSrc, entry: "pack", storage: 1, extra: PACK_EXTRA };
-const PACKT4_SPEC: KernelSpec = {
-  code: matmulPackSrc,
+const TILED = kernel({
+  source: matmulSrc,
+  entry: "matmul_tiled",
+  bindings: { out: "f32", a: "f32", b: "f32", bias: "f32" },
+  uniforms: { ...OUTPUT, transA: "u32", transB: "u32" },
+});
+const PACKED = "texture_storage_2d<rgba32float, write>";
+const PACK_UNIFORMS = { R: "u32", Cc: "u32", trans: "u32", texW: "u32", texH: "u32" } as const;
+const PACK = kernel({
+  source: matmulPackSrc,
+  entry: "pack",
+  bindings: { src: "f32", packed: PACKED },
+  uniforms: PACK_UNIFORMS,
+});
+const PACK_T4 = kernel({
+  source: matmulPackSrc,
   entry: "pack_t4",
-  storage: 3,
-  extra: PACK_EXTRA,
-};
-const PACK4_SPEC: KernelSpec = {
-  code: matmulPackSrc,
+  bindings: { src4: "vec4<f32>", packed: PACKED },
+  uniforms: PACK_UNIFORMS,
+});
+const PACK_VEC4 = kernel({
+  source: matmulPackSrc,
   entry: "pack_vec4",
-  storage: 3,
-  extra: PACK_EXTRA,
-};
+  bindings: { src4: "vec4<f32>", packed: PACKED },
+  uniforms: PACK_UNIFORMS,
+});
 
 /** Register tile on CPU adapters for narrow outputs (N < 512): 16×16 outputs, 8×8 workgroup. */
 export const NARROW_TILE: TextureTile = { TM: 16, TN4: 4, WGX: 8, WGY: 8 };
@@ -90,8 +108,9 @@ export function tileFor(d: MatmulDims): TextureTile {
   return d.N >= 512 ? WIDE_TILE : NARROW_TILE;
 }
 
-/** Expands the `matmul_tex.wgsl` template for one register tile. */
-export function textureKernel({ TM, TN4, WGX, WGY }: TextureTile): string {
+/** The `matmul_tex.wgsl` kernel for one register tile (its template expanded). */
+export function textureKernel(tile: TextureTile) {
+  const { TM, TN4 } = tile;
   const rows = [...Array(TM).keys()], cols = [...Array(TN4).keys()];
   const declare = rows.flatMap((r) => cols.map((j) => `var acc_${r}_${j} = vec4<f32>(0.0);`));
   const loadB = cols.flatMap((j) =>
@@ -110,8 +129,7 @@ export function textureKernel({ TM, TN4, WGX, WGY }: TextureTile): string {
   );
   const expand = (marker: string, lines: string[]) => (src: string) =>
     src.replace(`//@${marker}`, lines.join("\n    "));
-  let code = matmulTexSrc.replace("@workgroup_size(WGX, WGY)", `@workgroup_size(${WGX}, ${WGY})`)
-    .replace("TN4u", `${TN4}u`).replace("TMu", `${TM}u`);
+  let code = matmulTexSrc;
   for (
     const f of [
       expand("DECLARE", declare),
@@ -120,7 +138,13 @@ export function textureKernel({ TM, TN4, WGX, WGY }: TextureTile): string {
       expand("STORE", store),
     ]
   ) code = f(code);
-  return code;
+  return kernel({
+    source: code,
+    entry: "matmul_tex",
+    bindings: { out: "f32", bias: "f32", At: "texture_2d<f32>", Bt: "texture_2d<f32>" },
+    uniforms: { M: "u32", N: "u32", K4: "u32", hasBias: "u32", accumulate: "u32" },
+    consts: { ...tile },
+  });
 }
 
 /** Records matmuls with the variant chosen for the adapter. */
@@ -132,7 +156,7 @@ export class MatmulKernels {
   #ctx: GpuContext;
   #textures = new Map<string, { tex: GPUTexture; view: GPUTextureView; id: string }>();
   #texId = 0;
-  #texSpecs = new Map<string, KernelSpec>();
+  #texKernels = new Map<string, ReturnType<typeof textureKernel>>();
 
   /** `variant` "auto" picks by adapter; `tile` fixes the texture kernel's tile (null: per shape). */
   constructor(ctx: GpuContext, variant: "auto" | MatmulVariant, tile: TextureTile | null = null) {
@@ -143,7 +167,27 @@ export class MatmulKernels {
     this.tile = tile;
   }
 
-  /** `out (=|+=) op(a)·op(b) (+ bias)`; shapes already validated. */
+  /** `out (=|+=) op(a)·op(b) (+ bias)` (see `Backend.matmul`); shapes already validated. */
+  matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions): void {
+    const dims = matmulDims(a, b, options);
+    const { M, N, K } = dims;
+    const t = gpuTensors("matmul", { out, a, b });
+    const bias = options.bias ? gpuTensor("matmul", "bias", options.bias) : null;
+    if (M * N === 0) return;
+    if (K === 0) {
+      // An empty inner dimension: out = bias (or unchanged when accumulating).
+      const row = (m: number) =>
+        new GpuTensor([N], "f32", t.out.buffer, t.out.offset + m * N, false);
+      if (options.accumulate) {
+        if (bias) { for (let m = 0; m < M; m++) addInto(this.#ctx, row(m), bias, 1); }
+      } else if (bias) { for (let m = 0; m < M; m++) copy(this.#ctx, row(m), bias); }
+      else fill(this.#ctx, t.out, 0);
+      return;
+    }
+    this.record(t.out, t.a, t.b, bias, dims, options.accumulate ?? false);
+  }
+
+  /** `out (=|+=) op(a)·op(b) (+ bias)` on checked device tensors, by the adapter's variant. */
   record(
     out: GpuTensor,
     a: GpuTensor,
@@ -152,15 +196,11 @@ export class MatmulKernels {
     d: MatmulDims,
     accumulate: boolean,
   ): void {
+    const u = { M: d.M, N: d.N, K: d.K, hasBias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0 };
     if (this.#matvecFits(d)) {
-      const flags = (bias ? 4 : 0) | (accumulate ? 8 : 0);
-      const groups = [d.transB ? d.N : d.N / 4, Math.ceil(d.M / 4)] as const;
-      this.#ctx.dispatch(
-        d.transB ? MATVEC_TB : MATVEC_NB,
-        d.transB ? [out, null, b, bias, a] : [out, a, b, bias],
-        { u: [d.M, d.N, d.K, flags] },
-        [Math.ceil(groups[0] / 64), groups[1]],
-      );
+      const groups = [Math.ceil((d.transB ? d.N : d.N / 4) / 64), Math.ceil(d.M / 4)] as const;
+      if (d.transB) this.#ctx.dispatch(MATVEC_TB, { out, b, bias, a4: a }, u, groups);
+      else this.#ctx.dispatch(MATVEC_NB, { out, a, b, bias }, u, groups);
       return;
     }
     if (this.variant === "texture" && this.#textureFits(d)) {
@@ -178,14 +218,16 @@ export class MatmulKernels {
     d: MatmulDims,
     accumulate: boolean,
   ): void {
-    const flags = (d.transA ? 1 : 0) | (d.transB ? 2 : 0) | (bias ? 4 : 0) | (accumulate ? 8 : 0);
-    const gx = Math.ceil(d.N / 64), gy = Math.ceil(d.M / 64);
-    this.#ctx.dispatch(
-      TILED_SPEC,
-      [out, a, b, bias],
-      { u: [d.M, d.N, d.K, flags] },
-      [gx, gy],
-    );
+    const u = {
+      M: d.M,
+      N: d.N,
+      K: d.K,
+      transA: d.transA ? 1 : 0,
+      transB: d.transB ? 1 : 0,
+      hasBias: bias ? 1 : 0,
+      accumulate: accumulate ? 1 : 0,
+    };
+    this.#ctx.dispatch(TILED, { out, a, b, bias }, u, [Math.ceil(d.N / 64), Math.ceil(d.M / 64)]);
   }
 
   #dims(d: MatmulDims, tile: TextureTile) {
@@ -241,21 +283,14 @@ export class MatmulKernels {
     w: number,
     h: number,
   ): void {
-    const vec4 = !trans && cols % 4 === 0;
-    const entries = { key: tex.id, entries: [{ binding: 5, resource: tex.view }] };
-    const u = [rows, cols, trans ? 1 : 0, 0, w, h];
+    const u = { R: rows, Cc: cols, trans: trans ? 1 : 0, texW: w, texH: h };
+    const packed = { view: tex.view, id: tex.id };
     if (trans && rows % 4 === 0) {
       const groups = [Math.ceil(w / 8), Math.ceil(h / 32)] as const;
-      this.#ctx.dispatch(PACKT4_SPEC, [null, null, src], { u }, groups, entries);
-      return;
-    }
-    this.#ctx.dispatch(
-      vec4 ? PACK4_SPEC : PACK_SPEC,
-      vec4 ? [null, null, src] : [src],
-      { u },
-      [Math.ceil(w / 8), Math.ceil(h / 8)],
-      entries,
-    );
+      this.#ctx.dispatch(PACK_T4, { src4: src, packed }, u, groups);
+    } else if (!trans && cols % 4 === 0) {
+      this.#ctx.dispatch(PACK_VEC4, { src4: src, packed }, u, [Math.ceil(w / 8), Math.ceil(h / 8)]);
+    } else this.#ctx.dispatch(PACK, { src, packed }, u, [Math.ceil(w / 8), Math.ceil(h / 8)]);
   }
 
   #recordTexture(
@@ -274,22 +309,16 @@ export class MatmulKernels {
     this.#pack(b, d.K, d.N, d.transB, bt, x.colTiles * tile.TN4, x.K4 * 4);
     const { TM, TN4, WGX, WGY } = tile;
     const tileKey = `${TM},${TN4},${WGX},${WGY}`;
-    let spec = this.#texSpecs.get(tileKey);
-    if (!spec) {
-      spec = { code: textureKernel(tile), entry: "matmul_tex", storage: 2, extra: TEX_EXTRA };
-      this.#texSpecs.set(tileKey, spec);
+    let k = this.#texKernels.get(tileKey);
+    if (!k) {
+      k = textureKernel(tile);
+      this.#texKernels.set(tileKey, k);
     }
-    const flags = (bias ? 4 : 0) | (accumulate ? 8 : 0);
-    this.#ctx.dispatch(
-      spec,
-      [out, bias],
-      { u: [d.M, d.N, x.K4, flags] },
-      [Math.ceil(x.colTiles / WGX), Math.ceil(x.rowTiles / WGY)],
-      {
-        key: `${at.id}|${bt.id}`,
-        entries: [{ binding: 3, resource: at.view }, { binding: 4, resource: bt.view }],
-      },
-    );
+    const u = { M: d.M, N: d.N, K4: x.K4, hasBias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0 };
+    this.#ctx.dispatch(k, { out, bias, At: at, Bt: bt }, u, [
+      Math.ceil(x.colTiles / WGX),
+      Math.ceil(x.rowTiles / WGY),
+    ]);
   }
 
   /** Destroys the cached operand textures. */

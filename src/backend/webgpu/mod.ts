@@ -11,14 +11,15 @@ import { GpuContext } from "./context.ts";
 import type { MatmulKernels } from "./matmul.ts";
 
 export { type WebGpuBackendOptions, WebGpuKernels } from "./backend.ts";
+export { type GpuBuf, GpuContext, GpuTensor } from "./context.ts";
 export {
-  type Binding,
-  type GpuBuf,
-  GpuContext,
-  GpuTensor,
-  type KernelSpec,
-  type Scalars,
-} from "./context.ts";
+  type BindingType,
+  type Kernel,
+  kernel,
+  type KernelDecl,
+  type TextureBinding,
+  type UniformType,
+} from "./kernel.ts";
 export { type MatmulDims, MatmulKernels, type MatmulVariant, type TextureTile } from "./matmul.ts";
 export type {
   AdamWParams,

@@ -1,0 +1,54 @@
+/**
+ * LayerNorm of the WebGPU backend (`wgsl/layernorm.wgsl`): forward one invocation per row,
+ * backward in two passes (dx per row, dw/db per column). The kernels are written once over
+ * the element type `T`; the vec4 variant (generated) runs when C is a multiple of 4, the
+ * scalar one otherwise.
+ *
+ * @module
+ */
+import type { LayerNormArgs, LayerNormBackwardArgs } from "../backend.ts";
+import { asMatrix } from "../checks.ts";
+import { type GpuContext, gpuTensors } from "./context.ts";
+import { widths } from "./kernel.ts";
+import { lineGroups, threadGroups } from "./grid.ts";
+import src from "../../../wgsl/layernorm.wgsl" with { type: "text" };
+
+const DIMS = { N: "u32", C: "u32" } as const;
+
+const FORWARD = widths({
+  source: src,
+  entry: "ln_forward",
+  bindings: { out: "T", mean: "f32", rstd: "f32", x: "T", w: "T", b: "T" },
+  uniforms: { ...DIMS, eps: "f32" },
+});
+const BACKWARD_DX = widths({
+  source: src,
+  entry: "ln_backward_dx",
+  bindings: { dx: "T", dout: "T", x: "T", w: "T", mean: "f32", rstd: "f32" },
+  uniforms: DIMS,
+});
+const BACKWARD_DWDB = widths({
+  source: src,
+  entry: "ln_backward_dwdb",
+  bindings: { dw: "T", db: "T", dout: "T", x: "T", mean: "f32", rstd: "f32" },
+  uniforms: DIMS,
+});
+
+/** LayerNorm over the last dim of `x [N, C]`; saves `mean [N]` and `rstd [N]`. */
+export function layerNorm(ctx: GpuContext, a: LayerNormArgs): void {
+  const { out, mean, rstd, x, w, b } = a;
+  const t = gpuTensors("layerNorm", { out, mean, rstd, x, w, b });
+  const [N, C] = asMatrix(x);
+  const k = FORWARD[C % 4 === 0 ? 4 : 1];
+  ctx.dispatch(k, t, { N, C, eps: a.eps ?? 1e-5 }, threadGroups(N));
+}
+
+/** Backward of `layerNorm`: accumulates into `dx`, `dw`, `db`. */
+export function layerNormBackward(ctx: GpuContext, a: LayerNormBackwardArgs): void {
+  const { dx, dw, db, dout, x, w, mean, rstd } = a;
+  const t = gpuTensors("layerNormBackward", { x, dout, mean, rstd, w, dx, dw, db });
+  const [N, C] = asMatrix(x);
+  const width = C % 4 === 0 ? 4 : 1;
+  ctx.dispatch(BACKWARD_DX[width], t, { N, C }, threadGroups(N));
+  ctx.dispatch(BACKWARD_DWDB[width], t, { N, C }, lineGroups(C / width));
+}
