@@ -8,24 +8,31 @@
 //@kernel adamw
 @compute @workgroup_size(64)
 fn adamw(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let lr = p.lr;
   let b1 = p.beta1;
   let b2 = p.beta2;
+  let eps = p.eps;
+  let wd = p.weightDecay;
+  let bc1 = p.bc1;
+  let bc2 = p.bc2;
+  let hasMask = p.hasMask != 0u;
   var gs = p.gradScale;
   if (p.clip != 0u) {
     let total = sqrt(normSquared[0]);
     if (total > p.maxNorm) { gs = gs * (p.maxNorm / total); }
   }
-  for (var i = p.begin + g.x; i < p.end; i += nwg.x * 64u) {
+  let end = p.end;
+  for (var i = p.begin + g.x; i < end; i += nwg.x * 64u) {
     let gr = grads[i] * gs;
     let mi = b1 * m[i] + (1.0 - b1) * gr;
     let vi = b2 * v[i] + (1.0 - b2) * gr * gr;
     m[i] = mi;
     v[i] = vi;
-    let mhat = mi / p.bc1;
-    let vhat = vi / p.bc2;
-    var decay = T(p.weightDecay);
-    if (p.hasMask != 0u) { decay = p.weightDecay * decayMask[i]; }
+    let mhat = mi / bc1;
+    let vhat = vi / bc2;
+    var decay = T(wd);
+    if (hasMask) { decay = wd * decayMask[i]; }
     let w = params[i];
-    params[i] = w - p.lr * (mhat / (sqrt(vhat) + p.eps) + decay * w);
+    params[i] = w - lr * (mhat / (sqrt(vhat) + eps) + decay * w);
   }
 }

@@ -26,6 +26,7 @@ fn load_b(k: u32, n: u32) -> f32 {
 @compute @workgroup_size(16, 16)
 fn matmul_tiled(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>) {
   let M = p.M; let N = p.N; let K = p.K;
+  let hasBias = p.hasBias != 0u; let accumulate = p.accumulate != 0u;
   let m0 = w.y * 64u;
   let n0 = w.x * 64u;
   let tid = l.y * 16u + l.x;
@@ -60,8 +61,8 @@ fn matmul_tiled(@builtin(local_invocation_id) l: vec3<u32>, @builtin(workgroup_i
       let n = n0 + l.x * 4u + j;
       if (n >= N) { continue; }
       var v = acc[i * 4u + j];
-      if (p.hasBias != 0u) { v += bias[n]; }
-      if (p.accumulate != 0u) { v += out[m * N + n]; }
+      if (hasBias) { v += bias[n]; }
+      if (accumulate) { v += out[m * N + n]; }
       out[m * N + n] = v;
     }
   }

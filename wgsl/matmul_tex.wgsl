@@ -12,14 +12,14 @@
 
 //@kernel matmul_tex
 fn store4(m: u32, n4: u32, v: vec4<f32>) {
-  let M = p.M; let N = p.N;
+  let M = p.M; let N = p.N; let hasBias = p.hasBias != 0u; let accumulate = p.accumulate != 0u;
   if (m >= M) { return; }
   for (var e = 0u; e < 4u; e++) {
     let n = n4 * 4u + e;
     if (n < N) {
       var x = v[e];
-      if (p.hasBias != 0u) { x += bias[n]; }
-      if (p.accumulate != 0u) { x += out[m * N + n]; }
+      if (hasBias) { x += bias[n]; }
+      if (accumulate) { x += out[m * N + n]; }
       out[m * N + n] = x;
     }
   }

@@ -6,11 +6,11 @@
 // (src/backend/webgpu/matmul.ts). Dispatch: x over N (or N/4), y over ⌈M/4⌉.
 
 fn put(m: u32, n: u32, v: f32) {
-  let M = p.M; let N = p.N;
+  let M = p.M; let N = p.N; let hasBias = p.hasBias != 0u; let accumulate = p.accumulate != 0u;
   if (m >= M || n >= N) { return; }
   var x = v;
-  if (p.hasBias != 0u) { x += bias[n]; }
-  if (p.accumulate != 0u) { x += out[m * N + n]; }
+  if (hasBias) { x += bias[n]; }
+  if (accumulate) { x += out[m * N + n]; }
   out[m * N + n] = x;
 }
 
