@@ -129,8 +129,10 @@ export class RwkvModel implements TrainableModel {
   readonly #lnoRstd: Tensor;
   readonly #scratch: Tensor;
   readonly #dres: Tensor;
-  readonly #g: Tensor[]; // 5 × [N, C]
-  readonly #gf: Tensor[]; // 2 × [N, F]
+  /** Five `[N, C]` gradient buffers reused phase by phase in {@link backward}. */
+  readonly #gradC: Tensor[];
+  /** Two `[N, F]` gradient buffers for the channel mixing's hidden width. */
+  readonly #gradF: Tensor[];
   readonly #owned: Tensor[] = [];
 
   /** Allocates the activations for batch `B` and length `T`. */
@@ -161,8 +163,8 @@ export class RwkvModel implements TrainableModel {
     this.#lnoRstd = m.lnoRstd;
     this.#scratch = m.scratch;
     this.#dres = m.dres;
-    this.#g = [m.g0, m.g1, m.g2, m.g3, m.g4];
-    this.#gf = [m.gf0, m.gf1];
+    this.#gradC = [m.g0, m.g1, m.g2, m.g3, m.g4];
+    this.#gradF = [m.gf0, m.gf1];
   }
 
   forward(withGrad: boolean, gradScale = 1): void {
@@ -266,17 +268,24 @@ export class RwkvModel implements TrainableModel {
     const { B, T } = this;
     const L = this.config.nLayer;
     const dres = this.#dres;
-    const [gA, gB, gC, gD, gE] = this.#g;
-    const [gF1, gF2] = this.#gf;
+    // Five [N, C] and two [N, F] gradient buffers serve every phase below. Each name says what
+    // a buffer holds at that point; names that share a buffer are used one after the other.
+    const [c0, c1, c2, c3, c4] = this.#gradC;
+    const [f0, f1] = this.#gradF;
+    const dxo = c0, demb = c0; // head and embedding
+    const dr2 = c0, dkv = c1, dksq = f0, dkk = f1, dfk = c2; // channel mixing, first half
+    const dr2Pre = c1, dfr = c0, dxf = c3; // channel mixing, second half
+    const dry = c0, dr = c1, dy = c2, dk = c3, dv = c4; // time mixing, first half
+    const drPre = c0, dxk = c1, dxv = c2, dxr = c3, dxa = c4; // time mixing, second half
     // head: logits = xo·headᵀ
-    be.matmul(gA, this.#dlogits, s.p("head.weight"));
+    be.matmul(dxo, this.#dlogits, s.p("head.weight"));
     be.matmul(s.g("head.weight"), this.#dlogits, this.#xo, { transA: true, accumulate: true });
     be.fill(dres, 0);
     be.layerNormBackward({
       dx: dres,
       dw: s.g("ln_out.weight"),
       db: s.g("ln_out.bias"),
-      dout: gA,
+      dout: dxo,
       x: this.#layers[L - 1].x2,
       w: s.p("ln_out.weight"),
       mean: this.#lnoMean,
@@ -286,24 +295,27 @@ export class RwkvModel implements TrainableModel {
       const a = this.#layers[l];
       const p = `blocks.${l}`;
       // channel mixing: out = r2 · kv
-      be.fill(gA, 0);
-      be.fill(gB, 0);
-      be.mulBackward({ da: gA, db: gB, dout: dres, a: a.r2, b: a.kv }); // gA = d r2, gB = d kv
-      be.matmul(gF1, gB, s.p(`${p}.ffn.value.weight`)); // d ksq
-      be.matmul(s.g(`${p}.ffn.value.weight`), gB, a.ksq, { transA: true, accumulate: true });
-      be.fill(gF2, 0);
-      be.reluSquaredBackward(gF2, a.kk, gF1); // d kk
-      be.matmul(gC, gF2, s.p(`${p}.ffn.key.weight`)); // d fk
-      be.matmul(s.g(`${p}.ffn.key.weight`), gF2, a.fk, { transA: true, accumulate: true });
-      be.fill(gB, 0);
-      be.sigmoidBackward(gB, a.r2, gA); // d receptance pre-activation
-      be.matmul(gA, gB, s.p(`${p}.ffn.receptance.weight`)); // d fr
-      be.matmul(s.g(`${p}.ffn.receptance.weight`), gB, a.fr, { transA: true, accumulate: true });
-      be.fill(gD, 0);
+      be.fill(dr2, 0);
+      be.fill(dkv, 0);
+      be.mulBackward({ da: dr2, db: dkv, dout: dres, a: a.r2, b: a.kv });
+      be.matmul(dksq, dkv, s.p(`${p}.ffn.value.weight`));
+      be.matmul(s.g(`${p}.ffn.value.weight`), dkv, a.ksq, { transA: true, accumulate: true });
+      be.fill(dkk, 0);
+      be.reluSquaredBackward(dkk, a.kk, dksq);
+      be.matmul(dfk, dkk, s.p(`${p}.ffn.key.weight`));
+      be.matmul(s.g(`${p}.ffn.key.weight`), dkk, a.fk, { transA: true, accumulate: true });
+      be.fill(dr2Pre, 0);
+      be.sigmoidBackward(dr2Pre, a.r2, dr2);
+      be.matmul(dfr, dr2Pre, s.p(`${p}.ffn.receptance.weight`));
+      be.matmul(s.g(`${p}.ffn.receptance.weight`), dr2Pre, a.fr, {
+        transA: true,
+        accumulate: true,
+      });
+      be.fill(dxf, 0);
       be.tokenShiftBackward({
-        dx: gD,
+        dx: dxf,
         dmix: s.g(`${p}.ffn.time_mix_k`),
-        dout: gC,
+        dout: dfk,
         x: a.xf,
         mix: s.p(`${p}.ffn.time_mix_k`),
         prev: null,
@@ -311,9 +323,9 @@ export class RwkvModel implements TrainableModel {
         T,
       });
       be.tokenShiftBackward({
-        dx: gD,
+        dx: dxf,
         dmix: s.g(`${p}.ffn.time_mix_r`),
-        dout: gA,
+        dout: dfr,
         x: a.xf,
         mix: s.p(`${p}.ffn.time_mix_r`),
         prev: null,
@@ -324,46 +336,46 @@ export class RwkvModel implements TrainableModel {
         dx: dres,
         dw: s.g(`${p}.ln2.weight`),
         db: s.g(`${p}.ln2.bias`),
-        dout: gD,
+        dout: dxf,
         x: a.x1,
         w: s.p(`${p}.ln2.weight`),
         mean: a.ln2Mean,
         rstd: a.ln2Rstd,
       });
       // time mixing: out = output(r · wkv)
-      be.matmul(gA, dres, s.p(`${p}.att.output.weight`)); // d ry
+      be.matmul(dry, dres, s.p(`${p}.att.output.weight`));
       be.matmul(s.g(`${p}.att.output.weight`), dres, a.ry, { transA: true, accumulate: true });
-      be.fill(gB, 0);
-      be.fill(gC, 0);
-      be.mulBackward({ da: gB, db: gC, dout: gA, a: a.r, b: a.y }); // gB = d r, gC = d y
-      be.fill(gD, 0);
-      be.fill(gE, 0);
+      be.fill(dr, 0);
+      be.fill(dy, 0);
+      be.mulBackward({ da: dr, db: dy, dout: dry, a: a.r, b: a.y });
+      be.fill(dk, 0);
+      be.fill(dv, 0);
       be.wkvBackward({
         dw: s.g(`${p}.att.time_decay`),
         du: s.g(`${p}.att.time_first`),
-        dk: gD,
-        dv: gE,
-        dy: gC,
+        dk,
+        dv,
+        dy,
         k: a.k,
         v: a.v,
         timeDecay: s.p(`${p}.att.time_decay`),
         timeFirst: s.p(`${p}.att.time_first`),
         B,
         T,
-      }); // gD = d k, gE = d v
-      be.fill(gA, 0);
-      be.sigmoidBackward(gA, a.r, gB); // d receptance pre-activation
-      be.matmul(gB, gD, s.p(`${p}.att.key.weight`)); // d xk
-      be.matmul(s.g(`${p}.att.key.weight`), gD, a.xk, { transA: true, accumulate: true });
-      be.matmul(gC, gE, s.p(`${p}.att.value.weight`)); // d xv
-      be.matmul(s.g(`${p}.att.value.weight`), gE, a.xv, { transA: true, accumulate: true });
-      be.matmul(gD, gA, s.p(`${p}.att.receptance.weight`)); // d xr
-      be.matmul(s.g(`${p}.att.receptance.weight`), gA, a.xr, { transA: true, accumulate: true });
-      be.fill(gE, 0);
+      });
+      be.fill(drPre, 0);
+      be.sigmoidBackward(drPre, a.r, dr);
+      be.matmul(dxk, dk, s.p(`${p}.att.key.weight`));
+      be.matmul(s.g(`${p}.att.key.weight`), dk, a.xk, { transA: true, accumulate: true });
+      be.matmul(dxv, dv, s.p(`${p}.att.value.weight`));
+      be.matmul(s.g(`${p}.att.value.weight`), dv, a.xv, { transA: true, accumulate: true });
+      be.matmul(dxr, drPre, s.p(`${p}.att.receptance.weight`));
+      be.matmul(s.g(`${p}.att.receptance.weight`), drPre, a.xr, { transA: true, accumulate: true });
+      be.fill(dxa, 0);
       be.tokenShiftBackward({
-        dx: gE,
+        dx: dxa,
         dmix: s.g(`${p}.att.time_mix_k`),
-        dout: gB,
+        dout: dxk,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_k`),
         prev: null,
@@ -371,9 +383,9 @@ export class RwkvModel implements TrainableModel {
         T,
       });
       be.tokenShiftBackward({
-        dx: gE,
+        dx: dxa,
         dmix: s.g(`${p}.att.time_mix_v`),
-        dout: gC,
+        dout: dxv,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_v`),
         prev: null,
@@ -381,9 +393,9 @@ export class RwkvModel implements TrainableModel {
         T,
       });
       be.tokenShiftBackward({
-        dx: gE,
+        dx: dxa,
         dmix: s.g(`${p}.att.time_mix_r`),
-        dout: gD,
+        dout: dxr,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_r`),
         prev: null,
@@ -394,7 +406,7 @@ export class RwkvModel implements TrainableModel {
         dx: dres,
         dw: s.g(`${p}.ln1.weight`),
         db: s.g(`${p}.ln1.bias`),
-        dout: gE,
+        dout: dxa,
         x: a.xin,
         w: s.p(`${p}.ln1.weight`),
         mean: a.ln1Mean,
@@ -402,9 +414,9 @@ export class RwkvModel implements TrainableModel {
       });
     }
     // ln0 and the embedding
-    be.fill(gA, 0);
+    be.fill(demb, 0);
     be.layerNormBackward({
-      dx: gA,
+      dx: demb,
       dw: s.g("blocks.0.ln0.weight"),
       db: s.g("blocks.0.ln0.bias"),
       dout: dres,
@@ -413,7 +425,7 @@ export class RwkvModel implements TrainableModel {
       mean: this.#ln0Mean,
       rstd: this.#ln0Rstd,
     });
-    be.embeddingBackward({ dwte: s.g("emb.weight"), dwpe: null, dout: gA, ids: this.ids, T });
+    be.embeddingBackward({ dwte: s.g("emb.weight"), dwpe: null, dout: demb, ids: this.ids, T });
   }
 
   free(): void {
