@@ -23,6 +23,8 @@ import { Tokenizer } from "../tokenizer/mod.ts";
 import {
   BENCH_GPT,
   benchTrainSteps,
+  DEFAULT_PRESET,
+  EVAL_DEFAULTS,
   evaluateCheckpoint,
   findLearningRate,
   LR_FIND_DEFAULTS,
@@ -135,7 +137,7 @@ export function registerTrain(program: Command): void {
     .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
     .addOption(
       new Option("--model <preset>", `model preset: ${MODEL_PRESETS.join(", ")}`).default(
-        "gpt-micro",
+        DEFAULT_PRESET,
       ),
     )
     .option("--val-data <path>", "validation .bin (default: PREFIX.val.bin beside the data)")
@@ -191,9 +193,9 @@ export function registerTrain(program: Command): void {
       "--data <path>",
       "dataset: .bin, a .txt or .jsonl file, or a folder of them (all of it is evaluated)",
     )
-    .option("--batch-size <n>", "sequences per batch", intOption(1), 8)
+    .option("--batch-size <n>", "sequences per batch", intOption(1), EVAL_DEFAULTS.batchSize)
     .option("--context <n>", "tokens per sequence (default: the model's)", intOption(2))
-    .option("--batches <n>", "maximum number of batches", intOption(1), 50)
+    .option("--batches <n>", "maximum number of batches", intOption(1), EVAL_DEFAULTS.batches)
     .addOption(deviceOption())
     .option("--json", "print JSON")
     .action(async (o) => {
@@ -226,7 +228,7 @@ export function registerTrain(program: Command): void {
     .description("learning-rate range test: prints the loss curve and suggests a rate")
     .requiredOption("--data <path>", "dataset: .bin, a .txt or .jsonl file, or a folder of them")
     .requiredOption("--tokenizer <file>", "tokenizer.json")
-    .addOption(new Option("--model <preset>", "model preset").default("gpt-micro"))
+    .addOption(new Option("--model <preset>", "model preset").default(DEFAULT_PRESET))
     .option("--steps <n>", "number of steps", intOption(5), LR_FIND_DEFAULTS.steps)
     .option("--start-lr <x>", "first learning rate", floatOption(0), LR_FIND_DEFAULTS.startLr)
     .option("--end-lr <x>", "last learning rate", floatOption(0), LR_FIND_DEFAULTS.endLr)

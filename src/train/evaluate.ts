@@ -7,6 +7,9 @@
 import { BenteviError } from "../errors.ts";
 import type { TrainableModel } from "../model/model.ts";
 
+/** Defaults of a checkpoint evaluation (`bentevi eval`, `evaluateCheckpoint`). */
+export const EVAL_DEFAULTS = { batchSize: 8, batches: 50 } as const;
+
 /** Result of {@link evaluate}. */
 export interface EvalResult {
   /** Mean cross-entropy (nats per token). */

@@ -14,7 +14,7 @@
 export { learningRate, type LrSchedule } from "./schedule.ts";
 export { type CurvePoint, lossSvg } from "./loss_svg.ts";
 export { loadTrainingData, type TextTokenizer, type TrainingData } from "./data.ts";
-export { type EvalResult, evaluate } from "./evaluate.ts";
+export { EVAL_DEFAULTS, type EvalResult, evaluate } from "./evaluate.ts";
 export {
   activationFloatsPerToken,
   chooseBatchShape,
@@ -23,6 +23,7 @@ export {
   trainingBytes,
 } from "./defaults.ts";
 export {
+  DEFAULT_PRESET,
   type DefaultInputs,
   defaultTrainOptions,
   resolveTrainOptions,

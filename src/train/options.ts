@@ -53,6 +53,9 @@ export interface TrainOptions {
   patience: number;
 }
 
+/** The model preset `train` and `lr-find` use when none is named. */
+export const DEFAULT_PRESET = "gpt-micro";
+
 /** What a computed default sees: the model, the steps and the options resolved before it. */
 export type DefaultInputs = { config: ModelConfig; steps: number } & Partial<TrainOptions>;
 

@@ -18,7 +18,7 @@ import type { Progress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { loadTrainingData } from "./data.ts";
 import { chooseBatchShape } from "./defaults.ts";
-import { type EvalResult, evaluate } from "./evaluate.ts";
+import { EVAL_DEFAULTS, type EvalResult, evaluate } from "./evaluate.ts";
 import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
 import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import {
@@ -240,9 +240,18 @@ export async function evaluateCheckpoint(
     return await withBackend(o.device, log, async (backend) => {
       const store = new ParameterStore(backend, ckpt.config);
       store.load(ckpt.weights);
-      const model = createModel(backend, ckpt.config, store, o.batchSize ?? 8, T);
+      const model = createModel(
+        backend,
+        ckpt.config,
+        store,
+        o.batchSize ?? EVAL_DEFAULTS.batchSize,
+        T,
+      );
       try {
-        return { checkpoint: dir, ...(await evaluate(model, data.val.tokens, o.batches ?? 50)) };
+        return {
+          checkpoint: dir,
+          ...(await evaluate(model, data.val.tokens, o.batches ?? EVAL_DEFAULTS.batches)),
+        };
       } finally {
         model.free();
         store.free();
