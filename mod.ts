@@ -14,6 +14,8 @@
 export * from "./src/errors.ts";
 export * from "./src/progress.ts";
 export * from "./src/io/atomic.ts";
+export * from "./src/io/lock.ts";
+export { refuseInputsInside, refuseOutputOverInputs } from "./src/io/fs.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/tokenizer/mod.ts";
 export * from "./src/text/mod.ts";

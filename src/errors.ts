@@ -56,8 +56,62 @@ export function fsError(error: unknown, path: string): Error {
   if (error instanceof Deno.errors.NotADirectory) {
     return new BenteviError(`${path}: a path component is not a directory`);
   }
+  const phrase = osErrorPhrase(error);
+  if (phrase) return new BenteviError(`${path}: ${phrase}`);
   if (error instanceof Error && "code" in error) {
     return new BenteviError(`${path}: ${error.message}`);
   }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** What the OS errors a write can meet mean, in the words Bentevi prints. */
+const WRITE_ERROR_PHRASES: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EFBIG: "file too large",
+  EIO: "input/output error",
+};
+
+/**
+ * The phrase of a write-class OS error (`no space left on device`, `read-only file system`,
+ * `permission denied`…), or `undefined` for any other error.
+ *
+ * @example
+ * ```ts
+ * import { osErrorPhrase } from "./errors.ts";
+ * console.log(osErrorPhrase(Object.assign(new Error("x"), { code: "EROFS" }))); // "read-only file system"
+ * ```
+ */
+export function osErrorPhrase(error: unknown): string | undefined {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  const code = error instanceof Error && "code" in error ? (error as { code: unknown }).code : "";
+  return typeof code === "string" ? WRITE_ERROR_PHRASES[code] : undefined;
+}
+
+/**
+ * Turns an OS error met while writing `path` (no space left, read-only file system,
+ * permission denied, quota, I/O error…) into a one-line {@link BenteviError} that names the
+ * final path — not the temporary file being written — and what happened; so does any other
+ * OS error (in its own words). Errors that are not OS errors are returned unchanged.
+ *
+ * @example
+ * ```ts
+ * import { writeError } from "./errors.ts";
+ * const full = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+ * console.log(writeError(full, "out/tokenizer.json").message);
+ * // "out/tokenizer.json: cannot write (no space left on device)"
+ * ```
+ */
+export function writeError(error: unknown, path: string): Error {
+  if (error instanceof BenteviError) return error;
+  let phrase = osErrorPhrase(error);
+  if (!phrase && error instanceof Error && typeof (error as { code?: unknown }).code === "string") {
+    // Another OS error: its own words, without the "(os error N): op 'temp path'" tail.
+    phrase = error.message.replace(/ \(os error \d+\).*$/s, "").toLowerCase();
+  }
+  if (phrase) return new BenteviError(`${path}: cannot write (${phrase})`);
   return error instanceof Error ? error : new Error(String(error));
 }

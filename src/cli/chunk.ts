@@ -9,6 +9,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { modelEmbedder } from "../chunking/embedding.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "../io/atomic.ts";
+import { refuseOutputOverInputs } from "../io/fs.ts";
 import { consoleProgress, type Progress, silentProgress } from "../progress.ts";
 import { decodeTextStrict, parseEncoding } from "../text/encoding.ts";
 import { listInputFiles } from "../text/inputs.ts";
@@ -288,6 +289,10 @@ export function registerChunk(program: Command): void {
       const chunks = chunkStream(fileStrings(file, opts.encoding, progress), options);
       if (opts.output) {
         const output = opts.output;
+        await refuseOutputOverInputs(
+          [output],
+          [file, ...[opts.tokenizer, opts.model].filter((p): p is string => !!p)],
+        );
         const r = await withAtomicFile(output, (f) => writeChunks(chunks, (b) => writeAll(f, b)));
         progress.end();
         console.error(

@@ -6,6 +6,9 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
+import { join } from "node:path";
+import { refuseOutputOverInputs } from "../io/fs.ts";
+import { resolveCheckpointDir } from "../model/checkpoint.ts";
 import { consoleProgress } from "../progress.ts";
 import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
@@ -238,7 +241,9 @@ export function registerGenerate(program: Command): void {
           minNewTokens: o.minTokens,
           sampling: samplingFrom(o),
         });
-        await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint });
+        const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
+        await refuseOutputOverInputs([o.feedback], inputs, "--feedback");
+        await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint, inputs });
       });
     });
 
@@ -271,6 +276,16 @@ export function registerGenerate(program: Command): void {
       return { json: r.json, text: r.text };
     },
   });
+}
+
+/** The files a command read from a checkpoint (or a run's latest) and its tokenizer. */
+async function checkpointFiles(checkpoint: string, tokenizer?: string): Promise<string[]> {
+  const dir = await resolveCheckpointDir(checkpoint);
+  const files = tokenizer ? [tokenizer] : [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (!e.isDirectory) files.push(join(dir, e.name));
+  } catch { /* opened already: cannot fail here but for a race, and then nothing to protect */ }
+  return files;
 }
 
 /** The REPL: a terminal gets a prompt and streamed answers; a pipe gets one answer per line. */

@@ -7,6 +7,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
 import { withAtomicFile, writeFileAtomic } from "../io/atomic.ts";
+import { refuseOutputOverInputs } from "../io/fs.ts";
 import { consoleProgress } from "../progress.ts";
 import { DEFAULT_SPECIAL_TOKENS, Tokenizer, trainTokenizer } from "../tokenizer/mod.ts";
 import { readTextChunks } from "../text/read.ts";
@@ -83,6 +84,7 @@ export function registerTokenizer(program: Command): void {
       if (outInfo?.isDirectory) {
         throw new BenteviError(`${o.output}: is a directory; --output takes a file name`);
       }
+      await refuseOutputOverInputs([o.output], inputs);
       const specialTokens = o.specials === false ? [] : o.special ?? [...DEFAULT_SPECIAL_TOKENS];
       const t0 = performance.now();
       const tok = await trainTokenizer(inputs, {
@@ -130,6 +132,12 @@ export function registerTokenizer(program: Command): void {
     .action(async (file, o) => {
       if ((file === undefined) === (o.text === undefined)) {
         throw new BenteviError("give either --text or a file to encode (not both)");
+      }
+      if (o.output) {
+        await refuseOutputOverInputs([o.output], [
+          o.tokenizer,
+          ...(file === undefined ? [] : [file]),
+        ]);
       }
       const tok = await Tokenizer.fromFile(o.tokenizer);
       if (o.text !== undefined) {

@@ -31,6 +31,7 @@ import {
   renderLrCurve,
   resumeTraining,
   startTraining,
+  STOP_SIGNALS,
   TRAIN_OPTION_TABLE,
   trainDefault,
   type TrainOptions,
@@ -104,10 +105,19 @@ function summaryText(s: TrainSummary): string {
   return lines.join("\n");
 }
 
-/** Prints a run's summary as text, or as one JSON line. */
+/**
+ * Prints a run's summary as text, or as one JSON line; a run stopped by SIGINT or SIGTERM
+ * then ends the command with 130 or 143 (its checkpoint is saved; `resume` continues).
+ */
 function printSummary(s: TrainSummary, json: boolean): void {
   if (json) printJson(summaryJson(s));
   else console.log(summaryText(s));
+  if (s.signal) {
+    throw new BenteviError(
+      `stopped by ${s.signal} at step ${s.step}; checkpoint ${s.checkpoint} saved — \`resume ${s.runDir}\` continues`,
+      STOP_SIGNALS[s.signal],
+    );
+  }
 }
 
 function summaryJson(s: TrainSummary): Record<string, unknown> {

@@ -24,7 +24,7 @@ import { type Progress, silentProgress } from "../progress.ts";
 import { trainTokenizer } from "../tokenizer/trainer.ts";
 import { startTraining } from "../train/run.ts";
 import type { TrainSummary } from "../train/trainer.ts";
-import { exists } from "../io/fs.ts";
+import { exists, refuseInputsInside } from "../io/fs.ts";
 
 /** The file that marks a folder as a demo's output (a re-run may replace such a folder). */
 export const DEMO_MARKER = "demo.json";
@@ -240,6 +240,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const dump = options.dump ?? bundledDemoFile("ptwiki-demo.xml.bz2");
   if (!(await exists(dump))) throw new BenteviError(`${dump}: file not found`);
   const paths = demoPaths(options.out);
+  await refuseInputsInside(options.out, [dump], "the demo replaces that folder");
   await prepareOut(options.out, options.force ?? false);
   const seconds = { wiki: 0, tokenizer: 0, dataset: 0, train: 0, generate: 0, total: 0 };
   const t0 = performance.now();

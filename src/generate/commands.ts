@@ -5,6 +5,7 @@
  * @module
  */
 import { BenteviError, fsError } from "../errors.ts";
+import { refuseOutputOverInputs } from "../io/fs.ts";
 import type { ChatReply, ChatSession } from "./chat.ts";
 import { PERSONAS } from "./personas.ts";
 import type { TokenStep } from "./generator.ts";
@@ -57,6 +58,8 @@ export interface CommandContext {
   feedbackPath: string;
   /** Name of the checkpoint, recorded with feedback. */
   modelName: string;
+  /** The files the chat read (the checkpoint's, the tokenizer): `/save` never overwrites them. */
+  inputs?: readonly string[];
   /** The last answer, for `/good`, `/bad`. */
   lastReply?: ChatReply & { prompt: string };
 }
@@ -188,6 +191,7 @@ export async function runCommand(
       }
       case "/save":
         if (!arg) throw new BenteviError("/save needs a file name");
+        await refuseOutputOverInputs([arg], [...(ctx.inputs ?? []), ctx.feedbackPath], "/save");
         await chat.save(arg);
         return { message: `conversation saved to ${arg}` };
       case "/load":

@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { BenteviError, fsError } from "../errors.ts";
+import { BenteviError, fsError, osErrorPhrase, writeError } from "../errors.ts";
 
 /** The temporary name used while `path` is being written. */
 export function tempPathFor(path: string): string {
@@ -19,7 +19,8 @@ async function ensureWritableDir(path: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
-    throw new BenteviError(`${dir}: cannot create output folder (${(e as Error).message})`);
+    const what = osErrorPhrase(e) ?? (e as Error).message;
+    throw new BenteviError(`${path}: cannot create its folder ${dir} (${what})`);
   }
 }
 
@@ -45,6 +46,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 /**
  * Opens a temporary file beside `path`, lets `fn` write it, then renames it to `path`.
  * If `fn` throws, the temporary file is removed and the error re-thrown; `path` is untouched.
+ * An OS error on write (no space left, read-only file system, permission denied…) becomes a
+ * one-line `BenteviError` naming `path` (see `writeError`).
  *
  * @example
  * ```ts
@@ -65,7 +68,7 @@ export async function withAtomicFile<T>(
   try {
     file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   } catch (e) {
-    throw fsError(e, path);
+    throw writeError(fsError(e, path), path);
   }
   let closed = false;
   try {
@@ -81,7 +84,7 @@ export async function withAtomicFile<T>(
       } catch { /* already closed */ }
     }
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw writeError(e, path);
   }
 }
 
@@ -105,7 +108,11 @@ export async function withAtomicDir<T>(
 ): Promise<T> {
   await ensureWritableDir(path);
   const tmp = tempPathFor(path);
-  await Deno.mkdir(tmp, { recursive: true });
+  try {
+    await Deno.mkdir(tmp, { recursive: true });
+  } catch (e) {
+    throw writeError(fsError(e, path), path);
+  }
   try {
     const result = await fn(tmp);
     if (replace) {
@@ -115,14 +122,19 @@ export async function withAtomicDir<T>(
         await Deno.rename(path, old);
         moved = true;
       } catch { /* nothing to replace */ }
-      await Deno.rename(tmp, path);
-      if (moved) await Deno.remove(old, { recursive: true });
+      try {
+        await Deno.rename(tmp, path);
+      } catch (e) {
+        if (moved) await Deno.rename(old, path).catch(() => {}); // keep the earlier content
+        throw e;
+      }
+      if (moved) await Deno.remove(old, { recursive: true }).catch(() => {});
     } else {
       await Deno.rename(tmp, path);
     }
     return result;
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+    throw writeError(e, path);
   }
 }

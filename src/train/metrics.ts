@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { writeError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { EvalResult } from "./evaluate.ts";
 import { type CurvePoint, lossSvg } from "./loss_svg.ts";
@@ -115,7 +116,15 @@ export class MetricsLog {
   /** Appends the buffered records to `metrics.jsonl`. */
   async flush(): Promise<void> {
     if (!this.#lines.length) return;
-    await Deno.writeTextFile(this.path, this.#lines.join(""), { append: true });
+    let size: number | undefined;
+    try {
+      size = (await Deno.stat(this.path)).size;
+      await Deno.writeTextFile(this.path, this.#lines.join(""), { append: true });
+    } catch (e) {
+      // A part of the records may have gone in (disk full): keep the file as it was.
+      if (size !== undefined) await Deno.truncate(this.path, size).catch(() => {});
+      throw writeError(e, this.path);
+    }
     this.#lines.length = 0;
   }
 

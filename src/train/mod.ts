@@ -51,6 +51,9 @@ export {
   runTraining,
   type StepActions,
   stepActions,
+  STOP_SIGNALS,
+  type StopSignal,
+  StopSignals,
   type TrainContext,
   type TrainSummary,
 } from "./trainer.ts";

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { createBackend, type DeviceChoice } from "../backend/select.ts";
 import { BenteviError } from "../errors.ts";
+import { withFolderLock } from "../io/lock.ts";
 import { listCheckpoints, loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
 import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
@@ -27,6 +28,7 @@ import {
   readRunSpec,
   type RunSpec,
   runTraining,
+  StopSignals,
   type TrainSummary,
 } from "./trainer.ts";
 
@@ -76,6 +78,26 @@ async function withBackend<T>(
 }
 
 /**
+ * Runs `fn` with the run directory locked (created when `create`) and SIGINT/SIGTERM handled:
+ * during the loop a signal finishes the step and saves; before it, the command quits at once
+ * with 130/143. The lock is released on every way out.
+ */
+async function withRunDir<T>(
+  runDir: string,
+  command: string,
+  create: boolean,
+  log: (line: string) => void,
+  fn: (signals: StopSignals) => Promise<T>,
+): Promise<T> {
+  const signals = new StopSignals(log);
+  try {
+    return await withFolderLock(runDir, { command, create, log }, () => fn(signals));
+  } finally {
+    signals.dispose();
+  }
+}
+
+/**
  * The batch shape for `preset` on `backend` (the given sizes, or chosen from the device; the
  * choice is logged) and the configuration to train at that shape.
  */
@@ -117,6 +139,14 @@ function presetForTraining(
  */
 export async function startTraining(o: StartTrainingOptions): Promise<TrainSummary> {
   const log = o.log ?? (() => {});
+  return await withRunDir(o.out, "train", true, log, (signals) => train(o, log, signals));
+}
+
+async function train(
+  o: StartTrainingOptions,
+  log: (line: string) => void,
+  signals: StopSignals,
+): Promise<TrainSummary> {
   const tokenizer = await Tokenizer.fromFile(o.tokenizer);
   const base = presetConfig(o.model, tokenizer.vocabSize);
   return await withBackend(o.device, log, async (backend) => {
@@ -149,13 +179,15 @@ export async function startTraining(o: StartTrainingOptions): Promise<TrainSumma
         valFraction: o.valFraction,
         device: typeof o.device === "object" ? o.device.kind : o.device ?? "auto",
       };
-      await createRunDir(o.out, spec, o.tokenizer, !!o.force);
+      const inputs = [o.data, o.tokenizer, ...(o.valData ? [o.valData] : [])];
+      await createRunDir(o.out, spec, o.tokenizer, !!o.force, inputs);
       return await runTraining(o.out, spec, {
         backend,
         data,
         tokenizerPath: join(o.out, "tokenizer.json"),
         progress: o.progress,
         log,
+        signals,
       });
     } finally {
       data.close();
@@ -178,6 +210,22 @@ export async function resumeTraining(
   o: WorkflowOptions & { steps?: number } = {},
 ): Promise<TrainSummary> {
   const log = o.log ?? (() => {});
+  await readRunSpec(runDir); // not a run directory: say so before taking a lock
+  return await withRunDir(
+    runDir,
+    "resume",
+    false,
+    log,
+    (signals) => resume(runDir, o, log, signals),
+  );
+}
+
+async function resume(
+  runDir: string,
+  o: WorkflowOptions & { steps?: number },
+  log: (line: string) => void,
+  signals: StopSignals,
+): Promise<TrainSummary> {
   const spec = await readRunSpec(runDir);
   const ckpts = await listCheckpoints(runDir);
   if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
@@ -196,6 +244,7 @@ export async function resumeTraining(
         tokenizerPath,
         progress: o.progress,
         log,
+        signals,
       }, ckpts[ckpts.length - 1]);
     } finally {
       data.close();

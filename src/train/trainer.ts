@@ -12,8 +12,10 @@
 import { join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { BatchLoader, type BatchLoaderState } from "../data/dataset/loader.ts";
-import { BenteviError, fsError } from "../errors.ts";
+import { BenteviError, fsError, writeError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { refuseInputsInside } from "../io/fs.ts";
+import { LOCK_FILE } from "../io/lock.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import {
   listCheckpoints,
@@ -68,6 +70,8 @@ export interface TrainSummary {
   checkpoint: string;
   /** Why the loop ended. */
   stopReason: "steps" | "early-stopping" | "interrupted";
+  /** The signal that interrupted the run (`stopReason` "interrupted"). */
+  signal?: StopSignal;
   /** Training tokens per second over the run (this session). */
   tokensPerSecond: number;
   /** Training losses of the steps run in this session (for tests and benches). */
@@ -86,6 +90,11 @@ export interface TrainContext {
   progress?: Progress;
   /** One-line notices. */
   log?: (line: string) => void;
+  /**
+   * SIGINT/SIGTERM handling of the command (already listening); default: the loop listens
+   * itself while it runs.
+   */
+  signals?: StopSignals;
 }
 
 const CKPT_PREFIX = "step-";
@@ -134,30 +143,36 @@ export function checkDataFits(data: TrainingData, T: number, source: string): vo
 
 /**
  * Prepares a new run directory: refuses an existing non-empty one unless `force` (then
- * replaces it), writes `run.json` and copies the tokenizer.
+ * empties it — refusing when one of `inputs` lies inside it — keeping its lock file), writes
+ * `run.json` and copies the tokenizer.
  */
 export async function createRunDir(
   runDir: string,
   spec: RunSpec,
   tokenizerPath: string,
   force: boolean,
+  inputs: readonly string[] = [],
 ): Promise<void> {
-  let exists = false;
+  const entries: string[] = [];
   try {
-    for await (const _ of Deno.readDir(runDir)) {
-      exists = true;
-      break;
-    }
+    for await (const e of Deno.readDir(runDir)) if (e.name !== LOCK_FILE) entries.push(e.name);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, runDir);
   }
-  if (exists) {
+  if (entries.length) {
     if (!force) {
       throw new BenteviError(
         `${runDir}: the run directory already exists; use \`resume ${runDir}\` to continue it or --force to start over`,
       );
     }
-    await Deno.remove(runDir, { recursive: true });
+    await refuseInputsInside(runDir, inputs, "--force deletes the run directory's contents");
+    for (const name of entries) {
+      try {
+        await Deno.remove(join(runDir, name), { recursive: true });
+      } catch (e) {
+        throw writeError(e, join(runDir, name));
+      }
+    }
   }
   await Deno.mkdir(runDir, { recursive: true });
   await writeFileAtomic(join(runDir, "run.json"), JSON.stringify(spec, null, 2) + "\n");
@@ -223,27 +238,60 @@ export function stepActions(
   };
 }
 
-/** Ctrl-C during training: the first asks the loop to save and stop, a second quits at once. */
-class InterruptRequest {
-  /** Set by the first Ctrl-C. */
-  requested = false;
-  #remove = () => {};
+/** The signals that stop a run, and the exit code of each (128 + the signal number). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A signal that stops a run. */
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM (`kill`, `timeout`, job schedulers) during a run. While the
+ * loop runs ({@link StopSignals.graceful}), the first signal asks it to finish the current
+ * step, save a checkpoint and stop; a second one quits at once. Outside the loop (loading
+ * data, compiling kernels) a signal quits at once, with the signal's exit code — folder locks
+ * are released by their exit hook either way.
+ *
+ * @example
+ * ```ts
+ * import { StopSignals } from "./trainer.ts";
+ * const signals = new StopSignals(console.error);
+ * signals.graceful = true; // the loop checks signals.requested after each step
+ * signals.dispose();
+ * ```
+ */
+export class StopSignals {
+  /** The first signal received, or null. */
+  signal: StopSignal | null = null;
+  /** Whether a signal asks the loop to stop (true) or quits at once (false). */
+  graceful = false;
+  #remove: (() => void)[] = [];
 
   constructor(log: (line: string) => void) {
-    const onSigint = () => {
-      if (this.requested) Deno.exit(130);
-      this.requested = true;
-      log("interrupted: saving a checkpoint after this step (Ctrl-C again to quit now)");
-    };
-    try {
-      Deno.addSignalListener("SIGINT", onSigint);
-      this.#remove = () => Deno.removeSignalListener("SIGINT", onSigint);
-    } catch { /* signals unavailable (e.g. some platforms): no graceful stop */ }
+    for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
+      const on = () => {
+        if (!this.graceful || this.signal) Deno.exit(STOP_SIGNALS[this.signal ?? name]);
+        this.signal = name;
+        log(
+          `${name === "SIGINT" ? "interrupted" : "SIGTERM"}: saving a checkpoint after this step (${
+            name === "SIGINT" ? "Ctrl-C" : "a signal"
+          } again to quit now)`,
+        );
+      };
+      try {
+        Deno.addSignalListener(name, on);
+        this.#remove.push(() => Deno.removeSignalListener(name, on));
+      } catch { /* signals unavailable (e.g. SIGTERM on Windows): no graceful stop */ }
+    }
   }
 
-  /** Removes the handler. */
+  /** Whether a signal asked the loop to stop. */
+  get requested(): boolean {
+    return this.signal !== null;
+  }
+
+  /** Removes the handlers (the default actions apply again). */
   dispose(): void {
-    this.#remove();
+    for (const remove of this.#remove.splice(0)) remove();
   }
 }
 
@@ -534,11 +582,13 @@ export async function runTraining(
   validateTrainOptions(o, spec.config);
   checkDataFits(ctx.data, o.context, spec.data);
   const session = new TrainingSession(runDir, spec, ctx);
-  let interrupt: InterruptRequest | undefined;
+  let interrupt: StopSignals | undefined;
+  const ownSignals = !ctx.signals;
   try {
     await session.open(resumeFrom);
     session.startClock();
-    interrupt = new InterruptRequest(log);
+    interrupt = ctx.signals ?? new StopSignals(log);
+    interrupt.graceful = true;
     progress.start(`train ${spec.model}`, o.steps - session.startStep, "steps");
     log(
       `training ${spec.model} on ${ctx.backend.description}: ${
@@ -559,11 +609,13 @@ export async function runTraining(
       eval: session.lastEval,
       checkpoint: session.lastCheckpoint,
       stopReason,
+      ...(stopReason === "interrupted" && interrupt.signal ? { signal: interrupt.signal } : {}),
       tokensPerSecond: session.sessionTokensPerSecond(),
       losses: session.losses,
     };
   } finally {
-    interrupt?.dispose();
+    if (interrupt) interrupt.graceful = false;
+    if (ownSignals) interrupt?.dispose();
     session.free();
   }
 }
@@ -577,7 +629,7 @@ async function trainSteps(
   session: TrainingSession,
   o: TrainOptions,
   backend: Backend,
-  interrupt: InterruptRequest,
+  interrupt: StopSignals,
   log: (line: string) => void,
 ): Promise<TrainSummary["stopReason"]> {
   let stopReason: TrainSummary["stopReason"] = "steps";
@@ -600,7 +652,7 @@ async function trainSteps(
       pending = null;
       await session.flushMetrics();
     }
-    // The CPU backend never waits on I/O: yield once per step so Ctrl-C is noticed.
+    // The CPU backend never waits on I/O: yield once per step so a signal is noticed.
     if (backend.kind === "cpu") await new Promise((r) => setTimeout(r, 0));
     let stop = false;
     if (interrupt.requested && !act.save) {

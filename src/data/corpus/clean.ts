@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { BenteviError } from "../../errors.ts";
 import { withAtomicFile } from "../../io/atomic.ts";
+import { refuseOutputOverInputs } from "../../io/fs.ts";
 import { type Progress, silentProgress } from "../../progress.ts";
 import { isJsonlPath, readDocuments } from "../../text/documents.ts";
 import type { TextEncoding } from "../../text/encoding.ts";
@@ -271,6 +272,7 @@ export async function cleanCorpus(
     }
     names.add(f.name);
   }
+  await refuseOutputOverInputs(files.map((f) => join(options.output, f.name)), inputs);
   const stats = emptyCleanStats();
   const seen = new Set<number>();
   const progress = options.progress ?? silentProgress;

@@ -9,6 +9,7 @@
  * @module
  */
 import { BenteviError, fsError } from "../../errors.ts";
+import { refuseOutputOverInputs } from "../../io/fs.ts";
 import { type Progress, silentProgress } from "../../progress.ts";
 import { Tokenizer } from "../../tokenizer/mod.ts";
 import { hash53 } from "../corpus/clean.ts";
@@ -178,6 +179,7 @@ export async function buildDataset(
   const progress = options.progress ?? silentProgress;
   const trainPath = `${options.output}.train.bin`;
   const valPath = `${options.output}.val.bin`;
+  await refuseOutputOverInputs([trainPath, valPath], [...inputs, options.tokenizer]);
   const train = await TokenDatasetWriter.create(trainPath, { vocabSize: tokenizer.vocabSize });
   let val: TokenDatasetWriter;
   try {

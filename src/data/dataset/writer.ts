@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BenteviError, fsError } from "../../errors.ts";
+import { BenteviError, fsError, osErrorPhrase, writeError } from "../../errors.ts";
 import { tempPathFor, withAtomicFile } from "../../io/atomic.ts";
 import { dirname } from "node:path";
 import { encodeHeader, HEADER_BYTES, type TokenFileHeader, versionForVocab } from "./format.ts";
@@ -123,7 +123,9 @@ export class TokenDatasetWriter {
       await Deno.mkdir(dirname(path), { recursive: true });
     } catch (e) {
       throw new BenteviError(
-        `${dirname(path)}: cannot create output folder (${(e as Error).message})`,
+        `${path}: cannot create its folder ${dirname(path)} (${
+          osErrorPhrase(e) ?? (e as Error).message
+        })`,
       );
     }
     const tmp = tempPathFor(path);
@@ -131,10 +133,15 @@ export class TokenDatasetWriter {
     try {
       file = await Deno.open(tmp, { read: true, write: true, create: true, truncate: true });
     } catch (e) {
-      throw fsError(e, path);
+      throw writeError(fsError(e, path), path);
     }
     const w = new TokenDatasetWriter(path, tmp, file, options.vocabSize);
-    await writeAll(file, encodeHeader({ version: w.version, count: 0, vocabSize: w.vocabSize }));
+    try {
+      await writeAll(file, encodeHeader({ version: w.version, count: 0, vocabSize: w.vocabSize }));
+    } catch (e) {
+      await w.abort();
+      throw writeError(e, path);
+    }
     return w;
   }
 
@@ -153,7 +160,7 @@ export class TokenDatasetWriter {
       );
     } catch (e) {
       await this.abort();
-      throw fsError(e, this.path);
+      throw writeError(e, this.path);
     }
     this.#count += tokens.length;
   }
@@ -167,15 +174,20 @@ export class TokenDatasetWriter {
     if (!(from >= 0 && from <= this.#count)) throw new RangeError(`takeTail(${from})`);
     const bpt = this.version === 1 ? 2 : 4;
     const bytes = new Uint8Array((this.#count - from) * bpt);
-    await this.#file.seek(HEADER_BYTES + from * bpt, Deno.SeekMode.Start);
-    let off = 0;
-    while (off < bytes.length) {
-      const n = await this.#file.read(bytes.subarray(off));
-      if (n === null) break;
-      off += n;
+    try {
+      await this.#file.seek(HEADER_BYTES + from * bpt, Deno.SeekMode.Start);
+      let off = 0;
+      while (off < bytes.length) {
+        const n = await this.#file.read(bytes.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      await this.#file.truncate(HEADER_BYTES + from * bpt);
+      await this.#file.seek(0, Deno.SeekMode.End);
+    } catch (e) {
+      await this.abort();
+      throw writeError(e, this.path);
     }
-    await this.#file.truncate(HEADER_BYTES + from * bpt);
-    await this.#file.seek(0, Deno.SeekMode.End);
     this.#count = from;
     return Uint32Array.from(
       this.version === 1 ? new Uint16Array(bytes.buffer) : new Uint32Array(bytes.buffer),
@@ -198,7 +210,7 @@ export class TokenDatasetWriter {
       await Deno.rename(this.#tmp, this.path);
     } catch (e) {
       await this.abort();
-      throw fsError(e, this.path);
+      throw writeError(e, this.path);
     }
     return this.#count;
   }

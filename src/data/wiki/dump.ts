@@ -7,6 +7,7 @@
  * @module
  */
 import { BenteviError, fsError } from "../../errors.ts";
+import { refuseOutputOverInputs } from "../../io/fs.ts";
 import { silentProgress } from "../../progress.ts";
 import { decompressBz2, isBz2, readFileChunks } from "../../native/bz2.ts";
 import { convertWikiDumpParallel } from "./parallel.ts";
@@ -109,6 +110,17 @@ export function summarizeStats(stats: WikiStats): string {
   } articles/s, ${stats.shards.length} shard(s)`;
 }
 
+/** Refuses an output folder where a shard (`wiki_NNNNN.jsonl|txt`) would replace the dump. */
+async function refuseShardOverDump(dump: string, output: string): Promise<void> {
+  const shards: string[] = [];
+  try {
+    for await (const e of Deno.readDir(output)) {
+      if (/^wiki_\d{5}\.(jsonl|txt)$/.test(e.name)) shards.push(`${output}/${e.name}`);
+    }
+  } catch { /* no folder yet (or not one: the writer says so) */ }
+  await refuseOutputOverInputs(shards, [dump]);
+}
+
 /**
  * Converts a dump into clean-text shards in `options.output`; returns the counts.
  *
@@ -123,6 +135,7 @@ export async function convertWikiDump(
   path: string,
   options: ConvertWikiOptions,
 ): Promise<WikiStats> {
+  await refuseShardOverDump(path, options.output);
   const workers = options.workers ?? 1;
   if (workers > 1) {
     const result = await convertWikiDumpParallel(path, options);

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { BenteviError, fsError } from "../../errors.ts";
+import { BenteviError, fsError, osErrorPhrase, writeError } from "../../errors.ts";
 import type { Progress } from "../../progress.ts";
 import { cleanWikitext, isRedirectText } from "./cleaner.ts";
 import type { WikiPage } from "./xml.ts";
@@ -154,7 +154,9 @@ export class ShardWriter {
       this.#tmpDir = await Deno.makeTempDir({ dir: this.dir, prefix: ".wiki-partial-" });
     } catch (e) {
       throw new BenteviError(
-        `${this.dir}: cannot write the output folder (${fsError(e, this.dir).message})`,
+        `${this.dir}: cannot write the output folder (${
+          osErrorPhrase(e) ?? fsError(e, this.dir).message
+        })`,
       );
     }
   }
@@ -168,14 +170,22 @@ export class ShardWriter {
     if (!this.#file) {
       const name = this.#shardName(this.#names.length);
       this.#names.push(name);
-      this.#file = await Deno.open(join(this.#tmpDir, name), { write: true, createNew: true });
+      try {
+        this.#file = await Deno.open(join(this.#tmpDir, name), { write: true, createNew: true });
+      } catch (e) {
+        throw writeError(e, join(this.dir, name));
+      }
       this.#bytes = 0;
     }
     const bytes = this.#encoder.encode(this.#buffer.join(""));
     this.#buffer = [];
     this.#bufferChars = 0;
     let off = 0;
-    while (off < bytes.length) off += await this.#file.write(bytes.subarray(off));
+    try {
+      while (off < bytes.length) off += await this.#file.write(bytes.subarray(off));
+    } catch (e) {
+      throw writeError(e, join(this.dir, this.#names[this.#names.length - 1]));
+    }
     this.#bytes += bytes.length;
     if (this.#bytes >= this.shardBytes) {
       this.#file.close();
@@ -203,7 +213,11 @@ export class ShardWriter {
     this.#file = null;
     const paths: string[] = [];
     for (const name of this.#names) {
-      await Deno.rename(join(this.#tmpDir, name), join(this.dir, name));
+      try {
+        await Deno.rename(join(this.#tmpDir, name), join(this.dir, name));
+      } catch (e) {
+        throw writeError(e, join(this.dir, name));
+      }
       paths.push(join(this.dir, name));
     }
     await Deno.remove(this.#tmpDir, { recursive: true });

@@ -12,6 +12,7 @@
  * @module
  */
 import { BenteviError, fsError } from "../../errors.ts";
+import { refuseInputsInside } from "../../io/fs.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import { validateConfig } from "../config.ts";
 import type { RwkvConfig } from "./config.ts";
@@ -227,6 +228,7 @@ export interface RwkvCppConversion {
  * ```
  */
 export async function convertRwkvCpp(path: string, outDir: string): Promise<RwkvCppConversion> {
+  await refuseInputsInside(outDir, [path], "--output is replaced by the checkpoint");
   const converted = rwkvCppToWeights(await readRwkvCpp(path), path);
   const config = validateConfig({
     arch: "rwkv",
