@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { BenteviError, fsError, osErrorPhrase, writeError } from "../errors.ts";
+import { BenteviError, osErrorPhrase, writeError } from "../errors.ts";
 
 /** The temporary name used while `path` is being written. */
 export function tempPathFor(path: string): string {
@@ -68,7 +68,7 @@ export async function withAtomicFile<T>(
   try {
     file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   } catch (e) {
-    throw writeError(fsError(e, path), path);
+    throw writeError(e, path);
   }
   let closed = false;
   try {
@@ -111,7 +111,7 @@ export async function withAtomicDir<T>(
   try {
     await Deno.mkdir(tmp, { recursive: true });
   } catch (e) {
-    throw writeError(fsError(e, path), path);
+    throw writeError(e, path);
   }
   try {
     const result = await fn(tmp);

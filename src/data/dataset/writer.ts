@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BenteviError, fsError, osErrorPhrase, writeError } from "../../errors.ts";
+import { BenteviError, osErrorPhrase, writeError } from "../../errors.ts";
 import { tempPathFor, withAtomicFile } from "../../io/atomic.ts";
 import { dirname } from "node:path";
 import { encodeHeader, HEADER_BYTES, type TokenFileHeader, versionForVocab } from "./format.ts";
@@ -133,7 +133,7 @@ export class TokenDatasetWriter {
     try {
       file = await Deno.open(tmp, { read: true, write: true, create: true, truncate: true });
     } catch (e) {
-      throw writeError(fsError(e, path), path);
+      throw writeError(e, path);
     }
     const w = new TokenDatasetWriter(path, tmp, file, options.vocabSize);
     try {
