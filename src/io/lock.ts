@@ -61,10 +61,16 @@ function hookUnload(): void {
 }
 
 /**
- * Whether process `pid` is running (a zombie counts as ended). Unknown → `true`, so that a
- * lock is never broken on a guess.
+ * Whether process `pid` is running (a zombie counts as ended); `undefined` when this process
+ * cannot tell (no `/proc` and no `--allow-run`), so that a lock is never broken on a guess.
+ *
+ * @example
+ * ```ts
+ * import { processAlive } from "./lock.ts";
+ * console.log(await processAlive(Deno.pid)); // true
+ * ```
  */
-export async function processAlive(pid: number): Promise<boolean> {
+export async function processAlive(pid: number): Promise<boolean | undefined> {
   if (pid === Deno.pid) return true;
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
@@ -81,6 +87,7 @@ export async function processAlive(pid: number): Promise<boolean> {
     Deno.kill(pid, 0 as unknown as Deno.Signal);
     return true;
   } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) return undefined;
     return !(e instanceof Deno.errors.NotFound || /ESRCH|no such process/i.test(String(e)));
   }
 }
@@ -166,7 +173,13 @@ export async function lockFolder(dir: string, options: LockOptions): Promise<Fol
     if (await createExclusive(path, text)) break;
     const other = await readLock(path);
     if (!other) continue; // released meanwhile
-    if (other.info && (other.info.pid === Deno.pid || await processAlive(other.info.pid))) {
+    const alive = other.info && (other.info.pid === Deno.pid || await processAlive(other.info.pid));
+    if (other.info && alive === undefined) {
+      throw new BenteviError(
+        `${dir}: locked by process ${other.info.pid} (\`${other.info.command}\` since ${other.info.since}), and this process cannot tell whether it still runs; if it does not, remove ${path}`,
+      );
+    }
+    if (other.info && alive) {
       throw new BenteviError(
         `${dir}: in use by another Bentevi process (PID ${other.info.pid}, \`${other.info.command}\` since ${other.info.since}); wait for it to end or stop it — --force does not override a lock`,
       );
