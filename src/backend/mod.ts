@@ -16,29 +16,8 @@
  *
  * @module
  */
-export type {
-  AdamWArgs,
-  AdamWParams,
-  AttentionArgs,
-  AttentionBackwardArgs,
-  AttentionCachedArgs,
-  AttentionDims,
-  Backend,
-  BackendOp,
-  DType,
-  EmbeddingArgs,
-  EmbeddingBackwardArgs,
-  LayerNormArgs,
-  LayerNormBackwardArgs,
-  MatmulOptions,
-  MulBackwardArgs,
-  SoftmaxCrossEntropyArgs,
-  Tensor,
-  TokenShiftArgs,
-  TokenShiftBackwardArgs,
-  WkvArgs,
-  WkvBackwardArgs,
-} from "./backend.ts";
+// Every type of the Backend interface: the tensor, the options and the ops' …Args objects.
+export type * from "./backend.ts";
 export { VIEW_ALIGN } from "./backend.ts";
 export { CheckedBackend } from "./checked.ts";
 export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";

@@ -8,26 +8,9 @@
  *
  * @module
  */
-import type {
-  AdamWArgs,
-  AttentionArgs,
-  AttentionBackwardArgs,
-  AttentionCachedArgs,
-  Backend,
-  DType,
-  EmbeddingArgs,
-  EmbeddingBackwardArgs,
-  LayerNormArgs,
-  LayerNormBackwardArgs,
-  MatmulOptions,
-  MulBackwardArgs,
-  SoftmaxCrossEntropyArgs,
-  Tensor,
-  TokenShiftArgs,
-  TokenShiftBackwardArgs,
-  WkvArgs,
-  WkvBackwardArgs,
-} from "../backend.ts";
+import type { Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
+// The ops' named-argument types, as `op.LayerNormArgs` etc.
+import type * as op from "../backend.ts";
 import {
   asMatrix,
   cacheLength,
@@ -202,7 +185,7 @@ export class CpuKernels implements Backend {
     elem.mul(this.#f("mul", "out", out), this.#f("mul", "a", a), this.#f("mul", "b", b));
   }
 
-  mulBackward({ da, db, dout, a, b }: MulBackwardArgs): void {
+  mulBackward({ da, db, dout, a, b }: op.MulBackwardArgs): void {
     const op = "mulBackward";
     elem.mulBackward(
       this.#fOrNull(op, "da", da),
@@ -243,7 +226,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  embedding({ out, ids, wte, wpe, T, posOffset = 0 }: EmbeddingArgs): void {
+  embedding({ out, ids, wte, wpe, T, posOffset = 0 }: op.EmbeddingArgs): void {
     const op = "embedding";
     emb.embedding(
       this.#f(op, "out", out),
@@ -256,7 +239,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  embeddingBackward({ dwte, dwpe, dout, ids, T }: EmbeddingBackwardArgs): void {
+  embeddingBackward({ dwte, dwpe, dout, ids, T }: op.EmbeddingBackwardArgs): void {
     const op = "embeddingBackward";
     emb.embeddingBackward(
       this.#f(op, "dwte", dwte),
@@ -268,7 +251,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  layerNorm({ out, mean, rstd, x, w, b, eps = 1e-5 }: LayerNormArgs): void {
+  layerNorm({ out, mean, rstd, x, w, b, eps = 1e-5 }: op.LayerNormArgs): void {
     const op = "layerNorm";
     const [N, C] = asMatrix(x);
     ln.layerNorm(
@@ -284,7 +267,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  layerNormBackward({ dx, dw, db, dout, x, w, mean, rstd }: LayerNormBackwardArgs): void {
+  layerNormBackward({ dx, dw, db, dout, x, w, mean, rstd }: op.LayerNormBackwardArgs): void {
     const op = "layerNormBackward";
     const [N, C] = asMatrix(x);
     ln.layerNormBackward(
@@ -310,7 +293,7 @@ export class CpuKernels implements Backend {
     act.geluBackward(this.#f(op, "dx", dx), this.#f(op, "x", x), this.#f(op, "dout", dout));
   }
 
-  attention({ out, lse, qkv, dims }: AttentionArgs): void {
+  attention({ out, lse, qkv, dims }: op.AttentionArgs): void {
     const op = "attention";
     attn.attention(
       this.#f(op, "out", out),
@@ -320,7 +303,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  attentionBackward({ dqkv, dout, out, lse, qkv, dims }: AttentionBackwardArgs): void {
+  attentionBackward({ dqkv, dout, out, lse, qkv, dims }: op.AttentionBackwardArgs): void {
     const op = "attentionBackward";
     attn.attentionBackward(
       this.#f(op, "dqkv", dqkv),
@@ -332,7 +315,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  attentionCached({ out, qkv, kCache, vCache, pos, dims }: AttentionCachedArgs): void {
+  attentionCached({ out, qkv, kCache, vCache, pos, dims }: op.AttentionCachedArgs): void {
     const op = "attentionCached";
     attn.attentionCached(
       this.#f(op, "out", out),
@@ -346,7 +329,7 @@ export class CpuKernels implements Backend {
   }
 
   softmaxCrossEntropy(
-    { losses, dlogits, logits, targets, gradScale = 1 }: SoftmaxCrossEntropyArgs,
+    { losses, dlogits, logits, targets, gradScale = 1 }: op.SoftmaxCrossEntropyArgs,
   ): void {
     const op = "softmaxCrossEntropy";
     const [N, V] = asMatrix(logits);
@@ -378,7 +361,7 @@ export class CpuKernels implements Backend {
 
   // ---- optimizer ------------------------------------------------------------------------
 
-  adamw({ params, grads, m, v, decayMask, hp, clip }: AdamWArgs): void {
+  adamw({ params, grads, m, v, decayMask, hp, clip }: op.AdamWArgs): void {
     const op = "adamw";
     let scale = 1;
     if (clip) {
@@ -397,7 +380,7 @@ export class CpuKernels implements Backend {
 
   // ---- RWKV-4 ops ------------------------------------------------------------------------
 
-  tokenShift({ out, x, mix, prev, B, T }: TokenShiftArgs): void {
+  tokenShift({ out, x, mix, prev, B, T }: op.TokenShiftArgs): void {
     const op = "tokenShift";
     rwkv.tokenShift(
       this.#f(op, "out", out),
@@ -410,7 +393,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  tokenShiftBackward({ dx, dmix, dout, x, mix, prev, B, T }: TokenShiftBackwardArgs): void {
+  tokenShiftBackward({ dx, dmix, dout, x, mix, prev, B, T }: op.TokenShiftBackwardArgs): void {
     const op = "tokenShiftBackward";
     rwkv.tokenShiftBackward(
       this.#f(op, "dx", dx),
@@ -425,7 +408,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  wkv({ y, k, v, timeDecay, timeFirst, state, B, T }: WkvArgs): void {
+  wkv({ y, k, v, timeDecay, timeFirst, state, B, T }: op.WkvArgs): void {
     const op = "wkv";
     rwkv.wkv(
       this.#f(op, "y", y),
@@ -440,7 +423,7 @@ export class CpuKernels implements Backend {
     );
   }
 
-  wkvBackward({ dw, du, dk, dv, dy, k, v, timeDecay, timeFirst, B, T }: WkvBackwardArgs): void {
+  wkvBackward({ dw, du, dk, dv, dy, k, v, timeDecay, timeFirst, B, T }: op.WkvBackwardArgs): void {
     const op = "wkvBackward";
     rwkv.wkvBackward(
       this.#f(op, "dw", dw),

@@ -19,26 +19,9 @@
  *
  * @module
  */
-import type {
-  AdamWArgs,
-  AttentionArgs,
-  AttentionBackwardArgs,
-  AttentionCachedArgs,
-  Backend,
-  DType,
-  EmbeddingArgs,
-  EmbeddingBackwardArgs,
-  LayerNormArgs,
-  LayerNormBackwardArgs,
-  MatmulOptions,
-  MulBackwardArgs,
-  SoftmaxCrossEntropyArgs,
-  Tensor,
-  TokenShiftArgs,
-  TokenShiftBackwardArgs,
-  WkvArgs,
-  WkvBackwardArgs,
-} from "../backend.ts";
+import type { Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
+// The ops' named-argument types, as `op.LayerNormArgs` etc.
+import type * as op from "../backend.ts";
 import type { GpuContext } from "./context.ts";
 import { MatmulKernels, type MatmulVariant } from "./matmul.ts";
 import * as memory from "./memory.ts";
@@ -142,7 +125,7 @@ export class WebGpuKernels implements Backend {
   mul(out: Tensor, a: Tensor, b: Tensor): void {
     ew.binary(this.ctx, "mul", out, a, b);
   }
-  mulBackward(args: MulBackwardArgs): void {
+  mulBackward(args: op.MulBackwardArgs): void {
     ew.mulBackward(this.ctx, args);
   }
   sum(out: Tensor, x: Tensor, accumulate = false): void {
@@ -166,16 +149,16 @@ export class WebGpuKernels implements Backend {
   matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
     this.mm.matmul(out, a, b, options);
   }
-  embedding(args: EmbeddingArgs): void {
+  embedding(args: op.EmbeddingArgs): void {
     embedding(this.ctx, args);
   }
-  embeddingBackward(args: EmbeddingBackwardArgs): void {
+  embeddingBackward(args: op.EmbeddingBackwardArgs): void {
     embeddingBackward(this.ctx, args);
   }
-  layerNorm(args: LayerNormArgs): void {
+  layerNorm(args: op.LayerNormArgs): void {
     layerNorm(this.ctx, args);
   }
-  layerNormBackward(args: LayerNormBackwardArgs): void {
+  layerNormBackward(args: op.LayerNormBackwardArgs): void {
     layerNormBackward(this.ctx, args);
   }
   gelu(out: Tensor, x: Tensor): void {
@@ -184,37 +167,37 @@ export class WebGpuKernels implements Backend {
   geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void {
     ew.unaryBackward(this.ctx, "geluBackward", dx, x, dout);
   }
-  attention(args: AttentionArgs): void {
+  attention(args: op.AttentionArgs): void {
     attention(this.ctx, args);
   }
-  attentionBackward(args: AttentionBackwardArgs): void {
+  attentionBackward(args: op.AttentionBackwardArgs): void {
     attentionBackward(this.ctx, args);
   }
-  attentionCached(args: AttentionCachedArgs): void {
+  attentionCached(args: op.AttentionCachedArgs): void {
     attentionCached(this.ctx, args);
   }
-  softmaxCrossEntropy(args: SoftmaxCrossEntropyArgs): void {
+  softmaxCrossEntropy(args: op.SoftmaxCrossEntropyArgs): void {
     softmaxCrossEntropy(this.ctx, args, this.#softmaxRows);
   }
 
   // ---- optimizer -----------------------------------------------------------------------------
 
-  adamw(args: AdamWArgs): void {
+  adamw(args: op.AdamWArgs): void {
     adamw(this.ctx, args);
   }
 
   // ---- RWKV-4 ops ----------------------------------------------------------------------------
 
-  tokenShift(args: TokenShiftArgs): void {
+  tokenShift(args: op.TokenShiftArgs): void {
     tokenShift(this.ctx, args);
   }
-  tokenShiftBackward(args: TokenShiftBackwardArgs): void {
+  tokenShiftBackward(args: op.TokenShiftBackwardArgs): void {
     tokenShiftBackward(this.ctx, args);
   }
-  wkv(args: WkvArgs): void {
+  wkv(args: op.WkvArgs): void {
     wkv(this.ctx, args);
   }
-  wkvBackward(args: WkvBackwardArgs): void {
+  wkvBackward(args: op.WkvBackwardArgs): void {
     wkvBackward(this.ctx, args);
   }
   reluSquared(out: Tensor, x: Tensor): void {
