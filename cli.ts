@@ -6,7 +6,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import denoConfig from "./deno.json" with { type: "json" };
-import { BenteviError, fsError } from "./src/errors.ts";
+import { BenteviError, fsError, osErrorPhrase } from "./src/errors.ts";
 import { registerBench } from "./src/cli/bench.ts";
 import { registerTokenizer } from "./src/cli/tokenizer.ts";
 import { registerGpu } from "./src/cli/gpu.ts";
@@ -49,6 +49,11 @@ export async function main(args: string[]): Promise<number> {
     let e = error;
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
       e = fsError(e, (e as Error).message);
+    }
+    const phrase = osErrorPhrase(e);
+    if (phrase && !(e instanceof BenteviError)) {
+      // A write that no layer named the file of: still a user's problem, not a bug.
+      e = new BenteviError(`${phrase} (${(e as Error).message})`);
     }
     if (e instanceof BenteviError) {
       console.error(`bentevi: ${e.message}`);

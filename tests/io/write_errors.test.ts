@@ -10,6 +10,7 @@ import { withAtomicDir, withAtomicFile } from "../../src/io/atomic.ts";
 import { BenteviError, writeError } from "../../src/errors.ts";
 import { makeFixture } from "../train/helpers.ts";
 
+const WIKI_XML = new URL("../data/fixtures/mini-ptwiki.xml", import.meta.url).pathname;
 const osError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
 async function tmpLeft(dir: string): Promise<string[]> {
@@ -123,6 +124,7 @@ Deno.test("a real full disk and a read-only file system (tmpfs; skipped without 
           ["dataset", "build", fx.text, "--tokenizer", fx.tokenizer, "-o", `${mnt}/ds`],
           /ds\.(train|val)\.bin/,
         ],
+        [["wiki", WIKI_XML, "-o", `${mnt}/wiki`, "--workers", "1"], /wiki\/wiki_00000\.jsonl/],
       ];
       for (const [args, name] of runs) {
         const r = await bentevi(...args);
@@ -134,6 +136,9 @@ Deno.test("a real full disk and a read-only file system (tmpfs; skipped without 
         assert.equal(await Deno.readTextFile(tok), "earlier content");
         assert.deepEqual(await tmpLeft(mnt), []);
       }
+      const partial = [];
+      for await (const e of Deno.readDir(`${mnt}/wiki`)) partial.push(e.name);
+      assert.deepEqual(partial, [], "wiki leaves no partial shard");
       await Deno.remove(`${mnt}/filler`);
     });
 
