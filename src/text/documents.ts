@@ -7,6 +7,7 @@
  * @module
  */
 import { BenteviError } from "../errors.ts";
+import { findTextCut } from "./cut.ts";
 import { ChunkDecoder, InvalidUtf8Error, type TextEncoding, Utf8Fault } from "./encoding.ts";
 import { positionInFile, type ReadChunksOptions, readLineRange } from "./read.ts";
 
@@ -22,16 +23,32 @@ export interface TextDocument {
   line?: number;
   /** JSONL: the whole record (`text` and the other fields, such as `id` and `title`). */
   record?: Record<string, unknown>;
+  /**
+   * Text files, `documents` split: this is a further piece of the document before it, not a
+   * document of its own. A document longer than {@link MAX_DOCUMENT_PIECE} characters (a file
+   * without blank lines is one document) comes in pieces of about that size, cut where
+   * `findTextCut` (cut.ts) says, so that reading it never holds more than a piece; joined, the
+   * pieces are the document's text.
+   */
+  continues?: true;
 }
+
+/**
+ * The longest piece of a text-file document {@link readDocuments} yields at once, in UTF-16
+ * units (1 Mi): longer documents come in pieces (see {@link TextDocument.continues}).
+ */
+export const MAX_DOCUMENT_PIECE = 1 << 20;
 
 /**
  * How a text file (not JSONL) becomes documents:
  * - `documents` (default): blocks separated by two or more blank lines, trimmed, empty ones
  *   skipped — what `wiki --format txt` writes, and what `dataset build` reads. A file without
- *   such gaps is one document.
+ *   such gaps is one document; a document over {@link MAX_DOCUMENT_PIECE} characters comes in
+ *   pieces (see {@link TextDocument.continues}).
  * - `paragraphs`: the text in pieces that each end after a blank line, untrimmed, so that
  *   joined they are the file's text exactly (a paragraph longer than 8 MiB characters ends at
- *   a line break) — for tools that work paragraph by paragraph (`audit`, `clean`).
+ *   a line break, or, on one endless line, where `findTextCut` says) — for tools that work
+ *   paragraph by paragraph (`audit`, `clean`).
  * - `file`: the whole file is one document (held in memory).
  */
 export type PlainTextSplit = "documents" | "paragraphs" | "file";
@@ -178,6 +195,8 @@ const PARAGRAPH_GAP = /\n[ \t\r]*\n(?:[ \t\r]*\n)*/g;
 /** After a gap, the text goes on (so more input cannot make the gap longer). */
 const GOES_ON = /[ \t\r]*[^ \t\r\n]/y;
 const MAX_PIECE = 8 << 20;
+/** Whitespace kept back from a document's pieces, in case a gap follows: a gap this long ends it. */
+const MAX_OPEN_SPACE = 1 << 16;
 
 /** Where the whitespace (space, tab, CR, LF) that ends `s` starts. */
 function trailingSpace(s: string): number {
@@ -204,10 +223,17 @@ async function* textDocuments(
   let parts: string[] = [];
   let partsLength = 0;
   let open = "";
-  const piece = (text: string): TextDocument | undefined => {
+  let continuing = false; // documents: a piece of the current document was yielded already
+  const piece = (text: string, ends = true): TextDocument | undefined => {
     if (split === "documents") {
-      const doc = text.trim();
-      return doc ? { text: doc, file: path, bytes: text.length } : undefined;
+      let doc = continuing ? text : text.trimStart();
+      if (ends) doc = doc.trimEnd();
+      const continues = continuing;
+      continuing = !ends && (continuing || doc !== "");
+      if (!doc) return undefined;
+      return continues
+        ? { text: doc, file: path, bytes: text.length, continues }
+        : { text: doc, file: path, bytes: text.length };
     }
     if (split === "file" && text.trim() === "") return undefined;
     return text ? { text, file: path, bytes: text.length } : undefined;
@@ -238,13 +264,45 @@ async function* textDocuments(
     parts.push(open.slice(0, keep));
     partsLength += keep;
     open = open.slice(keep);
+    if (split === "documents") {
+      if (open.length > MAX_OPEN_SPACE) {
+        // A long run of whitespace: if it holds a gap, the document ends there (the space
+        // after it would be trimmed from the next one); else it is inside the document (or
+        // before it: trimmed), and only its last line stays open for a gap to come.
+        gap.lastIndex = 0;
+        const m = gap.exec(open);
+        if (m) {
+          const doc = take(m.index + m[0].length);
+          if (doc) yield doc;
+          open = "";
+        } else if (partsLength === 0 && !continuing) open = "";
+        else {
+          const nl = open.lastIndexOf("\n");
+          const from = nl >= 0 && open.length - nl <= MAX_OPEN_SPACE ? nl : open.length;
+          parts.push(open.slice(0, from));
+          partsLength += from;
+          open = open.slice(from);
+        }
+      }
+      if (partsLength > MAX_DOCUMENT_PIECE) {
+        // A long document: yield all but its end, cut where the pieces tokenize as the whole.
+        const joined = parts.join("");
+        const at = findTextCut(joined, joined.length >> 1)!.at;
+        parts = [joined.slice(at)];
+        partsLength = parts[0].length;
+        const doc = piece(joined.slice(0, at), false);
+        if (doc) yield doc;
+      }
+    }
     if (split === "paragraphs" && partsLength > MAX_PIECE) {
-      // A "paragraph" this long is not one: end it at its last line break.
+      // A "paragraph" this long is not one: end it at its last line break (or, on one endless
+      // line, where findTextCut says).
       const joined = parts.join("");
-      const nl = joined.lastIndexOf("\n");
-      parts = [joined.slice(nl + 1)];
+      let at = joined.lastIndexOf("\n") + 1;
+      if (at === 0) at = findTextCut(joined, joined.length >> 1)!.at;
+      parts = [joined.slice(at)];
       partsLength = parts[0].length;
-      if (nl >= 0) yield piece(joined.slice(0, nl + 1))!;
+      yield piece(joined.slice(0, at))!;
     }
   }
   try {

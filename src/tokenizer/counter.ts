@@ -1,6 +1,7 @@
 /**
  * Counting pre-tokenized pieces for training: text is cut into lines (each keeps its "\n", as
- * Hugging Face's trainer reads files), normalized and pre-tokenized, and only the count of
+ * Hugging Face's trainer reads files; a line over 1 Mi characters into pieces that give the
+ * same pieces, see `findTextCut`), normalized and pre-tokenized, and only the count of
  * each distinct piece is kept. A text file is one continuous text; in a `.jsonl` file each
  * record's `"text"` is a text of its own (as if given as one string of an async iterable).
  * Used on the main thread and by the counting Workers.
@@ -9,9 +10,16 @@
  */
 import { isJsonlPath, readDocuments } from "../text/documents.ts";
 import type { TextEncoding } from "../text/encoding.ts";
+import { findTextCut } from "../text/cut.ts";
 import { readTextChunks } from "../text/read.ts";
 import { normalizerFromSpec } from "./normalizer.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
+
+/**
+ * A line longer than this (UTF-16 units) is counted in pieces of about this size, cut by
+ * `findTextCut`, so that a file without line breaks costs a bounded buffer.
+ */
+const MAX_LINE = 1 << 20;
 
 /** Distinct pre-tokenized pieces and how often each occurs. */
 export type PieceCounts = Map<string, number>;
@@ -47,6 +55,7 @@ export class PieceCounter {
   private readonly line: (text: string) => void;
   private readonly specials: string[];
   private readonly specialRe: RegExp | undefined;
+  private readonly longestSpecial: number;
 
   constructor(options: CountOptions) {
     const normalizer = normalizerFromSpec(options.normalize);
@@ -59,6 +68,7 @@ export class PieceCounter {
       ? (text) => pre.forEachPiece(normalizer.normalize(text), count)
       : (text) => pre.forEachPiece(text, count);
     this.specials = options.specialTokens;
+    this.longestSpecial = Math.max(0, ...this.specials.map((t) => t.length));
     this.specialRe = this.specials.length
       ? new RegExp(
         this.specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"),
@@ -97,6 +107,14 @@ export class PieceCounter {
     if (final) {
       if (rest) this.line(rest);
       return "";
+    }
+    if (rest.length > MAX_LINE) {
+      // One endless line (a file without line breaks): count all but its end now, cut where
+      // the pieces are those of the whole line, and never inside a special token.
+      const limit = rest.length - this.longestSpecial;
+      const at = findTextCut(rest.slice(0, limit), limit >> 1)!.at;
+      this.line(rest.slice(0, at));
+      return rest.slice(at);
     }
     return rest;
   }

@@ -3,8 +3,11 @@
  * Documents are assigned to train or val by a hash of their text (deterministic, independent
  * of order and worker count); the end-of-text token precedes every document, so documents
  * are separated by it. Documents are read streaming by `readDocuments` (src/text): a `.jsonl`
- * record's `"text"`, or a block of a text file between two or more blank lines. Tokenizing
- * runs in parallel Workers; output stays in input order.
+ * record's `"text"`, or a block of a text file between two or more blank lines — a long one in
+ * pieces of about 1 Mi characters, cut where the pieces tokenize as the whole, so memory stays
+ * bounded by a few pieces and their tokens whatever the document's size (a long document goes
+ * to train or val by its first piece's hash). Tokenizing runs in parallel Workers; output
+ * stays in input order.
  *
  * @module
  */
@@ -191,11 +194,19 @@ export async function buildDataset(
   let pool: EncoderPool | null = null;
   let trainDocs = 0, valDocs = 0, done = 0;
   let lastTrainStart = 0; // where the last training document begins, in tokens
+  let isVal = false; // where the current document goes
   progress.start("dataset", Math.max(1, Math.round(total / 1e6)), "MB");
   const write = async (docs: TextDocument[], tokens: ArrayLike<number>[]) => {
     for (let i = 0; i < docs.length; i++) {
       const ids = tokens[i];
-      const isVal = isValidationDocument(docs[i].text, valFraction);
+      if (docs[i].continues) {
+        // A further piece of a long document: its tokens follow the piece before.
+        await (isVal ? val : train).append(ids);
+        done += docs[i].bytes;
+        continue;
+      }
+      // A long document goes where its first piece's hash says (the whole text is never held).
+      isVal = isValidationDocument(docs[i].text, valFraction);
       const w = isVal ? val : train;
       if (!isVal) lastTrainStart = train.count;
       const out = new Uint32Array(ids.length + 1);
