@@ -75,6 +75,22 @@ export function encodingOption(value: string): TextEncoding {
   }
 }
 
+/**
+ * The one-line notice of `dataset build` and `tokenizer train` when the input text held NUL
+ * characters, which they leave out.
+ *
+ * @example
+ * ```ts
+ * import { nulNote } from "./common.ts";
+ * console.log(nulNote(3)); // "note: left out 3 NUL characters (U+0000) found in the input text"
+ * ```
+ */
+export function nulNote(count: number): string {
+  return `note: left out ${count} NUL character${
+    count === 1 ? "" : "s"
+  } (U+0000) found in the input text`;
+}
+
 /** The `--encoding` help text. */
 export const ENCODING_HELP = "input encoding: utf-8, latin1 (ISO-8859-1) or windows-1252";
 

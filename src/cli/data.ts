@@ -18,7 +18,14 @@ import { benchBz2 } from "../native/bench.ts";
 import { benchWiki } from "../data/wiki/bench.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { ENCODING_HELP, encodingOption, floatOption, intOption, printJson } from "./common.ts";
+import {
+  ENCODING_HELP,
+  encodingOption,
+  floatOption,
+  intOption,
+  nulNote,
+  printJson,
+} from "./common.ts";
 
 const encodingFlag = () =>
   new Option("--encoding <name>", ENCODING_HELP).argParser(encodingOption).default(
@@ -151,6 +158,7 @@ export function registerData(program: Command): void {
         encoding: options.encoding,
         progress: options.json ? undefined : consoleProgress(),
       });
+      if (result.nulCharacters > 0) console.error(nulNote(result.nulCharacters));
       if (options.json) printJson(result);
       else {
         console.log(

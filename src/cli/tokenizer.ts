@@ -13,7 +13,7 @@ import { DEFAULT_SPECIAL_TOKENS, Tokenizer, trainTokenizer } from "../tokenizer/
 import { readTextChunks } from "../text/read.ts";
 import { inspectText, runTokenizerBench } from "../tokenizer/inspect.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { ENCODING_HELP, encodingOption, intOption, printJson } from "./common.ts";
+import { ENCODING_HELP, encodingOption, intOption, nulNote, printJson } from "./common.ts";
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -96,6 +96,7 @@ export function registerTokenizer(program: Command): void {
         encoding,
         preTokenizer: o.preTokenizer,
         workers: o.workers,
+        onNul: (n) => console.error(nulNote(n)),
       }, consoleProgress());
       const seconds = (performance.now() - t0) / 1000;
       await tok.save(o.output);

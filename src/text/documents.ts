@@ -9,7 +9,7 @@
 import { BenteviError } from "../errors.ts";
 import { findTextCut } from "./cut.ts";
 import { ChunkDecoder, InvalidUtf8Error, type TextEncoding, Utf8Fault } from "./encoding.ts";
-import { positionInFile, type ReadChunksOptions, readLineRange } from "./read.ts";
+import { positionInFile, type ReadChunksOptions, readLineRange, stripNul } from "./read.ts";
 
 /** One document and where it came from. */
 export interface TextDocument {
@@ -64,6 +64,11 @@ export interface ReadDocumentsOptions extends ReadChunksOptions {
    * byte offset of the first invalid sequence (for reports).
    */
   onInvalidUtf8?: (offset: number) => void;
+  /**
+   * Remove NUL characters (U+0000) from the documents' text (text files, and JSONL records'
+   * `"text"`) and call this with how many, each time some are removed. Default: keep them.
+   */
+  onNul?: (count: number) => void;
 }
 
 /**
@@ -142,9 +147,10 @@ async function* jsonlDocuments(
     if (typeof obj !== "object" || Array.isArray(obj) || typeof text !== "string") {
       throw new BenteviError(`${path}: line ${await lineAt(offset)} has no "text" string field`);
     }
-    if (text.trim() === "") return;
+    const kept = stripNul(text, options.onNul);
+    if (kept.trim() === "") return;
     yield {
-      text,
+      text: kept,
       file: path,
       bytes: bytes.length,
       line: fromStart ? lineNo : undefined,
@@ -307,9 +313,9 @@ async function* textDocuments(
   }
   try {
     for await (const { bytes, offset } of readLineRange(path, options)) {
-      yield* cut(decoder.decode(bytes, offset));
+      yield* cut(stripNul(decoder.decode(bytes, offset), options.onNul));
     }
-    yield* cut(decoder.end());
+    yield* cut(stripNul(decoder.end(), options.onNul));
   } catch (e) {
     if (e instanceof Utf8Fault) {
       throw new InvalidUtf8Error(path, await positionInFile(path, e.offset));

@@ -39,6 +39,31 @@ export interface ReadChunksOptions {
 export interface ReadTextOptions extends ReadChunksOptions {
   /** Encoding (default `utf-8`, strict). */
   encoding?: TextEncoding;
+  /**
+   * Remove NUL characters (U+0000: stray bytes of a binary or UTF-16 file, never text) and call
+   * this with how many, each time some are removed. Default: keep them.
+   */
+  onNul?: (count: number) => void;
+}
+
+// deno-lint-ignore no-control-regex -- NUL is what is removed
+const NUL = /\u0000/g;
+
+/**
+ * `text` without its NUL characters (U+0000), calling `onNul` with how many there were (when
+ * there were any); `text` itself when `onNul` is not given.
+ *
+ * @example
+ * ```ts
+ * import { stripNul } from "./read.ts";
+ * console.log(JSON.stringify(stripNul("a\0b\0", (n) => console.log(n)))); // 2, then "ab"
+ * ```
+ */
+export function stripNul(text: string, onNul: ((count: number) => void) | undefined): string {
+  if (!onNul || !text.includes("\0")) return text;
+  const out = text.replace(NUL, "");
+  onNul(text.length - out.length);
+  return out;
 }
 
 /**
@@ -168,10 +193,10 @@ export async function* readTextChunks(
   const decoder = new ChunkDecoder(options.encoding ?? "utf-8", { ignoreBOM: start > 0 });
   try {
     for await (const { bytes, offset } of readLineRange(path, options)) {
-      const text = decoder.decode(bytes, offset);
+      const text = stripNul(decoder.decode(bytes, offset), options.onNul);
       if (text) yield text;
     }
-    const tail = decoder.end();
+    const tail = stripNul(decoder.end(), options.onNul);
     if (tail) yield tail;
   } catch (e) {
     if (e instanceof Utf8Fault) {

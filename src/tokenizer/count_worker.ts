@@ -22,7 +22,7 @@ export interface CountRequest {
 /** The messages a counting worker sends. */
 export type CountReply =
   | { type: "progress"; bytes: number }
-  | { type: "done"; pieces: string[]; counts: Float64Array }
+  | { type: "done"; pieces: string[]; counts: Float64Array; nul: number }
   | { type: "error"; message: string; user: boolean };
 
 self.onmessage = async (event: MessageEvent<CountRequest>) => {
@@ -31,18 +31,20 @@ self.onmessage = async (event: MessageEvent<CountRequest>) => {
   try {
     const counter = new PieceCounter(options);
     let pending = 0;
+    let nul = 0;
     await countSegments(segments, counter, encoding, (n) => {
       pending += n;
       if (pending >= 1 << 22) {
         post({ type: "progress", bytes: pending });
         pending = 0;
       }
-    });
+    }, (n) => nul += n);
     if (pending) post({ type: "progress", bytes: pending });
     post({
       type: "done",
       pieces: [...counter.counts.keys()],
       counts: Float64Array.from(counter.counts.values()),
+      nul,
     });
   } catch (e) {
     post({ type: "error", message: (e as Error).message, user: e instanceof BenteviError });

@@ -122,16 +122,18 @@ export class PieceCounter {
 
 /**
  * Counts the lines of `segments` into `counter`: a text file's chunks as one continuous text,
- * a JSONL file's records each as a text of its own.
+ * a JSONL file's records each as a text of its own. With `onNul`, NUL characters are left
+ * out of the text and counted there.
  */
 export async function countSegments(
   segments: FileSegment[],
   counter: PieceCounter,
   encoding: TextEncoding,
   onBytes?: (n: number) => void,
+  onNul?: (count: number) => void,
 ): Promise<void> {
   for (const s of segments) {
-    const read = { encoding, onBytes, range: { start: s.start, end: s.end } };
+    const read = { encoding, onBytes, onNul, range: { start: s.start, end: s.end } };
     if (isJsonlPath(s.path)) {
       for await (const doc of readDocuments(s.path, read)) {
         counter.push(doc.text);

@@ -137,12 +137,15 @@ export class Tokenizer {
     return Tokenizer.fromJSON(text, path);
   }
 
-  /** Builds a tokenizer from `tokenizer.json` text or its parsed object. */
+  /**
+   * Builds a tokenizer from `tokenizer.json` text (a leading UTF-8 byte-order mark, as some
+   * Windows editors write, is ignored) or its parsed object.
+   */
   static fromJSON(json: string | unknown, name = "tokenizer.json"): Tokenizer {
     let obj = json;
     if (typeof json === "string") {
       try {
-        obj = JSON.parse(json);
+        obj = JSON.parse(json.charCodeAt(0) === 0xfeff ? json.slice(1) : json);
       } catch (e) {
         throw new BenteviError(
           `${name}: not valid JSON (truncated or corrupt file?): ${(e as Error).message}`,

@@ -71,6 +71,12 @@ export interface TrainOptions {
   preTokenizer?: "gpt2" | "gpt4";
   /** Workers counting file input in parallel (default 1: the main thread only). */
   workers?: number;
+  /**
+   * Called once after counting file inputs with the number of NUL characters (U+0000) that
+   * were left out of the text (only when there were some): NULs are stray bytes of binary or
+   * UTF-16 data, never text to learn.
+   */
+  onNul?: (count: number) => void;
 }
 
 export type { PieceCounts };
@@ -148,13 +154,14 @@ async function countWithWorkers(
   encoding: TextEncoding,
   workers: number,
   onBytes: (n: number) => void,
+  onNul: (count: number) => void,
 ): Promise<PieceCounts> {
   const parts = splitSegments(files, workers);
   const started: Worker[] = [];
   try {
     const results = await Promise.all(
       parts.map((segments) =>
-        new Promise<{ pieces: string[]; counts: Float64Array }>((resolve, reject) => {
+        new Promise<{ pieces: string[]; counts: Float64Array; nul: number }>((resolve, reject) => {
           const w = new Worker(new URL("./count_worker.ts", import.meta.url).href, {
             type: "module",
           });
@@ -175,6 +182,7 @@ async function countWithWorkers(
     );
     const counts: PieceCounts = new Map();
     for (const r of results) {
+      if (r.nul) onNul(r.nul);
       for (let i = 0; i < r.pieces.length; i++) {
         const p = r.pieces[i];
         counts.set(p, (counts.get(p) ?? 0) + r.counts[i]);
@@ -208,7 +216,7 @@ export async function countPieces(
   inputs: string[] | AsyncIterable<string>,
   options: Pick<
     TrainOptions,
-    "normalize" | "encoding" | "preTokenizer" | "specialTokens" | "workers"
+    "normalize" | "encoding" | "preTokenizer" | "specialTokens" | "workers" | "onNul"
   >,
   progress: Progress = silentProgress,
 ): Promise<PieceCounts> {
@@ -229,6 +237,8 @@ export async function countPieces(
       progress.update(Math.round(done / 1e5) / 10);
     };
     const workers = Math.max(1, Math.floor(options.workers ?? 1));
+    let nul = 0;
+    const onNul = (n: number) => nul += n;
     let counts: PieceCounts;
     let parallel: PieceCounts | undefined;
     if (workers > 1 && total >= MIN_BYTES_PER_WORKER * 2) {
@@ -239,12 +249,14 @@ export async function countPieces(
           encoding,
           Math.min(workers, Math.floor(total / MIN_BYTES_PER_WORKER)),
           onBytes,
+          onNul,
         );
       } catch (e) {
         // Bad input is reported as such; a Worker that cannot start (e.g. a compiled binary
         // built without the worker module) falls back to counting on this thread.
         if (e instanceof BenteviError) throw e;
         done = 0;
+        nul = 0;
       }
     }
     if (parallel) counts = parallel;
@@ -255,9 +267,11 @@ export async function countPieces(
         counter,
         encoding,
         onBytes,
+        onNul,
       );
       counts = counter.counts;
     }
+    if (nul > 0) options.onNul?.(nul);
     if (counts.size === 0) throw empty();
     progress.end(`${(total / 1e6).toFixed(1)} MB, ${counts.size} distinct pieces`);
     return counts;

@@ -18,7 +18,13 @@ import { hash53 } from "./clean.ts";
 /** One encoding problem found. */
 export interface EncodingProblem {
   file: string;
-  kind: "invalid-utf8" | "replacement-char" | "mojibake" | "control-char" | "cp1252-as-c1";
+  kind:
+    | "invalid-utf8"
+    | "replacement-char"
+    | "mojibake"
+    | "nul"
+    | "control-char"
+    | "cp1252-as-c1";
   /** Occurrences. */
   count: number;
   /**
@@ -66,7 +72,9 @@ const BUCKETS: [number, string][] = [
 ];
 const MOJIBAKE = /Ã[\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u201e\u2020-\u2122]|Â[\u00a0-\u00bf]/g;
 // deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+const CONTROL = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+// deno-lint-ignore no-control-regex -- NUL characters are counted on their own
+const NUL = /\u0000/g;
 /** C1 characters other than NEL: Windows-1252 text decoded as ISO-8859-1 (`clean` repairs them). */
 const C1 = /[\u0080-\u0084\u0086-\u009f]/g;
 
@@ -80,6 +88,7 @@ export interface AuditOptions {
 const PROBLEM_PATTERNS: [EncodingProblem["kind"], RegExp][] = [
   ["replacement-char", /\ufffd/g],
   ["mojibake", MOJIBAKE],
+  ["nul", NUL],
   ["control-char", CONTROL],
   ["cp1252-as-c1", C1],
 ];
@@ -239,6 +248,8 @@ export function formatAudit(r: AuditReport): string {
       } ${p.first})${
         p.kind === "cp1252-as-c1"
           ? ": Windows-1252 text read as ISO-8859-1; `clean` repairs it (U+0097 → —)"
+          : p.kind === "nul"
+          ? ": NUL characters (U+0000); `dataset build` and `tokenizer train` leave them out"
           : ""
       }`,
     );

@@ -49,6 +49,11 @@ export interface BuildDatasetResult {
   inputBytes: number;
   seconds: number;
   workers: number;
+  /**
+   * NUL characters (U+0000) left out of the text: stray bytes of binary or UTF-16 data, never
+   * text to train on (the CLI says how many when there are some).
+   */
+  nulCharacters: number;
 }
 
 /** Whether a document goes to validation: its text's hash decides, deterministically. */
@@ -61,12 +66,16 @@ interface Batch {
   docs: TextDocument[];
 }
 
-async function* batches(files: string[], encoding: TextEncoding): AsyncGenerator<Batch> {
+async function* batches(
+  files: string[],
+  encoding: TextEncoding,
+  onNul: (count: number) => void,
+): AsyncGenerator<Batch> {
   let seq = 0;
   let docs: TextDocument[] = [];
   let chars = 0;
   for (const f of files) {
-    for await (const d of readDocuments(f, { encoding })) {
+    for await (const d of readDocuments(f, { encoding, onNul })) {
       docs.push(d);
       chars += d.text.length;
       if (chars >= 256 << 10) {
@@ -195,6 +204,8 @@ export async function buildDataset(
   let trainDocs = 0, valDocs = 0, done = 0;
   let lastTrainStart = 0; // where the last training document begins, in tokens
   let isVal = false; // where the current document goes
+  let nulCharacters = 0;
+  const onNul = (n: number) => nulCharacters += n;
   progress.start("dataset", Math.max(1, Math.round(total / 1e6)), "MB");
   const write = async (docs: TextDocument[], tokens: ArrayLike<number>[]) => {
     for (let i = 0; i < docs.length; i++) {
@@ -226,7 +237,7 @@ export async function buildDataset(
     if (workers > 1) {
       pool = await EncoderPool.create(workers, json, options.tokenizer);
       const inFlight: { docs: TextDocument[]; result: Promise<Uint32Array[]> }[] = [];
-      for await (const batch of batches(files, options.encoding ?? "utf-8")) {
+      for await (const batch of batches(files, options.encoding ?? "utf-8", onNul)) {
         const result = pool.encode(batch.seq, batch.docs.map((d) => d.text));
         result.catch(() => {}); // awaited below; avoids an unhandled rejection on early exit
         inFlight.push({ docs: batch.docs, result });
@@ -238,7 +249,7 @@ export async function buildDataset(
       }
       for (const b of inFlight) await write(b.docs, await b.result);
     } else {
-      for await (const batch of batches(files, options.encoding ?? "utf-8")) {
+      for await (const batch of batches(files, options.encoding ?? "utf-8", onNul)) {
         await write(batch.docs, batch.docs.map((d) => tokenizer.encode(d.text)));
       }
     }
@@ -270,6 +281,7 @@ export async function buildDataset(
     inputBytes: total,
     seconds: (performance.now() - t0) / 1000,
     workers,
+    nulCharacters,
   };
   progress.end(
     `${result.train.tokens} train tokens (${trainDocs} documents), ${result.val.tokens} val tokens (${valDocs} documents)`,
