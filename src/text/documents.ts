@@ -8,8 +8,14 @@
  */
 import { BenteviError } from "../errors.ts";
 import { findTextCut } from "./cut.ts";
-import { ChunkDecoder, InvalidUtf8Error, type TextEncoding, Utf8Fault } from "./encoding.ts";
-import { positionInFile, type ReadChunksOptions, readLineRange, stripNul } from "./read.ts";
+import { ChunkDecoder, type TextEncoding, Utf8Fault } from "./encoding.ts";
+import {
+  decodeError,
+  positionInFile,
+  type ReadChunksOptions,
+  readLineRange,
+  stripNul,
+} from "./read.ts";
 
 /** One document and where it came from. */
 export interface TextDocument {
@@ -132,9 +138,15 @@ async function* jsonlDocuments(
       line = decoder.decode(bytes, offset) + (last ? decoder.end() : "");
     } catch (e) {
       if (e instanceof Utf8Fault) {
-        throw new InvalidUtf8Error(path, await positionInFile(path, e.offset));
+        throw await decodeError(path, e);
       }
       throw e;
+    }
+    if (decoder.utf16) {
+      // Lines are found by their "\n" byte, which UTF-16 text also has inside other characters.
+      throw new BenteviError(
+        `${path}: a ${decoder.utf16.toUpperCase()} JSONL file is not supported; convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)`,
+      );
     }
     if (line.trim() === "") return;
     let obj: unknown;
@@ -318,7 +330,7 @@ async function* textDocuments(
     yield* cut(stripNul(decoder.end(), options.onNul));
   } catch (e) {
     if (e instanceof Utf8Fault) {
-      throw new InvalidUtf8Error(path, await positionInFile(path, e.offset));
+      throw await decodeError(path, e);
     }
     throw e;
   }

@@ -2,7 +2,9 @@
  * Decoding input bytes — the one place for it: the encodings Bentevi reads and their names,
  * the UTF-8 validator, the ISO-8859-1 decoder, a chunk decoder that joins characters split
  * across chunks, and the one message for a file that is not valid UTF-8 (file, byte offset,
- * line and column, and the `--encoding latin1` hint). Reading files is in read.ts, on top.
+ * line and column, and the `--encoding latin1` hint). UTF-16 text is read when it starts with
+ * its byte-order mark (what Windows' "Unicode" saves): `utf16Bom`. Reading files is in
+ * read.ts, on top.
  *
  * @module
  */
@@ -33,6 +35,45 @@ export function parseEncoding(name: string): TextEncoding {
   throw new BenteviError(
     `unknown encoding "${name}"; use utf-8, latin1 (ISO-8859-1) or windows-1252`,
   );
+}
+
+/**
+ * The UTF-16 encoding whose byte-order mark `bytes` starts with (`FF FE`: little-endian,
+ * `FE FF`: big-endian), or `undefined`. Where the encoding is UTF-8 (the default), a file that
+ * starts with one is read as UTF-16 instead — it cannot be UTF-8, whose first byte is never
+ * `FE` or `FF`.
+ *
+ * @example
+ * ```ts
+ * import { utf16Bom } from "./encoding.ts";
+ * console.log(utf16Bom(new Uint8Array([0xff, 0xfe, 0x61, 0x00]))); // "utf-16le"
+ * ```
+ */
+export function utf16Bom(bytes: Uint8Array): "utf-16le" | "utf-16be" | undefined {
+  if (bytes.length < 2) return undefined;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
+  return undefined;
+}
+
+/**
+ * The error for UTF-16 input (see {@link utf16Bom}) with an unpaired surrogate, or cut in the
+ * middle of a code unit.
+ *
+ * @example
+ * ```ts
+ * import { InvalidUtf16Error } from "./encoding.ts";
+ * console.log(new InvalidUtf16Error("a.txt", "utf-16le", 4).message);
+ * // "a.txt: invalid UTF-16LE (an unpaired surrogate or an odd byte) in the bytes from 4"
+ * ```
+ */
+export class InvalidUtf16Error extends BenteviError {
+  /** @param from where the chunk with the bad code unit starts (bytes) */
+  constructor(path: string, encoding: "utf-16le" | "utf-16be", from: number) {
+    super(
+      `${path}: invalid ${encoding.toUpperCase()} (an unpaired surrogate or an odd byte) in the bytes from ${from}`,
+    );
+  }
 }
 
 /** Where a byte is in a text: offset, and 1-based line and column when known. */
@@ -167,7 +208,8 @@ export class InvalidUtf8Error extends BenteviError {
 /**
  * Decodes a whole buffer. UTF-8 (the default) is strict: invalid bytes throw an
  * {@link InvalidUtf8Error} naming `path`, the byte offset, line and column. A leading BOM is
- * dropped. `encoding` is any name {@link parseEncoding} accepts.
+ * dropped; a UTF-16 one makes it UTF-16 (see {@link utf16Bom}). `encoding` is any name
+ * {@link parseEncoding} accepts.
  *
  * @example
  * ```ts
@@ -182,6 +224,14 @@ export function decodeTextStrict(
   const encoding = parseEncoding(options.encoding ?? "utf-8");
   if (encoding === "latin1") return decodeLatin1(bytes);
   if (encoding === "windows-1252") return new TextDecoder("windows-1252").decode(bytes);
+  const utf16 = utf16Bom(bytes);
+  if (utf16) {
+    try {
+      return new TextDecoder(utf16, { fatal: true }).decode(bytes);
+    } catch {
+      throw new InvalidUtf16Error(options.path ?? "input", utf16, 0);
+    }
+  }
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -193,13 +243,19 @@ export function decodeTextStrict(
   }
 }
 
-/** Thrown by {@link ChunkDecoder} at invalid UTF-8: the byte offset of the bad sequence. */
+/**
+ * Thrown by {@link ChunkDecoder} at invalid UTF-8: the byte offset of the bad sequence (or, for
+ * UTF-16 input, `utf16` is set and `offset` is where the chunk holding it starts).
+ */
 export class Utf8Fault extends Error {
   /** Offset of the first byte of the invalid sequence, in the decoder's offsets. */
   readonly offset: number;
-  constructor(offset: number) {
-    super(`invalid UTF-8 at byte ${offset}`);
+  /** Set when the input was UTF-16 (found by its byte-order mark). */
+  readonly utf16: "utf-16le" | "utf-16be" | undefined;
+  constructor(offset: number, utf16?: "utf-16le" | "utf-16be") {
+    super(`invalid ${utf16 ?? "UTF-8"} at byte ${offset}`);
     this.offset = offset;
+    this.utf16 = utf16;
   }
 }
 
@@ -219,7 +275,9 @@ const EMPTY = new Uint8Array(0);
 /**
  * Decodes consecutive chunks of one byte stream into strings: characters split between
  * chunks are joined, and invalid UTF-8 throws a {@link Utf8Fault} with the exact byte offset
- * (offsets count from the first chunk's `offset`). Costs nothing extra on valid input.
+ * (offsets count from the first chunk's `offset`). Costs nothing extra on valid input. In
+ * UTF-8 mode, a stream whose first chunk (at offset 0, BOM not kept) starts with a UTF-16
+ * byte-order mark is decoded as UTF-16 (see {@link utf16Bom} and {@link ChunkDecoder.utf16}).
  *
  * @example
  * ```ts
@@ -233,6 +291,10 @@ export class ChunkDecoder {
   readonly encoding: TextEncoding;
   #utf8: TextDecoder | undefined;
   #cp1252: TextDecoder | undefined;
+  #sniff: boolean;
+  #utf16dec: TextDecoder | undefined;
+  /** The UTF-16 encoding found by its byte-order mark at the start, if any. */
+  utf16: "utf-16le" | "utf-16be" | undefined;
   #onInvalid: ((offset: number) => void) | undefined;
   #reported = false;
   /** The last (up to 3) bytes decoded, which may hold an unfinished character. */
@@ -244,6 +306,7 @@ export class ChunkDecoder {
   constructor(encoding: TextEncoding, options: ChunkDecoderOptions = {}) {
     this.encoding = encoding;
     this.#onInvalid = options.onInvalidUtf8;
+    this.#sniff = encoding === "utf-8" && !options.ignoreBOM;
     if (encoding === "utf-8") {
       this.#utf8 = new TextDecoder("utf-8", {
         fatal: !this.#onInvalid,
@@ -255,6 +318,20 @@ export class ChunkDecoder {
   /** Decodes the next chunk, which starts at byte `offset` (default: after the last one). */
   decode(chunk: Uint8Array, offset: number = this.#next): string {
     this.#next = offset + chunk.length;
+    if (this.#sniff) {
+      this.#sniff = false;
+      this.utf16 = offset === 0 ? utf16Bom(chunk) : undefined;
+      if (this.utf16) {
+        this.#utf16dec = new TextDecoder(this.utf16, { fatal: !this.#onInvalid });
+      }
+    }
+    if (this.#utf16dec) {
+      try {
+        return this.#utf16dec.decode(chunk, { stream: true });
+      } catch {
+        throw new Utf8Fault(offset, this.utf16);
+      }
+    }
     if (this.#cp1252) return this.#cp1252.decode(chunk);
     if (!this.#utf8) return decodeLatin1(chunk);
     let text: string;
@@ -273,6 +350,13 @@ export class ChunkDecoder {
 
   /** Ends the stream: the rest of the text, or a {@link Utf8Fault} for a cut-off character. */
   end(): string {
+    if (this.#utf16dec) {
+      try {
+        return this.#utf16dec.decode();
+      } catch {
+        throw new Utf8Fault(this.#next, this.utf16);
+      }
+    }
     if (!this.#utf8) return "";
     let text: string;
     try {
@@ -348,6 +432,7 @@ export async function* decodeTextStream(
   let line = 1; // the line at `offset`
   let recent: Uint8Array = EMPTY; // the bytes before the current chunk (a bad sequence may start there)
   const fail = (fault: Utf8Fault, chunk: Uint8Array): never => {
+    if (fault.utf16) throw new InvalidUtf16Error(path, fault.utf16, fault.offset);
     const start = offset - recent.length;
     const joined = new Uint8Array(recent.length + chunk.length);
     joined.set(recent);

@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { fsError } from "../errors.ts";
+import { type BenteviError, fsError } from "../errors.ts";
 import { readFileChunks } from "../io/read_chunks.ts";
 import {
   bytePosition,
   ChunkDecoder,
   decodeTextStrict,
+  InvalidUtf16Error,
   InvalidUtf8Error,
   type TextEncoding,
   type Utf8ErrorPosition,
@@ -171,6 +172,26 @@ export async function positionInFile(path: string, offset: number): Promise<Utf8
 }
 
 /**
+ * The user error for a {@link Utf8Fault} met while decoding `path`: an
+ * {@link InvalidUtf8Error} with the line and column (found by reading the file up to the bad
+ * byte), or an {@link InvalidUtf16Error} for UTF-16 input.
+ *
+ * @example
+ * ```ts
+ * import { decodeError } from "./read.ts";
+ * import { Utf8Fault } from "./encoding.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([0x61, 0x0a, 0xff]));
+ * console.log((await decodeError(path, new Utf8Fault(2))).message);
+ * // ".../tmpXXXX: invalid UTF-8 at byte 2 (line 2, column 1); if the file is Latin-1, pass --encoding latin1"
+ * ```
+ */
+export async function decodeError(path: string, fault: Utf8Fault): Promise<BenteviError> {
+  if (fault.utf16) return new InvalidUtf16Error(path, fault.utf16, fault.offset);
+  return new InvalidUtf8Error(path, await positionInFile(path, fault.offset));
+}
+
+/**
  * Yields the text of `path` (or of the lines of `options.range`) in chunks of about
  * `chunkBytes`. Chunks end on character boundaries; a range starts and ends on line
  * boundaries, so ranges can be read in parallel. Invalid UTF-8 is an
@@ -200,7 +221,7 @@ export async function* readTextChunks(
     if (tail) yield tail;
   } catch (e) {
     if (e instanceof Utf8Fault) {
-      throw new InvalidUtf8Error(path, await positionInFile(path, e.offset));
+      throw await decodeError(path, e);
     }
     throw e;
   }

@@ -9,7 +9,7 @@
  * @module
  */
 import { isJsonlPath, readDocuments } from "../text/documents.ts";
-import type { TextEncoding } from "../text/encoding.ts";
+import { type TextEncoding, utf16Bom } from "../text/encoding.ts";
 import { findTextCut } from "../text/cut.ts";
 import { readTextChunks } from "../text/read.ts";
 import { normalizerFromSpec } from "./normalizer.ts";
@@ -134,6 +134,11 @@ export async function countSegments(
 ): Promise<void> {
   for (const s of segments) {
     const read = { encoding, onBytes, onNul, range: { start: s.start, end: s.end } };
+    if (encoding === "utf-8" && await startsWithUtf16Bom(s.path)) {
+      // UTF-16 cannot be cut at "\n" bytes: the segment at its start reads it all.
+      if (s.start > 0) continue;
+      read.range.end = Infinity;
+    }
     if (isJsonlPath(s.path)) {
       for await (const doc of readDocuments(s.path, read)) {
         counter.push(doc.text);
@@ -143,6 +148,25 @@ export async function countSegments(
     }
     for await (const chunk of readTextChunks(s.path, read)) counter.push(chunk);
     counter.end();
+  }
+}
+
+async function startsWithUtf16Bom(path: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    if (!(await Deno.stat(path)).isFile) return false; // never read ahead in a FIFO
+    file = await Deno.open(path);
+  } catch {
+    return false; // reading it says what is wrong
+  }
+  try {
+    const head = new Uint8Array(2);
+    const n = await file.read(head);
+    return n === 2 && utf16Bom(head) !== undefined;
+  } catch {
+    return false;
+  } finally {
+    file.close();
   }
 }
 
