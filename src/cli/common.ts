@@ -122,6 +122,22 @@ export function deviceOption() {
   ).default("auto" as const);
 }
 
+/**
+ * A `--device` option without a default value (`undefined` when not given); `defaultHelp`
+ * says what the command uses instead — `resume`: the device the run was started with.
+ *
+ * @example
+ * ```ts
+ * import { deviceOptionFrom } from "./common.ts";
+ * console.log(deviceOptionFrom("the run's device").defaultValue); // undefined
+ * ```
+ */
+export function deviceOptionFrom(defaultHelp: string) {
+  return new Option("--device <device>", `compute device (default: ${defaultHelp})`).choices(
+    ["auto", "webgpu", "cpu"] as const,
+  );
+}
+
 /** The required `--checkpoint <dir>` option, with the command's own help text. */
 export function checkpointOption(help = "checkpoint directory") {
   return new Option("--checkpoint <dir>", help).makeOptionMandatory();

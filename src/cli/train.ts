@@ -38,7 +38,14 @@ import {
   type TrainSummary,
 } from "../train/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { checkpointOption, deviceOption, floatOption, intOption, printJson } from "./common.ts";
+import {
+  checkpointOption,
+  deviceOption,
+  deviceOptionFrom,
+  floatOption,
+  intOption,
+  printJson,
+} from "./common.ts";
 
 /** The commander property of a flag (`grad-accum` → `gradAccum`). */
 const optionName = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
@@ -183,7 +190,7 @@ export function registerTrain(program: Command): void {
     .description("continue a run exactly from its latest checkpoint")
     .argument("<run-dir>", "run directory written by `train`")
     .option("--steps <total>", "total steps counted from the start of the run", intOption(1))
-    .addOption(deviceOption())
+    .addOption(deviceOptionFrom("the device the run was started with"))
     .option("--json", "print the summary as JSON")
     .action(async (runDir, o) => {
       const summary = await resumeTraining(runDir, {

@@ -197,7 +197,9 @@ async function train(
 
 /**
  * Continues a run from its latest checkpoint, exactly (what `bentevi resume` does); `steps`
- * is the new total counted from the start of the run.
+ * is the new total counted from the start of the run. It runs on the device the run was
+ * started with (`run.json`) unless `device` names another; only the same device continues
+ * the losses bit for bit.
  *
  * @example
  * ```ts
@@ -232,7 +234,9 @@ async function resume(
   if (o.steps !== undefined) spec.options.steps = o.steps;
   const tokenizerPath = join(runDir, "tokenizer.json");
   const tokenizer = await Tokenizer.fromFile(tokenizerPath);
-  return await withBackend(o.device, log, async (backend) => {
+  // The run's own device unless told otherwise: another device gives other float rounding,
+  // so only the same one continues the losses bit for bit.
+  return await withBackend(o.device ?? spec.device as DeviceChoice, log, async (backend) => {
     const data = await loadTrainingData(spec.data, tokenizer, {
       valPath: spec.valData,
       valFraction: spec.valFraction,

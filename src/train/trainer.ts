@@ -121,6 +121,9 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   if (!json || json.version !== 1 || !json.options || !json.config || !json.data) {
     throw new BenteviError(`${path}: not a Bentevi run description`);
   }
+  if (!["auto", "webgpu", "cpu"].includes(json.device)) {
+    throw new BenteviError(`${path}: device must be "auto", "webgpu" or "cpu"`);
+  }
   json.config = configFromJson(configToJson(json.config), path);
   return json;
 }
@@ -203,6 +206,8 @@ interface RunCounters {
 
 interface TrainerStateJson extends RunCounters {
   loader: BatchLoaderState;
+  /** Backend kind the steps so far ran on (absent in checkpoints of Bentevi ≤ 0.1). */
+  backend?: string;
 }
 
 /** What the loop does after optimizer step `step` (1-based) of a run of `o.steps`. */
@@ -395,6 +400,11 @@ class TrainingSession {
       };
       this.startStep = j.step;
       this.lastCheckpoint = resumeFrom;
+      if (typeof j.backend === "string" && j.backend !== backend.kind) {
+        this.#log(
+          `note: ${resumeFrom} was trained on ${j.backend} and this session runs on ${backend.kind}: the losses continue within float32 rounding, not bit for bit`,
+        );
+      }
     } else {
       this.#store.load(initWeights(config, o.seed));
     }
@@ -531,6 +541,7 @@ class TrainingSession {
       tokensSeen: c.tokensSeen,
       elapsedSeconds: c.elapsedSeconds + this.sessionSeconds(),
       lastLoss: c.lastLoss,
+      backend: this.#ctx.backend.kind,
     };
     await saveCheckpoint(dir, {
       config,

@@ -137,3 +137,54 @@ Deno.test("train → resume → eval → info → lr-find, and bad input", async
   assert.notEqual(badCk.code, 0);
   assert.match(badCk.stderr, /^bentevi: .*nothing/m);
 });
+
+// Issue 13 item 8: `resume` without --device ran a CPU run's later steps on WebGPU (the
+// "auto" default), so a resumed run's losses differed from the uninterrupted run's in the
+// last float32 bits. A run resumes on the device it was started with.
+Deno.test("a CPU run cut back to a checkpoint and resumed without --device repeats its losses bit for bit", async () => {
+  const full = `${fx.dir}/exact-full`, cut = `${fx.dir}/exact-cut`;
+  const t = await bentevi(
+    "train",
+    "--data",
+    fx.text,
+    "--tokenizer",
+    fx.tokenizer,
+    "--device",
+    "cpu",
+    "--model",
+    "gpt-micro",
+    "--out",
+    full,
+    "--steps",
+    "6",
+    "--save-every",
+    "3",
+    "--eval-every",
+    "6",
+    "--eval-batches",
+    "1",
+    "--batch-size",
+    "2",
+    "--context",
+    "16",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  // Cut back to step 3: the run directory as it was when step 3's checkpoint was written.
+  await Deno.mkdir(cut);
+  for (const f of ["run.json", "tokenizer.json", "metrics.jsonl"]) {
+    await Deno.copyFile(`${full}/${f}`, `${cut}/${f}`);
+  }
+  await Deno.mkdir(`${cut}/step-000003`);
+  for await (const e of Deno.readDir(`${full}/step-000003`)) {
+    await Deno.copyFile(`${full}/step-000003/${e.name}`, `${cut}/step-000003/${e.name}`);
+  }
+  const r = await bentevi("resume", cut);
+  assert.equal(r.code, 0, r.stderr);
+  const losses = async (run: string) =>
+    (await Deno.readTextFile(`${run}/metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
+      .filter((m) => "loss" in m).map((m) => [m.step, m.loss, m.grad_norm]);
+  const a = await losses(full), b = await losses(cut);
+  assert.equal(a.length, 6);
+  assert.deepEqual(b, a);
+  assert.match(r.stderr, /training gpt-micro on CPU/);
+});

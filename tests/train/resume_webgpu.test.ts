@@ -1,4 +1,4 @@
-// Exact resume on WebGPU: 2N steps vs N steps + resume + N steps agree within 1e-5.
+// Exact resume on WebGPU: 2N steps vs N steps + resume + N steps agree to float32 rounding.
 // Skips without a WebGPU adapter unless BENTEVI_REQUIRE_WEBGPU=1.
 import assert from "node:assert/strict";
 import type { Backend } from "../../src/backend/backend.ts";
@@ -27,7 +27,7 @@ try {
 if (!gpu) console.log(`WebGPU resume test skipped: ${why}`);
 
 Deno.test({
-  name: "WebGPU: 2N steps == N steps + resume + N steps (within 1e-5)",
+  name: "WebGPU: 2N steps == N steps + resume + N steps (to float32 rounding)",
   ignore: !gpu && !require,
   sanitizeResources: false,
   fn: async () => {
@@ -76,8 +76,10 @@ Deno.test({
       const resumed = [...a.losses, ...b.losses];
       assert.equal(resumed.length, 6);
       resumed.forEach((l, i) => {
+        // Same device, same kernels, state restored exactly: equal up to one float32 rounding
+        // (the losses are float32 sums; in practice they are identical).
         assert.ok(
-          Math.abs(l - full.losses[i]) <= 1e-5 * Math.abs(full.losses[i]),
+          Math.abs(l - full.losses[i]) <= 2 ** -23 * Math.abs(full.losses[i]),
           `${config.arch} step ${i + 1}: ${l} vs ${full.losses[i]}`,
         );
       });
