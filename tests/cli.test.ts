@@ -1,7 +1,7 @@
 // The CLI as a whole: usage errors are one `bentevi: …` line with a non-zero exit, like every
 // other error; --help and --version work on every command.
 import assert from "node:assert/strict";
-import { assertOneLineError, runCli } from "./_cli.ts";
+import { assertOneLineError, runCli, runCliInProcess } from "./_cli.ts";
 
 Deno.test("usage errors: one line, exit 1", async () => {
   for (
@@ -67,4 +67,22 @@ Deno.test("the README's `deno install` line gives a working `bentevi` command", 
   assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
   assert.match(new TextDecoder().decode(run.stdout).trim(), /^\d+\.\d+\.\d+$/);
   await Deno.remove(root, { recursive: true });
+});
+
+// Issue 13 item 11: `bench kernels` took the device only as a positional input while every
+// other command takes --device; both work now, and a contradiction or a --device given to a
+// suite that runs on no device is refused.
+Deno.test("bench kernels takes --device (and still the positional device)", async () => {
+  const r = await runCliInProcess("bench", "kernels", "--device", "cpu", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(JSON.parse(r.stdout).device, /^CPU/);
+  const twice = await runCliInProcess("bench", "kernels", "webgpu", "--device", "cpu");
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /^bentevi: bench kernels: the device is given twice/m);
+  const bad = await runCliInProcess("bench", "kernels", "gpu0");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /takes at most one input, the device \(auto, webgpu or cpu\)/);
+  const none = await runCliInProcess("bench", "chunking", "--device", "cpu");
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /^bentevi: bench chunking does not run on a device; drop --device/m);
 });

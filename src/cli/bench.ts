@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
+import type { DeviceChoice } from "../backend/select.ts";
 import { BenteviError } from "../errors.ts";
 import { printJson } from "./common.ts";
 
@@ -22,8 +23,10 @@ export interface BenchSuite {
   name: string;
   /** One line for `bench --help`. */
   description: string;
+  /** The suite runs on a device: `bench NAME --device D` is accepted and passed on. */
+  takesDevice?: boolean;
   /** Runs the suite on `inputs` (suite-specific defaults when empty). */
-  run(inputs: string[], options: { json: boolean }): Promise<BenchResult>;
+  run(inputs: string[], options: { json: boolean; device?: DeviceChoice }): Promise<BenchResult>;
 }
 
 const suites = new Map<string, BenchSuite>();
@@ -54,6 +57,12 @@ export function registerBench(program: Command): void {
     )
     .argument("<suite>", "suite name (see the list below)")
     .argument("[inputs...]", "input files (suite-specific defaults when omitted)")
+    .addOption(
+      new Option(
+        "--device <device>",
+        "compute device, for the suites that run on one (default: auto)",
+      ).choices(["auto", "webgpu", "cpu"] as const),
+    )
     .option("--json", "print one JSON object")
     .addHelpText("after", () => {
       const lines = [...suites.values()].map((s) => `  ${s.name.padEnd(12)} ${s.description}`);
@@ -66,7 +75,10 @@ export function registerBench(program: Command): void {
           `unknown bench suite "${suiteName}"; available: ${[...suites.keys()].join(", ")}`,
         );
       }
-      const result = await suite.run(inputs, { json: !!options.json });
+      if (options.device !== undefined && !suite.takesDevice) {
+        throw new BenteviError(`bench ${suite.name} does not run on a device; drop --device`);
+      }
+      const result = await suite.run(inputs, { json: !!options.json, device: options.device });
       if (options.json) printJson(result.json);
       else console.log(result.text);
     });

@@ -82,16 +82,23 @@ export function registerGpu(program: Command): void {
   registerBenchSuite({
     name: "kernels",
     description:
-      "matmul GFLOP/s (256, 512, 1024 and the micro-model shapes), ms per hot op, dispatch cost; input: auto|webgpu|cpu",
-    run: async (inputs, { json }) => {
-      const device = (inputs[0] ?? "auto") as DeviceChoice;
-      if (inputs.length > 1 || !DEVICES.includes(device)) {
+      "matmul GFLOP/s (256, 512, 1024 and the micro-model shapes), ms per hot op, dispatch cost; --device auto|webgpu|cpu (or the device as the input)",
+    takesDevice: true,
+    run: async (inputs, { json, device: option }) => {
+      const given = inputs[0] as DeviceChoice | undefined;
+      if (inputs.length > 1 || (given !== undefined && !DEVICES.includes(given))) {
         throw new BenteviError(
           `bench kernels takes at most one input, the device (auto, webgpu or cpu); got "${
             inputs.join(" ")
           }"`,
         );
       }
+      if (given !== undefined && option !== undefined && given !== option) {
+        throw new BenteviError(
+          `bench kernels: the device is given twice (${given} and --device ${option})`,
+        );
+      }
+      const device = option ?? given ?? "auto";
       const be = await createBackend(device, { log: (line) => console.error(line) });
       try {
         const r = await runKernelBench(be);

@@ -20,7 +20,11 @@ export interface StepMetrics {
   lr: number;
   /** Gradient norm before clipping. */
   grad_norm: number;
-  /** Tokens per second of this step. */
+  /**
+   * Training tokens per second over the last steps up to this one (a window of
+   * `RATE_WINDOW`, fewer at the start of a session), timed from read-backs of completed
+   * steps, evaluations and checkpoints left out.
+   */
   tokens_per_second: number;
   /** Training tokens seen since the start of the run. */
   tokens: number;

@@ -95,6 +95,11 @@ export interface TrainContext {
    * itself while it runs.
    */
   signals?: StopSignals;
+  /**
+   * Milliseconds on a monotonic clock (default `performance.now`): a seam for tests of the
+   * throughput accounting.
+   */
+  clock?: () => number;
 }
 
 const CKPT_PREFIX = "step-";
@@ -310,6 +315,51 @@ interface PendingStep {
   read: Promise<{ stats: StepStats; at: number }>;
 }
 
+/** Steps in the window of the logged `tokens_per_second`. */
+export const RATE_WINDOW = 8;
+
+/** When a step's statistics were read back, on the training clock. */
+interface ReadBack {
+  /** Milliseconds, training time (evaluations and checkpoints left out). */
+  at: number;
+  /** Nothing later had been submitted: the device was idle once this read came back. */
+  quiet: boolean;
+}
+
+/**
+ * The `tokens_per_second` of the step just taken in, from the read-backs of this session
+ * (`reads[0]` is the session start, `reads[i]` step `startStep + i`; only the last
+ * `RATE_WINDOW + 2` need be kept): the tokens of the last `k ≤ RATE_WINDOW` steps over the
+ * time between the read-back before them and this one. The session's first step, which
+ * also holds the warm-up, is timed alone and left out of the later windows.
+ *
+ * A read-back proves its step finished, not when: a device may finish the next step, already
+ * submitted, before the read resolves (Deno's WebGPU resolves a read only once the queue is
+ * idle), so the read of step N−1 can come back as late as step N's. Steps between two
+ * read-backs are then counted in the wrong interval — harmless inside a window, except at a
+ * read-back taken with nothing in flight (the last step, before an evaluation or a
+ * checkpoint): its interval may hold only part of the window's work. There the window starts
+ * one read-back earlier, so the figure never exceeds the work the device completed.
+ *
+ * @example
+ * ```ts
+ * import { windowRate } from "./trainer.ts";
+ * // Start, a first step with 4 s of warm-up, then steps read back 1 s apart.
+ * const reads = [0, 5000, 6000, 7000, 8000].map((at) => ({ at, quiet: false }));
+ * console.log(windowRate(reads, 64)); // 64
+ * ```
+ */
+export function windowRate(reads: readonly ReadBack[], tokensPerStep: number): number {
+  const n = reads.length - 1;
+  // The session's first step also holds the warm-up (pipeline compilation, first uploads):
+  // it is timed alone, and the windows after it start at its read-back.
+  const k = n === 1 ? 1 : Math.min(RATE_WINDOW, n - 1);
+  let start = n - k;
+  if (reads[n].quiet && !reads[start].quiet && start > 0) start--;
+  const seconds = (reads[n].at - reads[start].at) / 1000;
+  return (k * tokensPerStep) / Math.max(seconds, 1e-9);
+}
+
 /**
  * One session of a run: the model, its {@link TrainStep}, the batch loader, the counters and
  * the metrics, and what the loop does around the steps — resume, read-back, evaluation,
@@ -343,8 +393,14 @@ class TrainingSession {
   /** Losses of this session's steps. */
   readonly losses: number[] = [];
   #sessionStart = 0;
-  #previousAt = 0;
   #sessionTokens = 0;
+  readonly #clock: () => number;
+  /** Read-backs of the last steps (the first: the session start), on the training clock. */
+  readonly #reads: ReadBack[] = [];
+  /** Milliseconds of this session spent evaluating and saving (left out of the rate). */
+  #pausedMs = 0;
+  /** The last step recorded. */
+  #lastRecorded = -1;
 
   constructor(runDir: string, spec: RunSpec, ctx: TrainContext) {
     const o = spec.options;
@@ -353,6 +409,7 @@ class TrainingSession {
     this.#ctx = ctx;
     this.#progress = ctx.progress ?? silentProgress;
     this.#log = ctx.log ?? (() => {});
+    this.#clock = ctx.clock ?? (() => performance.now());
     this.#store = new ParameterStore(ctx.backend, spec.config);
     this.#loader = new BatchLoader(ctx.data.train, {
       batchSize: o.batchSize,
@@ -430,23 +487,27 @@ class TrainingSession {
 
   /** Marks the start of this session's clock. */
   startClock(): void {
-    this.#sessionStart = this.#previousAt = performance.now();
+    this.#sessionStart = this.#clock();
+    this.#reads.length = 0;
+    this.#reads.push({ at: this.#sessionStart, quiet: true });
   }
 
   /** Seconds of training in this session so far. */
-  sessionSeconds(now = performance.now()): number {
+  sessionSeconds(now = this.#clock()): number {
     return (now - this.#sessionStart) / 1000;
   }
 
   /** Training tokens per second over this session. */
-  sessionTokensPerSecond(now = performance.now()): number {
+  sessionTokensPerSecond(now = this.#clock()): number {
     return this.#sessionTokens / Math.max(this.sessionSeconds(now), 1e-9);
   }
 
   /** Records and submits step `s`, and starts reading its statistics back. */
   record(s: number): PendingStep {
     const lr = this.step.record(s, (inputs, targets) => this.#loader.next(inputs, targets));
-    const read = this.step.readStats().then((stats) => ({ stats, at: performance.now() }));
+    this.#lastRecorded = s;
+    // The time is taken once the statistics are back: the step's work is complete then.
+    const read = this.step.readStats().then((stats) => ({ stats, at: this.#clock() }));
     return { s, lr, read };
   }
 
@@ -458,8 +519,8 @@ class TrainingSession {
     const { stats, at } = await p.read;
     const c = this.#counters, o = this.#spec.options;
     const tokens = this.step.tokensPerStep;
-    const dt = (at - this.#previousAt) / 1000;
-    this.#previousAt = at;
+    this.#reads.push({ at: at - this.#pausedMs, quiet: p.s === this.#lastRecorded });
+    if (this.#reads.length > RATE_WINDOW + 2) this.#reads.shift();
     c.tokensSeen += tokens;
     this.#sessionTokens += tokens;
     c.lastLoss = stats.loss;
@@ -469,7 +530,7 @@ class TrainingSession {
       loss: stats.loss,
       lr: p.lr,
       grad_norm: stats.gradNorm,
-      tokens_per_second: Math.round(tokens / Math.max(dt, 1e-9)),
+      tokens_per_second: Math.round(windowRate(this.#reads, tokens)),
       tokens: c.tokensSeen,
       elapsed_s: +(c.elapsedSeconds + this.sessionSeconds(at)).toFixed(3),
     });
@@ -492,7 +553,17 @@ class TrainingSession {
 
   /** Appends the buffered metrics records. */
   async flushMetrics(): Promise<void> {
-    await this.#metrics.flush();
+    await this.#paused(() => this.#metrics.flush());
+  }
+
+  /** Runs `fn` (evaluation, checkpoint, I/O: no training) off the training clock. */
+  async #paused<T>(fn: () => Promise<T>): Promise<T> {
+    const t0 = this.#clock();
+    try {
+      return await fn();
+    } finally {
+      this.#pausedMs += this.#clock() - t0;
+    }
   }
 
   /** Records waiting to be written. */
@@ -501,7 +572,11 @@ class TrainingSession {
   }
 
   /** Evaluates after `step`; returns the evaluations without improvement since the best. */
-  async evaluate(step: number): Promise<number> {
+  evaluate(step: number): Promise<number> {
+    return this.#paused(() => this.#evaluate(step));
+  }
+
+  async #evaluate(step: number): Promise<number> {
     const e = await evaluate(
       this.#model!,
       this.#ctx.data.val.tokens,
@@ -527,7 +602,11 @@ class TrainingSession {
   }
 
   /** Saves the checkpoint of `step` (weights, AdamW moments, loader, counters), keeps the last K. */
-  async save(step: number, reason: string): Promise<void> {
+  save(step: number, reason: string): Promise<void> {
+    return this.#paused(() => this.#save(step, reason));
+  }
+
+  async #save(step: number, reason: string): Promise<void> {
     const { config, options: o } = this.#spec;
     const dir = join(this.#runDir, ckptName(step));
     const weights = await this.#store.weights();
