@@ -21,6 +21,7 @@ export type * from "./backend.ts";
 export { VIEW_ALIGN } from "./backend.ts";
 export { CheckedBackend } from "./checked.ts";
 export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";
+export { prepareWebGpuEnv, requestGpuAdapter } from "./gpu_adapter.ts";
 export {
   autoDeviceKind,
   createBackend,

@@ -7,6 +7,7 @@
 import { BenteviError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { CpuBackend } from "./cpu/mod.ts";
+import { requestGpuAdapter } from "./gpu_adapter.ts";
 
 /** Which compute device to use. */
 export type DeviceChoice = "auto" | "webgpu" | "cpu";
@@ -36,7 +37,7 @@ interface WebGpuModule {
 }
 
 const HOW_TO_GET_WEBGPU = Deno.build.os === "linux"
-  ? "install a Vulkan driver, e.g. `apt-get install -y mesa-vulkan-drivers` (WebGPU on the CPU via lavapipe)"
+  ? "install a Vulkan driver, e.g. `apt-get install -y mesa-vulkan-drivers` (WebGPU on the CPU via lavapipe); on Linux only Vulkan is tried unless DENO_WEBGPU_BACKEND is set (e.g. vulkan,gl)"
   : "update the graphics driver so that Deno's navigator.gpu finds an adapter";
 
 /**
@@ -65,7 +66,7 @@ export async function createBackend(
   if (device !== "webgpu" && device !== "auto") {
     throw new BenteviError(`--device: unknown device "${device}" (use auto, webgpu or cpu)`);
   }
-  const adapter = options.adapter !== undefined ? options.adapter : await requestAdapter();
+  const adapter = options.adapter !== undefined ? options.adapter : await requestGpuAdapter();
   if (!adapter) {
     if (device === "webgpu") {
       throw new BenteviError(`--device webgpu: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}`);
@@ -108,34 +109,6 @@ export async function createBackend(
   }
 }
 
-/** Asks `navigator.gpu` for an adapter (high performance first); null when there is none. */
-async function requestAdapter(): Promise<GPUAdapter | null> {
-  ensureXdgRuntimeDir();
-  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
-  try {
-    return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Mesa prints "XDG_RUNTIME_DIR is invalid or not set" when it is unset; point it at a fresh
- * temporary folder when the environment and temp folder may be touched (never prompts).
- */
-function ensureXdgRuntimeDir(): void {
-  if (Deno.build.os === "windows") return;
-  try {
-    const env = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
-    if (env.state !== "granted" || Deno.env.get("XDG_RUNTIME_DIR")) return;
-    const write = Deno.permissions.querySync({ name: "write" });
-    if (write.state !== "granted") return;
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "bentevi-xdg-" }));
-  } catch {
-    // Best effort only: the notice from Mesa is harmless.
-  }
-}
-
 /**
  * The kind of backend `createBackend("auto", { workload })` would give on this machine, without
  * opening a device: `"webgpu"` when an adapter exists (for `"decode"`, one that is not a
@@ -150,7 +123,7 @@ function ensureXdgRuntimeDir(): void {
 export async function autoDeviceKind(
   workload: "compute" | "decode" = "compute",
 ): Promise<"webgpu" | "cpu"> {
-  const adapter = await requestAdapter();
+  const adapter = await requestGpuAdapter();
   if (!adapter) return "cpu";
   return workload === "decode" && adapter.info?.isFallbackAdapter ? "cpu" : "webgpu";
 }

@@ -8,9 +8,11 @@ import type { Backend } from "../backend.ts";
 import { CheckedBackend } from "../checked.ts";
 import { type WebGpuBackendOptions, WebGpuKernels } from "./backend.ts";
 import { GpuContext } from "./context.ts";
+import { requestGpuAdapter } from "../gpu_adapter.ts";
 import type { MatmulKernels } from "./matmul.ts";
 
 export { type WebGpuBackendOptions, WebGpuKernels } from "./backend.ts";
+export { prepareWebGpuEnv, requestGpuAdapter } from "../gpu_adapter.ts";
 export { type GpuBuf, GpuContext, GpuTensor } from "./context.ts";
 export {
   type BindingType,
@@ -127,23 +129,4 @@ export async function createWebGpuBackendClass(
     throw new BenteviError(`WebGPU: could not open a device (${(e as Error).message})`);
   }
   return new WebGpuBackend(new GpuContext(a, device), options);
-}
-
-/**
- * The default adapter (high performance first), or null when there is none.
- *
- * @example
- * ```ts
- * import { requestGpuAdapter } from "./mod.ts";
- * const adapter = await requestGpuAdapter();
- * console.log(adapter ? adapter.info.description : "no WebGPU adapter");
- * ```
- */
-export async function requestGpuAdapter(): Promise<GPUAdapter | null> {
-  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
-  try {
-    return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  } catch {
-    return null;
-  }
 }

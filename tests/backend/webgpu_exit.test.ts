@@ -1,0 +1,46 @@
+// The abort at process exit (issue 13, item 12): with every wgpu backend enabled, Deno probes
+// OpenGL through libglvnd's libEGL on Linux, whose exit-time destructor and per-thread key
+// destructor can free the same thread state twice when a JS thread (deno test, a Worker) ends
+// during process exit. Bentevi asks for Vulkan only on Linux (src/backend/gpu_adapter.ts), so
+// EGL must never be loaded. Runs in child processes: the test process's own libraries depend on
+// which tests ran before.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const PROBE = fileURLToPath(new URL("./_egl_probe.ts", import.meta.url));
+const require = Deno.env.get("BENTEVI_REQUIRE_WEBGPU") === "1";
+
+async function probe(backendVar: string | undefined): Promise<{ adapter: boolean; egl: string[] }> {
+  const env = Deno.env.toObject();
+  delete env.DENO_WEBGPU_BACKEND;
+  if (backendVar !== undefined) env.DENO_WEBGPU_BACKEND = backendVar;
+  const out = await new Deno.Command(Deno.execPath(), {
+    // -A: reading /proc/PID/maps needs every permission.
+    args: ["run", "-A", PROBE],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const stdout = new TextDecoder().decode(out.stdout);
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+}
+
+Deno.test({
+  name: "WebGPU on Linux: Bentevi's adapter request never loads EGL (the exit-time double free)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const ours = await probe(undefined);
+    if (!ours.adapter) {
+      assert.ok(!require, "BENTEVI_REQUIRE_WEBGPU=1 but no WebGPU adapter");
+      return;
+    }
+    assert.deepEqual(ours.egl, [], `EGL loaded by requestGpuAdapter(): ${ours.egl.join(", ")}`);
+    // An explicit DENO_WEBGPU_BACKEND is respected: asking for OpenGL too loads EGL where it is
+    // installed (which also shows that the probe sees it).
+    const gl = await probe("vulkan,gl");
+    assert.ok(gl.adapter);
+    if (gl.egl.length === 0) console.log("(no EGL on this machine: the control is vacuous)");
+  },
+});
