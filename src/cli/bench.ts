@@ -60,7 +60,7 @@ export function registerBench(program: Command): void {
     .addOption(
       new Option(
         "--device <device>",
-        "compute device, for the suites that run on one (default: auto)",
+        "compute device, for the suites that take it (kernels; default: auto)",
       ).choices(["auto", "webgpu", "cpu"] as const),
     )
     .option("--json", "print one JSON object")
@@ -76,7 +76,7 @@ export function registerBench(program: Command): void {
         );
       }
       if (options.device !== undefined && !suite.takesDevice) {
-        throw new BenteviError(`bench ${suite.name} does not run on a device; drop --device`);
+        throw new BenteviError(`bench ${suite.name} takes no --device option`);
       }
       const result = await suite.run(inputs, { json: !!options.json, device: options.device });
       if (options.json) printJson(result.json);
