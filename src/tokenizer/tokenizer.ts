@@ -10,6 +10,7 @@ import { BYTE_TO_CHAR } from "./byte_level.ts";
 import { BpeModel } from "./bpe.ts";
 import { ByteLevelDecoder } from "./decoder.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
+import { findTextCut } from "../text/cut.ts";
 import { type AddedToken, partsFromHF, partsToHF, type TokenizerParts } from "./hf_json.ts";
 import { type Aligned, identityAligned } from "./normalizer.ts";
 
@@ -255,8 +256,9 @@ export class Tokenizer {
   /**
    * Encodes a long text that arrives in chunks (a file read in parts) without holding it all:
    * yields the ids of successive parts, cut only where every pre-tokenizer cuts anyway (after
-   * a newline with non-space characters on both sides, outside added tokens), so the
-   * concatenated ids equal `encode` of the whole text.
+   * a newline with non-space characters on both sides, or in a long line before a space
+   * between ASCII letters or digits; outside added tokens), so the concatenated ids equal
+   * `encode` of the whole text.
    */
   async *encodeStream(
     chunks: AsyncIterable<string>,
@@ -275,14 +277,23 @@ export class Tokenizer {
     if (buf.length) yield this.encode(buf);
   }
 
-  /** The last offset in `s` where the text can be cut without changing its encoding, or 0. */
+  /**
+   * The last offset in `s` where the text can be cut without changing its encoding, or 0: after
+   * a line break, or — in a long line (a file without line breaks) — before a space between
+   * ASCII letters or digits (see `findTextCut`).
+   */
   private safeCut(s: string): number {
     const ws = /\p{White_Space}/u;
     let longest = 0;
     for (const c of this.addedByContent.keys()) longest = Math.max(longest, c.length);
-    for (let nl = s.lastIndexOf("\n", s.length - 2); nl > 0; nl = s.lastIndexOf("\n", nl - 1)) {
-      const cut = nl + 1;
-      if (ws.test(s[nl - 1]) || ws.test(s[cut])) continue;
+    const cuts = function* () {
+      for (let nl = s.lastIndexOf("\n", s.length - 2); nl > 0; nl = s.lastIndexOf("\n", nl - 1)) {
+        if (!ws.test(s[nl - 1]) && !ws.test(s[nl + 1])) yield nl + 1;
+      }
+      const space = findTextCut(s, s.length >> 1);
+      if (space?.kind === "space") yield space.at;
+    };
+    for (const cut of cuts()) {
       if (this.addedRegex && longest > 1) {
         const from = Math.max(0, cut - longest);
         const window = s.slice(from, cut + longest);

@@ -93,6 +93,21 @@ Deno.test("tokenizer train: a line-less text is counted while it streams, with t
   assert.equal([...streamed.counts.values()].reduce((a, b) => a + b, 0), all);
 });
 
+Deno.test("tokenizer encode: a line-less text is encoded in parts that equal the whole's ids", async () => {
+  async function* corpus() {
+    yield lineless(20_000);
+  }
+  const tok = await trainTokenizer(corpus(), { vocabSize: 300, specialTokens: ["<|a b|>"] });
+  const text = lineless(1 << 20).replace(/ 17 /g, " <|a b|> ");
+  async function* chunks() {
+    for (let i = 0; i < text.length; i += 1 << 16) yield text.slice(i, i + (1 << 16));
+  }
+  const parts: number[][] = [];
+  for await (const p of tok.encodeStream(chunks(), 1 << 17)) parts.push(p);
+  assert.ok(parts.length >= 4, `${parts.length} parts`);
+  assert.deepEqual(parts.flat(), tok.encode(text));
+});
+
 Deno.test("dataset build: a long line-less document is one document, tokenized as a whole", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bentevi-bounded-" });
   const text = lineless(Math.round(2.5 * MAX_DOCUMENT_PIECE));
