@@ -400,7 +400,7 @@ export class ChatSession {
     const V = this.model.config.vocabSize;
     const history: ChatTurn[] = [];
     for (const [i, t] of (j.history as unknown[]).entries()) {
-      const turn = t as { role?: unknown; content?: unknown; ids?: unknown };
+      const turn = (t ?? {}) as { role?: unknown; content?: unknown; ids?: unknown };
       if ((turn.role !== "user" && turn.role !== "assistant") || typeof turn.content !== "string") {
         throw new BenteviError(`${path}: history entry ${i + 1} needs a role and a content`);
       }
@@ -437,9 +437,16 @@ export class ChatSession {
         restored = undefined; // a damaged state is only an optimisation: re-read the history
       }
     }
+    if (typeof j.maxNewTokens === "number") {
+      try {
+        this.setMaxNewTokens(j.maxNewTokens); // checked first: a bad file changes nothing
+      } catch (e) {
+        if (e instanceof BenteviError) throw new BenteviError(`${path}: ${e.message}`);
+        throw e;
+      }
+    }
     if (typeof j.persona === "string" && findPersona(j.persona)) this.setPersona(j.persona);
     else if (typeof j.system === "string") this.setSystem(j.system);
-    if (typeof j.maxNewTokens === "number") this.setMaxNewTokens(j.maxNewTokens);
     this.history = history;
     this.model.reset();
     if (restored) {

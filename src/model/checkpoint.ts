@@ -169,6 +169,13 @@ export function canonicalWeights(
   source: string,
 ): Map<string, NamedTensor> {
   const family = familyOf(config, source);
+  // Every block has tensors of its own: a layer count above the number of tensors is a lie,
+  // and listing the weights of a million layers would take minutes and gigabytes.
+  if (config.nLayer > tensors.size) {
+    throw new BenteviError(
+      `${source}: the configuration says ${config.nLayer} layers, but the file holds only ${tensors.size} tensors`,
+    );
+  }
   const byName = new Map<string, NamedTensor>();
   for (const [raw, t] of tensors) {
     const name = family.canonicalName(raw, source);

@@ -149,7 +149,9 @@ export class Tokenizer {
         obj = JSON.parse(json.charCodeAt(0) === 0xfeff ? json.slice(1) : json);
       } catch (e) {
         throw new BenteviError(
-          `${name}: not valid JSON (truncated or corrupt file?): ${(e as Error).message}`,
+          `${name}: not valid JSON (truncated or corrupt file?): ${
+            (e as Error).message.replace(/\s+/g, " ") // the parser quotes the text, newlines too
+          }`,
         );
       }
     }

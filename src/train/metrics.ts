@@ -80,8 +80,13 @@ export class MetricsLog {
     try {
       for (const line of (await Deno.readTextFile(this.path)).split("\n")) {
         if (!line.trim()) continue;
-        const rec = JSON.parse(line);
-        if (rec.step > step) continue;
+        let rec;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue; // a line cut by a kill: drop it, keep the records after it
+        }
+        if (!rec || typeof rec !== "object" || !(rec.step <= step)) continue;
         kept.push(line);
         if (typeof rec.loss === "number") this.train.push({ step: rec.step, value: rec.loss });
         if (typeof rec.val_loss === "number") {

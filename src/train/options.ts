@@ -274,6 +274,9 @@ export function defaultTrainOptions(
   return resolveTrainOptions(config, { steps });
 }
 
+/** The largest `--grad-accum` accepted (micro-batches per optimizer step). */
+export const MAX_GRAD_ACCUM = 4096;
+
 /** Checks hyper-parameters, throwing a {@link BenteviError} naming the option. */
 export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void {
   const int = (name: string, v: number, min: number) => {
@@ -290,6 +293,24 @@ export function validateTrainOptions(o: TrainOptions, config: ModelConfig): void
   int("save-every", o.saveEvery, 0);
   int("keep", o.keepLast, 1);
   int("eval-batches", o.evalBatches, 1);
+  int("decay-steps", o.decaySteps, 1);
+  int("patience", o.patience, 0);
+  // A count that multiplies the work of every step: far above any sensible value it is a typo
+  // or a damaged run.json, and would make one step run for hours.
+  if (o.gradAccum > MAX_GRAD_ACCUM) {
+    throw new BenteviError(
+      `--grad-accum ${o.gradAccum} is more than ${MAX_GRAD_ACCUM}; use a larger --batch-size`,
+    );
+  }
+  if (!Number.isInteger(o.seed)) throw new BenteviError(`--seed must be an integer, got ${o.seed}`);
+  for (const [name, v] of [["beta1", o.beta1], ["beta2", o.beta2]] as const) {
+    if (!(typeof v === "number" && v >= 0 && v < 1)) {
+      throw new BenteviError(`--${name} must be in [0, 1), got ${v}`);
+    }
+  }
+  if (!(typeof o.eps === "number" && o.eps > 0 && Number.isFinite(o.eps))) {
+    throw new BenteviError(`--eps must be > 0, got ${o.eps}`);
+  }
   for (
     const [name, v] of [["lr", o.lr], ["min-lr", o.minLr], ["weight-decay", o.weightDecay], [
       "clip",

@@ -32,7 +32,7 @@ import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
 import { MetricsLog } from "./metrics.ts";
-import { type TrainOptions, validateTrainOptions } from "./options.ts";
+import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import { learningRate } from "./schedule.ts";
 import { nonFiniteReason, type StepStats, TrainStep } from "./step.ts";
 
@@ -123,14 +123,61 @@ async function readJson(path: string): Promise<unknown> {
 export async function readRunSpec(runDir: string): Promise<RunSpec> {
   const path = join(runDir, "run.json");
   const json = await readJson(path) as RunSpec;
-  if (!json || json.version !== 1 || !json.options || !json.config || !json.data) {
+  if (
+    !json || typeof json !== "object" || json.version !== 1 || !json.options ||
+    typeof json.options !== "object" || !json.config || typeof json.config !== "object" ||
+    typeof json.data !== "string" || !json.data
+  ) {
     throw new BenteviError(`${path}: not a Bentevi run description`);
   }
   if (!["auto", "webgpu", "cpu"].includes(json.device)) {
     throw new BenteviError(`${path}: device must be "auto", "webgpu" or "cpu"`);
   }
-  json.config = configFromJson(configToJson(json.config), path);
+  if (json.valData !== undefined && (typeof json.valData !== "string" || !json.valData)) {
+    throw new BenteviError(`${path}: "valData" must be a path`);
+  }
+  const f = json.valFraction;
+  if (f !== undefined && !(typeof f === "number" && f >= 0 && f < 1)) {
+    throw new BenteviError(`${path}: "valFraction" must be a number in [0, 1), got ${f}`);
+  }
+  try {
+    json.config = configFromJson(configToJson(json.config), path);
+    // options a run.json of an older version lacks take today's defaults
+    json.options = { ...json.options, ...resolveTrainOptions(json.config, json.options) };
+    validateTrainOptions(json.options, json.config);
+  } catch (e) {
+    // the checks speak of --options and "model config": say which file holds the bad value
+    if (e instanceof BenteviError && !e.message.startsWith(path)) {
+      throw new BenteviError(`${path}: ${e.message}`);
+    }
+    throw e;
+  }
   return json;
+}
+
+/** Reads and checks a checkpoint's `trainer_state.json` (counters and batch sampler state). */
+function checkTrainerState(json: unknown, path: string): TrainerStateJson {
+  const j = json as Partial<TrainerStateJson> | null;
+  const bad = (what: string) => new BenteviError(`${path}: ${what}`);
+  if (!j || typeof j !== "object" || Array.isArray(j)) throw bad("not a trainer state object");
+  const count = (name: keyof RunCounters) => {
+    const v = j[name];
+    if (!(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
+      throw bad(`"${name}" must be a number ≥ 0, got ${JSON.stringify(v)}`);
+    }
+  };
+  count("step");
+  count("evalsWithoutImprovement");
+  count("tokensSeen");
+  count("elapsedSeconds");
+  if (!Number.isInteger(j.step) || !Number.isInteger(j.evalsWithoutImprovement)) {
+    throw bad(`"step" and "evalsWithoutImprovement" must be integers`);
+  }
+  if (typeof j.lastLoss !== "number") throw bad(`"lastLoss" must be a number`);
+  if (j.bestValLoss !== null && typeof j.bestValLoss !== "number") {
+    throw bad(`"bestValLoss" must be a number or null`);
+  }
+  return j as TrainerStateJson;
 }
 
 /** Checks that both splits hold at least one window of `T + 1` tokens. */
@@ -443,10 +490,16 @@ class TrainingSession {
         );
       }
       const st = await loadTrainerState(resumeFrom);
-      const j = st.json as unknown as TrainerStateJson;
+      const statePath = join(resumeFrom, "trainer_state.json");
+      const j = checkTrainerState(st.json, statePath);
       optimizer = { tensors: st.tensors, source: resumeFrom };
       this.#store.load(ck.weights);
-      this.#loader.setState(j.loader);
+      try {
+        this.#loader.setState(j.loader);
+      } catch (e) {
+        if (e instanceof BenteviError) throw new BenteviError(`${statePath}: ${e.message}`);
+        throw e;
+      }
       this.#counters = {
         step: j.step,
         bestValLoss: j.bestValLoss,

@@ -1,0 +1,35 @@
+/**
+ * Every file format Bentevi reads, as fuzz targets (one module each). Later formats (GGUF,
+ * SentencePiece, adapters, indexes) join this list.
+ *
+ * @module
+ */
+import type { FuzzFormat } from "../harness.ts";
+import { tokenizerJson } from "./tokenizer_json.ts";
+import { checkpoint } from "./checkpoint.ts";
+import { llmcBin } from "./llmc_bin.ts";
+import { rwkvCpp } from "./rwkv_cpp.ts";
+import { chatSave } from "./chat_save.ts";
+import { trainerState } from "./trainer_state.ts";
+import { bz2Fallback, bz2Native } from "./bz2.ts";
+import { xmlDump } from "./xml_dump.ts";
+import { jsonlShard } from "./jsonl.ts";
+
+/** All formats, in report order. */
+export const FORMATS: readonly FuzzFormat[] = [
+  tokenizerJson,
+  checkpoint,
+  llmcBin,
+  rwkvCpp,
+  chatSave,
+  trainerState,
+  bz2Native,
+  bz2Fallback,
+  xmlDump,
+  jsonlShard,
+];
+
+/** The format called `name` (case-insensitive), or undefined. */
+export function formatByName(name: string): FuzzFormat | undefined {
+  return FORMATS.find((f) => f.name.toLowerCase() === name.toLowerCase());
+}
