@@ -1,0 +1,161 @@
+/**
+ * Regression tests for what the fuzz found (each failed on the main before the fix): files a
+ * run, a checkpoint or a chat reads give a one-line error naming the file, and a damaged
+ * line no longer costs the records after it.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { BenteviError } from "../../src/errors.ts";
+import { MetricsLog } from "../../src/train/metrics.ts";
+import { readRunSpec } from "../../src/train/trainer.ts";
+import { resumeTraining } from "../../src/train/run.ts";
+import { validateTrainOptions } from "../../src/train/options.ts";
+import { initWeights, loadCheckpoint, saveCheckpoint } from "../../src/model/mod.ts";
+import { Tokenizer } from "../../src/tokenizer/mod.ts";
+import { trainerState } from "./formats/trainer_state.ts";
+import { chatSave } from "./formats/chat_save.ts";
+import { cpuBackend, tinyGpt } from "./formats/_fixtures.ts";
+
+async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function writeFiles(root: string, files: Record<string, Uint8Array>): Promise<void> {
+  for (const [rel, bytes] of Object.entries(files)) {
+    await Deno.mkdir(join(root, rel, ".."), { recursive: true });
+    await Deno.writeFile(join(root, rel), bytes);
+  }
+}
+
+Deno.test("run.json and trainer_state.json: bad values are refused naming the file", async () => {
+  await inTemp(async (dir) => {
+    const [seed] = await trainerState.seeds(join(dir, "seeds"));
+    const run = join(dir, "run");
+    await writeFiles(run, seed.files);
+    const spec = JSON.parse(await Deno.readTextFile(join(run, "run.json")));
+    const runJson = join(run, "run.json");
+    for (
+      const [edit, why] of [
+        [(s: typeof spec) => s.options.gradAccum = 0, /grad-accum/],
+        [(s: typeof spec) => s.options.gradAccum = 2 ** 31, /grad-accum .* more than 4096/],
+        [(s: typeof spec) => s.options.beta1 = -0.9, /beta1/],
+        [(s: typeof spec) => s.config.arch = "gptgpt", /unknown architecture/],
+        [(s: typeof spec) => s.data = "", /not a Bentevi run description/],
+        [(s: typeof spec) => s.valFraction = 7, /valFraction/],
+      ] as const
+    ) {
+      const s = structuredClone(spec);
+      edit(s);
+      await Deno.writeTextFile(runJson, JSON.stringify(s));
+      await assert.rejects(readRunSpec(run), (e: Error) => {
+        assert.ok(e instanceof BenteviError, e.message);
+        assert.ok(e.message.startsWith(runJson), e.message);
+        assert.match(e.message, why);
+        return true;
+      });
+    }
+    await Deno.writeTextFile(runJson, JSON.stringify(spec));
+    const ckpt = Object.keys(seed.files).find((f) => f.endsWith("trainer_state.json"))!;
+    const statePath = join(run, ckpt);
+    const state = JSON.parse(await Deno.readTextFile(statePath));
+    for (const bad of [{ ...state, loader: {} }, { ...state, step: "2" }, null]) {
+      await Deno.writeTextFile(statePath, JSON.stringify(bad));
+      await assert.rejects(
+        resumeTraining(run, { steps: 3, device: await cpuBackend() }),
+        (e: Error) => e instanceof BenteviError && e.message.startsWith(statePath),
+      );
+    }
+  });
+});
+
+Deno.test("metrics.jsonl: a torn line on resume drops that line only", async () => {
+  await inTemp(async (dir) => {
+    const path = join(dir, "metrics.jsonl");
+    await Deno.writeTextFile(
+      path,
+      '{"step":1,"loss":5}\n{"step":2,"lo\n{"step":3,"loss":4}\n{"step":9,"loss":1}\n',
+    );
+    const m = new MetricsLog(dir, "gpt-micro");
+    await m.resumeAt(5);
+    assert.deepEqual(m.train.map((p) => p.step), [1, 3]);
+    assert.equal(await Deno.readTextFile(path), '{"step":1,"loss":5}\n{"step":3,"loss":4}\n');
+  });
+});
+
+Deno.test("chat /load: a null history entry or a bad maxNewTokens names the file", async () => {
+  await inTemp(async (dir) => {
+    await chatSave.seeds(join(dir, "seeds"));
+    const file = join(dir, "gpt-chat.json");
+    for (
+      const j of [
+        { format: "bentevi-chat", history: [null] },
+        { format: "bentevi-chat", history: [], maxNewTokens: -1 },
+      ]
+    ) {
+      await Deno.writeTextFile(file, JSON.stringify(j));
+      await assert.rejects(
+        chatSave.run(dir, file),
+        (e: Error) => e instanceof BenteviError && e.message.startsWith(file),
+      );
+    }
+  });
+});
+
+Deno.test("checkpoint: a config with a million layers is refused before listing weights", async () => {
+  await inTemp(async (dir) => {
+    const config = tinyGpt(260);
+    await saveCheckpoint(dir, { config, weights: initWeights(config, 1) });
+    const path = join(dir, "config.json");
+    const j = JSON.parse(await Deno.readTextFile(path));
+    j.n_layer = 1_000_000;
+    if (j.bentevi) j.bentevi.nLayer = 1_000_000;
+    await Deno.writeTextFile(path, JSON.stringify(j));
+    await assert.rejects(
+      loadCheckpoint(dir),
+      /1000000 layers, but the file holds only \d+ tensors/,
+    );
+  });
+});
+
+Deno.test("tokenizer.json: invalid JSON gives a one-line error", () => {
+  assert.throws(
+    () => Tokenizer.fromJSON('{\n "aaaaaa": 1,\n "b":\\96,\n "c": 2\n}', "t.json"),
+    (e: Error) =>
+      e instanceof BenteviError && !e.message.includes("\n") && /^t\.json: /.test(e.message),
+  );
+});
+
+Deno.test("training options: AdamW betas and eps in range, grad-accum bounded", () => {
+  const config = tinyGpt(260);
+  const ok = {
+    steps: 10,
+    batchSize: 1,
+    context: 8,
+    gradAccum: 1,
+    warmup: 1,
+    decaySteps: 10,
+    evalEvery: 0,
+    saveEvery: 0,
+    keepLast: 1,
+    evalBatches: 1,
+    lr: 1e-3,
+    minLr: 1e-4,
+    weightDecay: 0,
+    decayEmbeddings: false,
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    clip: 1,
+    seed: 1,
+    patience: 0,
+  };
+  validateTrainOptions(ok, config);
+  for (const bad of [{ beta1: 1 }, { beta2: -0.1 }, { eps: 0 }, { gradAccum: 5000 }]) {
+    assert.throws(() => validateTrainOptions({ ...ok, ...bad }, config), BenteviError);
+  }
+});
