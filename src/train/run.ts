@@ -195,6 +195,15 @@ async function train(
   });
 }
 
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Continues a run from its latest checkpoint, exactly (what `bentevi resume` does); `steps`
  * is the new total counted from the start of the run. It runs on the device the run was
@@ -229,6 +238,12 @@ async function resume(
   signals: StopSignals,
 ): Promise<TrainSummary> {
   const spec = await readRunSpec(runDir);
+  for (const data of [spec.data, spec.valData]) {
+    // say where a vanished data path comes from (run.json), not only that it is missing
+    if (data !== undefined && !(await pathExists(data))) {
+      throw new BenteviError(`${join(runDir, "run.json")}: the run's data ${data} is not found`);
+    }
+  }
   const ckpts = await listCheckpoints(runDir);
   if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
   if (o.steps !== undefined) spec.options.steps = o.steps;

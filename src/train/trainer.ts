@@ -31,6 +31,7 @@ import { ParameterStore } from "../model/params.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
+import { trainingBytes } from "./defaults.ts";
 import { MetricsLog } from "./metrics.ts";
 import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import { learningRate } from "./schedule.ts";
@@ -178,6 +179,27 @@ function checkTrainerState(json: unknown, path: string): TrainerStateJson {
     throw bad(`"bestValLoss" must be a number or null`);
   }
   return j as TrainerStateJson;
+}
+
+/**
+ * Refuses a batch shape whose training memory (weights, AdamW moments, activations) exceeds the
+ * machine's memory — a damaged or hand-edited run.json (a batch size of 2^31, 1e308) would
+ * otherwise end in a failed allocation deep in the backend.
+ */
+function checkTrainingFitsMemory(spec: RunSpec, source: string): void {
+  const o = spec.options;
+  let total = 64 * 1024 ** 3;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch { /* not permitted: assume a large machine */ }
+  const need = trainingBytes(spec.config, o.batchSize, o.context);
+  if (!(need <= total)) {
+    throw new BenteviError(
+      `${source}: batch size ${o.batchSize} × context ${o.context} needs ${
+        (need / 1024 ** 3).toPrecision(3)
+      } GiB to train, more than this machine's ${(total / 1024 ** 3).toFixed(1)} GiB`,
+    );
+  }
 }
 
 /** Checks that both splits hold at least one window of `T + 1` tokens. */
@@ -724,6 +746,7 @@ export async function runTraining(
   const o = spec.options;
   validateTrainOptions(o, spec.config);
   checkDataFits(ctx.data, o.context, spec.data);
+  checkTrainingFitsMemory(spec, join(runDir, "run.json"));
   const session = new TrainingSession(runDir, spec, ctx);
   let interrupt: StopSignals | undefined;
   const ownSignals = !ctx.signals;

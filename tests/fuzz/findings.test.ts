@@ -59,6 +59,25 @@ Deno.test("run.json and trainer_state.json: bad values are refused naming the fi
         return true;
       });
     }
+    for (
+      const [edit, why] of [
+        [(s: typeof spec) => s.options.batchSize = 2 ** 31, /GiB to train, more than/],
+        [(s: typeof spec) => s.options.batchSize = 1e308, /GiB to train, more than/],
+        [
+          (s: typeof spec) => s.data = join(dir, "gone.txt"),
+          /the run's data .*gone\.txt is not found/,
+        ],
+      ] as const
+    ) {
+      const s = structuredClone(spec);
+      edit(s);
+      await Deno.writeTextFile(runJson, JSON.stringify(s));
+      await assert.rejects(
+        resumeTraining(run, { steps: 3, device: await cpuBackend() }),
+        (e: Error) =>
+          e instanceof BenteviError && e.message.startsWith(runJson) && why.test(e.message),
+      );
+    }
     await Deno.writeTextFile(runJson, JSON.stringify(spec));
     const ckpt = Object.keys(seed.files).find((f) => f.endsWith("trainer_state.json"))!;
     const statePath = join(run, ckpt);
