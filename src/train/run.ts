@@ -24,6 +24,7 @@ import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
 import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "./options.ts";
 import {
   checkDataFits,
+  checkResumePoint,
   createRunDir,
   readRunSpec,
   type RunSpec,
@@ -246,6 +247,7 @@ async function resume(
   }
   const ckpts = await listCheckpoints(runDir);
   if (!ckpts.length) throw new BenteviError(`${runDir}: no checkpoint to resume from`);
+  await checkResumePoint(runDir, spec, ckpts[ckpts.length - 1]);
   if (o.steps !== undefined) spec.options.steps = o.steps;
   const tokenizerPath = join(runDir, "tokenizer.json");
   const tokenizer = await Tokenizer.fromFile(tokenizerPath);

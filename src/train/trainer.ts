@@ -156,6 +156,35 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   return json;
 }
 
+/**
+ * Checks, before anything is allocated, that a run's `run.json` and the checkpoint it resumes
+ * from agree: the same model, and the counters consistent with the batch shape (tokens seen =
+ * steps × grad-accum × batch × context). A layer count or batch size edited in one file is
+ * refused here instead of building a model of a million layers.
+ */
+export async function checkResumePoint(
+  runDir: string,
+  spec: RunSpec,
+  ckptDir: string,
+): Promise<void> {
+  const configPath = join(ckptDir, "config.json");
+  const config = configFromJson(await readJson(configPath), configPath);
+  if (JSON.stringify(config) !== JSON.stringify(spec.config)) {
+    throw new BenteviError(
+      `${join(runDir, "run.json")}: its model differs from the checkpoint's ${configPath}`,
+    );
+  }
+  const statePath = join(ckptDir, "trainer_state.json");
+  const j = checkTrainerState(await readJson(statePath), statePath);
+  const o = spec.options;
+  const perStep = o.gradAccum * o.batchSize * o.context;
+  if (j.tokensSeen !== j.step * perStep) {
+    throw new BenteviError(
+      `${statePath}: ${j.tokensSeen} tokens seen in ${j.step} steps does not match run.json's ${o.gradAccum} × ${o.batchSize} × ${o.context} tokens per step`,
+    );
+  }
+}
+
 /** Reads and checks a checkpoint's `trainer_state.json` (counters and batch sampler state). */
 function checkTrainerState(json: unknown, path: string): TrainerStateJson {
   const j = json as Partial<TrainerStateJson> | null;

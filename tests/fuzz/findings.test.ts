@@ -7,14 +7,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BenteviError } from "../../src/errors.ts";
 import { MetricsLog } from "../../src/train/metrics.ts";
-import { readRunSpec } from "../../src/train/trainer.ts";
+import { readRunSpec, runTraining } from "../../src/train/trainer.ts";
+import { loadTrainingData } from "../../src/train/data.ts";
 import { resumeTraining } from "../../src/train/run.ts";
 import { validateTrainOptions } from "../../src/train/options.ts";
 import { initWeights, loadCheckpoint, saveCheckpoint } from "../../src/model/mod.ts";
 import { Tokenizer } from "../../src/tokenizer/mod.ts";
 import { trainerState } from "./formats/trainer_state.ts";
 import { chatSave } from "./formats/chat_save.ts";
-import { cpuBackend, tinyGpt } from "./formats/_fixtures.ts";
+import { cpuBackend, smallTokenizer, tinyGpt } from "./formats/_fixtures.ts";
 
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -61,8 +62,12 @@ Deno.test("run.json and trainer_state.json: bad values are refused naming the fi
     }
     for (
       const [edit, why] of [
-        [(s: typeof spec) => s.options.batchSize = 2 ** 31, /GiB to train, more than/],
-        [(s: typeof spec) => s.options.batchSize = 1e308, /GiB to train, more than/],
+        [
+          (s: typeof spec) => s.options.batchSize = 2 ** 31,
+          /tokens seen in 2 steps does not match/,
+        ],
+        [(s: typeof spec) => s.options.batchSize = 1e6, /tokens seen in 2 steps does not match/],
+        [(s: typeof spec) => s.config.nLayer = 2 ** 32, /its model differs from the checkpoint/],
         [
           (s: typeof spec) => s.data = join(dir, "gone.txt"),
           /the run's data .*gone\.txt is not found/,
@@ -74,8 +79,7 @@ Deno.test("run.json and trainer_state.json: bad values are refused naming the fi
       await Deno.writeTextFile(runJson, JSON.stringify(s));
       await assert.rejects(
         resumeTraining(run, { steps: 3, device: await cpuBackend() }),
-        (e: Error) =>
-          e instanceof BenteviError && e.message.startsWith(runJson) && why.test(e.message),
+        (e: Error) => e instanceof BenteviError && e.message.startsWith(run) && why.test(e.message),
       );
     }
     await Deno.writeTextFile(runJson, JSON.stringify(spec));
@@ -88,6 +92,31 @@ Deno.test("run.json and trainer_state.json: bad values are refused naming the fi
         resumeTraining(run, { steps: 3, device: await cpuBackend() }),
         (e: Error) => e instanceof BenteviError && e.message.startsWith(statePath),
       );
+    }
+  });
+});
+
+Deno.test("train: a batch shape larger than the machine's memory is refused naming run.json", async () => {
+  await inTemp(async (dir) => {
+    const [seed] = await trainerState.seeds(join(dir, "seeds"));
+    const spec = JSON.parse(new TextDecoder().decode(seed.files["run.json"]));
+    const run = join(dir, "run");
+    await writeFiles(run, { "run.json": seed.files["run.json"] });
+    const tokenizer = await smallTokenizer();
+    const data = await loadTrainingData(spec.data, tokenizer, { valFraction: 0.2 });
+    try {
+      for (const batchSize of [2 ** 31, 1e308]) {
+        await assert.rejects(
+          runTraining(run, { ...spec, options: { ...spec.options, batchSize } }, {
+            backend: await cpuBackend(),
+            data,
+            tokenizerPath: join(run, "tokenizer.json"),
+          }),
+          /run\.json: batch size .* GiB to train, more than this machine's/,
+        );
+      }
+    } finally {
+      data.close();
     }
   });
 });
