@@ -161,6 +161,7 @@ export function registerData(program: Command): void {
       if (result.nulCharacters > 0) console.error(nulNote(result.nulCharacters));
       if (options.json) printJson(result);
       else {
+        if (result.notice) console.error(`bentevi: notice: ${result.notice}`);
         console.log(
           `${result.train.path}: ${result.train.tokens} tokens, ${result.train.documents} documents\n` +
             `${result.val.path}: ${result.val.tokens} tokens, ${result.val.documents} documents\n` +

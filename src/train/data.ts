@@ -11,6 +11,7 @@ import { openTokenDataset, type TokenDataset } from "../data/dataset/loader.ts";
 import { readDocuments } from "../text/documents.ts";
 import { InvalidUtf8Error } from "../text/encoding.ts";
 import { listInputFiles } from "../text/inputs.ts";
+import { newlineFlags, splitTail } from "../data/dataset/split.ts";
 
 /** The token source of a run. */
 export interface TrainingData {
@@ -32,6 +33,8 @@ export interface TextTokenizer {
   readonly vocabSize: number;
   /** The end-of-text/document separator id, if any. */
   readonly endOfTextId?: number;
+  /** Text of token ids; when present, the validation cut falls on a paragraph or line break. */
+  decode?(ids: number[]): string;
 }
 
 /** What a folder given as `--data` is searched for. */
@@ -132,14 +135,28 @@ export async function loadTrainingData(
     }
   }
   const tokens = tokenizer.vocabSize <= 65536 ? Uint16Array.from(ids) : Uint32Array.from(ids);
-  const cut = Math.floor(tokens.length * (1 - valFraction));
+  // Hold out about the last `valFraction` of the tokens, cut where a document ends, else at a
+  // paragraph or line break near there, else at a token boundary (deterministic).
+  let cut = tokens.length, boundary = "";
+  if (valFraction >= 1) cut = 0;
+  else if (valFraction > 0 && tokens.length >= 2) {
+    const decode = tokenizer.decode?.bind(tokenizer);
+    const split = splitTail(tokens, tokens.length * valFraction, {
+      endOfTextId: tokenizer.endOfTextId,
+      flags: decode ? newlineFlags(tokenizer.vocabSize, (id) => decode([id])) : undefined,
+    });
+    cut = split.cut;
+    boundary = split.boundary === "document"
+      ? " (cut where a document ends)"
+      : ` (cut at a ${split.boundary === "token" ? "token boundary" : `${split.boundary} break`})`;
+  }
   return {
     train: { tokens: tokens.subarray(0, cut), path },
     val: { tokens: tokens.subarray(cut), path },
     description:
       `${documents} document(s) in ${files.length} file(s) from ${path}: ${cut} training tokens, ${
         tokens.length - cut
-      } validation tokens`,
+      } validation tokens${boundary}`,
     close: () => {},
   };
 }

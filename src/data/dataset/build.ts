@@ -20,6 +20,7 @@ import { readDocuments, type TextDocument } from "../../text/documents.ts";
 import type { TextEncoding } from "../../text/encoding.ts";
 import { listInputFiles } from "../../text/inputs.ts";
 import { TokenDatasetWriter } from "./writer.ts";
+import { type NewlineFlags, newlineFlags as flagsOf, splitTail } from "./split.ts";
 import type { DatasetWorkerRequest, DatasetWorkerResponse } from "./worker.ts";
 
 /** Options for {@link buildDataset}. */
@@ -54,11 +55,22 @@ export interface BuildDatasetResult {
    * text to train on (the CLI says how many when there are some).
    */
   nulCharacters: number;
+  /**
+   * One line saying how the validation split was made when the documents were too few for
+   * the hash to pick any (the last document held out, or the text cut at a paragraph, line
+   * or token boundary); absent when the split is the usual one.
+   */
+  notice?: string;
 }
 
 /** Whether a document goes to validation: its text's hash decides, deterministically. */
 export function isValidationDocument(text: string, valFraction: number): boolean {
   return hash53(text) / 9007199254740992 < valFraction;
+}
+
+/** The newline flags of a tokenizer's ids (see `splitTail`). */
+function newlineFlags(tokenizer: Tokenizer): NewlineFlags {
+  return flagsOf(tokenizer.vocabSize, (id) => tokenizer.decode([id]));
 }
 
 interface Batch {
@@ -201,11 +213,13 @@ export async function buildDataset(
     throw e;
   }
   let pool: EncoderPool | null = null;
+  let notice: string | undefined;
   let trainDocs = 0, valDocs = 0, done = 0;
   let lastTrainStart = 0; // where the last training document begins, in tokens
   let isVal = false; // where the current document goes
   let nulCharacters = 0;
   const onNul = (n: number) => nulCharacters += n;
+  let lastValStart = 0; // where the last validation document begins, in tokens
   progress.start("dataset", Math.max(1, Math.round(total / 1e6)), "MB");
   const write = async (docs: TextDocument[], tokens: ArrayLike<number>[]) => {
     for (let i = 0; i < docs.length; i++) {
@@ -219,7 +233,8 @@ export async function buildDataset(
       // A long document goes where its first piece's hash says (the whole text is never held).
       isVal = isValidationDocument(docs[i].text, valFraction);
       const w = isVal ? val : train;
-      if (!isVal) lastTrainStart = train.count;
+      if (isVal) lastValStart = val.count;
+      else lastTrainStart = train.count;
       const out = new Uint32Array(ids.length + 1);
       out[0] = eot;
       out.set(ids as ArrayLike<number>, 1);
@@ -256,11 +271,45 @@ export async function buildDataset(
     if (trainDocs + valDocs === 0) {
       throw new BenteviError(`no documents found in ${inputs.join(", ")}`);
     }
-    if (valFraction > 0 && valDocs === 0 && trainDocs >= 2) {
-      // Too few documents for the hash to pick one: validation gets the last document.
-      await val.append(await train.takeTail(lastTrainStart));
-      trainDocs--;
-      valDocs++;
+    const all = train.count + val.count;
+    if (valFraction > 0 && (valDocs === 0 || trainDocs === 0) && all >= 2) {
+      // Too few documents for the hash to split them: one side is empty, and `train` would
+      // refuse the dataset. Gather everything in train, then hold out the last document when
+      // that leaves train the larger part, else cut the text near the wanted share.
+      const docs = trainDocs + valDocs;
+      if (trainDocs === 0) {
+        await train.append(await val.takeTail(0));
+        lastTrainStart = lastValStart;
+        trainDocs = valDocs;
+        valDocs = 0;
+      }
+      const n = train.count;
+      const wanted = Math.max(1, Math.round(valFraction * n));
+      const what = `${docs} document${docs === 1 ? "" : "s"}`;
+      if (trainDocs >= 2 && n - lastTrainStart <= n / 2) {
+        await val.append(await train.takeTail(lastTrainStart));
+        trainDocs--;
+        valDocs++;
+        notice = `${what}: too few to draw validation documents by hash; held out the last ` +
+          `document (${val.count} tokens) for validation`;
+      } else {
+        const from = Math.max(0, n - wanted - Math.ceil(wanted / 2) - 2);
+        const tail = await train.takeTail(from);
+        const split = splitTail(tail, wanted, { flags: newlineFlags(tokenizer) });
+        await train.append(tail.subarray(0, split.cut));
+        const rest = new Uint32Array(tail.length - split.cut + 1);
+        rest[0] = eot;
+        rest.set(tail.subarray(split.cut), 1);
+        await val.append(rest);
+        valDocs = 1;
+        notice = `${what}: too few to hold whole documents out; split the text at a ${
+          split.boundary === "token" ? "token boundary (no paragraph or line break near it)" : (
+            split.boundary + " break"
+          )
+        }: the last ${tail.length - split.cut} tokens (${
+          (100 * (tail.length - split.cut) / n).toFixed(1)
+        }%) are the validation split`;
+      }
     }
     await train.finish();
     await val.finish();
@@ -282,6 +331,7 @@ export async function buildDataset(
     seconds: (performance.now() - t0) / 1000,
     workers,
     nulCharacters,
+    ...(notice !== undefined ? { notice } : {}),
   };
   progress.end(
     `${result.train.tokens} train tokens (${trainDocs} documents), ${result.val.tokens} val tokens (${valDocs} documents)`,
