@@ -62,10 +62,19 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   const v = m.vocab;
   if (!v || typeof v !== "object" || Array.isArray(v)) fail(name, "model.vocab must be an object");
   const vocab = new Map<string, number>();
+  const byId = new Map<number, string>();
   for (const [tok, id] of Object.entries(v as Record<string, unknown>)) {
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
       fail(name, `model.vocab[${JSON.stringify(tok)}] is not a token id (${JSON.stringify(id)})`);
     }
+    const other = byId.get(id);
+    if (other !== undefined) {
+      fail(
+        name,
+        `model.vocab gives id ${id} to both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`,
+      );
+    }
+    byId.set(id, tok);
     vocab.set(tok, id);
   }
   if (vocab.size === 0) fail(name, "model.vocab is empty");
@@ -110,12 +119,43 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   const addedTokens: AddedToken[] = [];
   if (o.added_tokens !== undefined && o.added_tokens !== null) {
     if (!Array.isArray(o.added_tokens)) fail(name, "added_tokens must be an array");
+    const addedById = new Map<number, string>(), addedByContent = new Map<string, number>();
     (o.added_tokens as unknown[]).forEach((t, i) => {
       const a = t as Record<string, unknown>;
       if (
         !a || typeof a !== "object" || typeof a.content !== "string" || a.content === "" ||
         typeof a.id !== "number" || !Number.isInteger(a.id) || a.id < 0
       ) fail(name, `added_tokens[${i}] needs an integer "id" and a non-empty "content"`);
+      const id = a.id as number, content = a.content as string;
+      const inVocab = vocab.get(content);
+      if (inVocab !== undefined && inVocab !== id) {
+        fail(
+          name,
+          `added_tokens[${i}] ${
+            JSON.stringify(content)
+          } has id ${id}, but model.vocab gives it ${inVocab}`,
+        );
+      }
+      const holder = byId.get(id) ?? addedById.get(id);
+      if (holder !== undefined && holder !== content) {
+        fail(
+          name,
+          `added_tokens[${i}] ${JSON.stringify(content)} has id ${id}, already the id of ${
+            JSON.stringify(holder)
+          }`,
+        );
+      }
+      const before = addedByContent.get(content);
+      if (before !== undefined && before !== id) {
+        fail(
+          name,
+          `added_tokens[${i}] ${
+            JSON.stringify(content)
+          } is listed twice, with ids ${before} and ${id}`,
+        );
+      }
+      addedById.set(id, content);
+      addedByContent.set(content, id);
       addedTokens.push({
         id: a.id as number,
         content: a.content as string,
@@ -127,6 +167,30 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
       });
     });
   }
+  // Ids index tables (id → token, embedding rows): they must number the tokens densely
+  // enough. Real files use every id below their token count; a little slack is allowed.
+  const tokenCount = new Set([...vocab.keys(), ...addedTokens.map((t) => t.content)]).size;
+  const idLimit = 2 * tokenCount + 256;
+  for (const [tok, id] of vocab) {
+    if (id >= idLimit) {
+      fail(
+        name,
+        `model.vocab[${
+          JSON.stringify(tok)
+        }] has id ${id}, far past the ${tokenCount} tokens the file defines (ids must be below ${idLimit})`,
+      );
+    }
+  }
+  addedTokens.forEach((t, i) => {
+    if (t.id >= idLimit) {
+      fail(
+        name,
+        `added_tokens[${i}] ${
+          JSON.stringify(t.content)
+        } has id ${t.id}, far past the ${tokenCount} tokens the file defines (ids must be below ${idLimit})`,
+      );
+    }
+  });
   if (unkId === undefined && unkToken !== undefined) {
     unkId = addedTokens.find((t) => t.content === unkToken)?.id;
   }

@@ -82,7 +82,7 @@ Deno.test("rwkv.cpp reader: bad files get a clear message", () => {
   const key = new TextEncoder().encode("emb.weight");
   const buf = new Uint8Array(24 + 12 + 8 + key.length);
   const dv = new DataView(buf.buffer);
-  [0x67676d66, 100, 4, 2, 1, 0].forEach((v, i) => dv.setInt32(4 * i, v, true));
+  [0x67676d66, 100, 1, 1, 1, 0].forEach((v, i) => dv.setInt32(4 * i, v, true));
   [2, key.length, 4].forEach((v, i) => dv.setInt32(24 + 4 * i, v, true));
   dv.setInt32(36, 2, true), dv.setInt32(40, 4, true);
   buf.set(key, 44);

@@ -2,7 +2,8 @@
  * The token file format, llm.c's: a header of 256 little-endian int32 — magic 20240520,
  * version (1: uint16 tokens, 2: uint32 tokens, used when the vocabulary exceeds 65,536),
  * token count — then the tokens. Bentevi also stores the vocabulary size in header[3]
- * (0 = unknown); llm.c ignores it.
+ * (0 = unknown: llm.c writes 0 there); it must be 0…65,536 for version 1 and at most
+ * {@link MAX_VOCAB_SIZE} for version 2, and every token id must be below it.
  *
  * @module
  */
@@ -16,6 +17,12 @@ export const HEADER_INTS = 256;
 export const HEADER_BYTES = HEADER_INTS * 4;
 /** Largest vocabulary stored as uint16 (version 1). */
 export const MAX_U16_VOCAB = 65536;
+
+/**
+ * Largest vocabulary size a header may record (2^24): far above any real tokenizer (the
+ * largest have about 256k tokens), far below what would make a table sized by it a hazard.
+ */
+export const MAX_VOCAB_SIZE = 1 << 24;
 
 /** The decoded header of a token file. */
 export interface TokenFileHeader {
@@ -94,7 +101,19 @@ export function parseHeader(bytes: Uint8Array, path: string, fileSize?: number):
   }
   const count = view.getInt32(8, true);
   if (count < 0) throw new BenteviError(`${path}: negative token count ${count} at byte 8`);
-  const vocabSize = Math.max(0, view.getInt32(12, true));
+  const vocabSize = view.getInt32(12, true);
+  const vocabLimit = version === 1 ? MAX_U16_VOCAB : MAX_VOCAB_SIZE;
+  if (vocabSize < 0 || vocabSize > vocabLimit) {
+    throw new BenteviError(
+      `${path}: header field vocab_size (byte 12) is ${vocabSize}; ${
+        vocabSize < 0
+          ? "a vocabulary size cannot be negative"
+          : version === 1
+          ? `a version 1 file stores uint16 tokens, so its vocabulary is at most ${MAX_U16_VOCAB}`
+          : `the largest vocabulary accepted is ${MAX_VOCAB_SIZE}`
+      } (0 means unknown)`,
+    );
+  }
   if (fileSize !== undefined) {
     const expected = HEADER_BYTES + count * bytesPerToken(version);
     if (fileSize !== expected) {

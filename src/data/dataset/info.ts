@@ -86,7 +86,7 @@ export function formatDatasetInfo(i: DatasetInfo): string {
   const lines = [
     `file          ${i.path} (${i.fileBytes} bytes, ${i.mapped ? "memory-mapped" : "read"})`,
     `header        magic ${i.magic}, version ${i.version} (uint${i.bytesPerToken * 8}), vocab ${
-      i.headerVocabSize || "unknown"
+      i.headerVocabSize || "unknown (0: not recorded, as llm.c writes it)"
     }`,
     `tokens        ${i.tokens}`,
     `vocabulary    ${i.distinctTokens} distinct ids used, largest id ${i.maxTokenId}`,

@@ -7,7 +7,13 @@
 import { BenteviError, osErrorPhrase, writeError } from "../../errors.ts";
 import { tempPathFor, withAtomicFile } from "../../io/atomic.ts";
 import { dirname } from "node:path";
-import { encodeHeader, HEADER_BYTES, type TokenFileHeader, versionForVocab } from "./format.ts";
+import {
+  encodeHeader,
+  HEADER_BYTES,
+  MAX_VOCAB_SIZE,
+  type TokenFileHeader,
+  versionForVocab,
+} from "./format.ts";
 
 /** Options for {@link writeTokenDataset}. */
 export interface WriteTokenDatasetOptions {
@@ -16,7 +22,7 @@ export interface WriteTokenDatasetOptions {
 }
 
 function checkVocab(vocabSize: number, path: string): void {
-  if (!Number.isInteger(vocabSize) || vocabSize < 1 || vocabSize > 0x7fffffff) {
+  if (!Number.isInteger(vocabSize) || vocabSize < 1 || vocabSize > MAX_VOCAB_SIZE) {
     throw new BenteviError(`${path}: invalid vocabulary size ${vocabSize}`);
   }
 }

@@ -23,6 +23,23 @@ import { halfToFloat } from "../../io/float16.ts";
 /** `"ggmf"` read as a little-endian int32. */
 export const GGMF_MAGIC = 0x67676d66;
 
+/** rwkv.cpp file format versions: 100 (`RWKV_FILE_VERSION_0`) and 101 (`RWKV_FILE_VERSION_1`). */
+export const KNOWN_VERSIONS: readonly number[] = [100, 101];
+
+/** rwkv.cpp's data type codes 2–9: the quantized formats (Q4_0 … Q8_0). */
+const QUANTIZED_TYPES = new Set([2, 3, 4, 5, 6, 7, 8, 9]);
+
+/** Bytes per value of a data type (0 = FP32, 1 = FP16); others are refused by name. */
+function checkDataType(type: number, field: string, bad: (why: string) => Error): 2 | 4 {
+  if (type === 0) return 4;
+  if (type === 1) return 2;
+  throw bad(
+    QUANTIZED_TYPES.has(type)
+      ? `${field} is ${type}, a quantized format; only FP32 (0) and FP16 (1) are supported`
+      : `${field} is ${type}, not a known data type (FP32 = 0, FP16 = 1)`,
+  );
+}
+
 /** The contents of an rwkv.cpp file, tensors under rwkv.cpp's names and PyTorch shapes. */
 export interface RwkvCppFile {
   /** Format version from the header (100 and 101 are known). */
@@ -43,9 +60,13 @@ export interface RwkvCppFile {
  * @example
  * ```ts
  * import { decodeRwkvCpp } from "./cpp.ts";
- * const header = new Int32Array([0x67676d66, 100, 4, 2, 0, 0]);
- * const file = decodeRwkvCpp(new Uint8Array(header.buffer));
- * console.log(file.nVocab, file.tensors.size); // 4 0
+ * // A header claiming 3 blocks of width 2 over a 4-word vocabulary, and no tensors at all:
+ * const header = new Int32Array([0x67676d66, 100, 4, 2, 3, 0]);
+ * try {
+ *   decodeRwkvCpp(new Uint8Array(header.buffer), "lying.bin");
+ * } catch (e) {
+ *   console.log((e as Error).message); // lying.bin: … needs at least 176 bytes, the file has 24)
+ * }
  * ```
  */
 export function decodeRwkvCpp(bytes: Uint8Array, name = "rwkv.cpp file"): RwkvCppFile {
@@ -57,9 +78,24 @@ export function decodeRwkvCpp(bytes: Uint8Array, name = "rwkv.cpp file"): RwkvCp
   if (i32(0) !== GGMF_MAGIC) {
     throw bad(`magic is 0x${(i32(0) >>> 0).toString(16)}, expected 0x67676d66 "ggmf"`);
   }
-  const version = i32(4), nVocab = i32(8), nEmbed = i32(12), nLayer = i32(16);
-  if (nVocab <= 0 || nEmbed <= 0 || nLayer < 0) {
+  const version = i32(4), nVocab = i32(8), nEmbed = i32(12), nLayer = i32(16), dataType = i32(20);
+  if (!KNOWN_VERSIONS.includes(version)) {
+    throw bad(
+      `header field version is ${version}; known versions are ${KNOWN_VERSIONS.join(", ")}`,
+    );
+  }
+  if (nVocab <= 0 || nEmbed <= 0 || nLayer < 1) {
     throw bad(`header has n_vocab ${nVocab}, n_embed ${nEmbed}, n_layer ${nLayer}`);
+  }
+  checkDataType(dataType, "header field data_type", bad);
+  // The smallest file the header allows: emb and head [V, C] and per block four [C, C]
+  // matrices and two [≥C, C] ones, at 2 bytes (FP16) each. Checked before anything is read.
+  const minBytes = 2 * (2 * nVocab * nEmbed + nLayer * 6 * nEmbed * nEmbed);
+  if (minBytes > bytes.length) {
+    throw bad(
+      `header says n_vocab ${nVocab}, n_embed ${nEmbed}, n_layer ${nLayer}: that needs at least ` +
+        `${minBytes} bytes, the file has ${bytes.length}`,
+    );
   }
   const tensors = new Map<string, NamedTensor>();
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -84,19 +120,31 @@ export function decodeRwkvCpp(bytes: Uint8Array, name = "rwkv.cpp file"): RwkvCp
     o += keyLen;
     if (dims.some((d) => !(d > 0))) throw bad(`tensor ${key} has dims ${dims.join("×")}`);
     const size = dims.reduce((a, b) => a * b, 1);
-    const elemBytes = type === 0 ? 4 : type === 1 ? 2 : 0;
-    if (!elemBytes) {
+    const elemBytes = checkDataType(type, `tensor ${key} data type`, bad);
+    if (o + size * elemBytes > bytes.length) throw bad(`tensor ${key} runs past the end`);
+    if (tensors.has(key)) throw bad(`tensor ${key} appears twice`);
+    const block = /^blocks\.(\d+)\./.exec(key);
+    if (block && Number(block[1]) >= nLayer) {
       throw bad(
-        `tensor ${key} has data type ${type}; only FP32 (0) and FP16 (1) are supported — ` +
-          `quantized files are not`,
+        `header field n_layer is ${nLayer}, but the file has tensor ${key} (block ${block[1]})`,
       );
     }
-    if (o + size * elemBytes > bytes.length) throw bad(`tensor ${key} runs past the end`);
     const data = new Float32Array(size);
-    if (type === 0) { for (let i = 0; i < size; i++) data[i] = dv.getFloat32(o + 4 * i, true); }
-    else for (let i = 0; i < size; i++) data[i] = halfToFloat(dv.getUint16(o + 2 * i, true));
+    // `check` stays 0 unless a value is NaN or ±∞ (∞·0 and NaN·0 are NaN): one pass.
+    let check = 0;
+    if (type === 0) {
+      for (let i = 0; i < size; i++) check += (data[i] = dv.getFloat32(o + 4 * i, true)) * 0;
+    } else {
+      for (let i = 0; i < size; i++) {
+        const x = data[i] = halfToFloat(dv.getUint16(o + 2 * i, true));
+        check += x * 0;
+      }
+    }
+    if (check !== 0) {
+      const at = data.findIndex((x) => !Number.isFinite(x));
+      throw bad(`tensor ${key} holds a non-finite value (${data[at]} at index ${at})`);
+    }
     o += size * elemBytes;
-    if (tensors.has(key)) throw bad(`tensor ${key} appears twice`);
     tensors.set(key, { shape: dims.slice().reverse(), data });
   }
   return { version, nVocab, nEmbed, nLayer, tensors };
@@ -157,7 +205,8 @@ export function rwkvCppToWeights(file: RwkvCppFile, name = "rwkv.cpp file"): Rwk
     const size = shape.reduce((a, b) => a * b, 1);
     if (x.data.length !== size) {
       throw new BenteviError(
-        `${name}: tensor ${key} has shape [${x.shape}], expected [${shape}]`,
+        `${name}: tensor ${key} has shape [${x.shape}], the header (n_vocab ${V}, n_embed ${C}) ` +
+          `needs [${shape}]`,
       );
     }
     return { shape, data: x.data };
