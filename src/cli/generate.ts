@@ -14,7 +14,7 @@ import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
-import { generate } from "../generate/generator.ts";
+import { checkLogits, generate } from "../generate/generator.ts";
 import { perplexity } from "../generate/load.ts";
 import { PERSONAS } from "../generate/personas.ts";
 import { topCandidates } from "../generate/sampler.ts";
@@ -154,6 +154,7 @@ export function registerGenerate(program: Command): void {
         }
         ids = fitPrompt(ids, model.maxContext);
         const logits = await model.feed(ids);
+        checkLogits(logits, model);
         const top = topCandidates(logits.subarray(0, tokenizer.vocabSize), o.top).map((c) => ({
           id: c.id,
           token: tokenizer.decode([c.id]),

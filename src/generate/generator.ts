@@ -212,6 +212,7 @@ export async function generate(
   };
 
   for (let i = 0; i < maxNew; i++) {
+    checkLogits(logits, model);
     // A model whose vocabulary is padded past the tokenizer's never picks a padding id.
     if (logits.length > tokenizer.vocabSize) logits.fill(-Infinity, tokenizer.vocabSize);
     for (const s of suppress) if (s < logits.length) logits[s] = -Infinity;
@@ -287,6 +288,35 @@ export async function generate(
       : out.length / Math.max((t2 - t0) / 1000, 1e-9),
     steps,
   };
+}
+
+/**
+ * Refuses a row of logits holding NaN or ±∞ (a model with corrupt weights, or one that
+ * overflowed): sampling from it would pick garbage and print `NaN%` probabilities.
+ *
+ * @example
+ * ```ts
+ * import { checkLogits } from "./generator.ts";
+ * try {
+ *   checkLogits(new Float32Array([0.5, NaN]));
+ * } catch (e) {
+ *   console.log((e as Error).message); // the model produced a non-finite logit (NaN for token 1) …
+ * }
+ * ```
+ */
+export function checkLogits(
+  logits: Float32Array,
+  model?: { readonly tokens: readonly number[] },
+): void {
+  let check = 0;
+  for (let i = 0; i < logits.length; i++) check += logits[i] * 0;
+  if (check === 0) return;
+  const at = logits.findIndex((x) => !Number.isFinite(x));
+  throw new BenteviError(
+    `the model produced a non-finite logit (${logits[at]} for token ${at}${
+      model ? ` after ${model.tokens.length} tokens` : ""
+    }); its weights or activations are corrupt — stopping`,
+  );
 }
 
 /** Plain-softmax probability of one id. */

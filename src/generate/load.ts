@@ -11,6 +11,7 @@ import { type Progress, silentProgress } from "../progress.ts";
 import { loadCheckpoint } from "../model/mod.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { createLanguageModel, type LanguageModel } from "./inference.ts";
+import { checkLogits } from "./generator.ts";
 
 /** A model and tokenizer ready for generation. */
 export interface GenerationModel {
@@ -127,6 +128,7 @@ export async function perplexity(
     const logits = await model.forwardAll(chunk);
     for (let t = 0; t < chunk.length - 1; t++) {
       const row = logits.subarray(t * V, (t + 1) * V);
+      checkLogits(row);
       let max = -Infinity;
       for (let v = 0; v < V; v++) if (row[v] > max) max = row[v];
       let z = 0;

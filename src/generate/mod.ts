@@ -33,6 +33,7 @@ export {
 export { GptInference } from "../model/gpt/inference.ts";
 export { RwkvInference } from "../model/rwkv/inference.ts";
 export {
+  checkLogits,
   feedTo,
   type FinishReason,
   generate,

@@ -31,8 +31,18 @@ export interface SafetensorsFile {
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
+/** Options of {@link decodeSafetensors} and {@link readSafetensors}. */
+export interface DecodeSafetensorsOptions {
+  /**
+   * Refuse a tensor holding NaN or ±∞, naming it (checked in the same pass that converts
+   * the values; for weights, which are never legitimately non-finite).
+   */
+  finite?: boolean;
+}
+
 /**
- * Parses safetensors bytes. `name` is used in error messages.
+ * Parses safetensors bytes. `name` is used in error messages. Refuses tensors that overlap,
+ * leave bytes of the data section unused or run past it, and (with `finite`) NaN or ±∞.
  *
  * @example
  * ```ts
@@ -45,7 +55,11 @@ const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
  * console.log(file.tensors.get("w")!.data); // Float32Array [1, 2]
  * ```
  */
-export function decodeSafetensors(bytes: Uint8Array, name = "safetensors"): SafetensorsFile {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  name = "safetensors",
+  options: DecodeSafetensorsOptions = {},
+): SafetensorsFile {
   const bad = (why: string) => new BenteviError(`${name}: not a valid safetensors file (${why})`);
   if (bytes.length < 8) throw bad("shorter than its 8-byte header length");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -104,27 +118,47 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors"): Safe
     const raw = bytes.subarray(dataStart + begin, dataStart + end);
     const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const data = new Float32Array(count);
+    // `check` stays 0 unless a value is NaN or ±∞ (NaN·0 and ∞·0 are NaN): the same pass.
+    let check = 0;
     if (dtype === "F32") {
-      for (let i = 0; i < count; i++) data[i] = rv.getFloat32(i * 4, true);
+      for (let i = 0; i < count; i++) check += (data[i] = rv.getFloat32(i * 4, true)) * 0;
     } else if (dtype === "F64") {
-      for (let i = 0; i < count; i++) data[i] = rv.getFloat64(i * 8, true);
+      for (let i = 0; i < count; i++) check += (data[i] = rv.getFloat64(i * 8, true)) * 0;
     } else if (dtype === "F16") {
-      for (let i = 0; i < count; i++) data[i] = halfToFloat(rv.getUint16(i * 2, true));
+      for (let i = 0; i < count; i++) {
+        check += (data[i] = halfToFloat(rv.getUint16(i * 2, true))) * 0;
+      }
     } else {
       const u = new Uint32Array(1);
       const f = new Float32Array(u.buffer);
       for (let i = 0; i < count; i++) {
         u[0] = rv.getUint16(i * 2, true) << 16;
-        data[i] = f[0];
+        check += (data[i] = f[0]) * 0;
       }
+    }
+    if (options.finite && check !== 0) {
+      const at = data.findIndex((x) => !Number.isFinite(x));
+      throw new BenteviError(
+        `${name}: tensor ${key} holds a non-finite value (${
+          data[at]
+        } at index ${at}); the weights are corrupt (a diverged run?)`,
+      );
     }
     tensors.set(key, { shape: shape as number[], data });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) {
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let covered = 0;
+  for (let i = 0; i < spans.length; i++) {
+    if (i > 0 && spans[i][0] < spans[i - 1][1]) {
       throw bad(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
     }
+    if (spans[i][0] > covered) {
+      throw bad(`data bytes ${covered}…${spans[i][0]} belong to no tensor`);
+    }
+    covered = spans[i][1];
+  }
+  if (covered !== dataLen) {
+    throw bad(`the last ${dataLen - covered} data bytes belong to no tensor`);
   }
   return { tensors, metadata };
 }
@@ -186,14 +220,17 @@ export function encodeSafetensors(
  * console.log((await readSafetensors(path)).tensors.get("x")!.data[0]); // 3
  * ```
  */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+export async function readSafetensors(
+  path: string,
+  options: DecodeSafetensorsOptions = {},
+): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
     throw fsError(e, path);
   }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(bytes, path, options);
 }
 
 /**

@@ -262,7 +262,7 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
       `${dir}: no model.safetensors (only safetensors weights are read; convert .bin/.pth first)`,
     );
   }
-  const file = await readSafetensors(weightsPath);
+  const file = await readSafetensors(weightsPath, { finite: true });
   const weights = canonicalWeights(file.tensors, config, weightsPath);
   const tokenizerPath = join(dir, "tokenizer.json");
   return {
@@ -302,6 +302,8 @@ export async function loadTrainerState(dir: string): Promise<TrainerStateFiles> 
     throw new BenteviError(`${path}: not valid JSON`);
   }
   const optPath = join(dir, "optimizer.safetensors");
-  const tensors = (await exists(optPath)) ? (await readSafetensors(optPath)).tensors : undefined;
+  const tensors = (await exists(optPath))
+    ? (await readSafetensors(optPath, { finite: true })).tensors
+    : undefined;
   return { json, tensors };
 }

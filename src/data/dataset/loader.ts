@@ -8,7 +8,7 @@
 import { BenteviError } from "../../errors.ts";
 import { mapFile } from "../../native/mmap.ts";
 import { Xoshiro128 } from "../../random.ts";
-import { HEADER_BYTES, parseHeader } from "./format.ts";
+import { HEADER_BYTES, MAX_VOCAB_SIZE, parseHeader } from "./format.ts";
 
 /** An opened token file. */
 export interface TokenDataset {
@@ -80,6 +80,11 @@ export function openTokenDatasetSync(
       ? new Uint16Array(bytes.buffer, offset, header.count)
       : new Uint32Array(bytes.buffer, offset, header.count);
     const maxTokenId = maxOf(tokens);
+    if (maxTokenId >= MAX_VOCAB_SIZE) {
+      throw new BenteviError(
+        `${path}: token id ${maxTokenId} is past the largest vocabulary accepted (${MAX_VOCAB_SIZE}); the file is corrupt`,
+      );
+    }
     if (header.vocabSize > 0 && maxTokenId >= header.vocabSize) {
       throw new BenteviError(
         `${path}: token id ${maxTokenId} is outside the vocabulary size ${header.vocabSize} recorded in the header`,
