@@ -155,8 +155,14 @@ Deno.test({
 });
 
 Deno.test("dataset build: when the hash picks no validation document, the last one is moved there", async () => {
-  const { dir, tok, docs } = await setup();
-  // with two documents and a tiny fraction, the hash picks none
+  const { dir, tok } = await setup();
+  // with two documents and a tiny fraction, the hash picks none; the last (the smaller) one
+  // is held out whole
+  const docs = [
+    "Segundo documento, um pouco maior que o primeiro.",
+    "Primeiro documento de texto simples.",
+  ];
+  await Deno.writeTextFile(`${dir}/textos.txt`, docs.join("\n\n\n") + "\n");
   const r = await buildDataset([`${dir}/textos.txt`], {
     tokenizer: `${dir}/tok.json`,
     output: `${dir}/p`,
@@ -164,6 +170,7 @@ Deno.test("dataset build: when the hash picks no validation document, the last o
   });
   assert.equal(r.train.documents, 1);
   assert.equal(r.val.documents, 1);
+  assert.match(r.notice ?? "", /held out the last document/);
   const train = await openTokenDataset(r.train.path);
   const val = await openTokenDataset(r.val.path);
   const eot = tok.endOfTextId!;
