@@ -86,7 +86,7 @@ Deno.test("rwkv.cpp reader: bad files get a clear message", () => {
   [2, key.length, 4].forEach((v, i) => dv.setInt32(24 + 4 * i, v, true));
   dv.setInt32(36, 2, true), dv.setInt32(40, 4, true);
   buf.set(key, 44);
-  assert.throws(() => decodeRwkvCpp(buf, "q.bin"), /q.bin: .*data type 4/);
+  assert.throws(() => decodeRwkvCpp(buf, "q.bin"), /q.bin: .*data type is 4, a quantized format/);
   // Truncated data.
   dv.setInt32(32, 0, true);
   assert.throws(() => decodeRwkvCpp(buf, "t.bin"), /runs past the end/);
