@@ -6,6 +6,7 @@
  * same way.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../_cli.ts";
 import { buildDataset, openTokenDataset } from "../../src/data/mod.ts";
 import { isValidationDocument } from "../../src/data/dataset/build.ts";
 import { newlineFlags, splitTail } from "../../src/data/dataset/split.ts";
@@ -13,7 +14,6 @@ import { loadTrainingData } from "../../src/train/mod.ts";
 import { checkDataFits } from "../../src/train/trainer.ts";
 import { trainTokenizer } from "../../src/tokenizer/mod.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const WORDS = ["casa", "rio", "sol", "mar", "verde", "azul", "longo", "dia", "noite", "tempo"];
 
 /** `n` paragraphs of pseudo-random words, one blank line between them (one document). */
@@ -102,14 +102,8 @@ Deno.test("dataset build: no line breaks at all → cut at a token boundary; a l
     assert.ok(v.train.tokens > 1 && v.val.tokens > 1, `${v.train.tokens} / ${v.val.tokens}`);
 
     // Through the CLI: the notice is one line on stderr, exit 0.
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        CLI,
+    const o = await runCli(
+      [
         "dataset",
         "build",
         `${dir}/corpus.txt`,
@@ -118,10 +112,9 @@ Deno.test("dataset build: no line breaks at all → cut at a token boundary; a l
         "-o",
         `${dir}/cli`,
       ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(o.stderr);
+      { permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"] },
+    );
+    const err = o.stderr;
     assert.equal(o.code, 0, err);
     assert.equal(err.split("\n").filter((l) => l.includes("notice")).length, 1, err);
   } finally {

@@ -5,6 +5,7 @@
  * Every hostile file is built here.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../_cli.ts";
 import { convertRwkvCpp, decodeRwkvCpp } from "../../src/model/rwkv/cpp.ts";
 import {
   initWeights,
@@ -22,8 +23,6 @@ import {
   ScriptedModel,
   tinyGpt,
 } from "../generate/helpers.ts";
-
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
 const RWKV: ModelConfig = {
   arch: "rwkv",
@@ -101,24 +100,17 @@ Deno.test("rwkv.cpp: an honest file converts; every lying header field is refuse
 
     // And through the CLI: exit 1, one line, no output written.
     await Deno.writeFile(`${dir}/lie.bin`, rwkvCppBytes({ headerLayers: 1 }));
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        CLI,
+    const o = await runCli(
+      [
         "convert",
         "rwkv-cpp",
         `${dir}/lie.bin`,
         "--output",
         `${dir}/lie`,
       ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(o.stderr).trim();
+      { permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"] },
+    );
+    const err = o.stderr.trim();
     assert.equal(o.code, 1, err);
     assert.match(err, /lie\.bin: .*n_layer is 1/);
     assert.equal(err.split("\n").length, 1, err);
@@ -166,14 +158,8 @@ Deno.test("a checkpoint holding NaN is refused, naming the first bad tensor; pre
     await saveCheckpoint(`${dir}/inf`, { config, weights: inf });
     await assert.rejects(() => loadCheckpoint(`${dir}/inf`), /-Infinity at index 5/);
 
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        CLI,
+    const o = await runCli(
+      [
         "predict",
         "--checkpoint",
         `${dir}/nan`,
@@ -182,13 +168,12 @@ Deno.test("a checkpoint holding NaN is refused, naming the first bad tensor; pre
         "--device",
         "cpu",
       ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(o.stderr).trim();
+      { permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"] },
+    );
+    const err = o.stderr.trim();
     assert.equal(o.code, 1, err);
     assert.match(err, /non-finite value/);
-    assert.doesNotMatch(new TextDecoder().decode(o.stdout), /NaN%/);
+    assert.doesNotMatch(o.stdout, /NaN%/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
