@@ -47,16 +47,25 @@ export interface MatmulOptions {
   accumulate?: boolean;
 }
 
-/** Shape of a causal multi-head attention call. `qkv` is `[B, T, 3·C]` (q, k, v concatenated). */
+/**
+ * Shape of a causal multi-head attention call. `qkv` is `[B, T, 3·C]` (q, k, v concatenated),
+ * or `[B, T, (NH + 2·NKV)·headDim]` with grouped-query attention (see {@link AttentionDims.NKV}).
+ */
 export interface AttentionDims {
   /** Batch size. */
   B: number;
   /** Sequence length of this call (query positions). */
   T: number;
-  /** Model width C = NH · headDim. */
+  /** Model width C = NH · headDim (the width of the queries and of the output). */
   C: number;
-  /** Number of heads. */
+  /** Number of (query) heads. */
   NH: number;
+  /**
+   * Key/value heads (grouped-query attention; default NH; must divide NH). With it, `qkv`
+   * rows are `[q: NH·hd | k: NKV·hd | v: NKV·hd]`, hd = C/NH, and query head h reads kv head
+   * floor(h / (NH/NKV)) (Hugging Face `repeat_kv`). KV caches are `[B, Tmax, NKV·hd]`.
+   */
+  NKV?: number;
 }
 
 /** Hyper-parameters of one fused AdamW update. */
@@ -151,7 +160,7 @@ export interface AttentionArgs {
   out: Tensor;
   /** Saved per-row log-sum-exp `[B, NH, T]`, for the backward pass. */
   lse: Tensor;
-  /** Queries, keys and values `[B, T, 3C]`. */
+  /** Queries, keys and values `[B, T, 3C]` (`[B, T, (NH + 2·NKV)·hd]` with NKV). */
   qkv: Tensor;
   /** Batch, sequence length, width and heads. */
   dims: AttentionDims;
@@ -159,7 +168,7 @@ export interface AttentionArgs {
 
 /** Arguments of {@link Backend.attentionBackward}. */
 export interface AttentionBackwardArgs {
-  /** Gradient of `qkv` `[B, T, 3C]` (accumulated). */
+  /** Gradient of `qkv`, the same shape (accumulated). */
   dqkv: Tensor;
   /** Gradient of the output `[B, T, C]`. */
   dout: Tensor;
@@ -167,7 +176,7 @@ export interface AttentionBackwardArgs {
   out: Tensor;
   /** Log-sum-exp `[B, NH, T]` saved by the forward pass. */
   lse: Tensor;
-  /** Queries, keys and values of the forward pass `[B, T, 3C]`. */
+  /** Queries, keys and values of the forward pass (see {@link AttentionArgs.qkv}). */
   qkv: Tensor;
   /** Batch, sequence length, width and heads. */
   dims: AttentionDims;
@@ -177,16 +186,105 @@ export interface AttentionBackwardArgs {
 export interface AttentionCachedArgs {
   /** Output `[B, T, C]`. */
   out: Tensor;
-  /** Queries, keys and values of the new positions `[B, T, 3C]`. */
+  /** Queries, keys and values of the new positions `[B, T, 3C]` (or the GQA row width). */
   qkv: Tensor;
-  /** Key cache `[B, Tmax, C]`; the new keys are written at `pos …`. */
+  /** Key cache `[B, Tmax, NKV·headDim]`; the new keys are written at `pos …`. */
   kCache: Tensor;
-  /** Value cache `[B, Tmax, C]`; the new values are written at `pos …`. */
+  /** Value cache `[B, Tmax, NKV·headDim]`; the new values are written at `pos …`. */
   vCache: Tensor;
   /** Position of the first new token. */
   pos: number;
   /** Batch, new positions (T), width and heads. */
   dims: AttentionDims;
+}
+
+/** Arguments of {@link Backend.rmsNorm}. */
+export interface RmsNormArgs {
+  /** Output `[N, C]`. */
+  out: Tensor;
+  /** Saved per-row `1/√(mean(x²) + eps)` `[N]`, for the backward pass. */
+  rstd: Tensor;
+  /** Input `[N, C]`. */
+  x: Tensor;
+  /** Gain `[C]`. */
+  w: Tensor;
+  /** Epsilon added to the mean square (Llama's `rms_norm_eps`). */
+  eps: number;
+}
+
+/** Arguments of {@link Backend.rmsNormBackward}. */
+export interface RmsNormBackwardArgs {
+  /** Gradient of the input `[N, C]` (accumulated). */
+  dx: Tensor;
+  /** Gradient of the gain `[C]` (accumulated). */
+  dw: Tensor;
+  /** Gradient of the output `[N, C]`. */
+  dout: Tensor;
+  /** Input of the forward pass `[N, C]`. */
+  x: Tensor;
+  /** Gain `[C]`. */
+  w: Tensor;
+  /** Per-row reciprocal root mean square `[N]` saved by the forward pass. */
+  rstd: Tensor;
+}
+
+/** Arguments of {@link Backend.rope}. */
+export interface RopeArgs {
+  /** Output `[B, T, W]`; may be `x` itself (in place: one invocation owns a pair). */
+  out: Tensor;
+  /** Input `[B, T, W]`, e.g. fused q|k|v rows. */
+  x: Tensor;
+  /** `[Tmax, headDim/2]`: `cos(p · theta^(−2i/headDim))`, computed on the host in float64. */
+  cos: Tensor;
+  /** `[Tmax, headDim/2]`: the sines of the same angles. */
+  sin: Tensor;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+  /** Head size (even). */
+  headDim: number;
+  /**
+   * The first `rotatedHeads·headDim` columns of a row are rotated (Hugging Face
+   * `rotate_half`: pairs `(i, i + headDim/2)` of each head); the rest are copied.
+   */
+  rotatedHeads: number;
+  /** Position of each sequence's first token (default 0). */
+  posOffset?: number;
+}
+
+/** Arguments of {@link Backend.ropeBackward}. */
+export interface RopeBackwardArgs {
+  /** Gradient of the input `[B, T, W]` (accumulated): `Rᵀ·dout` on rotated columns, `dout` on the rest. */
+  dx: Tensor;
+  /** Gradient of the output `[B, T, W]`. */
+  dout: Tensor;
+  /** The cosine table of the forward pass `[Tmax, headDim/2]`. */
+  cos: Tensor;
+  /** The sine table of the forward pass `[Tmax, headDim/2]`. */
+  sin: Tensor;
+  /** Batch size. */
+  B: number;
+  /** Sequence length (positions 0…T−1). */
+  T: number;
+  /** Head size (even). */
+  headDim: number;
+  /** Heads rotated by the forward pass. */
+  rotatedHeads: number;
+}
+
+/** Arguments of {@link Backend.swigluBackward}. */
+export interface SwigluBackwardArgs {
+  /** Gradient of the gate (accumulated). */
+  dgate: Tensor;
+  /** Gradient of the up projection (accumulated). */
+  dup: Tensor;
+  /** Gradient of the output. */
+  dout: Tensor;
+  /** Gate of the forward pass. */
+  gate: Tensor;
+  /** Up projection of the forward pass. */
+  up: Tensor;
 }
 
 /** Arguments of {@link Backend.softmaxCrossEntropy}. */
@@ -323,7 +421,7 @@ export interface WkvBackwardArgs {
 }
 
 /**
- * A compute device that runs the ops of the GPT and RWKV models, forward and backward.
+ * A compute device that runs the ops of the GPT, Llama and RWKV models, forward and backward.
  *
  * Ops with more than four arguments take one named-argument object, e.g.
  * `backend.layerNorm({ out, mean, rstd, x, w, b })`.
@@ -396,15 +494,16 @@ export interface Backend {
   geluBackward(dx: Tensor, x: Tensor, dout: Tensor): void;
   /**
    * Causal multi-head self-attention over `qkv [B, T, 3C]` into `out [B, T, C]`, scale
-   * 1/√headDim; saves the per-row log-sum-exp `lse [B, NH, T]` for backward.
+   * 1/√headDim; saves the per-row log-sum-exp `lse [B, NH, T]` for backward. With
+   * `dims.NKV` (grouped-query attention) `qkv` is `[B, T, (NH + 2·NKV)·headDim]`.
    */
   attention(args: AttentionArgs): void;
-  /** Backward of `attention`: accumulates into `dqkv [B, T, 3C]`. */
+  /** Backward of `attention`: accumulates into `dqkv` (the shape of `qkv`). */
   attentionBackward(args: AttentionBackwardArgs): void;
   /**
-   * Attention for generation with a KV cache: appends the k and v of `qkv [B, T, 3C]` at
-   * positions `pos … pos+T-1` of `kCache`/`vCache` (`[B, Tmax, C]`), then attends each new
-   * query causally over positions `0 … pos+t`. Writes `out [B, T, C]`.
+   * Attention for generation with a KV cache: appends the k and v of `qkv` at positions
+   * `pos … pos+T-1` of `kCache`/`vCache` (`[B, Tmax, NKV·headDim]`, NKV = NH by default),
+   * then attends each new query causally over positions `0 … pos+t`. Writes `out [B, T, C]`.
    */
   attentionCached(args: AttentionCachedArgs): void;
   /**
@@ -413,6 +512,29 @@ export interface Backend {
    * `dlogits` is given, `dlogits = (softmax − onehot) · gradScale` (overwrites).
    */
   softmaxCrossEntropy(args: SoftmaxCrossEntropyArgs): void;
+
+  // ---- Llama ops -------------------------------------------------------------------------
+  /**
+   * RMSNorm over the last dim of `x [N, C]`: `out = x · rstd · w` with
+   * `rstd = 1/√(mean(x²) + eps)`, saved `[N]` for backward (Llama's `LlamaRMSNorm`).
+   */
+  rmsNorm(args: RmsNormArgs): void;
+  /** Backward of `rmsNorm`: accumulates into `dx`, `dw`. */
+  rmsNormBackward(args: RmsNormBackwardArgs): void;
+  /**
+   * Rotary position embedding as Hugging Face applies it (`rotate_half`, not Meta's
+   * interleaved pairs): in each of the first `rotatedHeads` heads of a row of `x [B, T, W]`,
+   * at position `p = posOffset + t`, `out[i] = x[i]·cos[p,i] − x[i+h]·sin[p,i]` and
+   * `out[i+h] = x[i+h]·cos[p,i] + x[i]·sin[p,i]` for `i < h = headDim/2`; other columns are
+   * copied. `out` may be `x` (in place).
+   */
+  rope(args: RopeArgs): void;
+  /** Backward of `rope` (positions 0…T−1): accumulates `Rᵀ·dout` into `dx`. */
+  ropeBackward(args: RopeBackwardArgs): void;
+  /** `out = silu(gate) · up` (silu(x) = x·sigmoid(x)): the SwiGLU MLP's gating. */
+  swiglu(out: Tensor, gate: Tensor, up: Tensor): void;
+  /** Backward of `swiglu`: `dgate += dout·up·silu'(gate)`, `dup += dout·silu(gate)`. */
+  swigluBackward(args: SwigluBackwardArgs): void;
   /** i32 `out[n] = argmax_v x[n, v]` — next-token accuracy. */
   argmaxRows(out: Tensor, x: Tensor): void;
   /** The `k` largest values of the 1-D `x` and their indices (descending), for sampling. */

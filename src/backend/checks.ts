@@ -105,9 +105,21 @@ export function channels(x: Tensor, B: number, T: number): number {
   return x.size / (B * T);
 }
 
-/** Positions Tmax of a KV cache read as `[B, Tmax, C]`. */
-export function cacheLength(cache: Tensor, { B, C }: AttentionDims): number {
-  return cache.size / (B * C);
+/**
+ * Widths of an attention call: head size `hd = C/NH`, key/value heads `NKV` (NH unless
+ * grouped-query), the key (and value) width `KV = NKV·hd`, and the `qkv` row width
+ * `W = C + 2·KV` (3C without grouped-query attention).
+ */
+export function attentionWidths(
+  { C, NH, NKV = NH }: AttentionDims,
+): { hd: number; NKV: number; KV: number; W: number } {
+  const hd = C / NH, KV = NKV * hd;
+  return { hd, NKV, KV, W: C + 2 * KV };
+}
+
+/** Positions Tmax of a KV cache read as `[B, Tmax, NKV·hd]`. */
+export function cacheLength(cache: Tensor, dims: AttentionDims): number {
+  return cache.size / (dims.B * attentionWidths(dims).KV);
 }
 
 // ---- shared pieces of the op checks --------------------------------------------------------
@@ -128,9 +140,51 @@ function checkBTC(op: string, x: Tensor, B: number, T: number): number {
   return C;
 }
 
-function checkAttentionDims(op: string, { B, T, C, NH }: AttentionDims): void {
+/** Checks the dims and returns the `qkv` row width and its description for messages. */
+function checkAttentionDims(op: string, dims: AttentionDims): { W: number; desc: string } {
+  const { B, T, C, NH, NKV = NH } = dims;
   if (![B, T, C, NH].every((d) => Number.isInteger(d) && d >= 1) || C % NH !== 0) {
     throw new Error(`${op}: invalid dims B ${B}, T ${T}, C ${C}, NH ${NH} (C must divide by NH)`);
+  }
+  if (!Number.isInteger(NKV) || NKV < 1 || NH % NKV !== 0) {
+    throw new Error(`${op}: invalid dims NKV ${NKV} (key/value heads must divide NH ${NH})`);
+  }
+  const { W } = attentionWidths(dims);
+  const desc = NKV === NH
+    ? `[B, T, 3C] = [${B}, ${T}, ${W}]`
+    : `[B, T, (NH + 2·NKV)·hd] = [${B}, ${T}, ${W}]`;
+  return { W, desc };
+}
+
+function checkRope(
+  op: string,
+  x: Tensor,
+  cos: Tensor,
+  sin: Tensor,
+  B: number,
+  T: number,
+  headDim: number,
+  rotatedHeads: number,
+  posOffset: number,
+): void {
+  const W = checkBTC(op, x, B, T);
+  if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) {
+    throw new Error(`${op}: headDim ${headDim} must be an even integer ≥ 2`);
+  }
+  if (!Number.isInteger(rotatedHeads) || rotatedHeads < 0 || rotatedHeads * headDim > W) {
+    throw new Error(
+      `${op}: rotatedHeads ${rotatedHeads} × headDim ${headDim} exceeds the row width ${W}`,
+    );
+  }
+  expectSameSize(op, "sin", sin, "cos", cos);
+  const half = headDim / 2, Tmax = cos.size / half;
+  if (!Number.isInteger(Tmax) || asMatrix(cos)[1] !== half) {
+    throw new Error(`${op}: cos ${fmtShape(cos.shape)} is not [Tmax, headDim/2 = ${half}]`);
+  }
+  if (!Number.isInteger(posOffset) || posOffset < 0 || posOffset + T > Tmax) {
+    throw new Error(
+      `${op}: positions ${posOffset}…${posOffset + T - 1} exceed cos ${fmtShape(cos.shape)}`,
+    );
   }
 }
 
@@ -317,34 +371,37 @@ export const OP_CHECKS: OpChecks = {
   },
   attention({ out, lse, qkv, dims }) {
     const op = "attention";
-    checkAttentionDims(op, dims);
+    const { W, desc } = checkAttentionDims(op, dims);
     const { B, T, C, NH } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
+    expectSize(op, "qkv", qkv, B * T * W, desc);
     expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
     expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
   },
   attentionBackward({ dqkv, dout, out, lse, qkv, dims }) {
     const op = "attentionBackward";
-    checkAttentionDims(op, dims);
+    const { W, desc } = checkAttentionDims(op, dims);
     const { B, T, C, NH } = dims;
-    const need3 = `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`, need = `[B, T, C] = [${B}, ${T}, ${C}]`;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, need3);
-    expectSize(op, "dqkv", dqkv, B * T * 3 * C, need3);
+    const need = `[B, T, C] = [${B}, ${T}, ${C}]`;
+    expectSize(op, "qkv", qkv, B * T * W, desc);
+    expectSize(op, "dqkv", dqkv, B * T * W, desc);
     expectSize(op, "out", out, B * T * C, need);
     expectSize(op, "dout", dout, B * T * C, need);
     expectSize(op, "lse", lse, B * NH * T, `[B, NH, T] = [${B}, ${NH}, ${T}]`);
   },
   attentionCached({ out, qkv, kCache, vCache, pos, dims }) {
     const op = "attentionCached";
-    checkAttentionDims(op, dims);
+    const { W, desc } = checkAttentionDims(op, dims);
     const { B, T, C } = dims;
-    expectSize(op, "qkv", qkv, B * T * 3 * C, `[B, T, 3C] = [${B}, ${T}, ${3 * C}]`);
+    const { KV } = attentionWidths(dims);
+    expectSize(op, "qkv", qkv, B * T * W, desc);
     expectSize(op, "out", out, B * T * C, `[B, T, C] = [${B}, ${T}, ${C}]`);
     expectSameSize(op, "kCache", kCache, "vCache", vCache);
     const Tmax = cacheLength(kCache, dims);
-    if (!Number.isInteger(Tmax) || asMatrix(kCache)[1] !== C) {
+    if (!Number.isInteger(Tmax) || asMatrix(kCache)[1] !== KV) {
+      const name = KV === C ? "C" : "NKV·hd";
       throw new Error(
-        `${op}: kCache ${fmtShape(kCache.shape)} is not [B, Tmax, C] with B ${B}, C ${C}`,
+        `${op}: kCache ${fmtShape(kCache.shape)} is not [B, Tmax, ${name}] with B ${B}, ` +
+          `${name} ${KV}`,
       );
     }
     if (!Number.isInteger(pos) || pos < 0 || pos + T > Tmax) {
@@ -359,6 +416,48 @@ export const OP_CHECKS: OpChecks = {
     expectSize(op, "targets", targets, N, `logits ${fmtShape(logits.shape)}`);
     expectSize(op, "losses", losses, N, `logits ${fmtShape(logits.shape)}`);
     if (dlogits) expectSameSize(op, "dlogits", dlogits, "logits", logits);
+  },
+
+  // ---- Llama ops ----
+  rmsNorm({ out, rstd, x, w, eps }) {
+    const op = "rmsNorm";
+    const [N, C] = asMatrix(x);
+    expectSameSize(op, "out", out, "x", x);
+    expectSize(op, "w", w, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+    if (!(eps >= 0) || !Number.isFinite(eps)) {
+      throw new Error(`${op}: eps ${eps} must be a finite number ≥ 0`);
+    }
+  },
+  rmsNormBackward({ dx, dw, dout, x, w, rstd }) {
+    const op = "rmsNormBackward";
+    const [N, C] = asMatrix(x);
+    expectSameSize(op, "dx", dx, "x", x);
+    expectSameSize(op, "dout", dout, "x", x);
+    expectSize(op, "w", w, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "dw", dw, C, `x ${fmtShape(x.shape)}`);
+    expectSize(op, "rstd", rstd, N, `x ${fmtShape(x.shape)}`);
+  },
+  rope({ out, x, cos, sin, B, T, headDim, rotatedHeads, posOffset = 0 }) {
+    const op = "rope";
+    checkRope(op, x, cos, sin, B, T, headDim, rotatedHeads, posOffset);
+    expectSameSize(op, "out", out, "x", x);
+  },
+  ropeBackward({ dx, dout, cos, sin, B, T, headDim, rotatedHeads }) {
+    const op = "ropeBackward";
+    checkRope(op, dout, cos, sin, B, T, headDim, rotatedHeads, 0);
+    expectSameSize(op, "dx", dx, "dout", dout);
+  },
+  swiglu(out, gate, up) {
+    expectSameSize("swiglu", "gate", gate, "up", up);
+    expectSameSize("swiglu", "out", out, "gate", gate);
+  },
+  swigluBackward({ dgate, dup, dout, gate, up }) {
+    const op = "swigluBackward";
+    expectSameSize(op, "up", up, "gate", gate);
+    expectSameSize(op, "dout", dout, "gate", gate);
+    expectSameSize(op, "dgate", dgate, "gate", gate);
+    expectSameSize(op, "dup", dup, "up", up);
   },
 
   // ---- optimizer ----

@@ -173,6 +173,97 @@ const BAD_CALLS: [string, (be: Backend) => void, RegExp][] = [
     /^attentionCached: positions 4…4 do not fit the cache \[1, 4, 4\]/,
   ],
   [
+    "attention NKV",
+    (be) =>
+      be.attention({
+        out: be.zeros([1, 2, 4]),
+        lse: be.zeros([4]),
+        qkv: be.zeros([1, 2, 8]),
+        dims: { B: 1, T: 2, C: 4, NH: 2, NKV: 3 },
+      }),
+    /^attention: invalid dims NKV 3 \(key\/value heads must divide NH 2\)/,
+  ],
+  [
+    "attentionCached GQA cache",
+    (be) =>
+      be.attentionCached({
+        out: be.zeros([4]),
+        qkv: be.zeros([8]),
+        kCache: be.zeros([1, 4, 4]),
+        vCache: be.zeros([1, 4, 4]),
+        pos: 0,
+        dims: { B: 1, T: 1, C: 4, NH: 2, NKV: 1 },
+      }),
+    /^attentionCached: kCache \[1, 4, 4\] is not \[B, Tmax, NKV·hd\] with B 1, NKV·hd 2/,
+  ],
+  [
+    "rmsNorm rstd",
+    (be) =>
+      be.rmsNorm({
+        out: be.zeros([2, 3]),
+        rstd: be.zeros([3]),
+        x: be.zeros([2, 3]),
+        w: be.zeros([3]),
+        eps: 1e-6,
+      }),
+    /^rmsNorm: rstd has shape \[3\].*x \[2, 3\]/,
+  ],
+  [
+    "rmsNormBackward dw",
+    (be) =>
+      be.rmsNormBackward({
+        dx: be.zeros([2, 3]),
+        dw: be.zeros([2]),
+        dout: be.zeros([2, 3]),
+        x: be.zeros([2, 3]),
+        w: be.zeros([3]),
+        rstd: be.zeros([2]),
+      }),
+    /^rmsNormBackward: dw has shape \[2\]/,
+  ],
+  [
+    "rope odd head",
+    (be) =>
+      be.rope({
+        out: be.zeros([1, 2, 6]),
+        x: be.zeros([1, 2, 6]),
+        cos: be.zeros([4, 1]),
+        sin: be.zeros([4, 1]),
+        B: 1,
+        T: 2,
+        headDim: 3,
+        rotatedHeads: 1,
+      }),
+    /^rope: headDim 3 must be an even integer ≥ 2/,
+  ],
+  [
+    "ropeBackward table",
+    (be) =>
+      be.ropeBackward({
+        dx: be.zeros([1, 2, 8]),
+        dout: be.zeros([1, 2, 8]),
+        cos: be.zeros([4, 1]),
+        sin: be.zeros([4, 1]),
+        B: 1,
+        T: 2,
+        headDim: 4,
+        rotatedHeads: 2,
+      }),
+    /^ropeBackward: cos \[4, 1\] is not \[Tmax, headDim\/2 = 2\]/,
+  ],
+  [
+    "swigluBackward",
+    (be) =>
+      be.swigluBackward({
+        dgate: be.zeros([4]),
+        dup: be.zeros([5]),
+        dout: be.zeros([4]),
+        gate: be.zeros([4]),
+        up: be.zeros([4]),
+      }),
+    /^swigluBackward: dup \[5\] and up \[4\]/,
+  ],
+  [
     "softmaxCrossEntropy",
     (be) =>
       be.softmaxCrossEntropy({

@@ -1,6 +1,6 @@
 /**
  * Activation kernels of the CPU backend: GELU (tanh form, GPT-2's `gelu_new`), squared ReLU
- * and sigmoid (RWKV), each with its backward (which accumulates).
+ * and sigmoid (RWKV), SwiGLU's gating (Llama), each with its backward (which accumulates).
  *
  * @module
  */
@@ -51,4 +51,27 @@ export function sigmoid(out: FloatArray, x: FloatArray): void {
 /** `dx += y·(1 − y)·dout`, given the forward output `y`. */
 export function sigmoidBackward(dx: FloatArray, y: FloatArray, dout: FloatArray): void {
   for (let i = 0; i < dx.length; i++) dx[i] += y[i] * (1 - y[i]) * dout[i];
+}
+
+/** `out = silu(gate)·up`, silu(x) = x·sigmoid(x) (the SwiGLU MLP). */
+export function swiglu(out: FloatArray, gate: FloatArray, up: FloatArray): void {
+  for (let i = 0; i < out.length; i++) {
+    const g = gate[i];
+    out[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+}
+
+/** `dgate += dout·up·silu'(gate)` with silu'(x) = s·(1 + x·(1 − s)), `dup += dout·silu(gate)`. */
+export function swigluBackward(
+  dgate: FloatArray,
+  dup: FloatArray,
+  dout: FloatArray,
+  gate: FloatArray,
+  up: FloatArray,
+): void {
+  for (let i = 0; i < dgate.length; i++) {
+    const g = gate[i], s = 1 / (1 + Math.exp(-g)), d = dout[i];
+    dgate[i] += d * up[i] * s * (1 + g * (1 - s));
+    dup[i] += d * g * s;
+  }
 }

@@ -2,12 +2,15 @@
  * Causal multi-head self-attention of the CPU backend: forward (saving the per-row
  * log-sum-exp), backward, and the KV-cached form used for generation.
  *
- * Layout: `qkv [B, T, 3C]` holds q, k, v side by side; head `h` uses channels
- * `h·hs … h·hs+hs−1` of each (hs = C / NH). Scores are scaled by 1/√hs.
+ * Layout: `qkv [B, T, W]` holds q, k, v side by side: q `[NH·hs]`, then k and v `[NKV·hs]` each
+ * (W = 3C without grouped-query attention, NKV = NH). Query head `h` uses channels
+ * `h·hs … h·hs+hs−1` of q and key/value head `h / (NH/NKV)` of k and v (hs = C / NH). Scores
+ * are scaled by 1/√hs.
  *
  * @module
  */
 import type { AttentionDims } from "../backend.ts";
+import { attentionWidths } from "../checks.ts";
 import { matmul } from "./matmul.ts";
 import type { FloatArray } from "./tensor.ts";
 
@@ -27,7 +30,22 @@ function scratch(size: number): [Float64Array, Float64Array] {
 }
 
 /**
- * `out [B, T, C]` and `lse [B, NH, T]` from `qkv [B, T, 3C]`. Per batch, head and block of
+ * Offsets of the q, k and v slices of head `h` in batch `b` of `qkv`, and of its output in
+ * `out`, for `dims` (the kv head is `h / (NH/NKV)`, as Hugging Face's `repeat_kv`).
+ */
+function headOffsets(
+  dims: AttentionDims,
+  b: number,
+  h: number,
+): { q: number; k: number; v: number; o: number } {
+  const { T, C, NH } = dims, { hd, NKV, KV, W } = attentionWidths(dims);
+  const kvh = Math.floor(h / (NH / NKV));
+  const q = b * T * W + h * hd, k = b * T * W + C + kvh * hd;
+  return { q, k, v: k + KV, o: b * T * C + h * hd };
+}
+
+/**
+ * `out [B, T, C]` and `lse [B, NH, T]` from `qkv [B, T, W]`. Per batch, head and block of
  * queries `t0…t1−1`: `S = Q·Kᵀ/√hs` over keys `0…t1−1` (one strided matmul, reading the
  * head's slices of `qkv` in place), a causal softmax per row, then `out = P·V`.
  */
@@ -35,24 +53,25 @@ export function attention(
   out: FloatArray,
   lse: FloatArray,
   qkv: FloatArray,
-  { B, T, C, NH }: AttentionDims,
+  dims: AttentionDims,
 ): void {
-  const hs = C / NH, scale = 1 / Math.sqrt(hs), C3 = 3 * C;
+  const { B, T, C, NH } = dims, hs = C / NH, scale = 1 / Math.sqrt(hs);
+  const W = attentionWidths(dims).W; // the qkv row width
   const [S] = scratch(Math.min(T, QUERY_BLOCK) * T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
-      const q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C, o = b * T * C + h * hs;
+      const { q, k, v, o } = headOffsets(dims, b, h);
       for (let t0 = 0; t0 < T; t0 += QUERY_BLOCK) {
         const t1 = Math.min(T, t0 + QUERY_BLOCK), nq = t1 - t0, nk = t1;
         // S[r, s] = q_{t0+r} · k_s for keys s < t1.
-        matmul(S, qkv.subarray(q + t0 * C3), qkv.subarray(k), null, {
+        matmul(S, qkv.subarray(q + t0 * W), qkv.subarray(k), null, {
           M: nq,
           N: nk,
           K: hs,
           transA: false,
           transB: true,
-          lda: C3,
-          ldb: C3,
+          lda: W,
+          ldb: W,
         }, false);
         for (let r = 0; r < nq; r++) {
           const t = t0 + r, row = r * nk;
@@ -76,7 +95,7 @@ export function attention(
           K: nk,
           transA: false,
           transB: false,
-          ldb: C3,
+          ldb: W,
           ldc: C,
         }, false);
       }
@@ -96,24 +115,26 @@ export function attentionBackward(
   out: FloatArray,
   lse: FloatArray,
   qkv: FloatArray,
-  { B, T, C, NH }: AttentionDims,
+  dims: AttentionDims,
 ): void {
-  const hs = C / NH, scale = 1 / Math.sqrt(hs), C3 = 3 * C;
+  const { B, T, C, NH } = dims, hs = C / NH, scale = 1 / Math.sqrt(hs);
+  const W = attentionWidths(dims).W; // the qkv row width
   const [P, dS] = scratch(Math.min(T, QUERY_BLOCK) * T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
-      const q = b * T * C3 + h * hs, k = q + C, v = q + 2 * C, o = b * T * C + h * hs;
+      // Query heads sharing a kv head all accumulate into its dK and dV.
+      const { q, k, v, o } = headOffsets(dims, b, h);
       for (let t0 = 0; t0 < T; t0 += QUERY_BLOCK) {
         const t1 = Math.min(T, t0 + QUERY_BLOCK), nq = t1 - t0, nk = t1;
-        const qBlock = q + t0 * C3, oBlock = o + t0 * C;
+        const qBlock = q + t0 * W, oBlock = o + t0 * C;
         matmul(P, qkv.subarray(qBlock), qkv.subarray(k), null, {
           M: nq,
           N: nk,
           K: hs,
           transA: false,
           transB: true,
-          lda: C3,
-          ldb: C3,
+          lda: W,
+          ldb: W,
         }, false);
         for (let r = 0; r < nq; r++) {
           const t = t0 + r, row = r * nk, l = lse[(b * NH + h) * T + t];
@@ -129,7 +150,7 @@ export function attentionBackward(
           transB: false,
           lda: nk,
           ldb: C,
-          ldc: C3,
+          ldc: W,
         }, true);
         // dP = dO · Vᵀ, then dS = P ∘ (dP − D) · scale in place.
         matmul(dS, dout.subarray(oBlock), qkv.subarray(v), null, {
@@ -139,7 +160,7 @@ export function attentionBackward(
           transA: false,
           transB: true,
           lda: C,
-          ldb: C3,
+          ldb: W,
         }, false);
         for (let r = 0; r < nq; r++) {
           const row = r * nk, or = oBlock + r * C;
@@ -154,8 +175,8 @@ export function attentionBackward(
           K: nk,
           transA: false,
           transB: false,
-          ldb: C3,
-          ldc: C3,
+          ldb: W,
+          ldc: W,
         }, true);
         matmul(dqkv.subarray(k), dS, qkv.subarray(qBlock), null, {
           M: nk,
@@ -164,8 +185,8 @@ export function attentionBackward(
           transA: true,
           transB: false,
           lda: nk,
-          ldb: C3,
-          ldc: C3,
+          ldb: W,
+          ldc: W,
         }, true);
       }
     }
@@ -173,7 +194,7 @@ export function attentionBackward(
 }
 
 /**
- * Writes the k, v of `qkv [B, T, 3C]` into `kCache`/`vCache [B, Tmax, C]` at positions
+ * Writes the k, v of `qkv [B, T, W]` into `kCache`/`vCache [B, Tmax, NKV·hs]` at positions
  * `pos … pos+T−1`, then attends each query `t` over cache positions `0 … pos+t`.
  */
 export function attentionCached(
@@ -183,27 +204,29 @@ export function attentionCached(
   vCache: FloatArray,
   pos: number,
   Tmax: number,
-  { B, T, C, NH }: AttentionDims,
+  dims: AttentionDims,
 ): void {
-  const hs = C / NH, scale = 1 / Math.sqrt(hs), C3 = 3 * C;
+  const { B, T, C, NH } = dims, hs = C / NH, scale = 1 / Math.sqrt(hs);
+  const { NKV, KV, W } = attentionWidths(dims);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
-      const src = (b * T + t) * C3, dst = (b * Tmax + pos + t) * C;
-      for (let c = 0; c < C; c++) {
+      const src = (b * T + t) * W, dst = (b * Tmax + pos + t) * KV;
+      for (let c = 0; c < KV; c++) {
         kCache[dst + c] = qkv[src + C + c];
-        vCache[dst + c] = qkv[src + 2 * C + c];
+        vCache[dst + c] = qkv[src + C + KV + c];
       }
     }
   }
   const p = new Float64Array(pos + T), acc = new Float64Array(hs);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
+      const kvh = Math.floor(h / (NH / NKV)) * hs; // offset of the kv head in a cache row
       for (let t = 0; t < T; t++) {
-        const q = (b * T + t) * C3 + h * hs;
+        const q = (b * T + t) * W + h * hs;
         const last = pos + t;
         let max = -Infinity;
         for (let s = 0; s <= last; s++) {
-          const k = (b * Tmax + s) * C + h * hs;
+          const k = (b * Tmax + s) * KV + kvh;
           let dot = 0;
           for (let d = 0; d < hs; d++) dot += qkv[q + d] * kCache[k + d];
           p[s] = dot * scale;
@@ -214,7 +237,7 @@ export function attentionCached(
         const o = (b * T + t) * C + h * hs;
         acc.fill(0);
         for (let s = 0; s <= last; s++) {
-          const v = (b * Tmax + s) * C + h * hs;
+          const v = (b * Tmax + s) * KV + kvh;
           const w = p[s] / sum;
           for (let d = 0; d < hs; d++) acc[d] += w * vCache[v + d];
         }

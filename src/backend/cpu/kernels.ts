@@ -28,6 +28,7 @@ import * as emb from "./embedding.ts";
 import * as ln from "./layernorm.ts";
 import { matmul } from "./matmul.ts";
 import * as red from "./reduce.ts";
+import * as rope from "./rope.ts";
 import * as rwkv from "./rwkv.ts";
 import { softmaxCrossEntropy } from "./softmax_xent.ts";
 import { CpuTensor, type FloatArray } from "./tensor.ts";
@@ -356,6 +357,76 @@ export class CpuKernels implements Backend {
       this.#i(op, "indices", indices),
       this.#f(op, "x", x),
       k,
+    );
+  }
+
+  // ---- Llama ops --------------------------------------------------------------------------
+
+  rmsNorm({ out, rstd, x, w, eps }: op.RmsNormArgs): void {
+    const op = "rmsNorm";
+    const [N, C] = asMatrix(x);
+    ln.rmsNorm(
+      this.#f(op, "out", out),
+      this.#f(op, "rstd", rstd),
+      this.#f(op, "x", x),
+      this.#f(op, "w", w),
+      N,
+      C,
+      eps,
+    );
+  }
+
+  rmsNormBackward({ dx, dw, dout, x, w, rstd }: op.RmsNormBackwardArgs): void {
+    const op = "rmsNormBackward";
+    const [N, C] = asMatrix(x);
+    ln.rmsNormBackward(
+      this.#f(op, "dx", dx),
+      this.#f(op, "dw", dw),
+      this.#f(op, "dout", dout),
+      this.#f(op, "x", x),
+      this.#f(op, "w", w),
+      this.#f(op, "rstd", rstd),
+      N,
+      C,
+    );
+  }
+
+  rope({ out, x, cos, sin, B, T, headDim, rotatedHeads, posOffset = 0 }: op.RopeArgs): void {
+    const op = "rope";
+    rope.rope(
+      this.#f(op, "out", out),
+      this.#f(op, "x", x),
+      this.#f(op, "cos", cos),
+      this.#f(op, "sin", sin),
+      { B, T, W: channels(x, B, T), headDim, rotatedHeads },
+      posOffset,
+    );
+  }
+
+  ropeBackward({ dx, dout, cos, sin, B, T, headDim, rotatedHeads }: op.RopeBackwardArgs): void {
+    const op = "ropeBackward";
+    rope.ropeBackward(
+      this.#f(op, "dx", dx),
+      this.#f(op, "dout", dout),
+      this.#f(op, "cos", cos),
+      this.#f(op, "sin", sin),
+      { B, T, W: channels(dout, B, T), headDim, rotatedHeads },
+    );
+  }
+
+  swiglu(out: Tensor, gate: Tensor, up: Tensor): void {
+    const op = "swiglu";
+    act.swiglu(this.#f(op, "out", out), this.#f(op, "gate", gate), this.#f(op, "up", up));
+  }
+
+  swigluBackward({ dgate, dup, dout, gate, up }: op.SwigluBackwardArgs): void {
+    const op = "swigluBackward";
+    act.swigluBackward(
+      this.#f(op, "dgate", dgate),
+      this.#f(op, "dup", dup),
+      this.#f(op, "dout", dout),
+      this.#f(op, "gate", gate),
+      this.#f(op, "up", up),
     );
   }
 

@@ -1,5 +1,6 @@
 /**
- * LayerNorm over the last dimension, forward and backward (llm.c's formulation).
+ * LayerNorm (llm.c's formulation) and RMSNorm (Llama) over the last dimension, forward and
+ * backward.
  *
  * @module
  */
@@ -67,6 +68,53 @@ export function layerNormBackward(
       db[c] += g;
       dw[c] += norm * g;
       dx[row + c] += (w[c] * g - dnormMean - norm * dnormNormMean) * s;
+    }
+  }
+}
+
+/** RMSNorm: `out = x·rstd·w` per row of `x [N, C]`, `rstd = 1/√(mean(x²) + eps)`, saved. */
+export function rmsNorm(
+  out: FloatArray,
+  rstd: FloatArray,
+  x: FloatArray,
+  w: FloatArray,
+  N: number,
+  C: number,
+  eps: number,
+): void {
+  for (let n = 0; n < N; n++) {
+    const row = n * C;
+    let ms = 0;
+    for (let c = 0; c < C; c++) ms += x[row + c] * x[row + c];
+    const s = 1 / Math.sqrt(ms / C + eps);
+    for (let c = 0; c < C; c++) out[row + c] = x[row + c] * s * w[c];
+    rstd[n] = s;
+  }
+}
+
+/**
+ * Accumulates `dx`, `dw` of RMSNorm from `dout`, using the saved `rstd`:
+ * `dx = rstd·(w·dout − x·rstd²·mean(w·dout·x))`, `dw += dout·x·rstd`.
+ */
+export function rmsNormBackward(
+  dx: FloatArray,
+  dw: FloatArray,
+  dout: FloatArray,
+  x: FloatArray,
+  w: FloatArray,
+  rstd: FloatArray,
+  N: number,
+  C: number,
+): void {
+  for (let n = 0; n < N; n++) {
+    const row = n * C, s = rstd[n];
+    let dot = 0; // Σ w·dout·x over the row
+    for (let c = 0; c < C; c++) dot += w[c] * dout[row + c] * x[row + c];
+    const k = (dot / C) * s * s;
+    for (let c = 0; c < C; c++) {
+      const g = dout[row + c], xc = x[row + c];
+      dw[c] += g * xc * s;
+      dx[row + c] += (w[c] * g - xc * k) * s;
     }
   }
 }

@@ -12,6 +12,7 @@
  * | `embedding.ts`, `layernorm.ts`, `attention.ts`, `softmax.ts` | the other GPT ops |
  * | `optimizer.ts` | adamw |
  * | `rwkv.ts` | tokenShift, wkv (+ backwards) |
+ * | (none yet) | rmsNorm, rope, swiglu (+ backwards), grouped-query attention: refused by name |
  *
  * `context.ts` holds the device plumbing (buffer pool, pipelines, bind groups, uniforms),
  * `kernel.ts` the kernel declarations (bindings and uniforms by name, generated WGSL headers)
@@ -19,7 +20,8 @@
  *
  * @module
  */
-import type { Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
+import { BenteviError } from "../../errors.ts";
+import type { AttentionDims, Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
 // The ops' named-argument types, as `op.LayerNormArgs` etc.
 import type * as op from "../backend.ts";
 import type { GpuContext } from "./context.ts";
@@ -168,16 +170,40 @@ export class WebGpuKernels implements Backend {
     ew.unaryBackward(this.ctx, "geluBackward", dx, x, dout);
   }
   attention(args: op.AttentionArgs): void {
+    noGroupedQueryYet("attention", args.dims);
     attention(this.ctx, args);
   }
   attentionBackward(args: op.AttentionBackwardArgs): void {
+    noGroupedQueryYet("attentionBackward", args.dims);
     attentionBackward(this.ctx, args);
   }
   attentionCached(args: op.AttentionCachedArgs): void {
+    noGroupedQueryYet("attentionCached", args.dims);
     attentionCached(this.ctx, args);
   }
   softmaxCrossEntropy(args: op.SoftmaxCrossEntropyArgs): void {
     softmaxCrossEntropy(this.ctx, args, this.#softmaxRows);
+  }
+
+  // ---- Llama ops (no WGSL kernels yet: they fail by name, see `noKernelYet`) -----------------
+
+  rmsNorm(_args: op.RmsNormArgs): void {
+    noKernelYet("rmsNorm");
+  }
+  rmsNormBackward(_args: op.RmsNormBackwardArgs): void {
+    noKernelYet("rmsNormBackward");
+  }
+  rope(_args: op.RopeArgs): void {
+    noKernelYet("rope");
+  }
+  ropeBackward(_args: op.RopeBackwardArgs): void {
+    noKernelYet("ropeBackward");
+  }
+  swiglu(_out: Tensor, _gate: Tensor, _up: Tensor): void {
+    noKernelYet("swiglu");
+  }
+  swigluBackward(_args: op.SwigluBackwardArgs): void {
+    noKernelYet("swigluBackward");
   }
 
   // ---- optimizer -----------------------------------------------------------------------------
@@ -211,5 +237,20 @@ export class WebGpuKernels implements Backend {
   }
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     ew.sigmoidBackward(this.ctx, dx, y, dout);
+  }
+}
+
+/** Ops the WebGPU backend has no kernel for yet: refused by name (use `--device cpu`). */
+function noKernelYet(op: string): never {
+  throw new BenteviError(`${op} has no WebGPU kernel yet (use --device cpu)`);
+}
+
+/** The attention kernels do not read grouped-query `qkv` rows yet. */
+function noGroupedQueryYet(op: string, dims: AttentionDims): void {
+  if (dims.NKV !== undefined && dims.NKV !== dims.NH) {
+    throw new BenteviError(
+      `${op} has no WebGPU kernel yet for grouped-query attention (NKV ${dims.NKV} ≠ NH ${dims.NH}; ` +
+        "use --device cpu)",
+    );
   }
 }
