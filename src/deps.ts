@@ -5,9 +5,11 @@
  * `deno.json`, because a program that imports `mod.ts` from a URL does not get this project's
  * import map: a bare name such as `"saxes"` would not resolve there. Switching a dependency to
  * another registry (JSR, say) is a one-line change in this file. The CLI's own dependencies
- * (`commander`) and those of the tests and benchmarks stay in the import map.
+ * (`commander`) and those of the tests and benchmarks stay in the import map (which also
+ * names `@huggingface/jinja`, at the same pinned version, for them).
  *
  * @module
  */
 export { SaxesParser } from "npm:saxes@^6.0.0";
 export { default as unbzip2Stream } from "npm:unbzip2-stream@^1.4.3";
+export { Template as JinjaTemplate } from "npm:@huggingface/jinja@0.5.13";

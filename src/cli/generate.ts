@@ -13,6 +13,7 @@ import { consoleProgress } from "../progress.ts";
 import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
+import { ChatTemplate } from "../tokenizer/chat_template.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
 import { checkLogits, generate } from "../generate/generator.ts";
 import { perplexity } from "../generate/load.ts";
@@ -233,8 +234,9 @@ export function registerGenerate(program: Command): void {
     .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
     .action(async (o) => {
-      await withGenerationModel(o, async ({ model, tokenizer }) => {
+      await withGenerationModel(o, async ({ model, tokenizer, tokenizerPath }) => {
         const chat = new ChatSession(model, tokenizer, {
+          chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
           persona: o.persona,
           system: o.system,
           explain: !!o.explain,

@@ -1,15 +1,17 @@
 /**
- * A chat session over a {@link LanguageModel}: the conversation history rendered with the
- * tokenizer's chat special tokens (or a plain-text template when it has none), kept within
- * the context window by dropping the oldest turns, with adjustable sampling, personas,
- * an explain mode, statistics, and save/load of the conversation.
+ * A chat session over a {@link LanguageModel}: the conversation history rendered with a chat
+ * template — the checkpoint's own (`chat_template` of its `tokenizer_config.json`, Jinja), else
+ * Bentevi's format when the tokenizer has its chat special tokens, else a plain-text template —
+ * kept within the context window by dropping the oldest turns, with adjustable sampling,
+ * personas, an explain mode, statistics, and save/load of the conversation.
  *
- * The chat-token format (one line per message, `[EOS]` closing each answer):
- * `<|system|>SYSTEM\n<|user|>MESSAGE\n<|assistant|>ANSWER[EOS]\n<|user|>…<|assistant|>`.
+ * Bentevi's format ({@link BENTEVI_CHAT_TEMPLATE}; one line per message, `[EOS]` closing each
+ * answer): `<|system|>SYSTEM\n<|user|>MESSAGE\n<|assistant|>ANSWER[EOS]\n<|user|>…<|assistant|>`.
  * The plain template: `SYSTEM\n\nUsuário: MESSAGE\nAssistente: ANSWER\nUsuário: …`.
  *
- * Turns are kept as token ids, so the next prompt extends the previous one exactly and the
- * KV cache (GPT) or recurrent state (RWKV) of the earlier turns is reused.
+ * A template's text is encoded whole, except that an answer the template writes verbatim goes
+ * in as the tokens the model generated, so the next prompt extends the previous one exactly and
+ * the KV cache (GPT) or recurrent state (RWKV) of the earlier turns is reused.
  *
  * @module
  */
@@ -21,6 +23,11 @@ import type { LanguageModel } from "./inference.ts";
 import { familyOf } from "../model/registry.ts";
 import { DEFAULT_SYSTEM_PROMPT, findPersona, PERSONAS } from "./personas.ts";
 import { checkSamplingValue, Sampler, type SamplingOptions } from "./sampler.ts";
+import {
+  BENTEVI_CHAT_TEMPLATE,
+  type ChatMessage,
+  ChatTemplate,
+} from "../tokenizer/chat_template.ts";
 
 /** The chat special tokens. */
 export const CHAT_TOKENS = {
@@ -46,6 +53,11 @@ export interface ChatOptions {
   minNewTokens?: number;
   /** Start in explain mode. */
   explain?: boolean;
+  /**
+   * The checkpoint's chat template (see `ChatTemplate.forTokenizer`). Without one, Bentevi's
+   * format is used when the tokenizer has its chat tokens, else the plain template.
+   */
+  chatTemplate?: ChatTemplate;
 }
 
 /** One message of the conversation. */
@@ -107,8 +119,14 @@ export class ChatSession {
   readonly model: LanguageModel;
   /** The tokenizer. */
   readonly tokenizer: GenerationTokenizer;
-  /** `"chat-tokens"` when the tokenizer has the chat special tokens, else `"plain"`. */
-  readonly template: "chat-tokens" | "plain";
+  /**
+   * `"chat-tokens"`: Bentevi's format (its template, from the checkpoint or built in);
+   * `"chat-template"`: the checkpoint's own template; `"plain"`: no template, the tokenizer
+   * lacks the chat tokens.
+   */
+  readonly template: "chat-tokens" | "chat-template" | "plain";
+  /** The chat template in use (undefined with the plain template). */
+  readonly chatTemplate: ChatTemplate | undefined;
   /** The conversation so far. */
   history: ChatTurn[] = [];
   /** Most tokens per answer. */
@@ -138,9 +156,22 @@ export class ChatSession {
       nl: Array.from(tokenizer.encode("\n")),
     };
     const fits = (i: number | undefined) => i !== undefined && i < model.config.vocabSize;
-    this.template = fits(this.#ids.system) && fits(this.#ids.user) && fits(this.#ids.assistant)
-      ? "chat-tokens"
-      : "plain";
+    const given = options.chatTemplate;
+    if (given) {
+      this.template = given.isBentevi ? "chat-tokens" : "chat-template";
+      this.chatTemplate = given;
+    } else if (fits(this.#ids.system) && fits(this.#ids.user) && fits(this.#ids.assistant)) {
+      this.template = "chat-tokens";
+      const eos = this.#ids.eos === undefined ? undefined : tokenizer.idToToken(this.#ids.eos);
+      this.chatTemplate = new ChatTemplate(
+        BENTEVI_CHAT_TEMPLATE,
+        { eosToken: eos ?? undefined },
+        "Bentevi's chat template",
+      );
+    } else {
+      this.template = "plain";
+      this.chatTemplate = undefined;
+    }
     this.maxNewTokens = options.maxNewTokens ?? 200;
     this.setMaxNewTokens(this.maxNewTokens);
     this.minNewTokens = options.minNewTokens ?? 2;
@@ -213,9 +244,7 @@ export class ChatSession {
   setSystem(text: string): void {
     this.#system = text;
     this.#persona = undefined;
-    this.#systemIds = this.template === "chat-tokens"
-      ? [this.#ids.system!, ...this.#encode(text), ...this.#ids.nl]
-      : text.trim()
+    this.#systemIds = this.template === "plain" && text.trim()
       ? [...this.#encode(text), ...this.#ids.nl, ...this.#ids.nl]
       : [];
   }
@@ -255,26 +284,70 @@ export class ChatSession {
   }
 
   #turnIds(turn: ChatTurn): number[] {
-    const ids = this.#ids;
-    if (this.template === "chat-tokens") {
-      return turn.role === "user"
-        ? [ids.user!, ...turn.ids, ...ids.nl]
-        : [ids.assistant!, ...turn.ids, ...(ids.eos !== undefined ? [ids.eos] : []), ...ids.nl];
-    }
     // The answer's ids begin with the space the model generated after "Assistente:".
     const label = turn.role === "user" ? "Usuário: " : "Assistente:";
-    return [...this.#encode(label), ...turn.ids, ...ids.nl];
+    return [...this.#encode(label), ...turn.ids, ...this.#ids.nl];
   }
 
-  #answerPrefix(): number[] {
-    return this.template === "chat-tokens" ? [this.#ids.assistant!] : this.#encode("Assistente:");
+  /**
+   * The prompt through the chat template, for the turns from `start` on: the rendered text,
+   * encoded whole between the answers; an answer the template writes verbatim (found by
+   * rendering once more with a marker in its place) goes in as its own ids, the tokens the
+   * model generated.
+   */
+  #templateIds(template: ChatTemplate, start: number): number[] {
+    const turns = this.history.slice(start);
+    const head: ChatMessage[] = this.template === "chat-tokens" || this.#system.trim()
+      ? [{ role: "system", content: this.#system }]
+      : [];
+    const render = (marked: boolean) =>
+      template.render([
+        ...head,
+        ...turns.map((t, i) => ({
+          role: t.role,
+          content: marked && t.role === "assistant" ? `\uE000${i}\uE001` : t.content,
+        })),
+      ], { addGenerationPrompt: true });
+    const text = render(false);
+    const marked = render(true);
+    const chunks: string[] = [];
+    const slots: number[] = [];
+    let rebuilt = "", last = 0;
+    for (const m of marked.matchAll(/\uE000(\d+)\uE001/g)) {
+      const i = Number(m[1]);
+      chunks.push(marked.slice(last, m.index));
+      slots.push(i);
+      rebuilt += marked.slice(last, m.index) + turns[i].content;
+      last = m.index + m[0].length;
+    }
+    chunks.push(marked.slice(last));
+    rebuilt += marked.slice(last);
+    const answers = turns.flatMap((t, i) => t.role === "assistant" ? [i] : []);
+    if (rebuilt !== text || slots.join() !== answers.join()) return this.#encode(text);
+    const ids = this.#encode(chunks[0]);
+    slots.forEach((i, k) => ids.push(...turns[i].ids, ...this.#encode(chunks[k + 1])));
+    return ids;
   }
 
   /** The prompt for the next answer; drops the oldest turns that do not fit. */
   #prompt(): { ids: number[]; dropped: number } {
     const budget = this.model.maxContext -
       Math.min(this.maxNewTokens, Math.floor(this.model.maxContext / 2));
-    const tail = this.#answerPrefix();
+    const template = this.chatTemplate;
+    if (template) {
+      let start = 0;
+      let ids = this.#templateIds(template, start);
+      // Drop whole turns from the front (always keeping the newest message).
+      while (start < this.history.length - 1 && ids.length > budget) {
+        ids = this.#templateIds(template, ++start);
+      }
+      // Never start the history with an answer.
+      if (start > 0 && this.history[start]?.role === "assistant") {
+        ids = this.#templateIds(template, ++start);
+      }
+      return { ids, dropped: start };
+    }
+    const tail = this.#encode("Assistente:");
     const turns = this.history.map((t) => this.#turnIds(t));
     let start = 0;
     const size = () =>
@@ -298,9 +371,10 @@ export class ChatSession {
     const { ids, dropped } = this.#prompt();
     if (dropped > 0) this.history.splice(0, dropped);
     const plain = this.template === "plain";
-    const stopTokenIds = [this.#ids.user, this.#ids.system, this.#ids.assistant].filter(
-      (i): i is number => i !== undefined,
-    );
+    const turnEnds = this.template === "chat-template"
+      ? this.chatTemplate!.endOfTurnTokens.map((t) => this.tokenizer.tokenToId(t) ?? undefined)
+      : [this.#ids.user, this.#ids.system, this.#ids.assistant];
+    const stopTokenIds = turnEnds.filter((i): i is number => i !== undefined);
     // Leading spaces of the answer are dropped from the stream (the template puts none).
     let started = false;
     const stream = onText

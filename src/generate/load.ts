@@ -19,6 +19,8 @@ export interface GenerationModel {
   model: LanguageModel;
   /** The checkpoint's tokenizer. */
   tokenizer: Tokenizer;
+  /** The `tokenizer.json` it was read from (its `tokenizer_config.json` sits beside it). */
+  tokenizerPath: string;
   /** The directory it came from. */
   dir: string;
 }
@@ -81,7 +83,7 @@ export async function openGenerationModel(
     ckpt.weights,
     join(dir, "model.safetensors"),
   );
-  return { model, tokenizer, dir };
+  return { model, tokenizer, tokenizerPath: tokPath, dir };
 }
 
 /** What {@link perplexity} returns. */

@@ -1,6 +1,8 @@
 /**
  * Checkpoint directories: `model.safetensors` (weights with Hugging Face-compatible names and
- * metadata in the header), `config.json`, `tokenizer.json`, and for training runs
+ * metadata in the header), `config.json`, `tokenizer.json` (with `tokenizer_config.json`: the
+ * one beside the source tokenizer, else Bentevi's chat template when the tokenizer has its chat
+ * tokens), and for training runs
  * `trainer_state.json` + `optimizer.safetensors`. Written to a temporary directory and
  * renamed into place. Tensor names and shapes in the file are the family's (see its
  * `fileTensor` / `canonicalName`): loading accepts a Hugging Face GPT-2 directory as well
@@ -8,13 +10,14 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicDir } from "../io/atomic.ts";
 import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
 import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
 import { familyOf } from "./registry.ts";
 import { exists } from "../io/fs.ts";
+import { benteviTokenizerConfig } from "../tokenizer/chat_template.ts";
 
 /** A checkpoint read from disk, weights under their canonical names and shapes. */
 export interface LoadedCheckpoint {
@@ -86,15 +89,20 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
     ...ckpt.metadata,
   };
   let tokenizerText: string | undefined;
+  let tokenizerConfigText: string | undefined;
   if (typeof ckpt.tokenizer === "string") {
     try {
       tokenizerText = await Deno.readTextFile(ckpt.tokenizer);
     } catch (e) {
       throw fsError(e, ckpt.tokenizer);
     }
+    tokenizerConfigText = await readSiblingConfig(ckpt.tokenizer);
   } else if (ckpt.tokenizer) {
     const j = ckpt.tokenizer.toJSON();
     tokenizerText = typeof j === "string" ? j : JSON.stringify(j);
+  }
+  if (tokenizerText !== undefined && tokenizerConfigText === undefined) {
+    tokenizerConfigText = chatConfigText(tokenizerText);
   }
   await withAtomicDir(dir, async (tmp) => {
     await Deno.writeFile(join(tmp, "model.safetensors"), encodeSafetensors(tensors, metadata));
@@ -104,6 +112,9 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
     );
     if (tokenizerText !== undefined) {
       await Deno.writeTextFile(join(tmp, "tokenizer.json"), tokenizerText);
+    }
+    if (tokenizerConfigText !== undefined) {
+      await Deno.writeTextFile(join(tmp, "tokenizer_config.json"), tokenizerConfigText);
     }
     if (ckpt.trainerState) {
       await Deno.writeTextFile(
@@ -118,6 +129,32 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
       }
     }
   }, true);
+}
+
+/**
+ * The `tokenizer_config.json` beside a `tokenizer.json` (its chat template and special tokens
+ * go with the tokenizer into the checkpoint), or undefined when there is none.
+ */
+async function readSiblingConfig(tokenizerPath: string): Promise<string | undefined> {
+  const path = join(dirname(tokenizerPath), "tokenizer_config.json");
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw fsError(e, path);
+  }
+}
+
+/** Bentevi's `tokenizer_config.json` (its chat template) for a tokenizer with the chat tokens. */
+function chatConfigText(tokenizerText: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(tokenizerText);
+  } catch {
+    return undefined; // copied as given; loading it reports what is wrong
+  }
+  const config = benteviTokenizerConfig(json);
+  return config && JSON.stringify(config, null, 2) + "\n";
 }
 
 /** The checkpoint directories (`step-NNNNNN`) of a training run, oldest first. */

@@ -30,6 +30,14 @@ export {
   trainTokenizer,
 } from "./trainer.ts";
 export { type AddedToken } from "./hf_json.ts";
+export {
+  BENTEVI_CHAT_TEMPLATE,
+  benteviTokenizerConfig,
+  type ChatMessage,
+  type ChatRenderOptions,
+  ChatTemplate,
+  type ChatTemplateTokens,
+} from "./chat_template.ts";
 export { NORMALIZE_STEPS } from "./normalizer.ts";
 export { GPT2_PATTERN, GPT4_PATTERN } from "./pre_tokenizer.ts";
 // Reading input text lives in src/text; these names stay importable from here too.

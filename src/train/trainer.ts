@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { BatchLoader, type BatchLoaderState } from "../data/dataset/loader.ts";
 import { BenteviError, fsError, writeError } from "../errors.ts";
@@ -289,6 +289,15 @@ export async function createRunDir(
     throw fsError(e, tokenizerPath);
   }
   await writeFileAtomic(join(runDir, "tokenizer.json"), tok);
+  // Its chat template and special tokens go with it (checkpoints copy them from here).
+  const configPath = join(dirname(tokenizerPath), "tokenizer_config.json");
+  let config: Uint8Array | undefined;
+  try {
+    config = await Deno.readFile(configPath);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, configPath);
+  }
+  if (config) await writeFileAtomic(join(runDir, "tokenizer_config.json"), config);
 }
 
 /** A run's counters: saved in each checkpoint's `trainer_state.json`, restored on resume. */

@@ -14,6 +14,7 @@ import { trainerState } from "./trainer_state.ts";
 import { bz2Fallback, bz2Native } from "./bz2.ts";
 import { xmlDump } from "./xml_dump.ts";
 import { jsonlShard } from "./jsonl.ts";
+import { chatTemplate } from "./chat_template.ts";
 
 /** All formats, in report order. */
 export const FORMATS: readonly FuzzFormat[] = [
@@ -27,6 +28,7 @@ export const FORMATS: readonly FuzzFormat[] = [
   bz2Fallback,
   xmlDump,
   jsonlShard,
+  chatTemplate,
 ];
 
 /** The format called `name` (case-insensitive), or undefined. */
