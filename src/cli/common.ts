@@ -14,6 +14,7 @@ import {
 import type { DeviceChoice } from "../backend/select.ts";
 import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
+import { applyGenerationDefaults, type GenerationDefaults } from "../model/generation_config.ts";
 import { parseEncoding, type TextEncoding } from "../text/encoding.ts";
 
 /**
@@ -213,6 +214,46 @@ export function samplingFrom(o: {
     topP: o.topP,
     repetitionPenalty: o.repetitionPenalty,
     seed: o.seed,
+  };
+}
+
+/**
+ * The sampling flags and `--max-tokens` with a checkpoint's `generation_config.json` values in
+ * place of those left at their defaults (a flag given on the command line wins); its
+ * `eos_token_id` as `endOfTextIds`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "@commander-js/extra-typings";
+ * import { addSamplingOptions, samplingWithGenerationConfig } from "./common.ts";
+ * const cmd = addSamplingOptions(new Command().option("--max-tokens <n>", "", Number, 128), {
+ *   temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1, seedHelp: "random seed",
+ * }).parse(["--top-k", "5"], { from: "user" });
+ * const gen = { source: "g.json", topK: 50, topP: 0.9, maxNewTokens: 64, eosTokenIds: [2] };
+ * const s = samplingWithGenerationConfig(cmd.opts(), cmd, gen);
+ * console.log(s.topK, s.topP, s.maxNewTokens, s.endOfTextIds); // 5 0.9 64 [ 2 ]
+ * ```
+ */
+export function samplingWithGenerationConfig(
+  o: {
+    temperature: number;
+    topK: number;
+    topP: number;
+    repetitionPenalty: number;
+    seed?: number;
+    maxTokens: number;
+  },
+  command: { getOptionValueSource(key: string): string | undefined },
+  gen: GenerationDefaults | undefined,
+): SamplingOptions & { maxNewTokens: number; endOfTextIds?: number[] } {
+  const isDefault = (key: string) => command.getOptionValueSource(key) === "default";
+  const knobs = applyGenerationDefaults(o, gen, isDefault);
+  return {
+    ...samplingFrom(knobs),
+    maxNewTokens: gen?.maxNewTokens !== undefined && isDefault("maxTokens")
+      ? gen.maxNewTokens
+      : o.maxTokens,
+    endOfTextIds: gen?.eosTokenIds,
   };
 }
 

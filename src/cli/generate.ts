@@ -29,7 +29,7 @@ import {
   encodingOption,
   intOption,
   printJson,
-  samplingFrom,
+  samplingWithGenerationConfig,
   tokenizerOverrideOption,
   withGenerationModel,
 } from "./common.ts";
@@ -98,16 +98,15 @@ export function registerGenerate(program: Command): void {
     .option("--json", 'print {"text","tokens","tokens_per_second",…}')
     .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
-    .action(async (o) => {
-      await withGenerationModel(o, async ({ model, tokenizer }) => {
+    .action(async (o, command) => {
+      await withGenerationModel(o, async ({ model, tokenizer, generation }) => {
         const ids = fitPrompt(tokenizer.encode(o.prompt), model.maxContext);
         const stream = !!o.stream && !o.json;
         if (stream) await write(tokenizer.decode(ids));
         let pending = Promise.resolve();
         const result = await generate(model, tokenizer, ids, {
-          maxNewTokens: o.maxTokens,
           minNewTokens: o.minTokens,
-          ...samplingFrom(o),
+          ...samplingWithGenerationConfig(o, command, generation),
           stop: o.stop,
           ignoreEndOfText: !!o.ignoreEos,
           onText: stream ? (t) => void (pending = pending.then(() => write(t))) : undefined,
@@ -233,16 +232,22 @@ export function registerGenerate(program: Command): void {
     .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
     .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
-    .action(async (o) => {
-      await withGenerationModel(o, async ({ model, tokenizer, tokenizerPath }) => {
+    .action(async (o, command) => {
+      await withGenerationModel(o, async ({ model, tokenizer, tokenizerPath, generation }) => {
+        const { maxNewTokens, endOfTextIds, ...sampling } = samplingWithGenerationConfig(
+          o,
+          command,
+          generation,
+        );
         const chat = new ChatSession(model, tokenizer, {
           chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
           persona: o.persona,
           system: o.system,
           explain: !!o.explain,
-          maxNewTokens: o.maxTokens,
+          maxNewTokens,
           minNewTokens: o.minTokens,
-          sampling: samplingFrom(o),
+          sampling,
+          endOfTextIds,
         });
         const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
         await refuseOutputOverInputs([o.feedback], inputs, "--feedback");

@@ -58,6 +58,8 @@ export interface ChatOptions {
    * format is used when the tokenizer has its chat tokens, else the plain template.
    */
   chatTemplate?: ChatTemplate;
+  /** More ids that end an answer (a checkpoint's `generation_config.json` `eos_token_id`). */
+  endOfTextIds?: readonly number[];
 }
 
 /** One message of the conversation. */
@@ -142,6 +144,7 @@ export class ChatSession {
   #sampler: Sampler;
   #ids: { system?: number; user?: number; assistant?: number; eos?: number; nl: number[] };
   #stats: ChatStats;
+  readonly #endOfTextIds: readonly number[];
 
   /** @param options persona, system prompt, sampling; bad values throw a {@link BenteviError}. */
   constructor(model: LanguageModel, tokenizer: GenerationTokenizer, options: ChatOptions = {}) {
@@ -181,6 +184,7 @@ export class ChatSession {
       );
     }
     this.explain = options.explain ?? false;
+    this.#endOfTextIds = options.endOfTextIds ?? [];
     const s = options.sampling ?? {};
     this.#sampling = {
       temperature: s.temperature ?? 0.8,
@@ -395,6 +399,7 @@ export class ChatSession {
         sampler: this.#sampler,
         stop: plain ? ["\nUsuário:", "Usuário:", "\nAssistente:"] : [],
         stopTokenIds,
+        endOfTextIds: this.#endOfTextIds,
         explainTop: this.explain ? 5 : 0,
         onText: stream,
       });

@@ -60,6 +60,11 @@ export interface GenerateOptions extends SamplingOptions {
   suppressTokenIds?: readonly number[];
   /** Keep going through the end-of-text token (it is then output like any other). */
   ignoreEndOfText?: boolean;
+  /**
+   * More ids that end the text as the tokenizer's end-of-text does (a checkpoint's
+   * `generation_config.json` `eos_token_id`); ignored with `ignoreEndOfText`.
+   */
+  endOfTextIds?: readonly number[];
   /** For each new token, report this many top candidates in {@link TokenStep.top}. */
   explainTop?: number;
   /** Called with each piece of text as soon as it is final. */
@@ -174,7 +179,12 @@ export async function generate(
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const stopIds = new Set(options.stopTokenIds ?? []);
   const suppress = (options.suppressTokenIds ?? []).filter((i) => Number.isInteger(i) && i >= 0);
-  const eos = options.ignoreEndOfText ? undefined : tokenizer.endOfTextId ?? undefined;
+  const eosIds = new Set<number>(
+    options.ignoreEndOfText ? [] : [
+      ...(tokenizer.endOfTextId != null ? [tokenizer.endOfTextId] : []),
+      ...(options.endOfTextIds ?? []),
+    ],
+  );
   const explainTop = options.explainTop ?? 0;
 
   let ids = typeof prompt === "string" ? Array.from(tokenizer.encode(prompt)) : [...prompt];
@@ -217,7 +227,7 @@ export async function generate(
     if (logits.length > tokenizer.vocabSize) logits.fill(-Infinity, tokenizer.vocabSize);
     for (const s of suppress) if (s < logits.length) logits[s] = -Infinity;
     if (i < minNew) {
-      if (eos !== undefined && eos < logits.length) logits[eos] = -Infinity;
+      for (const e of eosIds) if (e >= 0 && e < logits.length) logits[e] = -Infinity;
       for (const s of stopIds) if (s >= 0 && s < logits.length) logits[s] = -Infinity;
     }
     const id = sampler.sample(logits, context);
@@ -232,7 +242,7 @@ export async function generate(
       if (explainTop > 0) steps.push(step);
       options.onToken?.(step);
     }
-    if (id === eos) {
+    if (eosIds.has(id)) {
       finish = "end-of-text";
       break;
     }

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { createBackend, type DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { loadCheckpoint } from "../model/mod.ts";
+import type { GenerationDefaults } from "../model/generation_config.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { createLanguageModel, type LanguageModel } from "./inference.ts";
 import { checkLogits } from "./generator.ts";
@@ -23,6 +23,8 @@ export interface GenerationModel {
   tokenizerPath: string;
   /** The directory it came from. */
   dir: string;
+  /** The checkpoint's `generation_config.json` defaults, when it has one. */
+  generation?: GenerationDefaults;
 }
 
 /** Options of {@link openGenerationModel}. */
@@ -42,7 +44,8 @@ export interface OpenOptions {
 }
 
 /**
- * Loads a checkpoint directory and its tokenizer onto a backend.
+ * Loads a checkpoint directory and its tokenizer onto a backend. The weights go from their
+ * files to the backend one tensor at a time (the checkpoint is never held twice in memory).
  *
  * @example
  * ```ts
@@ -59,7 +62,7 @@ export async function openGenerationModel(
   dir: string,
   options: OpenOptions = {},
 ): Promise<GenerationModel> {
-  const ckpt = await loadCheckpoint(dir);
+  const ckpt = await loadCheckpoint(dir, { lazy: true });
   const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
   if (!tokPath) {
     throw new BenteviError(
@@ -81,9 +84,9 @@ export async function openGenerationModel(
     backend,
     ckpt.config,
     ckpt.weights,
-    join(dir, "model.safetensors"),
+    ckpt.weightsSource,
   );
-  return { model, tokenizer, tokenizerPath: tokPath, dir };
+  return { model, tokenizer, tokenizerPath: tokPath, dir, generation: ckpt.generation };
 }
 
 /** What {@link perplexity} returns. */

@@ -29,7 +29,14 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** Bytes per value of each dtype Bentevi reads (converted to F32). */
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+/** The dtypes Bentevi reads, as safetensors names them. */
+export type SafetensorsDType = "F32" | "F16" | "BF16" | "F64";
+
+/** Largest header Bentevi reads (the Hugging Face reader's limit too). */
+export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Options of {@link decodeSafetensors} and {@link readSafetensors}. */
 export interface DecodeSafetensorsOptions {
@@ -38,6 +45,197 @@ export interface DecodeSafetensorsOptions {
    * the values; for weights, which are never legitimately non-finite).
    */
   finite?: boolean;
+}
+
+/** Where one tensor lies in a safetensors file (from its header; no data read). */
+export interface TensorEntry {
+  /** Name in the file. */
+  name: string;
+  /** Stored element type. */
+  dtype: SafetensorsDType;
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Number of values. */
+  count: number;
+  /** First byte of its data, counted from the start of the file. */
+  begin: number;
+  /** One past its last byte, counted from the start of the file. */
+  end: number;
+}
+
+/** The parsed and checked header of a safetensors file. */
+export interface SafetensorsHeader {
+  /** The file (or label) the header came from, used in messages. */
+  path: string;
+  /** Tensors by name, in header order. */
+  tensors: Map<string, TensorEntry>;
+  /** The `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+  /** Size of the whole file in bytes. */
+  fileSize: number;
+}
+
+/**
+ * Checks a safetensors header (the JSON after the 8-byte length) against the size of the whole
+ * file: known dtypes, well-formed shapes and offsets, no overlap, no data byte left unused.
+ * Reads no tensor data.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensorsHeader } from "./safetensors.ts";
+ * const json = new TextEncoder().encode('{"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}');
+ * const h = parseSafetensorsHeader(json, 8 + json.length + 4, "w.safetensors");
+ * console.log(h.tensors.get("w")!.dtype); // BF16
+ * ```
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  fileSize: number,
+  name = "safetensors",
+): SafetensorsHeader {
+  const bad = (why: string) => new BenteviError(`${name}: not a valid safetensors file (${why})`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+  } catch {
+    throw bad("header is not JSON");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw bad("header is not a JSON object");
+  }
+  const dataStart = 8 + headerBytes.length;
+  const dataLen = fileSize - dataStart;
+  const metadata: Record<string, string> = {};
+  const tensors = new Map<string, TensorEntry>();
+  const spans: [number, number, string][] = [];
+  for (const [key, value] of Object.entries(header)) {
+    if (key === "__metadata__") {
+      if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) metadata[k] = String(v);
+      }
+      continue;
+    }
+    const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = String(info?.dtype);
+    const width = DTYPE_BYTES[dtype];
+    if (!width) {
+      throw new BenteviError(
+        `${name}: tensor ${key} has unsupported dtype ${dtype} (Bentevi reads F32, F16, BF16 and F64; quantized or integer weights are not read)`,
+      );
+    }
+    const shape = info.shape;
+    const offs = info.data_offsets;
+    if (
+      !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      !Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o))
+    ) {
+      throw bad(`tensor ${key} has a malformed shape or data_offsets`);
+    }
+    const [begin, end] = offs as [number, number];
+    if (begin < 0 || end < begin || end > dataLen) {
+      throw bad(`tensor ${key} offsets [${begin}, ${end}] are outside the ${dataLen} data bytes`);
+    }
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (count * width !== end - begin) {
+      throw bad(
+        `tensor ${key} of shape [${shape}] ${dtype} needs ${count * width} bytes, has ${
+          end - begin
+        }`,
+      );
+    }
+    spans.push([begin, end, key]);
+    tensors.set(key, {
+      name: key,
+      dtype: dtype as SafetensorsDType,
+      shape: shape as number[],
+      count,
+      begin: dataStart + begin,
+      end: dataStart + end,
+    });
+  }
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let covered = 0;
+  for (let i = 0; i < spans.length; i++) {
+    if (i > 0 && spans[i][0] < spans[i - 1][1]) {
+      throw bad(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
+    }
+    if (spans[i][0] > covered) {
+      throw bad(`data bytes ${covered}…${spans[i][0]} belong to no tensor`);
+    }
+    covered = spans[i][1];
+  }
+  if (covered !== dataLen) {
+    throw bad(`the last ${dataLen - covered} data bytes belong to no tensor`);
+  }
+  return { path: name, tensors, metadata, fileSize };
+}
+
+/** The header length stored in the first 8 bytes, checked against the file size. */
+function headerLength(first8: Uint8Array, fileSize: number, name: string): number {
+  const bad = (why: string) => new BenteviError(`${name}: not a valid safetensors file (${why})`);
+  if (fileSize < 8) throw bad("shorter than its 8-byte header length");
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (n < 2 || 8 + n > fileSize) {
+    throw bad(`header length ${n} does not fit in ${fileSize} bytes`);
+  }
+  if (n > MAX_HEADER_BYTES) throw bad(`header length ${n} is over ${MAX_HEADER_BYTES} bytes`);
+  return n;
+}
+
+let f16Table: Float32Array | undefined;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Converts the raw little-endian bytes of one tensor to F32 (`raw.length` must be
+ * `count · width`). With `finite`, a NaN or ±∞ is refused naming `name` and `tensor`.
+ * `raw` is not kept; an F32 tensor whose bytes are 4-aligned is copied once.
+ *
+ * @example
+ * ```ts
+ * import { convertTensorBytes } from "./safetensors.ts";
+ * const bf16 = new Uint8Array([0x80, 0x3f, 0x00, 0xc0]); // 1, -2
+ * console.log(convertTensorBytes(bf16, "BF16", 2)); // Float32Array [1, -2]
+ * ```
+ */
+export function convertTensorBytes(
+  raw: Uint8Array,
+  dtype: SafetensorsDType,
+  count: number,
+  options: DecodeSafetensorsOptions & { name?: string; tensor?: string } = {},
+): Float32Array {
+  const data = new Float32Array(count);
+  const aligned = (w: number) => LITTLE_ENDIAN && raw.byteOffset % w === 0;
+  if (dtype === "F32") {
+    if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(raw.subarray(0, count * 4));
+    else {
+      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let i = 0; i < count; i++) data[i] = rv.getFloat32(i * 4, true);
+    }
+  } else if (dtype === "F64") {
+    const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < count; i++) data[i] = rv.getFloat64(i * 8, true);
+  } else {
+    let u16: Uint16Array;
+    if (aligned(2)) u16 = new Uint16Array(raw.buffer, raw.byteOffset, count);
+    else {
+      u16 = new Uint16Array(count);
+      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let i = 0; i < count; i++) u16[i] = rv.getUint16(i * 2, true);
+    }
+    if (dtype === "BF16") {
+      const bits = new Uint32Array(data.buffer);
+      for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
+    } else {
+      if (!f16Table) {
+        f16Table = new Float32Array(65536);
+        for (let h = 0; h < 65536; h++) f16Table[h] = halfToFloat(h);
+      }
+      const table = f16Table;
+      for (let i = 0; i < count; i++) data[i] = table[u16[i]];
+    }
+  }
+  if (options.finite) convertCheck(data, options.name ?? "safetensors", options.tensor ?? "?");
+  return data;
 }
 
 /**
@@ -60,107 +258,18 @@ export function decodeSafetensors(
   name = "safetensors",
   options: DecodeSafetensorsOptions = {},
 ): SafetensorsFile {
-  const bad = (why: string) => new BenteviError(`${name}: not a valid safetensors file (${why})`);
-  if (bytes.length < 8) throw bad("shorter than its 8-byte header length");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen < 2 || 8 + headerLen > bytes.length) {
-    throw bad(`header length ${headerLen} does not fit in ${bytes.length} bytes`);
-  }
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
-      bytes.subarray(8, 8 + headerLen),
-    ));
-  } catch {
-    throw bad("header is not JSON");
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw bad("header is not a JSON object");
-  }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const n = headerLength(bytes.subarray(0, 8), bytes.length, name);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length, name);
   const tensors = new Map<string, NamedTensor>();
-  const spans: [number, number, string][] = [];
-  for (const [key, value] of Object.entries(header)) {
-    if (key === "__metadata__") {
-      if (value && typeof value === "object") {
-        for (const [k, v] of Object.entries(value)) metadata[k] = String(v);
-      }
-      continue;
-    }
-    const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = String(info?.dtype);
-    const width = DTYPE_BYTES[dtype];
-    if (!width) throw bad(`tensor ${key} has unsupported dtype ${dtype}`);
-    const shape = info.shape;
-    const offs = info.data_offsets;
-    if (
-      !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) ||
-      !Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o))
-    ) {
-      throw bad(`tensor ${key} has a malformed shape or data_offsets`);
-    }
-    const [begin, end] = offs as [number, number];
-    if (begin < 0 || end < begin || end > dataLen) {
-      throw bad(`tensor ${key} offsets [${begin}, ${end}] are outside the ${dataLen} data bytes`);
-    }
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (count * width !== end - begin) {
-      throw bad(
-        `tensor ${key} of shape [${shape}] ${dtype} needs ${count * width} bytes, has ${
-          end - begin
-        }`,
-      );
-    }
-    spans.push([begin, end, key]);
-    const raw = bytes.subarray(dataStart + begin, dataStart + end);
-    const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const data = new Float32Array(count);
-    // `check` stays 0 unless a value is NaN or ±∞ (NaN·0 and ∞·0 are NaN): the same pass.
-    let check = 0;
-    if (dtype === "F32") {
-      for (let i = 0; i < count; i++) check += (data[i] = rv.getFloat32(i * 4, true)) * 0;
-    } else if (dtype === "F64") {
-      for (let i = 0; i < count; i++) check += (data[i] = rv.getFloat64(i * 8, true)) * 0;
-    } else if (dtype === "F16") {
-      for (let i = 0; i < count; i++) {
-        check += (data[i] = halfToFloat(rv.getUint16(i * 2, true))) * 0;
-      }
-    } else {
-      const u = new Uint32Array(1);
-      const f = new Float32Array(u.buffer);
-      for (let i = 0; i < count; i++) {
-        u[0] = rv.getUint16(i * 2, true) << 16;
-        check += (data[i] = f[0]) * 0;
-      }
-    }
-    if (options.finite && check !== 0) {
-      const at = data.findIndex((x) => !Number.isFinite(x));
-      throw new BenteviError(
-        `${name}: tensor ${key} holds a non-finite value (${
-          data[at]
-        } at index ${at}); the weights are corrupt (a diverged run?)`,
-      );
-    }
-    tensors.set(key, { shape: shape as number[], data });
+  for (const e of header.tensors.values()) {
+    const data = convertTensorBytes(bytes.subarray(e.begin, e.end), e.dtype, e.count, {
+      ...options,
+      name,
+      tensor: e.name,
+    });
+    tensors.set(e.name, { shape: e.shape, data });
   }
-  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let covered = 0;
-  for (let i = 0; i < spans.length; i++) {
-    if (i > 0 && spans[i][0] < spans[i - 1][1]) {
-      throw bad(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
-    }
-    if (spans[i][0] > covered) {
-      throw bad(`data bytes ${covered}…${spans[i][0]} belong to no tensor`);
-    }
-    covered = spans[i][1];
-  }
-  if (covered !== dataLen) {
-    throw bad(`the last ${dataLen - covered} data bytes belong to no tensor`);
-  }
-  return { tensors, metadata };
+  return { tensors, metadata: header.metadata };
 }
 
 /**
@@ -210,7 +319,114 @@ export function encodeSafetensors(
 }
 
 /**
- * Reads and validates a safetensors file.
+ * Reads only the header of a safetensors file (8 bytes + the JSON), checked against the file's
+ * size; tensor data is read later, one tensor at a time, with {@link readTensorSync}.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensorsHeader, writeSafetensors } from "./safetensors.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await writeSafetensors(path, new Map([["x", { shape: [1, 2], data: new Float32Array(2) }]]));
+ * console.log((await readSafetensorsHeader(path)).tensors.get("x")!.shape); // [1, 2]
+ * ```
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    const size = (await file.stat()).size;
+    const first = new Uint8Array(8);
+    if (size >= 8) await readFull(file, first, 0, path);
+    const n = headerLength(first, size, path);
+    const json = new Uint8Array(n);
+    await readFull(file, json, 8, path);
+    return parseSafetensorsHeader(json, size, path);
+  } catch (e) {
+    throw fsError(e, path);
+  } finally {
+    file?.close();
+  }
+}
+
+async function readFull(file: Deno.FsFile, buf: Uint8Array, at: number, path: string) {
+  await file.seek(at, Deno.SeekMode.Start);
+  let off = 0;
+  while (off < buf.length) {
+    const n = await file.read(buf.subarray(off));
+    if (n === null) throw new BenteviError(`${path}: the file ended early (was it truncated?)`);
+    off += n;
+  }
+}
+
+/**
+ * Reads one tensor of a file whose header came from {@link readSafetensorsHeader}, converting
+ * it to F32: a positioned read of its bytes only, so a checkpoint is never held twice. The
+ * file is re-opened and its size re-checked (a file changed since is refused, naming it).
+ *
+ * @example
+ * ```ts
+ * import { readSafetensorsHeader, readTensorSync, writeSafetensors } from "./safetensors.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await writeSafetensors(path, new Map([["x", { shape: [2], data: new Float32Array([4, 5]) }]]));
+ * const header = await readSafetensorsHeader(path);
+ * console.log(readTensorSync(header, "x")); // Float32Array [4, 5]
+ * ```
+ */
+export function readTensorSync(
+  header: SafetensorsHeader,
+  tensor: string,
+  options: DecodeSafetensorsOptions = {},
+): Float32Array {
+  const e = header.tensors.get(tensor);
+  if (!e) throw new BenteviError(`${header.path}: no tensor ${tensor}`);
+  const path = header.path;
+  let file: Deno.FsFile | undefined;
+  let raw: Uint8Array;
+  try {
+    file = Deno.openSync(path, { read: true });
+    if (file.statSync().size !== header.fileSize) {
+      throw new BenteviError(`${path}: the file changed while it was being read`);
+    }
+    // An F32 tensor is read straight into its array; others through one raw buffer.
+    raw = new Uint8Array(e.end - e.begin);
+    file.seekSync(e.begin, Deno.SeekMode.Start);
+    let off = 0;
+    while (off < raw.length) {
+      const n = file.readSync(raw.subarray(off));
+      if (n === null) throw new BenteviError(`${path}: the file ended early (was it truncated?)`);
+      off += n;
+    }
+  } catch (err) {
+    throw fsError(err, path);
+  } finally {
+    file?.close();
+  }
+  if (e.dtype === "F32" && LITTLE_ENDIAN) {
+    const data = new Float32Array(raw.buffer);
+    if (options.finite) convertCheck(data, path, tensor);
+    return data;
+  }
+  return convertTensorBytes(raw, e.dtype, e.count, { ...options, name: path, tensor });
+}
+
+/** Refuses a NaN or ±∞ in `data`, naming the file and the tensor. */
+function convertCheck(data: Float32Array, name: string, tensor: string): void {
+  // `check` stays 0 unless a value is NaN or ±∞ (NaN·0 and ∞·0 are NaN).
+  let check = 0;
+  for (let i = 0; i < data.length; i++) check += data[i] * 0;
+  if (check !== 0) {
+    const at = data.findIndex((x) => !Number.isFinite(x));
+    throw new BenteviError(
+      `${name}: tensor ${tensor} holds a non-finite value (${
+        data[at]
+      } at index ${at}); the weights are corrupt (a diverged run?)`,
+    );
+  }
+}
+
+/**
+ * Reads and validates a safetensors file, one tensor at a time (the file's bytes are never
+ * held whole beside the converted tensors).
  *
  * @example
  * ```ts
@@ -224,13 +440,12 @@ export async function readSafetensors(
   path: string,
   options: DecodeSafetensorsOptions = {},
 ): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw fsError(e, path);
+  const header = await readSafetensorsHeader(path);
+  const tensors = new Map<string, NamedTensor>();
+  for (const e of header.tensors.values()) {
+    tensors.set(e.name, { shape: e.shape, data: readTensorSync(header, e.name, options) });
   }
-  return decodeSafetensors(bytes, path, options);
+  return { tensors, metadata: header.metadata };
 }
 
 /**

@@ -14,6 +14,8 @@ import { dirname, join } from "node:path";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicDir } from "../io/atomic.ts";
 import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
+import { openWeightFiles, reshaped } from "./weight_files.ts";
+import { type GenerationDefaults, readGenerationConfig } from "./generation_config.ts";
 import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
 import { familyOf } from "./registry.ts";
 import { exists } from "../io/fs.ts";
@@ -31,6 +33,22 @@ export interface LoadedCheckpoint {
   tokenizerPath?: string;
   /** The safetensors header metadata. */
   metadata: Record<string, string>;
+  /** The weight files read (`model.safetensors`, or the shards of an index). */
+  files: string[];
+  /** What messages about the weights name: `model.safetensors` or the shards' index. */
+  weightsSource: string;
+  /** Sampling defaults from `generation_config.json`, when the directory has one. */
+  generation?: GenerationDefaults;
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * Leave the weights on disk: each `data` read converts that tensor from its file, so a
+   * caller copying them into its own buffers holds one tensor at a time (bounded memory).
+   * Without it every tensor is read (and checked finite) before `loadCheckpoint` returns.
+   */
+  lazy?: boolean;
 }
 
 /** Anything that serialises to a Hugging Face `tokenizer.json` (a Bentevi `Tokenizer`). */
@@ -228,7 +246,7 @@ export function canonicalWeights(
     }
     byName.delete(spec.name);
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    const vectorLike = spec.shape.length === 1 && t.data.length === size &&
+    const vectorLike = spec.shape.length === 1 && t.shape.reduce((a, b) => a * b, 1) === size &&
       t.shape.every((d, i) => i === t.shape.length - 1 || d === 1);
     const same = t.shape.length === spec.shape.length &&
       t.shape.every((d, i) => d === spec.shape[i]);
@@ -237,7 +255,7 @@ export function canonicalWeights(
         `${source}: weight ${spec.name} has shape [${t.shape}], the configuration needs [${spec.shape}]`,
       );
     }
-    out.set(spec.name, { shape: [...spec.shape], data: t.data });
+    out.set(spec.name, reshaped(t, [...spec.shape]));
   }
   for (const [name, t] of byName) {
     if (family.acceptsExtraTensor(name, t, out, source)) byName.delete(name);
@@ -254,9 +272,12 @@ export function canonicalWeights(
 }
 
 /**
- * Reads a checkpoint directory (Bentevi's or a Hugging Face GPT-2 one): `config.json` and
- * `model.safetensors` are required, `tokenizer.json` optional. A training run directory
- * (with `run.json`) stands for its latest `step-*` checkpoint.
+ * Reads a checkpoint directory (Bentevi's or a Hugging Face one): `config.json` and the
+ * weights — `model.safetensors`, or shards listed by `model.safetensors.index.json` — are
+ * required; `tokenizer.json` and `generation_config.json` optional. Tensors may be F32, F16,
+ * BF16 or F64 and are read one at a time (never the whole file at once); with
+ * `{ lazy: true }` they stay on disk until used. A training run directory (with `run.json`)
+ * stands for its latest `step-*` checkpoint.
  *
  * @example
  * ```ts
@@ -268,7 +289,10 @@ export function canonicalWeights(
  * }
  * ```
  */
-export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(
+  path: string,
+  options: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
   const dir = await resolveCheckpointDir(path);
   let stat: Deno.FileInfo;
   try {
@@ -293,21 +317,23 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     throw new BenteviError(`${configPath}: not valid JSON`);
   }
   const config = configFromJson(configJson, configPath);
-  const weightsPath = join(dir, "model.safetensors");
-  if (!(await exists(weightsPath))) {
-    throw new BenteviError(
-      `${dir}: no model.safetensors (only safetensors weights are read; convert .bin/.pth first)`,
-    );
+  const files = await openWeightFiles(dir);
+  let weights = canonicalWeights(files.tensors, config, files.source);
+  if (!options.lazy) {
+    const eager = new Map<string, NamedTensor>();
+    for (const [name, t] of weights) eager.set(name, { shape: t.shape, data: t.data });
+    weights = eager;
   }
-  const file = await readSafetensors(weightsPath, { finite: true });
-  const weights = canonicalWeights(file.tensors, config, weightsPath);
   const tokenizerPath = join(dir, "tokenizer.json");
   return {
     dir,
     config,
     weights,
     tokenizerPath: (await exists(tokenizerPath)) ? tokenizerPath : undefined,
-    metadata: file.metadata,
+    metadata: files.metadata,
+    files: files.files,
+    weightsSource: files.source,
+    generation: await readGenerationConfig(dir),
   };
 }
 

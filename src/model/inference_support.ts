@@ -40,12 +40,13 @@ export function uploadWeights(
         );
       }
       const size = shape.reduce((a, b) => a * b, 1);
-      if (w.data.length !== size) {
+      const data = w.data; // read once: a lazily loaded weight is read from disk on each access
+      if (data.length !== size) {
         throw new BenteviError(
           `${source}: weight "${name}" has shape [${w.shape}], the config needs [${shape}]`,
         );
       }
-      out.set(name, backend.fromArray(shape, w.data));
+      out.set(name, backend.fromArray(shape, data));
     }
   } catch (e) {
     for (const t of out.values()) backend.free(t);

@@ -49,6 +49,7 @@ export {
   type CheckpointContents,
   listCheckpoints,
   loadCheckpoint,
+  type LoadCheckpointOptions,
   type LoadedCheckpoint,
   loadTrainerState,
   resolveCheckpointDir,
@@ -56,6 +57,20 @@ export {
   type TokenizerJsonSource,
   type TrainerStateFiles,
 } from "./checkpoint.ts";
+export {
+  openWeightFiles,
+  type WeightFiles,
+  WEIGHTS_FILE,
+  WEIGHTS_INDEX_FILE,
+} from "./weight_files.ts";
+export {
+  applyGenerationDefaults,
+  GENERATION_CONFIG_FILE,
+  type GenerationDefaults,
+  parseGenerationConfig,
+  readGenerationConfig,
+  type SamplingKnobs,
+} from "./generation_config.ts";
 export { type ParameterLayout, parameterLayout, ParameterStore } from "./params.ts";
 export type { TrainableModel } from "./model.ts";
 export { GptModel } from "./gpt/training.ts";
