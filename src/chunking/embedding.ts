@@ -62,7 +62,7 @@ export async function modelEmbedder(
   const data = table.data;
   const embed = (text: string): Float32Array => {
     const out = new Float32Array(dimension);
-    const ids = tokenizer.encode(text);
+    const ids = tokenizer.encode(text, { addSpecialTokens: false });
     for (const id of ids) {
       const row = id * dimension;
       for (let i = 0; i < dimension; i++) out[i] += data[row + i];

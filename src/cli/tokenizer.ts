@@ -130,7 +130,12 @@ export function registerTokenizer(program: Command): void {
     .option("--json", 'print JSON: {"ids","tokens"} for --text, {"count","seconds"} for a file')
     .option("-o, --output <ids.json>", "write the ids as one JSON array")
     .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
+    .option(
+      "--no-special-tokens",
+      "leave out the tokens the file's post-processor adds around the text (e.g. <s>)",
+    )
     .action(async (file, o) => {
+      const encodeOptions = { addSpecialTokens: o.specialTokens };
       if ((file === undefined) === (o.text === undefined)) {
         throw new BenteviError("give either --text or a file to encode (not both)");
       }
@@ -142,7 +147,7 @@ export function registerTokenizer(program: Command): void {
       }
       const tok = await Tokenizer.fromFile(o.tokenizer);
       if (o.text !== undefined) {
-        const ids = tok.encode(o.text);
+        const ids = tok.encode(o.text, encodeOptions);
         if (o.output) await writeFileAtomic(o.output, JSON.stringify(ids) + "\n");
         if (o.json) printJson({ ids, tokens: ids.map((id) => tok.idToToken(id)) });
         else if (o.output) console.log(`${ids.length} tokens → ${o.output}`);
@@ -155,7 +160,11 @@ export function registerTokenizer(program: Command): void {
       let count = 0;
       let seconds = 0;
       const run = async (emit: (ids: number[], first: boolean) => Promise<void>) => {
-        const parts = tok.encodeStream(readTextChunks(file!, { encoding }));
+        const parts = tok.encodeStream(
+          readTextChunks(file!, { encoding }),
+          undefined,
+          encodeOptions,
+        );
         for (;;) {
           const t0 = performance.now();
           const next = await parts.next();

@@ -156,7 +156,7 @@ export class ChatSession {
       user: id(CHAT_TOKENS.user),
       assistant: id(CHAT_TOKENS.assistant),
       eos: tokenizer.endOfTextId ?? undefined,
-      nl: Array.from(tokenizer.encode("\n")),
+      nl: Array.from(tokenizer.encode("\n", { addSpecialTokens: false })),
     };
     const fits = (i: number | undefined) => i !== undefined && i < model.config.vocabSize;
     const given = options.chatTemplate;
@@ -282,7 +282,7 @@ export class ChatSession {
   }
 
   #encode(text: string): number[] {
-    const ids = Array.from(this.tokenizer.encode(text));
+    const ids = Array.from(this.tokenizer.encode(text, { addSpecialTokens: false }));
     const V = this.model.config.vocabSize;
     return ids.filter((i) => i < V);
   }

@@ -12,8 +12,11 @@ import { type Candidate, Sampler, type SamplingOptions, topCandidates } from "./
 
 /** What generation needs from a tokenizer (Bentevi's `Tokenizer` has all of it). */
 export interface GenerationTokenizer {
-  /** Text → token ids. */
-  encode(text: string): ArrayLike<number>;
+  /**
+   * Text → token ids; `addSpecialTokens: false` leaves out what the tokenizer's
+   * post-processor adds around a text (e.g. `<s>`), for fragments such as chat turns.
+   */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): ArrayLike<number>;
   /** Token ids → text. */
   decode(ids: readonly number[]): string;
   /** An incremental decoder that holds incomplete UTF-8 sequences between tokens. */

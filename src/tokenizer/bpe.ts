@@ -6,7 +6,10 @@
  *
  * @module
  */
+import { BenteviError } from "../errors.ts";
 import { BYTE_TO_CHAR } from "./byte_level.ts";
+
+const utf8 = new TextEncoder();
 
 /**
  * An open-addressing hash table from a pair of ids `(a, b)` to an int (a merge rank).
@@ -69,6 +72,27 @@ export class PairTable {
     }
   }
 
+  /** Stores `value` for `(a, b)`, replacing any value stored before. */
+  set(a: number, b: number, value: number): void {
+    if ((this.size + 1) * 2 > this.keysA.length) this.grow();
+    let i = this.slot(a, b);
+    for (;;) {
+      const k = this.keysA[i];
+      if (k === -1) {
+        this.keysA[i] = a;
+        this.keysB[i] = b;
+        this.values[i] = value;
+        this.size++;
+        return;
+      }
+      if (k === a && this.keysB[i] === b) {
+        this.values[i] = value;
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
   private grow(): void {
     const { keysA, keysB, values } = this;
     const bigger = new PairTable(keysA.length);
@@ -90,10 +114,23 @@ const CACHE_MAX_PIECE = 256;
 
 /** Options of the BPE model as stored in `tokenizer.json`. */
 export interface BpeOptions {
-  /** Id used for bytes missing from the vocabulary (`unk_token`); such bytes are dropped if unset. */
+  /**
+   * Id used for symbols missing from the vocabulary (`unk_token`); such symbols are dropped if
+   * unset (as Hugging Face does without an `unk_token`).
+   */
   unkId?: number;
   /** Use a piece's own vocabulary entry when it has one, before merging (Llama-3 style). */
   ignoreMerges?: boolean;
+  /**
+   * Byte-level (GPT-2 style, the default): a piece is seen as its UTF-8 bytes, each written as
+   * one of the 256 byte characters. Otherwise (SentencePiece style) a piece is seen as its
+   * characters.
+   */
+  byteLevel?: boolean;
+  /** A character missing from the vocabulary becomes its UTF-8 bytes as `<0xXX>` tokens. */
+  byteFallback?: boolean;
+  /** Consecutive unknown symbols become one `unk` token (`fuse_unk`). */
+  fuseUnk?: boolean;
 }
 
 /** A byte-level BPE vocabulary and merge list. */
@@ -113,6 +150,18 @@ export class BpeModel {
   private readonly unkId: number;
   /** Whether a piece found whole in the vocabulary skips merging. */
   readonly ignoreMerges: boolean;
+  /** Whether pieces are seen as UTF-8 bytes (GPT-2 style) rather than characters. */
+  readonly byteLevel: boolean;
+  /** Whether unknown characters fall back to `<0xXX>` byte tokens. */
+  readonly byteFallback: boolean;
+  /** Whether consecutive unknown symbols are fused into one `unk`. */
+  readonly fuseUnk: boolean;
+  /** Byte-level with all 256 byte tokens present: the fast path of {@link pieceBytes}. */
+  private readonly allBytes: boolean;
+  /** Id of each `<0xXX>` token (-1 when missing), for byte fallback. */
+  private readonly fallbackIds: Int32Array;
+  /** Id of each BMP character as a one-character token: -2 not looked up yet, -1 missing. */
+  private readonly charIds = new Int32Array(65536).fill(-2);
   // Scratch space, grown on demand.
   private syms = new Int32Array(1024);
 
@@ -126,11 +175,20 @@ export class BpeModel {
     this.merges = merges;
     this.unkId = options.unkId ?? -1;
     this.ignoreMerges = options.ignoreMerges ?? false;
+    this.byteLevel = options.byteLevel ?? true;
+    this.byteFallback = options.byteFallback ?? false;
+    this.fuseUnk = options.fuseUnk ?? false;
     this.byteIds = new Int32Array(256).fill(-1);
+    this.fallbackIds = new Int32Array(256).fill(-1);
+    let all = true;
     for (let b = 0; b < 256; b++) {
       const id = vocab.get(BYTE_TO_CHAR[b]);
       if (id !== undefined) this.byteIds[b] = id;
+      else all = false;
+      const f = vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+      if (f !== undefined) this.fallbackIds[b] = f;
     }
+    this.allBytes = this.byteLevel && all;
     this.ranks = new PairTable(merges.length);
     this.mergeResult = new Int32Array(merges.length);
     for (let r = 0; r < merges.length; r++) {
@@ -138,8 +196,25 @@ export class BpeModel {
       const ia = vocab.get(a)!;
       const ib = vocab.get(b)!;
       this.mergeResult[r] = vocab.get(a + b)!;
-      this.ranks.setIfAbsent(ia, ib, r);
+      // A pair listed twice keeps its last rank, as Hugging Face's merge map does.
+      this.ranks.set(ia, ib, r);
     }
+  }
+
+  /**
+   * True when no token of the vocabulary has `c` right after another character (other than
+   * `c`): then no merge ever joins a symbol to a following symbol that starts with `c`, so a
+   * piece can be cut before such a `c` without changing its ids. Needs `c` in the vocabulary
+   * (it never becomes `unk` or byte tokens).
+   */
+  neverJoinsBefore(c: string): boolean {
+    if (!this.vocab.has(c)) return false;
+    for (const t of this.vocab.keys()) {
+      for (let i = t.indexOf(c, 1); i > 0; i = t.indexOf(c, i + 1)) {
+        if (!t.startsWith(c, i - c.length)) return false;
+      }
+    }
+    return true;
   }
 
   /** Rank of the merge `(a, b)` (ids), or -1. */
@@ -201,6 +276,79 @@ export class BpeModel {
     return typeof v === "number" ? Int32Array.of(v) : v;
   }
 
+  /** Writes the initial symbols of `piece` into the scratch buffer; returns the count. */
+  private initialSymbols(piece: string): number {
+    return this.allBytes ? this.pieceBytes(piece) : this.pieceChars(this.modelText(piece));
+  }
+
+  /** The text the model sees: the piece itself, or its bytes as byte characters. */
+  private modelText(piece: string): string {
+    if (!this.byteLevel) return piece;
+    let s = "";
+    for (const b of utf8.encode(piece)) s += BYTE_TO_CHAR[b];
+    return s;
+  }
+
+  /** Id of the one-character token `ch` (code point `cp`), or -1. */
+  private charId(cp: number, ch: string): number {
+    if (cp < 65536) {
+      let id = this.charIds[cp];
+      if (id === -2) id = this.charIds[cp] = this.vocab.get(ch) ?? -1;
+      return id;
+    }
+    return this.vocab.get(ch) ?? -1;
+  }
+
+  /**
+   * Initial symbols of `text` character by character, as Hugging Face's BPE `merge_word`: a
+   * character missing from the vocabulary becomes its `<0xXX>` byte tokens (byte fallback,
+   * when all exist), else `unk` (consecutive ones fused with `fuse_unk`), else nothing.
+   */
+  private pieceChars(text: string): number {
+    const need = text.length * 4 + 1;
+    if (this.syms.length < need) this.syms = new Int32Array(need * 2);
+    const syms = this.syms;
+    let n = 0;
+    let pendingUnk = false;
+    for (let i = 0; i < text.length; i++) {
+      let cp = text.charCodeAt(i);
+      let ch: string;
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (d - 0xdc00);
+          ch = text.slice(i, i + 2);
+          i++;
+        } else ch = text[i];
+      } else ch = text[i];
+      const id = this.charId(cp, ch);
+      if (id >= 0) {
+        if (pendingUnk) {
+          syms[n++] = this.unkId;
+          pendingUnk = false;
+        }
+        syms[n++] = id;
+        continue;
+      }
+      if (this.byteFallback) {
+        const bytes = utf8.encode(ch);
+        let ok = true;
+        for (const b of bytes) if (this.fallbackIds[b] < 0) ok = false;
+        if (ok) {
+          // As Hugging Face: byte tokens go in without first emitting a pending unk.
+          for (const b of bytes) syms[n++] = this.fallbackIds[b];
+          continue;
+        }
+      }
+      if (this.unkId >= 0) {
+        if (pendingUnk && !this.fuseUnk) syms[n++] = this.unkId;
+        pendingUnk = true;
+      }
+    }
+    if (pendingUnk) syms[n++] = this.unkId;
+    return n;
+  }
+
   /** Writes the initial byte symbols of `piece` into the scratch buffer; returns the count. */
   private pieceBytes(piece: string): number {
     const need = piece.length * 3;
@@ -245,16 +393,18 @@ export class BpeModel {
   }
 
   private encodeUncached(piece: string): Int32Array {
-    let n = this.pieceBytes(piece);
-    const syms = this.syms;
+    if (piece.length === 0) return new Int32Array(0);
     if (this.ignoreMerges) {
-      let s = "";
-      for (let i = 0; i < n; i++) s += this.tokenOfId(syms[i]);
-      const whole = this.vocab.get(s);
+      const whole = this.vocab.get(this.modelText(piece));
       if (whole !== undefined) return Int32Array.of(whole);
     }
+    let n = this.initialSymbols(piece);
+    const syms = this.syms;
     if (n > HEAP_THRESHOLD) return this.mergeWithHeap(n);
     const ranks = this.ranks;
+    // One merge at a time, the lowest rank first and the leftmost among equals: exactly the
+    // order of Hugging Face's priority queue, even where a merge's result takes part in a
+    // lower-ranked merge (converted vocabularies such as Llama-3's have such merges).
     while (n > 1) {
       let best = 0x7fffffff;
       let at = -1;
@@ -266,17 +416,9 @@ export class BpeModel {
         }
       }
       if (at < 0) break;
-      const a = syms[at];
-      const b = syms[at + 1];
-      const merged = this.mergeResult[best];
-      let w = at;
-      for (let i = at; i < n;) {
-        if (i + 1 < n && syms[i] === a && syms[i + 1] === b) {
-          syms[w++] = merged;
-          i += 2;
-        } else syms[w++] = syms[i++];
-      }
-      n = w;
+      syms[at] = this.mergeResult[best];
+      syms.copyWithin(at + 1, at + 2, n);
+      n--;
     }
     return syms.slice(0, n);
   }
@@ -288,7 +430,7 @@ export class BpeModel {
   trace(
     piece: string,
   ): { steps: { rank: number; pair: [number, number]; ids: number[] }[]; bytes: number[] } {
-    let n = this.pieceBytes(piece);
+    let n = this.initialSymbols(piece);
     const syms = Array.from(this.syms.subarray(0, n));
     const bytes = syms.slice();
     const steps: { rank: number; pair: [number, number]; ids: number[] }[] = [];
@@ -305,29 +447,11 @@ export class BpeModel {
       if (at < 0) break;
       const a = syms[at];
       const b = syms[at + 1];
-      const merged = this.mergeResult[best];
-      const out: number[] = [];
-      for (let i = 0; i < n;) {
-        if (i + 1 < n && syms[i] === a && syms[i + 1] === b) {
-          out.push(merged);
-          i += 2;
-        } else out.push(syms[i++]);
-      }
-      syms.length = 0;
-      syms.push(...out);
+      syms.splice(at, 2, this.mergeResult[best]);
       n = syms.length;
-      steps.push({ rank: best, pair: [a, b], ids: out });
+      steps.push({ rank: best, pair: [a, b], ids: syms.slice() });
     }
     return { steps, bytes };
-  }
-
-  private idToTokenCache: string[] | undefined;
-  private tokenOfId(id: number): string {
-    if (!this.idToTokenCache) {
-      this.idToTokenCache = [];
-      for (const [t, i] of this.vocab) this.idToTokenCache[i] = t;
-    }
-    return this.idToTokenCache[id] ?? "";
   }
 
   /** Leftmost-lowest-rank merging with a binary heap over a linked list (long pieces). */
@@ -342,6 +466,13 @@ export class BpeModel {
     // Heap of (rank, position) packed as rank * 2^26 + position (positions < 2^26).
     const heap: number[] = [];
     const SCALE = 67108864;
+    if (n >= SCALE) {
+      throw new BenteviError(
+        `a piece of ${n} symbols is too long for BPE (at most ${
+          SCALE - 1
+        }); pre-tokenize or cut the text`,
+      );
+    }
     const push = (v: number) => {
       let i = heap.length;
       heap.push(v);

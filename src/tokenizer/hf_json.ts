@@ -9,6 +9,8 @@ import { BenteviError } from "../errors.ts";
 import { BpeModel } from "./bpe.ts";
 import { type Normalizer, normalizerFromHF } from "./normalizer.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
+import { Decoder } from "./decoders.ts";
+import { PostProcessor } from "./post_processor.ts";
 
 /** A token added on top of the BPE vocabulary (special tokens among them). */
 export interface AddedToken {
@@ -38,8 +40,10 @@ export interface TokenizerParts {
   model: BpeModel;
   /** Tokens matched whole before the pipeline runs. */
   addedTokens: AddedToken[];
-  /** `post_processor`, kept as read (Bentevi's `encode` adds no tokens). */
-  postProcessor?: unknown;
+  /** What `encode` adds around a text (default: nothing; written as a `ByteLevel` step). */
+  postProcessor?: PostProcessor;
+  /** Token strings → text (default: GPT-2's `ByteLevel`). */
+  decoder?: Decoder;
   /** `unk_token` of the model, if any. */
   unkToken?: string;
 }
@@ -57,7 +61,13 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   const m = o.model as Record<string, unknown> | undefined;
   if (!m || typeof m !== "object") fail(name, 'missing "model"');
   if (m.type !== undefined && m.type !== "BPE") {
-    fail(name, `model type ${JSON.stringify(m.type)} is not supported (only BPE)`);
+    fail(name, `model.type ${JSON.stringify(m.type)} is not supported (only BPE)`);
+  }
+  // Both change what encode returns; Bentevi does neither, so such a file is refused.
+  for (const k of ["truncation", "padding"]) {
+    if (o[k] !== undefined && o[k] !== null) {
+      fail(name, `${k} is set; Bentevi does not truncate or pad (set it to null)`);
+    }
   }
   const v = m.vocab;
   if (!v || typeof v !== "object" || Array.isArray(v)) fail(name, "model.vocab must be an object");
@@ -105,13 +115,25 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   });
   for (const k of ["continuing_subword_prefix", "end_of_word_suffix"]) {
     if (m[k] !== undefined && m[k] !== null && m[k] !== "") {
-      fail(name, `model.${k} is not supported by a byte-level BPE`);
+      fail(name, `model.${k} ${JSON.stringify(m[k])} is not supported (only null or "")`);
     }
   }
-  if (typeof m.dropout === "number" && m.dropout > 0) fail(name, "BPE dropout is not supported");
+  if (m.dropout !== undefined && m.dropout !== null && m.dropout !== 0) {
+    fail(name, `model.dropout ${JSON.stringify(m.dropout)} is not supported (only null)`);
+  }
+  const flag = (k: string): boolean => {
+    const x = m[k];
+    if (x === undefined || x === null) return false;
+    if (typeof x !== "boolean") fail(name, `model.${k} must be true or false`);
+    return x;
+  };
+  const byteFallback = flag("byte_fallback");
+  const fuseUnk = flag("fuse_unk");
+  const ignoreMerges = flag("ignore_merges");
   let unkId: number | undefined;
   let unkToken: string | undefined;
-  if (typeof m.unk_token === "string") {
+  if (m.unk_token !== undefined && m.unk_token !== null) {
+    if (typeof m.unk_token !== "string") fail(name, "model.unk_token must be a string or null");
     unkToken = m.unk_token;
     unkId = vocab.get(m.unk_token);
   }
@@ -193,30 +215,39 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   });
   if (unkId === undefined && unkToken !== undefined) {
     unkId = addedTokens.find((t) => t.content === unkToken)?.id;
+    if (unkId === undefined) {
+      fail(name, `model.unk_token ${JSON.stringify(unkToken)} is not in the vocabulary`);
+    }
   }
 
   let normalizer: Normalizer | undefined;
   let preTokenizer: PreTokenizer;
+  let decoder: Decoder;
+  let postProcessor: PostProcessor;
   try {
     normalizer = normalizerFromHF(o.normalizer);
-    preTokenizer = o.pre_tokenizer === null || o.pre_tokenizer === undefined
-      ? fail(name, "pre_tokenizer is missing; only byte-level BPE is supported")
-      : PreTokenizer.fromHF(o.pre_tokenizer);
+    preTokenizer = PreTokenizer.fromHF(o.pre_tokenizer);
+    decoder = Decoder.fromHF(o.decoder);
+    const known = (id: number) => byId.has(id) || addedTokens.some((t) => t.id === id);
+    postProcessor = PostProcessor.fromHF(o.post_processor, known);
   } catch (e) {
     if (e instanceof BenteviError && !e.message.startsWith(name)) fail(name, e.message);
     throw e;
   }
-  const d = o.decoder as Record<string, unknown> | null | undefined;
-  if (d !== null && d !== undefined && d.type !== "ByteLevel") {
-    fail(name, `decoder type ${JSON.stringify(d?.type)} is not supported (only ByteLevel)`);
-  }
-  const model = new BpeModel(vocab, merges, { unkId, ignoreMerges: m.ignore_merges === true });
+  const model = new BpeModel(vocab, merges, {
+    unkId,
+    ignoreMerges,
+    byteLevel: preTokenizer.byteLevel,
+    byteFallback,
+    fuseUnk,
+  });
   return {
     normalizer,
     preTokenizer,
     model,
     addedTokens,
-    postProcessor: o.post_processor,
+    postProcessor,
+    decoder,
     unkToken,
   };
 }
@@ -240,17 +271,20 @@ export function partsToHF(parts: TokenizerParts): Record<string, unknown> {
     })),
     normalizer: parts.normalizer?.toJSON() ?? null,
     pre_tokenizer: parts.preTokenizer.toJSON(),
-    post_processor: parts.postProcessor ??
-      { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
-    decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: parts.postProcessor
+      ? parts.postProcessor.toJSON()
+      : { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
+    decoder: parts.decoder
+      ? parts.decoder.toJSON()
+      : { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {
       type: "BPE",
       dropout: null,
       unk_token: parts.unkToken ?? null,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
+      fuse_unk: parts.model.fuseUnk,
+      byte_fallback: parts.model.byteFallback,
       ignore_merges: parts.model.ignoreMerges,
       vocab,
       merges: parts.model.merges,

@@ -17,6 +17,7 @@
  */
 export {
   type DecodeOptions,
+  type EncodeOptions,
   type EncodingWithOffsets,
   type StreamDecoder,
   Tokenizer,
@@ -39,7 +40,15 @@ export {
   type ChatTemplateTokens,
 } from "./chat_template.ts";
 export { NORMALIZE_STEPS } from "./normalizer.ts";
-export { GPT2_PATTERN, GPT4_PATTERN } from "./pre_tokenizer.ts";
+export {
+  GPT2_PATTERN,
+  GPT4_PATTERN,
+  type PrependScheme,
+  PreTokenizer,
+  type SplitBehavior,
+} from "./pre_tokenizer.ts";
+export { Decoder } from "./decoders.ts";
+export { PostProcessor, type SpecialIds } from "./post_processor.ts";
 // Reading input text lives in src/text; these names stay importable from here too.
 export {
   listInputFiles,

@@ -21,8 +21,11 @@ export interface Aligned {
 
 /** One normalization step. */
 export interface Normalizer {
-  /** Normalizes `text`. */
-  normalize(text: string): string;
+  /**
+   * Normalizes `text`. `continuation`: the text continues one already begun (a later part of a
+   * text encoded in parts), so steps that act on a text's start (`Prepend`, `Strip` left) skip it.
+   */
+  normalize(text: string, continuation?: boolean): string;
   /** Normalizes `aligned`, keeping the map back to the source. */
   normalizeAligned(aligned: Aligned): Aligned;
   /** Hugging Face `tokenizer.json` form. */
@@ -65,7 +68,7 @@ function mapClusters(a: Aligned, fn: (s: string) => string): Aligned {
   return { text: out, starts: Int32Array.from(starts), ends: Int32Array.from(ends) };
 }
 
-class UnicodeForm implements Normalizer {
+export class UnicodeForm implements Normalizer {
   constructor(readonly form: "NFC" | "NFD" | "NFKC" | "NFKD") {}
   normalize(text: string): string {
     return text.normalize(this.form);
@@ -78,12 +81,21 @@ class UnicodeForm implements Normalizer {
   }
 }
 
-class Lowercase implements Normalizer {
+// Character by character, as Rust's `char::to_lowercase` (JavaScript's `toLowerCase` of a whole
+// string makes a word-final Σ a ς; Hugging Face always gives σ).
+function lower(text: string): string {
+  const l = text.toLowerCase();
+  return l.includes("\u03c2") && text.includes("\u03a3")
+    ? text.replace(/\p{Lu}|\p{Lt}/gu, (c) => c.toLowerCase())
+    : l;
+}
+
+export class Lowercase implements Normalizer {
   normalize(text: string): string {
-    return text.toLowerCase();
+    return lower(text);
   }
   normalizeAligned(a: Aligned): Aligned {
-    return mapClusters(a, (s) => s.toLowerCase());
+    return mapClusters(a, (s) => lower(s));
   }
   toJSON(): unknown {
     return { type: "Lowercase" };
@@ -91,7 +103,7 @@ class Lowercase implements Normalizer {
 }
 
 const MARKS = /\p{M}/gu;
-class StripAccents implements Normalizer {
+export class StripAccents implements Normalizer {
   normalize(text: string): string {
     return text.replace(MARKS, "");
   }
@@ -103,7 +115,7 @@ class StripAccents implements Normalizer {
   }
 }
 
-class Replace implements Normalizer {
+export class Replace implements Normalizer {
   readonly regex: RegExp;
   constructor(readonly pattern: { String: string } | { Regex: string }, readonly content: string) {
     if ("String" in pattern) {
@@ -151,10 +163,10 @@ class Replace implements Normalizer {
   }
 }
 
-class Prepend implements Normalizer {
+export class Prepend implements Normalizer {
   constructor(readonly prepend: string) {}
-  normalize(text: string): string {
-    return text.length ? this.prepend + text : text;
+  normalize(text: string, continuation = false): string {
+    return text.length && !continuation ? this.prepend + text : text;
   }
   normalizeAligned(a: Aligned): Aligned {
     if (!a.text.length) return a;
@@ -172,11 +184,35 @@ class Prepend implements Normalizer {
   }
 }
 
+const WS = /\p{White_Space}/u;
+
+/** Hugging Face `Strip`: removes leading and/or trailing whitespace (Unicode White_Space). */
+export class Strip implements Normalizer {
+  constructor(readonly left: boolean, readonly right: boolean) {}
+  private bounds(t: string, continuation = false): [number, number] {
+    let s = 0, e = t.length;
+    if (this.left && !continuation) { while (s < e && WS.test(t[s])) s++; }
+    if (this.right) { while (e > s && WS.test(t[e - 1])) e--; }
+    return [s, e];
+  }
+  normalize(text: string, continuation = false): string {
+    const [s, e] = this.bounds(text, continuation);
+    return text.slice(s, e);
+  }
+  normalizeAligned(a: Aligned): Aligned {
+    const [s, e] = this.bounds(a.text);
+    return { text: a.text.slice(s, e), starts: a.starts.slice(s, e), ends: a.ends.slice(s, e) };
+  }
+  toJSON(): unknown {
+    return { type: "Strip", strip_left: this.left, strip_right: this.right };
+  }
+}
+
 /** Several steps applied in order (Hugging Face `Sequence`). */
 export class SequenceNormalizer implements Normalizer {
   constructor(readonly steps: Normalizer[]) {}
-  normalize(text: string): string {
-    for (const s of this.steps) text = s.normalize(text);
+  normalize(text: string, continuation = false): string {
+    for (const s of this.steps) text = s.normalize(text, continuation);
     return text;
   }
   normalizeAligned(a: Aligned): Aligned {
@@ -278,6 +314,13 @@ export function normalizerFromHF(json: unknown, where = "normalizer"): Normalize
     case "Prepend":
       if (typeof o.prepend !== "string") throw new BenteviError(`${where}: Prepend needs a string`);
       return new Prepend(o.prepend);
+    case "Strip":
+      for (const k of ["strip_left", "strip_right"]) {
+        if (typeof o[k] !== "boolean") {
+          throw new BenteviError(`${where}.${k} must be true or false`);
+        }
+      }
+      return new Strip(o.strip_left as boolean, o.strip_right as boolean);
     case "Replace": {
       const p = o.pattern as Record<string, unknown> | undefined;
       if (typeof o.content !== "string" || !p || typeof p !== "object") {
@@ -292,16 +335,16 @@ export function normalizerFromHF(json: unknown, where = "normalizer"): Normalize
         throw new BenteviError(`${where}: Sequence needs "normalizers"`);
       }
       return new SequenceNormalizer(
-        o.normalizers.map((n, i) => normalizerFromHF(n, `${where}[${i}]`)).filter((
+        o.normalizers.map((n, i) => normalizerFromHF(n, `${where}.normalizers[${i}]`)).filter((
           n,
         ): n is Normalizer => n !== undefined),
       );
     }
     default:
       throw new BenteviError(
-        `${where}: unsupported normalizer type ${
+        `${where}: normalizer type ${
           JSON.stringify(o.type)
-        } (supported: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace, Prepend, Sequence)`,
+        } is not supported (Bentevi reads NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, Replace, Prepend, Sequence)`,
       );
   }
 }

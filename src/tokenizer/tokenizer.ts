@@ -9,10 +9,25 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { BYTE_TO_CHAR } from "./byte_level.ts";
 import { BpeModel } from "./bpe.ts";
 import { ByteLevelDecoder } from "./decoder.ts";
+import { Decoder } from "./decoders.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
+import { PostProcessor } from "./post_processor.ts";
 import { findTextCut } from "../text/cut.ts";
 import { type AddedToken, partsFromHF, partsToHF, type TokenizerParts } from "./hf_json.ts";
-import { type Aligned, identityAligned } from "./normalizer.ts";
+import {
+  type Aligned,
+  FOLD_WHITESPACE_PATTERN,
+  identityAligned,
+  Lowercase,
+  type Normalizer,
+  Prepend,
+  Replace,
+  SequenceNormalizer,
+  Strip,
+  StripAccents,
+  UnicodeForm,
+} from "./normalizer.ts";
+import { AddedMatcher } from "./added.ts";
 
 /** Result of {@link Tokenizer.encodeWithOffsets}. */
 export interface EncodingWithOffsets {
@@ -30,6 +45,16 @@ export interface StreamDecoder {
   flush(): string;
 }
 
+/** Options of {@link Tokenizer.encode} and the other encoding methods. */
+export interface EncodeOptions {
+  /**
+   * Add the tokens the file's post-processor puts around a text (`TemplateProcessing`, e.g.
+   * `<s>` first for Llama-2-style files). Default true, as Hugging Face's
+   * `add_special_tokens=True`; files without a template (GPT-2, Bentevi's own) add nothing.
+   */
+  addSpecialTokens?: boolean;
+}
+
 /** Options of {@link Tokenizer.decode}. */
 export interface DecodeOptions {
   /** Leave special tokens (`[EOS]`, `<|endoftext|>`…) out of the text. */
@@ -37,10 +62,6 @@ export interface DecodeOptions {
 }
 
 const EOS_NAMES = ["[EOS]", "<|endoftext|>", "</s>"];
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
 
 /**
  * A byte-level BPE tokenizer in the Hugging Face design, compatible with `tokenizer.json`.
@@ -68,11 +89,21 @@ export class Tokenizer {
   readonly specialTokens: ReadonlyMap<string, number>;
   /** Id of the end-of-text token: `[EOS]`, `<|endoftext|>` or `</s>`, whichever exists. */
   readonly endOfTextId: number | undefined;
+  /** What `encode` adds around a text by default (the file's post-processor). */
+  readonly postProcessor: PostProcessor;
   private readonly idToTokenTable: (string | undefined)[];
-  private readonly decoder: ByteLevelDecoder;
+  private readonly decoder: Decoder;
+  private readonly byteDecoder: ByteLevelDecoder | undefined;
+  private tokenBytesTable: (Uint8Array | undefined)[] | undefined;
   private readonly addedByContent: Map<string, AddedToken>;
-  private readonly addedRegex: RegExp | undefined;
+  /** Added tokens matched in the raw text (`normalized: false`). */
+  private readonly rawAdded: AddedMatcher;
+  /** Added tokens matched in the normalized text (`normalized: true`). */
+  private readonly normAdded: AddedMatcher | undefined;
+  private readonly pre: PreTokenizer;
   private readonly specialIds: Set<number>;
+  /** Where {@link encodeStream} may cut: see {@link PreTokenizer.cutKind}. */
+  private readonly streamCut: "line" | "space" | "none";
 
   /** Builds a tokenizer from its parts (see {@link Tokenizer.fromJSON} for files). */
   constructor(parts: TokenizerParts, name = "tokenizer") {
@@ -80,16 +111,29 @@ export class Tokenizer {
     this.parts = parts;
     const table: (string | undefined)[] = [];
     for (const [t, id] of parts.model.vocab) table[id] = t;
-    for (const a of parts.addedTokens) table[a.id] = a.content;
+    // A `normalized` added token is matched, and decoded, as its normalized text (as Hugging
+    // Face does: with a Prepend("▁") normalizer, "olá" is the token "▁olá").
+    for (const a of parts.addedTokens) {
+      table[a.id] = a.normalized && parts.normalizer
+        ? parts.normalizer.normalize(a.content)
+        : a.content;
+    }
     this.idToTokenTable = table;
     this.vocabSize = table.length;
-    this.decoder = new ByteLevelDecoder(table);
+    this.decoder = parts.decoder ?? Decoder.byteLevel();
+    this.byteDecoder = this.decoder.isByteLevel ? new ByteLevelDecoder(table) : undefined;
+    this.postProcessor = parts.postProcessor ?? PostProcessor.none();
     this.addedByContent = new Map(parts.addedTokens.map((a) => [a.content, a]));
-    const contents = [...this.addedByContent.keys()].sort((a, b) =>
-      b.length - a.length || (a < b ? -1 : 1)
+    const norm = parts.normalizer;
+    this.rawAdded = new AddedMatcher(
+      parts.addedTokens.filter((a) => !a.normalized || !norm).map((a) => ({
+        text: a.content,
+        token: a,
+      })),
     );
-    this.addedRegex = contents.length
-      ? new RegExp(contents.map(escapeRegex).join("|"), "g")
+    const normalized = norm ? parts.addedTokens.filter((a) => a.normalized) : [];
+    this.normAdded = normalized.length
+      ? new AddedMatcher(normalized.map((a) => ({ text: norm!.normalize(a.content), token: a })))
       : undefined;
     this.specialTokens = new Map(
       parts.addedTokens.filter((a) => a.special).map((a) => [a.content, a.id]),
@@ -101,6 +145,17 @@ export class Tokenizer {
       if (eos !== undefined) break;
     }
     this.endOfTextId = eos;
+    // A SentencePiece-style model without pre-tokenizer sees a whole text as one piece; when
+    // its vocabulary never joins a character to a following "▁", cutting before each such
+    // "▁" cannot change the ids and keeps pieces short (and cacheable).
+    const model = parts.model;
+    const cutChar = !model.byteLevel && !model.ignoreMerges && model.neverJoinsBefore("\u2581")
+      ? "\u2581"
+      : undefined;
+    this.pre = cutChar && !parts.preTokenizer.metaspace
+      ? parts.preTokenizer.withCutBefore(cutChar)
+      : parts.preTokenizer;
+    this.streamCut = streamCutOf(parts, cutChar !== undefined);
   }
 
   /**
@@ -125,8 +180,8 @@ export class Tokenizer {
 
   /**
    * Loads a Hugging Face `tokenizer.json` file.
-   * Throws {@link BenteviError} when the file is missing, not JSON (e.g. truncated) or not a
-   * byte-level BPE tokenizer.
+   * Throws {@link BenteviError} when the file is missing, not JSON (e.g. truncated), or uses a
+   * construct Bentevi does not support (named in the message).
    */
   static async fromFile(path: string): Promise<Tokenizer> {
     let text: string;
@@ -168,49 +223,69 @@ export class Tokenizer {
     await writeFileAtomic(path, JSON.stringify(this.toJSON()) + "\n");
   }
 
-  /** Id of `token` (added tokens, then the vocabulary in byte-level form), or undefined. */
+  /** Id of `token` (added tokens, then the vocabulary as the model spells it), or undefined. */
   tokenToId(token: string): number | undefined {
     return this.addedByContent.get(token)?.id ?? this.parts.model.vocab.get(token);
   }
 
-  /** Token string of `id` (byte-level form, e.g. `"Ġthe"`), or undefined. */
+  /** Token string of `id` (as the vocabulary spells it, e.g. `"Ġthe"`, `"▁the"`), or undefined. */
   idToToken(id: number): string | undefined {
     return this.idToTokenTable[id];
   }
 
-  /** The bytes token `id` stands for (undefined outside the vocabulary). */
+  /**
+   * The bytes token `id` stands for in the text the model sees (undefined outside the
+   * vocabulary): for byte-level files the bytes themselves; otherwise the token's UTF-8
+   * (`▁` included), and a `<0xXX>` byte-fallback token its byte.
+   */
   tokenBytes(id: number): Uint8Array | undefined {
-    return this.decoder.tokenBytes[id];
+    if (!this.tokenBytesTable) {
+      if (this.parts.model.byteLevel) {
+        this.tokenBytesTable = (this.byteDecoder ?? new ByteLevelDecoder(this.idToTokenTable))
+          .tokenBytes;
+      } else {
+        const enc = new TextEncoder();
+        const fallback = this.parts.model.byteFallback;
+        this.tokenBytesTable = this.idToTokenTable.map((t) => {
+          if (t === undefined) return undefined;
+          if (fallback && /^<0x[0-9A-F]{2}>$/.test(t)) {
+            return Uint8Array.of(parseInt(t.slice(3, 5), 16));
+          }
+          return enc.encode(t);
+        });
+      }
+    }
+    return this.tokenBytesTable[id];
   }
 
   /**
-   * Splits `text` on added tokens: `onText` gets each stretch of text between them (with its
-   * offset in `text`), `onAdded` each added token, in order.
+   * The pipeline up to the model, as Hugging Face runs it: added tokens that match the raw
+   * text are cut out first; each stretch between them is normalized (`continuation`: it
+   * continues a text begun in an earlier part), added tokens matching the normalized text are
+   * cut out, and the rest is pre-tokenized. `piece` gets each piece, `added` each added token.
    */
-  private walk(
+  private pipeline(
     text: string,
-    onText: (segment: string, start: number) => void,
-    onAdded: (id: number, start: number, end: number) => void,
+    piece: (p: string) => void,
+    added: (id: number) => void,
+    continuation = false,
   ): void {
-    const re = this.addedRegex;
-    if (!re) {
-      if (text.length) onText(text, 0);
-      return;
-    }
-    re.lastIndex = 0;
-    let last = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      if (m.index > last) onText(text.slice(last, m.index), last);
-      onAdded(this.addedByContent.get(m[0])!.id, m.index, m.index + m[0].length);
-      last = m.index + m[0].length;
-    }
-    if (last < text.length) onText(text.slice(last), last);
-  }
-
-  private prepare(segment: string): string {
-    let t = this.parts.normalizer ? this.parts.normalizer.normalize(segment) : segment;
-    if (this.parts.preTokenizer.addPrefixSpace && t.length && t.charCodeAt(0) !== 32) t = " " + t;
-    return t;
+    const norm = this.parts.normalizer;
+    const pre = this.pre;
+    const normAdded = this.normAdded;
+    this.rawAdded.walk(text, (seg, segStart) => {
+      const cont = continuation && segStart === 0;
+      const t = norm ? norm.normalize(seg, cont) : seg;
+      const atStart = segStart === 0 && !continuation;
+      if (!normAdded) pre.forEachPiece(t, piece, atStart);
+      else {
+        normAdded.walk(
+          t,
+          (sub, subStart) => pre.forEachPiece(sub, piece, atStart && subStart === 0),
+          added,
+        );
+      }
+    }, added);
   }
 
   /**
@@ -219,127 +294,191 @@ export class Tokenizer {
    */
   preTokenize(text: string): { piece: string; addedId?: number }[] {
     const out: { piece: string; addedId?: number }[] = [];
-    this.walk(
+    this.pipeline(
       text,
-      (seg) =>
-        this.parts.preTokenizer.forEachPiece(this.prepare(seg), (piece) => out.push({ piece })),
+      (piece) => out.push({ piece }),
       (id) => out.push({ piece: this.idToTokenTable[id]!, addedId: id }),
     );
     return out;
   }
 
-  /** Token ids of `text` (special tokens in the text are matched whole). */
-  encode(text: string): number[] {
+  /**
+   * Token ids of `text` (added/special tokens in the text are matched whole). With the
+   * file's post-processor template (e.g. `<s>` first), its tokens are added unless
+   * `addSpecialTokens: false`.
+   */
+  encode(text: string, options: EncodeOptions = {}): number[] {
     const out: number[] = [];
-    const model = this.parts.model;
-    const pre = this.parts.preTokenizer;
-    const piece = (p: string) => {
-      const ids = model.encodePieceFast(p);
-      if (typeof ids === "number") out.push(ids);
-      else for (let i = 0; i < ids.length; i++) out.push(ids[i]);
-    };
-    this.walk(text, (seg) => pre.forEachPiece(this.prepare(seg), piece), (id) => out.push(id));
+    const add = options.addSpecialTokens ?? true;
+    if (add) out.push(...this.postProcessor.single.prefix);
+    this.encodeInto(text, out, false);
+    if (add) out.push(...this.postProcessor.single.suffix);
     return out;
   }
 
-  /** Number of tokens of `text`, without building the id array. */
-  countTokens(text: string): number {
+  private encodeInto(text: string, out: number[], continuation: boolean): void {
+    const model = this.parts.model;
+    this.pipeline(
+      text,
+      (p) => {
+        const ids = model.encodePieceFast(p);
+        if (typeof ids === "number") out.push(ids);
+        else for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      },
+      (id) => out.push(id),
+      continuation,
+    );
+  }
+
+  /** Number of tokens of `text` (as {@link Tokenizer.encode}), without building the id array. */
+  countTokens(text: string, options: EncodeOptions = {}): number {
     let n = 0;
     const model = this.parts.model;
-    const pre = this.parts.preTokenizer;
-    const piece = (p: string) => {
+    this.pipeline(text, (p) => {
       const ids = model.encodePieceFast(p);
       n += typeof ids === "number" ? 1 : ids.length;
-    };
-    this.walk(text, (seg) => pre.forEachPiece(this.prepare(seg), piece), () => n++);
+    }, () => n++);
+    if (options.addSpecialTokens ?? true) {
+      n += this.postProcessor.single.prefix.length + this.postProcessor.single.suffix.length;
+    }
     return n;
   }
 
   /**
    * Encodes a long text that arrives in chunks (a file read in parts) without holding it all:
-   * yields the ids of successive parts, cut only where every pre-tokenizer cuts anyway (after
-   * a newline with non-space characters on both sides, or in a long line before a space
-   * between ASCII letters or digits; outside added tokens), so the concatenated ids equal
-   * `encode` of the whole text.
+   * yields the ids of successive parts, cut only where the pipeline cuts anyway (for GPT-2
+   * style files after a newline with non-space characters on both sides, or in a long line
+   * before a space between ASCII letters or digits; for SentencePiece-style files only the
+   * latter; outside added tokens), so the concatenated ids equal `encode` of the whole text —
+   * the post-processor's tokens (unless `addSpecialTokens: false`) once, around the whole. A
+   * pipeline with a pattern Bentevi cannot cut safely is encoded whole.
    */
   async *encodeStream(
     chunks: AsyncIterable<string>,
     partChars = 1 << 20,
+    options: EncodeOptions = {},
   ): AsyncGenerator<number[]> {
+    const add = options.addSpecialTokens ?? true;
+    const { prefix, suffix } = this.postProcessor.single;
     let buf = "";
+    let continuation = false;
+    const part = (text: string, last: boolean) => {
+      const out: number[] = [];
+      if (add && !continuation) out.push(...prefix);
+      this.encodeInto(text, out, continuation);
+      if (add && last) out.push(...suffix);
+      continuation = true;
+      return out;
+    };
     for await (const chunk of chunks) {
       buf += chunk;
       if (buf.length < partChars) continue;
       const cut = this.safeCut(buf);
       if (cut > 0) {
-        yield this.encode(buf.slice(0, cut));
+        yield part(buf.slice(0, cut), false);
         buf = buf.slice(cut);
       }
     }
-    if (buf.length) yield this.encode(buf);
+    if (buf.length || !continuation) yield part(buf, true);
   }
 
   /**
    * The last offset in `s` where the text can be cut without changing its encoding, or 0: after
    * a line break, or — in a long line (a file without line breaks) — before a space between
-   * ASCII letters or digits (see `findTextCut`).
+   * ASCII letters or digits (see `findTextCut`), as the pipeline allows; never next to an
+   * added token.
    */
   private safeCut(s: string): number {
+    if (this.streamCut === "none") return 0;
     const ws = /\p{White_Space}/u;
-    let longest = 0;
-    for (const c of this.addedByContent.keys()) longest = Math.max(longest, c.length);
+    const longest = Math.max(this.rawAdded.longest, this.normAdded?.longest ?? 0);
+    const lines = this.streamCut === "line";
     const cuts = function* () {
-      for (let nl = s.lastIndexOf("\n", s.length - 2); nl > 0; nl = s.lastIndexOf("\n", nl - 1)) {
-        if (!ws.test(s[nl - 1]) && !ws.test(s[nl + 1])) yield nl + 1;
+      if (lines) {
+        for (
+          let nl = s.lastIndexOf("\n", s.length - 2);
+          nl > 0;
+          nl = s.lastIndexOf("\n", nl - 1)
+        ) {
+          if (!ws.test(s[nl - 1]) && !ws.test(s[nl + 1])) yield nl + 1;
+        }
       }
       const space = findTextCut(s, s.length >> 1);
       if (space?.kind === "space") yield space.at;
-    };
-    for (const cut of cuts()) {
-      if (this.addedRegex && longest > 1) {
-        const from = Math.max(0, cut - longest);
-        const window = s.slice(from, cut + longest);
-        const re = new RegExp(this.addedRegex.source, "g");
-        let crosses = false;
-        for (let m = re.exec(window); m; m = re.exec(window)) {
-          if (from + m.index < cut && from + m.index + m[0].length > cut) crosses = true;
+      else if (!lines) {
+        // findTextCut prefers line breaks; here only a space between ASCII letters/digits.
+        for (let sp = s.lastIndexOf(" ", s.length - 2); sp >= 1; sp = s.lastIndexOf(" ", sp - 1)) {
+          if (asciiAlnum(s.charCodeAt(sp - 1)) && asciiAlnum(s.charCodeAt(sp + 1))) {
+            yield sp;
+            break;
+          }
         }
-        if (crosses) continue;
       }
-      return cut;
+    };
+    const matchers = [this.rawAdded, this.normAdded].filter((m) => m && !m.empty) as AddedMatcher[];
+    for (const cut of cuts()) {
+      let touches = false;
+      for (const m of matchers) {
+        // Added tokens are matched in the raw or normalized text; a window around the cut,
+        // with room for stripped whitespace, tells whether one touches it.
+        const from = Math.max(0, cut - longest - 64);
+        const window = s.slice(from, cut + longest + 64);
+        const re = m.pattern();
+        for (let x = re.exec(window); x; x = re.exec(window)) {
+          const a = from + x.index, b = a + x[0].length;
+          if (a <= cut && b >= cut) touches = true;
+          if (m.hasFlags && Math.abs(a - cut) < 64 || m.hasFlags && Math.abs(b - cut) < 64) {
+            touches = true;
+          }
+        }
+      }
+      if (!touches) return cut;
     }
     return 0;
   }
 
   /** {@link Tokenizer.encode} of each text. */
-  encodeBatch(texts: string[]): number[][] {
-    return texts.map((t) => this.encode(t));
+  encodeBatch(texts: string[], options: EncodeOptions = {}): number[][] {
+    return texts.map((t) => this.encode(t, options));
   }
 
   /**
    * Token ids with each token's `[start, end)` span in `text` (UTF-16 code units). A token
    * holding part of a character's bytes spans the whole character; after normalization a
-   * span covers the source characters the token's normalized text came from.
+   * span covers the source characters the token's normalized text came from; a token the
+   * post-processor adds spans `[0, 0)`.
    */
-  encodeWithOffsets(text: string): EncodingWithOffsets {
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): EncodingWithOffsets {
     const ids: number[] = [];
     const offsets: [number, number][] = [];
-    const model = this.parts.model;
-    const tokenBytes = this.decoder.tokenBytes;
-    const norm = this.parts.normalizer;
-    const addPrefix = this.parts.preTokenizer.addPrefixSpace;
-    this.walk(text, (segment, segStart) => {
-      let a: Aligned = identityAligned(segment);
-      if (norm) a = norm.normalizeAligned(a);
-      let t = a.text;
-      let shift = 0;
-      if (addPrefix && t.length && t.charCodeAt(0) !== 32) {
-        t = " " + t;
-        shift = 1;
+    const add = options.addSpecialTokens ?? true;
+    if (add) {
+      for (const id of this.postProcessor.single.prefix) {
+        ids.push(id);
+        offsets.push([0, 0]);
       }
-      const srcStart = (u: number) => segStart + (u < shift ? a.starts[0] : a.starts[u - shift]);
-      const srcEnd = (u: number) => segStart + (u < shift ? a.starts[0] : a.ends[u - shift]);
-      this.parts.preTokenizer.forEachPiece(t, (piece, pStart) => {
+    }
+    const model = this.parts.model;
+    const norm = this.parts.normalizer;
+    const normAdded = this.normAdded;
+    this.tokenBytes(0);
+    const tokenBytes = this.tokenBytesTable!;
+    const onAdded = (s: number, e: number) => (id: number) => {
+      ids.push(id);
+      offsets.push([s, e]);
+    };
+    const pieces = (a: Aligned, segStart: number, atStart: boolean) => {
+      const t = a.text;
+      this.pre.forEachPiece(t, (piece, pStart, inserted) => {
+        // Source span (in `text`) of unit u of the piece; inserted units sit at the start.
+        const srcStart = (u: number) => {
+          const k = Math.min(t.length - 1, pStart + Math.max(0, u - inserted));
+          return segStart + (u < inserted ? a.starts[pStart] ?? a.ends[t.length - 1] : a.starts[k]);
+        };
+        const srcEnd = (u: number) => {
+          const k = Math.min(t.length - 1, pStart + Math.max(0, u - inserted));
+          return segStart + (u < inserted ? a.starts[pStart] ?? a.ends[t.length - 1] : a.ends[k]);
+        };
         const pieceIds = model.encodePiece(piece);
         // byteUnit[k]: index (in piece) of the UTF-16 unit that byte k belongs to.
         const byteUnit: number[] = [];
@@ -366,13 +505,38 @@ export class Tokenizer {
           if (c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) u1++;
           b += len;
           ids.push(id);
-          offsets.push([srcStart(pStart + u0), srcEnd(pStart + u1)]);
+          offsets.push([srcStart(u0), srcEnd(u1)]);
         }
-      });
-    }, (id, s, e) => {
-      ids.push(id);
-      offsets.push([s, e]);
-    });
+      }, atStart);
+    };
+    this.rawAdded.walk(text, (segment, segStart) => {
+      let a: Aligned = identityAligned(segment);
+      if (norm) a = norm.normalizeAligned(a);
+      if (!normAdded) pieces(a, segStart, segStart === 0);
+      else {
+        normAdded.walk(a.text, (sub, subStart) => {
+          const e = subStart + sub.length;
+          pieces(
+            {
+              text: sub,
+              starts: a.starts.subarray(subStart, e),
+              ends: a.ends.subarray(subStart, e),
+            },
+            segStart,
+            segStart === 0 && subStart === 0,
+          );
+        }, (id) => {
+          ids.push(id);
+          offsets.push([segStart + a.starts[0], segStart + a.ends[a.text.length - 1]]);
+        });
+      }
+    }, (id, s, e) => onAdded(s, e)(id));
+    if (add) {
+      for (const id of this.postProcessor.single.suffix) {
+        ids.push(id);
+        offsets.push([text.length, text.length]);
+      }
+    }
     return { ids, offsets };
   }
 
@@ -392,31 +556,117 @@ export class Tokenizer {
     const skip = options.skipSpecialTokens && this.specialIds.size
       ? (id: number) => this.specialIds.has(id)
       : undefined;
-    return this.decoder.bytes(ids, skip);
+    if (this.byteDecoder) return this.byteDecoder.bytes(ids, skip);
+    return new TextEncoder().encode(this.decodeTokens(ids, skip));
+  }
+
+  /** The file's decoder over the token strings of `ids` (checked by the caller). */
+  private decodeTokens(ids: ArrayLike<number>, skip?: (id: number) => boolean): string {
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (skip?.(ids[i])) continue;
+      tokens.push(this.idToTokenTable[ids[i]]!);
+    }
+    return this.decoder.decode(tokens);
   }
 
   /**
-   * Text of `ids`. Ids that split a character never throw (an incomplete character becomes
-   * U+FFFD); ids outside the vocabulary throw {@link BenteviError}.
+   * Text of `ids`, through the file's decoder (as Hugging Face's `decode`). Ids that split a
+   * character never throw (an incomplete character becomes U+FFFD); ids outside the
+   * vocabulary throw {@link BenteviError}.
    */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
-    return new TextDecoder().decode(this.decodeBytes(ids, options));
+    if (this.byteDecoder) return new TextDecoder().decode(this.decodeBytes(ids, options));
+    for (let i = 0; i < ids.length; i++) this.checkId(ids[i], i);
+    const skip = options.skipSpecialTokens && this.specialIds.size
+      ? (id: number) => this.specialIds.has(id)
+      : undefined;
+    return this.decodeTokens(ids, skip);
   }
 
   /**
    * A decoder for ids arriving one at a time (generation): it holds the bytes of an
-   * incomplete UTF-8 character until the ids that complete it arrive.
+   * incomplete UTF-8 character until the ids that complete it arrive. The concatenated
+   * output equals {@link Tokenizer.decode} of all the ids.
    */
   streamDecoder(options: DecodeOptions = {}): StreamDecoder {
-    const td = new TextDecoder();
     let position = 0;
+    if (this.byteDecoder) {
+      const td = new TextDecoder();
+      const bytes = this.byteDecoder.tokenBytes;
+      return {
+        push: (id: number) => {
+          this.checkId(id, position++);
+          if (options.skipSpecialTokens && this.specialIds.has(id)) return "";
+          return td.decode(bytes[id]!, { stream: true });
+        },
+        flush: () => td.decode(),
+      };
+    }
+    // Other decoders (Metaspace, ByteFallback, Strip…) act on neighbouring tokens: decode a
+    // window of ids and give out what is new once it no longer ends in an incomplete character
+    // (Hugging Face's DecodeStream). `emitted` is all the text given out, a prefix of the
+    // decoding of all ids so far.
+    let window: number[] = [];
+    let prefix = "";
+    let prefixIndex = 0;
+    let pending = false;
+    const skip = options.skipSpecialTokens;
     return {
       push: (id: number) => {
         this.checkId(id, position++);
-        if (options.skipSpecialTokens && this.specialIds.has(id)) return "";
-        return td.decode(this.decoder.tokenBytes[id]!, { stream: true });
+        window.push(id);
+        const text = this.decode(window, { skipSpecialTokens: skip });
+        if (text.length > prefix.length && !text.endsWith("\ufffd") && text.startsWith(prefix)) {
+          const fresh = text.slice(prefix.length);
+          const keep = window.length - prefixIndex;
+          window = window.slice(prefixIndex);
+          prefix = this.decode(window, { skipSpecialTokens: skip });
+          prefixIndex = keep;
+          pending = false;
+          return fresh;
+        }
+        pending = true;
+        return "";
       },
-      flush: () => td.decode(),
+      flush: () => {
+        if (!pending) return "";
+        pending = false;
+        const text = this.decode(window, { skipSpecialTokens: skip });
+        return text.startsWith(prefix) ? text.slice(prefix.length) : "";
+      },
     };
   }
+}
+
+function asciiAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Where a stream may be cut for `parts` (see {@link PreTokenizer.cutKind}). */
+function streamCutOf(parts: TokenizerParts, modelCutsAtSpace: boolean): "line" | "space" | "none" {
+  let kind = parts.preTokenizer.cutKind;
+  if (kind === "model") kind = modelCutsAtSpace ? "space" : "none";
+  if (kind === "none") return "none";
+  // Normalizers that act within a character cluster keep these cuts; Prepend and Strip act
+  // on a text's start (skipped for a continued part); Replace only as whitespace folding or
+  // SentencePiece's space → ▁ (the cut sits before a space, never inside a run).
+  const ok = (n: Normalizer | undefined): boolean => {
+    if (!n) return true;
+    if (n instanceof SequenceNormalizer) return n.steps.every(ok);
+    if (n instanceof UnicodeForm || n instanceof Lowercase || n instanceof StripAccents) {
+      return true;
+    }
+    if (n instanceof Prepend || n instanceof Strip) {
+      // Strip would take a part's final line break: only cuts before a space then.
+      if (n instanceof Strip && kind === "line") kind = "space";
+      return true;
+    }
+    if (n instanceof Replace) {
+      const p = n.pattern as { String?: string; Regex?: string };
+      return p.String === " " || p.Regex === FOLD_WHITESPACE_PATTERN;
+    }
+    return false;
+  };
+  return ok(parts.normalizer) ? kind : "none";
 }

@@ -97,7 +97,7 @@ Deno.test("invalid tokenizer.json: not JSON, wrong shape, unknown merge parts", 
   c.pre_tokenizer = { type: "Whitespace" };
   await rejectsWith(
     () => Tokenizer.fromJSON(c, "c.json"),
-    /c\.json: .*unsupported pre-tokenizer type "Whitespace"/,
+    /c\.json: invalid tokenizer\.json: pre_tokenizer: pre-tokenizer type "Whitespace" is not supported/,
   );
   const d = clone();
   delete d.model;
