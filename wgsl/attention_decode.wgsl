@@ -7,8 +7,9 @@
 // named variables (a template, expanded by the host like attention_vec4.wgsl; HS4 = headDim/4).
 //
 // attn_decode_part: partAcc [BH·chunks, HS4] (vec4) and partStats (m, s) [BH·chunks, 2] from
-// kCache, vCache [B, Tmax, C4] and qkv [B, 1, 3·C4]; it also appends the new token's k and v
-// to the caches. attn_decode_merge: out [B, 1, C4] from partStats and partAcc.
+// kCache, vCache [B, Tmax, KVC4] and qkv [B, 1, C4 + 2·KVC4] (grouped-query attention: KVC4 =
+// NKV·HS4, query head h reads kv head h / (NH / NKV)); it also appends the new token's k and
+// v to the caches. attn_decode_merge: out [B, 1, C4] from partStats and partAcc.
 // p.len = pos + 1 positions, p.S positions per chunk, p.scale = 1/√hs. Bindings, uniforms and
 // HS4 are declared by the host (src/backend/webgpu/attention.ts).
 // Dispatch: one invocation per (b, h, chunk) for the part pass, per (b, h, vec4 of the head)
@@ -25,24 +26,20 @@ fn attn_decode_part(@builtin(global_invocation_id) g: vec3<u32>) {
   let b = bh / NH;
   let h = bh % NH;
   let C4 = C / 4u;
+  let KVC4 = p.NKV * HS4;
+  let G = NH / p.NKV;
+  let kh = h / G;
   let scale = p.scale;
-  let qo = b * 3u * C4 + h * HS4;
+  let qo = b * (C4 + 2u * KVC4) + h * HS4;
   //@REPEAT i < HS4: let q{i} = qkv[qo + {i}u] * scale;
   //@REPEAT i < HS4: var acc{i} = vec4<f32>(0.0);
   var m = -3.402823e38;
   var s = 0.0;
   let j0 = (id % chunks) * S;
   let j1 = min(j0 + S, len);
-  if (j1 == len) {
-    // The chunk that ends at the new position first appends the new token's k and v to the
-    // cache (its own head's part of them); no other invocation reads that position.
-    let src = b * 3u * C4 + C4 + h * HS4;
-    let dst = (b * Tmax + len - 1u) * C4 + h * HS4;
-    //@REPEAT i < HS4: kCache[dst + {i}u] = qkv[src + {i}u];
-    //@REPEAT i < HS4: vCache[dst + {i}u] = qkv[src + C4 + {i}u];
-  }
-  for (var j = j0; j < j1; j++) {
-    let ko = (b * Tmax + j) * C4 + h * HS4;
+  // The cached positions of this chunk; the new one (len − 1) is read from qkv below.
+  for (var j = j0; j < min(j1, len - 1u); j++) {
+    let ko = (b * Tmax + j) * KVC4 + kh * HS4;
     //@REPEAT i < HS4: let k{i} = kCache[ko + {i}u];
     var d = 0.0;
     //@REPEAT i < HS4: d += dot(q{i}, k{i});
@@ -52,6 +49,27 @@ fn attn_decode_part(@builtin(global_invocation_id) g: vec3<u32>) {
     s = s * corr + e;
     m = mn;
     //@REPEAT i < HS4: acc{i} = acc{i} * corr + e * vCache[ko + {i}u];
+  }
+  if (j1 == len) {
+    // The chunk that ends at the new position attends to the new token from qkv; the first
+    // query head of each kv head's group appends its k and v to the caches (no invocation
+    // reads that cache position in this dispatch).
+    let src = qo - h * HS4 + C4 + kh * HS4;
+    //@REPEAT i < HS4: let k{i} = qkv[src + {i}u];
+    //@REPEAT i < HS4: let v{i} = qkv[src + KVC4 + {i}u];
+    if (h % G == 0u) {
+      let dst = (b * Tmax + len - 1u) * KVC4 + kh * HS4;
+      //@REPEAT i < HS4: kCache[dst + {i}u] = k{i};
+      //@REPEAT i < HS4: vCache[dst + {i}u] = v{i};
+    }
+    var d = 0.0;
+    //@REPEAT i < HS4: d += dot(q{i}, k{i});
+    let mn = max(m, d);
+    let corr = exp(m - mn);
+    let e = exp(d - mn);
+    s = s * corr + e;
+    m = mn;
+    //@REPEAT i < HS4: acc{i} = acc{i} * corr + e * v{i};
   }
   //@REPEAT i < HS4: partAcc[id * HS4 + {i}u] = acc{i};
   partStats[id * 2u] = m;

@@ -1,6 +1,6 @@
 // Elementwise ops: fill, copy, scale, add, add_into, mul, mul_acc, gelu (+bwd), relu² (+bwd),
-// sigmoid (+bwd). Written once over the element type T (f32, or vec4<f32> for the generated
-// vec4 variant): grid-stride loops over the T elements p.begin … p.end − 1. Bindings,
+// sigmoid (+bwd), swiglu (+bwd). Written once over the element type T (f32, or vec4<f32> for
+// the generated vec4 variant): grid-stride loops over the T elements p.begin … p.end − 1. Bindings,
 // uniforms and T are declared by the host (src/backend/webgpu/elementwise.ts).
 
 const GELU_S: f32 = 0.7978845608028654; // sqrt(2/pi)
@@ -8,6 +8,8 @@ const GELU_S: f32 = 0.7978845608028654; // sqrt(2/pi)
 fn stride(nwg: vec3<u32>) -> u32 { return nwg.x * 64u; }
 
 fn tanh_safe(x: T) -> T { return tanh(clamp(x, T(-15.0), T(15.0))); }
+
+fn sigmoid_safe(x: T) -> T { return 1.0 / (1.0 + exp(-clamp(x, T(-80.0), T(80.0)))); }
 
 //@kernel fill
 // t = the f32 whose bits are p.bits (i32 tensors are filled through it, bit for bit).
@@ -107,5 +109,28 @@ fn sigmoid_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgro
   for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
     let v = y[i];
     dx[i] = dx[i] + v * (1.0 - v) * dout[i];
+  }
+}
+
+//@kernel swiglu
+// out = silu(gate) · up, silu(x) = x · sigmoid(x) (Llama's MLP).
+@compute @workgroup_size(64)
+fn swiglu(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let a = gate[i];
+    out[i] = a * sigmoid_safe(a) * up[i];
+  }
+}
+
+//@kernel swiglu_bwd
+// dgate += dout · up · silu'(gate), silu'(x) = s·(1 + x·(1 − s)); dup += dout · silu(gate).
+@compute @workgroup_size(64)
+fn swiglu_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let a = gate[i];
+    let s = sigmoid_safe(a);
+    let d = dout[i];
+    dgate[i] = dgate[i] + d * up[i] * s * (1.0 + a * (1.0 - s));
+    dup[i] = dup[i] + d * a * s;
   }
 }

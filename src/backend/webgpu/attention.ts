@@ -1,6 +1,9 @@
 /**
  * Causal multi-head attention of the WebGPU backend: training (forward, backward) and
- * generation with a KV cache, with the kernel variant chosen per head size.
+ * generation with a KV cache, with the kernel variant chosen per head size. Every kernel takes
+ * grouped-query attention (`dims.NKV` key/value heads, default NH): `qkv` rows are
+ * `[q: C | k: NKV·hd | v: NKV·hd]`, the caches `[B, Tmax, NKV·hd]`, and the k/v gradients are
+ * summed over each kv head's group of query heads in a fixed order by one invocation.
  *
  * - `wgsl/attention_vec4.wgsl` (head sizes that are multiples of 4, up to 128): hand-written,
  *   not a generated vec4 twin — a different algorithm: R query (or key) rows per invocation
@@ -18,7 +21,7 @@
  */
 import { BenteviError } from "../../errors.ts";
 import type { AttentionArgs, AttentionBackwardArgs, AttentionCachedArgs } from "../backend.ts";
-import { cacheLength } from "../checks.ts";
+import { attentionWidths, cacheLength } from "../checks.ts";
 import { type GpuContext, GpuTensor, gpuTensors } from "./context.ts";
 import { type BindingDecls, type Kernel, kernel, type UniformDecls, variant } from "./kernel.ts";
 import { flatGroups, MAX_GROUPS, strideGroups } from "./grid.ts";
@@ -33,13 +36,14 @@ const DECODE_INVOCATIONS = 64;
 /** Fewest cached positions per chunk (below this the merge costs more than it saves). */
 const DECODE_MIN_CHUNK = 16;
 
-const DIMS = { B: "u32", T: "u32", C: "u32", NH: "u32", scale: "f32" } as const;
+const DIMS = { B: "u32", T: "u32", C: "u32", NH: "u32", NKV: "u32", scale: "f32" } as const;
 const BLOCKED = { ...DIMS, blocks: "u32" } as const;
 const CACHED = { ...DIMS, pos: "u32", Tmax: "u32" } as const;
 const DECODE = {
   B: "u32",
   C: "u32",
   NH: "u32",
+  NKV: "u32",
   chunks: "u32",
   len: "u32",
   Tmax: "u32",
@@ -176,22 +180,25 @@ function blockGroups(invocations: number): [number] {
 /** Causal self-attention over `qkv [B, T, 3C]` into `out`, saving `lse`. */
 export function attention(ctx: GpuContext, a: AttentionArgs): void {
   const { B, T, C, NH } = a.dims;
+  const { NKV } = attentionWidths(a.dims);
   const hs = C / NH;
   checkBh("attention", B * NH);
   const t = gpuTensors("attention", { out: a.out, lse: a.lse, qkv: a.qkv });
   const scale = 1 / Math.sqrt(hs);
   if (vec4Heads(C, hs)) {
     const blocks = Math.ceil(T / ATTN_ROWS);
-    const u = { B, T, C, NH, scale, blocks };
+    const u = { B, T, C, NH, NKV, scale, blocks };
     ctx.dispatch(forHead(FORWARD4, hs), t, u, blockGroups(B * NH * blocks));
     return;
   }
-  ctx.dispatch(forHead(FORWARD, hs), t, { B, T, C, NH, scale }, [Math.ceil(T / 64), B * NH]);
+  const u = { B, T, C, NH, NKV, scale };
+  ctx.dispatch(forHead(FORWARD, hs), t, u, [Math.ceil(T / 64), B * NH]);
 }
 
 /** Backward of `attention`: accumulates into `dqkv`. */
 export function attentionBackward(ctx: GpuContext, a: AttentionBackwardArgs): void {
   const { B, T, C, NH } = a.dims;
+  const { NKV } = attentionWidths(a.dims);
   const hs = C / NH;
   checkBh("attentionBackward", B * NH);
   const { dqkv, dout, out, lse, qkv } = a;
@@ -200,21 +207,21 @@ export function attentionBackward(ctx: GpuContext, a: AttentionBackwardArgs): vo
   if (vec4Heads(C, hs)) {
     const dsum = new GpuTensor([B * NH * T], "f32", ctx.tempBuf(B * NH * T * 4), 0, true);
     const blocks = Math.ceil(T / ATTN_ROWS);
-    const u = { B, T, C, NH, scale, blocks };
-    const groups = blockGroups(B * NH * blocks);
-    ctx.dispatch(forHead(BACKWARD4_Q, hs), { ...t, dsum }, u, groups);
-    ctx.dispatch(forHead(BACKWARD4_KV, hs), { ...t, dsum }, u, groups);
+    const u = { B, T, C, NH, NKV, scale, blocks };
+    ctx.dispatch(forHead(BACKWARD4_Q, hs), { ...t, dsum }, u, blockGroups(B * NH * blocks));
+    ctx.dispatch(forHead(BACKWARD4_KV, hs), { ...t, dsum }, u, blockGroups(B * NKV * blocks));
     return;
   }
-  const u = { B, T, C, NH, scale };
+  const u = { B, T, C, NH, NKV, scale };
   ctx.dispatch(forHead(BACKWARD_Q, hs), t, u, [Math.ceil(T / 64), B * NH]);
-  ctx.dispatch(forHead(BACKWARD_KV, hs), t, u, [Math.ceil(T / 64), B * NH]);
+  ctx.dispatch(forHead(BACKWARD_KV, hs), t, u, [Math.ceil(T / 64), B * NKV]);
 }
 
-/** Attention for generation over a KV cache `[B, Tmax, C]` (see `Backend.attentionCached`). */
+/** Attention for generation over KV caches `[B, Tmax, NKV·hd]` (see `Backend.attentionCached`). */
 export function attentionCached(ctx: GpuContext, a: AttentionCachedArgs): void {
   const op = "attentionCached";
   const { B, T, C, NH } = a.dims;
+  const { NKV } = attentionWidths(a.dims);
   const hs = C / NH;
   checkBh(op, B * NH);
   const { kCache, vCache, qkv, out } = gpuTensors(op, {
@@ -225,11 +232,12 @@ export function attentionCached(ctx: GpuContext, a: AttentionCachedArgs): void {
   });
   const Tmax = cacheLength(kCache, a.dims), pos = a.pos, scale = 1 / Math.sqrt(hs);
   if (T === 1 && vec4Heads(C, hs)) {
-    decode(ctx, { out, kCache, vCache, qkv }, { B, C, NH, len: pos + 1, Tmax, scale });
+    decode(ctx, { out, kCache, vCache, qkv }, { B, C, NH, NKV, len: pos + 1, Tmax, scale });
     return;
   }
-  const u = { B, T, C, NH, scale, pos, Tmax };
-  ctx.dispatch(forHead(CACHE_APPEND, hs), { kCache, vCache, qkv }, u, strideGroups(B * T * C));
+  const u = { B, T, C, NH, NKV, scale, pos, Tmax };
+  const append = strideGroups(B * T * NKV * hs);
+  ctx.dispatch(forHead(CACHE_APPEND, hs), { kCache, vCache, qkv }, u, append);
   ctx.dispatch(forHead(CACHED_ATTENTION, hs), { out, kCache, vCache, qkv }, u, [
     Math.ceil(T / 64),
     B * NH,
@@ -244,7 +252,15 @@ export function attentionCached(ctx: GpuContext, a: AttentionCachedArgs): void {
 function decode(
   ctx: GpuContext,
   t: { out: GpuTensor; kCache: GpuTensor; vCache: GpuTensor; qkv: GpuTensor },
-  d: { B: number; C: number; NH: number; len: number; Tmax: number; scale: number },
+  d: {
+    B: number;
+    C: number;
+    NH: number;
+    NKV: number;
+    len: number;
+    Tmax: number;
+    scale: number;
+  },
 ): void {
   const hs = d.C / d.NH, BH = d.B * d.NH;
   // About DECODE_INVOCATIONS in all, at least DECODE_MIN_CHUNK positions per chunk.

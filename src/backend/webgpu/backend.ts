@@ -12,7 +12,7 @@
  * | `embedding.ts`, `layernorm.ts`, `attention.ts`, `softmax.ts` | the other GPT ops |
  * | `optimizer.ts` | adamw |
  * | `rwkv.ts` | tokenShift, wkv (+ backwards) |
- * | (none yet) | rmsNorm, rope, swiglu (+ backwards), grouped-query attention: refused by name |
+ * | `layernorm.ts`, `rope.ts`, `elementwise.ts` | the Llama ops: rmsNorm, rope, swiglu (+ backwards) |
  *
  * `context.ts` holds the device plumbing (buffer pool, pipelines, bind groups, uniforms),
  * `kernel.ts` the kernel declarations (bindings and uniforms by name, generated WGSL headers)
@@ -20,8 +20,7 @@
  *
  * @module
  */
-import { BenteviError } from "../../errors.ts";
-import type { AttentionDims, Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
+import type { Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
 // The ops' named-argument types, as `op.LayerNormArgs` etc.
 import type * as op from "../backend.ts";
 import type { GpuContext } from "./context.ts";
@@ -30,7 +29,8 @@ import * as memory from "./memory.ts";
 import * as ew from "./elementwise.ts";
 import * as reduce from "./reduce.ts";
 import { embedding, embeddingBackward } from "./embedding.ts";
-import { layerNorm, layerNormBackward } from "./layernorm.ts";
+import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from "./layernorm.ts";
+import { rope, ropeBackward } from "./rope.ts";
 import { attention, attentionBackward, attentionCached } from "./attention.ts";
 import { softmaxCrossEntropy } from "./softmax.ts";
 import { adamw } from "./optimizer.ts";
@@ -170,40 +170,16 @@ export class WebGpuKernels implements Backend {
     ew.unaryBackward(this.ctx, "geluBackward", dx, x, dout);
   }
   attention(args: op.AttentionArgs): void {
-    noGroupedQueryYet("attention", args.dims);
     attention(this.ctx, args);
   }
   attentionBackward(args: op.AttentionBackwardArgs): void {
-    noGroupedQueryYet("attentionBackward", args.dims);
     attentionBackward(this.ctx, args);
   }
   attentionCached(args: op.AttentionCachedArgs): void {
-    noGroupedQueryYet("attentionCached", args.dims);
     attentionCached(this.ctx, args);
   }
   softmaxCrossEntropy(args: op.SoftmaxCrossEntropyArgs): void {
     softmaxCrossEntropy(this.ctx, args, this.#softmaxRows);
-  }
-
-  // ---- Llama ops (no WGSL kernels yet: they fail by name, see `noKernelYet`) -----------------
-
-  rmsNorm(_args: op.RmsNormArgs): void {
-    noKernelYet("rmsNorm");
-  }
-  rmsNormBackward(_args: op.RmsNormBackwardArgs): void {
-    noKernelYet("rmsNormBackward");
-  }
-  rope(_args: op.RopeArgs): void {
-    noKernelYet("rope");
-  }
-  ropeBackward(_args: op.RopeBackwardArgs): void {
-    noKernelYet("ropeBackward");
-  }
-  swiglu(_out: Tensor, _gate: Tensor, _up: Tensor): void {
-    noKernelYet("swiglu");
-  }
-  swigluBackward(_args: op.SwigluBackwardArgs): void {
-    noKernelYet("swigluBackward");
   }
 
   // ---- optimizer -----------------------------------------------------------------------------
@@ -238,19 +214,25 @@ export class WebGpuKernels implements Backend {
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     ew.sigmoidBackward(this.ctx, dx, y, dout);
   }
-}
 
-/** Ops the WebGPU backend has no kernel for yet: refused by name (use `--device cpu`). */
-function noKernelYet(op: string): never {
-  throw new BenteviError(`${op} has no WebGPU kernel yet (use --device cpu)`);
-}
+  // ---- Llama ops -----------------------------------------------------------------------------
 
-/** The attention kernels do not read grouped-query `qkv` rows yet. */
-function noGroupedQueryYet(op: string, dims: AttentionDims): void {
-  if (dims.NKV !== undefined && dims.NKV !== dims.NH) {
-    throw new BenteviError(
-      `${op} has no WebGPU kernel yet for grouped-query attention (NKV ${dims.NKV} ≠ NH ${dims.NH}; ` +
-        "use --device cpu)",
-    );
+  rmsNorm(args: op.RmsNormArgs): void {
+    rmsNorm(this.ctx, args);
+  }
+  rmsNormBackward(args: op.RmsNormBackwardArgs): void {
+    rmsNormBackward(this.ctx, args);
+  }
+  rope(args: op.RopeArgs): void {
+    rope(this.ctx, args);
+  }
+  ropeBackward(args: op.RopeBackwardArgs): void {
+    ropeBackward(this.ctx, args);
+  }
+  swiglu(out: Tensor, gate: Tensor, up: Tensor): void {
+    ew.swiglu(this.ctx, out, gate, up);
+  }
+  swigluBackward(args: op.SwigluBackwardArgs): void {
+    ew.swigluBackward(this.ctx, args);
   }
 }

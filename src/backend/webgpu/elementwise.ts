@@ -1,6 +1,6 @@
 /**
  * Elementwise ops of the WebGPU backend (`wgsl/elementwise.wgsl`): fill, copy, scale, add,
- * addInto, mul and mul's backward, GELU, ReLU², sigmoid and their backwards.
+ * addInto, mul and mul's backward, GELU, ReLU², sigmoid, SwiGLU and their backwards.
  *
  * Every kernel is written once over the element type `T`; its vec4 variant is generated
  * (`widths()` in kernel.ts). An op over n elements runs the vec4 kernel over the first
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { MulBackwardArgs, Tensor } from "../backend.ts";
+import type { MulBackwardArgs, SwigluBackwardArgs, Tensor } from "../backend.ts";
 import { type GpuContext, gpuTensor, gpuTensors } from "./context.ts";
 import type { BindingDecls, Kernel, Resources, UniformValues } from "./kernel.ts";
 import { widths } from "./kernel.ts";
@@ -80,6 +80,18 @@ export const ELEMENTWISE = {
     source: src,
     entry: "sigmoid_bwd",
     bindings: { dx: "T", y: "T", dout: "T" },
+    uniforms: RANGE,
+  }),
+  swiglu: widths({
+    source: src,
+    entry: "swiglu",
+    bindings: { out: "T", gate: "T", up: "T" },
+    uniforms: RANGE,
+  }),
+  swigluBwd: widths({
+    source: src,
+    entry: "swiglu_bwd",
+    bindings: { dgate: "T", dup: "T", dout: "T", gate: "T", up: "T" },
     uniforms: RANGE,
   }),
 };
@@ -205,4 +217,17 @@ export function unaryBackward(
 export function sigmoidBackward(ctx: GpuContext, dx: Tensor, y: Tensor, dout: Tensor): void {
   const t = gpuTensors("sigmoidBackward", { dx, y, dout });
   elementwise(ctx, ELEMENTWISE.sigmoidBwd, dx.size, t, {});
+}
+
+/** `out = silu(gate) · up` (Llama's MLP). */
+export function swiglu(ctx: GpuContext, out: Tensor, gate: Tensor, up: Tensor): void {
+  const t = gpuTensors("swiglu", { out, gate, up });
+  elementwise(ctx, ELEMENTWISE.swiglu, t.out.size, t, {});
+}
+
+/** Backward of `swiglu`: `dgate += dout·up·silu'(gate)`, `dup += dout·silu(gate)`. */
+export function swigluBackward(ctx: GpuContext, a: SwigluBackwardArgs): void {
+  const { dgate, dup, dout, gate, up } = a;
+  const t = gpuTensors("swigluBackward", { dgate, dup, dout, gate, up });
+  elementwise(ctx, ELEMENTWISE.swigluBwd, t.dout.size, t, {});
 }

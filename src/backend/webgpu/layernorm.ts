@@ -1,12 +1,17 @@
 /**
- * LayerNorm of the WebGPU backend (`wgsl/layernorm.wgsl`): forward one invocation per row,
- * backward in two passes (dx per row, dw/db per column). The kernels are written once over
+ * LayerNorm and RMSNorm of the WebGPU backend (`wgsl/layernorm.wgsl`): forward one invocation
+ * per row, backward in two passes (dx per row, dw (and db) per column). The kernels are written once over
  * the element type `T`; the vec4 variant (generated) runs when C is a multiple of 4, the
  * scalar one otherwise.
  *
  * @module
  */
-import type { LayerNormArgs, LayerNormBackwardArgs } from "../backend.ts";
+import type {
+  LayerNormArgs,
+  LayerNormBackwardArgs,
+  RmsNormArgs,
+  RmsNormBackwardArgs,
+} from "../backend.ts";
 import { asMatrix } from "../checks.ts";
 import { type GpuContext, gpuTensors } from "./context.ts";
 import { widths } from "./kernel.ts";
@@ -51,4 +56,41 @@ export function layerNormBackward(ctx: GpuContext, a: LayerNormBackwardArgs): vo
   const width = C % 4 === 0 ? 4 : 1;
   ctx.dispatch(BACKWARD_DX[width], t, { N, C }, threadGroups(N));
   ctx.dispatch(BACKWARD_DWDB[width], t, { N, C }, lineGroups(C / width));
+}
+
+const RMS_FORWARD = widths({
+  source: src,
+  entry: "rms_forward",
+  bindings: { out: "T", rstd: "f32", x: "T", w: "T" },
+  uniforms: { ...DIMS, eps: "f32" },
+});
+const RMS_BACKWARD_DX = widths({
+  source: src,
+  entry: "rms_backward_dx",
+  bindings: { dx: "T", dout: "T", x: "T", w: "T", rstd: "f32" },
+  uniforms: DIMS,
+});
+const RMS_BACKWARD_DW = widths({
+  source: src,
+  entry: "rms_backward_dw",
+  bindings: { dw: "T", dout: "T", x: "T", rstd: "f32" },
+  uniforms: DIMS,
+});
+
+/** RMSNorm over the last dim of `x [N, C]`; saves `rstd [N]`. */
+export function rmsNorm(ctx: GpuContext, a: RmsNormArgs): void {
+  const { out, rstd, x, w } = a;
+  const t = gpuTensors("rmsNorm", { out, rstd, x, w });
+  const [N, C] = asMatrix(x);
+  ctx.dispatch(RMS_FORWARD[C % 4 === 0 ? 4 : 1], t, { N, C, eps: a.eps }, threadGroups(N));
+}
+
+/** Backward of `rmsNorm`: accumulates into `dx` and `dw` (dw summed over rows in order). */
+export function rmsNormBackward(ctx: GpuContext, a: RmsNormBackwardArgs): void {
+  const { dx, dw, dout, x, w, rstd } = a;
+  const t = gpuTensors("rmsNormBackward", { dx, dw, dout, x, w, rstd });
+  const [N, C] = asMatrix(x);
+  const width = C % 4 === 0 ? 4 : 1;
+  ctx.dispatch(RMS_BACKWARD_DX[width], t, { N, C }, threadGroups(N));
+  ctx.dispatch(RMS_BACKWARD_DW[width], t, { N, C }, lineGroups(C / width));
 }
