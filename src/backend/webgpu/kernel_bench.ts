@@ -153,6 +153,77 @@ export async function runKernelBench(
     for (const t of [x, w, b, out, mean, rstd, dx, dw, db, h, g]) be.free(t);
   }
   {
+    // The Llama ops at the micro models' shapes: RMSNorm, SwiGLU (vs LayerNorm and GELU above),
+    // RoPE over fused q|k|v rows and grouped-query attention with 2 kv heads for 4 query heads.
+    const N = 1024, C = 128, F = 512;
+    const x = filled(be, [N, C], 12), w = filled(be, [C], 13), out = be.zeros([N, C]);
+    const rstd = be.zeros([N]), dx = be.zeros([N, C]), dw = be.zeros([C]);
+    ops_ms["rmsnorm_fwd 1024x128"] = round(
+      await timeOp(be, () => be.rmsNorm({ out, rstd, x, w, eps: 1e-5 }), reps, batches),
+    );
+    ops_ms["rmsnorm_bwd 1024x128"] = round(
+      await timeOp(
+        be,
+        () => be.rmsNormBackward({ dx, dw, dout: out, x, w, rstd }),
+        reps,
+        batches,
+      ),
+    );
+    const gate = filled(be, [N, F], 14), up = filled(be, [N, F], 15), h = be.zeros([N, F]);
+    const dgate = be.zeros([N, F]), dup = be.zeros([N, F]);
+    ops_ms["swiglu_fwd 1024x512"] = round(
+      await timeOp(be, () => be.swiglu(h, gate, up), reps, batches),
+    );
+    ops_ms["swiglu_bwd 1024x512"] = round(
+      await timeOp(
+        be,
+        () => be.swigluBackward({ dgate, dup, dout: h, gate, up }),
+        reps,
+        batches,
+      ),
+    );
+    for (const t of [x, w, out, rstd, dx, dw, gate, up, h, dgate, dup]) be.free(t);
+
+    const B = 8, T = 128, NH = 4, NKV = 2, hd = 32, W = (NH + 2 * NKV) * hd;
+    const half = hd / 2, cosData = new Float32Array(T * half), sinData = new Float32Array(T * half);
+    for (let p = 0; p < T; p++) {
+      for (let i = 0; i < half; i++) {
+        const angle = p * Math.pow(10000, (-2 * i) / hd);
+        cosData[p * half + i] = Math.cos(angle);
+        sinData[p * half + i] = Math.sin(angle);
+      }
+    }
+    const cos = be.fromArray([T, half], cosData), sin = be.fromArray([T, half], sinData);
+    const qkv = filled(be, [B, T, W], 16), dqkv = be.zeros([B, T, W]);
+    const shape = { B, T, headDim: hd, rotatedHeads: NH + NKV };
+    ops_ms["rope_fwd_inplace B8 T128 NH4 NKV2 hd32"] = round(
+      await timeOp(be, () => be.rope({ out: qkv, x: qkv, cos, sin, ...shape }), reps, batches),
+    );
+    ops_ms["rope_bwd B8 T128 NH4 NKV2 hd32"] = round(
+      await timeOp(
+        be,
+        () => be.ropeBackward({ dx: dqkv, dout: qkv, cos, sin, ...shape }),
+        reps,
+        batches,
+      ),
+    );
+    const dims = { B, T, C: NH * hd, NH, NKV };
+    const att = be.zeros([B, T, NH * hd]), lse = be.zeros([B, NH, T]);
+    const dout = filled(be, [B, T, NH * hd], 17);
+    ops_ms["attention_fwd_bwd B8 T128 C128 NH4 NKV2"] = round(
+      await timeOp(
+        be,
+        () => {
+          be.attention({ out: att, lse, qkv, dims });
+          be.attentionBackward({ dqkv, dout, out: att, lse, qkv, dims });
+        },
+        reps,
+        batches,
+      ),
+    );
+    for (const t of [cos, sin, qkv, dqkv, att, lse, dout]) be.free(t);
+  }
+  {
     const n = 1 << 20;
     const p = filled(be, [n], 10), g = filled(be, [n], 11), m = be.zeros([n]), v = be.zeros([n]);
     const ns = be.fromArray([1], new Float32Array([4]));
