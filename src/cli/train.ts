@@ -17,6 +17,7 @@ import {
   type ModelConfig,
   parameterCount,
   presetConfig,
+  presetVocabSize,
 } from "../model/mod.ts";
 import { consoleProgress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
@@ -302,7 +303,7 @@ export function registerTrain(program: Command): void {
     )
     .option(
       "--vocab-size <n>",
-      "vocabulary size (default: from --tokenizer, else 50257)",
+      "vocabulary size (default: from --tokenizer, else the preset's own, else 50257)",
       intOption(1),
     )
     .option("--tokenizer <file>", "tokenizer.json giving the vocabulary size")
@@ -317,7 +318,9 @@ export function registerTrain(program: Command): void {
         config = (await loadCheckpoint(o.model)).config;
       } else {
         const vocab = o.vocabSize ??
-          (o.tokenizer ? (await Tokenizer.fromFile(o.tokenizer)).vocabSize : 50257);
+          (o.tokenizer
+            ? (await Tokenizer.fromFile(o.tokenizer)).vocabSize
+            : presetVocabSize(o.model) ?? 50257);
         config = presetConfig(o.model, vocab);
       }
       const count = parameterCount(config);

@@ -32,6 +32,7 @@ export {
 } from "./inference.ts";
 export { GptInference } from "../model/gpt/inference.ts";
 export { RwkvInference } from "../model/rwkv/inference.ts";
+export { LlamaInference } from "../model/llama/inference.ts";
 export {
   checkLogits,
   feedTo,

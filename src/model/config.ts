@@ -1,8 +1,8 @@
 /**
  * Model configurations of every family: named presets, checks, exact parameter counts,
  * descriptions and `config.json` in both directions. Each function asks the configuration's
- * family (see `registry.ts`); the shapes themselves live in `gpt/config.ts` and
- * `rwkv/config.ts`.
+ * family (see `registry.ts`); the shapes themselves live in `gpt/config.ts`,
+ * `rwkv/config.ts` and `llama/config.ts`.
  *
  * @module
  */
@@ -18,6 +18,7 @@ import {
 import { weightSpecs } from "./weights.ts";
 
 export type { GptConfig } from "./gpt/config.ts";
+export type { LlamaConfig } from "./llama/config.ts";
 export type { RwkvConfig } from "./rwkv/config.ts";
 export type { ModelConfig } from "./registry.ts";
 import type { ModelConfig } from "./registry.ts";
@@ -44,6 +45,20 @@ export function presetConfig(name: string, vocabSize: number): ModelConfig {
 }
 
 /**
+ * The vocabulary size a preset was published with (`llama-160m`: 32000), or undefined — what
+ * `info --model` uses when no tokenizer gives one.
+ *
+ * @example
+ * ```ts
+ * import { presetVocabSize } from "./config.ts";
+ * console.log(presetVocabSize("llama-160m"), presetVocabSize("gpt-micro")); // 32000 undefined
+ * ```
+ */
+export function presetVocabSize(name: string): number | undefined {
+  return familyForPreset(name).presetVocabSizes?.[name];
+}
+
+/**
  * Checks a configuration's fields and throws a {@link BenteviError} naming the bad one.
  *
  * @example
@@ -57,9 +72,6 @@ export function validateConfig(config: ModelConfig, source = "model config"): Mo
   checkPositiveInteger(source, "contextLength", config.contextLength);
   checkPositiveInteger(source, "dModel", config.dModel);
   checkPositiveInteger(source, "nLayer", config.nLayer);
-  if (!(typeof config.layerNormEps === "number" && config.layerNormEps > 0)) {
-    throw new BenteviError(`${source}: layerNormEps must be a positive number`);
-  }
   familyForArch(config.arch, source).validate(config, source);
   return config;
 }
@@ -81,8 +93,8 @@ export function parameterCount(config: ModelConfig): number {
 }
 
 /**
- * A `config.json` object: a Hugging Face `GPT2Config` for GPT (loads in `transformers`),
- * `{model_type: "rwkv4", …}` for RWKV. Bentevi's own field names are kept under `bentevi`.
+ * A `config.json` object: a Hugging Face `GPT2Config` for GPT and `LlamaConfig` for Llama
+ * (both load in `transformers`), `{model_type: "rwkv4", …}` for RWKV. Bentevi's own field names are kept under `bentevi`.
  *
  * @example
  * ```ts
@@ -97,7 +109,7 @@ export function configToJson(config: ModelConfig): Record<string, unknown> {
 
 /**
  * Reads a `config.json` object: Bentevi's own, a Hugging Face GPT-2 one (`model_type`
- * `"gpt2"`), or an RWKV-4 one (`"rwkv4"`, or Hugging Face's `"rwkv"` field names).
+ * `"gpt2"`), a Hugging Face Llama one (`"llama"`), or an RWKV-4 one (`"rwkv4"`, or Hugging Face's `"rwkv"` field names).
  * `source` names the file in error messages.
  *
  * @example

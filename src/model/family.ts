@@ -1,6 +1,6 @@
 /**
  * What one model architecture tells the rest of Bentevi. Each family lives in its own folder
- * (`src/model/gpt/`, `src/model/rwkv/`) and exports one {@link ModelFamily}; the registry
+ * (`src/model/gpt/`, `src/model/rwkv/`, `src/model/llama/`) and exports one {@link ModelFamily}; the registry
  * (`registry.ts`) is the only list of them. Configurations, checkpoints, training, generation,
  * chat and chunking ask the family of a configuration instead of testing its `arch`.
  *
@@ -37,8 +37,6 @@ export interface BaseConfig {
   dModel: number;
   /** Number of blocks. */
   nLayer: number;
-  /** LayerNorm epsilon. */
-  layerNormEps: number;
 }
 
 /** A configuration without its vocabulary size (which comes from the tokenizer). */
@@ -61,6 +59,11 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
   readonly arch: C["arch"];
   /** Named presets of this family, without the vocabulary size. */
   readonly presets: Readonly<Record<string, PresetShape<C>>>;
+  /**
+   * The vocabulary a preset was published with (`llama-160m`: TeenyTinyLlama's 32000), used
+   * where no tokenizer gives one (`info --model`); presets not listed have none.
+   */
+  readonly presetVocabSizes?: Readonly<Record<string, number>>;
   /** `config.json` `model_type` values this family reads; the first is the one it writes. */
   readonly modelTypes: readonly string[];
   /** Name of the token-embedding table `[V, C]` (what chunking's embedder averages). */
@@ -140,6 +143,22 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
 export function checkPositiveInteger(source: string, name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
     throw new BenteviError(`${source}: ${name} must be a positive integer, got ${v}`);
+  }
+}
+
+/**
+ * Throws a {@link BenteviError} naming `source` and `name` unless `v` is a finite number > 0
+ * (epsilons, RoPE's base).
+ *
+ * @example
+ * ```ts
+ * import { checkPositiveNumber } from "./family.ts";
+ * checkPositiveNumber("config.json", "layerNormEps", 1e-5); // ok
+ * ```
+ */
+export function checkPositiveNumber(source: string, name: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw new BenteviError(`${source}: ${name} must be a positive number, got ${v}`);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Public API of src/model (re-exported by the top-level mod.ts): model families and their
  * registry, configurations and presets, weight lists and initialisation, checkpoints, and the
- * GPT and RWKV-4 models written layer by layer on a `Backend`.
+ * GPT, RWKV-4 and Llama models written layer by layer on a `Backend`.
  *
  * @example
  * ```ts
@@ -16,16 +16,19 @@ export {
   configToJson,
   describeConfig,
   type GptConfig,
+  type LlamaConfig,
   MODEL_PRESETS,
   type ModelConfig,
   parameterCount,
   presetConfig,
+  presetVocabSize,
   type RwkvConfig,
   validateConfig,
 } from "./config.ts";
 export {
   type BaseConfig,
   checkPositiveInteger,
+  checkPositiveNumber,
   type FileTensor,
   jsonNumbers,
   type ModelFamily,
@@ -41,6 +44,7 @@ export {
 } from "./registry.ts";
 export { gptFamily } from "./gpt/family.ts";
 export { rwkvFamily } from "./rwkv/family.ts";
+export { llamaFamily } from "./llama/family.ts";
 export { type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
 export { rwkvTimeInit } from "./rwkv/weights.ts";
 export { initWeights, Xoshiro128 } from "./init.ts";
@@ -71,8 +75,9 @@ export {
   readGenerationConfig,
   type SamplingKnobs,
 } from "./generation_config.ts";
-export { type ParameterLayout, parameterLayout, ParameterStore } from "./params.ts";
+export { type FusedView, type ParameterLayout, parameterLayout, ParameterStore } from "./params.ts";
 export type { TrainableModel } from "./model.ts";
 export { GptModel } from "./gpt/training.ts";
 export { RwkvModel } from "./rwkv/training.ts";
+export { LlamaModel, ropeTables } from "./llama/training.ts";
 export { createModel } from "./factory.ts";

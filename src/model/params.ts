@@ -10,12 +10,27 @@ import type { NamedTensor } from "../io/safetensors.ts";
 import type { ModelConfig } from "./config.ts";
 import { type WeightSpec, weightSpecs } from "./weights.ts";
 
+/** A fused view over consecutive weights (see {@link WeightSpec.fusedAs}). */
+export interface FusedView {
+  /** The view's name (the weights' `fusedAs`). */
+  name: string;
+  /** Element offset (a multiple of VIEW_ALIGN). */
+  offset: number;
+  /** The weights' shapes stacked along the first dimension. */
+  shape: number[];
+}
+
 /** Where each weight lives in the flat buffer. */
 export interface ParameterLayout {
   /** Weights in canonical order. */
   specs: WeightSpec[];
-  /** Element offset of each weight (multiples of VIEW_ALIGN). */
+  /**
+   * Element offset of each weight: a multiple of VIEW_ALIGN, except for the second and later
+   * members of a fused group, which follow the previous member directly.
+   */
   offsets: number[];
+  /** The fused views of the layout. */
+  fused: FusedView[];
   /** Buffer length in elements (padded). */
   total: number;
   /** Number of real parameters (without padding). */
@@ -23,7 +38,8 @@ export interface ParameterLayout {
 }
 
 /**
- * Lays out the weights of `config` in one buffer, each at a multiple of `VIEW_ALIGN`.
+ * Lays out the weights of `config` in one buffer, each at a multiple of `VIEW_ALIGN` (members
+ * of a fused group after the first directly after the previous member).
  *
  * @example
  * ```ts
@@ -36,15 +52,29 @@ export interface ParameterLayout {
 export function parameterLayout(config: ModelConfig): ParameterLayout {
   const specs = weightSpecs(config);
   const offsets: number[] = [];
-  let total = 0;
+  const fused: FusedView[] = [];
+  let end = 0; // end of the previous weight
   let count = 0;
-  for (const s of specs) {
-    offsets.push(total);
+  specs.forEach((s, i) => {
     const size = s.shape.reduce((a, b) => a * b, 1);
+    const group = s.fusedAs;
+    if (group !== undefined && specs[i - 1]?.fusedAs === group) {
+      const view = fused[fused.length - 1];
+      if (s.shape.slice(1).join() !== view.shape.slice(1).join()) {
+        throw new Error(`parameterLayout: ${s.name} does not fit the fused view ${group}`);
+      }
+      view.shape[0] += s.shape[0];
+      offsets.push(end);
+    } else {
+      const start = Math.ceil(end / VIEW_ALIGN) * VIEW_ALIGN;
+      if (group !== undefined) fused.push({ name: group, offset: start, shape: [...s.shape] });
+      offsets.push(start);
+    }
+    end = offsets[i] + size;
     count += size;
-    total += Math.ceil(size / VIEW_ALIGN) * VIEW_ALIGN;
-  }
-  return { specs, offsets, total: Math.max(total, VIEW_ALIGN), count };
+  });
+  const total = Math.ceil(end / VIEW_ALIGN) * VIEW_ALIGN;
+  return { specs, offsets, fused, total: Math.max(total, VIEW_ALIGN), count };
 }
 
 /**
@@ -81,24 +111,39 @@ export class ParameterStore {
     this.layout = parameterLayout(config);
     this.params = backend.zeros([this.layout.total]);
     this.grads = backend.zeros([this.layout.total]);
-    this.layout.specs.forEach((s, i) => {
-      this.#p.set(s.name, backend.view(this.params, this.layout.offsets[i], s.shape));
-      this.#g.set(s.name, backend.view(this.grads, this.layout.offsets[i], s.shape));
-    });
+    const views: [string, number, number[]][] = [
+      ...this.layout.specs.map((s, i): [string, number, number[]] => [
+        s.name,
+        this.layout.offsets[i],
+        s.shape,
+      ]),
+      ...this.layout.fused.map((f): [string, number, number[]] => [f.name, f.offset, f.shape]),
+    ];
+    for (const [name, offset, shape] of views) {
+      // A fused member that does not start on a view boundary is reached through its group.
+      if (offset % VIEW_ALIGN !== 0) continue;
+      this.#p.set(name, backend.view(this.params, offset, shape));
+      this.#g.set(name, backend.view(this.grads, offset, shape));
+    }
   }
 
-  /** The view of parameter `name`. */
+  /** The view of parameter `name` (a weight, or a fused view of the layout). */
   p(name: string): Tensor {
     const t = this.#p.get(name);
-    if (!t) throw new Error(`no parameter ${name}`);
+    if (!t) throw new Error(`no parameter view ${name}${this.#fusedHint(name)}`);
     return t;
   }
 
-  /** The view of the gradient of `name`. */
+  /** The view of the gradient of `name` (a weight, or a fused view of the layout). */
   g(name: string): Tensor {
     const t = this.#g.get(name);
-    if (!t) throw new Error(`no gradient ${name}`);
+    if (!t) throw new Error(`no gradient view ${name}${this.#fusedHint(name)}`);
     return t;
+  }
+
+  #fusedHint(name: string): string {
+    const group = this.layout.specs.find((s) => s.name === name)?.fusedAs;
+    return group ? ` (it is reached through the fused view ${group})` : "";
   }
 
   /** Packs canonical weights into one flat array of the layout. */

@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { familyForPreset, MODEL_FAMILIES } from "./registry.ts";
- * console.log(MODEL_FAMILIES.map((f) => f.arch)); // [ "gpt", "rwkv" ]
+ * console.log(MODEL_FAMILIES.map((f) => f.arch)); // [ "gpt", "rwkv", "llama" ]
  * console.log(familyForPreset("rwkv-mini").arch); // rwkv
  * ```
  *
@@ -17,10 +17,11 @@
 import { BenteviError } from "../errors.ts";
 import type { ModelFamily } from "./family.ts";
 import { gptFamily } from "./gpt/family.ts";
+import { llamaFamily } from "./llama/family.ts";
 import { rwkvFamily } from "./rwkv/family.ts";
 
 /** Every model family, in the order presets and messages list them. */
-export const MODEL_FAMILIES = [gptFamily, rwkvFamily] as const;
+export const MODEL_FAMILIES = [gptFamily, rwkvFamily, llamaFamily] as const;
 
 /** A configuration of any registered family (the union of the families' configurations). */
 export type ModelConfig = typeof MODEL_FAMILIES[number] extends infer F

@@ -25,6 +25,13 @@ export interface WeightSpec {
   embedding: boolean;
   /** Initialiser. */
   init: WeightInit;
+  /**
+   * Name of a fused view this weight is part of (Llama's `…self_attn.qkv_proj.weight`).
+   * Consecutive weights with the same `fusedAs` share their trailing dimensions and are laid
+   * out with no padding between them, so `ParameterStore.p(fusedAs)` is one tensor of them
+   * all stacked along the first dimension (one matmul instead of three).
+   */
+  fusedAs?: string;
 }
 
 /**

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
-import { type GptConfig, initWeights, type ModelConfig } from "../../src/model/mod.ts";
+import {
+  type GptConfig,
+  initWeights,
+  type LlamaConfig,
+  type ModelConfig,
+} from "../../src/model/mod.ts";
 import {
   createLanguageModel,
   loadModelState,
   saveModelState,
 } from "../../src/generate/inference.ts";
 import { GptInference } from "../../src/model/gpt/inference.ts";
-import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
+import { LlamaInference } from "../../src/model/llama/inference.ts";
+import { gpt2Reference, llamaReference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
 
 const gptConfig: ModelConfig = {
   arch: "gpt",
@@ -28,6 +34,30 @@ const rwkvConfig: ModelConfig = {
   nLayer: 2,
   ffnDim: 40,
   layerNormEps: 1e-5,
+};
+
+// Grouped-query attention (2 query heads per kv head), tied head.
+const llamaGqa: LlamaConfig = {
+  arch: "llama",
+  vocabSize: 37,
+  contextLength: 24,
+  dModel: 16,
+  nLayer: 2,
+  nHead: 4,
+  nKvHead: 2,
+  headDim: 4,
+  ffnDim: 24,
+  rmsNormEps: 1e-5,
+  ropeTheta: 100,
+  tieEmbeddings: true,
+};
+// Multi-query attention, head size ≠ width / heads, untied head.
+const llamaMqa: LlamaConfig = {
+  ...llamaGqa,
+  nHead: 2,
+  nKvHead: 1,
+  headDim: 6,
+  tieEmbeddings: false,
 };
 
 /** Random weights with larger magnitudes than the init, so the checks are not trivially small. */
@@ -89,6 +119,47 @@ Deno.test("GPT: KV-cached logits equal a full recompute and the float64 referenc
   }
 });
 
+// CPU only until the Llama ops have WGSL kernels (the WebGPU backend refuses them by name).
+Deno.test("Llama: KV-cached logits (GQA, MQA) equal a full recompute and the float64 reference", async () => {
+  const backend = await createBackend("cpu");
+  for (const config of [llamaGqa, llamaMqa]) {
+    const what = `llama NH${config.nHead}/NKV${config.nKvHead}`;
+    const weights = weightsFor(config, 4);
+    const model = createLanguageModel(backend, config, weights);
+    const V = config.vocabSize;
+    const full = await model.forwardAll(ids);
+    const ref = llamaReference(weights, config, ids);
+    for (let t = 0; t < ids.length; t++) {
+      const d = maxAbsDiff(full.subarray(t * V, t * V + V), ref[t]);
+      assert.ok(d < 1e-4, `${what} full t=${t}: ${d}`);
+    }
+    const check = (logits: Float32Array, t: number) => {
+      const d = maxAbsDiff(logits, full.subarray(t * V, t * V + V));
+      assert.ok(d < 1e-4, `${what} cached t=${t}: ${d}`);
+    };
+    check(await model.feed(ids.slice(0, 7)), 6);
+    for (let t = 7; t < 15; t++) check(await model.feed([ids[t]]), t);
+    check(await model.feed(ids.slice(15, 18)), 17);
+    assert.equal(model.truncate(10), true);
+    check(await model.feed(ids.slice(10, 20)), 19);
+    // The cache holds the key/value heads only: [T, NKV·hd] per layer.
+    const state = await model.exportState();
+    assert.deepEqual(state.get("model.layers.1.v_cache")!.shape, [
+      20,
+      config.nKvHead * config.headDim,
+    ]);
+    await assert.rejects(model.feed(ids.slice(0, 10)), /context holds 24 tokens/);
+    // An output head sliced over a larger vocabulary (64-row slices) gives the same logits.
+    const big = { ...config, vocabSize: 200 }, bigWeights = weightsFor(big, 6);
+    const whole = createLanguageModel(backend, big, bigWeights);
+    const sliced = new LlamaInference(backend, big, bigWeights, "x", 64 * config.dModel * 4);
+    const [fa, fb] = [await whole.forwardAll(ids), await sliced.forwardAll(ids)];
+    assert.ok(maxAbsDiff(fa, fb) < 1e-6, `${what} sliced head`);
+    assert.ok(maxAbsDiff(await whole.feed(ids), await sliced.feed(ids)) < 1e-6, `${what} sliced`);
+    model.dispose(), whole.dispose(), sliced.dispose();
+  }
+});
+
 Deno.test("RWKV: the carried state equals the full sequence and the float64 reference", async () => {
   for (const backend of await backends()) {
     const weights = weightsFor(rwkvConfig, 5);
@@ -111,11 +182,11 @@ Deno.test("RWKV: the carried state equals the full sequence and the float64 refe
   }
 });
 
-Deno.test("state save/restore continues exactly where it stopped (RWKV and GPT)", async () => {
+Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Llama)", async () => {
   const backend = await createBackend("cpu");
   const dir = await Deno.makeTempDir();
   try {
-    for (const config of [rwkvConfig, gptConfig]) {
+    for (const config of [rwkvConfig, gptConfig, llamaGqa]) {
       const weights = weightsFor(config, 11);
       const a = createLanguageModel(backend, config, weights);
       await a.feed(ids.slice(0, 9));

@@ -49,7 +49,7 @@ Deno.test("config.json: Hugging Face GPT2Config fields and a round trip for both
   const rwkv = presetConfig("rwkv-mini", 300);
   assert.deepEqual(configFromJson(configToJson(rwkv)), rwkv);
   assert.throws(
-    () => configFromJson({ model_type: "llama" }, "x.json"),
+    () => configFromJson({ model_type: "mistral" }, "x.json"),
     isBentevi(/x.json: unsupported/),
   );
   assert.throws(

@@ -27,7 +27,7 @@ const isBentevi = (re: RegExp) => (e: unknown) => {
 };
 
 Deno.test("registry: every preset, arch and model_type finds its family", () => {
-  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv"]);
+  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv", "llama"]);
   for (const name of MODEL_PRESETS) {
     const config = presetConfig(name, 100);
     assert.equal(familyForPreset(name), familyOf(config), name);
@@ -42,14 +42,14 @@ Deno.test("registry: every preset, arch and model_type finds its family", () => 
 });
 
 Deno.test("an unknown architecture is an error everywhere, never another family", () => {
-  const llama = { ...presetConfig("rwkv-micro", 64), arch: "llama" } as unknown as ModelConfig;
-  const unknown = isBentevi(/unknown architecture llama/);
-  assert.throws(() => familyOf(llama), unknown);
-  assert.throws(() => validateConfig(llama, "x"), isBentevi(/^x: unknown architecture llama/));
-  assert.throws(() => weightSpecs(llama), unknown);
-  assert.throws(() => configToJson(llama), unknown);
-  assert.throws(() => activationFloatsPerToken(llama), unknown);
-  assert.throws(() => configFromJson({ model_type: "llama" }, "c.json"), isBentevi(/c.json/));
+  const mamba = { ...presetConfig("rwkv-micro", 64), arch: "mamba" } as unknown as ModelConfig;
+  const unknown = isBentevi(/unknown architecture mamba/);
+  assert.throws(() => familyOf(mamba), unknown);
+  assert.throws(() => validateConfig(mamba, "x"), isBentevi(/^x: unknown architecture mamba/));
+  assert.throws(() => weightSpecs(mamba), unknown);
+  assert.throws(() => configToJson(mamba), unknown);
+  assert.throws(() => activationFloatsPerToken(mamba), unknown);
+  assert.throws(() => configFromJson({ model_type: "mamba" }, "c.json"), isBentevi(/c.json/));
 });
 
 /** A CPU backend that counts the elements of every buffer it allocates. */
@@ -70,7 +70,7 @@ function countingBackend(): { backend: Backend; allocated: () => number } {
 }
 
 Deno.test("activation budget: what each training model allocates, float for float", () => {
-  for (const name of ["gpt-micro", "rwkv-micro"]) {
+  for (const name of ["gpt-micro", "rwkv-micro", "llama-micro"]) {
     const config = presetConfig(name, 96);
     const family = familyOf(config);
     const { backend, allocated } = countingBackend();
@@ -95,4 +95,9 @@ Deno.test("families answer what callers used to switch on", () => {
   assert.equal(familyOf(rwkv).embeddingWeight, "emb.weight");
   assert.equal(familyOf(gpt).recurrent, false);
   assert.equal(familyOf(rwkv).recurrent, true);
+  const llama = presetConfig("llama-micro", 64);
+  assert.equal(familyOf(llama).maxContext(llama), 128);
+  assert.equal(familyOf(llama).withContext(llama, 64).contextLength, 128);
+  assert.equal(familyOf(llama).embeddingWeight, "model.embed_tokens.weight");
+  assert.equal(familyOf(llama).recurrent, false);
 });

@@ -1,4 +1,4 @@
-// Gradient check of both models against central finite differences, on the CPU backend in
+// Gradient check of the models against central finite differences, on the CPU backend in
 // float64: the backward passes (written layer by layer) must match d(mean loss)/d(param).
 import assert from "node:assert/strict";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";
@@ -6,6 +6,7 @@ import {
   createModel,
   type GptConfig,
   initWeights,
+  type LlamaConfig,
   type ModelConfig,
   ParameterStore,
   type RwkvConfig,
@@ -30,6 +31,31 @@ const RWKV: RwkvConfig = {
   nLayer: 2,
   ffnDim: 12,
   layerNormEps: 1e-5,
+};
+
+// Grouped-query attention (4 heads, 2 kv heads), tied head; the fused q|k|v view's v starts
+// off the 64-element view boundary.
+const LLAMA_GQA: LlamaConfig = {
+  arch: "llama",
+  vocabSize: 11,
+  contextLength: 8,
+  dModel: 8,
+  nLayer: 2,
+  nHead: 4,
+  nKvHead: 2,
+  headDim: 2,
+  ffnDim: 12,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10,
+  tieEmbeddings: true,
+};
+// Multi-query attention, head size ≠ width / heads, untied head.
+const LLAMA_MQA: LlamaConfig = {
+  ...LLAMA_GQA,
+  nHead: 2,
+  nKvHead: 1,
+  headDim: 6,
+  tieEmbeddings: false,
 };
 
 function gradCheck(config: ModelConfig) {
@@ -100,4 +126,9 @@ Deno.test("GPT backward matches finite differences (CPU, float64)", () => {
 
 Deno.test("RWKV-4 backward matches finite differences (CPU, float64)", () => {
   gradCheck(RWKV);
+});
+
+Deno.test("Llama backward matches finite differences (CPU, float64; GQA tied, MQA untied)", () => {
+  gradCheck(LLAMA_GQA);
+  gradCheck(LLAMA_MQA);
 });

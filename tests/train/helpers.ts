@@ -1,7 +1,7 @@
 // Shared fixtures of the training tests: a small Portuguese text written for these tests,
 // a tokenizer trained on it, and tiny model configurations that run fast on the CPU.
 import { trainTokenizer } from "../../src/tokenizer/mod.ts";
-import type { GptConfig, RwkvConfig } from "../../src/model/mod.ts";
+import type { GptConfig, LlamaConfig, RwkvConfig } from "../../src/model/mod.ts";
 
 export const TEXT = [
   "O bem-te-vi canta no galho da mangueira logo cedo, quando o sol ainda é fraco.",
@@ -39,4 +39,20 @@ export const TINY_RWKV: RwkvConfig = {
   nLayer: 2,
   ffnDim: 64,
   layerNormEps: 1e-5,
+};
+
+// Grouped-query attention: 4 query heads sharing 2 key/value heads.
+export const TINY_LLAMA: LlamaConfig = {
+  arch: "llama",
+  vocabSize: 300,
+  contextLength: 16,
+  dModel: 32,
+  nLayer: 2,
+  nHead: 4,
+  nKvHead: 2,
+  headDim: 8,
+  ffnDim: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieEmbeddings: true,
 };

@@ -14,7 +14,7 @@ import {
   runTraining,
   type TrainSummary,
 } from "../../src/train/mod.ts";
-import { makeFixture, TINY_GPT, TINY_RWKV } from "./helpers.ts";
+import { makeFixture, TINY_GPT, TINY_LLAMA, TINY_RWKV } from "./helpers.ts";
 
 const fixture = await makeFixture();
 const tokenizer = await Tokenizer.fromFile(fixture.tokenizer);
@@ -59,7 +59,7 @@ async function run(dir: string, s: RunSpec, resumeFrom?: string): Promise<TrainS
   }
 }
 
-for (const config of [TINY_GPT, TINY_RWKV]) {
+for (const config of [TINY_GPT, TINY_RWKV, TINY_LLAMA]) {
   Deno.test(`${config.arch}: 2N steps == N steps + resume + N steps, bit for bit (CPU)`, async () => {
     const full = await run(`${fixture.dir}/full-${config.arch}`, spec(config, 8));
     const halfDir = `${fixture.dir}/half-${config.arch}`;
@@ -79,8 +79,8 @@ for (const config of [TINY_GPT, TINY_RWKV]) {
   });
 }
 
-Deno.test("learning: the loss falls on a small repeated text (GPT and RWKV)", async () => {
-  for (const config of [TINY_GPT, TINY_RWKV]) {
+Deno.test("learning: the loss falls on a small repeated text (GPT, RWKV, Llama)", async () => {
+  for (const config of [TINY_GPT, TINY_RWKV, TINY_LLAMA]) {
     const r = await run(
       `${fixture.dir}/learn-${config.arch}`,
       spec(config, 80, { evalEvery: 40, lr: 1e-2, minLr: 1e-3 }),
@@ -159,10 +159,15 @@ Deno.test("early stopping ends the run when validation stops improving", async (
   assert.ok(r.checkpoint.endsWith("step-000004"));
 });
 
-Deno.test("gradient accumulation: 2 micro-batches of 1 == 1 batch of 2", async () => {
+Deno.test("gradient accumulation: 2 micro-batches of 1 == 1 batch of 2 (GPT, Llama)", async () => {
   // The loader draws the same windows in the same order either way, so the runs agree up to
   // floating-point summation order.
-  const a = await run(`${fixture.dir}/accum-a`, spec(TINY_GPT, 5, { batchSize: 2, gradAccum: 1 }));
-  const b = await run(`${fixture.dir}/accum-b`, spec(TINY_GPT, 5, { batchSize: 1, gradAccum: 2 }));
-  a.losses.forEach((l, i) => assert.ok(Math.abs(l - b.losses[i]) < 1e-5, `${l} vs ${b.losses[i]}`));
+  for (const config of [TINY_GPT, TINY_LLAMA]) {
+    const dir = `${fixture.dir}/accum-${config.arch}`;
+    const a = await run(`${dir}-a`, spec(config, 5, { batchSize: 2, gradAccum: 1 }));
+    const b = await run(`${dir}-b`, spec(config, 5, { batchSize: 1, gradAccum: 2 }));
+    a.losses.forEach((l, i) =>
+      assert.ok(Math.abs(l - b.losses[i]) < 1e-5, `${config.arch}: ${l} vs ${b.losses[i]}`)
+    );
+  }
 });

@@ -6,7 +6,12 @@
  * @module
  */
 import { BenteviError } from "../../errors.ts";
-import { checkPositiveInteger, jsonNumbers, type PresetShape } from "../family.ts";
+import {
+  checkPositiveInteger,
+  checkPositiveNumber,
+  jsonNumbers,
+  type PresetShape,
+} from "../family.ts";
 
 /** A GPT-2 architecture: learned token and position embeddings, pre-LN blocks, tied head. */
 export interface GptConfig {
@@ -59,8 +64,9 @@ export const GPT_PRESETS: Readonly<Record<string, PresetShape<GptConfig>>> = {
   },
 };
 
-/** Checks the GPT fields (heads, MLP width, heads dividing the width). */
+/** Checks the GPT fields (heads, MLP width, heads dividing the width, epsilon). */
 export function validateGpt(config: GptConfig, source: string): void {
+  checkPositiveNumber(source, "layerNormEps", config.layerNormEps);
   checkPositiveInteger(source, "nHead", config.nHead);
   checkPositiveInteger(source, "mlpDim", config.mlpDim);
   if (config.dModel % config.nHead !== 0) {

@@ -6,16 +6,20 @@
  *
  * @module
  */
-import { type Backend, type Tensor, VIEW_ALIGN } from "../../backend/backend.ts";
+import type { Backend, Tensor } from "../../backend/backend.ts";
 import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
-import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import {
+  checkTokenId,
+  freeAll,
+  HEAD_SLICE_BYTES,
+  headLogits,
+  headNeedsLogits,
+  uploadWeights,
+} from "../inference_support.ts";
 import type { GptConfig } from "./config.ts";
 import { gptWeightSpecs } from "./weights.ts";
-
-/** Largest slice of the token table one head matmul binds (under WebGPU's 128 MiB default). */
-const HEAD_SLICE_BYTES = 64 * 1024 * 1024;
 
 /** The activations of one GPT forward over `T` positions. */
 interface GptWorkspace {
@@ -103,7 +107,7 @@ export class GptInference implements LanguageModel {
       g: z([T, M]),
       lse: cached ? null : z([c.nHead, T]),
       // Sliced heads over several rows assemble the logits on the host instead.
-      logits: head && (T === 1 || c.vocabSize * C * 4 <= this.#headSliceBytes)
+      logits: head && headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes)
         ? z([T, c.vocabSize])
         : null,
       all,
@@ -161,7 +165,7 @@ export class GptInference implements LanguageModel {
   /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
   async #head(ws: GptWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
-    const wte = this.#weight("wte.weight"), logits = ws.logits!;
+    const wte = this.#weight("wte.weight"), logits = ws.logits;
     b.layerNorm({
       out: ws.ln,
       mean: ws.mean,
@@ -171,38 +175,7 @@ export class GptInference implements LanguageModel {
       b: this.#weight("ln_f.bias"),
       eps: c.layerNormEps,
     });
-    // A big vocabulary goes in slices of the table, each binding at most headSliceBytes.
-    const slice = this.#headSliceBytes;
-    const rows = Math.floor(slice / (4 * C) / VIEW_ALIGN) * VIEW_ALIGN;
-    if (V * C * 4 <= slice || rows === 0) {
-      b.matmul(logits, ws.ln, wte, { transB: true });
-      return await b.read(logits) as Float32Array;
-    }
-    if (T === 1) {
-      // One row: each slice writes straight into its part of the logits.
-      for (let start = 0; start < V; start += rows) {
-        const n = Math.min(rows, V - start);
-        b.matmul(b.view(logits, start, [1, n]), ws.ln, b.view(wte, start * C, [n, C]), {
-          transB: true,
-        });
-      }
-      return await b.read(logits) as Float32Array;
-    }
-    // Several rows: slice by slice into a [T, n] buffer, assembled on the host.
-    const out = new Float32Array(T * V);
-    const part = b.zeros([T, rows]);
-    try {
-      for (let start = 0; start < V; start += rows) {
-        const n = Math.min(rows, V - start);
-        const dst = n === rows ? part : b.view(part, 0, [T, n]);
-        b.matmul(dst, ws.ln, b.view(wte, start * C, [n, C]), { transB: true });
-        const got = await b.read(dst) as Float32Array;
-        for (let t = 0; t < T; t++) out.set(got.subarray(t * n, t * n + n), t * V + start);
-      }
-    } finally {
-      freeAll(b, [part]);
-    }
-    return out;
+    return await headLogits(b, ws.ln, wte, logits, { T, V, C }, this.#headSliceBytes);
   }
 
   async feed(ids: readonly number[]): Promise<Float32Array> {

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { checkPositiveInteger, jsonNumbers, type PresetShape } from "../family.ts";
+import {
+  checkPositiveInteger,
+  checkPositiveNumber,
+  jsonNumbers,
+  type PresetShape,
+} from "../family.ts";
 
 /** An RWKV-4 architecture (BlinkDL): time mixing with the WKV recurrence, channel mixing. */
 export interface RwkvConfig {
@@ -52,8 +57,9 @@ export const RWKV_PRESETS: Readonly<Record<string, PresetShape<RwkvConfig>>> = {
   },
 };
 
-/** Checks the RWKV fields (channel-mix width). */
+/** Checks the RWKV fields (channel-mix width, epsilon). */
 export function validateRwkv(config: RwkvConfig, source: string): void {
+  checkPositiveNumber(source, "layerNormEps", config.layerNormEps);
   checkPositiveInteger(source, "ffnDim", config.ffnDim);
 }
 

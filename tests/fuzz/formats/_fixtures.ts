@@ -72,6 +72,24 @@ export function tinyRwkv(vocabSize: number): ModelConfig {
   };
 }
 
+/** A tiny Llama configuration (grouped-query attention, untied head). */
+export function tinyLlama(vocabSize: number): ModelConfig {
+  return {
+    arch: "llama",
+    vocabSize,
+    contextLength: 32,
+    dModel: 8,
+    nLayer: 1,
+    nHead: 2,
+    nKvHead: 1,
+    headDim: 4,
+    ffnDim: 16,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: false,
+  };
+}
+
 /** Reads every file under `dir` into a map of relative paths to bytes. */
 export async function readTree(dir: string, prefix = ""): Promise<Record<string, Uint8Array>> {
   const out: Record<string, Uint8Array> = {};

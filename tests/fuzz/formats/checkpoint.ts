@@ -17,7 +17,7 @@ import {
   mutateJsonBytes,
   type Rng,
 } from "../mutate.ts";
-import { cpuBackend, readTree, tinyGpt, tinyRwkv } from "./_fixtures.ts";
+import { cpuBackend, readTree, tinyGpt, tinyLlama, tinyRwkv } from "./_fixtures.ts";
 
 /** Structure-aware safetensors mutation. */
 export function mutateSafetensors(rng: Rng, bytes: Uint8Array): Uint8Array {
@@ -42,7 +42,7 @@ export const checkpoint: FuzzFormat = {
   names: "tree",
   async seeds(work) {
     const seeds = [];
-    for (const config of [tinyGpt(260), tinyRwkv(256)]) {
+    for (const config of [tinyGpt(260), tinyRwkv(256), tinyLlama(256)]) {
       const dir = join(work, config.arch);
       await saveCheckpoint(dir, {
         config,
@@ -67,7 +67,8 @@ export const checkpoint: FuzzFormat = {
     const ck = await loadCheckpoint(root);
     const model = createLanguageModel(await cpuBackend(), ck.config, ck.weights, root);
     try {
-      await model.feed([1, 2]);
+      // Two tokens, or one where the context holds one (the CLI cuts prompts to the context).
+      await model.feed([1, 2].slice(0, model.maxContext));
     } finally {
       model.dispose();
     }

@@ -1,0 +1,315 @@
+/**
+ * Llama for generation: the prompt runs once (prefill, all positions in one pass) and every
+ * new token reuses per-layer K/V caches through `attentionCached`. The caches hold only the
+ * key/value heads (`[1, contextLength, NKV·hd]`: grouped-query attention shrinks them by
+ * NH/NKV), with the keys stored after RoPE at their own positions (`posOffset`).
+ * {@link LlamaInference.forwardAll} is the stateless recompute the cached path is checked
+ * against.
+ *
+ * @module
+ */
+import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
+import { BenteviError } from "../../errors.ts";
+import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
+import type { NamedTensor } from "../../io/safetensors.ts";
+import {
+  checkedWeight,
+  checkTokenId,
+  freeAll,
+  HEAD_SLICE_BYTES,
+  headLogits,
+  headNeedsLogits,
+  uploadWeights,
+} from "../inference_support.ts";
+import type { LlamaConfig } from "./config.ts";
+import { llamaWidths, ropeTables } from "./training.ts";
+import {
+  fusedQkvName,
+  layerPrefix,
+  LLAMA_EMBEDDING,
+  LLAMA_HEAD,
+  llamaWeightSpecs,
+} from "./weights.ts";
+
+/** The activations of one Llama forward over `T` positions. */
+interface LlamaWorkspace {
+  T: number;
+  x: Tensor;
+  ln: Tensor;
+  rstd: Tensor;
+  qkv: Tensor;
+  att: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  h: Tensor;
+  /** Saved log-sum-exp of uncached attention (null: the KV-cached path). */
+  lse: Tensor | null;
+  logits: Tensor | null;
+  /** Everything allocated, to free. */
+  all: Tensor[];
+}
+
+/** Llama with a KV cache of its key/value heads. See the module documentation. */
+export class LlamaInference implements LanguageModel {
+  readonly config: LlamaConfig;
+  readonly backend: Backend;
+  readonly maxContext: number;
+  #w: Map<string, Tensor>;
+  #qkvW: Tensor[] = [];
+  #k: Tensor[] = [];
+  #v: Tensor[] = [];
+  #cos: Tensor;
+  #sin: Tensor;
+  #tokens: number[] = [];
+  #one: LlamaWorkspace | undefined;
+  #headSliceBytes: number;
+  #embHost: Float32Array;
+  #disposed = false;
+
+  /**
+   * Uploads `weights` (q, k and v of a layer as one fused `[(NH + 2·NKV)·hd, C]` matrix),
+   * the RoPE tables and the caches. `headSliceBytes` bounds the slice of the output head one
+   * matmul binds.
+   */
+  constructor(
+    backend: Backend,
+    config: LlamaConfig,
+    weights: WeightMap,
+    source = "checkpoint",
+    headSliceBytes = HEAD_SLICE_BYTES,
+  ) {
+    this.#headSliceBytes = headSliceBytes;
+    this.backend = backend;
+    this.config = config;
+    this.maxContext = config.contextLength;
+    const specs = llamaWeightSpecs(config);
+    const { W, KV } = llamaWidths(config), C = config.dModel;
+    // Everything but the q/k/v projections, which are uploaded fused below.
+    this.#w = uploadWeights(backend, specs.filter((s) => !s.fusedAs), weights, "llama", source);
+    const owned = [...this.#w.values()];
+    try {
+      // q, k and v of a layer, each checked (presence, size), stacked on the host.
+      const fusedSpecs = specs.filter((s) => s.fusedAs);
+      for (let l = 0; l < config.nLayer; l++) {
+        const parts = fusedSpecs.filter((s) => s.fusedAs === fusedQkvName(l));
+        const fused = new Float32Array(W * C);
+        let offset = 0;
+        for (const spec of parts) {
+          const data = checkedWeight(spec, weights, "llama", source);
+          fused.set(data, offset);
+          offset += data.length;
+        }
+        const t = backend.fromArray([W, C], fused);
+        owned.push(t);
+        this.#qkvW.push(t);
+      }
+      for (let l = 0; l < config.nLayer; l++) {
+        const k = backend.zeros([1, config.contextLength, KV]);
+        const v = backend.zeros([1, config.contextLength, KV]);
+        owned.push(k, v);
+        this.#k.push(k);
+        this.#v.push(v);
+      }
+      const { cos, sin } = ropeTables(config.contextLength, config.headDim, config.ropeTheta);
+      this.#cos = backend.fromArray([config.contextLength, config.headDim / 2], cos);
+      owned.push(this.#cos);
+      this.#sin = backend.fromArray([config.contextLength, config.headDim / 2], sin);
+    } catch (e) {
+      freeAll(backend, owned);
+      throw e;
+    }
+    this.#embHost = weights.get(LLAMA_EMBEDDING)!.data;
+  }
+
+  get tokens(): readonly number[] {
+    return this.#tokens;
+  }
+
+  #weight(name: string): Tensor {
+    return this.#w.get(name)!;
+  }
+
+  /** Buffers for a block of `T` positions (`head`: also the logits). */
+  #workspace(T: number, cached: boolean, head: boolean): LlamaWorkspace {
+    const b = this.backend, c = this.config, C = c.dModel, M = c.ffnDim;
+    const { Q, W } = llamaWidths(c);
+    const all: Tensor[] = [];
+    const z = (shape: number[]) => {
+      const t = b.zeros(shape);
+      all.push(t);
+      return t;
+    };
+    return {
+      T,
+      x: z([T, C]),
+      ln: z([T, C]),
+      rstd: z([T]),
+      qkv: z([T, W]),
+      att: z([T, Q]),
+      gate: z([T, M]),
+      up: z([T, M]),
+      h: z([T, M]),
+      lse: cached ? null : z([c.nHead, T]),
+      // Sliced heads over several rows assemble the logits on the host instead.
+      logits: head && headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes)
+        ? z([T, c.vocabSize])
+        : null,
+      all,
+    };
+  }
+
+  /** The one-token workspace, kept for the life of the model (decode steps allocate nothing). */
+  #step(): LlamaWorkspace {
+    return this.#one ??= this.#workspace(1, true, true);
+  }
+
+  /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
+  #blocks(ids: readonly number[], pos: number, ws: LlamaWorkspace): void {
+    const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
+    const { x, ln, rstd, qkv, att, gate, up, h } = ws;
+    const dims: AttentionDims = { B: 1, T, C: llamaWidths(c).Q, NH: c.nHead, NKV: c.nKvHead };
+    const eps = c.rmsNormEps;
+    // The embedding rows are copied on the host: a handful of rows per call, and the table
+    // never has to be bound whole.
+    const rows = new Float32Array(T * C);
+    for (let t = 0; t < T; t++) rows.set(this.#embHost.subarray(ids[t] * C, ids[t] * C + C), t * C);
+    b.write(x, rows);
+    const rope = {
+      cos: this.#cos,
+      sin: this.#sin,
+      B: 1,
+      T,
+      headDim: c.headDim,
+      rotatedHeads: c.nHead + c.nKvHead,
+      posOffset: pos,
+    };
+    for (let l = 0; l < c.nLayer; l++) {
+      const p = `${layerPrefix(l)}.`, w = (n: string) => this.#weight(p + n);
+      b.rmsNorm({ out: ln, rstd, x, w: w("input_layernorm.weight"), eps });
+      b.matmul(qkv, ln, this.#qkvW[l], { transB: true });
+      b.rope({ out: qkv, x: qkv, ...rope });
+      if (ws.lse) b.attention({ out: att, lse: ws.lse, qkv, dims });
+      else b.attentionCached({ out: att, qkv, kCache: this.#k[l], vCache: this.#v[l], pos, dims });
+      b.matmul(x, att, w("self_attn.o_proj.weight"), { transB: true, accumulate: true });
+      b.rmsNorm({ out: ln, rstd, x, w: w("post_attention_layernorm.weight"), eps });
+      b.matmul(gate, ln, w("mlp.gate_proj.weight"), { transB: true });
+      b.matmul(up, ln, w("mlp.up_proj.weight"), { transB: true });
+      b.swiglu(h, gate, up);
+      b.matmul(x, h, w("mlp.down_proj.weight"), { transB: true, accumulate: true });
+    }
+  }
+
+  /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
+  async #head(ws: LlamaWorkspace): Promise<Float32Array> {
+    const b = this.backend, c = this.config;
+    b.rmsNorm({
+      out: ws.ln,
+      rstd: ws.rstd,
+      x: ws.x,
+      w: this.#weight("model.norm.weight"),
+      eps: c.rmsNormEps,
+    });
+    const table = this.#weight(c.tieEmbeddings ? LLAMA_EMBEDDING : LLAMA_HEAD);
+    const dims = { T: ws.T, V: c.vocabSize, C: c.dModel };
+    return await headLogits(b, ws.ln, table, ws.logits, dims, this.#headSliceBytes);
+  }
+
+  async feed(ids: readonly number[]): Promise<Float32Array> {
+    this.#check();
+    if (ids.length === 0) throw new Error("feed: no tokens");
+    const pos = this.#tokens.length;
+    if (pos + ids.length > this.maxContext) {
+      throw new BenteviError(
+        `the context holds ${this.maxContext} tokens; ${pos} used, ${ids.length} more do not fit`,
+      );
+    }
+    for (const id of ids) checkTokenId(id, this.config.vocabSize);
+    // Prefill all but the last token without the head, then the last one with it.
+    if (ids.length > 1) {
+      const ws = this.#workspace(ids.length - 1, true, false);
+      try {
+        this.#blocks(ids.slice(0, -1), pos, ws);
+      } finally {
+        freeAll(this.backend, ws.all);
+      }
+    }
+    const one = this.#step();
+    this.#blocks(ids.slice(-1), pos + ids.length - 1, one);
+    const out = await this.#head(one);
+    this.#tokens.push(...ids);
+    return out;
+  }
+
+  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
+    this.#check();
+    if (ids.length === 0 || ids.length > this.maxContext) {
+      throw new BenteviError(`forwardAll needs 1…${this.maxContext} tokens, got ${ids.length}`);
+    }
+    for (const id of ids) checkTokenId(id, this.config.vocabSize);
+    const ws = this.#workspace(ids.length, false, true);
+    try {
+      this.#blocks(ids, 0, ws);
+      return await this.#head(ws);
+    } finally {
+      freeAll(this.backend, ws.all);
+    }
+  }
+
+  reset(): void {
+    this.#tokens = [];
+  }
+
+  truncate(n: number): boolean {
+    if (n < 0 || n > this.#tokens.length) return false;
+    this.#tokens.length = n; // later positions of the cache are simply overwritten
+    return true;
+  }
+
+  async exportState(): Promise<Map<string, NamedTensor>> {
+    const T = this.#tokens.length, { KV } = llamaWidths(this.config);
+    const m = new Map<string, NamedTensor>();
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const k = await this.backend.read(this.#k[l]) as Float32Array;
+      const v = await this.backend.read(this.#v[l]) as Float32Array;
+      m.set(`${layerPrefix(l)}.k_cache`, { shape: [T, KV], data: k.slice(0, T * KV) });
+      m.set(`${layerPrefix(l)}.v_cache`, { shape: [T, KV], data: v.slice(0, T * KV) });
+    }
+    return m;
+  }
+
+  importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void {
+    const T = tokens.length, { KV } = llamaWidths(this.config);
+    if (T > this.maxContext) {
+      throw new BenteviError(`state holds ${T} tokens; context is ${this.maxContext}`);
+    }
+    for (let l = 0; l < this.config.nLayer; l++) {
+      for (const [name, cache] of [["k_cache", this.#k[l]], ["v_cache", this.#v[l]]] as const) {
+        const key = `${layerPrefix(l)}.${name}`;
+        const t = state.get(key);
+        if (!t || t.data.length !== T * KV) {
+          throw new BenteviError(`state: ${key} is missing or has the wrong size`);
+        }
+        if (T > 0) this.backend.write(cache, t.data);
+      }
+    }
+    this.#tokens = [...tokens];
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    freeAll(this.backend, [
+      ...this.#w.values(),
+      ...this.#qkvW,
+      ...this.#k,
+      ...this.#v,
+      this.#cos,
+      this.#sin,
+      ...(this.#one?.all ?? []),
+    ]);
+  }
+
+  #check() {
+    if (this.#disposed) throw new Error("model used after dispose()");
+  }
+}
