@@ -14,7 +14,8 @@ import {
 } from "../../src/generate/inference.ts";
 import { GptInference } from "../../src/model/gpt/inference.ts";
 import { LlamaInference } from "../../src/model/llama/inference.ts";
-import { gpt2Reference, llamaReference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
+import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
+import { llamaReferenceLogits } from "../_llama_reference.ts";
 
 const gptConfig: ModelConfig = {
   arch: "gpt",
@@ -128,7 +129,25 @@ Deno.test("Llama: KV-cached logits (GQA, MQA) equal a full recompute and the flo
     const model = createLanguageModel(backend, config, weights);
     const V = config.vocabSize;
     const full = await model.forwardAll(ids);
-    const ref = llamaReference(weights, config, ids);
+    const ref = llamaReferenceLogits(
+      {
+        vocab_size: config.vocabSize,
+        hidden_size: config.dModel,
+        intermediate_size: config.ffnDim,
+        num_hidden_layers: config.nLayer,
+        num_attention_heads: config.nHead,
+        num_key_value_heads: config.nKvHead,
+        head_dim: config.headDim,
+        max_position_embeddings: config.contextLength,
+        rms_norm_eps: config.rmsNormEps,
+        rope_theta: config.ropeTheta,
+        tie_word_embeddings: config.tieEmbeddings,
+      },
+      new Map(
+        [...weights].map(([k, t]) => [k, { shape: [...t.shape], data: Float64Array.from(t.data) }]),
+      ),
+      ids,
+    );
     for (let t = 0; t < ids.length; t++) {
       const d = maxAbsDiff(full.subarray(t * V, t * V + V), ref[t]);
       assert.ok(d < 1e-4, `${what} full t=${t}: ${d}`);

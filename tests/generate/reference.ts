@@ -1,8 +1,7 @@
 /**
- * Independent float64 reference forwards of GPT-2, RWKV-4 and Llama, written straight from the
- * papers' equations (Llama: as Hugging Face's `modeling_llama.py` computes it — `rotate_half`,
- * `repeat_kv`) with no Backend and no shared code, for the tests to check the inference
- * models and real checkpoints against.
+ * Independent float64 reference forwards of GPT-2 and RWKV-4, written straight from the
+ * papers' equations (no Backend, no shared code), for the tests to check the inference
+ * models and real checkpoints against. (Llama's is `tests/_llama_reference.ts`.)
  */
 
 type W = Map<string, { shape: readonly number[]; data: Float32Array }>;
@@ -197,86 +196,6 @@ export function rwkv4Reference(
     out.push(linear(ln, get(w, "head.weight"), cfg.vocabSize));
   }
   return out;
-}
-
-/** Llama logits for every position of `ids` ([T][V]), weights under Hugging Face's names. */
-export function llamaReference(
-  w: W,
-  cfg: {
-    nLayer: number;
-    nHead: number;
-    nKvHead: number;
-    headDim: number;
-    dModel: number;
-    vocabSize: number;
-    ffnDim: number;
-    rmsNormEps: number;
-    ropeTheta: number;
-    tieEmbeddings: boolean;
-  },
-  ids: number[],
-): Float64Array[] {
-  const C = cfg.dModel, H = cfg.nHead, G = cfg.nKvHead, hd = cfg.headDim;
-  const rms = (x: Float64Array, g: Float32Array) => {
-    let ms = 0;
-    for (const v of x) ms += v * v;
-    const r = 1 / Math.sqrt(ms / x.length + cfg.rmsNormEps);
-    return x.map((v, i) => v * r * g[i]);
-  };
-  // HF: inv_freq = 1 / theta^(arange(0, hd, 2) / hd); emb = cat(freqs, freqs);
-  // q·cos + rotate_half(q)·sin with rotate_half(x) = cat(−x2, x1).
-  const rope = (x: Float64Array, pos: number) => {
-    const out = new Float64Array(hd), half = hd / 2;
-    for (let d = 0; d < hd; d++) {
-      const i = d % half;
-      const angle = pos * (1 / Math.pow(cfg.ropeTheta, (2 * i) / hd));
-      const rotated = d < half ? -x[d + half] : x[d - half];
-      out[d] = x[d] * Math.cos(angle) + rotated * Math.sin(angle);
-    }
-    return out;
-  };
-  const emb = get(w, "model.embed_tokens.weight");
-  let xs = ids.map((id) => Float64Array.from(emb.subarray(id * C, id * C + C)));
-  for (let l = 0; l < cfg.nLayer; l++) {
-    const p = `model.layers.${l}.`;
-    const h = xs.map((x) => rms(x, get(w, p + "input_layernorm.weight")));
-    const q = h.map((x) => linear(x, get(w, p + "self_attn.q_proj.weight"), H * hd));
-    const k = h.map((x) => linear(x, get(w, p + "self_attn.k_proj.weight"), G * hd));
-    const v = h.map((x) => linear(x, get(w, p + "self_attn.v_proj.weight"), G * hd));
-    const head = (rows: Float64Array[], n: number, t: number) =>
-      rows[t].subarray(n * hd, n * hd + hd);
-    xs = xs.map((x, t) => {
-      const att = new Float64Array(H * hd);
-      for (let n = 0; n < H; n++) {
-        const g = Math.floor(n / (H / G)); // repeat_kv
-        const qr = rope(head(q, n, t), t);
-        const scores: number[] = [];
-        for (let s = 0; s <= t; s++) {
-          const kr = rope(head(k, g, s), s);
-          let dot = 0;
-          for (let d = 0; d < hd; d++) dot += qr[d] * kr[d];
-          scores.push(dot / Math.sqrt(hd));
-        }
-        const max = Math.max(...scores);
-        const e = scores.map((s) => Math.exp(s - max));
-        const sum = e.reduce((a, b) => a + b, 0);
-        for (let s = 0; s <= t; s++) {
-          const vs = head(v, g, s);
-          for (let d = 0; d < hd; d++) att[n * hd + d] += (e[s] / sum) * vs[d];
-        }
-      }
-      const o = linear(att, get(w, p + "self_attn.o_proj.weight"), C);
-      const x2 = x.map((xi, i) => xi + o[i]);
-      const h2 = rms(x2, get(w, p + "post_attention_layernorm.weight"));
-      const gate = linear(h2, get(w, p + "mlp.gate_proj.weight"), cfg.ffnDim);
-      const up = linear(h2, get(w, p + "mlp.up_proj.weight"), cfg.ffnDim);
-      const act = gate.map((gi, i) => (gi / (1 + Math.exp(-gi))) * up[i]);
-      const down = linear(act, get(w, p + "mlp.down_proj.weight"), C);
-      return x2.map((xi, i) => xi + down[i]);
-    });
-  }
-  const headW = get(w, cfg.tieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-  return xs.map((x) => linear(rms(x, get(w, "model.norm.weight")), headW, cfg.vocabSize));
 }
 
 /** Largest absolute difference. */

@@ -17,7 +17,11 @@ import {
   saveCheckpoint,
   validateConfig,
 } from "../../src/model/mod.ts";
+import { createLanguageModel } from "../../src/generate/inference.ts";
 import { runCliInProcess as bentevi } from "../_cli.ts";
+import { tinyLlamaShape, writeHfLlama } from "../_hf_llama.ts";
+import { llamaReferenceLogits } from "../_llama_reference.ts";
+import { makeFixture } from "../train/helpers.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "bentevi-llama-test-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
@@ -187,7 +191,6 @@ Deno.test("llama parameters: q, k and v of a layer are one fused view", async ()
 });
 
 Deno.test("llama-micro through the CLI: train, generate, predict, perplexity (CPU)", async () => {
-  const { makeFixture } = await import("../train/helpers.ts");
   const fx = await makeFixture();
   const run = `${fx.dir}/run`;
   const t = await bentevi(
@@ -215,4 +218,35 @@ Deno.test("llama-micro through the CLI: train, generate, predict, perplexity (CP
   assert.equal(ppl.code, 0, ppl.stderr);
   assert.ok(JSON.parse(ppl.stdout).perplexity > 1);
   await Deno.remove(fx.dir, { recursive: true });
+});
+
+Deno.test("Hugging Face Llama directories (BF16 sharded GQA, F32 tied) generate as the float64 reference", async () => {
+  const backend = new CpuBackend();
+  const ids = [5, 17, 2, 40, 33, 9, 1];
+  const cases = [
+    { shape: tinyLlamaShape(), dtype: "BF16" as const, shards: 3 },
+    {
+      shape: tinyLlamaShape({ tie_word_embeddings: true, num_key_value_heads: 1, head_dim: 6 }),
+      dtype: "F32" as const,
+      shards: 1,
+    },
+  ];
+  for (const [n, { shape, dtype, shards }] of cases.entries()) {
+    const dir = `${tmp}/hf-${n}`;
+    const { weights } = await writeHfLlama(dir, shape, { dtype, shards, seed: n + 1 });
+    const ck = await loadCheckpoint(dir, { lazy: true });
+    assert.equal(ck.config.arch, "llama");
+    const model = createLanguageModel(backend, ck.config, ck.weights, ck.weightsSource);
+    const V = shape.vocab_size, ref = llamaReferenceLogits(shape, weights, ids);
+    const full = await model.forwardAll(ids);
+    const last = await model.feed(ids);
+    for (let t = 0; t < ids.length; t++) {
+      const row = full.subarray(t * V, t * V + V);
+      const d = Math.max(...row.map((x, i) => Math.abs(x - ref[t][i])));
+      assert.ok(d < 1e-4, `${dtype} t=${t}: ${d}`);
+    }
+    const dLast = Math.max(...last.map((x, i) => Math.abs(x - ref[ids.length - 1][i])));
+    assert.ok(dLast < 1e-4, `${dtype} cached: ${dLast}`);
+    model.dispose();
+  }
 });

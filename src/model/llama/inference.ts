@@ -84,10 +84,16 @@ export class LlamaInference implements LanguageModel {
     this.maxContext = config.contextLength;
     const specs = llamaWeightSpecs(config);
     const { W, KV } = llamaWidths(config), C = config.dModel;
-    // Everything but the q/k/v projections, which are uploaded fused below.
-    this.#w = uploadWeights(backend, specs.filter((s) => !s.fusedAs), weights, "llama", source);
+    // Everything but the q/k/v projections, which are uploaded fused below, and the embedding
+    // table of an untied model (its rows are copied on the host; only a tied head reads it).
+    const uploaded = specs.filter((s) =>
+      !s.fusedAs && (config.tieEmbeddings || s.name !== LLAMA_EMBEDDING)
+    );
+    this.#w = uploadWeights(backend, uploaded, weights, "llama", source);
     const owned = [...this.#w.values()];
     try {
+      const embedding = specs.find((s) => s.name === LLAMA_EMBEDDING)!;
+      this.#embHost = checkedWeight(embedding, weights, "llama", source);
       // q, k and v of a layer, each checked (presence, size), stacked on the host.
       const fusedSpecs = specs.filter((s) => s.fusedAs);
       for (let l = 0; l < config.nLayer; l++) {
@@ -118,7 +124,6 @@ export class LlamaInference implements LanguageModel {
       freeAll(backend, owned);
       throw e;
     }
-    this.#embHost = weights.get(LLAMA_EMBEDDING)!.data;
   }
 
   get tokens(): readonly number[] {
