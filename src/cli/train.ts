@@ -154,7 +154,12 @@ export function registerTrain(program: Command): void {
     .requiredOption("--tokenizer <file>", "tokenizer.json (gives the vocabulary size)")
     .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
     .addOption(
-      new Option("--model <preset>", `model preset: ${MODEL_PRESETS.join(", ")}`).default(
+      new Option(
+        "--model <preset|dir>",
+        `model preset (${
+          MODEL_PRESETS.join(", ")
+        }), or a checkpoint directory to fine-tune (Bentevi or Hugging Face)`,
+      ).default(
         DEFAULT_PRESET,
       ),
     )
@@ -315,7 +320,7 @@ export function registerTrain(program: Command): void {
         isDir = (await Deno.stat(o.model)).isDirectory;
       } catch { /* a preset name */ }
       if (isDir) {
-        config = (await loadCheckpoint(o.model)).config;
+        config = (await loadCheckpoint(o.model, { lazy: true })).config;
       } else {
         const vocab = o.vocabSize ??
           (o.tokenizer

@@ -223,7 +223,7 @@ export function convertTensorBytes(
       for (let i = 0; i < count; i++) u16[i] = rv.getUint16(i * 2, true);
     }
     if (dtype === "BF16") {
-      const bits = new Uint32Array(data.buffer);
+      const bits = new Int32Array(data.buffer);
       for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
     } else {
       if (!f16Table) {
@@ -272,6 +272,43 @@ export function decodeSafetensors(
   return { tensors, metadata: header.metadata };
 }
 
+/** The padded header (with its 8-byte length) of F32 `tensors`, and the data size. */
+function f32Header(
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string>,
+): { head: Uint8Array; dataBytes: number } {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + count * 4] };
+    offset += count * 4;
+  }
+  let json = JSON.stringify(header);
+  // Pad the header so the data starts 8-byte aligned, as the reference writer does.
+  while ((8 + new TextEncoder().encode(json).length) % 8 !== 0) json += " ";
+  const headerBytes = new TextEncoder().encode(json);
+  const head = new Uint8Array(8 + headerBytes.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  head.set(headerBytes, 8);
+  return { head, dataBytes: offset };
+}
+
+/** The little-endian F32 bytes of `t`, checked against its shape. */
+function f32Bytes(name: string, t: NamedTensor): Uint8Array {
+  const data = t.data; // read once: a lazily loaded tensor is read from disk on each access
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${data.length} values`);
+  }
+  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(data.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  return out;
+}
+
 /**
  * Serialises F32 tensors (in the map's order) and string metadata to safetensors bytes.
  *
@@ -286,36 +323,42 @@ export function encodeSafetensors(
   tensors: Map<string, NamedTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
+  const { head, dataBytes } = f32Header(tensors, metadata);
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head);
+  let pos = head.length;
   for (const [name, t] of tensors) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) {
-      throw new Error(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} values`);
-    }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + count * 4] };
-    offset += count * 4;
-  }
-  let json = JSON.stringify(header);
-  // Pad the header so the data starts 8-byte aligned, as the reference writer does.
-  while ((8 + new TextEncoder().encode(json).length) % 8 !== 0) json += " ";
-  const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
-  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  for (const t of tensors.values()) {
-    if (littleEndian) {
-      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    } else {
-      const dv = new DataView(out.buffer, pos, t.data.byteLength);
-      for (let i = 0; i < t.data.length; i++) dv.setFloat32(i * 4, t.data[i], true);
-    }
-    pos += t.data.byteLength;
+    const bytes = f32Bytes(name, t);
+    out.set(bytes, pos);
+    pos += bytes.length;
   }
   return out;
+}
+
+/**
+ * Writes F32 tensors and metadata as safetensors to an open file, one tensor at a time (the
+ * file is never assembled in memory: saving a model needs no second copy of its weights).
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, writeSafetensorsTo } from "./safetensors.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * using file = await Deno.open(path, { write: true, truncate: true });
+ * await writeSafetensorsTo(file, new Map([["x", { shape: [1], data: new Float32Array([2]) }]]));
+ * console.log((await readSafetensors(path)).tensors.get("x")!.data[0]); // 2
+ * ```
+ */
+export async function writeSafetensorsTo(
+  file: Deno.FsFile,
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const write = async (bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+  };
+  await write(f32Header(tensors, metadata).head);
+  for (const [name, t] of tensors) await write(f32Bytes(name, t));
 }
 
 /**
@@ -465,9 +508,5 @@ export async function writeSafetensors(
   tensors: Map<string, NamedTensor>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  await withAtomicFile(path, async (file) => {
-    const bytes = encodeSafetensors(tensors, metadata);
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-  });
+  await withAtomicFile(path, (file) => writeSafetensorsTo(file, tensors, metadata));
 }

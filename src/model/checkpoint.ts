@@ -13,7 +13,7 @@
 import { dirname, join } from "node:path";
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicDir } from "../io/atomic.ts";
-import { encodeSafetensors, type NamedTensor, readSafetensors } from "../io/safetensors.ts";
+import { type NamedTensor, readSafetensors, writeSafetensorsTo } from "../io/safetensors.ts";
 import { openWeightFiles, reshaped } from "./weight_files.ts";
 import { type GenerationDefaults, readGenerationConfig } from "./generation_config.ts";
 import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
@@ -123,7 +123,7 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
     tokenizerConfigText = chatConfigText(tokenizerText);
   }
   await withAtomicDir(dir, async (tmp) => {
-    await Deno.writeFile(join(tmp, "model.safetensors"), encodeSafetensors(tensors, metadata));
+    await writeTensorsFile(join(tmp, "model.safetensors"), tensors, metadata);
     await Deno.writeTextFile(
       join(tmp, "config.json"),
       JSON.stringify(configToJson(ckpt.config), null, 2) + "\n",
@@ -140,10 +140,9 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
         JSON.stringify(ckpt.trainerState.json, null, 2) + "\n",
       );
       if (ckpt.trainerState.tensors) {
-        await Deno.writeFile(
-          join(tmp, "optimizer.safetensors"),
-          encodeSafetensors(ckpt.trainerState.tensors, { format: "pt" }),
-        );
+        await writeTensorsFile(join(tmp, "optimizer.safetensors"), ckpt.trainerState.tensors, {
+          format: "pt",
+        });
       }
     }
   }, true);
@@ -173,6 +172,20 @@ function chatConfigText(tokenizerText: string): string | undefined {
   }
   const config = benteviTokenizerConfig(json);
   return config && JSON.stringify(config, null, 2) + "\n";
+}
+
+/** Writes a safetensors file tensor by tensor (inside a directory being written atomically). */
+async function writeTensorsFile(
+  path: string,
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string>,
+): Promise<void> {
+  const file = await Deno.open(path, { write: true, createNew: true });
+  try {
+    await writeSafetensorsTo(file, tensors, metadata);
+  } finally {
+    file.close();
+  }
 }
 
 /** The checkpoint directories (`step-NNNNNN`) of a training run, oldest first. */

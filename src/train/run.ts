@@ -52,7 +52,10 @@ export interface StartTrainingOptions extends WorkflowOptions, Partial<TrainOpti
   data: string;
   /** `tokenizer.json`. */
   tokenizer: string;
-  /** Model preset name. */
+  /**
+   * Model preset name, or a checkpoint directory (Bentevi's, or a Hugging Face one) to
+   * fine-tune: its configuration, starting from its weights.
+   */
   model: string;
   /** Run directory. */
   out: string;
@@ -149,7 +152,17 @@ async function train(
   signals: StopSignals,
 ): Promise<TrainSummary> {
   const tokenizer = await Tokenizer.fromFile(o.tokenizer);
-  const base = presetConfig(o.model, tokenizer.vocabSize);
+  const initFrom = await checkpointDirOf(o.model);
+  let base: ModelConfig;
+  if (initFrom) {
+    base = (await loadCheckpoint(initFrom, { lazy: true })).config; // headers only
+    if (tokenizer.vocabSize > base.vocabSize) {
+      throw new BenteviError(
+        `${o.tokenizer}: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ` +
+          `${initFrom} only ${base.vocabSize} (incompatible tokenizer)`,
+      );
+    }
+  } else base = presetConfig(o.model, tokenizer.vocabSize);
   return await withBackend(o.device, log, async (backend) => {
     const { config, shape } = presetForTraining(base, o.model, backend, o, log);
     const options: TrainOptions = {
@@ -179,8 +192,14 @@ async function train(
         valData: o.valData ? resolve(o.valData) : undefined,
         valFraction: o.valFraction,
         device: typeof o.device === "object" ? o.device.kind : o.device ?? "auto",
+        ...(initFrom ? { initFrom } : {}),
       };
-      const inputs = [o.data, o.tokenizer, ...(o.valData ? [o.valData] : [])];
+      const inputs = [
+        o.data,
+        o.tokenizer,
+        ...(o.valData ? [o.valData] : []),
+        ...(initFrom ? [initFrom] : []),
+      ];
       await createRunDir(o.out, spec, o.tokenizer, !!o.force, inputs);
       return await runTraining(o.out, spec, {
         backend,
@@ -194,6 +213,23 @@ async function train(
       data.close();
     }
   });
+}
+
+/**
+ * The checkpoint directory `model` names (a run directory stands for its latest checkpoint),
+ * absolute; undefined for a preset name.
+ */
+async function checkpointDirOf(model: string): Promise<string | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(model);
+  } catch {
+    return undefined; // a preset name (presetConfig says so when it is none)
+  }
+  if (!info.isDirectory) {
+    throw new BenteviError(`${model}: --model is a preset name or a checkpoint directory`);
+  }
+  return resolve(await resolveCheckpointDir(model));
 }
 
 async function pathExists(path: string): Promise<boolean> {
@@ -361,7 +397,17 @@ export async function findLearningRate(
     throw new BenteviError(`--start-lr must be smaller than --end-lr`);
   }
   const tokenizer = await Tokenizer.fromFile(o.tokenizer);
-  const base = presetConfig(o.model, tokenizer.vocabSize);
+  const initFrom = await checkpointDirOf(o.model);
+  let base: ModelConfig;
+  if (initFrom) {
+    base = (await loadCheckpoint(initFrom, { lazy: true })).config; // headers only
+    if (tokenizer.vocabSize > base.vocabSize) {
+      throw new BenteviError(
+        `${o.tokenizer}: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ` +
+          `${initFrom} only ${base.vocabSize} (incompatible tokenizer)`,
+      );
+    }
+  } else base = presetConfig(o.model, tokenizer.vocabSize);
   return await withBackend(o.device, log, async (backend) => {
     const { config, shape } = presetForTraining(base, o.model, backend, o, log);
     const data = await loadTrainingData(o.data, tokenizer);

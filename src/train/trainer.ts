@@ -25,6 +25,7 @@ import {
 } from "../model/checkpoint.ts";
 import { configFromJson, configToJson, type ModelConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
+import { familyOf } from "../model/registry.ts";
 import { initWeights } from "../model/init.ts";
 import type { TrainableModel } from "../model/model.ts";
 import { ParameterStore } from "../model/params.ts";
@@ -55,6 +56,11 @@ export interface RunSpec {
   valFraction?: number;
   /** Device choice the run was started with. */
   device: string;
+  /**
+   * Fine-tuning: the checkpoint directory (absolute) whose weights the run starts from instead
+   * of a seeded initialisation (a Bentevi or Hugging Face directory of the same model).
+   */
+  initFrom?: string;
 }
 
 /** A finished (or stopped) run. */
@@ -136,6 +142,9 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   }
   if (json.valData !== undefined && (typeof json.valData !== "string" || !json.valData)) {
     throw new BenteviError(`${path}: "valData" must be a path`);
+  }
+  if (json.initFrom !== undefined && (typeof json.initFrom !== "string" || !json.initFrom)) {
+    throw new BenteviError(`${path}: "initFrom" must be a checkpoint directory`);
   }
   const f = json.valFraction;
   if (f !== undefined && !(typeof f === "number" && f >= 0 && f < 1)) {
@@ -575,6 +584,17 @@ class TrainingSession {
           `note: ${resumeFrom} was trained on ${j.backend} and this session runs on ${backend.kind}: the losses continue within float32 rounding, not bit for bit`,
         );
       }
+    } else if (this.#spec.initFrom) {
+      // Fine-tuning: the directory's weights, read one tensor at a time into the parameters.
+      const from = this.#spec.initFrom;
+      const ck = await loadCheckpoint(from, { lazy: true });
+      const family = familyOf(ck.config);
+      if (
+        JSON.stringify(family.withContext(ck.config, o.context)) !== JSON.stringify(config)
+      ) {
+        throw new BenteviError(`${from}: the checkpoint's model differs from the run's run.json`);
+      }
+      this.#store.load(ck.weights);
     } else {
       this.#store.load(initWeights(config, o.seed));
     }

@@ -7,6 +7,7 @@
 import type { FuzzFormat } from "../harness.ts";
 import { tokenizerJson } from "./tokenizer_json.ts";
 import { checkpoint } from "./checkpoint.ts";
+import { hfCheckpoint } from "./hf_checkpoint.ts";
 import { llmcBin } from "./llmc_bin.ts";
 import { rwkvCpp } from "./rwkv_cpp.ts";
 import { chatSave } from "./chat_save.ts";
@@ -20,6 +21,7 @@ import { chatTemplate } from "./chat_template.ts";
 export const FORMATS: readonly FuzzFormat[] = [
   tokenizerJson,
   checkpoint,
+  hfCheckpoint,
   llmcBin,
   rwkvCpp,
   chatSave,
