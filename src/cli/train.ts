@@ -341,51 +341,94 @@ export function registerTrain(program: Command): void {
 
   registerBenchSuite({
     name: "train",
-    description:
-      "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: [device] [steps] [profile]",
+    description: "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: " +
+      "[device] [steps] [profile] [preset…] (several presets: measured alternately, A B A B)",
     async run(inputs, _options) {
       const device = (inputs[0] ?? "auto") as DeviceChoice;
       const steps = inputs[1] ? Number(inputs[1]) : 3;
       if (!Number.isInteger(steps) || steps < 1) {
         throw new BenteviError(`bench train: steps must be a positive integer, got "${inputs[1]}"`);
       }
+      const rest = inputs.slice(2);
+      const profile = rest.includes("profile");
+      const presets = rest.filter((x) => x !== "profile");
+      for (const p of presets) {
+        if (!(MODEL_PRESETS as readonly string[]).includes(p)) {
+          throw new BenteviError(
+            `bench train: unknown input "${p}" (profile or a preset: ${MODEL_PRESETS.join(", ")})`,
+          );
+        }
+      }
+      if (presets.length === 0) presets.push("gpt-micro");
+      const configs = presets.map((p) => presetConfig(p, BENCH_GPT.vocabSize));
+      // One model: one run. Several: two rounds, alternating (A B A B), each model's figure
+      // the mean of its rounds, so that load from other jobs falls on all of them alike.
+      const rounds = presets.length > 1 ? 2 : 1;
       const backend = await openBackend(device);
       try {
-        const profile = inputs[2] === "profile";
-        const r = await benchTrainSteps(backend, {
-          config: BENCH_GPT,
-          B: 8,
-          steps,
-          warmup: 1,
-          profile,
-        });
-        return {
-          json: {
-            model: "gpt-micro (vocab 4096)",
-            device: r.device,
+        const runs = presets.map(() => [] as Awaited<ReturnType<typeof benchTrainSteps>>[]);
+        for (let r = 0; r < rounds; r++) {
+          for (let m = 0; m < presets.length; m++) {
+            runs[m].push(
+              await benchTrainSteps(backend, {
+                config: configs[m],
+                B: 8,
+                steps,
+                warmup: 1,
+                profile: profile && r === 0,
+              }),
+            );
+          }
+        }
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        const models = presets.map((p, m) => ({
+          model: `${p} (vocab ${BENCH_GPT.vocabSize})`,
+          parameters: parameterCount(configs[m]),
+          tokens_per_second: mean(runs[m].map((x) => x.tokensPerSecond)),
+          tokens_per_second_rounds: runs[m].map((x) => x.tokensPerSecond),
+          ms_per_step: mean(runs[m].map((x) => x.msPerStep)),
+          ops_per_step: runs[m][0].opsPerStep,
+          ...(runs[m][0].profile ? { profile_ms: runs[m][0].profile } : {}),
+        }));
+        const r0 = runs[0][0];
+        const json = models.length === 1
+          ? {
+            ...models[0],
+            tokens_per_second_rounds: undefined,
+            device: r0.device,
             batch_size: 8,
-            context: 128,
-            tokens_per_second: r.tokensPerSecond,
-            ms_per_step: r.msPerStep,
-            ops_per_step: r.opsPerStep,
-            steps: r.steps,
-            ...(r.profile ? { profile_ms: r.profile } : {}),
-          },
-          text: [
-            `bentevi train step, tiny GPT (V4096 T128 d128 L4 H4, batch 8, AdamW) on ${r.device}`,
-            `  tokens/s     ${r.tokensPerSecond.toFixed(0)}`,
-            `  ms/step      ${r.msPerStep.toFixed(1)}`,
-            `  ops/step     ${r.opsPerStep}`,
-            ...(r.profile
+            context: configs[0].contextLength,
+            steps,
+          }
+          : { device: r0.device, batch_size: 8, steps, rounds, models };
+        const text = [
+          `bentevi train step, batch 8, AdamW, on ${r0.device}`,
+          ...models.flatMap((m) => [
+            `  ${m.model}, ${m.parameters.toLocaleString("en")} parameters`,
+            `    tokens/s     ${m.tokens_per_second.toFixed(0)}` +
+            (rounds > 1
+              ? ` (rounds: ${m.tokens_per_second_rounds.map((x) => x.toFixed(0)).join(", ")})`
+              : ""),
+            `    ms/step      ${m.ms_per_step.toFixed(1)}`,
+            `    ops/step     ${m.ops_per_step}`,
+            ...(m.profile_ms
               ? [
-                "  per-op ms per step (each op replayed alone, minus an empty submit + wait):",
-                ...r.profile.map((p) =>
-                  `    ${p.op.padEnd(34)} ${String(p.calls).padStart(3)}×  ${p.ms.toFixed(1)} ms`
+                "    per-op ms per step (each op replayed alone, minus an empty submit + wait):",
+                ...m.profile_ms.map((p) =>
+                  `      ${p.op.padEnd(34)} ${String(p.calls).padStart(3)}×  ${p.ms.toFixed(1)} ms`
                 ),
               ]
               : []),
-          ].join("\n"),
-        };
+          ]),
+          ...(models.length > 1
+            ? models.slice(1).map((m) =>
+              `  ${m.model} / ${models[0].model}: ${
+                (m.tokens_per_second / models[0].tokens_per_second).toFixed(2)
+              }× tokens/s`
+            )
+            : []),
+        ].join("\n");
+        return { json: JSON.parse(JSON.stringify(json)), text };
       } finally {
         backend.destroy();
       }
