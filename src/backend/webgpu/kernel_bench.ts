@@ -196,7 +196,7 @@ export async function runKernelBench(
     const cos = be.fromArray([T, half], cosData), sin = be.fromArray([T, half], sinData);
     const qkv = filled(be, [B, T, W], 16), dqkv = be.zeros([B, T, W]);
     const shape = { B, T, headDim: hd, rotatedHeads: NH + NKV };
-    ops_ms["rope_fwd_inplace B8 T128 NH4 NKV2 hd32"] = round(
+    ops_ms["rope_fwd B8 T128 NH4 NKV2 hd32"] = round(
       await timeOp(be, () => be.rope({ out: qkv, x: qkv, cos, sin, ...shape }), reps, batches),
     );
     ops_ms["rope_bwd B8 T128 NH4 NKV2 hd32"] = round(
@@ -210,7 +210,7 @@ export async function runKernelBench(
     const dims = { B, T, C: NH * hd, NH, NKV };
     const att = be.zeros([B, T, NH * hd]), lse = be.zeros([B, NH, T]);
     const dout = filled(be, [B, T, NH * hd], 17);
-    ops_ms["attention_fwd_bwd B8 T128 C128 NH4 NKV2"] = round(
+    ops_ms["attention_fwd_bwd B8 T128 NKV2"] = round(
       await timeOp(
         be,
         () => {
@@ -285,14 +285,14 @@ function round(x: number): number {
 export function formatKernelBench(r: KernelBenchResult): string {
   const lines = [`kernels on ${r.device}`];
   for (const [n, g] of Object.entries(r.matmul_gflops)) {
-    lines.push(`  matmul ${n}³`.padEnd(40) + `${g.toFixed(2)} GFLOP/s`);
+    lines.push(`  matmul ${n}³`.padEnd(42) + `${g.toFixed(2)} GFLOP/s`);
   }
   for (const [s, g] of Object.entries(r.model_matmul_gflops)) {
-    lines.push(`  matmul ${s}`.padEnd(40) + `${g.toFixed(2)} GFLOP/s`);
+    lines.push(`  matmul ${s}`.padEnd(42) + `${g.toFixed(2)} GFLOP/s`);
   }
   for (const [op, ms] of Object.entries(r.ops_ms)) {
-    lines.push(`  ${op}`.padEnd(40) + `${ms.toFixed(2)} ms`);
+    lines.push(`  ${op}`.padEnd(42) + `${ms.toFixed(2)} ms`);
   }
-  lines.push(`  one dispatch (tiny op)`.padEnd(40) + `${r.dispatch_us.toFixed(1)} µs`);
+  lines.push(`  one dispatch (tiny op)`.padEnd(42) + `${r.dispatch_us.toFixed(1)} µs`);
   return lines.join("\n");
 }
