@@ -1,4 +1,4 @@
-// WebGPU vs CPU: the same tiny GPT and RWKV, the same weights and batch — losses and every
+// WebGPU vs CPU: the same tiny GPT, RWKV and Llama (GQA and multi-query), the same weights and batch — losses and every
 // gradient must agree, before and after one AdamW step. Skips (with a message) when no
 // WebGPU adapter or backend is available, unless BENTEVI_REQUIRE_WEBGPU=1.
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import {
   createModel,
   type GptConfig,
   initWeights,
+  type LlamaConfig,
   type ModelConfig,
   ParameterStore,
   type RwkvConfig,
@@ -43,6 +44,33 @@ const RWKV: RwkvConfig = {
   nLayer: 2,
   ffnDim: 40,
   layerNormEps: 1e-5,
+};
+
+// Grouped-query attention, untied head, head size 6: the generic attention kernels and the
+// scalar rope/RMSNorm variants (C 24).
+const LLAMA: LlamaConfig = {
+  arch: "llama",
+  vocabSize: 37,
+  contextLength: 16,
+  dModel: 24,
+  nLayer: 2,
+  nHead: 4,
+  nKvHead: 2,
+  headDim: 6,
+  ffnDim: 40,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieEmbeddings: false,
+};
+// Multi-query (one kv head), tied, head size 8: the vec4 attention and rope kernels.
+const LLAMA_MQA: LlamaConfig = {
+  ...LLAMA,
+  dModel: 32,
+  nHead: 4,
+  nKvHead: 1,
+  headDim: 8,
+  ffnDim: 36,
+  tieEmbeddings: true,
 };
 
 interface StepResult {
@@ -125,9 +153,10 @@ function close(
   }
 }
 
-for (const config of [GPT, RWKV]) {
+for (const config of [GPT, RWKV, LLAMA, LLAMA_MQA]) {
+  const what = config.arch === "llama" ? `llama NKV ${config.nKvHead}` : config.arch;
   Deno.test({
-    name: `${config.arch}: WebGPU matches the CPU backend (loss, gradients, one AdamW step)`,
+    name: `${what}: WebGPU matches the CPU backend (loss, gradients, one AdamW step)`,
     ignore: !gpu && !require,
     fn: async () => {
       assert.ok(gpu, `BENTEVI_REQUIRE_WEBGPU=1 but no WebGPU backend: ${why}`);

@@ -14,7 +14,7 @@ import {
   runTraining,
   type TrainSummary,
 } from "../../src/train/mod.ts";
-import { makeFixture, TINY_GPT, TINY_RWKV } from "./helpers.ts";
+import { makeFixture, TINY_GPT, TINY_LLAMA, TINY_RWKV } from "./helpers.ts";
 
 const require = Deno.env.get("BENTEVI_REQUIRE_WEBGPU") === "1";
 let gpu: Backend | null = null;
@@ -34,7 +34,7 @@ Deno.test({
     assert.ok(gpu, `BENTEVI_REQUIRE_WEBGPU=1 but no WebGPU backend: ${why}`);
     const fx = await makeFixture();
     const tokenizer = await Tokenizer.fromFile(fx.tokenizer);
-    for (const config of [TINY_GPT, TINY_RWKV]) {
+    for (const config of [TINY_GPT, TINY_RWKV, TINY_LLAMA]) {
       const spec = (steps: number): RunSpec => ({
         version: 1,
         model: "tiny",
