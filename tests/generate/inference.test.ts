@@ -179,6 +179,34 @@ Deno.test("Llama: KV-cached logits (GQA, MQA) equal a full recompute and the flo
   }
 });
 
+Deno.test("Llama: the caches grow with the tokens fed, not with the context length", async () => {
+  const backend = await createBackend("cpu");
+  // 150 positions: past the 64 the caches start with, fed in pieces that cross both growths.
+  const config: LlamaConfig = { ...llamaGqa, contextLength: 150 };
+  const weights = weightsFor(config, 8);
+  const long = Array.from({ length: 150 }, (_, i) => (i * 7 + 3) % config.vocabSize);
+  const model = createLanguageModel(backend, config, weights);
+  const V = config.vocabSize;
+  const fed: [number, Float32Array][] = [];
+  let pos = 0;
+  for (const n of [60, 1, 1, 1, 70, 17]) {
+    const logits = await model.feed(long.slice(pos, pos + n));
+    pos += n;
+    fed.push([pos, logits]);
+  }
+  // The recompute afterwards (it would grow the tables to 150 at once if it ran first).
+  const full = await model.forwardAll(long);
+  for (const [pos, logits] of fed) {
+    const d = maxAbsDiff(logits, full.subarray((pos - 1) * V, pos * V));
+    assert.ok(d < 1e-4, `after ${pos} tokens: ${d}`);
+  }
+  model.dispose();
+  // A context of 2^30 positions (a lying config.json) costs nothing until tokens come.
+  const huge = createLanguageModel(backend, { ...llamaGqa, contextLength: 2 ** 30 }, weights);
+  assert.equal((await huge.feed([1, 2, 3])).length, llamaGqa.vocabSize);
+  huge.dispose();
+});
+
 Deno.test("RWKV: the carried state equals the full sequence and the float64 reference", async () => {
   for (const backend of await backends()) {
     const weights = weightsFor(rwkvConfig, 5);

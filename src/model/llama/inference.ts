@@ -1,8 +1,10 @@
 /**
  * Llama for generation: the prompt runs once (prefill, all positions in one pass) and every
  * new token reuses per-layer K/V caches through `attentionCached`. The caches hold only the
- * key/value heads (`[1, contextLength, NKV·hd]`: grouped-query attention shrinks them by
- * NH/NKV), with the keys stored after RoPE at their own positions (`posOffset`).
+ * key/value heads (`[1, capacity, NKV·hd]`: grouped-query attention shrinks them by NH/NKV),
+ * with the keys stored after RoPE at their own positions (`posOffset`). The caches and the
+ * RoPE tables grow with the tokens fed (doubling, up to `max_position_embeddings`), so a
+ * checkpoint with a 128k context costs memory for the tokens it sees, not for 128k.
  * {@link LlamaInference.forwardAll} is the stateless recompute the cached path is checked
  * against.
  *
@@ -31,6 +33,9 @@ import {
   llamaWeightSpecs,
 } from "./weights.ts";
 
+/** Positions the caches and RoPE tables hold before they first grow. */
+const INITIAL_CAPACITY = 64;
+
 /** The activations of one Llama forward over `T` positions. */
 interface LlamaWorkspace {
   T: number;
@@ -58,8 +63,10 @@ export class LlamaInference implements LanguageModel {
   #qkvW: Tensor[] = [];
   #k: Tensor[] = [];
   #v: Tensor[] = [];
-  #cos: Tensor;
-  #sin: Tensor;
+  #cos: Tensor | undefined;
+  #sin: Tensor | undefined;
+  /** Positions the caches and RoPE tables hold now. */
+  #capacity = 0;
   #tokens: number[] = [];
   #one: LlamaWorkspace | undefined;
   #headSliceBytes: number;
@@ -83,7 +90,7 @@ export class LlamaInference implements LanguageModel {
     this.config = config;
     this.maxContext = config.contextLength;
     const specs = llamaWeightSpecs(config);
-    const { W, KV } = llamaWidths(config), C = config.dModel;
+    const { W } = llamaWidths(config), C = config.dModel;
     // Everything but the q/k/v projections, which are uploaded fused below, and the embedding
     // table of an untied model (its rows are copied on the host; only a tied head reads it).
     const uploaded = specs.filter((s) =>
@@ -109,25 +116,43 @@ export class LlamaInference implements LanguageModel {
         owned.push(t);
         this.#qkvW.push(t);
       }
-      for (let l = 0; l < config.nLayer; l++) {
-        const k = backend.zeros([1, config.contextLength, KV]);
-        const v = backend.zeros([1, config.contextLength, KV]);
-        owned.push(k, v);
-        this.#k.push(k);
-        this.#v.push(v);
-      }
-      const { cos, sin } = ropeTables(config.contextLength, config.headDim, config.ropeTheta);
-      this.#cos = backend.fromArray([config.contextLength, config.headDim / 2], cos);
-      owned.push(this.#cos);
-      this.#sin = backend.fromArray([config.contextLength, config.headDim / 2], sin);
+      this.#grow(Math.min(config.contextLength, INITIAL_CAPACITY));
     } catch (e) {
-      freeAll(backend, owned);
+      freeAll(backend, [...owned, ...this.#grown()]);
       throw e;
     }
   }
 
   get tokens(): readonly number[] {
     return this.#tokens;
+  }
+
+  /** The caches and RoPE tables (what `#grow` allocates). */
+  #grown(): Tensor[] {
+    return [...this.#k, ...this.#v, ...(this.#cos ? [this.#cos, this.#sin!] : [])];
+  }
+
+  /**
+   * Makes the caches and RoPE tables hold `n` positions: new ones of `max(n, 2·capacity)`
+   * (at most the context length), the cached positions copied over.
+   */
+  #grow(n: number): void {
+    if (n <= this.#capacity) return;
+    const b = this.backend, c = this.config, { KV } = llamaWidths(c), old = this.#capacity;
+    const cap = Math.min(c.contextLength, Math.max(n, 2 * old));
+    const previous = this.#grown();
+    for (let l = 0; l < c.nLayer; l++) {
+      for (const caches of [this.#k, this.#v]) {
+        const t = b.zeros([1, cap, KV]);
+        if (old > 0) b.copy(b.view(t, 0, [1, old, KV]), caches[l]);
+        caches[l] = t;
+      }
+    }
+    const { cos, sin } = ropeTables(cap, c.headDim, c.ropeTheta);
+    this.#cos = b.fromArray([cap, c.headDim / 2], cos);
+    this.#sin = b.fromArray([cap, c.headDim / 2], sin);
+    this.#capacity = cap;
+    freeAll(b, previous);
   }
 
   #weight(name: string): Tensor {
@@ -179,9 +204,10 @@ export class LlamaInference implements LanguageModel {
     const rows = new Float32Array(T * C);
     for (let t = 0; t < T; t++) rows.set(this.#embHost.subarray(ids[t] * C, ids[t] * C + C), t * C);
     b.write(x, rows);
+    this.#grow(pos + T);
     const rope = {
-      cos: this.#cos,
-      sin: this.#sin,
+      cos: this.#cos!,
+      sin: this.#sin!,
       B: 1,
       T,
       headDim: c.headDim,
@@ -287,6 +313,7 @@ export class LlamaInference implements LanguageModel {
     if (T > this.maxContext) {
       throw new BenteviError(`state holds ${T} tokens; context is ${this.maxContext}`);
     }
+    this.#grow(T);
     for (let l = 0; l < this.config.nLayer; l++) {
       for (const [name, cache] of [["k_cache", this.#k[l]], ["v_cache", this.#v[l]]] as const) {
         const key = `${layerPrefix(l)}.${name}`;
@@ -306,10 +333,7 @@ export class LlamaInference implements LanguageModel {
     freeAll(this.backend, [
       ...this.#w.values(),
       ...this.#qkvW,
-      ...this.#k,
-      ...this.#v,
-      this.#cos,
-      this.#sin,
+      ...this.#grown(),
       ...(this.#one?.all ?? []),
     ]);
   }
