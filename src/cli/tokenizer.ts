@@ -9,11 +9,23 @@ import { BenteviError } from "../errors.ts";
 import { withAtomicFile, writeFileAtomic } from "../io/atomic.ts";
 import { refuseOutputOverInputs } from "../io/fs.ts";
 import { consoleProgress } from "../progress.ts";
-import { DEFAULT_SPECIAL_TOKENS, Tokenizer, trainTokenizer } from "../tokenizer/mod.ts";
+import {
+  DEFAULT_SPECIAL_TOKENS,
+  SPM_DEFAULT_EXTRA_SPECIALS,
+  Tokenizer,
+  trainTokenizerJson,
+} from "../tokenizer/mod.ts";
 import { readTextChunks } from "../text/read.ts";
 import { inspectText, runTokenizerBench } from "../tokenizer/inspect.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { ENCODING_HELP, encodingOption, intOption, nulNote, printJson } from "./common.ts";
+import {
+  ENCODING_HELP,
+  encodingOption,
+  floatOption,
+  intOption,
+  nulNote,
+  printJson,
+} from "./common.ts";
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -43,23 +55,41 @@ export function registerTokenizer(program: Command): void {
   group
     .command("train")
     .description(
-      'train a byte-level BPE tokenizer on text files or folders (read streaming); in .jsonl files (wiki shards) each record\'s "text" is one text',
+      'train a BPE tokenizer (byte-level, or SentencePiece-style with --style sentencepiece) on text files or folders (read streaming); in .jsonl files (wiki shards) each record\'s "text" is one text',
     )
     .argument("<inputs...>", "text or .jsonl files, or folders (searched recursively)")
     .requiredOption(
       "--vocab-size <n>",
-      "vocabulary size (specials + 256 bytes + merges)",
+      "vocabulary size (specials + 256 bytes [+ alphabet] + merges)",
       intOption(1, 1 << 24),
+    )
+    .addOption(
+      new Option(
+        "--style <style>",
+        "byte-level (GPT-2) or sentencepiece (Llama-2: ▁ words, characters, <0xNN> byte fallback)",
+      ).choices(["byte-level", "sentencepiece"] as const).default("byte-level" as const),
     )
     .requiredOption("-o, --output <file>", "tokenizer.json to write")
     .option("--min-frequency <n>", "stop at pairs seen fewer times", intOption(0), 2)
     .option(
       "--special <token>",
-      `special token (repeat for several; default ${DEFAULT_SPECIAL_TOKENS.join(" ")})`,
+      `special token (repeat for several; default ${DEFAULT_SPECIAL_TOKENS.join(" ")}; ` +
+        `sentencepiece: <unk> <s> </s> always, then these, default ${
+          SPM_DEFAULT_EXTRA_SPECIALS.join(" ")
+        })`,
       collect,
     )
-    .option("--no-specials", "train without special tokens")
-    .option("--max-token-length <n>", "longest token in bytes", intOption(2))
+    .option("--no-specials", "train without special tokens (sentencepiece: <unk> <s> </s> only)")
+    .option(
+      "--max-token-length <n>",
+      "longest token in bytes (sentencepiece: characters)",
+      intOption(2),
+    )
+    .option(
+      "--character-coverage <share>",
+      "sentencepiece: share of the text's characters the alphabet covers (default 0.9995)",
+      floatOption(0, 1),
+    )
     .option(
       "--normalize <spec>",
       "none | nfc | nfkc | ptbr | ptbr-ascii | steps joined by commas (nfc,lowercase,strip-accents,fold-whitespace)",
@@ -85,10 +115,18 @@ export function registerTokenizer(program: Command): void {
         throw new BenteviError(`${o.output}: is a directory; --output takes a file name`);
       }
       await refuseOutputOverInputs([o.output], inputs);
-      const specialTokens = o.specials === false ? [] : o.special ?? [...DEFAULT_SPECIAL_TOKENS];
+      const spm = o.style === "sentencepiece";
+      if (!spm && o.characterCoverage !== undefined) {
+        throw new BenteviError("--character-coverage is for --style sentencepiece");
+      }
+      const specialTokens = o.specials === false
+        ? []
+        : o.special ?? [...(spm ? SPM_DEFAULT_EXTRA_SPECIALS : DEFAULT_SPECIAL_TOKENS)];
       const t0 = performance.now();
-      const tok = await trainTokenizer(inputs, {
+      const json = await trainTokenizerJson(inputs, {
         vocabSize: o.vocabSize,
+        style: o.style,
+        characterCoverage: o.characterCoverage,
         minFrequency: o.minFrequency,
         specialTokens,
         maxTokenLength: o.maxTokenLength,
@@ -99,11 +137,13 @@ export function registerTokenizer(program: Command): void {
         onNul: (n) => console.error(nulNote(n)),
       }, consoleProgress());
       const seconds = (performance.now() - t0) / 1000;
-      await tok.save(o.output);
+      await writeFileAtomic(o.output, JSON.stringify(json) + "\n");
+      const model = json.model as { vocab: Record<string, number>; merges: unknown[] };
+      const vocabSize = Object.keys(model.vocab).length;
       const summary = {
         output: o.output,
-        vocab_size: tok.vocabSize,
-        merges: tok.parts.model.merges.length,
+        vocab_size: vocabSize,
+        merges: model.merges.length,
         seconds: Number(seconds.toFixed(3)),
       };
       if (o.json) printJson(summary);
@@ -114,9 +154,9 @@ export function registerTokenizer(program: Command): void {
           } s`,
         );
       }
-      if (tok.vocabSize < o.vocabSize) {
+      if (vocabSize < o.vocabSize) {
         console.error(
-          `note: the corpus has no more pairs seen at least ${o.minFrequency} times; the vocabulary stopped at ${tok.vocabSize} of ${o.vocabSize}`,
+          `note: the corpus has no more pairs seen at least ${o.minFrequency} times; the vocabulary stopped at ${vocabSize} of ${o.vocabSize}`,
         );
       }
     });

@@ -14,6 +14,7 @@ import { findTextCut } from "../text/cut.ts";
 import { readTextChunks } from "../text/read.ts";
 import { normalizerFromSpec } from "./normalizer.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
+import { spmPieces } from "./sentencepiece.ts";
 
 /**
  * A line longer than this (UTF-16 units) is counted in pieces of about this size, cut by
@@ -32,6 +33,11 @@ export interface CountOptions {
   preTokenizer?: "gpt2" | "gpt4";
   /** Special tokens: cut out of the text, never learned. */
   specialTokens: string[];
+  /**
+   * `sentencepiece`: a line is cut into `▁` words (see `spmPieces`) instead of by the
+   * byte-level regex.
+   */
+  style?: "byte-level" | "sentencepiece";
 }
 
 /**
@@ -60,13 +66,16 @@ export class PieceCounter {
   constructor(options: CountOptions) {
     const normalizer = normalizerFromSpec(options.normalize);
     const pre = options.preTokenizer === "gpt4" ? PreTokenizer.gpt4() : PreTokenizer.gpt2();
+    const split = options.style === "sentencepiece"
+      ? spmPieces
+      : (text: string, fn: (piece: string) => void) => pre.forEachPiece(text, fn);
     const counts = this.counts;
     const count = (piece: string) => {
       counts.set(piece, (counts.get(piece) ?? 0) + 1);
     };
     this.line = normalizer
-      ? (text) => pre.forEachPiece(normalizer.normalize(text), count)
-      : (text) => pre.forEachPiece(text, count);
+      ? (text) => split(normalizer.normalize(text), count)
+      : (text) => split(text, count);
     this.specials = options.specialTokens;
     this.longestSpecial = Math.max(0, ...this.specials.map((t) => t.length));
     this.specialRe = this.specials.length

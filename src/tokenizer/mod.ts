@@ -26,10 +26,14 @@ export {
   countPieces,
   DEFAULT_SPECIAL_TOKENS,
   learnMerges,
+  learnMergesJson,
   type PieceCounts,
+  SPM_DEFAULT_EXTRA_SPECIALS,
   type TrainOptions as TokenizerTrainOptions,
   trainTokenizer,
+  trainTokenizerJson,
 } from "./trainer.ts";
+export { spmPieces } from "./sentencepiece.ts";
 export { type AddedToken } from "./hf_json.ts";
 export {
   BENTEVI_CHAT_TEMPLATE,

@@ -1,10 +1,12 @@
 /**
- * Training a byte-level BPE, streaming: the corpus is read in chunks, split into lines,
- * normalized and pre-tokenized, and only the counts of distinct pieces are kept. Merges are
- * then learned with incremental pair counts: each pair knows the words it occurs in, a
- * max-heap (lazily corrected) gives the most frequent pair, and a merge only touches the
- * words that contain it — never a recount. Ties break on the pair's ids, so the result is
- * deterministic and the same as Hugging Face's `BpeTrainer` on the same pieces.
+ * Training a BPE, streaming: the corpus is read in chunks, split into lines, normalized and
+ * pre-tokenized, and only the counts of distinct pieces are kept. Merges are then learned with
+ * incremental pair counts: each pair knows the words it occurs in, a max-heap (lazily
+ * corrected) gives the most frequent pair, and a merge only touches the words that contain it
+ * — never a recount. Ties break on the pair's ids, so the result is deterministic and the same
+ * as Hugging Face's `BpeTrainer` on the same pieces. Two styles share all of this: byte-level
+ * (GPT-2: the 256 bytes as the alphabet) and SentencePiece (Llama-2: `▁` words, characters as
+ * the alphabet, byte fallback; its own parts are in `sentencepiece.ts`).
  *
  * @module
  */
@@ -26,6 +28,7 @@ import type { AddedToken } from "./hf_json.ts";
 import { normalizerFromSpec } from "./normalizer.ts";
 import { PreTokenizer } from "./pre_tokenizer.ts";
 import { Tokenizer } from "./tokenizer.ts";
+import { SPM_BASE_SPECIALS, spmInitialSymbols, spmTokenizerJson } from "./sentencepiece.ts";
 
 /** The special tokens a trained tokenizer gets unless told otherwise.
  *
@@ -46,18 +49,39 @@ export const DEFAULT_SPECIAL_TOKENS: readonly string[] = [
   "<|assistant|>",
 ];
 
+/** The special tokens a SentencePiece-style tokenizer gets after `<unk>`, `<s>`, `</s>`. */
+export const SPM_DEFAULT_EXTRA_SPECIALS: readonly string[] = [
+  "<|system|>",
+  "<|user|>",
+  "<|assistant|>",
+];
+
 /**
  * Options of {@link trainTokenizer} (exported from mod.ts as `TokenizerTrainOptions`, since
  * the model trainer's options are `TrainOptions`).
  */
 export interface TrainOptions {
-  /** Final vocabulary size: special tokens + 256 bytes + merges. */
+  /**
+   * Final vocabulary size: special tokens + 256 bytes (+ the alphabet for `sentencepiece`) +
+   * merges.
+   */
   vocabSize: number;
+  /**
+   * `byte-level` (default; GPT-2's design) or `sentencepiece` (Llama-2's: words start with
+   * `▁`, characters are the alphabet, others fall back to `<0xNN>` byte tokens; the specials
+   * are `<unk>`, `<s>`, `</s>` then `specialTokens`, by default the chat tokens).
+   */
+  style?: "byte-level" | "sentencepiece";
+  /**
+   * `sentencepiece` only: the share of the corpus's characters the alphabet covers (the most
+   * frequent characters first; default 0.9995, `spm_train`'s `character_coverage`).
+   */
+  characterCoverage?: number;
   /** Stop when the most frequent pair occurs fewer times than this (default 2). */
   minFrequency?: number;
   /** Special tokens, ids 0… in this order (default {@link DEFAULT_SPECIAL_TOKENS}). */
   specialTokens?: string[];
-  /** Longest token, in bytes (default: unlimited). */
+  /** Longest token, in bytes (`sentencepiece`: in characters; default: unlimited). */
   maxTokenLength?: number;
   /**
    * Normalization, recorded in the file: `none` (default), `nfc`, `nfkc`, `ptbr` (NFC,
@@ -67,7 +91,7 @@ export interface TrainOptions {
   normalize?: string;
   /** Encoding of input files (default `utf-8`; `latin1` is ISO-8859-1; see `parseEncoding`). */
   encoding?: TextEncoding;
-  /** Pre-tokenizer regex: GPT-2's (default) or GPT-4's (cl100k). */
+  /** Pre-tokenizer regex of the byte-level style: GPT-2's (default) or GPT-4's (cl100k). */
   preTokenizer?: "gpt2" | "gpt4";
   /** Workers counting file input in parallel (default 1: the main thread only). */
   workers?: number;
@@ -216,14 +240,15 @@ export async function countPieces(
   inputs: string[] | AsyncIterable<string>,
   options: Pick<
     TrainOptions,
-    "normalize" | "encoding" | "preTokenizer" | "specialTokens" | "workers" | "onNul"
+    "normalize" | "encoding" | "preTokenizer" | "specialTokens" | "workers" | "onNul" | "style"
   >,
   progress: Progress = silentProgress,
 ): Promise<PieceCounts> {
   const countOptions: CountOptions = {
     normalize: options.normalize,
     preTokenizer: options.preTokenizer,
-    specialTokens: options.specialTokens ?? [...DEFAULT_SPECIAL_TOKENS],
+    specialTokens: trainingSpecials(options),
+    style: options.style,
   };
   const empty = () => new BenteviError("empty corpus: the inputs contain no text to train on");
   if (Array.isArray(inputs)) {
@@ -290,81 +315,61 @@ export async function countPieces(
   return counter.counts;
 }
 
-/**
- * Learns merges from piece counts and builds the tokenizer (ids: special tokens, the 256
- * byte tokens in code-point order, then merge results in merge order).
- *
- * @example
- * ```ts
- * import { countPieces, learnMerges } from "./mod.ts";
- * async function* texts() {
- *   yield "ana ana ana\n";
- * }
- * const counts = await countPieces(texts(), {});
- * const tok = learnMerges(counts, { vocabSize: 270, minFrequency: 1 });
- * console.log(tok.encode(" ana").length); // 1
- * ```
- */
-export function learnMerges(
-  counts: PieceCounts,
-  options: TrainOptions,
-  progress: Progress = silentProgress,
-): Tokenizer {
-  const specials = options.specialTokens ?? [...DEFAULT_SPECIAL_TOKENS];
-  const vocabSize = options.vocabSize;
-  const minFrequency = options.minFrequency ?? 2;
-  const maxLen = options.maxTokenLength ?? Infinity;
+/** The special tokens of a training run, in id order (see {@link TrainOptions.style}). */
+export function trainingSpecials(options: Pick<TrainOptions, "style" | "specialTokens">): string[] {
+  if (options.style === "sentencepiece") {
+    const extra = options.specialTokens ?? [...SPM_DEFAULT_EXTRA_SPECIALS];
+    return [...SPM_BASE_SPECIALS, ...extra.filter((t) => !SPM_BASE_SPECIALS.includes(t))];
+  }
+  return options.specialTokens ?? [...DEFAULT_SPECIAL_TOKENS];
+}
+
+function checkSpecials(specials: string[]): void {
   if (new Set(specials).size !== specials.length) {
     throw new BenteviError("special tokens must be distinct");
   }
   if (specials.some((s) => s.length === 0)) {
     throw new BenteviError("special tokens must not be empty");
   }
+}
+
+/** The smallest vocabulary a style allows before counting (the alphabet is not known yet). */
+function checkVocabSize(options: TrainOptions, specials: string[]): void {
   const base = specials.length + 256;
-  if (!Number.isInteger(vocabSize) || vocabSize < base) {
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize < base) {
+    const what = options.style === "sentencepiece"
+      ? `the 256 byte-fallback tokens plus ${specials.length} special tokens`
+      : `the 256-byte alphabet plus ${specials.length} special tokens`;
     throw new BenteviError(
-      `vocab size ${vocabSize} is smaller than the 256-byte alphabet plus ${specials.length} special tokens; use --vocab-size ${base} or more`,
+      `vocab size ${options.vocabSize} is smaller than ${what}; use --vocab-size ${base} or more`,
     );
   }
-  if (counts.size === 0) {
-    throw new BenteviError("empty corpus: the inputs contain no text to train on");
-  }
+}
 
-  // Vocabulary: id → token string and byte length.
-  const tokens: string[] = [];
+/**
+ * The merge loop shared by both styles: starting from `tokens` (extended in place; `lengths`
+ * with them) and the words as symbol ids, merges the most frequent pair until the vocabulary
+ * has `vocabSize` tokens or no pair occurs `minFrequency` times. Returns the merges in order.
+ */
+function mergePairs(
+  tokens: string[],
+  lengths: number[],
+  words: Int32Array[],
+  wordCount: Float64Array,
+  options: { vocabSize: number; minFrequency: number; maxLen: number; base: number },
+  progress: Progress,
+): [string, string][] {
+  const { vocabSize, minFrequency, maxLen, base } = options;
   const tokenIds = new Map<string, number>();
-  const byteLen: number[] = [];
+  tokens.forEach((t, i) => tokenIds.set(t, i));
   const add = (t: string, len: number) => {
     tokenIds.set(t, tokens.length);
     tokens.push(t);
-    byteLen.push(len);
+    lengths.push(len);
   };
-  for (const s of specials) add(s, new TextEncoder().encode(s).length);
-  for (const c of BYTE_ALPHABET) {
-    if (tokenIds.has(c)) {
-      throw new BenteviError(`special token ${JSON.stringify(c)} collides with a byte token`);
-    }
-    add(c, 1);
-  }
-  const byteId = new Int32Array(256);
-  for (let b = 0; b < 256; b++) byteId[b] = tokenIds.get(BYTE_TO_CHAR[b])!;
-
-  // Words as symbol arrays.
-  const nWords = counts.size;
-  const words: Int32Array[] = new Array(nWords);
+  const nWords = words.length;
   const wordLen = new Int32Array(nWords);
-  const wordCount = new Float64Array(nWords);
-  const enc = new TextEncoder();
-  let w = 0;
-  for (const [piece, c] of counts) {
-    const bytes = enc.encode(piece);
-    const s = new Int32Array(bytes.length);
-    for (let i = 0; i < bytes.length; i++) s[i] = byteId[bytes[i]];
-    words[w] = s;
-    wordLen[w] = s.length;
-    wordCount[w] = c;
-    w++;
-  }
+  for (let i = 0; i < nWords; i++) wordLen[i] = words[i].length;
 
   // Pairs: dense ids through a hash table; counts, word lists and (a, b) per pair id.
   const pairIds = new PairTable(1 << 16);
@@ -403,6 +408,7 @@ export function learnMerges(
     const s = words[i];
     const c = wordCount[i];
     for (let k = 0; k + 1 < s.length; k++) {
+      if (lengths[s[k]] + lengths[s[k + 1]] > maxLen) continue;
       const p = pairOf(s[k], s[k + 1]);
       pairCount[p] += c;
       const list = pairWords[p];
@@ -416,7 +422,7 @@ export function learnMerges(
   const wordStamp = new Int32Array(nWords).fill(-1);
   const touched: number[] = [];
   const target = vocabSize - tokens.length;
-  progress.start("merging", target, "merges");
+  progress.start("merging", Math.max(0, target), "merges");
   let iter = 0;
   while (tokens.length < vocabSize && heap.size > 0) {
     heap.pop();
@@ -433,10 +439,10 @@ export function learnMerges(
     let id = tokenIds.get(merged);
     if (id === undefined) {
       id = tokens.length;
-      add(merged, byteLen[a] + byteLen[b]);
+      add(merged, lengths[a] + lengths[b]);
     }
     merges.push([tokens[a], tokens[b]]);
-    const newLen = byteLen[id];
+    const newLen = lengths[id];
     iter++;
     touched.length = 0;
     const change = (x: number, y: number, delta: number, word: number) => {
@@ -462,13 +468,13 @@ export function learnMerges(
         if (i + 1 < n && s[i] === a && s[i + 1] === b) {
           if (out > 0) {
             const prev = s[out - 1];
-            change(prev, a, -c, wi);
-            if (byteLen[prev] + newLen <= maxLen) change(prev, id, c, wi);
+            if (lengths[prev] + lengths[a] <= maxLen) change(prev, a, -c, wi);
+            if (lengths[prev] + newLen <= maxLen) change(prev, id, c, wi);
           }
           if (i + 2 < n) {
             const next = s[i + 2];
-            change(b, next, -c, wi);
-            if (newLen + byteLen[next] <= maxLen) change(id, next, c, wi);
+            if (lengths[b] + lengths[next] <= maxLen) change(b, next, -c, wi);
+            if (newLen + lengths[next] <= maxLen) change(id, next, c, wi);
           }
           s[out++] = id;
           i += 2;
@@ -482,6 +488,71 @@ export function learnMerges(
     if ((merges.length & 255) === 0) progress.update(tokens.length - base, `count ${current}`);
   }
   progress.end(`${merges.length} merges, vocabulary ${tokens.length}`);
+  return merges;
+}
+
+/**
+ * Learns merges from piece counts and builds the tokenizer (byte-level ids: special tokens,
+ * the 256 byte tokens in code-point order, then merge results in merge order; SentencePiece
+ * ids: see {@link learnMergesJson}).
+ *
+ * @example
+ * ```ts
+ * import { countPieces, learnMerges } from "./mod.ts";
+ * async function* texts() {
+ *   yield "ana ana ana\n";
+ * }
+ * const counts = await countPieces(texts(), {});
+ * const tok = learnMerges(counts, { vocabSize: 270, minFrequency: 1 });
+ * console.log(tok.encode(" ana").length); // 1
+ * ```
+ */
+export function learnMerges(
+  counts: PieceCounts,
+  options: TrainOptions,
+  progress: Progress = silentProgress,
+): Tokenizer {
+  if (options.style === "sentencepiece") {
+    return Tokenizer.fromJSON(learnMergesJson(counts, options, progress), "trained tokenizer");
+  }
+  const specials = trainingSpecials(options);
+  checkSpecials(specials);
+  checkVocabSize(options, specials);
+  if (counts.size === 0) {
+    throw new BenteviError("empty corpus: the inputs contain no text to train on");
+  }
+  // Vocabulary: specials, then the 256 byte tokens; words as byte-token ids.
+  const tokens: string[] = [...specials];
+  const lengths: number[] = specials.map((s) => new TextEncoder().encode(s).length);
+  const specialSet = new Set(specials);
+  for (const c of BYTE_ALPHABET) {
+    if (specialSet.has(c)) {
+      throw new BenteviError(`special token ${JSON.stringify(c)} collides with a byte token`);
+    }
+    tokens.push(c);
+    lengths.push(1);
+  }
+  const byteId = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    byteId[b] = specials.length + BYTE_ALPHABET.indexOf(BYTE_TO_CHAR[b]);
+  }
+  const words: Int32Array[] = new Array(counts.size);
+  const wordCount = new Float64Array(counts.size);
+  const enc = new TextEncoder();
+  let w = 0;
+  for (const [piece, c] of counts) {
+    const bytes = enc.encode(piece);
+    const s = new Int32Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) s[i] = byteId[bytes[i]];
+    words[w] = s;
+    wordCount[w++] = c;
+  }
+  const merges = mergePairs(tokens, lengths, words, wordCount, {
+    vocabSize: options.vocabSize,
+    minFrequency: options.minFrequency ?? 2,
+    maxLen: options.maxTokenLength ?? Infinity,
+    base: specials.length + 256,
+  }, progress);
 
   const vocab = new Map<string, number>();
   tokens.forEach((t, i) => vocab.set(t, i));
@@ -502,9 +573,60 @@ export function learnMerges(
 }
 
 /**
- * Trains a byte-level BPE tokenizer on `inputs`: file or folder paths (read streaming; in
- * `.jsonl` files only the records' `"text"` is learned from) or an async iterable of texts.
- * Deterministic: the same corpus and options give the same file.
+ * Learns merges from piece counts and returns the Hugging Face `tokenizer.json` object. For the
+ * SentencePiece style the ids are: `<unk>`, `<s>`, `</s>` and the other special tokens, the
+ * byte-fallback tokens `<0x00>`…`<0xFF>`, the alphabet (by code point), then merge results in
+ * merge order.
+ *
+ * @example
+ * ```ts
+ * import { countPieces, learnMergesJson } from "./mod.ts";
+ * async function* texts() {
+ *   yield "ana ana ana\n";
+ * }
+ * const style = "sentencepiece";
+ * const counts = await countPieces(texts(), { style });
+ * const json = learnMergesJson(counts, { style, vocabSize: 270, minFrequency: 1 });
+ * console.log((json.model as { merges: string[][] }).merges[0]); // ["▁", "a"]
+ * ```
+ */
+export function learnMergesJson(
+  counts: PieceCounts,
+  options: TrainOptions,
+  progress: Progress = silentProgress,
+): Record<string, unknown> {
+  if (options.style !== "sentencepiece") {
+    return learnMerges(counts, options, progress).toJSON() as Record<string, unknown>;
+  }
+  const specials = trainingSpecials(options);
+  checkSpecials(specials);
+  checkVocabSize(options, specials);
+  if (counts.size === 0) {
+    throw new BenteviError("empty corpus: the inputs contain no text to train on");
+  }
+  const init = spmInitialSymbols(counts, specials, options.characterCoverage ?? 0.9995);
+  if (init.tokens.length > options.vocabSize) {
+    throw new BenteviError(
+      `vocab size ${options.vocabSize} is smaller than the ${specials.length} special tokens, ` +
+        `256 byte-fallback tokens and ${
+          init.tokens.length - specials.length - 256
+        } characters of the alphabet; use --vocab-size ${init.tokens.length} or more, or a lower --character-coverage`,
+    );
+  }
+  const merges = mergePairs(init.tokens, init.lengths, init.words, init.counts, {
+    vocabSize: options.vocabSize,
+    minFrequency: options.minFrequency ?? 2,
+    maxLen: options.maxTokenLength ?? Infinity,
+    base: init.tokens.length,
+  }, progress);
+  return spmTokenizerJson(init.tokens, merges, specials, options.normalize);
+}
+
+/**
+ * Trains a BPE tokenizer (byte-level, or SentencePiece-style with `style: "sentencepiece"`) on
+ * `inputs`: file or folder paths (read streaming; in `.jsonl` files only the records'
+ * `"text"` is learned from) or an async iterable of texts. Deterministic: the same corpus and
+ * options give the same file.
  *
  * @example
  * ```ts
@@ -521,14 +643,43 @@ export async function trainTokenizer(
   options: TrainOptions,
   progress: Progress = silentProgress,
 ): Promise<Tokenizer> {
-  const specials = options.specialTokens ?? [...DEFAULT_SPECIAL_TOKENS];
-  const base = specials.length + 256;
-  if (!Number.isInteger(options.vocabSize) || options.vocabSize < base) {
-    throw new BenteviError(
-      `vocab size ${options.vocabSize} is smaller than the 256-byte alphabet plus ${specials.length} special tokens; use --vocab-size ${base} or more`,
-    );
-  }
-  normalizerFromSpec(options.normalize); // fail early on a bad spec
+  checkBeforeCounting(options);
   const counts = await countPieces(inputs, options, progress);
   return learnMerges(counts, options, progress);
+}
+
+/** Fails early, before a long count, on options that cannot work. */
+function checkBeforeCounting(options: TrainOptions): void {
+  const specials = trainingSpecials(options);
+  checkSpecials(specials);
+  checkVocabSize(options, specials);
+  normalizerFromSpec(options.normalize); // a bad spec
+  const coverage = options.characterCoverage ?? 0.9995;
+  if (!(coverage > 0 && coverage <= 1)) {
+    throw new BenteviError(`character coverage must be in (0, 1], got ${coverage}`);
+  }
+}
+
+/**
+ * {@link trainTokenizer}, returning the Hugging Face `tokenizer.json` object instead of a
+ * loaded tokenizer (what `tokenizer train` writes).
+ *
+ * @example
+ * ```ts
+ * import { trainTokenizerJson } from "./mod.ts";
+ * async function* corpus() {
+ *   yield "Capitu tinha olhos de ressaca.\n";
+ * }
+ * const json = await trainTokenizerJson(corpus(), { style: "sentencepiece", vocabSize: 300 });
+ * console.log((json.pre_tokenizer as { type: string }).type); // "Metaspace"
+ * ```
+ */
+export async function trainTokenizerJson(
+  inputs: string[] | AsyncIterable<string>,
+  options: TrainOptions,
+  progress: Progress = silentProgress,
+): Promise<Record<string, unknown>> {
+  checkBeforeCounting(options);
+  const counts = await countPieces(inputs, options, progress);
+  return learnMergesJson(counts, options, progress);
 }
