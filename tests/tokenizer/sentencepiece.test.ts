@@ -1,8 +1,9 @@
 // `style: "sentencepiece"` (tokenizer train --style sentencepiece): the Llama-2-style file —
-// its layout, determinism, and that Hugging Face `tokenizers` (npm) reads it as meant: the ids
-// HF gives on Portuguese text are those of a small reference encoder written here from the
-// file's semantics (Metaspace words, characters or <0xNN> byte fallback, merges by rank), and
-// decode back to the text.
+// its layout, determinism, and that Hugging Face `tokenizers` (npm) and Bentevi read it alike
+// and as meant: on Portuguese text Bentevi's ids are HF's (with and without the <s> of the
+// post-processor), both are those of a small reference encoder written here from the file's
+// semantics (Metaspace words, characters or <0xNN> byte fallback, merges by rank), and decode
+// back to the text.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -10,6 +11,8 @@ import {
   learnMergesJson,
   listInputFiles,
   spmPieces,
+  Tokenizer,
+  trainTokenizer,
   trainTokenizerJson,
 } from "../../src/tokenizer/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
@@ -68,17 +71,24 @@ function referenceEncode(json: Json, text: string): number[] {
 }
 
 async function hfCheck(json: Json, texts: string[]): Promise<void> {
+  const bentevi = Tokenizer.fromJSON(json, "trained");
+  for (const [i, text] of texts.entries()) {
+    const ids = bentevi.encode(text, { addSpecialTokens: false });
+    assert.deepEqual(ids, referenceEncode(json, text), `text ${i}: Bentevi vs reference`);
+    assert.deepEqual(bentevi.encode(text), [1, ...ids], "<s> first by default, as HF");
+  }
   const HF = await hfOnce();
   if (!HF) return;
   const hf = HF.fromString(JSON.stringify(json));
   for (const [i, text] of texts.entries()) {
     const enc = await hf.encode(text, null, { addSpecialTokens: false });
     const ids = Array.from(enc.getIds() as ArrayLike<number>);
-    assert.deepEqual(ids, referenceEncode(json, text), `text ${i}`);
+    assert.deepEqual(ids, bentevi.encode(text, { addSpecialTokens: false }), `text ${i}: HF`);
     // As Llama-2's: the decoder's Strip drops the first space (the ▁ put before the text, or
     // the text's own leading space, which became that ▁).
     const back = text.startsWith(" ") ? text.slice(1) : text;
     assert.equal(await hf.decode(ids, false), back, `text ${i} decodes back`);
+    assert.equal(bentevi.decode(ids), back, `text ${i} decodes back in Bentevi`);
     const withBos = await hf.encode(text, null, { addSpecialTokens: true });
     assert.equal(withBos.getIds()[0], 1, "TemplateProcessing puts <s> first");
   }
@@ -93,6 +103,8 @@ Deno.test("sentencepiece: Llama-2 layout — <unk> <s> </s>, specials, <0x00>…
   const json = await trainTokenizerJson(corpus(), options) as Json;
   const again = await trainTokenizerJson(corpus(), options);
   assert.equal(JSON.stringify(again), JSON.stringify(json), "deterministic");
+  const tok = await trainTokenizer(corpus(), options);
+  assert.equal(JSON.stringify(tok.toJSON()), JSON.stringify(json), "the same as a Tokenizer");
   const byId = Object.entries(json.model.vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
   assert.equal(byId.length, 450);
   assert.deepEqual(byId.slice(0, 6), [
