@@ -141,25 +141,30 @@ const spmTokens = new TextDecoder().decode(spmOut.stdout).split("\n").reduce(
   0,
 );
 const json = await Deno.readTextFile(`${tmp}/bentevi.json`);
-let encoder = "bentevi";
-let encodeLine: (l: string) => number;
+const tok = Tokenizer.fromJSON(json, "bentevi.json");
+let benteviTokens = 0;
+const benteviIds: number[][] = [];
+for (const l of heldLines) {
+  const ids = tok.encode(l, { addSpecialTokens: false }); // spm_encode adds no <s> either
+  benteviTokens += ids.length;
+  benteviIds.push(ids);
+}
+// The same ids in Hugging Face tokenizers, on every held-out line (when its binding loads).
+let sameAsHf: boolean | string = "hf-tokenizers not loaded";
 try {
-  const tok = Tokenizer.fromJSON(json, "bentevi.json");
-  encodeLine = (l) => tok.encode(l).length;
-} catch (e) {
-  // Before Bentevi reads Metaspace/byte-fallback files: count with Hugging Face tokenizers.
   const hf = await import("tokenizers");
   const t = hf.Tokenizer.fromString(json);
-  encoder = `hf-tokenizers (Bentevi cannot load it yet: ${(e as Error).message.slice(0, 80)})`;
-  const counts: number[] = [];
-  for (const l of heldLines) {
-    counts.push((await t.encode(l, null, { addSpecialTokens: false })).getIds().length);
+  sameAsHf = true;
+  for (const [i, l] of heldLines.entries()) {
+    const ids = Array.from((await t.encode(l, null, { addSpecialTokens: false })).getIds());
+    if (ids.join() !== benteviIds[i].join()) {
+      sameAsHf = `line ${i} differs`;
+      break;
+    }
   }
-  let i = 0;
-  encodeLine = () => counts[i++];
+} catch (e) {
+  sameAsHf = `hf-tokenizers not loaded: ${(e as Error).message.split("\n")[0]}`;
 }
-let benteviTokens = 0;
-for (const l of heldLines) benteviTokens += encodeLine(l);
 const spmVocab = (await Deno.readTextFile(`${tmp}/spm.vocab`)).trim().split("\n").length;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -180,7 +185,7 @@ const result = {
     peak_rss_mib: runs.bentevi.rssMiB.map((x) => Number(x.toFixed(1))),
     heldout_tokens: benteviTokens,
     bytes_per_token: r3(heldBytes / benteviTokens),
-    counted_with: encoder,
+    heldout_ids_identical_in_hf_tokenizers: sameAsHf,
   },
   spm_train: {
     vocab: spmVocab,

@@ -176,8 +176,7 @@ Deno.test("sentencepiece: coverage leaves rare characters to byte fallback; bad 
 });
 
 Deno.test({
-  name:
-    "sentencepiece: trained on Machado, HF tokenizers reads the file as meant on held-out books",
+  name: "sentencepiece: trained on Machado, Bentevi gives HF's ids on held-out books",
   ignore: needs(hasMachado, "Machado corpus"),
   fn: async () => {
     const files = (await listInputFiles([join(MACHADO, "romance")])).map((f) => f.path);

@@ -1,6 +1,6 @@
 /** `tokenizer.json`: read with `Tokenizer.fromFile`, then encode and decode a sentence. */
 import { join } from "node:path";
-import { Tokenizer, trainTokenizer } from "../../../src/tokenizer/mod.ts";
+import { Tokenizer, trainTokenizer, trainTokenizerJson } from "../../../src/tokenizer/mod.ts";
 import type { FuzzFormat } from "../harness.ts";
 import { SENTENCES, smallTokenizer, utf8 } from "./_fixtures.ts";
 
@@ -21,10 +21,16 @@ export const tokenizerJson: FuzzFormat = {
       preTokenizer: "gpt4",
     });
     const json = (t: Tokenizer) => utf8(JSON.stringify(t.toJSON(), null, 1));
+    const spm = await trainTokenizerJson(corpus(), {
+      style: "sentencepiece",
+      vocabSize: 400,
+      minFrequency: 1,
+    });
     return [
       { label: "trained", files: { "tokenizer.json": json(trained) } },
       { label: "ptbr-gpt4", files: { "tokenizer.json": json(normalized) } },
       { label: "byte-level", files: { "tokenizer.json": json(Tokenizer.byteLevel()) } },
+      { label: "sentencepiece", files: { "tokenizer.json": utf8(JSON.stringify(spm, null, 1)) } },
     ];
   },
   async run(_root, file) {
