@@ -95,6 +95,9 @@ export async function runKernelBench(
 
   const ops_ms: Record<string, number> = {};
   const reps = quick ? 1 : 5;
+  // The small ops (a few ms or less) run 40 times per batch: one wait for the device costs
+  // ~13 ms on llvmpipe, which at 5 calls would dominate their figures.
+  const small = quick ? 1 : 40;
   const batches = quick ? 1 : 3;
   {
     // Attention forward + backward at B8 T128 C128 NH4 (the tiny GPT).
@@ -138,18 +141,18 @@ export async function runKernelBench(
     const out = be.zeros([N, C]), mean = be.zeros([N]), rstd = be.zeros([N]);
     const dx = be.zeros([N, C]), dw = be.zeros([C]), db = be.zeros([C]);
     ops_ms["layernorm_fwd 1024x128"] = round(
-      await timeOp(be, () => be.layerNorm({ out, mean, rstd, x, w, b }), reps, batches),
+      await timeOp(be, () => be.layerNorm({ out, mean, rstd, x, w, b }), small, batches),
     );
     ops_ms["layernorm_bwd 1024x128"] = round(
       await timeOp(
         be,
         () => be.layerNormBackward({ dx, dw, db, dout: out, x, w, mean, rstd }),
-        reps,
+        small,
         batches,
       ),
     );
     const h = filled(be, [N, 4 * C], 9), g = be.zeros([N, 4 * C]);
-    ops_ms["gelu_fwd 1024x512"] = round(await timeOp(be, () => be.gelu(g, h), reps, batches));
+    ops_ms["gelu_fwd 1024x512"] = round(await timeOp(be, () => be.gelu(g, h), small, batches));
     for (const t of [x, w, b, out, mean, rstd, dx, dw, db, h, g]) be.free(t);
   }
   {
@@ -159,26 +162,26 @@ export async function runKernelBench(
     const x = filled(be, [N, C], 12), w = filled(be, [C], 13), out = be.zeros([N, C]);
     const rstd = be.zeros([N]), dx = be.zeros([N, C]), dw = be.zeros([C]);
     ops_ms["rmsnorm_fwd 1024x128"] = round(
-      await timeOp(be, () => be.rmsNorm({ out, rstd, x, w, eps: 1e-5 }), reps, batches),
+      await timeOp(be, () => be.rmsNorm({ out, rstd, x, w, eps: 1e-5 }), small, batches),
     );
     ops_ms["rmsnorm_bwd 1024x128"] = round(
       await timeOp(
         be,
         () => be.rmsNormBackward({ dx, dw, dout: out, x, w, rstd }),
-        reps,
+        small,
         batches,
       ),
     );
     const gate = filled(be, [N, F], 14), up = filled(be, [N, F], 15), h = be.zeros([N, F]);
     const dgate = be.zeros([N, F]), dup = be.zeros([N, F]);
     ops_ms["swiglu_fwd 1024x512"] = round(
-      await timeOp(be, () => be.swiglu(h, gate, up), reps, batches),
+      await timeOp(be, () => be.swiglu(h, gate, up), small, batches),
     );
     ops_ms["swiglu_bwd 1024x512"] = round(
       await timeOp(
         be,
         () => be.swigluBackward({ dgate, dup, dout: h, gate, up }),
-        reps,
+        small,
         batches,
       ),
     );
@@ -197,13 +200,13 @@ export async function runKernelBench(
     const qkv = filled(be, [B, T, W], 16), dqkv = be.zeros([B, T, W]);
     const shape = { B, T, headDim: hd, rotatedHeads: NH + NKV };
     ops_ms["rope_fwd B8 T128 NH4 NKV2 hd32"] = round(
-      await timeOp(be, () => be.rope({ out: qkv, x: qkv, cos, sin, ...shape }), reps, batches),
+      await timeOp(be, () => be.rope({ out: qkv, x: qkv, cos, sin, ...shape }), small, batches),
     );
     ops_ms["rope_bwd B8 T128 NH4 NKV2 hd32"] = round(
       await timeOp(
         be,
         () => be.ropeBackward({ dx: dqkv, dout: qkv, cos, sin, ...shape }),
-        reps,
+        small,
         batches,
       ),
     );
