@@ -248,6 +248,77 @@ export function createBz2Decompressor(options: Bz2Options = {}): Bz2Decompressor
 }
 
 /**
+ * Decompresses a whole bzip2 buffer (one or more streams back to back) in one call, writing
+ * into `into` when given — so a caller that decompresses many pieces reuses one buffer instead
+ * of allocating (and zero-filling) fresh memory each time — or into a larger buffer when the
+ * output does not fit. Returns the decompressed bytes: a view from the start of `into` or of
+ * its replacement (keep `result.buffer` to reuse it next time).
+ *
+ * @example
+ * ```ts ignore
+ * import { decompressBz2Bytes } from "./bz2.ts";
+ * let buf = new Uint8Array(1 << 20);
+ * const xml = decompressBz2Bytes(await Deno.readFile("part.bz2"), { name: "part.bz2", into: buf });
+ * buf = new Uint8Array(xml.buffer); // maybe grown
+ * ```
+ */
+export function decompressBz2Bytes(
+  input: Uint8Array,
+  options: Bz2Options & { into?: Uint8Array } = {},
+): Uint8Array {
+  const name = options.name ?? "bzip2 input";
+  const lib = options.native === false ? null : loadNative();
+  if (options.native === true && !lib) {
+    throw new BenteviError(`${name}: the native shim is not available for bzip2`);
+  }
+  let out = options.into ?? new Uint8Array(Math.max(1 << 16, input.length * 4));
+  let written = 0;
+  const grow = (need: number) => {
+    const bigger = new Uint8Array(Math.max(out.length * 2, need));
+    bigger.set(out.subarray(0, written));
+    out = bigger;
+  };
+  if (!lib) {
+    const bz = new FallbackBz2(name);
+    try {
+      for (const c of [...bz.push(input), ...bz.end()]) {
+        if (written + c.length > out.length) grow(written + c.length);
+        out.set(c, written);
+        written += c.length;
+      }
+    } finally {
+      bz.close();
+    }
+    return out.subarray(0, written);
+  }
+  const s = lib.symbols;
+  const handle = s.bn_bz2_new();
+  if (handle === null) throw new BenteviError(`${name}: out of memory`);
+  const fail = (code: number): never => {
+    const pos = Number(s.bn_bz2_position(handle));
+    const streams = Number(s.bn_bz2_streams(handle));
+    throw new BenteviError(nativeErrorMessage(name, code, pos, streams));
+  };
+  try {
+    const rc = s.bn_bz2_feed(handle, input, input.length);
+    if (rc !== 0) fail(rc);
+    for (;;) {
+      if (written === out.length) grow(out.length * 2);
+      const room = Math.min(out.length - written, 0x7fffffff);
+      const n = Number(s.bn_bz2_pull(handle, out.subarray(written), room));
+      if (n < 0) fail(n);
+      if (n === 0) break;
+      written += n;
+    }
+    const end = s.bn_bz2_finish(handle);
+    if (end !== 0) fail(end);
+  } finally {
+    s.bn_bz2_free(handle);
+  }
+  return out.subarray(0, written);
+}
+
+/**
  * Decompresses a stream of bzip2 chunks, yielding decompressed chunks as they come. With the
  * native shim the next chunk is decompressed on a background thread while the caller works on
  * the current one, so decompression and parsing use two cores.

@@ -21,7 +21,7 @@ import {
   ShardWriter,
   type WikiStats,
 } from "./shards.ts";
-import type { WikiWorkerResult, WikiWorkerTask } from "./worker.ts";
+import type { WikiWorkerInit, WikiWorkerResult, WikiWorkerTask } from "./worker.ts";
 import { detectXmlEncoding, WikiXmlParser } from "./xml.ts";
 
 /** A byte range of whole bzip2 streams. */
@@ -87,9 +87,18 @@ export async function* scanStreamGroups(
   }
 }
 
+/** Tasks given to one Worker at a time: it starts the next as soon as one is done. */
+const TASKS_PER_WORKER = 2;
+
 /**
  * Converts a multistream bzip2 dump with `options.workers` Workers; returns null (so the
  * caller reads it in one piece) when the file is not bzip2 or has a single stream.
+ *
+ * Each Worker decompresses, parses, cleans and encodes groups of whole streams and sends back
+ * the finished shard records (UTF-8 bytes, transferred); this thread finds the stream starts,
+ * hands the next group to whichever Worker has the fewest tasks (so a slow group never leaves
+ * the other Workers idle), and writes the results in dump order. The output is byte for byte
+ * the one-reader output (see {@link ShardWriter} on where shards split).
  */
 export async function convertWikiDumpParallel(
   path: string,
@@ -108,8 +117,7 @@ export async function convertWikiDumpParallel(
     throw fsError(e, path);
   }
   if (!isBz2(head)) return null;
-  const target = options.streamGroupBytes ??
-    Math.max(256 << 10, Math.min(8 << 20, Math.floor(size / (workers * 8))));
+  const target = options.streamGroupBytes ?? 256 << 10;
   const groups = scanStreamGroups(path, target);
   const firstGroup = await groups.next();
   if (firstGroup.done) return null;
@@ -118,31 +126,44 @@ export async function convertWikiDumpParallel(
 
   const progress = options.progress ?? silentProgress;
   const minChars = options.minChars ?? 0;
+  const format = options.format ?? "jsonl";
   const stats = emptyStats();
   stats.workers = workers;
-  const writer = new ShardWriter(options.output, options.format ?? "jsonl", options.shardBytes);
+  const writer = new ShardWriter(options.output, format, options.shardBytes);
   await writer.open();
   const t0 = performance.now();
   progress.start(`wiki ${path} (${workers} workers)`, Math.max(1, Math.round(size / 1e6)), "MB");
 
+  // Results that came back, by sequence number, until their turn to be written.
+  const done = new Map<number, WikiWorkerResult>();
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const busy: number[] = new Array(workers).fill(0);
   const pool: Worker[] = [];
-  const waiting = new Map<number, (r: WikiWorkerResult) => void>();
-  let workerFailure: Error | null = null;
+  let failure: WikiWorkerResult | null = null;
+  const init: WikiWorkerInit = { type: "init", path, minChars, format, native: options.native };
   for (let i = 0; i < workers; i++) {
     const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
     w.onmessage = (ev: MessageEvent<WikiWorkerResult>) => {
-      const cb = waiting.get(ev.data.seq);
-      waiting.delete(ev.data.seq);
-      cb?.(ev.data);
+      busy[i]--;
+      done.set(ev.data.seq, ev.data);
+      notify();
     };
     w.onerror = (ev) => {
       ev.preventDefault();
-      workerFailure = new Error(`wiki worker failed: ${ev.message}`);
-      for (const cb of waiting.values()) {
-        cb({ type: "error", seq: -1, message: workerFailure.message, user: false });
-      }
-      waiting.clear();
+      failure ??= {
+        type: "error",
+        seq: -1,
+        message: `wiki worker failed: ${ev.message}`,
+        user: false,
+      };
+      notify();
     };
+    w.postMessage(init);
     pool.push(w);
   }
 
@@ -168,38 +189,48 @@ export async function convertWikiDumpParallel(
     }
   };
 
-  let seq = 0;
-  const inFlight: { group: { start: number; end: number }; result: Promise<WikiWorkerResult> }[] =
-    [];
-  const submit = (group: { start: number; end: number }) => {
-    const task: WikiWorkerTask = {
-      seq: seq++,
-      path,
-      start: group.start,
-      end: group.end,
-      minChars,
-      format: options.format ?? "jsonl",
-      native: options.native,
-    };
-    const result = new Promise<WikiWorkerResult>((resolve) => {
-      if (workerFailure) {
-        resolve({ type: "error", seq: task.seq, message: workerFailure.message, user: false });
-        return;
-      }
-      waiting.set(task.seq, resolve);
-    });
-    pool[task.seq % workers].postMessage(task);
-    inFlight.push({ group, result });
+  const ends: number[] = []; // end offset of each submitted group, by sequence number
+  let submitted = 0;
+  let written = 0;
+  let scanned: StreamGroup[] = [firstGroup.value, second.value];
+  let scanDone = false;
+  const nextGroup = async (): Promise<StreamGroup | null> => {
+    if (scanned.length) return scanned.shift()!;
+    if (scanDone) return null;
+    const n = await groups.next();
+    if (n.done) {
+      scanDone = true;
+      return null;
+    }
+    return n.value;
   };
-  const consume = async () => {
-    const { group, result } = inFlight.shift()!;
-    const r = await result;
+  // keep every Worker fed, but hold at most this many results unwritten (bounded memory)
+  const maxAhead = workers * (TASKS_PER_WORKER + 2);
+  const submitMore = async () => {
+    for (;;) {
+      let w = 0;
+      for (let i = 1; i < workers; i++) if (busy[i] < busy[w]) w = i;
+      if (busy[w] >= TASKS_PER_WORKER || submitted - written >= maxAhead) return;
+      const group = await nextGroup();
+      if (!group) return;
+      const task: WikiWorkerTask = {
+        type: "task",
+        seq: submitted++,
+        start: group.start,
+        end: group.end,
+      };
+      ends.push(group.end);
+      busy[w]++;
+      pool[w].postMessage(task);
+    }
+  };
+  const writeResult = async (r: WikiWorkerResult) => {
     if (r.type === "error") {
       throw r.user ? new BenteviError(r.message) : new Error(r.message);
     }
     feedGlue(r.head);
     await drainGlue();
-    await writer.writeRecords(r.records);
+    await writer.writeEncoded(r.records, r.lengths);
     for (const k of Object.keys(r.stats) as (keyof WikiStats)[]) {
       const v = r.stats[k];
       if (typeof v === "number" && k !== "seconds" && k !== "workers") {
@@ -208,19 +239,25 @@ export async function convertWikiDumpParallel(
     }
     feedGlue(r.tail);
     await drainGlue();
-    stats.inputBytes = group.end;
     stats.xmlBytes += r.xmlBytes;
-    progress.update(Math.round(group.end / 1e6), rateInfo(stats, t0));
   };
 
   try {
-    submit(firstGroup.value);
-    submit(second.value);
-    for await (const group of groups) {
-      submit(group);
-      while (inFlight.length >= workers * 2) await consume();
+    for (;;) {
+      await submitMore();
+      if (failure) await writeResult(failure);
+      const r = done.get(written);
+      if (r) {
+        done.delete(written);
+        await writeResult(r);
+        stats.inputBytes = ends[written];
+        written++;
+        progress.update(Math.round(stats.inputBytes / 1e6), rateInfo(stats, t0));
+        continue;
+      }
+      if (written === submitted && scanDone) break;
+      await new Promise<void>((resolve) => (wake = resolve));
     }
-    while (inFlight.length) await consume();
     if (glueDecoder) glue.write((glueDecoder as TextDecoder).decode());
     glue.close();
     await drainGlue();
@@ -231,6 +268,7 @@ export async function convertWikiDumpParallel(
     throw e;
   } finally {
     for (const w of pool) w.terminate();
+    scanned = [];
     await groups.return(undefined); // closes the scanned file if we stopped early
   }
   stats.seconds = (performance.now() - t0) / 1000;

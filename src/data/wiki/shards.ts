@@ -125,9 +125,74 @@ export function formatRecord(article: WikiArticle, format: WikiFormat): string {
 }
 
 /**
- * Writes articles into numbered shards (`wiki_00000.jsonl`…) inside a temporary folder in
+ * Shard records encoded as UTF-8 back to back, with each record's byte length: what a Worker
+ * of the parallel reader hands to the main thread (the buffers are transferred, not copied),
+ * and what {@link ShardWriter.writeEncoded} writes.
+ *
+ * @example
+ * ```ts
+ * import { EncodedRecords } from "./shards.ts";
+ * const batch = new EncodedRecords(16);
+ * batch.add("Olá\n");
+ * batch.add("mundo\n");
+ * const { bytes, lengths } = batch.take();
+ * console.log(bytes.length, [...lengths]); // 11 [ 5, 6 ]
+ * ```
+ */
+export class EncodedRecords {
+  #encoder = new TextEncoder();
+  #initialBytes: number;
+  #bytes = new Uint8Array(0);
+  #used = 0;
+  #lengths: number[] = [];
+
+  /** `initialBytes`: the buffer's first size (it grows as needed). */
+  constructor(initialBytes = 1 << 20) {
+    this.#initialBytes = Math.max(16, initialBytes);
+  }
+
+  /** Bytes held. */
+  get byteLength(): number {
+    return this.#used;
+  }
+
+  /** Appends one record. */
+  add(record: string): void {
+    if (this.#bytes.length === 0) this.#bytes = new Uint8Array(this.#initialBytes);
+    let r = this.#encoder.encodeInto(record, this.#bytes.subarray(this.#used));
+    if (r.read < record.length) {
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit
+      const grown = new Uint8Array(
+        Math.max(this.#bytes.length * 2, this.#used + record.length * 3),
+      );
+      grown.set(this.#bytes.subarray(0, this.#used));
+      this.#bytes = grown;
+      r = this.#encoder.encodeInto(record, this.#bytes.subarray(this.#used));
+    }
+    this.#used += r.written;
+    this.#lengths.push(r.written);
+  }
+
+  /** Returns the records added so far (the bytes are a view of a buffer given away). */
+  take(): { bytes: Uint8Array; lengths: Uint32Array } {
+    const out = {
+      bytes: this.#bytes.subarray(0, this.#used),
+      lengths: Uint32Array.from(this.#lengths),
+    };
+    this.#bytes = new Uint8Array(0);
+    this.#used = 0;
+    this.#lengths = [];
+    return out;
+  }
+}
+
+/**
+ * Writes records into numbered shards (`wiki_00000.jsonl`…) inside a temporary folder in
  * `dir`; {@link ShardWriter.finish} moves them into `dir`, {@link ShardWriter.abort} removes
- * them, so a failed run leaves no shard under a final name.
+ * them, so a failed run leaves no shard under a final name. A shard ends after the first
+ * record that brings it to `shardBytes` bytes or more: where shards split depends only on the
+ * records, never on how they were buffered, so one reader and several Workers write the same
+ * files.
  */
 export class ShardWriter {
   readonly dir: string;
@@ -135,11 +200,12 @@ export class ShardWriter {
   readonly shardBytes: number;
   #tmpDir = "";
   #file: Deno.FsFile | null = null;
+  /** Bytes of the current shard, written or buffered. */
   #bytes = 0;
   #names: string[] = [];
   #encoder = new TextEncoder();
-  #buffer: string[] = [];
-  #bufferChars = 0;
+  #buffer = new Uint8Array(1 << 20);
+  #used = 0;
 
   constructor(dir: string, format: WikiFormat, shardBytes = 64 << 20) {
     this.dir = dir;
@@ -165,8 +231,9 @@ export class ShardWriter {
     return `wiki_${String(i).padStart(5, "0")}.${this.format}`;
   }
 
-  async #flush(): Promise<void> {
-    if (!this.#buffer.length) return;
+  /** Writes `bytes` to the current shard file (opened on first use). */
+  async #put(bytes: Uint8Array): Promise<void> {
+    if (!bytes.length) return;
     if (!this.#file) {
       const name = this.#shardName(this.#names.length);
       this.#names.push(name);
@@ -175,42 +242,84 @@ export class ShardWriter {
       } catch (e) {
         throw writeError(e, join(this.dir, name));
       }
-      this.#bytes = 0;
     }
-    const bytes = this.#encoder.encode(this.#buffer.join(""));
-    this.#buffer = [];
-    this.#bufferChars = 0;
     let off = 0;
     try {
       while (off < bytes.length) off += await this.#file.write(bytes.subarray(off));
     } catch (e) {
       throw writeError(e, join(this.dir, this.#names[this.#names.length - 1]));
     }
-    this.#bytes += bytes.length;
-    if (this.#bytes >= this.shardBytes) {
-      this.#file.close();
-      this.#file = null;
+  }
+
+  async #flush(): Promise<void> {
+    const used = this.#used;
+    this.#used = 0;
+    await this.#put(this.#buffer.subarray(0, used));
+  }
+
+  /** Buffers (or, when large, writes) the bytes of whole records of the current shard. */
+  async #append(bytes: Uint8Array): Promise<void> {
+    if (this.#used + bytes.length <= this.#buffer.length) {
+      this.#buffer.set(bytes, this.#used);
+      this.#used += bytes.length;
+    } else {
+      await this.#flush();
+      if (bytes.length < this.#buffer.length) {
+        this.#buffer.set(bytes);
+        this.#used = bytes.length;
+      } else await this.#put(bytes);
     }
+  }
+
+  async #endShard(): Promise<void> {
+    await this.#flush();
+    this.#file?.close();
+    this.#file = null;
+    this.#bytes = 0;
   }
 
   /** Adds one article. */
   async write(article: WikiArticle): Promise<void> {
-    await this.writeRecords(formatRecord(article, this.format));
+    await this.writeRecord(formatRecord(article, this.format));
   }
 
-  /** Adds already formatted records (see {@link formatRecord}). */
-  async writeRecords(records: string): Promise<void> {
-    if (!records) return;
-    this.#buffer.push(records);
-    this.#bufferChars += records.length;
-    if (this.#bufferChars >= 1 << 20) await this.#flush();
+  /** Adds one formatted record (see {@link formatRecord}). */
+  async writeRecord(record: string): Promise<void> {
+    if (!record) return;
+    let r = this.#encoder.encodeInto(record, this.#buffer.subarray(this.#used));
+    if (r.read < record.length) {
+      await this.#flush();
+      if (record.length * 3 > this.#buffer.length) {
+        this.#buffer = new Uint8Array(Math.max(this.#buffer.length * 2, record.length * 3));
+      }
+      r = this.#encoder.encodeInto(record, this.#buffer);
+    }
+    this.#used += r.written;
+    this.#bytes += r.written;
+    if (this.#bytes >= this.shardBytes) await this.#endShard();
+    else if (this.#used >= this.#buffer.length - (64 << 10)) await this.#flush();
+  }
+
+  /** Adds records already encoded (see {@link EncodedRecords}): `lengths` are their sizes. */
+  async writeEncoded(bytes: Uint8Array, lengths: Uint32Array): Promise<void> {
+    let start = 0;
+    let end = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      end += lengths[i];
+      this.#bytes += lengths[i];
+      if (this.#bytes >= this.shardBytes) {
+        await this.#append(bytes.subarray(start, end));
+        start = end;
+        await this.#endShard();
+      }
+    }
+    if (end > bytes.length) throw new Error("writeEncoded: record lengths exceed the bytes");
+    await this.#append(bytes.subarray(start, end));
   }
 
   /** Moves the finished shards into place; returns their paths. */
   async finish(): Promise<string[]> {
-    await this.#flush();
-    this.#file?.close();
-    this.#file = null;
+    await this.#endShard();
     const paths: string[] = [];
     for (const name of this.#names) {
       try {
@@ -256,7 +365,8 @@ export interface ConvertWikiOptions extends WikiDumpOptions {
   shardBytes?: number;
   /** Workers for multistream bzip2 dumps (default 1: in-process). */
   workers?: number;
-  /** Compressed bytes per Worker task (default: file size / (8 × workers), 256 KiB–8 MiB). */
+  /** Compressed bytes per Worker task: whole bzip2 streams until at least this many (default
+   * 256 KiB, about 1 MB of XML: a few of a real dump's 100-page streams). */
   streamGroupBytes?: number;
 }
 

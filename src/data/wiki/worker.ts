@@ -1,17 +1,22 @@
 /**
  * Worker for the parallel dump reader: decompresses one group of bzip2 streams (a byte range
- * of the dump), cleans the whole `<page>` elements inside it and sends back the articles,
- * plus the raw bytes before the first and after the last page (the main thread stitches
- * those with its neighbours' so pages that straddle two groups are not lost).
+ * of the dump), cleans the whole `<page>` elements inside it and sends back the finished
+ * shard records as UTF-8 bytes (transferred, not copied), plus the raw bytes before the first
+ * and after the last page (the main thread stitches those with its neighbours' so pages that
+ * straddle two groups are not lost). The main thread only writes what it receives, in order.
+ *
+ * Protocol: one {@link WikiWorkerInit} message, then any number of {@link WikiWorkerTask}s;
+ * each task gets one {@link WikiWorkerResult}.
  *
  * @module
  */
 import { BenteviError } from "../../errors.ts";
-import { createBz2Decompressor } from "../../native/bz2.ts";
+import { decompressBz2Bytes } from "../../native/bz2.ts";
 import { ascii, indexOfBytes, lastIndexOfBytes } from "./bytes.ts";
 import {
   countOutcome,
   emptyStats,
+  EncodedRecords,
   formatRecord,
   processPage,
   type WikiFormat,
@@ -19,15 +24,21 @@ import {
 } from "./shards.ts";
 import { WikiXmlParser } from "./xml.ts";
 
-/** A task: decompress and clean `[start, end)` of `path`. */
-export interface WikiWorkerTask {
-  seq: number;
+/** What every task of one run shares (the first message to a Worker). */
+export interface WikiWorkerInit {
+  type: "init";
   path: string;
-  start: number;
-  end: number;
   minChars: number;
   format: WikiFormat;
   native?: boolean;
+}
+
+/** A task: decompress and clean the bzip2 streams in `[start, end)` of the dump. */
+export interface WikiWorkerTask {
+  type: "task";
+  seq: number;
+  start: number;
+  end: number;
 }
 
 /** A task's result. */
@@ -35,10 +46,14 @@ export type WikiWorkerResult =
   | {
     type: "done";
     seq: number;
+    /** The XML before the first `<page>` of the group (raw bytes). */
     head: Uint8Array;
+    /** The XML after the last `</page>`. */
     tail: Uint8Array;
-    /** The kept articles, formatted as shard records, in dump order. */
-    records: string;
+    /** The kept articles as shard records (see `formatRecord`), UTF-8, in dump order. */
+    records: Uint8Array;
+    /** Each record's byte length. */
+    lengths: Uint32Array;
     stats: WikiStats;
     xmlBytes: number;
   }
@@ -47,48 +62,42 @@ export type WikiWorkerResult =
 const PAGE_OPEN = ascii("<page>");
 const PAGE_CLOSE = ascii("</page>");
 
-async function readRange(path: string, start: number, end: number): Promise<Uint8Array> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    await file.seek(start, Deno.SeekMode.Start);
-    const buf = new Uint8Array(end - start);
-    let off = 0;
-    while (off < buf.length) {
-      const n = await file.read(buf.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    file.close();
+/** Buffers kept between tasks (a Worker runs one task at a time). */
+const buffers: { compressed: Uint8Array; xml: Uint8Array } = {
+  compressed: new Uint8Array(0),
+  xml: new Uint8Array(0),
+};
+
+async function readRange(file: Deno.FsFile, start: number, end: number): Promise<Uint8Array> {
+  if (buffers.compressed.length < end - start) buffers.compressed = new Uint8Array(end - start);
+  const buf = buffers.compressed.subarray(0, end - start);
+  await file.seek(start, Deno.SeekMode.Start);
+  let off = 0;
+  while (off < buf.length) {
+    const n = await file.read(buf.subarray(off));
+    if (n === null) break;
+    off += n;
   }
+  return buf.subarray(0, off);
 }
 
-/** Runs one task (exported for tests; the Worker calls it per message). */
-export async function runWikiTask(task: WikiWorkerTask): Promise<WikiWorkerResult> {
-  const compressed = await readRange(task.path, task.start, task.end);
-  const name = `${task.path} (bzip2 streams at bytes ${task.start}–${task.end})`;
-  const bz = createBz2Decompressor({ name, native: task.native });
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (const c of bz.push(compressed)) {
-      parts.push(c);
-      size += c.length;
-    }
-    for (const c of bz.end()) {
-      parts.push(c);
-      size += c.length;
-    }
-  } finally {
-    bz.close();
+/**
+ * Runs one task on an open dump (exported for tests; the Worker calls it per message). Throws
+ * a {@link BenteviError} naming the byte range on corrupt data.
+ */
+export async function runWikiTask(
+  init: WikiWorkerInit,
+  file: Deno.FsFile,
+  task: WikiWorkerTask,
+): Promise<WikiWorkerResult & { type: "done" }> {
+  const compressed = await readRange(file, task.start, task.end);
+  const name = `${init.path} (bzip2 streams at bytes ${task.start}–${task.end})`;
+  if (buffers.xml.length < compressed.length * 4) {
+    buffers.xml = new Uint8Array(compressed.length * 6);
   }
-  const xml = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    xml.set(p, off);
-    off += p.length;
-  }
+  const xml = decompressBz2Bytes(compressed, { name, native: init.native, into: buffers.xml });
+  buffers.xml = new Uint8Array(xml.buffer);
+  const size = xml.length;
   const stats = emptyStats();
   const first = indexOfBytes(xml, PAGE_OPEN);
   const lastClose = lastIndexOfBytes(xml, PAGE_CLOSE);
@@ -97,9 +106,10 @@ export async function runWikiTask(task: WikiWorkerTask): Promise<WikiWorkerResul
     return {
       type: "done",
       seq: task.seq,
-      head: xml,
+      head: xml.slice(),
       tail: new Uint8Array(0),
-      records: "",
+      records: new Uint8Array(0),
+      lengths: new Uint32Array(0),
       stats,
       xmlBytes: size,
     };
@@ -113,18 +123,20 @@ export async function runWikiTask(task: WikiWorkerTask): Promise<WikiWorkerResul
   const parser = new WikiXmlParser({ name, fragment: true });
   parser.write(text);
   parser.close();
-  const records: string[] = [];
+  const out = new EncodedRecords(Math.max(64 << 10, size >> 1));
   for (const page of parser.take()) {
-    const outcome = processPage(page, task.minChars);
+    const outcome = processPage(page, init.minChars);
     countOutcome(stats, outcome);
-    if (outcome.kind === "kept") records.push(formatRecord(outcome.article, task.format));
+    if (outcome.kind === "kept") out.add(formatRecord(outcome.article, init.format));
   }
+  const { bytes, lengths } = out.take();
   return {
     type: "done",
     seq: task.seq,
     head: xml.slice(0, first),
     tail: xml.slice(last),
-    records: records.join(""),
+    records: bytes,
+    lengths,
     stats,
     xmlBytes: size,
   };
@@ -133,21 +145,31 @@ export async function runWikiTask(task: WikiWorkerTask): Promise<WikiWorkerResul
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
-  scope.onmessage = async (event: MessageEvent<WikiWorkerTask>) => {
-    const task = event.data;
-    try {
-      const result = await runWikiTask(task);
-      const transfer = result.type === "done" ? [result.head.buffer, result.tail.buffer] : [];
-      scope.postMessage(result, transfer);
-    } catch (e) {
-      scope.postMessage(
-        {
-          type: "error",
-          seq: task.seq,
-          message: (e as Error)?.message ?? String(e),
-          user: e instanceof BenteviError,
-        } satisfies WikiWorkerResult,
-      );
+  let init: WikiWorkerInit | null = null;
+  let file: Deno.FsFile | null = null;
+  // tasks run one at a time, in the order they came
+  let queue: Promise<void> = Promise.resolve();
+  scope.onmessage = (event: MessageEvent<WikiWorkerInit | WikiWorkerTask>) => {
+    const msg = event.data;
+    if (msg.type === "init") {
+      init = msg;
+      return;
     }
+    queue = queue.then(async () => {
+      try {
+        file ??= await Deno.open(init!.path, { read: true });
+        const r = await runWikiTask(init!, file, msg);
+        scope.postMessage(r, [r.head.buffer, r.tail.buffer, r.records.buffer, r.lengths.buffer]);
+      } catch (e) {
+        scope.postMessage(
+          {
+            type: "error",
+            seq: msg.seq,
+            message: (e as Error)?.message ?? String(e),
+            user: e instanceof BenteviError,
+          } satisfies WikiWorkerResult,
+        );
+      }
+    });
   };
 }
