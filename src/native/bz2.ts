@@ -61,6 +61,8 @@ function nativeErrorMessage(name: string, code: number, position: number, stream
 }
 
 const OUT_CHUNK = 1 << 20;
+/** Compressed bytes {@link decompressBz2} keeps fed ahead of the decoder (≈4 output chunks). */
+const INPUT_AHEAD = 1 << 20;
 
 class NativeBz2 implements Bz2Decompressor {
   readonly native = true;
@@ -361,9 +363,28 @@ export async function* decompressBz2(
   };
   const input = source[Symbol.asyncIterator]();
   let out = new Uint8Array(OUT_CHUNK);
+  let fed = 0;
+  let inputDone = false;
+  // Keeps compressed input waiting in the decoder, so that every pull can fill a whole output
+  // chunk on the background thread while the caller works on the previous one (feeding only
+  // when a pull ran dry would make the caller wait for every other chunk).
+  const refill = async () => {
+    while (!inputDone && fed - Number(s.bn_bz2_position(handle)) < INPUT_AHEAD) {
+      const next = await input.next();
+      if (next.done) {
+        inputDone = true;
+        return;
+      }
+      const rc = s.bn_bz2_feed(handle, next.value, next.value.length);
+      if (rc !== 0) fail(rc);
+      fed += next.value.length;
+    }
+  };
   // at most one call into the decoder at a time: `pending` is the pull in flight
-  let pending: Promise<number | bigint> | null = s.bn_bz2_pull_async(handle, out, OUT_CHUNK);
+  let pending: Promise<number | bigint> | null = null;
   try {
+    await refill();
+    pending = s.bn_bz2_pull_async(handle, out, OUT_CHUNK);
     for (;;) {
       const n = Number(await pending);
       pending = null;
@@ -371,18 +392,17 @@ export async function* decompressBz2(
       if (n > 0) {
         const chunk = n >= OUT_CHUNK / 2 ? out.subarray(0, n) : out.slice(0, n);
         if (n >= OUT_CHUNK / 2) out = new Uint8Array(OUT_CHUNK);
+        await refill();
         pending = s.bn_bz2_pull_async(handle, out, OUT_CHUNK); // runs while the caller works
         yield chunk;
         continue;
       }
-      const next = await input.next();
-      if (next.done) {
+      if (inputDone) {
         const rc = s.bn_bz2_finish(handle);
         if (rc !== 0) fail(rc);
         return;
       }
-      const rc = s.bn_bz2_feed(handle, next.value, next.value.length);
-      if (rc !== 0) fail(rc);
+      await refill();
       pending = s.bn_bz2_pull_async(handle, out, OUT_CHUNK);
     }
   } finally {
