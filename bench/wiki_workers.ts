@@ -12,6 +12,12 @@
  *
  * `--baseline DIR` adds the same runs of another checkout's `cli.ts` (e.g. one made with
  * `git worktree add /tmp/base main`), alternated with this one's: before and after in one run.
+ * While a child runs, its threads' CPU times are sampled from `/proc/PID/task/TID/stat` (Linux;
+ * every 50 ms, so a thread that ends loses at most that much): the main thread (`deno`), the
+ * Workers (`worker-N`), the runtime's blocking pool (`tokio-runtime-w`, where the one-reader
+ * path decompresses bzip2) and V8's helpers (`V8 DefaultWorke`, GC and compilers). The busiest
+ * thread bounds the wall time on free cores from below; with the machine shared this is the
+ * figure that load disturbs least.
  * Build the dump with `bench/make_multistream.ts --ptwiki 60 …`. The CPU time needs the native
  * shim (`bn_children_cpu_ns`); without it it reads NaN. `BENTEVI_CPU_PROF=DIR` adds
  * `--cpu-prof --cpu-prof-dir=DIR` to every child (V8 profiles of the main thread).
@@ -45,6 +51,44 @@ interface Config {
   workers: number;
   wall: number[];
   cpu: number[];
+  /** Per run: CPU seconds by thread group (main, workers, bzip2/runtime pool, V8 helpers). */
+  threads: Record<string, number>[];
+}
+
+const TICK = 100; // USER_HZ on Linux
+
+/** Samples the CPU time of each thread of `pid` until `done` settles. */
+async function sampleThreads(pid: number, done: Promise<unknown>): Promise<Record<string, number>> {
+  const last = new Map<string, { name: string; ticks: number }>();
+  let finished = false;
+  done.finally(() => (finished = true));
+  while (!finished) {
+    try {
+      for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+        try {
+          const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+          const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+          const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          last.set(e.name, { name, ticks: Number(f[11]) + Number(f[12]) });
+        } catch { /* the thread ended */ }
+      }
+    } catch { /* the process ended */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const groups: Record<string, number> = {};
+  for (const { name, ticks } of last.values()) {
+    const g = name === "deno"
+      ? "main"
+      : name.startsWith("worker-")
+      ? name
+      : name.startsWith("tokio")
+      ? "runtime pool (bzip2)"
+      : name.startsWith("V8")
+      ? "V8 helpers"
+      : "other";
+    groups[g] = (groups[g] ?? 0) + ticks / TICK;
+  }
+  return groups;
 }
 
 if (import.meta.main) {
@@ -81,6 +125,7 @@ if (import.meta.main) {
         workers: w,
         wall: [],
         cpu: [],
+        threads: [],
       });
     }
   }
@@ -119,16 +164,22 @@ if (import.meta.main) {
         ];
         const c0 = cpuNs();
         const t0 = performance.now();
-        const res = await new Deno.Command(Deno.execPath(), { args: cmd, stdout: "piped" })
-          .output();
+        const child = new Deno.Command(Deno.execPath(), { args: cmd, stdout: "piped" }).spawn();
+        const output = child.output();
+        const threads = await sampleThreads(child.pid, output);
+        const res = await output;
         const seconds = (performance.now() - t0) / 1000;
         const cpuS = (cpuNs() - c0) / 1e9;
         if (!res.success) throw new Error(`${c.label} failed (exit ${res.code})`);
         c.wall.push(seconds);
         c.cpu.push(cpuS);
+        c.threads.push(threads);
         if (!json) {
+          const t = Object.entries(threads).sort().map(([k, v]) => `${k} ${v.toFixed(2)}`);
           console.log(
-            `round ${r + 1} ${c.label}: ${seconds.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU`,
+            `round ${r + 1} ${c.label}: ${seconds.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU (${
+              t.join(", ")
+            })`,
           );
         }
         if (!reference) reference = out;
@@ -159,6 +210,12 @@ if (import.meta.main) {
       cpu_s: c.cpu.map((x) => Number(x.toFixed(3))),
       median_wall_s: Number(median(c.wall).toFixed(3)),
       median_cpu_s: Number(median(c.cpu).toFixed(3)),
+      median_thread_cpu_s: Object.fromEntries(
+        [...new Set(c.threads.flatMap((t) => Object.keys(t)))].sort().map((k) => [
+          k,
+          Number(median(c.threads.map((t) => t[k] ?? 0)).toFixed(2)),
+        ]),
+      ),
       speedup_vs_first: Number((median(base.wall) / median(c.wall)).toFixed(3)),
     })),
   };
@@ -166,9 +223,10 @@ if (import.meta.main) {
   else {
     console.log(`load average before ${result.load_before}, after ${result.load_after}`);
     for (const c of result.configs) {
+      const t = Object.entries(c.median_thread_cpu_s).map(([k, v]) => `${k} ${v}`);
       console.log(
         `${c.label}: median ${c.median_wall_s} s wall, ${c.median_cpu_s} s CPU (user+sys); ` +
-          `×${c.speedup_vs_first} vs ${base.label}`,
+          `×${c.speedup_vs_first} vs ${base.label}; by thread: ${t.join(", ")}`,
       );
     }
     console.log(`outputs byte-identical: ${identical}`);
