@@ -12,6 +12,7 @@ import {
 } from "../../src/tokenizer/chat_template.ts";
 import { ChatSession } from "../../src/generate/chat.ts";
 import { loadCheckpoint } from "../../src/model/mod.ts";
+import { assertOneLineError, runCli } from "../_cli.ts";
 import {
   byteTokenizer,
   byteTokenizerJsonWith,
@@ -227,4 +228,36 @@ Deno.test("chat session: a checkpoint's template shapes the prompt, <|im_end|> e
     tok.decode(quiet.feeds[0]),
     "<|im_start|>user\nOi<|im_end|>\n<|im_start|>assistant\n",
   );
+});
+
+Deno.test("CLI: chat reads the checkpoint's tokenizer_config.json; template errors are one line naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeTinyCheckpoint(`${dir}/ckpt`, tinyGpt(256));
+    const config = `${dir}/ckpt/tokenizer_config.json`;
+    const chat = (stdin: string) =>
+      runCli(["chat", "--checkpoint", `${dir}/ckpt`, "--device", "cpu", "--max-tokens", "2"], {
+        permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"],
+        stdin,
+        cwd: dir,
+      });
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({
+        chat_template: "{{ raise_exception('Conversation roles must alternate') }}",
+      }),
+    );
+    let r = await chat("Oi\n");
+    assert.equal(r.code, 0, "the chat goes on after a failed message");
+    assert.doesNotMatch(r.stderr, /plain template/, "a template, not the plain fallback");
+    assert.match(
+      r.stderr,
+      /bentevi: .*tokenizer_config\.json: chat_template failed: Conversation roles must alternate\n/,
+    );
+    await Deno.writeTextFile(config, JSON.stringify({ chat_template: "{% for %}" }));
+    r = await chat("Oi\n");
+    assertOneLineError(r, /tokenizer_config\.json: chat_template does not parse/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
