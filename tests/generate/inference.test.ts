@@ -184,7 +184,10 @@ Deno.test("Llama: KV-cached logits (GQA, MQA) equal a full recompute and the flo
 });
 
 Deno.test("Llama: the caches grow with the tokens fed, not with the context length", async () => {
-  const backend = await createBackend("cpu");
+  for (const backend of await backends()) await cachesGrow(backend);
+});
+
+async function cachesGrow(backend: Backend) {
   // 150 positions: past the 64 the caches start with, fed in pieces that cross both growths.
   const config: LlamaConfig = { ...llamaGqa, contextLength: 150 };
   const weights = weightsFor(config, 8);
@@ -202,14 +205,14 @@ Deno.test("Llama: the caches grow with the tokens fed, not with the context leng
   const full = await model.forwardAll(long);
   for (const [pos, logits] of fed) {
     const d = maxAbsDiff(logits, full.subarray((pos - 1) * V, pos * V));
-    assert.ok(d < 1e-4, `after ${pos} tokens: ${d}`);
+    assert.ok(d < 1e-4, `${backend.kind} after ${pos} tokens: ${d}`);
   }
   model.dispose();
   // A context of 2^30 positions (a lying config.json) costs nothing until tokens come.
   const huge = createLanguageModel(backend, { ...llamaGqa, contextLength: 2 ** 30 }, weights);
   assert.equal((await huge.feed([1, 2, 3])).length, llamaGqa.vocabSize);
   huge.dispose();
-});
+}
 
 Deno.test("RWKV: the carried state equals the full sequence and the float64 reference", async () => {
   for (const backend of await backends()) {
