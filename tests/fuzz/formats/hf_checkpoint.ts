@@ -1,6 +1,7 @@
 /**
- * Hugging Face checkpoint directories in the layouts Bentevi reads besides its own: BF16/F16
- * tensors in shards `model-0000N-of-0000M.safetensors` listed by
+ * Hugging Face checkpoint directories in the layouts Bentevi reads besides its own: a
+ * `LlamaForCausalLM` directory and GPT-2 ones, BF16/F16 tensors in shards
+ * `model-0000N-of-0000M.safetensors` listed by
  * `model.safetensors.index.json`, with a `generation_config.json`. Loaded the way generation
  * loads them (`loadCheckpoint` lazily, weights copied one at a time into a CPU model, two
  * tokens fed). Mutants edit the index and the generation config as JSON, and the shards as
@@ -13,7 +14,7 @@ import { Tokenizer } from "../../../src/tokenizer/mod.ts";
 import { createLanguageModel } from "../../../src/generate/inference.ts";
 import type { FuzzFormat, Seed } from "../harness.ts";
 import { mutateJsonBytes } from "../mutate.ts";
-import { encodeFile, type RefWeights } from "../../_hf_llama.ts";
+import { encodeFile, type RefWeights, tinyLlamaShape, writeHfLlama } from "../../_hf_llama.ts";
 import { mutateSafetensors } from "./checkpoint.ts";
 import { cpuBackend, readTree, tinyGpt, utf8 } from "./_fixtures.ts";
 
@@ -74,6 +75,34 @@ export const hfCheckpoint: FuzzFormat = {
         mutable: Object.keys(files).filter((f) => f !== "tokenizer.json"),
       });
     }
+    // a LlamaForCausalLM directory: GQA, tied head, BF16 in two shards
+    const llama = join(work, "llama-bf16-2");
+    await writeHfLlama(
+      llama,
+      tinyLlamaShape({
+        vocab_size: 260,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 32,
+        tie_word_embeddings: true,
+      }),
+      {
+        dtype: "BF16",
+        shards: 2,
+        seed: 3,
+        tokenizer: Tokenizer.byteLevel().toJSON(),
+        generationConfig: { do_sample: true, temperature: 0.6, top_p: 0.9, eos_token_id: 2 },
+      },
+    );
+    const files = await readTree(llama);
+    seeds.push({
+      label: "llama-bf16-2",
+      files,
+      mutable: Object.keys(files).filter((f) => f !== "tokenizer.json"),
+    });
     return seeds;
   },
   mutate(rng, bytes, file) {
