@@ -131,6 +131,8 @@ export interface BpeOptions {
   byteFallback?: boolean;
   /** Consecutive unknown symbols become one `unk` token (`fuse_unk`). */
   fuseUnk?: boolean;
+  /** The ids of each merge's parts and result (3 per merge), when the caller resolved them. */
+  mergeIds?: Int32Array;
 }
 
 /** A byte-level BPE vocabulary and merge list. */
@@ -138,7 +140,21 @@ export class BpeModel {
   /** Token string (byte-level form) → id. */
   readonly vocab: Map<string, number>;
   /** Merges in rank order, as pairs of token strings. */
-  readonly merges: [string, string][];
+  /** Merges in rank order, as pairs of token strings. */
+  get merges(): [string, string][] {
+    if (!this.mergeList) {
+      const tok: string[] = [];
+      for (const [t, i] of this.vocab) tok[i] = t;
+      const ids = this.mergeIds!;
+      this.mergeList = Array.from(
+        { length: ids.length / 3 },
+        (_, r) => [tok[ids[3 * r]], tok[ids[3 * r + 1]]] as [string, string],
+      );
+    }
+    return this.mergeList;
+  }
+  private mergeList: [string, string][] | undefined;
+  private readonly mergeIds: Int32Array | undefined;
   /** Id of each of the 256 bytes' tokens (-1 when missing). */
   readonly byteIds: Int32Array;
   private readonly ranks: PairTable;
@@ -167,12 +183,20 @@ export class BpeModel {
 
   /**
    * @param vocab token → id
-   * @param merges merge list in rank order; each part and the result must be in `vocab`
+   * @param merges merge list in rank order; each part and the result must be in `vocab`; may
+   *   be null when `options.mergeIds` gives them (the list is then built when first asked for)
    *   (checked by the caller, see hf_json.ts)
    */
-  constructor(vocab: Map<string, number>, merges: [string, string][], options: BpeOptions = {}) {
+  constructor(
+    vocab: Map<string, number>,
+    merges: [string, string][] | null,
+    options: BpeOptions = {},
+  ) {
     this.vocab = vocab;
-    this.merges = merges;
+    this.mergeList = merges ?? undefined;
+    this.mergeIds = options.mergeIds;
+    if (!merges && !options.mergeIds) throw new BenteviError("BpeModel: no merges given");
+    const count = merges ? merges.length : options.mergeIds!.length / 3;
     this.unkId = options.unkId ?? -1;
     this.ignoreMerges = options.ignoreMerges ?? false;
     this.byteLevel = options.byteLevel ?? true;
@@ -189,13 +213,21 @@ export class BpeModel {
       if (f !== undefined) this.fallbackIds[b] = f;
     }
     this.allBytes = this.byteLevel && all;
-    this.ranks = new PairTable(merges.length);
-    this.mergeResult = new Int32Array(merges.length);
-    for (let r = 0; r < merges.length; r++) {
-      const [a, b] = merges[r];
-      const ia = vocab.get(a)!;
-      const ib = vocab.get(b)!;
-      this.mergeResult[r] = vocab.get(a + b)!;
+    this.ranks = new PairTable(count);
+    this.mergeResult = new Int32Array(count);
+    const ids = options.mergeIds;
+    for (let r = 0; r < count; r++) {
+      let ia: number, ib: number;
+      if (ids) {
+        ia = ids[3 * r];
+        ib = ids[3 * r + 1];
+        this.mergeResult[r] = ids[3 * r + 2];
+      } else {
+        const [a, b] = merges![r];
+        ia = vocab.get(a)!;
+        ib = vocab.get(b)!;
+        this.mergeResult[r] = vocab.get(a + b)!;
+      }
       // A pair listed twice keeps its last rank, as Hugging Face's merge map does.
       this.ranks.set(ia, ib, r);
     }

@@ -42,9 +42,17 @@ export const BYTE_ALPHABET: readonly string[] = BYTE_TO_CHAR.slice().sort((a, b)
 export function byteLevelToBytes(token: string): Uint8Array | undefined {
   const out = new Uint8Array(token.length);
   for (let i = 0; i < token.length; i++) {
-    const b = CHAR_TO_BYTE.get(token.charCodeAt(i));
-    if (b === undefined) return undefined;
+    const c = token.charCodeAt(i);
+    const b = c < CODE_TO_BYTE.length ? CODE_TO_BYTE[c] : -1;
+    if (b < 0) return undefined;
     out[i] = b;
   }
   return out;
 }
+
+// CHAR_TO_BYTE as a table (the byte characters are all below U+0144).
+const CODE_TO_BYTE = (() => {
+  const t = new Int16Array(0x144).fill(-1);
+  BYTE_TO_CHAR.forEach((c, b) => t[c.charCodeAt(0)] = b);
+  return t;
+})();

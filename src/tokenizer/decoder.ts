@@ -11,14 +11,30 @@ const utf8 = new TextEncoder();
 
 /** Bytes of each token id, for decoding. */
 export class ByteLevelDecoder {
-  /** `tokenBytes[id]`: the bytes of token `id` (undefined for ids not in the vocabulary). */
-  readonly tokenBytes: (Uint8Array | undefined)[];
+  private table: (Uint8Array | undefined)[] | undefined;
 
   /** @param idToToken token string of each id (byte-level form; added tokens as written). */
-  constructor(idToToken: readonly (string | undefined)[]) {
-    this.tokenBytes = idToToken.map((t) =>
-      t === undefined ? undefined : (byteLevelToBytes(t) ?? utf8.encode(t))
-    );
+  constructor(private readonly idToToken: readonly (string | undefined)[]) {}
+
+  /**
+   * `tokenBytes[id]`: the bytes of token `id` (undefined for ids not in the vocabulary); built
+   * on first use, so that loading a large vocabulary does not pay for it.
+   */
+  get tokenBytes(): (Uint8Array | undefined)[] {
+    for (let id = 0; id < this.idToToken.length; id++) this.bytesOf(id);
+    return this.table!;
+  }
+
+  /** The bytes of token `id` (computed on first use). */
+  bytesOf(id: number): Uint8Array | undefined {
+    this.table ??= new Array(this.idToToken.length);
+    let b = this.table[id];
+    if (b === undefined) {
+      const t = this.idToToken[id];
+      if (t === undefined) return undefined;
+      b = this.table[id] = byteLevelToBytes(t) ?? utf8.encode(t);
+    }
+    return b;
   }
 
   /** Concatenated bytes of `ids`, skipping ids for which `skip(id)` is true. */
@@ -27,14 +43,14 @@ export class ByteLevelDecoder {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (skip?.(id)) continue;
-      total += this.tokenBytes[id]!.length;
+      total += this.bytesOf(id)!.length;
     }
     const out = new Uint8Array(total);
     let off = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (skip?.(id)) continue;
-      const b = this.tokenBytes[id]!;
+      const b = this.bytesOf(id)!;
       out.set(b, off);
       off += b.length;
     }

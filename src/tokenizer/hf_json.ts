@@ -73,46 +73,91 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   if (!v || typeof v !== "object" || Array.isArray(v)) fail(name, "model.vocab must be an object");
   const vocab = new Map<string, number>();
   const byId = new Map<number, string>();
-  for (const [tok, id] of Object.entries(v as Record<string, unknown>)) {
+  const vocabObj = v as Record<string, unknown>;
+  const seen: (string | undefined)[] = [];
+  let maxId = -1, maxTok = "";
+  for (const tok in vocabObj) {
+    const id = vocabObj[tok];
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
       fail(name, `model.vocab[${JSON.stringify(tok)}] is not a token id (${JSON.stringify(id)})`);
     }
+    if (id > 4 * (vocab.size + 1024)) {
+      // far past the tokens so far: checked against the final count below (no huge table)
+      if (byId.has(id)) {
+        fail(
+          name,
+          `model.vocab gives id ${id} to both ${JSON.stringify(byId.get(id))} and ${
+            JSON.stringify(tok)
+          }`,
+        );
+      }
+      byId.set(id, tok);
+    } else {
+      const other = seen[id];
+      if (other !== undefined) {
+        fail(
+          name,
+          `model.vocab gives id ${id} to both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`,
+        );
+      }
+      seen[id] = tok;
+    }
+    if (id > maxId) [maxId, maxTok] = [id, tok];
+    vocab.set(tok, id);
+  }
+  for (let id = 0; id < seen.length; id++) {
+    const t = seen[id];
+    if (t === undefined) continue;
     const other = byId.get(id);
     if (other !== undefined) {
       fail(
         name,
-        `model.vocab gives id ${id} to both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`,
+        `model.vocab gives id ${id} to both ${JSON.stringify(other)} and ${JSON.stringify(t)}`,
       );
     }
-    byId.set(id, tok);
-    vocab.set(tok, id);
+    byId.set(id, t);
   }
   if (vocab.size === 0) fail(name, "model.vocab is empty");
   if (!Array.isArray(m.merges)) fail(name, "model.merges must be an array");
-  const merges: [string, string][] = [];
-  (m.merges as unknown[]).forEach((x, i) => {
-    let pair: [string, string];
+  const rawMerges = m.merges as unknown[];
+  // Ids of each merge's parts and result, resolved once (the model's rank table uses them);
+  // looked up in the parsed object.
+  const mergeIds = new Int32Array(rawMerges.length * 3);
+  // (Object.prototype has no number-valued property, so a number is an own entry.)
+  const idOf = (t: string): number => {
+    const id = vocabObj[t];
+    return typeof id === "number" ? id : -1;
+  };
+  for (let i = 0; i < rawMerges.length; i++) {
+    const x = rawMerges[i];
+    let a: string, b: string;
     if (typeof x === "string") {
-      const parts = x.split(" ");
-      if (parts.length !== 2) fail(name, `model.merges[${i}] ${JSON.stringify(x)} is not "a b"`);
-      pair = [parts[0], parts[1]];
+      const sp = x.indexOf(" ");
+      if (sp < 0 || x.indexOf(" ", sp + 1) >= 0) {
+        fail(name, `model.merges[${i}] ${JSON.stringify(x)} is not "a b"`);
+      }
+      a = x.slice(0, sp);
+      b = x.slice(sp + 1);
     } else if (
       Array.isArray(x) && x.length === 2 && typeof x[0] === "string" && typeof x[1] === "string"
     ) {
-      pair = [x[0], x[1]];
+      a = x[0];
+      b = x[1];
     } else fail(name, `model.merges[${i}] is not a pair of strings`);
-    for (const t of [pair[0], pair[1], pair[0] + pair[1]]) {
-      if (!vocab.has(t)) {
-        fail(
-          name,
-          `model.merges[${i}] ${JSON.stringify(pair)}: ${
-            JSON.stringify(t)
-          } is not in the vocabulary`,
-        );
-      }
+    const ia = idOf(a), ib = idOf(b), iab = idOf(a + b);
+    if (ia < 0 || ib < 0 || iab < 0) {
+      const t = ia < 0 ? a : ib < 0 ? b : a + b;
+      fail(
+        name,
+        `model.merges[${i}] ${JSON.stringify([a, b])}: ${
+          JSON.stringify(t)
+        } is not in the vocabulary`,
+      );
     }
-    merges.push(pair);
-  });
+    mergeIds[3 * i] = ia;
+    mergeIds[3 * i + 1] = ib;
+    mergeIds[3 * i + 2] = iab;
+  }
   for (const k of ["continuing_subword_prefix", "end_of_word_suffix"]) {
     if (m[k] !== undefined && m[k] !== null && m[k] !== "") {
       fail(name, `model.${k} ${JSON.stringify(m[k])} is not supported (only null or "")`);
@@ -191,17 +236,16 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
   }
   // Ids index tables (id → token, embedding rows): they must number the tokens densely
   // enough. Real files use every id below their token count; a little slack is allowed.
-  const tokenCount = new Set([...vocab.keys(), ...addedTokens.map((t) => t.content)]).size;
+  let tokenCount = vocab.size;
+  for (const c of new Set(addedTokens.map((t) => t.content))) if (!vocab.has(c)) tokenCount++;
   const idLimit = 2 * tokenCount + 256;
-  for (const [tok, id] of vocab) {
-    if (id >= idLimit) {
-      fail(
-        name,
-        `model.vocab[${
-          JSON.stringify(tok)
-        }] has id ${id}, far past the ${tokenCount} tokens the file defines (ids must be below ${idLimit})`,
-      );
-    }
+  if (maxId >= idLimit) {
+    fail(
+      name,
+      `model.vocab[${
+        JSON.stringify(maxTok)
+      }] has id ${maxId}, far past the ${tokenCount} tokens the file defines (ids must be below ${idLimit})`,
+    );
   }
   addedTokens.forEach((t, i) => {
     if (t.id >= idLimit) {
@@ -234,7 +278,8 @@ export function partsFromHF(json: unknown, name: string): TokenizerParts {
     if (e instanceof BenteviError && !e.message.startsWith(name)) fail(name, e.message);
     throw e;
   }
-  const model = new BpeModel(vocab, merges, {
+  const model = new BpeModel(vocab, null, {
+    mergeIds,
     unkId,
     ignoreMerges,
     byteLevel: preTokenizer.byteLevel,

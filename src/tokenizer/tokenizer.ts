@@ -593,12 +593,12 @@ export class Tokenizer {
     let position = 0;
     if (this.byteDecoder) {
       const td = new TextDecoder();
-      const bytes = this.byteDecoder.tokenBytes;
+      const dec = this.byteDecoder;
       return {
         push: (id: number) => {
           this.checkId(id, position++);
           if (options.skipSpecialTokens && this.specialIds.has(id)) return "";
-          return td.decode(bytes[id]!, { stream: true });
+          return td.decode(dec.bytesOf(id)!, { stream: true });
         },
         flush: () => td.decode(),
       };
