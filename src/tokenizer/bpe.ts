@@ -317,7 +317,18 @@ export class BpeModel {
   private modelText(piece: string): string {
     if (!this.byteLevel) return piece;
     let s = "";
-    for (const b of utf8.encode(piece)) s += BYTE_TO_CHAR[b];
+    for (let i = 0; i < piece.length; i++) {
+      const c = piece.charCodeAt(i);
+      if (c < 0x80) s += BYTE_TO_CHAR[c];
+      else if (c < 0x800) s += BYTE_TO_CHAR[0xc0 | (c >> 6)] + BYTE_TO_CHAR[0x80 | (c & 63)];
+      else {
+        // Three- and four-byte characters (a lone surrogate as U+FFFD) via the encoder.
+        const lo = piece.charCodeAt(i + 1);
+        const pair = c >= 0xd800 && c <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff;
+        for (const b of utf8.encode(piece.slice(i, pair ? i + 2 : i + 1))) s += BYTE_TO_CHAR[b];
+        if (pair) i++;
+      }
+    }
     return s;
   }
 
