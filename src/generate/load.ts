@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { createBackend, type DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -86,7 +87,13 @@ export async function openGenerationModel(
     ckpt.weights,
     ckpt.weightsSource,
   );
-  return { model, tokenizer, tokenizerPath: tokPath, dir, generation: ckpt.generation };
+  // Without a generation_config.json, config.json's eos_token_id (as transformers does).
+  const eos = (ckpt.config as { eosTokenId?: number | number[] }).eosTokenId;
+  const generation = ckpt.generation ??
+    (eos !== undefined
+      ? { source: join(ckpt.dir, "config.json"), eosTokenIds: [eos].flat() }
+      : undefined);
+  return { model, tokenizer, tokenizerPath: tokPath, dir, generation };
 }
 
 /** What {@link perplexity} returns. */

@@ -2,7 +2,8 @@
  * `generation_config.json`: the sampling defaults a Hugging Face checkpoint ships with
  * (`temperature`, `top_p`, `top_k`, `repetition_penalty`, `max_new_tokens`, `do_sample`,
  * `eos_token_id`). `generate` and `chat` use them where the command line leaves a knob at
- * its default; other fields (`max_length`, `pad_token_id`, beam search…) are ignored. A field
+ * its default (without the file, `config.json`'s `eos_token_id` still ends the text, as in
+ * `transformers`); other fields (`max_length`, `pad_token_id`, beam search…) are ignored. A field
  * of the wrong type or out of range is a {@link BenteviError} naming the file and the field.
  *
  * @module

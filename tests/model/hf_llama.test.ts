@@ -309,3 +309,36 @@ Deno.test("HF Llama: a 1M-position context allocates on use; the cache grows and
     model.backend.destroy();
   }
 });
+
+Deno.test("HF Llama: without generation_config.json, config.json's eos_token_id ends the text", async () => {
+  const dir = join(tmp, "eos");
+  await writeHfLlama(dir, tinyLlamaShape({ eos_token_id: 299 }), { tokenizer: byteTokenizer });
+  const gen = async () => {
+    const r = await runCliInProcess(
+      "generate",
+      "--checkpoint",
+      dir,
+      "--prompt",
+      "Olá",
+      "--device",
+      "cpu",
+      "--temperature",
+      "0",
+      "--max-tokens",
+      "4",
+      "--json",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { tokens: number[]; finish_reason: string };
+  };
+  const free = await gen();
+  assert.equal(free.tokens.length, 4);
+  const config = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  await Deno.writeTextFile(
+    join(dir, "config.json"),
+    JSON.stringify({ ...config, eos_token_id: [7, free.tokens[0]] }),
+  );
+  const ended = await gen();
+  assert.deepEqual(ended.tokens, []);
+  assert.equal(ended.finish_reason, "end-of-text");
+});
