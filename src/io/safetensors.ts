@@ -185,6 +185,42 @@ function headerLength(first8: Uint8Array, fileSize: number, name: string): numbe
 let f16Table: Float32Array | undefined;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Converts `data.length` values of `dtype` from `raw` (little-endian) into `data`. */
+function convertInto(raw: Uint8Array, dtype: SafetensorsDType, data: Float32Array): void {
+  const count = data.length;
+  const aligned = (w: number) => LITTLE_ENDIAN && raw.byteOffset % w === 0;
+  if (dtype === "F32") {
+    if (LITTLE_ENDIAN) {
+      new Uint8Array(data.buffer, data.byteOffset, count * 4).set(raw.subarray(0, count * 4));
+    } else {
+      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let i = 0; i < count; i++) data[i] = rv.getFloat32(i * 4, true);
+    }
+  } else if (dtype === "F64") {
+    const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < count; i++) data[i] = rv.getFloat64(i * 8, true);
+  } else {
+    let u16: Uint16Array;
+    if (aligned(2)) u16 = new Uint16Array(raw.buffer, raw.byteOffset, count);
+    else {
+      u16 = new Uint16Array(count);
+      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let i = 0; i < count; i++) u16[i] = rv.getUint16(i * 2, true);
+    }
+    if (dtype === "BF16") {
+      const bits = new Int32Array(data.buffer, data.byteOffset, count);
+      for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
+    } else {
+      if (!f16Table) {
+        f16Table = new Float32Array(65536);
+        for (let h = 0; h < 65536; h++) f16Table[h] = halfToFloat(h);
+      }
+      const table = f16Table;
+      for (let i = 0; i < count; i++) data[i] = table[u16[i]];
+    }
+  }
+}
+
 /**
  * Converts the raw little-endian bytes of one tensor to F32 (`raw.length` must be
  * `count · width`). With `finite`, a NaN or ±∞ is refused naming `name` and `tensor`.
@@ -204,36 +240,7 @@ export function convertTensorBytes(
   options: DecodeSafetensorsOptions & { name?: string; tensor?: string } = {},
 ): Float32Array {
   const data = new Float32Array(count);
-  const aligned = (w: number) => LITTLE_ENDIAN && raw.byteOffset % w === 0;
-  if (dtype === "F32") {
-    if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(raw.subarray(0, count * 4));
-    else {
-      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let i = 0; i < count; i++) data[i] = rv.getFloat32(i * 4, true);
-    }
-  } else if (dtype === "F64") {
-    const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    for (let i = 0; i < count; i++) data[i] = rv.getFloat64(i * 8, true);
-  } else {
-    let u16: Uint16Array;
-    if (aligned(2)) u16 = new Uint16Array(raw.buffer, raw.byteOffset, count);
-    else {
-      u16 = new Uint16Array(count);
-      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let i = 0; i < count; i++) u16[i] = rv.getUint16(i * 2, true);
-    }
-    if (dtype === "BF16") {
-      const bits = new Int32Array(data.buffer);
-      for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
-    } else {
-      if (!f16Table) {
-        f16Table = new Float32Array(65536);
-        for (let h = 0; h < 65536; h++) f16Table[h] = halfToFloat(h);
-      }
-      const table = f16Table;
-      for (let i = 0; i < count; i++) data[i] = table[u16[i]];
-    }
-  }
+  convertInto(raw, dtype, data);
   if (options.finite) convertCheck(data, options.name ?? "safetensors", options.tensor ?? "?");
   return data;
 }
@@ -423,34 +430,46 @@ export function readTensorSync(
   const e = header.tensors.get(tensor);
   if (!e) throw new BenteviError(`${header.path}: no tensor ${tensor}`);
   const path = header.path;
+  const data = new Float32Array(e.count);
   let file: Deno.FsFile | undefined;
-  let raw: Uint8Array;
   try {
     file = Deno.openSync(path, { read: true });
     if (file.statSync().size !== header.fileSize) {
       throw new BenteviError(`${path}: the file changed while it was being read`);
     }
-    // An F32 tensor is read straight into its array; others through one raw buffer.
-    raw = new Uint8Array(e.end - e.begin);
     file.seekSync(e.begin, Deno.SeekMode.Start);
-    let off = 0;
-    while (off < raw.length) {
-      const n = file.readSync(raw.subarray(off));
-      if (n === null) throw new BenteviError(`${path}: the file ended early (was it truncated?)`);
-      off += n;
+    const fill = (buf: Uint8Array) => {
+      for (let off = 0; off < buf.length;) {
+        const n = file!.readSync(buf.subarray(off));
+        if (n === null) throw new BenteviError(`${path}: the file ended early (was it truncated?)`);
+        off += n;
+      }
+    };
+    if (e.dtype === "F32" && LITTLE_ENDIAN) fill(new Uint8Array(data.buffer));
+    else {
+      // Other dtypes go through one reused chunk buffer: no raw copy of the tensor is held.
+      const width = DTYPE_BYTES[e.dtype];
+      scratch ??= new Uint8Array(CHUNK_BYTES);
+      for (let done = 0; done < e.count;) {
+        const n = Math.min(e.count - done, CHUNK_BYTES / width);
+        const raw = scratch.subarray(0, n * width);
+        fill(raw);
+        convertInto(raw, e.dtype, data.subarray(done, done + n));
+        done += n;
+      }
     }
   } catch (err) {
     throw fsError(err, path);
   } finally {
     file?.close();
   }
-  if (e.dtype === "F32" && LITTLE_ENDIAN) {
-    const data = new Float32Array(raw.buffer);
-    if (options.finite) convertCheck(data, path, tensor);
-    return data;
-  }
-  return convertTensorBytes(raw, e.dtype, e.count, { ...options, name: path, tensor });
+  if (options.finite) convertCheck(data, path, tensor);
+  return data;
 }
+
+/** The chunk non-F32 tensors are read through (a multiple of every dtype's width). */
+const CHUNK_BYTES = 1 << 22;
+let scratch: Uint8Array | undefined;
 
 /** Refuses a NaN or ±∞ in `data`, naming the file and the tensor. */
 function convertCheck(data: Float32Array, name: string, tensor: string): void {

@@ -315,3 +315,22 @@ Deno.test("generate: generation_config.json defaults apply, flags win, eos ends"
   assert.match(bad.stderr, /generation_config\.json: field "top_p"/);
   await Deno.remove(join(dir, "generation_config.json"));
 });
+
+Deno.test("a tensor larger than the read chunk converts whole (BF16, F16)", async () => {
+  const n = 2_500_007; // 5 MB of 16-bit values: two chunks and a bit
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i) * (1 + (i % 97));
+  for (const dtype of ["BF16", "F16"] as const) {
+    const path = join(tmp, `big-${dtype}.safetensors`);
+    const small = { shape: [3], data: new Float64Array([1, 2, 3]) };
+    await Deno.writeFile(
+      path,
+      encodeFile(new Map([["a", small], ["big", { shape: [n], data }]]), () => dtype),
+    );
+    const got = (await readSafetensors(path, { finite: true })).tensors.get("big")!.data;
+    assert.equal(got.length, n);
+    for (let i = 0; i < n; i++) {
+      if (got[i] !== roundTo(data[i], dtype)) assert.fail(`${dtype}[${i}]: ${got[i]}`);
+    }
+  }
+});
