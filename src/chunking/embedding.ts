@@ -43,7 +43,7 @@ export async function modelEmbedder(
   checkpoint: string,
   options: { tokenizerPath?: string } = {},
 ): Promise<ModelEmbedder> {
-  const ckpt = await loadCheckpoint(checkpoint);
+  const ckpt = await loadCheckpoint(checkpoint, { lazy: true }); // only the embeddings are read
   const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
   if (!tokPath) {
     throw new BenteviError(`${checkpoint}: no tokenizer.json in the checkpoint (pass --tokenizer)`);

@@ -168,9 +168,22 @@ export class ParameterStore {
     return out;
   }
 
-  /** Uploads canonical weights. */
+  /**
+   * Uploads canonical weights, one at a time into their place in the parameters (no flat copy
+   * of the model: lazily loaded weights are read from disk one tensor at a time).
+   */
   load(weights: Map<string, NamedTensor>): void {
-    this.backend.write(this.params, this.pack(weights));
+    for (const s of this.layout.specs) {
+      if (!weights.get(s.name)) throw new Error(`missing weight ${s.name}`);
+    }
+    this.layout.specs.forEach((s, i) => {
+      const data = weights.get(s.name)!.data; // read once
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== size) {
+        throw new Error(`weight ${s.name}: ${data.length} values, the layout needs ${size}`);
+      }
+      this.backend.write(this.params, data, this.layout.offsets[i]);
+    });
   }
 
   /** Reads the parameters back as canonical weights. */

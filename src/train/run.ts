@@ -327,7 +327,7 @@ export async function evaluateCheckpoint(
 ): Promise<EvalResult & { checkpoint: string }> {
   const log = o.log ?? (() => {});
   const dir = await resolveCheckpointDir(checkpoint);
-  const ckpt = await loadCheckpoint(dir);
+  const ckpt = await loadCheckpoint(dir, { lazy: true }); // weights read into the store one by one
   if (!ckpt.tokenizerPath) {
     throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
   }
