@@ -374,7 +374,7 @@ export class BpeModel {
         continue;
       }
       if (this.byteFallback) {
-        const bytes = utf8.encode(ch);
+        const bytes = cp < 0x80 ? [cp] : utf8.encode(ch);
         let ok = true;
         for (const b of bytes) if (this.fallbackIds[b] < 0) ok = false;
         if (ok) {

@@ -125,6 +125,10 @@ export class Replace implements Normalizer {
     }
   }
   normalize(text: string): string {
+    // A literal pattern needs no regex (the function keeps "$" in the content literal).
+    if ("String" in this.pattern && this.pattern.String !== "") {
+      return text.replaceAll(this.pattern.String, () => this.content);
+    }
     return text.replace(this.regex, () => this.content);
   }
   normalizeAligned(a: Aligned): Aligned {
