@@ -20,6 +20,7 @@ import {
   charCounter,
   type Chunk,
   type ChunkOptions,
+  OWN_TOKENS,
   type ResolvedOptions,
   resolveOptions,
   type Strategy,
@@ -85,7 +86,7 @@ export class Chunker {
     this.isChars = o.counter === charCounter;
     this.unitCap = Math.max(UNIT_CAP, 64 * o.maxTokens);
     const counter = o.counter;
-    this.count = (t: string) => counter.countTokens(t);
+    this.count = (t: string) => counter.countTokens(t, OWN_TOKENS);
   }
 
   /** Adds text; returns the chunks it completed. */

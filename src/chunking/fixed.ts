@@ -7,7 +7,7 @@
  */
 import { charClasses, SPACE } from "../text/chars.ts";
 import { BOUNDARY } from "../text/sentences.ts";
-import type { TokenCounter } from "./types.ts";
+import { OWN_TOKENS, type TokenCounter } from "./types.ts";
 import type { Units } from "./units.ts";
 
 /** What {@link fixedCut} needs from the engine. */
@@ -100,7 +100,7 @@ function tokenCut(
 ): number | null {
   const window = f.text(pos, hi);
   if (f.counter.encodeWithOffsets) {
-    const { ids, offsets } = f.counter.encodeWithOffsets(window);
+    const { ids, offsets } = f.counter.encodeWithOffsets(window, OWN_TOKENS);
     if (ids.length <= f.budget) {
       if (!last) return null;
       if (atEnd) return f.textEnd;
@@ -110,14 +110,14 @@ function tokenCut(
       for (const k of [f.budget, f.budget - 1]) {
         const cut = pos + offsets[k][0];
         if (cut <= pos) continue;
-        const n = f.counter.countTokens(f.text(pos, cut));
+        const n = f.counter.countTokens(f.text(pos, cut), OWN_TOKENS);
         if (n <= f.budget) {
           f.counted?.(cut, n);
           return cut;
         }
       }
     }
-  } else if (!last && f.counter.countTokens(window) <= f.budget) return null;
+  } else if (!last && f.counter.countTokens(window, OWN_TOKENS) <= f.budget) return null;
   return f.largestFit(pos, hi);
 }
 

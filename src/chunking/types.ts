@@ -20,16 +20,23 @@ export interface Chunk {
   text: string;
 }
 
+/** Counting options of the chunker: a chunk's own tokens (no template tokens such as `<s>`). */
+export const OWN_TOKENS: { readonly addSpecialTokens: false } = { addSpecialTokens: false };
+
 /**
  * What a budget is measured with. Any Bentevi `Tokenizer` fits (it has `countTokens` and
  * `encodeWithOffsets`); {@link charCounter} measures characters.
  */
 export interface TokenCounter {
-  /** Number of tokens of `text` on its own. */
-  countTokens(text: string): number;
+  /**
+   * Number of tokens of `text` on its own. The chunker passes `addSpecialTokens: false`: a
+   * chunk's size is its own tokens, not those a tokenizer's template adds (e.g. `<s>`).
+   */
+  countTokens(text: string, options?: { addSpecialTokens?: boolean }): number;
   /** Token ids with each token's `[start, end)` UTF-16 offsets in `text` (lets `fixed` cut exactly at N tokens). */
   encodeWithOffsets?(
     text: string,
+    options?: { addSpecialTokens?: boolean },
   ): { ids: ArrayLike<number>; offsets: ArrayLike<readonly [number, number]> };
   /** True when the count of a concatenation is always the sum of the counts (characters). */
   readonly additive?: boolean;

@@ -203,3 +203,18 @@ Deno.test("CLI: tokenizer encode adds the template's tokens unless --no-special-
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chunk budgets count a chunk's own tokens, not the template's <s>", async () => {
+  const { chunkText } = await import("../../src/chunking/mod.ts");
+  const tok = Tokenizer.fromJSON(base(), "t.json");
+  const text = "ab ".repeat(40).trim();
+  for (const strategy of ["fixed", "recursive"] as const) {
+    const chunks = chunkText(text, { strategy, maxTokens: 10, counter: tok });
+    for (const c of chunks) {
+      // "ab" is one token ("▁ab"): a chunk of 10 tokens holds 10 of them.
+      assert.ok(tok.countTokens(c.text, { addSpecialTokens: false }) <= 10, c.text);
+    }
+    // The first chunk fills the budget; counting <s> too would leave room for 9.
+    assert.equal(tok.countTokens(chunks[0].text, { addSpecialTokens: false }), 10, strategy);
+  }
+});
