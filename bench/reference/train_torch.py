@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """PyTorch reference for Bentevi's "within 3%" learning check (not used by the tests).
 
-Trains the same tiny GPT-2 / RWKV-4 configuration as Bentevi on the same llm.c token files,
+Trains the same tiny GPT-2 / RWKV-4 / Llama configuration as Bentevi on the same llm.c token files,
 with the same batch sampler (a port of src/data/dataset/loader.ts' seeded xoshiro128**
 windows), the same schedule (linear warmup + cosine to min-lr, src/train/schedule.ts), AdamW
 with the same decay groups (matrices of linear layers only; no decay on norms, biases,
-embeddings and RWKV time vectors), the same global-norm clipping, and the same evaluation
+embeddings and RWKV time vectors; an untied Llama head decays), the same global-norm clipping, and the same evaluation
 (consecutive windows of the validation file, src/train/evaluate.ts). Initialisation follows
-the same distributions (GPT-2/nanoGPT; BlinkDL RWKV-4) with PyTorch's own random numbers.
+the same distributions (GPT-2/nanoGPT, which Llama's follows; BlinkDL RWKV-4) with PyTorch's own random numbers.
 
 Usage (Debian's python3-torch; see bench/README or docs/readme/training.md):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2 \\
@@ -30,6 +30,10 @@ import torch.nn.functional as F
 PRESETS = {
     "gpt-micro": dict(arch="gpt", contextLength=128, dModel=128, nLayer=4, nHead=4, mlpDim=512),
     "gpt-mini": dict(arch="gpt", contextLength=256, dModel=256, nLayer=6, nHead=8, mlpDim=1024),
+    "llama-micro": dict(arch="llama", contextLength=128, dModel=128, nLayer=4, nHead=4, nKvHead=2,
+                        headDim=32, ffnDim=384, rmsNormEps=1e-5, ropeTheta=10000.0, tieEmbeddings=True),
+    "llama-mini": dict(arch="llama", contextLength=256, dModel=256, nLayer=6, nHead=8, nKvHead=4,
+                       headDim=32, ffnDim=768, rmsNormEps=1e-5, ropeTheta=10000.0, tieEmbeddings=True),
     "rwkv-micro": dict(arch="rwkv", contextLength=128, dModel=256, nLayer=4, ffnDim=1024),
     "rwkv-mini": dict(arch="rwkv", contextLength=256, dModel=384, nLayer=6, ffnDim=1344),
 }
@@ -201,6 +205,75 @@ class RWKV(nn.Module):
         return [p for n, p in s.named_parameters() if p.dim() == 2 and n != "emb"]
 
 
+def rope_tables(T, hd, theta):
+    # float64 on the host, rounded to float32 — as Bentevi computes its tables.
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    return torch.cos(ang).float(), torch.sin(ang).float()
+
+
+def rotate(x, cos, sin):
+    # Hugging Face rotate_half layout: pairs (i, i + hd/2).
+    h = x.shape[-1] // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+
+
+class Llama(nn.Module):
+    """LlamaForCausalLM: RMSNorm, RoPE (rotate_half), SwiGLU, grouped-query attention, no biases."""
+
+    def __init__(s, V, c):
+        super().__init__()
+        C, L, H, KV = c["dModel"], c["nLayer"], c["nHead"], c["nKvHead"]
+        hd, Fd = c["headDim"], c["ffnDim"]
+        s.H, s.KV, s.hd, s.eps = H, KV, hd, c["rmsNormEps"]
+        s.cos, s.sin = rope_tables(c["contextLength"], hd, c["ropeTheta"])
+        s.embed = nn.Parameter(torch.randn(V, C) * 0.02)
+        proj = 0.02 / math.sqrt(2 * L)
+
+        def lin(out, inp, std):
+            m = nn.Linear(inp, out, bias=False)
+            nn.init.normal_(m.weight, 0.0, std)
+            return m
+
+        s.blocks = nn.ModuleList()
+        for _ in range(L):
+            b = nn.Module()
+            b.input_norm = nn.Parameter(torch.ones(C)); b.post_norm = nn.Parameter(torch.ones(C))
+            b.q = lin(H * hd, C, 0.02); b.k = lin(KV * hd, C, 0.02); b.v = lin(KV * hd, C, 0.02)
+            b.o = lin(C, H * hd, proj)
+            b.gate = lin(Fd, C, 0.02); b.up = lin(Fd, C, 0.02); b.down = lin(C, Fd, proj)
+            s.blocks.append(b)
+        s.norm = nn.Parameter(torch.ones(C))
+        s.head = None if c.get("tieEmbeddings", False) else nn.Parameter(torch.randn(V, C) * 0.02)
+
+    def rms(s, x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + s.eps) * w
+
+    def forward(s, idx):
+        B, T = idx.shape
+        H, KV, hd = s.H, s.KV, s.hd
+        cos, sin = s.cos[:T], s.sin[:T]
+        x = s.embed[idx]
+        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        for b in s.blocks:
+            h = s.rms(x, b.input_norm)
+            q = rotate(b.q(h).view(B, T, H, hd).transpose(1, 2), cos, sin)
+            k = rotate(b.k(h).view(B, T, KV, hd).transpose(1, 2), cos, sin)
+            v = b.v(h).view(B, T, KV, hd).transpose(1, 2)
+            k = k.repeat_interleave(H // KV, dim=1); v = v.repeat_interleave(H // KV, dim=1)
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+            att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+            x = x + b.o((att @ v).transpose(1, 2).reshape(B, T, H * hd))
+            h = s.rms(x, b.post_norm)
+            x = x + b.down(F.silu(b.gate(h)) * b.up(h))
+        return s.rms(x, s.norm) @ (s.embed if s.head is None else s.head).t()
+
+    def decay_params(s):
+        # As src/model/llama/weights.ts: every matrix but the embeddings (an untied head decays).
+        return [p for n, p in s.named_parameters() if p.dim() == 2 and n != "embed"]
+
+
 # ---- schedule and evaluation (same rules as src/train) -------------------------------------
 def learning_rate(step, lr, min_lr, warmup, decay_steps):
     if step < warmup:
@@ -260,6 +333,18 @@ def load_bentevi(dir):
                                   (b.c_fc, "mlp.c_fc"), (b.mlp_proj, "mlp.c_proj")):
                     lin.weight.copy_(w[p + name + ".weight"].t()); lin.bias.copy_(w[p + name + ".bias"])
             m.ln_f.weight.copy_(w["ln_f.weight"]); m.ln_f.bias.copy_(w["ln_f.bias"])
+        elif cfg["arch"] == "llama":
+            m = Llama(V, cfg)
+            m.embed.copy_(w["model.embed_tokens.weight"]); m.norm.copy_(w["model.norm.weight"])
+            if m.head is not None:
+                m.head.copy_(w["lm_head.weight"])
+            for i, b in enumerate(m.blocks):
+                p = f"model.layers.{i}."
+                b.input_norm.copy_(w[p + "input_layernorm.weight"]); b.post_norm.copy_(w[p + "post_attention_layernorm.weight"])
+                for lin, name in ((b.q, "self_attn.q_proj"), (b.k, "self_attn.k_proj"), (b.v, "self_attn.v_proj"),
+                                  (b.o, "self_attn.o_proj"), (b.gate, "mlp.gate_proj"), (b.up, "mlp.up_proj"),
+                                  (b.down, "mlp.down_proj")):
+                    lin.weight.copy_(w[p + name + ".weight"])
         else:
             m = RWKV(V, cfg)
             m.emb.copy_(w["emb.weight"]); m.head.copy_(w["head.weight"])
@@ -303,7 +388,7 @@ def main():
         print("RESULT " + json.dumps(dict(checkpoint=a.parity, val_loss=loss, val_accuracy=acc)))
         return
     cfg = PRESETS[a.model]
-    model = (GPT if cfg["arch"] == "gpt" else RWKV)(a.vocab, {**cfg, "contextLength": T})
+    model = {"gpt": GPT, "llama": Llama, "rwkv": RWKV}[cfg["arch"]](a.vocab, {**cfg, "contextLength": T})
     train = read_tokens(a.train)
     decay = model.decay_params()
     ids = {id(p) for p in decay}
