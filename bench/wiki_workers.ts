@@ -6,9 +6,13 @@
  * the outputs of all runs are checked to be byte-identical (exit 1 if not).
  *
  * ```sh
- * deno run --allow-read --allow-write --allow-env --allow-ffi --allow-run \
- *   bench/wiki_workers.ts /tmp/ptlike.xml.bz2 --rounds 5 [--workers 1,2] [--shard-mb 8] [--json]
+ * deno run -A bench/wiki_workers.ts /tmp/ptlike.xml.bz2 --rounds 5 [--workers 1,2] [--shard-mb 8] [--json]
  * ```
+ *
+ * Permissions: `-A`, because Deno gates `/proc/loadavg` and other processes' `/proc/PID/…`
+ * behind `--allow-all` (with the five usual flags it stops at the first `/proc` read). The
+ * `bentevi wiki` children it runs get only `--allow-read --allow-write --allow-env
+ * --allow-ffi --allow-run`.
  *
  * `--baseline DIR` adds the same runs of another checkout's `cli.ts` (e.g. one made with
  * `git worktree add /tmp/base main`), alternated with this one's: before and after in one run.
