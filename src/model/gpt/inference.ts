@@ -11,13 +11,12 @@ import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import {
-  checkTokenId,
-  freeAll,
   HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
   uploadWeights,
 } from "../inference_support.ts";
+import { KvCachedModel } from "../kv_cached_model.ts";
 import type { GptConfig } from "./config.ts";
 import { gptWeightSpecs } from "./weights.ts";
 
@@ -40,19 +39,16 @@ interface GptWorkspace {
 }
 
 /** GPT-2 with a KV cache. See the module documentation. */
-export class GptInference implements LanguageModel {
+export class GptInference extends KvCachedModel<GptWorkspace> implements LanguageModel {
   readonly config: GptConfig;
   readonly backend: Backend;
   readonly maxContext: number;
   #w: Map<string, Tensor>;
   #k: Tensor[] = [];
   #v: Tensor[] = [];
-  #tokens: number[] = [];
-  #one: GptWorkspace | undefined;
   #headSliceBytes: number;
   #wteHost: Float32Array;
   #wpeHost: Float32Array;
-  #disposed = false;
 
   /**
    * Uploads `weights` and allocates the caches (`[1, contextLength, C]` per layer).
@@ -65,6 +61,7 @@ export class GptInference implements LanguageModel {
     source = "checkpoint",
     headSliceBytes = HEAD_SLICE_BYTES,
   ) {
+    super();
     this.#headSliceBytes = headSliceBytes;
     this.backend = backend;
     this.config = config;
@@ -78,16 +75,12 @@ export class GptInference implements LanguageModel {
     }
   }
 
-  get tokens(): readonly number[] {
-    return this.#tokens;
-  }
-
   #weight(name: string): Tensor {
     return this.#w.get(name)!;
   }
 
   /** Buffers for a block of `T` positions (`head`: also the final LayerNorm and logits). */
-  #workspace(T: number, cached: boolean, head: boolean): GptWorkspace {
+  protected workspace(T: number, cached: boolean, head: boolean): GptWorkspace {
     const b = this.backend, c = this.config, C = c.dModel, M = c.mlpDim;
     const all: Tensor[] = [];
     const z = (shape: number[], dtype: "f32" | "i32" = "f32") => {
@@ -114,13 +107,8 @@ export class GptInference implements LanguageModel {
     };
   }
 
-  /** The one-token workspace, kept for the life of the model (decode steps allocate nothing). */
-  #step(): GptWorkspace {
-    return this.#one ??= this.#workspace(1, true, true);
-  }
-
   /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
-  #blocks(ids: readonly number[], pos: number, ws: GptWorkspace): void {
+  protected blocks(ids: readonly number[], pos: number, ws: GptWorkspace): void {
     const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
     const { x, ln, mean, rstd, qkv, att, fc, g } = ws;
     const dims = { B: 1, T, C, NH: c.nHead };
@@ -163,7 +151,7 @@ export class GptInference implements LanguageModel {
   }
 
   /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
-  async #head(ws: GptWorkspace): Promise<Float32Array> {
+  protected async head(ws: GptWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
     const wte = this.#weight("wte.weight"), logits = ws.logits;
     b.layerNorm({
@@ -178,60 +166,8 @@ export class GptInference implements LanguageModel {
     return await headLogits(b, ws.ln, wte, logits, { T, V, C }, this.#headSliceBytes);
   }
 
-  async feed(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new Error("feed: no tokens");
-    const pos = this.#tokens.length;
-    if (pos + ids.length > this.maxContext) {
-      throw new BenteviError(
-        `the context holds ${this.maxContext} tokens; ${pos} used, ${ids.length} more do not fit`,
-      );
-    }
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    // Prefill all but the last token without the head, then the last one with it: the
-    // head (the biggest matmul with a large vocabulary) runs for one row only.
-    if (ids.length > 1) {
-      const ws = this.#workspace(ids.length - 1, true, false);
-      try {
-        this.#blocks(ids.slice(0, -1), pos, ws);
-      } finally {
-        freeAll(this.backend, ws.all);
-      }
-    }
-    const one = this.#step();
-    this.#blocks(ids.slice(-1), pos + ids.length - 1, one);
-    const out = await this.#head(one);
-    this.#tokens.push(...ids);
-    return out;
-  }
-
-  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0 || ids.length > this.maxContext) {
-      throw new BenteviError(`forwardAll needs 1…${this.maxContext} tokens, got ${ids.length}`);
-    }
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    const ws = this.#workspace(ids.length, false, true);
-    try {
-      this.#blocks(ids, 0, ws);
-      return await this.#head(ws);
-    } finally {
-      freeAll(this.backend, ws.all);
-    }
-  }
-
-  reset(): void {
-    this.#tokens = [];
-  }
-
-  truncate(n: number): boolean {
-    if (n < 0 || n > this.#tokens.length) return false;
-    this.#tokens.length = n; // later positions of the cache are simply overwritten
-    return true;
-  }
-
   async exportState(): Promise<Map<string, NamedTensor>> {
-    const T = this.#tokens.length, C = this.config.dModel;
+    const T = this.tokens.length, C = this.config.dModel;
     const m = new Map<string, NamedTensor>();
     for (let l = 0; l < this.config.nLayer; l++) {
       const k = await this.backend.read(this.#k[l]) as Float32Array;
@@ -256,16 +192,10 @@ export class GptInference implements LanguageModel {
         if (T > 0) this.backend.write(cache, t.data);
       }
     }
-    this.#tokens = [...tokens];
+    this.setTokens(tokens);
   }
 
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    freeAll(this.backend, [...this.#w.values(), ...this.#k, ...this.#v, ...(this.#one?.all ?? [])]);
-  }
-
-  #check() {
-    if (this.#disposed) throw new Error("model used after dispose()");
+  protected ownedTensors(): Tensor[] {
+    return [...this.#w.values(), ...this.#k, ...this.#v];
   }
 }

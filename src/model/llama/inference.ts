@@ -16,13 +16,13 @@ import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import {
   checkedWeight,
-  checkTokenId,
   freeAll,
   HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
   uploadWeights,
 } from "../inference_support.ts";
+import { KvCachedModel } from "../kv_cached_model.ts";
 import type { LlamaConfig } from "./config.ts";
 import { llamaWidths, ropeTables } from "./training.ts";
 import {
@@ -55,7 +55,7 @@ interface LlamaWorkspace {
 }
 
 /** Llama with a KV cache of its key/value heads. See the module documentation. */
-export class LlamaInference implements LanguageModel {
+export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements LanguageModel {
   readonly config: LlamaConfig;
   readonly backend: Backend;
   readonly maxContext: number;
@@ -67,11 +67,8 @@ export class LlamaInference implements LanguageModel {
   #sin: Tensor | undefined;
   /** Positions the caches and RoPE tables hold now. */
   #capacity = 0;
-  #tokens: number[] = [];
-  #one: LlamaWorkspace | undefined;
   #headSliceBytes: number;
   #embHost: Float32Array;
-  #disposed = false;
 
   /**
    * Uploads `weights` (q, k and v of a layer as one fused `[(NH + 2·NKV)·hd, C]` matrix),
@@ -85,6 +82,7 @@ export class LlamaInference implements LanguageModel {
     source = "checkpoint",
     headSliceBytes = HEAD_SLICE_BYTES,
   ) {
+    super();
     this.#headSliceBytes = headSliceBytes;
     this.backend = backend;
     this.config = config;
@@ -123,11 +121,6 @@ export class LlamaInference implements LanguageModel {
     }
   }
 
-  get tokens(): readonly number[] {
-    return this.#tokens;
-  }
-
-  /** The caches and RoPE tables (what `#grow` allocates). */
   #grown(): Tensor[] {
     return [...this.#k, ...this.#v, ...(this.#cos ? [this.#cos, this.#sin!] : [])];
   }
@@ -160,7 +153,7 @@ export class LlamaInference implements LanguageModel {
   }
 
   /** Buffers for a block of `T` positions (`head`: also the logits). */
-  #workspace(T: number, cached: boolean, head: boolean): LlamaWorkspace {
+  protected workspace(T: number, cached: boolean, head: boolean): LlamaWorkspace {
     const b = this.backend, c = this.config, C = c.dModel, M = c.ffnDim;
     const { Q, W } = llamaWidths(c);
     const all: Tensor[] = [];
@@ -188,13 +181,8 @@ export class LlamaInference implements LanguageModel {
     };
   }
 
-  /** The one-token workspace, kept for the life of the model (decode steps allocate nothing). */
-  #step(): LlamaWorkspace {
-    return this.#one ??= this.#workspace(1, true, true);
-  }
-
   /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
-  #blocks(ids: readonly number[], pos: number, ws: LlamaWorkspace): void {
+  protected blocks(ids: readonly number[], pos: number, ws: LlamaWorkspace): void {
     const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
     const { x, ln, rstd, qkv, att, gate, up, h } = ws;
     const dims: AttentionDims = { B: 1, T, C: llamaWidths(c).Q, NH: c.nHead, NKV: c.nKvHead };
@@ -231,7 +219,7 @@ export class LlamaInference implements LanguageModel {
   }
 
   /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
-  async #head(ws: LlamaWorkspace): Promise<Float32Array> {
+  protected async head(ws: LlamaWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config;
     b.rmsNorm({
       out: ws.ln,
@@ -245,59 +233,8 @@ export class LlamaInference implements LanguageModel {
     return await headLogits(b, ws.ln, table, ws.logits, dims, this.#headSliceBytes);
   }
 
-  async feed(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new Error("feed: no tokens");
-    const pos = this.#tokens.length;
-    if (pos + ids.length > this.maxContext) {
-      throw new BenteviError(
-        `the context holds ${this.maxContext} tokens; ${pos} used, ${ids.length} more do not fit`,
-      );
-    }
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    // Prefill all but the last token without the head, then the last one with it.
-    if (ids.length > 1) {
-      const ws = this.#workspace(ids.length - 1, true, false);
-      try {
-        this.#blocks(ids.slice(0, -1), pos, ws);
-      } finally {
-        freeAll(this.backend, ws.all);
-      }
-    }
-    const one = this.#step();
-    this.#blocks(ids.slice(-1), pos + ids.length - 1, one);
-    const out = await this.#head(one);
-    this.#tokens.push(...ids);
-    return out;
-  }
-
-  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0 || ids.length > this.maxContext) {
-      throw new BenteviError(`forwardAll needs 1…${this.maxContext} tokens, got ${ids.length}`);
-    }
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    const ws = this.#workspace(ids.length, false, true);
-    try {
-      this.#blocks(ids, 0, ws);
-      return await this.#head(ws);
-    } finally {
-      freeAll(this.backend, ws.all);
-    }
-  }
-
-  reset(): void {
-    this.#tokens = [];
-  }
-
-  truncate(n: number): boolean {
-    if (n < 0 || n > this.#tokens.length) return false;
-    this.#tokens.length = n; // later positions of the cache are simply overwritten
-    return true;
-  }
-
   async exportState(): Promise<Map<string, NamedTensor>> {
-    const T = this.#tokens.length, { KV } = llamaWidths(this.config);
+    const T = this.tokens.length, { KV } = llamaWidths(this.config);
     const m = new Map<string, NamedTensor>();
     for (let l = 0; l < this.config.nLayer; l++) {
       const k = await this.backend.read(this.#k[l]) as Float32Array;
@@ -324,21 +261,10 @@ export class LlamaInference implements LanguageModel {
         if (T > 0) this.backend.write(cache, t.data);
       }
     }
-    this.#tokens = [...tokens];
+    this.setTokens(tokens);
   }
 
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    freeAll(this.backend, [
-      ...this.#w.values(),
-      ...this.#qkvW,
-      ...this.#grown(),
-      ...(this.#one?.all ?? []),
-    ]);
-  }
-
-  #check() {
-    if (this.#disposed) throw new Error("model used after dispose()");
+  protected ownedTensors(): Tensor[] {
+    return [...this.#w.values(), ...this.#qkvW, ...this.#grown()];
   }
 }
