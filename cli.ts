@@ -15,6 +15,7 @@ import { registerGenerate } from "./src/cli/generate.ts";
 import { registerData } from "./src/cli/data.ts";
 import { registerChunk } from "./src/cli/chunk.ts";
 import { registerDemo } from "./src/cli/demo.ts";
+import { registerIndex } from "./src/cli/index.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerData(program);
   registerChunk(program);
+  registerIndex(program);
   registerDemo(program);
   registerBench(program);
   return program;

@@ -26,3 +26,4 @@ export * from "./src/backend/mod.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/generate/mod.ts";
+export * from "./src/retrieval/mod.ts";
