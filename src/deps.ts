@@ -13,3 +13,9 @@
 export { SaxesParser } from "npm:saxes@^6.0.0";
 export { default as unbzip2Stream } from "npm:unbzip2-stream@^1.4.3";
 export { Template as JinjaTemplate } from "npm:@huggingface/jinja@0.5.13";
+export { stemmer as snowballPortuguese } from "npm:@orama/stemmers@3.1.18/portuguese";
+export { stopwords as portugueseStopwords } from "npm:@orama/stopwords@3.1.18/portuguese";
+export { extractText as pdfExtractText, getDocumentProxy as pdfDocument } from "npm:unpdf@1.8.1";
+export { parseHTML } from "npm:linkedom@0.18.15";
+export { Readability } from "npm:@mozilla/readability@0.6.0";
+export { strToU8, unzipSync, zipSync } from "npm:fflate@0.8.3";

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { stemmer as snowballPt } from "@orama/stemmers/portuguese";
-import { stopwords as ptStopwords } from "@orama/stopwords/portuguese";
+import { portugueseStopwords as ptStopwords, snowballPortuguese as snowballPt } from "../deps.ts";
 
 /** Lower case, accents and other combining marks removed (NFD, marks dropped). */
 export function foldAccents(text: string): string {

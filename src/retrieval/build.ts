@@ -28,7 +28,7 @@ import { parseEncoding } from "../text/encoding.ts";
 import { listInputFiles } from "../text/inputs.ts";
 import { Tokenizer } from "../tokenizer/tokenizer.ts";
 import { analyzeTerms } from "./analyzer.ts";
-import { kindOf, readSections, sourceKind, UnreadableFile } from "./ingest.ts";
+import { kindOf, readSections, sourceKind } from "./ingest.ts";
 import {
   deleteDocument,
   describeSettings,
@@ -524,6 +524,10 @@ async function runIndexing(
           chunks++;
           tokens += c.tokens;
           chars += c.text.length;
+          progress.update(
+            (doneBytes + Math.min(fileBytes, file.size)) / 1e6,
+            `${report.chunks + chunks} chunks`,
+          );
         }
       }
       setDoc.run(chunks, tokens, chars, docId);

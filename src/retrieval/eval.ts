@@ -7,7 +7,7 @@
  */
 import { basename, resolve } from "node:path";
 import { BenteviError } from "../errors.ts";
-import { type Retriever, type SearchHit, type SearchMode } from "./search.ts";
+import type { Retriever, SearchHit, SearchMode } from "./search.ts";
 
 /** One query of a query set. */
 export interface EvalQuery {

@@ -12,7 +12,7 @@
  *   DOM, as text with blank lines between blocks and `#` headings; title from the page;
  * - `.pdf`: one section per page with text (unpdf, PDF.js's serverless build, no network, no
  *   worker), part = page number;
- * - `.docx`: the document's text (mammoth), paragraphs separated by blank lines.
+ * - `.docx`: the paragraphs of `word/document.xml` (unzipped with fflate), headings as `#`.
  *
  * A file that cannot be read (binary, invalid UTF-8, password-protected or image-only PDF, a
  * broken DOCX) throws {@link UnreadableFile}, which the index build counts and skips.
@@ -20,10 +20,13 @@
  * @module
  */
 import { extname } from "node:path";
-import { Readability } from "@mozilla/readability";
-import { parseHTML } from "linkedom";
-import mammoth from "mammoth";
-import { extractText, getDocumentProxy } from "unpdf";
+import {
+  parseHTML,
+  pdfDocument as getDocumentProxy,
+  pdfExtractText as extractText,
+  Readability,
+  unzipSync,
+} from "../deps.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { readDocuments } from "../text/documents.ts";
 import { decodeTextStrict, type TextEncoding } from "../text/encoding.ts";
@@ -254,6 +257,7 @@ const BLOCKS = new Set([
 /** The part of linkedom's document this module uses. */
 interface Dom {
   body: DomNode | null;
+  documentElement: DomNode | null;
   querySelector(sel: string): { textContent: string | null } | null;
   querySelectorAll(sel: string): Iterable<{ remove(): void }>;
 }
@@ -310,18 +314,23 @@ function blockText(root: DomNode): string {
  * @example
  * ```ts
  * import { htmlMainText } from "./ingest.ts";
- * const r = htmlMainText("<title>T</title><nav>Menu</nav><main><p>Olá, mundo.</p></main>");
+ * const r = htmlMainText("<html><head><title>T</title></head><body><nav>Menu</nav><main><p>Olá, mundo.</p></main></body></html>");
  * console.log(r.title, JSON.stringify(r.text)); // T "Olá, mundo."
  * ```
  */
 export function htmlMainText(html: string): { title?: string; text: string } {
-  const document = parseDom(html);
-  const pageTitle = document.querySelector("title")?.textContent?.trim() || undefined;
+  const page = () => {
+    const d = parseDom(/<body[\s>]/i.test(html) ? html : `<html><body>${html}</body></html>`);
+    // Navigation, sidebars and footers are never the main content.
+    for (const el of [...d.querySelectorAll(NOT_CONTENT)]) el.remove();
+    return d;
+  };
+  const pageTitle = parseDom(html).querySelector("title")?.textContent?.trim() || undefined;
   let article: { title?: string | null; content?: string | null } | null = null;
   try {
     // Readability changes the DOM it reads: give it its own copy.
     // deno-lint-ignore no-explicit-any -- linkedom's document is what Readability reads
-    article = new Readability(parseDom(html) as any).parse();
+    article = new Readability(page() as any).parse();
   } catch {
     article = null;
   }
@@ -331,14 +340,13 @@ export function htmlMainText(html: string): { title?: string; text: string } {
     if (body) text = blockText(body);
   }
   if (text.trim() === "") {
-    const body = document.body;
-    if (body) {
-      for (const el of document.querySelectorAll("nav, script, style, noscript")) el.remove();
-      text = blockText(body);
-    }
+    const body = page().body;
+    if (body) text = blockText(body);
   }
   return { title: article?.title?.trim() || pageTitle, text };
 }
+
+const NOT_CONTENT = "script, style, noscript, template, nav, footer, aside, title";
 
 /** The text of each page of a PDF (empty strings for pages without a text layer). */
 export async function pdfPages(path: string, bytes: Uint8Array): Promise<string[]> {
@@ -358,17 +366,66 @@ export async function pdfPages(path: string, bytes: Uint8Array): Promise<string[
   }
 }
 
-/** The text of a DOCX (paragraphs separated by blank lines). */
-export async function docxText(path: string, bytes: Uint8Array): Promise<string> {
+const XML_ENTITIES: Record<string, string> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+};
+
+function xmlText(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
+    if (e[0] === "#") {
+      const n = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return Number.isFinite(n) && n <= 0x10ffff ? String.fromCodePoint(n) : m;
+    }
+    return XML_ENTITIES[e] ?? m;
+  });
+}
+
+/**
+ * The text of a DOCX: the paragraphs of `word/document.xml` (runs' `w:t`, tabs and breaks),
+ * separated by blank lines, `Heading N`/`Title` paragraphs as Markdown headings so the chunker
+ * keeps them with their text. (Read with fflate; mammoth, the usual choice, needs Deno's
+ * `--unsafe-proto` because of its bluebird dependency.)
+ *
+ * @example
+ * ```ts
+ * import { strToU8, zipSync } from "../deps.ts";
+ * import { docxText } from "./ingest.ts";
+ * const xml = '<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Olá &amp; adeus</w:t></w:r></w:p></w:body></w:document>';
+ * console.log(await docxText("a.docx", zipSync({ "word/document.xml": strToU8(xml) }))); // "Olá & adeus"
+ * ```
+ */
+export function docxText(path: string, bytes: Uint8Array): Promise<string> {
+  let xml: string;
   try {
-    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    const r = await mammoth.extractRawText({ arrayBuffer: ab as ArrayBuffer });
-    return r.value.replace(/\n{3,}/g, "\n\n").trim();
+    const files = unzipSync(bytes, { filter: (f) => f.name === "word/document.xml" });
+    const doc = files["word/document.xml"];
+    if (!doc) throw new Error("no word/document.xml");
+    xml = new TextDecoder("utf-8", { fatal: true }).decode(doc);
   } catch (e) {
-    throw new UnreadableFile(
-      `${path}: not a readable DOCX (${String((e as Error)?.message ?? e).split("\n")[0]})`,
+    return Promise.reject(
+      new UnreadableFile(
+        `${path}: not a readable DOCX (${String((e as Error)?.message ?? e).split("\n")[0]})`,
+      ),
     );
   }
+  const paragraphs: string[] = [];
+  for (const p of xml.matchAll(/<w:p[ >][\s\S]*?<\/w:p>|<w:p\/>/g)) {
+    const body = p[0];
+    let text = "";
+    for (const m of body.matchAll(/<w:t(?:\s[^>]*)?>([\s\S]*?)<\/w:t>|<w:(tab|br|cr)\b[^>]*\/>/g)) {
+      text += m[1] !== undefined ? xmlText(m[1]) : m[2] === "tab" ? "\t" : "\n";
+    }
+    if (text.trim() === "") continue;
+    const style = /<w:pStyle\s+w:val="([^"]*)"/.exec(body)?.[1] ?? "";
+    const h = /^(?:Heading|Ttulo|Titulo)(\d)$/i.exec(style);
+    const level = h ? Math.min(6, Number(h[1])) : /^Title$/i.test(style) ? 1 : 0;
+    paragraphs.push(level ? `${"#".repeat(level)} ${text.trim()}` : text);
+  }
+  return Promise.resolve(paragraphs.join("\n\n"));
 }
 
 /**

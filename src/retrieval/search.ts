@@ -126,7 +126,7 @@ export class Retriever {
    * is loaded and checked against the one the index was built with.
    */
   static async open(path: string, options: { loadModel?: boolean } = {}): Promise<Retriever> {
-    const ix = await openIndexDb(path);
+    const ix = await openIndexDb(path, { readOnly: true });
     try {
       const settings = storedSettings(ix.meta, path);
       if (!settings) {
