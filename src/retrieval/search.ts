@@ -321,7 +321,7 @@ export async function retrieve(
  * How a hit's source is shown: `file — title (line N | page N, chars A–B)`, the file relative
  * to the working directory when it lies under it.
  */
-export function formatSource(hit: SearchHit, cwd = Deno.cwd()): string {
+export function formatSource(hit: SearchHit, cwd: string = Deno.cwd()): string {
   const rel = relative(cwd, hit.source.path);
   const file = rel.startsWith("..") ? hit.source.path : rel;
   const where = hit.source.page !== undefined
