@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { charClasses, DIGIT, LETTER } from "../text/chars.ts";
 import { portugueseStopwords as ptStopwords, snowballPortuguese as snowballPt } from "../deps.ts";
 
 /** Lower case, accents and other combining marks removed (NFD, marks dropped). */
@@ -16,7 +17,6 @@ export function foldAccents(text: string): string {
 }
 
 const MARKS = /\p{M}+/gu;
-const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 const STOP = new Set(ptStopwords.map(foldAccents));
 
 /** Options of {@link analyzeTerms}. */
@@ -51,7 +51,9 @@ export function isStopword(folded: string): boolean {
 }
 
 /**
- * The search terms of `text`: folded words, stop words dropped, stemmed when asked.
+ * The search terms of `text`: words (runs of letters, decimal digits and combining accents —
+ * the classes of the sentence scanner, `text/chars.ts`), folded, stop words dropped, stemmed
+ * when asked.
  *
  * @example
  * ```ts
@@ -60,14 +62,34 @@ export function isStopword(folded: string): boolean {
  * ```
  */
 export function analyzeTerms(text: string, options: AnalyzerOptions = {}): string[] {
+  const T = charClasses();
   const out: string[] = [];
-  for (const m of text.matchAll(WORD)) {
-    const w = foldAccents(m[0]);
-    if (w === "" || STOP.has(w)) continue;
+  const n = text.length;
+  let start = -1;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 32;
+    if ((T[c] & (LETTER | DIGIT)) !== 0 || (c >= 0x300 && c <= 0x36f)) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start < 0) continue;
+    const word = text.slice(start, i);
+    start = -1;
+    // Words repeat: fold each distinct spelling once ("" marks a stop word).
+    let w = folded.get(word);
+    if (w === undefined) {
+      w = foldAccents(word);
+      if (STOP.has(w)) w = "";
+      if (folded.size > 500_000) folded.clear();
+      folded.set(word, w);
+    }
+    if (w === "") continue;
     out.push(options.stem ? stemOf(w) : w);
   }
   return out;
 }
+
+const folded = new Map<string, string>();
 
 /**
  * An FTS5 `MATCH` expression for a query: its terms, quoted, joined by OR (BM25 then ranks

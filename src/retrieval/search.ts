@@ -7,7 +7,7 @@
  * @module
  */
 import { relative } from "node:path";
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { ModelEmbedder } from "../chunking/embedding.ts";
 import { BenteviError } from "../errors.ts";
 import { analyzeTerms, ftsQuery } from "./analyzer.ts";
@@ -175,11 +175,22 @@ export class Retriever {
     return match;
   }
 
+  private statements = new Map<string, StatementSync>();
+
+  private stmt(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Chunk ids ranked by BM25 (best first), with their scores. */
   bm25Ids(query: string, n: number): { id: number; score: number }[] {
     const match = this.checkQuery(query);
     try {
-      const rows = this.db.prepare(
+      const rows = this.stmt(
         "SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
       ).all(match, n) as { id: number; s: number }[];
       return rows.map((r) => ({ id: Number(r.id), score: -r.s }));
@@ -257,7 +268,7 @@ export class Retriever {
   /** The top chunks for `query`, with their text, source and offsets. */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
     const ranked = this.rank(query, options);
-    const get = this.db.prepare(
+    const get = this.stmt(
       "SELECT c.id, d.path, d.kind, c.part, c.title, c.char_start, c.char_end, c.byte_start, c.byte_end, c.tokens, c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
     );
     const hits: SearchHit[] = [];

@@ -218,6 +218,7 @@ export async function openIndexDb(
     if (!options.readOnly) {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA cache_size = -65536"); // 64 MiB of page cache for the FTS5 segment merges
     }
     return { db, path, meta, created };
   } catch (e) {
