@@ -11,7 +11,7 @@
  */
 import { BenteviError, fsError } from "../errors.ts";
 import { withAtomicFile } from "./atomic.ts";
-import { halfToFloat } from "./float16.ts";
+import { halfToFloatTable } from "./float16.ts";
 
 /** One tensor as Bentevi holds it: F32 data in row-major order with its shape. */
 export interface NamedTensor {
@@ -182,7 +182,6 @@ function headerLength(first8: Uint8Array, fileSize: number, name: string): numbe
   return n;
 }
 
-let f16Table: Float32Array | undefined;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Converts `data.length` values of `dtype` from `raw` (little-endian) into `data`. */
@@ -211,11 +210,7 @@ function convertInto(raw: Uint8Array, dtype: SafetensorsDType, data: Float32Arra
       const bits = new Int32Array(data.buffer, data.byteOffset, count);
       for (let i = 0; i < count; i++) bits[i] = u16[i] << 16;
     } else {
-      if (!f16Table) {
-        f16Table = new Float32Array(65536);
-        for (let h = 0; h < 65536; h++) f16Table[h] = halfToFloat(h);
-      }
-      const table = f16Table;
+      const table = halfToFloatTable();
       for (let i = 0; i < count; i++) data[i] = table[u16[i]];
     }
   }
