@@ -3,7 +3,8 @@
 // folded, Portuguese stop words dropped), queries alternated between the two engines one by one.
 //
 //   deno run -A bench/retrieval.ts [CORPUS…] [--queries 300] [--seed 1] [--stem] [--json]
-//     [--demo-queries tests/retrieval/demo_queries.jsonl --demo-shard out/demo/text/wiki_00000.jsonl]
+//     [--demo-queries tests/retrieval/demo_queries.jsonl --demo-shard out/demo/text/wiki_00000.jsonl
+//      [--model out/demo/run/step-000600]]
 //
 // CORPUS defaults to ../shared/data/pt/machado. It reports:
 // - build: Bentevi `index build` end to end (read, chunk, analyse, insert; MB/s of input) and the
@@ -11,14 +12,16 @@
 // - known-item queries: N chunks drawn with a seeded PRNG; from each, 4–8 consecutive words
 //   from the middle, half of them lower-cased with accents stripped; the chunk is the one
 //   relevant answer: recall@1/5/10 and MRR for both engines, and per-query latency p50/p95;
-// - with --demo-queries: the hand-written demo query set (titles as relevance) on both engines.
+// - with --demo-queries: the hand-written demo query set (titles as relevance) on both engines;
+//   with --model, the demo index gets the checkpoint's embeddings and Bentevi is scored as BM25,
+//   dense and hybrid (RRF).
 import MiniSearch from "minisearch";
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
 import { buildIndex } from "../src/retrieval/build.ts";
 import { foldAccents, isStopword } from "../src/retrieval/analyzer.ts";
 import { readQueries } from "../src/retrieval/eval.ts";
-import { Retriever } from "../src/retrieval/search.ts";
+import { Retriever, type SearchMode } from "../src/retrieval/search.ts";
 import { Mulberry32 } from "../src/random.ts";
 
 const { values, positionals } = parseArgs({
@@ -31,6 +34,7 @@ const { values, positionals } = parseArgs({
     json: { type: "boolean", default: false },
     "demo-queries": { type: "string" },
     "demo-shard": { type: "string" },
+    model: { type: "string" },
   },
 });
 const corpus = positionals.length ? positionals : ["../shared/data/pt/machado"];
@@ -113,7 +117,7 @@ const miniOptions = {
   searchOptions: { boost: { title: 2 } },
 };
 
-async function run(inputs: string[], label: string) {
+async function run(inputs: string[], label: string, model?: string) {
   const index = `${work}/${label}.db`;
   const bytes = await (async () => {
     let n = 0;
@@ -123,7 +127,7 @@ async function run(inputs: string[], label: string) {
     return n;
   })();
   const t0 = performance.now();
-  const report = await buildIndex(inputs, { index, stem: values.stem });
+  const report = await buildIndex(inputs, { index, stem: values.stem, model });
   const buildSeconds = (performance.now() - t0) / 1000;
   const indexBytes = await dirSize([index, `${index}-wal`]);
   const db = new DatabaseSync(index, { readOnly: true });
@@ -149,9 +153,13 @@ async function* walk(p: string): AsyncGenerator<number> {
 }
 
 function engines(retriever: Retriever, mini: MiniSearch): Record<string, Engine> {
+  const bentevi = (mode: SearchMode): Engine => (q) =>
+    retriever.search(q, { k: 10, mode }).map((h) => ({ id: h.id, key: h.source.title ?? "" }));
+  const modes: Record<string, Engine> = retriever.hasEmbeddings
+    ? { bm25: bentevi("bm25"), dense: bentevi("dense"), hybrid: bentevi("hybrid") }
+    : { bentevi: bentevi("bm25") };
   return {
-    bentevi: (q) =>
-      retriever.search(q, { k: 10 }).map((h) => ({ id: h.id, key: h.source.title ?? "" })),
+    ...modes,
     minisearch: (q) =>
       mini.search(q).slice(0, 10).map((r) => ({ id: Number(r.id), key: String(r.key ?? "") })),
   };
@@ -194,11 +202,11 @@ const main = await run(corpus, "corpus");
     minisearch_json_mb: round(main.miniBytes / 1e6, 2),
     known_item_queries: n,
     scores: s,
-    latency_ratio_p50: round(s.minisearch.p50 / s.bentevi.p50, 2),
+    latency_ratio_p50: round(s.minisearch.p50 / (s.bentevi ?? s.bm25).p50, 2),
   };
 }
 if (values["demo-queries"] && values["demo-shard"]) {
-  const demo = await run([values["demo-shard"]], "demo");
+  const demo = await run([values["demo-shard"]], "demo", values.model);
   const retriever = await Retriever.open(demo.index);
   const s = score(engines(retriever, demo.mini), await readQueries(values["demo-queries"]));
   retriever.close();
