@@ -83,11 +83,18 @@ export function registerDemo(program: Command): void {
             `learn the dialogue format)`
         }`,
         "",
+        `Answered from the articles (BM25 index ${result.grounded.index}):`,
+        `  você: ${result.grounded.question}`,
+        `  bentevi: ${result.grounded.answer.replace(/\s*\n+\s*/g, " ")}`,
+        ...result.grounded.sources.split("\n").map((l) => `  ${l}`),
+        "",
         `Everything is in ${result.out}/ (${result.seconds.total.toFixed(0)} s in all):`,
         ...(await describeTree(result.out)).map((l) => `  ${l}`),
         "",
         "Next steps:",
         `  deno task cli chat --checkpoint ${t.checkpoint}`,
+        `  deno task cli chat --checkpoint ${t.checkpoint} --index ${result.grounded.index}`,
+        `  deno task cli search --index ${result.grounded.index} "capivara"`,
         `  deno task cli generate --checkpoint ${t.checkpoint} --prompt "A capivara" --stream`,
         `  deno task demo --dump ptwiki-latest-pages-articles.xml.bz2 --out out/ptwiki   # your own dump`,
       );

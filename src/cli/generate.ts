@@ -34,6 +34,15 @@ import {
   withGenerationModel,
 } from "./common.ts";
 import { readText } from "../text/read.ts";
+import { addRagOptions, openRag, type RagContext } from "./index.ts";
+import {
+  citationLines,
+  type GroundedTurn,
+  groundedTurn,
+  RAG_HELP,
+  runRagCommand,
+} from "../retrieval/rag.ts";
+import type { TokenCounter } from "../chunking/types.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -69,6 +78,19 @@ function fitPrompt(ids: number[], maxContext: number): number[] {
   return ids.slice(ids.length - room);
 }
 
+/** Tokens a prompt may take: the context, less the room kept for the answer. */
+function promptRoom(maxContext: number, maxNewTokens = 128): number {
+  const context = Number.isFinite(maxContext) ? maxContext : 4096; // RWKV: no limit; stay modest
+  return context - 1 - Math.min(maxNewTokens, Math.floor(context / 2));
+}
+
+/** A generation tokenizer as a token counter (passage budgets). */
+function tokenCounter(tokenizer: {
+  encode(t: string, o?: { addSpecialTokens?: boolean }): ArrayLike<number>;
+}): TokenCounter {
+  return { countTokens: (t) => tokenizer.encode(t, { addSpecialTokens: false }).length };
+}
+
 /** Registers this group's commands on `program`. */
 export function registerGenerate(program: Command): void {
   const generateCommand = program
@@ -85,28 +107,46 @@ export function registerGenerate(program: Command): void {
       intOption(0, 1_000_000),
       0,
     );
-  addSamplingOptions(generateCommand, {
-    temperature: 0.8,
-    topK: 0,
-    topP: 1,
-    repetitionPenalty: 1,
-    seedHelp: "random seed (same seed, same text)",
-  })
-    .option("--stop <text>", "stop before this text (repeatable)", collect)
-    .option("--ignore-eos", "keep generating past the end-of-text token")
-    .option("--stream", "print tokens as they are produced")
-    .option("--json", 'print {"text","tokens","tokens_per_second",…}')
-    .addOption(tokenizerOverrideOption())
-    .addOption(deviceOption())
+  addRagOptions(
+    addSamplingOptions(generateCommand, {
+      temperature: 0.8,
+      topK: 0,
+      topP: 1,
+      repetitionPenalty: 1,
+      seedHelp: "random seed (same seed, same text)",
+    })
+      .option("--stop <text>", "stop before this text (repeatable)", collect)
+      .option("--ignore-eos", "keep generating past the end-of-text token")
+      .option("--stream", "print tokens as they are produced")
+      .option("--json", 'print {"text","tokens","tokens_per_second",…}')
+      .addOption(tokenizerOverrideOption())
+      .addOption(deviceOption()),
+  )
     .action(async (o, command) => {
+      const rag = await openRag(o);
       await withGenerationModel(o, async ({ model, tokenizer, generation }) => {
-        const ids = fitPrompt(tokenizer.encode(o.prompt), model.maxContext);
+        const sampling = samplingWithGenerationConfig(o, command, generation);
+        let prompt = o.prompt;
+        let turn: GroundedTurn | undefined;
+        if (rag) {
+          turn = groundedTurn(rag.retriever, o.prompt, {
+            k: rag.state.k,
+            contextTokens: rag.contextTokens,
+            room: promptRoom(model.maxContext, sampling.maxNewTokens),
+            counter: tokenCounter(tokenizer),
+            answerCue: true,
+          });
+          if (turn.notice) console.error(`bentevi: ${turn.notice}; generating without passages`);
+          prompt = turn.prompt;
+          rag.retriever.close();
+        }
+        const ids = fitPrompt(tokenizer.encode(prompt), model.maxContext);
         const stream = !!o.stream && !o.json;
         if (stream) await write(tokenizer.decode(ids));
         let pending = Promise.resolve();
         const result = await generate(model, tokenizer, ids, {
           minNewTokens: o.minTokens,
-          ...samplingWithGenerationConfig(o, command, generation),
+          ...sampling,
           stop: o.stop,
           ignoreEndOfText: !!o.ignoreEos,
           onText: stream ? (t) => void (pending = pending.then(() => write(t))) : undefined,
@@ -120,10 +160,12 @@ export function registerGenerate(program: Command): void {
             prompt_tokens: result.promptTokens,
             finish_reason: result.finishReason,
             prefill_seconds: result.prefillSeconds,
+            ...(turn ? { sources: turn.passages.map((p) => p.hit) } : {}),
           });
         } else {
           if (stream) await write("\n");
           else console.log(tokenizer.decode(ids) + result.text);
+          if (turn?.passages.length) console.log(citationLines(turn.passages));
           console.error(
             `bentevi: ${result.tokens.length} tokens, ${
               result.tokensPerSecond.toFixed(1)
@@ -222,17 +264,20 @@ export function registerGenerate(program: Command): void {
       intOption(0, 100_000),
       2,
     );
-  addSamplingOptions(chatCommand, {
-    temperature: 0.8,
-    topK: 40,
-    topP: 0.95,
-    repetitionPenalty: 1.1,
-    seedHelp: "random seed",
-  })
-    .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
-    .addOption(tokenizerOverrideOption())
-    .addOption(deviceOption())
+  addRagOptions(
+    addSamplingOptions(chatCommand, {
+      temperature: 0.8,
+      topK: 40,
+      topP: 0.95,
+      repetitionPenalty: 1.1,
+      seedHelp: "random seed",
+    })
+      .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
+      .addOption(tokenizerOverrideOption())
+      .addOption(deviceOption()),
+  )
     .action(async (o, command) => {
+      const rag = await openRag(o);
       await withGenerationModel(o, async ({ model, tokenizer, tokenizerPath, generation }) => {
         const { maxNewTokens, endOfTextIds, ...sampling } = samplingWithGenerationConfig(
           o,
@@ -251,7 +296,11 @@ export function registerGenerate(program: Command): void {
         });
         const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
         await refuseOutputOverInputs([o.feedback], inputs, "--feedback");
-        await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint, inputs });
+        try {
+          await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint, inputs }, rag);
+        } finally {
+          rag?.retriever.close();
+        }
       });
     });
 
@@ -297,7 +346,11 @@ async function checkpointFiles(checkpoint: string, tokenizer?: string): Promise<
 }
 
 /** The REPL: a terminal gets a prompt and streamed answers; a pipe gets one answer per line. */
-async function chatLoop(chat: ChatSession, ctx: CommandContext): Promise<void> {
+async function chatLoop(
+  chat: ChatSession,
+  ctx: CommandContext,
+  rag?: RagContext,
+): Promise<void> {
   const tty = Deno.stdin.isTerminal();
   const notice = chat.templateNotice;
   if (notice) console.error(`bentevi: ${notice}`);
@@ -314,15 +367,28 @@ async function chatLoop(chat: ChatSession, ctx: CommandContext): Promise<void> {
     const line = raw.trim();
     if (line) {
       if (line.startsWith("/")) {
-        const r = await runCommand(chat, line, ctx);
-        console.log(r.message);
-        if (r.quit) return;
+        const r = (rag && runRagCommand(rag.state, line)) ?? await runCommand(chat, line, ctx);
+        console.log(rag && /^\/(help|\?)$/i.test(line) ? `${r.message}\n${RAG_HELP}` : r.message);
+        if ("quit" in r && r.quit) return;
       } else {
+        // With an index: the question goes to the model inside the grounded prompt.
+        let turn: GroundedTurn | undefined;
+        if (rag?.state.enabled) {
+          turn = groundedTurn(rag.retriever, line, {
+            k: rag.state.k,
+            contextTokens: rag.contextTokens,
+            room: promptRoom(chat.model.maxContext, chat.maxNewTokens) -
+              (chat.history.length ? 0 : 8),
+            counter: tokenCounter(chat.tokenizer),
+          });
+          rag.state.last = { query: line, hits: turn.hits, passages: turn.passages };
+          if (turn.notice) console.error(`bentevi: ${turn.notice}; answering without passages`);
+        }
         let pending = Promise.resolve();
         let reply;
         try {
           reply = await chat.reply(
-            line,
+            turn?.prompt ?? line,
             tty ? (t) => void (pending = pending.then(() => write(t))) : undefined,
           );
         } catch (e) {
@@ -337,6 +403,12 @@ async function chatLoop(chat: ChatSession, ctx: CommandContext): Promise<void> {
         await pending;
         if (tty) await write("\n");
         else console.log(reply.answer.replace(/\s*\n\s*/g, " "));
+        // Sources after the answer (on stderr when piped: stdout keeps one line per answer).
+        if (turn?.passages.length) {
+          const sources = citationLines(turn.passages);
+          if (tty) console.log(sources);
+          else console.error(sources);
+        }
         if (reply.droppedTurns > 0) {
           console.error(
             `bentevi: dropped the ${reply.droppedTurns} oldest messages to fit the context`,

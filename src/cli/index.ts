@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command, OptionValues } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
 import { buildIndex, type BuildReport, updateIndex } from "../retrieval/build.ts";
@@ -12,6 +12,7 @@ import { evaluateRetrieval, readQueries } from "../retrieval/eval.ts";
 import { indexInfo } from "../retrieval/info.ts";
 import { formatSource, Retriever, SEARCH_MODES, type SearchMode } from "../retrieval/search.ts";
 import { describeSettings } from "../retrieval/store.ts";
+import type { RagState } from "../retrieval/rag.ts";
 import { STRATEGIES, type Strategy } from "../chunking/types.ts";
 import { ENCODING_HELP, floatOption, intOption, printJson } from "./common.ts";
 
@@ -226,4 +227,43 @@ export function registerIndex(program: Command): void {
         r.close();
       }
     });
+}
+
+/** The retrieval flags of `chat` and `generate`: `--index`, `--k`, `--context-tokens`. */
+export function addRagOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(command: Command<Args, Opts, Globals>) {
+  return command
+    .option("--index <file>", "answer from the passages of this index (see `index build`)")
+    .option("--k <n>", "with --index: passages retrieved per question", intOption(1, 100), 3)
+    .option(
+      "--context-tokens <n>",
+      "with --index: most tokens of passages in the prompt (default: what the context leaves)",
+      intOption(1),
+    );
+}
+
+/** What `chat`/`generate` hold while retrieval is on. */
+export interface RagContext {
+  /** The open index. */
+  retriever: Retriever;
+  /** `/rag`, `/k`, `/sources`. */
+  state: RagState;
+  /** `--context-tokens`. */
+  contextTokens?: number;
+}
+
+/** Opens `--index` for `chat`/`generate` (undefined without it); prints its notices. */
+export async function openRag(
+  o: { index?: string; k?: number; contextTokens?: number },
+): Promise<RagContext | undefined> {
+  if (!o.index) {
+    if (o.contextTokens !== undefined) throw new BenteviError("--context-tokens needs --index");
+    return undefined;
+  }
+  const retriever = await Retriever.open(o.index);
+  for (const n of retriever.notices) console.error(`bentevi: ${n}`);
+  return { retriever, state: { enabled: true, k: o.k ?? 3 }, contextTokens: o.contextTokens };
 }

@@ -25,6 +25,9 @@ import { trainTokenizer } from "../tokenizer/trainer.ts";
 import { startTraining } from "../train/run.ts";
 import type { TrainSummary } from "../train/trainer.ts";
 import { exists, refuseInputsInside } from "../io/fs.ts";
+import { buildIndex } from "../retrieval/build.ts";
+import { citationLines, groundedTurn } from "../retrieval/rag.ts";
+import { Retriever } from "../retrieval/search.ts";
 
 /** The file that marks a folder as a demo's output (a re-run may replace such a folder). */
 export const DEMO_MARKER = "demo.json";
@@ -86,6 +89,9 @@ export const DEMO_PROMPTS: readonly string[] = [
 /** The user message of the demo's chat exchange. */
 export const DEMO_CHAT_MESSAGE = "Me fala do pão de queijo.";
 
+/** The question the demo answers from its index of the articles. */
+export const DEMO_GROUNDED_QUESTION = "Quem descobriu o Cometa Valadares?";
+
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
   /** Output folder (created; a previous demo's folder there is replaced). */
@@ -146,6 +152,19 @@ export interface DemoResult {
   samples: DemoSample[];
   /** The chat exchange. */
   chat: { persona: string; user: string; assistant: string };
+  /**
+   * The grounded question: the index of the articles (`index.db`), the passages retrieved for
+   * {@link DEMO_GROUNDED_QUESTION} (as citation lines), the prompt and the model's answer, and
+   * why the prompt holds no passage when the model's context is too small for one.
+   */
+  grounded: {
+    index: string;
+    question: string;
+    sources: string;
+    prompt: string;
+    answer: string;
+    notice?: string;
+  };
   /** Seconds per stage. */
   seconds: Record<"wiki" | "tokenizer" | "dataset" | "train" | "generate" | "total", number>;
 }
@@ -158,6 +177,7 @@ export function demoPaths(out: string): {
   run: string;
   samples: string;
   summary: string;
+  index: string;
 } {
   return {
     text: join(out, "text"),
@@ -166,6 +186,7 @@ export function demoPaths(out: string): {
     run: join(out, "run"),
     samples: join(out, "samples.txt"),
     summary: join(out, DEMO_MARKER),
+    index: join(out, "index.db"),
   };
 }
 
@@ -317,6 +338,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let training: TrainSummary;
   let samples: DemoSample[] = [];
   let chat: DemoResult["chat"];
+  let grounded: DemoResult["grounded"];
   let decodeBackend: Backend | undefined;
   try {
     log(
@@ -378,6 +400,45 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       });
       const reply = await session.reply(DEMO_CHAT_MESSAGE);
       chat = { persona: "casual", user: DEMO_CHAT_MESSAGE, assistant: reply.answer };
+      // One question answered from the articles: index them (BM25), retrieve, prompt, answer.
+      log(`[6/6] retrieval: index the articles, answer "${DEMO_GROUNDED_QUESTION}" from them`);
+      await buildIndex(wiki.shards, { index: paths.index, force: true }); // articles, not dialogues
+      const retriever = await Retriever.open(paths.index);
+      let turn;
+      try {
+        turn = groundedTurn(retriever, DEMO_GROUNDED_QUESTION, {
+          k: 3,
+          room: model.maxContext - 1 - Math.min(plan.sampleTokens, model.maxContext >> 1),
+          counter: tokenizer,
+          answerCue: true,
+        });
+      } finally {
+        retriever.close();
+      }
+      model.reset();
+      const answer = await generate(model, tokenizer, tokenizer.encode(turn.prompt), {
+        maxNewTokens: plan.sampleTokens,
+        temperature: 0.8,
+        topK: 40,
+        repetitionPenalty: 1.1,
+        seed,
+        stop: ["\n"],
+        suppressTokenIds: chatTokenIds,
+      });
+      grounded = {
+        index: paths.index,
+        question: DEMO_GROUNDED_QUESTION,
+        // Cited: the passages in the prompt; with a context too small for any, what was found.
+        sources: citationLines(
+          turn.passages.length
+            ? turn.passages
+            : turn.hits.map((hit) => ({ hit, truncated: false })),
+          options.out,
+        ),
+        notice: turn.notice,
+        prompt: turn.prompt,
+        answer: answer.text.trim(),
+      };
     } finally {
       model.dispose();
     }
@@ -400,6 +461,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     device: backend.description,
     samples,
     chat,
+    grounded,
     seconds,
   };
   await writeFileAtomic(paths.samples, formatSamples(result));
@@ -415,6 +477,11 @@ export function formatSamples(r: DemoResult): string {
     `chat (persona ${r.chat.persona}):`,
     `  você: ${r.chat.user}`,
     `  bentevi: ${r.chat.assistant}`,
+    "",
+    `grounded question (index ${basename(r.grounded.index)}):`,
+    r.grounded.prompt,
+    `  bentevi: ${r.grounded.answer}`,
+    r.grounded.sources,
     "",
   );
   return lines.join("\n");
@@ -435,6 +502,7 @@ function summaryJson(r: DemoResult): Record<string, unknown> {
     checkpoint: relative(r.out, r.training.checkpoint),
     samples: r.samples,
     chat: r.chat,
+    grounded: { ...r.grounded, index: relative(r.out, r.grounded.index) },
     seconds: r.seconds,
   };
 }

@@ -46,3 +46,18 @@ export {
   type SearchOptions,
 } from "./search.ts";
 export { INDEX_FORMAT, INDEX_VERSION, type IndexSettings } from "./store.ts";
+export {
+  citationLines,
+  fitPassages,
+  GROUNDED_INSTRUCTION,
+  groundedExample,
+  groundedPrompt,
+  type GroundedPromptOptions,
+  type GroundedTurn,
+  groundedTurn,
+  type GroundedTurnOptions,
+  type Passage,
+  RAG_HELP,
+  type RagState,
+  runRagCommand,
+} from "./rag.ts";

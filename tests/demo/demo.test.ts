@@ -38,11 +38,22 @@ Deno.test("demo: dump → text → tokenizer → dataset → model → samples a
   assert.deepEqual(r.samples.map((s) => s.prompt), [...DEMO_PROMPTS]);
   for (const s of r.samples) assert.ok(s.text.startsWith(s.prompt));
   assert.equal(typeof r.chat.assistant, "string");
+  // The grounded question: the articles indexed, the comet's article retrieved and cited.
+  assert.match(
+    r.grounded.sources,
+    /^\[1\] text\/wiki_00000\.jsonl — Cometa Valadares \(line \d+, chars 0–\d+\)/,
+  );
+  // A 32-token context leaves no room for a passage: the question goes alone, and says why.
+  assert.match(r.grounded.notice ?? "", /no room for a passage/);
+  assert.equal(r.grounded.prompt, "Quem descobriu o Cometa Valadares?");
+  assert.equal(typeof r.grounded.answer, "string");
   // Files: samples.txt and demo.json, plus a checkpoint the other commands can open.
   const summary = JSON.parse(await Deno.readTextFile(p.summary));
   assert.equal(summary.articles, 78);
   assert.equal(summary.samples.length, DEMO_PROMPTS.length);
   assert.match(await Deno.readTextFile(p.samples), /> O rio/);
+  assert.match(await Deno.readTextFile(p.samples), /grounded question \(index index\.db\)/);
+  await Deno.stat(p.index);
   await Deno.stat(join(r.training.checkpoint, "model.safetensors"));
   assert.ok(lines.some((l) => l.startsWith("[6/6]")));
 });
