@@ -37,6 +37,7 @@ import {
   setMeta,
   settingsDiff,
   sqliteError,
+  storedInputs,
   storedSettings,
 } from "./store.ts";
 
@@ -260,7 +261,7 @@ export async function buildIndex(
         );
       }
     }
-    const roots = new Set<string>(JSON.parse(ix.meta.get("inputs") ?? "[]") as string[]);
+    const roots = new Set<string>(storedInputs(ix.meta, options.index));
     for (const i of inputs) roots.add(resolve(i));
     return await runIndexing(ix.db, options.index, settings, [...roots], loaded.tools, {
       ...options,
@@ -310,7 +311,7 @@ export async function updateIndex(
       throw new BenteviError(`${index}: the index was never built (run \`bentevi index build\`)`);
     }
     const tools = await toolsOfIndex(settings, index);
-    const roots = JSON.parse(ix.meta.get("inputs") ?? "[]") as string[];
+    const roots = storedInputs(ix.meta, index);
     return await runIndexing(ix.db, index, settings, roots, tools, { ...options, t0 });
   } finally {
     ix.db.close();

@@ -4,7 +4,13 @@
  * @module
  */
 import { BenteviError, fsError } from "../errors.ts";
-import { type IndexSettings, openIndexDb, sqliteError, storedSettings } from "./store.ts";
+import {
+  type IndexSettings,
+  openIndexDb,
+  sqliteError,
+  storedInputs,
+  storedSettings,
+} from "./store.ts";
 
 /** What {@link indexInfo} reports. */
 export interface IndexInfo {
@@ -88,7 +94,7 @@ export async function indexInfo(index: string): Promise<IndexInfo> {
         ? "bm25+dense (hybrid by default)"
         : "bm25 (no --model: no dense search)",
       settings,
-      inputs: JSON.parse(ix.meta.get("inputs") ?? "[]"),
+      inputs: storedInputs(ix.meta, index),
       updated: ix.meta.get("updated"),
     };
   } catch (e) {

@@ -268,11 +268,11 @@ export class Retriever {
   /** The top chunks for `query`, with their text, source and offsets. */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
     const ranked = this.rank(query, options);
-    const get = this.stmt(
-      "SELECT c.id, d.path, d.kind, c.part, c.title, c.char_start, c.char_end, c.byte_start, c.byte_end, c.tokens, c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
-    );
     const hits: SearchHit[] = [];
     try {
+      const get = this.stmt(
+        "SELECT c.id, d.path, d.kind, c.part, c.title, c.char_start, c.char_end, c.byte_start, c.byte_end, c.tokens, c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+      );
       for (const { id, score } of ranked) {
         const r = get.get(id) as ChunkRow | undefined;
         if (!r) continue;

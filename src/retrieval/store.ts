@@ -233,11 +233,30 @@ export async function openIndexDb(
 export function storedSettings(meta: Map<string, string>, path: string): IndexSettings | undefined {
   const raw = meta.get("options");
   if (raw === undefined) return undefined;
+  let s: IndexSettings;
   try {
-    return JSON.parse(raw) as IndexSettings;
+    s = JSON.parse(raw) as IndexSettings;
   } catch {
     throw new BenteviError(`${path}: corrupt index (its options are not JSON)`);
   }
+  if (
+    typeof s !== "object" || s === null || typeof s.strategy !== "string" ||
+    !Number.isInteger(s.maxTokens) || (s.unit !== "chars" && s.unit !== "tokens") ||
+    typeof s.encoding !== "string" || typeof s.stem !== "boolean" ||
+    (s.model !== undefined &&
+      (typeof s.model?.path !== "string" || !Number.isInteger(s.model.dimension) ||
+        s.model.dimension < 1))
+  ) throw new BenteviError(`${path}: corrupt index (its options are not valid)`);
+  return s;
+}
+
+/** The inputs (files and folders) stored in `meta`. */
+export function storedInputs(meta: Map<string, string>, path: string): string[] {
+  try {
+    const v = JSON.parse(meta.get("inputs") ?? "[]");
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
+  } catch { /* below */ }
+  throw new BenteviError(`${path}: corrupt index (its list of inputs is not valid)`);
 }
 
 /** Writes one `meta` value. */

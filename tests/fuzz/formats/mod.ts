@@ -16,6 +16,7 @@ import { bz2Fallback, bz2Native } from "./bz2.ts";
 import { xmlDump } from "./xml_dump.ts";
 import { jsonlShard } from "./jsonl.ts";
 import { chatTemplate } from "./chat_template.ts";
+import { indexDb } from "./index_db.ts";
 
 /** All formats, in report order. */
 export const FORMATS: readonly FuzzFormat[] = [
@@ -31,6 +32,7 @@ export const FORMATS: readonly FuzzFormat[] = [
   xmlDump,
   jsonlShard,
   chatTemplate,
+  indexDb,
 ];
 
 /** The format called `name` (case-insensitive), or undefined. */
