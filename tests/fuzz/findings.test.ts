@@ -16,6 +16,10 @@ import { Tokenizer } from "../../src/tokenizer/mod.ts";
 import { trainerState } from "./formats/trainer_state.ts";
 import { chatSave } from "./formats/chat_save.ts";
 import { cpuBackend, smallTokenizer, tinyGpt } from "./formats/_fixtures.ts";
+import { DatabaseSync } from "node:sqlite";
+import { buildIndex } from "../../src/retrieval/build.ts";
+import { indexInfo } from "../../src/retrieval/info.ts";
+import { Retriever } from "../../src/retrieval/search.ts";
 
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -206,4 +210,37 @@ Deno.test("training options: AdamW betas and eps in range, grad-accum bounded", 
   for (const bad of [{ beta1: 1 }, { beta2: -0.1 }, { eps: 0 }, { gradAccum: 5000 }]) {
     assert.throws(() => validateTrainOptions({ ...ok, ...bad }, config), BenteviError);
   }
+});
+
+Deno.test("index-db: a damaged schema or options/inputs in meta give one line naming the index", async () => {
+  await inTemp(async (dir) => {
+    await Deno.writeTextFile(join(dir, "a.txt"), "O sabiá canta na laranjeira.");
+    const damage: [string, string][] = [
+      ["column", "ALTER TABLE chunks RENAME COLUMN char_start TO chxr_start"],
+      ["inputs", "UPDATE meta SET value = '[\"a' WHERE key = 'inputs'"],
+      ["options", "UPDATE meta SET value = '{\"strategy\":1}' WHERE key = 'options'"],
+    ];
+    for (const [what, sql] of damage) {
+      const index = join(dir, `${what}.db`);
+      await buildIndex([join(dir, "a.txt")], { index });
+      const db = new DatabaseSync(index);
+      db.exec(sql);
+      db.close();
+      await assert.rejects(
+        async () => {
+          const r = await Retriever.open(index);
+          try {
+            r.search("sabia");
+          } finally {
+            r.close();
+          }
+          await indexInfo(index);
+        },
+        (e: unknown) =>
+          e instanceof BenteviError && e.message.startsWith(`${index}: `) &&
+          !e.message.includes("\n"),
+        what,
+      );
+    }
+  });
 });
