@@ -99,7 +99,7 @@ const folded = new Map<string, string>();
  * @example
  * ```ts
  * import { ftsQuery } from "./analyzer.ts";
- * console.log(ftsQuery("Quem descobriu o cometa?")); // "\"quem\" OR \"descobriu\" OR \"cometa\""
+ * console.log(ftsQuery("Quem descobriu o cometa?")); // "\"descobriu\" OR \"cometa\"" ("quem" is a stop word)
  * ```
  */
 export function ftsQuery(query: string, options: AnalyzerOptions = {}): string | undefined {

@@ -145,7 +145,7 @@ export function kindOf(path: string): SourceKind {
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/p.html`, "<html><head><title>Capivara</title></head><body><article><h1>Capivara</h1><p>A capivara é o maior roedor do mundo.</p></article></body></html>");
  * for await (const s of readSections(`${dir}/p.html`)) console.log(s.title, JSON.stringify(s.text));
- * // Capivara "# Capivara\n\nA capivara é o maior roedor do mundo."
+ * // Capivara "## Capivara\n\nA capivara é o maior roedor do mundo." (Readability makes the h1 an h2)
  * ```
  */
 export async function* readSections(
