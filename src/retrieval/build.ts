@@ -196,6 +196,32 @@ export async function toolsOfIndex(settings: IndexSettings, index: string): Prom
   return loaded.tools;
 }
 
+/**
+ * The index must not be one of the input files (by device and inode, so through links and other
+ * spellings): `--force` would delete it, and a build would read its own database.
+ */
+async function refuseIndexAmongInputs(index: string, inputs: string[]): Promise<void> {
+  let id: string;
+  try {
+    const s = await Deno.stat(index);
+    id = `${s.dev}:${s.ino}`;
+  } catch {
+    return; // a new index
+  }
+  for (const input of inputs) {
+    try {
+      const s = await Deno.stat(input);
+      if (`${s.dev}:${s.ino}` === id) {
+        throw new BenteviError(
+          `${index}: --index is the input ${input}; building would overwrite it — choose another --index`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof BenteviError) throw e;
+    }
+  }
+}
+
 async function removeIndexFiles(path: string): Promise<void> {
   for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
     try {
@@ -247,6 +273,7 @@ export async function buildIndex(
     stem: options.stem ?? false,
     model: loaded.model,
   };
+  await refuseIndexAmongInputs(options.index, inputs);
   if (options.force) await removeIndexFiles(options.index);
   const ix = await openIndexDb(options.index, { create: true });
   try {
@@ -324,9 +351,14 @@ interface Listed {
 }
 
 /** The supported files under the roots; missing roots and unsupported files counted. */
-async function listRoots(roots: string[]): Promise<{ files: Listed[]; unsupported: number }> {
+async function listRoots(
+  roots: string[],
+  index: string,
+): Promise<{ files: Listed[]; unsupported: number }> {
   const files: Listed[] = [];
-  const seen = new Set<string>();
+  // The index's own files (in an input folder) are never documents.
+  const own = resolve(index);
+  const seen = new Set<string>([own, `${own}-wal`, `${own}-shm`, `${own}-journal`]);
   let unsupported = 0;
   for (const root of roots) {
     let info: Deno.FileInfo;
@@ -405,7 +437,7 @@ async function runIndexing(
   } catch (e) {
     throw fail(e);
   }
-  const { files, unsupported } = await listRoots(roots);
+  const { files, unsupported } = await listRoots(roots, index);
   const report: BuildReport = {
     index,
     files: files.length,

@@ -19,6 +19,8 @@ import {
   updateIndex,
 } from "../../src/retrieval/mod.ts";
 import { makeDocx, makeHtml, makePdf } from "./_fixtures.ts";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
+import { trainTokenizer } from "../../src/tokenizer/trainer.ts";
 
 const QUERIES = new URL("./demo_queries.jsonl", import.meta.url).pathname;
 
@@ -342,9 +344,14 @@ Deno.test("foreign, corrupt and missing index files are one-line errors", async 
   await rejectsWith(Retriever.open(`${dir}/none.db`), /no such index/);
   await Deno.writeTextFile(`${dir}/text.db`, "isto não é um banco de dados SQLite, é texto");
   await rejectsWith(Retriever.open(`${dir}/text.db`), /not a Bentevi index \(not an SQLite/);
+  await Deno.writeTextFile(`${dir}/doc.txt`, "Um documento.");
+  await rejectsWith(
+    buildIndex([`${dir}/doc.txt`], { index: `${dir}/text.db` }),
+    /not a Bentevi index/,
+  );
   await rejectsWith(
     buildIndex([`${dir}/text.db`], { index: `${dir}/text.db` }),
-    /not a Bentevi index/,
+    /--index is the input/,
   );
   const other = new DatabaseSync(`${dir}/other.db`);
   other.exec(
@@ -371,4 +378,50 @@ Deno.test("foreign, corrupt and missing index files are one-line errors", async 
     })(),
     (e: unknown) => e instanceof BenteviError && /corrupt|not a Bentevi/.test((e as Error).message),
   );
+});
+
+Deno.test("an index built with another tokenizer is refused; the index is never its own input", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/docs`);
+  await Deno.writeTextFile(`${dir}/docs/a.txt`, "O guará vive no cerrado. ".repeat(40));
+  const tok = `${dir}/tokenizer.json`;
+  await Tokenizer.byteLevel().save(tok);
+  const index = `${dir}/docs/i.db`; // inside the input folder: its files are not documents
+  const r = await buildIndex([`${dir}/docs`], { index, tokenizer: tok, maxTokens: 64 });
+  assert.equal(r.settings.unit, "tokens");
+  assert.equal(r.unsupported, 0);
+  assert.equal((await updateIndex(index)).unchanged, 1);
+  // Same path, other content: update and build refuse, in one line.
+  const other = Tokenizer.fromJSON(
+    await trainTokenizer([`${dir}/docs/a.txt`], { vocabSize: 300 }).then((t) => t.toJSON()),
+  );
+  await other.save(tok);
+  await rejectsWith(updateIndex(index), /built with another tokenizer .*--force/);
+  await rejectsWith(
+    buildIndex([`${dir}/docs`], { index, tokenizer: tok, maxTokens: 64 }),
+    /built with other settings \(tokenizer differ/,
+  );
+  // --force with the index named as an input: refused before anything is deleted.
+  await rejectsWith(
+    buildIndex([`${dir}/docs/a.txt`, index], { index, force: true }),
+    /--index is the input/,
+  );
+  assert.equal((await indexInfo(index)).documents, 1);
+});
+
+Deno.test("--encoding latin1: text decoded, byte offsets point into the Latin-1 file", async () => {
+  const dir = await Deno.makeTempDir();
+  const text = "Ação e coração.\n\nO pão é de queijo, não de açúcar.\n";
+  const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0)); // ISO-8859-1
+  await Deno.writeFile(`${dir}/l.txt`, bytes);
+  const index = `${dir}/i.db`;
+  const skipped: string[] = [];
+  await buildIndex([`${dir}/l.txt`], { index: `${dir}/u.db`, onSkip: (p) => skipped.push(p) });
+  assert.equal(skipped.length, 1); // not UTF-8
+  await buildIndex([`${dir}/l.txt`], { index, encoding: "latin1", maxTokens: 20 });
+  const [hit] = await retrieve(index, "acucar queijo", 1);
+  assert.match(hit.text, /açúcar/);
+  const piece = bytes.subarray(hit.byteStart, hit.byteEnd);
+  assert.equal(String.fromCharCode(...piece), hit.text);
+  assert.equal(text.slice(hit.start, hit.end), hit.text);
 });
