@@ -1,6 +1,6 @@
 /**
  * The Bentevi command line: `deno run <permissions> cli.ts <command>` (see README.md for the
- * exact permissions; no command needs network access).
+ * exact permissions; only `serve` needs network access, `--allow-net=HOST:PORT`).
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { registerData } from "./src/cli/data.ts";
 import { registerChunk } from "./src/cli/chunk.ts";
 import { registerDemo } from "./src/cli/demo.ts";
 import { registerIndex } from "./src/cli/index.ts";
+import { registerServe } from "./src/cli/serve.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerChunk(program);
   registerIndex(program);
+  registerServe(program);
   registerDemo(program);
   registerBench(program);
   return program;

@@ -18,7 +18,13 @@
 import { BenteviError, fsError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
-import { feedTo, generate, type GenerationResult, type GenerationTokenizer } from "./generator.ts";
+import {
+  feedTo,
+  generate,
+  type GenerationResult,
+  type GenerationTokenizer,
+  type TokenStep,
+} from "./generator.ts";
 import type { LanguageModel } from "./inference.ts";
 import { familyOf } from "../model/registry.ts";
 import { DEFAULT_SYSTEM_PROMPT, findPersona, PERSONAS } from "./personas.ts";
@@ -70,6 +76,49 @@ export interface ChatTurn {
   content: string;
   /** Its tokens, as fed to the model. */
   ids: number[];
+}
+
+/** Per-answer options of {@link ChatSession.reply}. */
+export interface ReplyOptions {
+  /** More strings that end the answer (not part of it), besides the template's own. */
+  stop?: readonly string[];
+  /**
+   * `true` (default): the oldest turns are dropped to fit the context, as the chat REPL does.
+   * `false`: a conversation that does not fit is refused with a {@link ContextLengthError}
+   * (what a server does: the client owns the history).
+   */
+  dropOldTurns?: boolean;
+  /** Called after each token is chosen (see `GenerateOptions.onToken`). */
+  onToken?: (step: TokenStep) => void;
+}
+
+/**
+ * A prompt that does not fit the model's context: the message says how many tokens it takes
+ * and how many the context holds.
+ *
+ * @example
+ * ```ts
+ * import { ContextLengthError } from "./chat.ts";
+ * const e = new ContextLengthError(600, 512, "the messages");
+ * console.log(e.message); // the messages take 600 tokens; this model's context holds 512 …
+ * ```
+ */
+export class ContextLengthError extends BenteviError {
+  /** Tokens the prompt takes. */
+  readonly promptTokens: number;
+  /** Tokens the model's context holds. */
+  readonly contextSize: number;
+  /** @param what names the prompt in the message ("the messages", "the prompt"). */
+  constructor(promptTokens: number, contextSize: number, what: string) {
+    super(
+      `${what} take${what.endsWith("s") ? "" : "s"} ${promptTokens} tokens; this model's ` +
+        `context holds ${contextSize} (at most ${contextSize - 1} for the prompt, leaving room ` +
+        `for an answer): shorten ${what}`,
+    );
+    this.name = "ContextLengthError";
+    this.promptTokens = promptTokens;
+    this.contextSize = contextSize;
+  }
 }
 
 /** What {@link ChatSession.reply} returns. */
@@ -281,6 +330,15 @@ export class ChatSession {
     return { ...this.#stats, turns: this.history.length };
   }
 
+  /**
+   * A history entry for `content` said by `role`, with its tokens as the model would see them
+   * (set `history` to a list of them to start from a conversation held elsewhere).
+   */
+  turn(role: "user" | "assistant", content: string): ChatTurn {
+    const text = role === "assistant" && this.template === "plain" ? " " + content : content;
+    return { role, content, ids: this.#encode(text) };
+  }
+
   #encode(text: string): number[] {
     const ids = Array.from(this.tokenizer.encode(text, { addSpecialTokens: false }));
     const V = this.model.config.vocabSize;
@@ -333,8 +391,22 @@ export class ChatSession {
     return ids;
   }
 
-  /** The prompt for the next answer; drops the oldest turns that do not fit. */
-  #prompt(): { ids: number[]; dropped: number } {
+  /**
+   * The prompt for the next answer; drops the oldest turns that do not fit (or, with `strict`,
+   * refuses a conversation that does not fit).
+   */
+  #prompt(strict = false): { ids: number[]; dropped: number } {
+    if (strict) {
+      const ids = this.chatTemplate ? this.#templateIds(this.chatTemplate, 0) : [
+        ...this.#systemIds,
+        ...this.history.flatMap((t) => this.#turnIds(t)),
+        ...this.#encode("Assistente:"),
+      ];
+      if (ids.length > this.model.maxContext - 1) {
+        throw new ContextLengthError(ids.length, this.model.maxContext, "the messages");
+      }
+      return { ids, dropped: 0 };
+    }
     const budget = this.model.maxContext -
       Math.min(this.maxNewTokens, Math.floor(this.model.maxContext / 2));
     const template = this.chatTemplate;
@@ -368,11 +440,22 @@ export class ChatSession {
    * Sends a user message and generates the answer (streamed through `onText`). The message
    * and the answer join the history.
    */
-  async reply(message: string, onText?: (text: string) => void): Promise<ChatReply> {
+  async reply(
+    message: string,
+    onText?: (text: string) => void,
+    options: ReplyOptions = {},
+  ): Promise<ChatReply> {
     const text = message.trim();
     if (!text) throw new BenteviError("empty message");
-    this.history.push({ role: "user", content: text, ids: this.#encode(text) });
-    const { ids, dropped } = this.#prompt();
+    this.history.push(this.turn("user", text));
+    let prompt;
+    try {
+      prompt = this.#prompt(options.dropOldTurns === false);
+    } catch (e) {
+      this.history.pop();
+      throw e;
+    }
+    const { ids, dropped } = prompt;
     if (dropped > 0) this.history.splice(0, dropped);
     const plain = this.template === "plain";
     const turnEnds = this.template === "chat-template"
@@ -397,11 +480,15 @@ export class ChatSession {
         maxNewTokens: this.maxNewTokens,
         minNewTokens: Math.min(this.minNewTokens, this.maxNewTokens),
         sampler: this.#sampler,
-        stop: plain ? ["\nUsuário:", "Usuário:", "\nAssistente:"] : [],
+        stop: [
+          ...(plain ? ["\nUsuário:", "Usuário:", "\nAssistente:"] : []),
+          ...(options.stop ?? []),
+        ],
         stopTokenIds,
         endOfTextIds: this.#endOfTextIds,
         explainTop: this.explain ? 5 : 0,
         onText: stream,
+        onToken: options.onToken,
       });
     } catch (e) {
       this.history.pop();
@@ -485,15 +572,11 @@ export class ChatSession {
       }
       // The saved ids are what the model saw (an answer's sampled tokens may differ from a
       // re-encoding of its text); another tokenizer's ids would not fit, so re-encode then.
-      const ids = Array.isArray(turn.ids) &&
-          turn.ids.every((x) => Number.isInteger(x) && x >= 0 && x < V)
-        ? turn.ids as number[]
-        : this.#encode(
-          turn.role === "assistant" && this.template === "plain"
-            ? " " + turn.content
-            : turn.content,
-        );
-      history.push({ role: turn.role, content: turn.content, ids });
+      history.push(
+        Array.isArray(turn.ids) && turn.ids.every((x) => Number.isInteger(x) && x >= 0 && x < V)
+          ? { role: turn.role, content: turn.content, ids: turn.ids as number[] }
+          : this.turn(turn.role, turn.content),
+      );
     }
     const state = j.state as
       | {
