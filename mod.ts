@@ -28,3 +28,4 @@ export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/generate/mod.ts";
 export * from "./src/retrieval/mod.ts";
+export * from "./src/serve/mod.ts";

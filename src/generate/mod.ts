@@ -58,6 +58,8 @@ export {
   ChatSession,
   type ChatStats,
   type ChatTurn,
+  ContextLengthError,
+  type ReplyOptions,
 } from "./chat.ts";
 export {
   appendFeedback,

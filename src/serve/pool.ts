@@ -11,6 +11,7 @@ import type { LanguageModel } from "../generate/inference.ts";
 
 /** Thrown by {@link ModelPool.acquire} when the queue is full (the server answers 429). */
 export class QueueFullError extends Error {
+  /** @param waiting how many requests were waiting. */
   constructor(readonly waiting: number) {
     super(`the server is busy: ${waiting} requests are already waiting`);
     this.name = "QueueFullError";
@@ -157,6 +158,7 @@ export class EventLoopYield {
   readonly #channel = new MessageChannel();
   readonly #waiting: (() => void)[] = [];
 
+  /** A channel of its own (close it with {@link close}). */
   constructor() {
     this.#channel.port1.onmessage = () => this.#waiting.shift()?.();
   }

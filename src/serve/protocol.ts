@@ -9,6 +9,8 @@
 /** An error answered to the client as `{"error": {message, type, param, code}}`. */
 export class ApiError extends Error {
   /**
+   * An error for the client.
+   *
    * @param status HTTP status.
    * @param message one line for the client.
    * @param type OpenAI's error type (`invalid_request_error`, `authentication_error`…).

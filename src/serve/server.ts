@@ -682,7 +682,13 @@ async function readJson(request: Request): Promise<unknown> {
   if (request.body) {
     const reader = request.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      let part;
+      try {
+        part = await reader.read();
+      } catch {
+        throw new ApiError(400, "the request body could not be read (cut short?)");
+      }
+      const { done, value } = part;
       if (done) break;
       size += value.length;
       if (size > MAX_BODY_BYTES) {
@@ -764,21 +770,16 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const port = options.port ?? SERVE_DEFAULTS.port;
   let http: Deno.HttpServer<Deno.NetAddr>;
   try {
-    http = await new Promise<Deno.HttpServer<Deno.NetAddr>>((resolve, reject) => {
-      try {
-        const s: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
-          hostname: host,
-          port,
-          onListen: () => resolve(s),
-          onError: (e) => {
-            (options.log ?? console.error)(`internal error: ${(e as Error)?.stack ?? e}`);
-            return json(new ApiError(500, "internal server error", "server_error").toJSON(), 500);
-          },
-        }, (req) => server.fetch(req));
-      } catch (e) {
-        reject(e);
-      }
-    });
+    // Binding errors (address in use, no permission) are thrown here, synchronously.
+    http = Deno.serve({
+      hostname: host,
+      port,
+      onListen: () => {},
+      onError: (e) => {
+        (options.log ?? console.error)(`internal error: ${(e as Error)?.stack ?? e}`);
+        return json(new ApiError(500, "internal server error", "server_error").toJSON(), 500);
+      },
+    }, (req) => server.fetch(req));
   } catch (e) {
     await server.close();
     if (e instanceof Deno.errors.AddrInUse) {

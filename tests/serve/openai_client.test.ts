@@ -1,0 +1,109 @@
+// `bentevi serve` as a real process with its documented permissions (here --allow-net=127.0.0.1
+// and --port 0, since the port is picked at run time), driven by the official `openai` client in
+// a second process that holds only --allow-net=127.0.0.1:PORT and --allow-env. The test process
+// itself never touches the network, so `deno task test` needs no --allow-net.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { assertOneLineError, CLI, runCli } from "../_cli.ts";
+import { tinyCheckpoints } from "./_fixture.ts";
+
+/** Starts `bentevi serve ARGS` and waits for the line naming its URL. */
+export async function startServe(args: string[]): Promise<{
+  url: string;
+  child: Deno.ChildProcess;
+  stderr: Promise<string>;
+}> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-net=127.0.0.1",
+      CLI,
+      "serve",
+      "--port",
+      "0",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/ at (http:\/\/\S+) /.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited before listening: ${out}\n${await stderr}`);
+    out += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { url: / at (http:\/\/\S+) /.exec(out)![1], child, stderr };
+}
+
+Deno.test("serve: the official openai client against a running server (streaming and not), raw bad requests, a client gone mid-stream", async () => {
+  const ckpt = await tinyCheckpoints();
+  const { url, child, stderr } = await startServe(["--checkpoint", ckpt.gpt, "--device", "cpu"]);
+  try {
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const port = new URL(url).port;
+    const client = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-net=127.0.0.1:${port}`,
+        "--allow-env",
+        fileURLToPath(new URL("./_openai_client.ts", import.meta.url)),
+        url,
+      ],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(client.code, 0, dec.decode(client.stderr) + dec.decode(client.stdout));
+    assert.match(dec.decode(client.stdout), /client checks passed/);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  const log = await stderr;
+  assert.equal(status.code, 0, log);
+  assert.match(log, /POST \/v1\/chat\/completions 200/);
+  assert.match(log, /cancelled: client disconnected/);
+  assert.doesNotMatch(log, /internal error/);
+  await Deno.remove(ckpt.root, { recursive: true });
+});
+
+Deno.test("serve: bad input is one line — no such checkpoint, no --allow-net, port in use", async () => {
+  const ckpt = await tinyCheckpoints();
+  const perms = ["--allow-read", "--allow-env", "--allow-ffi"];
+  try {
+    assertOneLineError(
+      await runCli(["serve", "--checkpoint", `${ckpt.root}/none`], {
+        permissions: [...perms, "--allow-net=127.0.0.1"],
+      }),
+      /none: file not found/,
+    );
+    assertOneLineError(
+      await runCli(["serve", "--checkpoint", ckpt.gpt, "--device", "cpu", "--port", "8099"], {
+        permissions: perms,
+      }),
+      /no permission to listen on 127\.0\.0\.1:8099: run with --allow-net=127\.0\.0\.1:8099/,
+    );
+    const { url, child } = await startServe(["--checkpoint", ckpt.gpt, "--device", "cpu"]);
+    try {
+      const port = new URL(url).port;
+      assertOneLineError(
+        await runCli(["serve", "--checkpoint", ckpt.gpt, "--device", "cpu", "--port", port], {
+          permissions: [...perms, "--allow-net=127.0.0.1"],
+        }),
+        /is in use/,
+      );
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+  } finally {
+    await Deno.remove(ckpt.root, { recursive: true });
+  }
+});
