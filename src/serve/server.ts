@@ -452,7 +452,7 @@ class Server implements BenteviServer {
       total_tokens: g.promptTokens + g.tokens.length,
     });
     const choice = (fields: Record<string, unknown>, steps?: TokenStep[]) =>
-      steps && steps.length ? { ...fields, explain: steps.map(stepJson) } : fields;
+      steps && steps.length ? { ...fields, explain: steps.map((s) => this.#stepJson(s)) } : fields;
 
     if (!r.stream) {
       let result: GenerationResult;
@@ -601,6 +601,27 @@ class Server implements BenteviServer {
     });
   }
 
+  /**
+   * A token step as the API shows it: every candidate with its text (decoded on its own), and
+   * of the attention only each head's strongest positions (not the full weight rows).
+   */
+  #stepJson(step: TokenStep): Record<string, unknown> {
+    const tok = this.#opened.tokenizer;
+    const text = (id: number) => tok.decode([id]);
+    const out: Record<string, unknown> = {
+      ...step,
+      text: (step as { text?: string }).text ?? text(step.id),
+      top: step.top.map((c) => ({
+        ...c,
+        token: (c as { token?: string }).token ?? tok.idToToken(c.id) ?? `<${c.id}>`,
+        text: (c as { text?: string }).text ?? text(c.id),
+      })),
+    };
+    const att = (step as { attention?: { layer: number; heads: unknown } }).attention;
+    if (att) out.attention = { layer: att.layer, heads: att.heads };
+    return out;
+  }
+
   async #embeddings(request: Request): Promise<Response> {
     const r = parseEmbeddingRequest(await readJson(request));
     this.#embedder ??= modelEmbedder(this.#checkpoint, { tokenizerPath: this.#tokenizerPath });
@@ -642,11 +663,6 @@ class Server implements BenteviServer {
     this.pool.close();
     this.#opened.model.backend.destroy();
   }
-}
-
-/** A token step as the API shows it. */
-function stepJson(step: TokenStep): TokenStep {
-  return step;
 }
 
 /** Constant-time string comparison (for the API key). */

@@ -4,44 +4,8 @@
 // itself never touches the network, so `deno task test` needs no --allow-net.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { assertOneLineError, CLI, runCli } from "../_cli.ts";
-import { tinyCheckpoints } from "./_fixture.ts";
-
-/** Starts `bentevi serve ARGS` and waits for the line naming its URL. */
-export async function startServe(args: string[]): Promise<{
-  url: string;
-  child: Deno.ChildProcess;
-  stderr: Promise<string>;
-}> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-net=127.0.0.1",
-      CLI,
-      "serve",
-      "--port",
-      "0",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/ at (http:\/\/\S+) /.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited before listening: ${out}\n${await stderr}`);
-    out += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return { url: / at (http:\/\/\S+) /.exec(out)![1], child, stderr };
-}
+import { assertOneLineError, runCli } from "../_cli.ts";
+import { startServe, tinyCheckpoints } from "./_fixture.ts";
 
 Deno.test("serve: the official openai client against a running server (streaming and not), raw bad requests, a client gone mid-stream", async () => {
   const ckpt = await tinyCheckpoints();

@@ -135,6 +135,11 @@ Deno.test("serve: stop strings, explain steps, text completions streamed and not
   const steps = chunks.flatMap((c: Any) => c.choices[0].explain ?? []);
   assert.equal(steps.length, 30);
   assert.ok(steps.every((s: Any) => s.top.length === 5 && s.prob > 0 && s.prob <= 1));
+  assert.ok(
+    steps.every((s: Any) =>
+      typeof s.text === "string" && s.top.every((c: Any) => typeof c.text === "string")
+    ),
+  );
 });
 
 Deno.test("serve: malformed requests get OpenAI error objects naming the field, and the server goes on", async () => {

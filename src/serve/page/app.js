@@ -116,15 +116,26 @@ async function send(text) {
       headers.authorization = `Bearer ${key}`;
       localStorage.setItem("bentevi-api-key", key);
     }
-    const response = await fetch("/v1/chat/completions", {
-      method: "POST",
-      headers,
-      body: JSON.stringify(requestBody(history)),
-      signal: controller.signal,
-    });
-    if (!response.ok) {
+    let response, dropped = 0;
+    for (;;) {
+      response = await fetch("/v1/chat/completions", {
+        method: "POST",
+        headers,
+        body: JSON.stringify(requestBody(history)),
+        signal: controller.signal,
+      });
+      if (response.ok) break;
       const err = await response.json().catch(() => ({}));
+      // The server never drops turns: the page drops the oldest exchange and tries again.
+      if (err.error?.code === "context_length_exceeded" && history.length > 2) {
+        history.splice(0, 2);
+        dropped += 2;
+        continue;
+      }
       throw new Error(err.error?.message ?? `HTTP ${response.status}`);
+    }
+    if (dropped) {
+      li.append(element("span", "meta", `${dropped} mensagens antigas fora do contexto`));
     }
     await readEvents(response, (chunk) => {
       if (chunk.error) throw new Error(chunk.error.message);
