@@ -17,6 +17,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { initWeights, presetConfig, saveCheckpoint } from "../src/model/mod.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";
+import { ChatSession, openGenerationModel } from "../src/generate/mod.ts";
+import { ChatTemplate } from "../src/tokenizer/chat_template.ts";
 
 const { values: o } = parseArgs({
   args: Deno.args,
@@ -129,6 +131,22 @@ async function stream(i: number) {
   return { ttftMs: first, seconds: (performance.now() - t0) / 1000, tokens: usage };
 }
 
+// The same answer without the server (ChatSession in this process): what serving costs.
+const direct = await openGenerationModel(checkpoint, { device: o.device as "cpu", log: () => {} });
+const template = await ChatTemplate.forTokenizer(direct.tokenizerPath);
+async function alone(i: number): Promise<number> {
+  const chat = new ChatSession(direct.model, direct.tokenizer, {
+    chatTemplate: template,
+    maxNewTokens: tokens,
+    minNewTokens: tokens,
+    sampling: { seed: i },
+  });
+  const t0 = performance.now();
+  const r = await chat.reply(`Conte uma história número ${i}.`);
+  return r.result.tokens.length / ((performance.now() - t0) / 1000);
+}
+const directRuns: number[] = [];
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // Warm up: builds every model (one per concurrent stream) and its workspaces.
 await Promise.all(Array.from({ length: Math.max(...levels) }, (_, i) => stream(-1 - i)));
@@ -136,7 +154,12 @@ const results: Record<
   number,
   { aggregate: number[]; perStream: number[]; ttft: number[]; rss: number[]; peak: number[] }
 > = {};
+await alone(0);
 for (let round = 0; round < rounds; round++) {
+  directRuns.push(await alone(round + 1));
+  log(
+    `round ${round + 1}, ChatSession without the server: ${directRuns.at(-1)!.toFixed(1)} tokens/s`,
+  );
   for (const n of levels) {
     const t0 = performance.now();
     const runs = await Promise.all(

@@ -38,11 +38,5 @@ export {
   parseCompletionRequest,
   parseEmbeddingRequest,
 } from "./protocol.ts";
-export {
-  EventLoopYield,
-  ModelPool,
-  type ModelPoolOptions,
-  pacedModel,
-  QueueFullError,
-} from "./pool.ts";
+export { ModelPool, type ModelPoolOptions, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
 export { PAGE_ASSETS, type PageAsset } from "./page.ts";

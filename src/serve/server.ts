@@ -26,7 +26,7 @@ import { PERSONAS } from "../generate/personas.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
 import { ChatTemplate } from "../tokenizer/chat_template.ts";
-import { EventLoopYield, ModelPool, pacedModel, QueueFullError } from "./pool.ts";
+import { ModelPool, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
 import {
   ApiError,
   type ChatCompletionRequest,
@@ -177,7 +177,6 @@ class Server implements BenteviServer {
   readonly #checkpoint: string;
   readonly #tokenizerPath: string | undefined;
   readonly #created = Math.floor(Date.now() / 1000);
-  readonly #yield = new EventLoopYield();
   readonly #running = new Set<AbortController>();
   #embedder: Promise<ModelEmbedder> | undefined;
   #closed = false;
@@ -445,7 +444,7 @@ class Server implements BenteviServer {
       crypto.randomUUID().replaceAll("-", "")
     }`;
     const created = Math.floor(Date.now() / 1000);
-    const job = makeJob(pacedModel(model, abort.signal, () => this.#yield.next()));
+    const job = makeJob(pacedModel(model, abort.signal, nextTurn));
     const usage = (g: GenerationResult) => ({
       prompt_tokens: g.promptTokens,
       completion_tokens: g.tokens.length,
@@ -659,7 +658,6 @@ class Server implements BenteviServer {
     for (let i = 0; i < 100 && this.pool.stats.busy > 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    this.#yield.close();
     this.pool.close();
     this.#opened.model.backend.destroy();
   }

@@ -112,6 +112,10 @@ const reader = long.body!.getReader();
 await reader.read();
 const health = async () => (await (await fetch(`${base}/health`)).json()).slots.busy;
 assert.equal(await health(), 1);
+// Another request is read and answered while that generation runs (on a second model).
+const meanwhile = await client.chat.completions.create({ model: "gpt", messages, max_tokens: 4 });
+assert.equal(meanwhile.choices.length, 1);
+assert.equal(await health(), 1, "the long generation is still running");
 gone.abort();
 await reader.cancel().catch(() => {});
 let busy = 1;
