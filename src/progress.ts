@@ -106,7 +106,9 @@ export function consoleProgress(options: ConsoleProgressOptions = {}): Progress 
       total = t;
       unit = u ?? "";
       t0 = performance.now();
-      last = 0;
+      // A terminal bar draws at once; plain lines wait one interval from the start, so a short
+      // job (or one that fails early) prints none however long the process took to get here.
+      last = tty ? 0 : t0;
       drawn = false;
     },
     update(done, info) {

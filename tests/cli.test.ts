@@ -86,3 +86,19 @@ Deno.test("bench kernels takes --device (and still the positional device)", asyn
   assert.equal(none.code, 1);
   assert.match(none.stderr, /^bentevi: bench chunking takes no --device option/m);
 });
+
+Deno.test("progress: plain lines wait one interval from the start, not from process start", async () => {
+  const { consoleProgress } = await import("../src/progress.ts");
+  // The process has run longer than the interval: an early error must not follow a progress line.
+  while (performance.now() < 600) await new Promise((r) => setTimeout(r, 50));
+  const lines: string[] = [];
+  const p = consoleProgress({ tty: false, intervalSeconds: 0.5, write: (t) => lines.push(t) });
+  p.start("counting", 10, "files");
+  p.update(1);
+  p.update(2);
+  assert.deepEqual(lines, [], "printed before one interval passed");
+  await new Promise((r) => setTimeout(r, 550));
+  p.update(3);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^counting/);
+});
