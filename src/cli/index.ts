@@ -24,16 +24,31 @@ function parseMode(value: string | undefined): SearchMode | undefined {
   return value as SearchMode;
 }
 
-/** Aborts on SIGINT/SIGTERM while `fn` runs (the build rolls back the file in progress). */
+/**
+ * Aborts on SIGINT/SIGTERM while `fn` runs (the build rolls back the file in progress); the
+ * exit code is 130 after SIGINT and 143 after SIGTERM, as `train` does.
+ */
 async function withStopSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const stop = () => ac.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  let got: Deno.Signal | undefined;
+  const stops = new Map<Deno.Signal, () => void>();
+  for (const s of ["SIGINT", "SIGTERM"] as Deno.Signal[]) {
+    const stop = () => {
+      got ??= s;
+      ac.abort();
+    };
+    stops.set(s, stop);
+    Deno.addSignalListener(s, stop);
+  }
   try {
     return await fn(ac.signal);
+  } catch (e) {
+    if (got === "SIGTERM" && e instanceof BenteviError && e.exitCode === 130) {
+      throw new BenteviError(e.message, 143);
+    }
+    throw e;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, stop);
+    for (const [s, stop] of stops) Deno.removeSignalListener(s, stop);
   }
 }
 

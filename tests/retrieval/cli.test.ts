@@ -2,6 +2,7 @@
 // `index build`/`update` read and write; `search`, `index info` and `index eval` only read.
 import assert from "node:assert/strict";
 import { assertOneLineError, runCli } from "../_cli.ts";
+import { main } from "../../cli.ts";
 import { makePdf } from "./_fixtures.ts";
 
 const RW = ["--allow-read", "--allow-write"];
@@ -93,4 +94,37 @@ Deno.test("index build / search / info / eval / update from the command line, le
     await runCli(["search", "--index", index, "aves", "--mode", "dense"], { permissions: R }),
     /no embeddings \(BM25 only\)/,
   );
+});
+
+Deno.test("index build: SIGTERM stops it between chunks, rolls back the file in progress, exit 143", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/docs`);
+  await Deno.writeFile(`${dir}/docs/a.txt`, new Uint8Array([0, 1, 2])); // skipped: binary
+  await Deno.writeTextFile(
+    `${dir}/docs/b.txt`,
+    Array.from({ length: 20_000 }, (_, i) => `Frase ${i} sobre o quero-quero.`).join("\n\n"),
+  );
+  const index = `${dir}/i.db`;
+  // The first skip notice sends SIGTERM (SIGINT would stop the test runner) to this process, while b.txt is still being chunked.
+  const { error } = console;
+  const err: string[] = [];
+  console.error = (...a: unknown[]) => {
+    const line = a.join(" ");
+    err.push(line);
+    if (line.includes("skipped")) Deno.kill(Deno.pid, "SIGTERM");
+  };
+  let code: number;
+  try {
+    code = await main(["index", "build", `${dir}/docs`, "--index", index]);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(code, 143, err.join("\n")); // 130 after SIGINT
+  assert.match(
+    err.join("\n"),
+    /interrupted after 0 file\(s\).*run the same command again to resume/,
+  );
+  const info = await runCli(["index", "info", "--index", index, "--json"], { permissions: R });
+  const j = JSON.parse(info.stdout);
+  assert.deepEqual([j.state, j.documents, j.chunks], ["building", 0, 0]);
 });
