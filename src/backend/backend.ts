@@ -420,6 +420,211 @@ export interface WkvBackwardArgs {
   T: number;
 }
 
+/** Arguments of {@link Backend.wkv7}. Every `[B, T, C]` tensor is `H` heads of `C / H` channels. */
+export interface Wkv7Args {
+  /** Output `[B, T, C]`: `y_t = S_t·r_t` per head. */
+  y: Tensor;
+  /** Receptance `[B, T, C]`. */
+  r: Tensor;
+  /** Decay logits `[B, T, C]`: the decay used is `exp(−e^(−0.5)·σ(w))`, in (0.545, 1). */
+  w: Tensor;
+  /** Keys `[B, T, C]`. */
+  k: Tensor;
+  /** Values `[B, T, C]`. */
+  v: Tensor;
+  /** The state-update vector a `[B, T, C]` (RWKV-7 passes −κ̂). */
+  a: Tensor;
+  /** The state-update vector b `[B, T, C]` (RWKV-7 passes κ̂ ⊙ the in-context rate). */
+  b: Tensor;
+  /**
+   * Recurrent state `[B, H, N, N]` (`S[i][j]`: value channel i, key channel j), read and
+   * overwritten with the final state; null starts from zero.
+   */
+  state: Tensor | null;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+  /** Number of heads. */
+  H: number;
+}
+
+/** Arguments of {@link Backend.wkv7Backward}: gradients accumulate (`+=`). */
+export interface Wkv7BackwardArgs {
+  /** Gradient of `r`. */
+  dr: Tensor;
+  /** Gradient of the decay logits `w`. */
+  dw: Tensor;
+  /** Gradient of `k`. */
+  dk: Tensor;
+  /** Gradient of `v`. */
+  dv: Tensor;
+  /** Gradient of `a`. */
+  da: Tensor;
+  /** Gradient of `b`. */
+  db: Tensor;
+  /** Gradient of the output `y`. */
+  dy: Tensor;
+  /** Forward input `r`. */
+  r: Tensor;
+  /** Forward input `w`. */
+  w: Tensor;
+  /** Forward input `k`. */
+  k: Tensor;
+  /** Forward input `v`. */
+  v: Tensor;
+  /** Forward input `a`. */
+  a: Tensor;
+  /** Forward input `b`. */
+  b: Tensor;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+  /** Number of heads. */
+  H: number;
+}
+
+/** Arguments of {@link Backend.rwkv7Keys} (rows `[n, C]`, `H` heads). */
+export interface Rwkv7KeysArgs {
+  /** Output k̃ = k ⊙ (1 + (a − 1) ⊙ kA) `[n, C]`. */
+  kt: Tensor;
+  /** Output −κ̂ `[n, C]`, κ̂ = per-head L2-normalised k ⊙ kK. */
+  na: Tensor;
+  /** Output κ̂ ⊙ a `[n, C]`. */
+  nb: Tensor;
+  /** Keys `[n, C]`. */
+  k: Tensor;
+  /** In-context learning rate a (after its sigmoid) `[n, C]`. */
+  a: Tensor;
+  /** `k_k [C]`. */
+  kK: Tensor;
+  /** `k_a [C]`. */
+  kA: Tensor;
+  /** Number of heads. */
+  H: number;
+}
+
+/** Arguments of {@link Backend.rwkv7KeysBackward}: gradients accumulate. */
+export interface Rwkv7KeysBackwardArgs {
+  /** Gradient of `k`. */
+  dk: Tensor;
+  /** Gradient of `a`. */
+  da: Tensor;
+  /** Gradient of `kK [C]`. */
+  dkK: Tensor;
+  /** Gradient of `kA [C]`. */
+  dkA: Tensor;
+  /** Gradient of the output `kt`. */
+  dkt: Tensor;
+  /** Gradient of the output `na`. */
+  dna: Tensor;
+  /** Gradient of the output `nb`. */
+  dnb: Tensor;
+  /** Forward input `k`. */
+  k: Tensor;
+  /** Forward input `a`. */
+  a: Tensor;
+  /** Forward input `kK`. */
+  kK: Tensor;
+  /** Forward input `kA`. */
+  kA: Tensor;
+  /** Number of heads. */
+  H: number;
+}
+
+/** Arguments of {@link Backend.rwkv7Output} (rows `[n, C]`, `H` heads). */
+export interface Rwkv7OutputArgs {
+  /** Output `[n, C]`: `(GroupNorm(y)·lnW + lnB + (Σ_head r⊙k⊙rK)·v) ⊙ g`. */
+  out: Tensor;
+  /** WKV output `[n, C]`. */
+  y: Tensor;
+  /** Receptance `[n, C]`. */
+  r: Tensor;
+  /** Keys k̃ `[n, C]`. */
+  k: Tensor;
+  /** Values `[n, C]`. */
+  v: Tensor;
+  /** Gate `[n, C]`. */
+  g: Tensor;
+  /** `ln_x` gain `[C]`. */
+  lnW: Tensor;
+  /** `ln_x` bias `[C]`. */
+  lnB: Tensor;
+  /** `r_k [C]`, the weight of the current token's bonus. */
+  rK: Tensor;
+  /** Number of heads (the groups of the group norm). */
+  H: number;
+  /** Group-norm epsilon. */
+  eps: number;
+}
+
+/** Arguments of {@link Backend.rwkv7OutputBackward}: gradients accumulate. */
+export interface Rwkv7OutputBackwardArgs {
+  /** Gradient of `y`. */
+  dy: Tensor;
+  /** Gradient of `r`. */
+  dr: Tensor;
+  /** Gradient of `k`. */
+  dk: Tensor;
+  /** Gradient of `v`. */
+  dv: Tensor;
+  /** Gradient of `g`. */
+  dg: Tensor;
+  /** Gradient of `lnW [C]`. */
+  dlnW: Tensor;
+  /** Gradient of `lnB [C]`. */
+  dlnB: Tensor;
+  /** Gradient of `rK [C]`. */
+  drK: Tensor;
+  /** Gradient of the output. */
+  dout: Tensor;
+  /** Forward input `y`. */
+  y: Tensor;
+  /** Forward input `r`. */
+  r: Tensor;
+  /** Forward input `k`. */
+  k: Tensor;
+  /** Forward input `v`. */
+  v: Tensor;
+  /** Forward input `g`. */
+  g: Tensor;
+  /** Forward input `lnW`. */
+  lnW: Tensor;
+  /** Forward input `lnB`. */
+  lnB: Tensor;
+  /** Forward input `rK`. */
+  rK: Tensor;
+  /** Number of heads. */
+  H: number;
+  /** Group-norm epsilon. */
+  eps: number;
+}
+
+/** Arguments of {@link Backend.wkv5} (RWKV-5 inference: no backward). */
+export interface Wkv5Args {
+  /** Output `[B, T, C]`: `y_t = (S + u ⊙ kᵀv)·r` per head, then `S ← w ⊙ S + kᵀv`. */
+  y: Tensor;
+  /** Receptance `[B, T, C]`. */
+  r: Tensor;
+  /** Keys `[B, T, C]`. */
+  k: Tensor;
+  /** Values `[B, T, C]`. */
+  v: Tensor;
+  /** Decay factor per key channel `[C]` (in (0, 1)). */
+  decay: Tensor;
+  /** Bonus u per key channel `[C]`. */
+  bonus: Tensor;
+  /** State `[B, H, N, N]` (`S[i][j]`: key channel i, value channel j), or null for zero. */
+  state: Tensor | null;
+  /** Batch size. */
+  B: number;
+  /** Sequence length. */
+  T: number;
+  /** Number of heads. */
+  H: number;
+}
+
 /**
  * A compute device that runs the ops of the GPT, Llama and RWKV models, forward and backward.
  *
@@ -573,6 +778,36 @@ export interface Backend {
   sigmoid(out: Tensor, x: Tensor): void;
   /** Backward of `sigmoid` given its output `y`: `dx += y·(1−y)·dout`. */
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void;
+  /** `out = tanh(x)`. */
+  tanh(out: Tensor, x: Tensor): void;
+  /** Backward of `tanh` given its output `y`: `dx += (1 − y²)·dout`. */
+  tanhBackward(dx: Tensor, y: Tensor, dout: Tensor): void;
+
+  // ---- RWKV-7 (and RWKV-5 inference) ops -------------------------------------------------
+  /**
+   * RWKV-7's WKV recurrence per head (N = C/H channels): with the decay
+   * `d = exp(−e^(−0.5)·σ(w))`, `S_t = S_{t−1}·diag(d_t) + (S_{t−1}·a_t)·b_tᵀ + v_t·k_tᵀ` and
+   * `y_t = S_t·r_t`. `state [B, H, N, N]` is the initial state and receives the final one.
+   */
+  wkv7(args: Wkv7Args): void;
+  /** Backward of `wkv7` from a zero initial state: accumulates into every `d…`. */
+  wkv7Backward(args: Wkv7BackwardArgs): void;
+  /**
+   * RWKV-7's key preparation per row: `kt = k⊙(1 + (a−1)⊙kA)`, `na = −κ̂`, `nb = κ̂⊙a` with
+   * κ̂ the L2-normalised (per head, ‖·‖ ≥ 1e-12) `k⊙kK`.
+   */
+  rwkv7Keys(args: Rwkv7KeysArgs): void;
+  /** Backward of `rwkv7Keys`: accumulates into `dk`, `da`, `dkK`, `dkA`. */
+  rwkv7KeysBackward(args: Rwkv7KeysBackwardArgs): void;
+  /**
+   * RWKV-7's time-mixing output before the projection:
+   * `out = (GroupNorm_H(y)⊙lnW + lnB + (Σ_head r⊙k⊙rK)·v) ⊙ g`.
+   */
+  rwkv7Output(args: Rwkv7OutputArgs): void;
+  /** Backward of `rwkv7Output`: accumulates into every `d…`. */
+  rwkv7OutputBackward(args: Rwkv7OutputBackwardArgs): void;
+  /** RWKV-5's WKV recurrence per head, for inference (see {@link Wkv5Args}). */
+  wkv5(args: Wkv5Args): void;
 }
 
 /** The name of a {@link Backend} method: every op, memory ops included. */

@@ -198,6 +198,41 @@ function checkUnaryBackward(op: string, dx: Tensor, xName: string, x: Tensor, do
   expectSameSize(op, "dout", dout, xName, x);
 }
 
+/** Checks `H` heads over `C` channels; returns the head size N. */
+function checkHeads(op: string, C: number, H: number, what: string): number {
+  if (!Number.isInteger(H) || H < 1 || C % H !== 0) {
+    throw new Error(`${op}: H ${H} heads do not divide the ${C} channels of ${what}`);
+  }
+  return C / H;
+}
+
+/** Checks that every named tensor has the size of `ref` (named `refName`). */
+function expectAllSameSize(
+  op: string,
+  refName: string,
+  ref: Tensor,
+  tensors: Record<string, Tensor>,
+): void {
+  for (const [name, t] of Object.entries(tensors)) expectSameSize(op, name, t, refName, ref);
+}
+
+/** Checks that every named tensor has `C` elements (a per-channel vector of `ref`). */
+function expectAllChannels(
+  op: string,
+  C: number,
+  ref: string,
+  tensors: Record<string, Tensor>,
+): void {
+  for (const [name, t] of Object.entries(tensors)) expectSize(op, name, t, C, ref);
+}
+
+/** Checks rows `[n, C]` with `H` heads; returns C. */
+function checkRowsHeads(op: string, name: string, x: Tensor, H: number): number {
+  const [, C] = asMatrix(x);
+  checkHeads(op, C, H, `${name} ${fmtShape(x.shape)}`);
+  return C;
+}
+
 // ---- the checks, one per op ----------------------------------------------------------------
 
 /**
@@ -522,5 +557,65 @@ export const OP_CHECKS: OpChecks = {
   },
   sigmoidBackward(dx, y, dout) {
     checkUnaryBackward("sigmoidBackward", dx, "y", y, dout);
+  },
+  tanh(out, x) {
+    expectSameSize("tanh", "out", out, "x", x);
+  },
+  tanhBackward(dx, y, dout) {
+    checkUnaryBackward("tanhBackward", dx, "y", y, dout);
+  },
+
+  // ---- RWKV-7 / RWKV-5 ops ----
+  wkv7({ y, r, w, k, v, a, b, state, B, T, H }) {
+    const op = "wkv7";
+    const C = checkBTC(op, k, B, T);
+    const N = checkHeads(op, C, H, `k ${fmtShape(k.shape)}`);
+    expectAllSameSize(op, "k", k, { y, r, w, v, a, b });
+    if (state) {
+      expectSize(op, "state", state, B * H * N * N, `[B, H, N, N] = [${B}, ${H}, ${N}, ${N}]`);
+    }
+  },
+  wkv7Backward({ dr, dw, dk, dv, da, db, dy, r, w, k, v, a, b, B, T, H }) {
+    const op = "wkv7Backward";
+    const C = checkBTC(op, k, B, T);
+    checkHeads(op, C, H, `k ${fmtShape(k.shape)}`);
+    expectAllSameSize(op, "k", k, { dr, dw, dk, dv, da, db, dy, r, w, v, a, b });
+  },
+  rwkv7Keys({ kt, na, nb, k, a, kK, kA, H }) {
+    const op = "rwkv7Keys";
+    const C = checkRowsHeads(op, "k", k, H);
+    expectAllSameSize(op, "k", k, { kt, na, nb, a });
+    expectAllChannels(op, C, `k ${fmtShape(k.shape)}`, { kK, kA });
+  },
+  rwkv7KeysBackward({ dk, da, dkK, dkA, dkt, dna, dnb, k, a, kK, kA, H }) {
+    const op = "rwkv7KeysBackward";
+    const C = checkRowsHeads(op, "k", k, H);
+    expectAllSameSize(op, "k", k, { dk, da, dkt, dna, dnb, a });
+    expectAllChannels(op, C, `k ${fmtShape(k.shape)}`, { kK, kA, dkK, dkA });
+  },
+  rwkv7Output({ out, y, r, k, v, g, lnW, lnB, rK, H, eps }) {
+    const op = "rwkv7Output";
+    const C = checkRowsHeads(op, "y", y, H);
+    expectAllSameSize(op, "y", y, { out, r, k, v, g });
+    expectAllChannels(op, C, `y ${fmtShape(y.shape)}`, { lnW, lnB, rK });
+    if (!(eps > 0)) throw new Error(`${op}: eps must be > 0, got ${eps}`);
+  },
+  rwkv7OutputBackward(args) {
+    const op = "rwkv7OutputBackward";
+    const { dy, dr, dk, dv, dg, dlnW, dlnB, drK, dout, y, r, k, v, g, lnW, lnB, rK, H, eps } = args;
+    const C = checkRowsHeads(op, "y", y, H);
+    expectAllSameSize(op, "y", y, { dy, dr, dk, dv, dg, dout, r, k, v, g });
+    expectAllChannels(op, C, `y ${fmtShape(y.shape)}`, { lnW, lnB, rK, dlnW, dlnB, drK });
+    if (!(eps > 0)) throw new Error(`${op}: eps must be > 0, got ${eps}`);
+  },
+  wkv5({ y, r, k, v, decay, bonus, state, B, T, H }) {
+    const op = "wkv5";
+    const C = checkBTC(op, k, B, T);
+    const N = checkHeads(op, C, H, `k ${fmtShape(k.shape)}`);
+    expectAllSameSize(op, "k", k, { y, r, v });
+    expectAllChannels(op, C, `k ${fmtShape(k.shape)}`, { decay, bonus });
+    if (state) {
+      expectSize(op, "state", state, B * H * N * N, `[B, H, N, N] = [${B}, ${H}, ${N}, ${N}]`);
+    }
   },
 };

@@ -75,3 +75,13 @@ export function swigluBackward(
     dup[i] += d * g * s;
   }
 }
+
+/** `out = tanh(x)`. */
+export function tanh(out: FloatArray, x: FloatArray): void {
+  for (let i = 0; i < out.length; i++) out[i] = Math.tanh(x[i]);
+}
+
+/** `dx += (1 − y²)·dout`, given the forward output `y`. */
+export function tanhBackward(dx: FloatArray, y: FloatArray, dout: FloatArray): void {
+  for (let i = 0; i < dx.length; i++) dx[i] += (1 - y[i] * y[i]) * dout[i];
+}

@@ -30,6 +30,7 @@ import { matmul } from "./matmul.ts";
 import * as red from "./reduce.ts";
 import * as rope from "./rope.ts";
 import * as rwkv from "./rwkv.ts";
+import * as rwkv7 from "./rwkv7.ts";
 import { softmaxCrossEntropy } from "./softmax_xent.ts";
 import { CpuTensor, type FloatArray } from "./tensor.ts";
 
@@ -528,5 +529,66 @@ export class CpuKernels implements Backend {
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     const op = "sigmoidBackward";
     act.sigmoidBackward(this.#f(op, "dx", dx), this.#f(op, "y", y), this.#f(op, "dout", dout));
+  }
+  tanh(out: Tensor, x: Tensor): void {
+    act.tanh(this.#f("tanh", "out", out), this.#f("tanh", "x", x));
+  }
+
+  tanhBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
+    const op = "tanhBackward";
+    act.tanhBackward(this.#f(op, "dx", dx), this.#f(op, "y", y), this.#f(op, "dout", dout));
+  }
+
+  // ---- RWKV-7 / RWKV-5 ops ---------------------------------------------------------------
+
+  /** Float arrays of the named tensors of op `op` (one lookup per tensor). */
+  #fs<K extends string>(op: string, ts: Record<K, Tensor>): Record<K, FloatArray> {
+    const out = {} as Record<K, FloatArray>;
+    for (const name of Object.keys(ts) as K[]) out[name] = this.#f(op, name, ts[name]);
+    return out;
+  }
+
+  wkv7({ y, r, w, k, v, a, b, state, B, T, H }: op.Wkv7Args): void {
+    const f = this.#fs("wkv7", { y, r, w, k, v, a, b });
+    const st = this.#fOrNull("wkv7", "state", state);
+    rwkv7.wkv7(f.y, f.r, f.w, f.k, f.v, f.a, f.b, st, B, T, channels(k, B, T), H);
+  }
+
+  wkv7Backward(args: op.Wkv7BackwardArgs): void {
+    const { dr, dw, dk, dv, da, db, dy, r, w, k, v, a, b, B, T, H } = args;
+    const g = this.#fs("wkv7Backward", { dr, dw, dk, dv, da, db, dy });
+    const f = this.#fs("wkv7Backward", { r, w, k, v, a, b });
+    rwkv7.wkv7Backward(g, f.r, f.w, f.k, f.v, f.a, f.b, B, T, channels(k, B, T), H);
+  }
+
+  rwkv7Keys({ kt, na, nb, k, a, kK, kA, H }: op.Rwkv7KeysArgs): void {
+    const f = this.#fs("rwkv7Keys", { kt, na, nb, k, a, kK, kA });
+    rwkv7.rwkv7Keys(f.kt, f.na, f.nb, f.k, f.a, f.kK, f.kA, kK.size, H);
+  }
+
+  rwkv7KeysBackward(args: op.Rwkv7KeysBackwardArgs): void {
+    const { dk, da, dkK, dkA, dkt, dna, dnb, k, a, kK, kA, H } = args;
+    const g = this.#fs("rwkv7KeysBackward", { dk, da, dkK, dkA, dkt, dna, dnb });
+    const f = this.#fs("rwkv7KeysBackward", { k, a, kK, kA });
+    rwkv7.rwkv7KeysBackward(g, f.k, f.a, f.kK, f.kA, kK.size, H);
+  }
+
+  rwkv7Output({ out, y, r, k, v, g, lnW, lnB, rK, H, eps }: op.Rwkv7OutputArgs): void {
+    const f = this.#fs("rwkv7Output", { out, y, r, k, v, g, lnW, lnB, rK });
+    rwkv7.rwkv7Output(f.out, f.y, f.r, f.k, f.v, f.g, f.lnW, f.lnB, f.rK, lnW.size, H, eps);
+  }
+
+  rwkv7OutputBackward(args: op.Rwkv7OutputBackwardArgs): void {
+    const { dy, dr, dk, dv, dg, dlnW, dlnB, drK, dout, y, r, k, v, g, lnW, lnB, rK, H, eps } = args;
+    const op = "rwkv7OutputBackward";
+    const d = this.#fs(op, { dy, dr, dk, dv, dg, dlnW, dlnB, drK, dout });
+    const f = this.#fs(op, { y, r, k, v, g, lnW, lnB, rK });
+    rwkv7.rwkv7OutputBackward(d, f.y, f.r, f.k, f.v, f.g, f.lnW, f.lnB, f.rK, lnW.size, H, eps);
+  }
+
+  wkv5({ y, r, k, v, decay, bonus, state, B, T, H }: op.Wkv5Args): void {
+    const f = this.#fs("wkv5", { y, r, k, v, decay, bonus });
+    const st = this.#fOrNull("wkv5", "state", state);
+    rwkv7.wkv5(f.y, f.r, f.k, f.v, f.decay, f.bonus, st, B, T, channels(k, B, T), H);
   }
 }

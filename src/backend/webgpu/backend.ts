@@ -35,6 +35,7 @@ import { attention, attentionBackward, attentionCached } from "./attention.ts";
 import { softmaxCrossEntropy } from "./softmax.ts";
 import { adamw } from "./optimizer.ts";
 import { tokenShift, tokenShiftBackward, wkv, wkvBackward } from "./rwkv.ts";
+import { notOnWebGpu } from "./rwkv7.ts";
 
 /** Options of the WebGPU backend. */
 export interface WebGpuBackendOptions {
@@ -213,6 +214,36 @@ export class WebGpuKernels implements Backend {
   }
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     ew.sigmoidBackward(this.ctx, dx, y, dout);
+  }
+  tanh(_out: Tensor, _x: Tensor): void {
+    notOnWebGpu("tanh");
+  }
+  tanhBackward(_dx: Tensor, _y: Tensor, _dout: Tensor): void {
+    notOnWebGpu("tanhBackward");
+  }
+
+  // ---- RWKV-7 ops ----------------------------------------------------------------------------
+
+  wkv7(_args: op.Wkv7Args): void {
+    notOnWebGpu("wkv7");
+  }
+  wkv7Backward(_args: op.Wkv7BackwardArgs): void {
+    notOnWebGpu("wkv7Backward");
+  }
+  rwkv7Keys(_args: op.Rwkv7KeysArgs): void {
+    notOnWebGpu("rwkv7Keys");
+  }
+  rwkv7KeysBackward(_args: op.Rwkv7KeysBackwardArgs): void {
+    notOnWebGpu("rwkv7KeysBackward");
+  }
+  rwkv7Output(_args: op.Rwkv7OutputArgs): void {
+    notOnWebGpu("rwkv7Output");
+  }
+  rwkv7OutputBackward(_args: op.Rwkv7OutputBackwardArgs): void {
+    notOnWebGpu("rwkv7OutputBackward");
+  }
+  wkv5(_args: op.Wkv5Args): void {
+    notOnWebGpu("wkv5");
   }
 
   // ---- Llama ops -----------------------------------------------------------------------------
