@@ -20,6 +20,7 @@ import { weightSpecs } from "./weights.ts";
 export type { GptConfig } from "./gpt/config.ts";
 export type { LlamaConfig } from "./llama/config.ts";
 export type { RwkvConfig } from "./rwkv/config.ts";
+export type { Rwkv7Config } from "./rwkv7/config.ts";
 export type { ModelConfig } from "./registry.ts";
 import type { ModelConfig } from "./registry.ts";
 

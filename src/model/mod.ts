@@ -22,6 +22,7 @@ export {
   parameterCount,
   presetConfig,
   presetVocabSize,
+  type Rwkv7Config,
   type RwkvConfig,
   validateConfig,
 } from "./config.ts";
@@ -45,6 +46,7 @@ export {
 export { gptFamily } from "./gpt/family.ts";
 export { rwkvFamily } from "./rwkv/family.ts";
 export { llamaFamily } from "./llama/family.ts";
+export { rwkv7Family } from "./rwkv7/family.ts";
 export { type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
 export { rwkvTimeInit } from "./rwkv/weights.ts";
 export { initWeights, Xoshiro128 } from "./init.ts";
@@ -79,5 +81,6 @@ export { type FusedView, type ParameterLayout, parameterLayout, ParameterStore }
 export type { TrainableModel } from "./model.ts";
 export { GptModel } from "./gpt/training.ts";
 export { RwkvModel } from "./rwkv/training.ts";
+export { Rwkv7Model } from "./rwkv7/training.ts";
 export { LlamaModel, ropeTables } from "./llama/training.ts";
 export { createModel } from "./factory.ts";

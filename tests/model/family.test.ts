@@ -27,7 +27,7 @@ const isBentevi = (re: RegExp) => (e: unknown) => {
 };
 
 Deno.test("registry: every preset, arch and model_type finds its family", () => {
-  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv", "llama"]);
+  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv", "llama", "rwkv7"]);
   for (const name of MODEL_PRESETS) {
     const config = presetConfig(name, 100);
     assert.equal(familyForPreset(name), familyOf(config), name);
@@ -70,7 +70,7 @@ function countingBackend(): { backend: Backend; allocated: () => number } {
 }
 
 Deno.test("activation budget: what each training model allocates, float for float", () => {
-  for (const name of ["gpt-micro", "rwkv-micro", "llama-micro"]) {
+  for (const name of ["gpt-micro", "rwkv-micro", "llama-micro", "rwkv7-micro"]) {
     const config = presetConfig(name, 96);
     const family = familyOf(config);
     const { backend, allocated } = countingBackend();

@@ -9,6 +9,7 @@ import {
   type LlamaConfig,
   type ModelConfig,
   ParameterStore,
+  type Rwkv7Config,
   type RwkvConfig,
   Xoshiro128,
 } from "../../src/model/mod.ts";
@@ -31,6 +32,23 @@ const RWKV: RwkvConfig = {
   nLayer: 2,
   ffnDim: 12,
   layerNormEps: 1e-5,
+};
+
+// Two heads of 4, low ranks of different sizes, two layers (the second mixes in v_first).
+const RWKV7: Rwkv7Config = {
+  arch: "rwkv7",
+  vocabSize: 11,
+  contextLength: 8,
+  dModel: 8,
+  nLayer: 2,
+  ffnDim: 12,
+  headSize: 4,
+  decayLora: 3,
+  aLora: 2,
+  vLora: 3,
+  gateLora: 2,
+  layerNormEps: 1e-5,
+  groupNormEps: 64e-5,
 };
 
 // Grouped-query attention (4 heads, 2 kv heads), tied head; the fused q|k|v view's v starts
@@ -131,4 +149,8 @@ Deno.test("RWKV-4 backward matches finite differences (CPU, float64)", () => {
 Deno.test("Llama backward matches finite differences (CPU, float64; GQA tied, MQA untied)", () => {
   gradCheck(LLAMA_GQA);
   gradCheck(LLAMA_MQA);
+});
+
+Deno.test("RWKV-7 backward matches finite differences (CPU, float64)", () => {
+  gradCheck(RWKV7);
 });
