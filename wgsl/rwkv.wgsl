@@ -6,7 +6,8 @@
 const MIN_EXP: f32 = -1e38;
 
 //@kernel token_shift
-// out = x·mix + x[t−1]·(1 − mix); position −1 is prev [B, C] when p.hasPrev = 1, else zero.
+// out = x·m + x[t−1]·(1 − m), m = mix (or 1 − mix when p.lerp = 1: BlinkDL's RWKV-5+ form);
+// position −1 is prev [B, C] when p.hasPrev = 1, else zero.
 @compute @workgroup_size(64)
 fn token_shift(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let B = p.B; let T = p.T; let C = p.C;
@@ -16,20 +17,20 @@ fn token_shift(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgro
     let b = i / (C * T);
     var before = 0.0;
     if (t > 0u) { before = x[i - C]; } else if (p.hasPrev != 0u) { before = prev[b * C + c]; }
-    let m = mix[c];
+    let m = select(mix[c], 1.0 - mix[c], p.lerp != 0u);
     out[i] = x[i] * m + before * (1.0 - m);
   }
 }
 
 //@kernel token_shift_bwd_x
-// dx[t] += dout[t]·mix + dout[t+1]·(1 − mix).
+// dx[t] += dout[t]·m + dout[t+1]·(1 − m), m as in token_shift.
 @compute @workgroup_size(64)
 fn token_shift_bwd_x(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let B = p.B; let T = p.T; let C = p.C;
   for (var i = g.x; i < B * T * C; i += nwg.x * 64u) {
     let c = i % C;
     let t = (i / C) % T;
-    let m = mix[c];
+    let m = select(mix[c], 1.0 - mix[c], p.lerp != 0u);
     var d = dout[i] * m;
     if (t + 1u < T) { d += dout[i + C] * (1.0 - m); }
     dx[i] = dx[i] + d;
@@ -37,7 +38,7 @@ fn token_shift_bwd_x(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_w
 }
 
 //@kernel token_shift_bwd_mix
-// dmix += Σ dout·(x − x[t−1]): one invocation per channel, rows in order.
+// dmix += Σ dout·(x − x[t−1]) (negated when p.lerp = 1): one invocation per channel, rows in order.
 @compute @workgroup_size(64)
 fn token_shift_bwd_mix(@builtin(global_invocation_id) g: vec3<u32>) {
   let B = p.B; let T = p.T; let C = p.C;
@@ -52,7 +53,7 @@ fn token_shift_bwd_mix(@builtin(global_invocation_id) g: vec3<u32>) {
       acc += dout[i] * (x[i] - before);
     }
   }
-  dmix[c] = dmix[c] + acc;
+  dmix[c] = dmix[c] + select(acc, -acc, p.lerp != 0u);
 }
 
 //@kernel wkv_forward

@@ -352,6 +352,11 @@ export interface TokenShiftArgs {
   B: number;
   /** Sequence length. */
   T: number;
+  /**
+   * BlinkDL's RWKV-5+ form `out = x + (x[t−1] − x)·mix` (mix weighs the previous token)
+   * instead of RWKV-4's `x·mix + x[t−1]·(1 − mix)`. Default false.
+   */
+  lerp?: boolean;
 }
 
 /** Arguments of {@link Backend.tokenShiftBackward}. */
@@ -372,6 +377,8 @@ export interface TokenShiftBackwardArgs {
   B: number;
   /** Sequence length. */
   T: number;
+  /** The forward pass's `lerp`. */
+  lerp?: boolean;
 }
 
 /** Arguments of {@link Backend.wkv}. */

@@ -35,8 +35,8 @@ Deno.test("cpu tokenShift: mixing with the previous token, zero or prev at t = 0
 
 Deno.test("cpu tokenShiftBackward: finite differences", () => {
   for (const [B, T, C] of [[1, 1, 1], [2, 3, 17], [3, 17, 3]]) {
-    for (const withPrev of [false, true]) {
-      checkGradients(`tokenShift B${B} T${T} C${C} prev ${withPrev}`, (cpu) => {
+    for (const [withPrev, lerp] of [[false, false], [true, false], [true, true]]) {
+      checkGradients(`tokenShift B${B} T${T} C${C} prev ${withPrev} lerp ${lerp}`, (cpu) => {
         const x = cpu.fromArray([B, T, C], randomTensorData(B * T * C, 1));
         const mix = cpu.fromArray([C], randomTensorData(C, 2));
         const prev = withPrev ? cpu.fromArray([B, C], randomTensorData(B * C, 3)) : null;
@@ -45,9 +45,9 @@ Deno.test("cpu tokenShiftBackward: finite differences", () => {
         return {
           wrt: { x: { x, dx }, mix: { x: mix, dx: dmix } },
           loss:
-            () => (cpu.tokenShift({ out, x, mix, prev, B, T }),
+            () => (cpu.tokenShift({ out, x, mix, prev, B, T, lerp }),
               dotLoss(cpu.array(out), cpu.array(g))),
-          backward: () => cpu.tokenShiftBackward({ dx, dmix, dout: g, x, mix, prev, B, T }),
+          backward: () => cpu.tokenShiftBackward({ dx, dmix, dout: g, x, mix, prev, B, T, lerp }),
         };
       });
     }

@@ -78,6 +78,35 @@ Deno.test({
           }),
         1e-5,
       );
+      // BlinkDL's RWKV-5+ form x + (x[t−1] − x)·mix.
+      await parity(
+        `tokenShift lerp prev ${what}`,
+        gpu,
+        io,
+        ["out"],
+        (be, t) =>
+          be.tokenShift({ out: t.out, x: t.x, mix: t.mix, prev: t.prev, B, T, lerp: true }),
+        1e-6,
+      );
+      await parity(
+        `tokenShiftBackward lerp prev ${what}`,
+        gpu,
+        io,
+        ["dx", "dmix"],
+        (be, t) =>
+          be.tokenShiftBackward({
+            dx: t.dx,
+            dmix: t.dmix,
+            dout: t.dout,
+            x: t.x,
+            mix: t.mix,
+            prev: t.prev,
+            B,
+            T,
+            lerp: true,
+          }),
+        1e-5,
+      );
     }
   },
 });

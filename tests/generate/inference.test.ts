@@ -37,6 +37,22 @@ const rwkvConfig: ModelConfig = {
   layerNormEps: 1e-5,
 };
 
+const rwkv7Config: ModelConfig = {
+  arch: "rwkv7",
+  vocabSize: 29,
+  contextLength: 16,
+  dModel: 16,
+  nLayer: 3,
+  ffnDim: 40,
+  headSize: 8,
+  decayLora: 4,
+  aLora: 4,
+  vLora: 3,
+  gateLora: 5,
+  layerNormEps: 1e-5,
+  groupNormEps: 64e-5,
+};
+
 // Grouped-query attention (2 query heads per kv head), tied head.
 const llamaGqa: LlamaConfig = {
   arch: "llama",
@@ -236,11 +252,29 @@ Deno.test("RWKV: the carried state equals the full sequence and the float64 refe
   }
 });
 
+Deno.test("RWKV-7: the carried state equals the parallel form, token by token", async () => {
+  const backend = await createBackend("cpu");
+  const weights = weightsFor(rwkv7Config, 5);
+  const model = createLanguageModel(backend, rwkv7Config, weights);
+  const V = rwkv7Config.vocabSize;
+  const full = await model.forwardAll(ids);
+  const first = await model.feed(ids.slice(0, 5));
+  assert.ok(maxAbsDiff(first, full.subarray(4 * V, 5 * V)) < 1e-4);
+  for (let t = 5; t < ids.length; t++) {
+    const d = maxAbsDiff(await model.feed([ids[t]]), full.subarray(t * V, t * V + V));
+    assert.ok(d < 1e-4, `step t=${t}: ${d}`);
+  }
+  assert.equal(model.truncate(3), false, "an RNN cannot rewind");
+  model.reset();
+  assert.ok(maxAbsDiff(await model.feed(ids.slice(0, 5)), first) < 1e-6, "reset");
+  model.dispose();
+});
+
 Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Llama)", async () => {
   const backend = await createBackend("cpu");
   const dir = await Deno.makeTempDir();
   try {
-    for (const config of [rwkvConfig, gptConfig, llamaGqa]) {
+    for (const config of [rwkvConfig, gptConfig, llamaGqa, rwkv7Config]) {
       const weights = weightsFor(config, 11);
       const a = createLanguageModel(backend, config, weights);
       await a.feed(ids.slice(0, 9));

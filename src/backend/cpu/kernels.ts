@@ -452,7 +452,7 @@ export class CpuKernels implements Backend {
 
   // ---- RWKV-4 ops ------------------------------------------------------------------------
 
-  tokenShift({ out, x, mix, prev, B, T }: op.TokenShiftArgs): void {
+  tokenShift({ out, x, mix, prev, B, T, lerp }: op.TokenShiftArgs): void {
     const op = "tokenShift";
     rwkv.tokenShift(
       this.#f(op, "out", out),
@@ -462,10 +462,13 @@ export class CpuKernels implements Backend {
       B,
       T,
       channels(x, B, T),
+      lerp,
     );
   }
 
-  tokenShiftBackward({ dx, dmix, dout, x, mix, prev, B, T }: op.TokenShiftBackwardArgs): void {
+  tokenShiftBackward(
+    { dx, dmix, dout, x, mix, prev, B, T, lerp }: op.TokenShiftBackwardArgs,
+  ): void {
     const op = "tokenShiftBackward";
     rwkv.tokenShiftBackward(
       this.#f(op, "dx", dx),
@@ -477,6 +480,7 @@ export class CpuKernels implements Backend {
       B,
       T,
       channels(x, B, T),
+      lerp,
     );
   }
 

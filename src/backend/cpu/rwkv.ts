@@ -18,7 +18,10 @@ import type { FloatArray } from "./tensor.ts";
 /** The exponent of an empty state (a = b = 0), as in the RWKV-4 kernels. */
 export const WKV_EMPTY_PP = -1e38;
 
-/** `out[b,t] = x[b,t]·mix + x[b,t−1]·(1−mix)`; position −1 is `prev [B, C]` or zero. */
+/**
+ * `out[b,t] = x[b,t]·mix + x[b,t−1]·(1−mix)`, or with `lerp` `x[b,t] + (x[b,t−1] − x[b,t])·mix`;
+ * position −1 is `prev [B, C]` or zero.
+ */
 export function tokenShift(
   out: FloatArray,
   x: FloatArray,
@@ -27,13 +30,15 @@ export function tokenShift(
   B: number,
   T: number,
   C: number,
+  lerp = false,
 ): void {
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const o = (b * T + t) * C;
       for (let c = 0; c < C; c++) {
         const before = t > 0 ? x[o - C + c] : prev ? prev[b * C + c] : 0;
-        out[o + c] = x[o + c] * mix[c] + before * (1 - mix[c]);
+        const m = lerp ? 1 - mix[c] : mix[c];
+        out[o + c] = x[o + c] * m + before * (1 - m);
       }
     }
   }
@@ -50,16 +55,18 @@ export function tokenShiftBackward(
   B: number,
   T: number,
   C: number,
+  lerp = false,
 ): void {
+  const sign = lerp ? -1 : 1;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const o = (b * T + t) * C;
       for (let c = 0; c < C; c++) {
-        const g = dout[o + c];
+        const g = dout[o + c], m = lerp ? 1 - mix[c] : mix[c];
         const before = t > 0 ? x[o - C + c] : prev ? prev[b * C + c] : 0;
-        dx[o + c] += g * mix[c];
-        if (t > 0) dx[o - C + c] += g * (1 - mix[c]);
-        dmix[c] += g * (x[o + c] - before);
+        dx[o + c] += g * m;
+        if (t > 0) dx[o - C + c] += g * (1 - m);
+        dmix[c] += sign * g * (x[o + c] - before);
       }
     }
   }

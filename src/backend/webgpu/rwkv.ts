@@ -23,19 +23,19 @@ const TOKEN_SHIFT = kernel({
   source: src,
   entry: "token_shift",
   bindings: { out: "f32", x: "f32", mix: "f32", prev: "f32" },
-  uniforms: { ...BTC, hasPrev: "u32" },
+  uniforms: { ...BTC, hasPrev: "u32", lerp: "u32" },
 });
 const TOKEN_SHIFT_BWD_X = kernel({
   source: src,
   entry: "token_shift_bwd_x",
   bindings: { dx: "f32", mix: "f32", dout: "f32" },
-  uniforms: BTC,
+  uniforms: { ...BTC, lerp: "u32" },
 });
 const TOKEN_SHIFT_BWD_MIX = kernel({
   source: src,
   entry: "token_shift_bwd_mix",
   bindings: { dmix: "f32", x: "f32", prev: "f32", dout: "f32" },
-  uniforms: { ...BTC, hasPrev: "u32" },
+  uniforms: { ...BTC, hasPrev: "u32", lerp: "u32" },
 });
 const WKV = kernel({
   source: src,
@@ -61,20 +61,21 @@ const WKV_BACKWARD = kernel({
 
 /** Token shift with mixing (see `Backend.tokenShift`). */
 export function tokenShift(ctx: GpuContext, a: TokenShiftArgs): void {
-  const { out, x, mix, prev, B, T } = a;
+  const { out, x, mix, prev, B, T, lerp } = a;
   const C = channels(x, B, T);
   if (C === 0) return;
   const t = gpuTensors("tokenShift", { out, x, mix, prev });
-  ctx.dispatch(TOKEN_SHIFT, t, { B, T, C, hasPrev: prev ? 1 : 0 }, strideGroups(B * T * C));
+  const u = { B, T, C, hasPrev: prev ? 1 : 0, lerp: lerp ? 1 : 0 };
+  ctx.dispatch(TOKEN_SHIFT, t, u, strideGroups(B * T * C));
 }
 
 /** Backward of `tokenShift`: accumulates into `dx` and `dmix`. */
 export function tokenShiftBackward(ctx: GpuContext, a: TokenShiftBackwardArgs): void {
-  const { dx, dmix, dout, x, mix, prev, B, T } = a;
+  const { dx, dmix, dout, x, mix, prev, B, T, lerp } = a;
   const C = channels(x, B, T);
   if (C === 0) return;
   const t = gpuTensors("tokenShiftBackward", { x, mix, prev, dout, dx, dmix });
-  const u = { B, T, C, hasPrev: prev ? 1 : 0 };
+  const u = { B, T, C, hasPrev: prev ? 1 : 0, lerp: lerp ? 1 : 0 };
   ctx.dispatch(TOKEN_SHIFT_BWD_X, t, u, strideGroups(B * T * C));
   ctx.dispatch(TOKEN_SHIFT_BWD_MIX, t, u, lineGroups(C));
 }

@@ -1,6 +1,7 @@
 /**
- * Reading rwkv.cpp's own `ggmf` model files (RWKV-4) and turning them into Bentevi weights
- * with BlinkDL's canonical names.
+ * Reading rwkv.cpp's own `ggmf` model files and turning them into Bentevi checkpoints with
+ * BlinkDL's canonical names: RWKV-4 here, RWKV-7 through `src/model/rwkv7/cpp.ts`; the
+ * version is told by the tensors the file has ({@link rwkvCppVersion}).
  *
  * The format: six little-endian int32 (magic `0x67676d66` "ggmf", version, n_vocab, n_embed,
  * n_layer, data type), then per tensor three int32 (number of dims, key length, data type),
@@ -15,7 +16,8 @@ import { BenteviError, fsError } from "../../errors.ts";
 import { refuseInputsInside } from "../../io/fs.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import { validateConfig } from "../config.ts";
-import type { RwkvConfig } from "./config.ts";
+import type { ModelConfig } from "../config.ts";
+import { rwkv7CppToWeights } from "../rwkv7/cpp.ts";
 import { saveCheckpoint } from "../checkpoint.ts";
 import { Tokenizer } from "../../tokenizer/mod.ts";
 import { halfToFloat } from "../../io/float16.ts";
@@ -71,7 +73,7 @@ export interface RwkvCppFile {
  */
 export function decodeRwkvCpp(bytes: Uint8Array, name = "rwkv.cpp file"): RwkvCppFile {
   const bad = (why: string) =>
-    new BenteviError(`${name}: not a valid rwkv.cpp (ggmf) RWKV-4 model (${why})`);
+    new BenteviError(`${name}: not a valid rwkv.cpp (ggmf) model (${why})`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 24) throw bad("shorter than its 24-byte header");
   const i32 = (o: number) => dv.getInt32(o, true);
@@ -161,6 +163,29 @@ export async function readRwkvCpp(path: string): Promise<RwkvCppFile> {
   return decodeRwkvCpp(bytes, path);
 }
 
+/** The RWKV versions rwkv.cpp files come in. */
+export type RwkvCppVersion = "4" | "5.1" | "5.2" | "6" | "7";
+
+/**
+ * The RWKV version of an rwkv.cpp file, told by its tensors as rwkv.cpp itself does:
+ * `att.x_rwkvag`/`r_k` (7), `att.time_maa_x` (6), `att.ln_x` with `time_faaaa` (5.2) or
+ * `time_first` (5.1), otherwise 4.
+ *
+ * @example
+ * ```ts
+ * import { rwkvCppVersion } from "./cpp.ts";
+ * const tensors = new Map([["blocks.0.att.r_k", { shape: [1, 4], data: new Float32Array(4) }]]);
+ * console.log(rwkvCppVersion({ version: 101, nVocab: 1, nEmbed: 4, nLayer: 1, tensors })); // 7
+ * ```
+ */
+export function rwkvCppVersion(file: RwkvCppFile): RwkvCppVersion {
+  const has = (n: string) => file.tensors.has(`blocks.0.att.${n}`);
+  if (has("x_rwkvag") || has("r_k")) return "7";
+  if (has("time_maa_x")) return "6";
+  if (has("ln_x.weight")) return has("time_faaaa") ? "5.2" : "5.1";
+  return "4";
+}
+
 /** RWKV-4 weights with canonical names, and the sizes a config needs. */
 export interface RwkvCppWeights {
   /** Vocabulary size. */
@@ -194,10 +219,9 @@ export interface RwkvCppWeights {
 export function rwkvCppToWeights(file: RwkvCppFile, name = "rwkv.cpp file"): RwkvCppWeights {
   const C = file.nEmbed, V = file.nVocab;
   const t = file.tensors;
-  if ([...t.keys()].some((k) => /att\.(ln_x|time_faaaa|w0|a0|time_maa|gate)/.test(k))) {
-    throw new BenteviError(
-      `${name}: this is an RWKV-5/6/7 model; only RWKV-4 is supported`,
-    );
+  const version = rwkvCppVersion(file);
+  if (version !== "4") {
+    throw new BenteviError(`${name}: this is an RWKV-${version} model, not RWKV-4`);
   }
   const get = (key: string, shape: number[]): NamedTensor => {
     const x = t.get(key);
@@ -255,13 +279,15 @@ export function rwkvCppToWeights(file: RwkvCppFile, name = "rwkv.cpp file"): Rwk
 /** What {@link convertRwkvCpp} wrote. */
 export interface RwkvCppConversion {
   /** The configuration of the converted model. */
-  config: RwkvConfig;
+  config: ModelConfig;
+  /** The RWKV version of the file. */
+  version: RwkvCppVersion;
   /** Whether a byte-level `tokenizer.json` was written (vocabulary of 256). */
   byteTokenizer: boolean;
 }
 
 /**
- * Converts an rwkv.cpp RWKV-4 file into a Bentevi checkpoint directory (written
+ * Converts an rwkv.cpp RWKV-4 or RWKV-7 file into a Bentevi checkpoint directory (written
  * atomically), with a byte-level `tokenizer.json` when the vocabulary is 256 bytes.
  *
  * @example
@@ -278,22 +304,35 @@ export interface RwkvCppConversion {
  */
 export async function convertRwkvCpp(path: string, outDir: string): Promise<RwkvCppConversion> {
   await refuseInputsInside(outDir, [path], "--output is replaced by the checkpoint");
-  const converted = rwkvCppToWeights(await readRwkvCpp(path), path);
-  const config = validateConfig({
-    arch: "rwkv",
-    vocabSize: converted.vocabSize,
-    contextLength: 1024,
-    dModel: converted.dModel,
-    nLayer: converted.nLayer,
-    ffnDim: converted.ffnDim,
-    layerNormEps: 1e-5,
-  }, path) as RwkvConfig;
-  const byteTokenizer = converted.vocabSize === 256;
+  const file = await readRwkvCpp(path);
+  const version = rwkvCppVersion(file);
+  let config: ModelConfig, weights: Map<string, NamedTensor>;
+  if (version === "4") {
+    const converted = rwkvCppToWeights(file, path);
+    weights = converted.weights;
+    config = {
+      arch: "rwkv",
+      vocabSize: converted.vocabSize,
+      contextLength: 1024,
+      dModel: converted.dModel,
+      nLayer: converted.nLayer,
+      ffnDim: converted.ffnDim,
+      layerNormEps: 1e-5,
+    };
+  } else if (version === "7") {
+    ({ config, weights } = rwkv7CppToWeights(file, path));
+  } else {
+    throw new BenteviError(
+      `${path}: an rwkv.cpp RWKV-${version} model; Bentevi converts RWKV-4 and RWKV-7 files`,
+    );
+  }
+  config = validateConfig(config, path);
+  const byteTokenizer = config.vocabSize === 256;
   await saveCheckpoint(outDir, {
     config,
-    weights: converted.weights,
+    weights,
     tokenizer: byteTokenizer ? Tokenizer.byteLevel() : undefined,
     metadata: { converted_from: `rwkv.cpp ggmf: ${path.split("/").pop()}` },
   });
-  return { config, byteTokenizer };
+  return { config, version, byteTokenizer };
 }

@@ -14,8 +14,7 @@
  * xf = LN2(x);  x += W_v'·relu(W_k'·lerp(xf, xf_{t−1}, ffn.x_k))²
  * ```
  *
- * BlinkDL's lerp `x + (x_prev − x)·mix` is the token shift with mixing `1 − mix`; those
- * complements are computed once per forward into `mixes` (`[7, C]` per layer).
+ * BlinkDL's lerp `x + (x_prev − x)·mix` is the token shift op's `lerp` form.
  *
  * @module
  */
@@ -85,20 +84,6 @@ export interface Rwkv7LayerState {
   wkv: Tensor;
 }
 
-/** Writes `1 − p` for the 7 mixes of layer `l` into `mixes` (`[7, C]`: 6 of att, ffn.x_k). */
-export function rwkv7Complements(
-  be: Backend,
-  p: (name: string) => Tensor,
-  l: number,
-  mixes: Tensor[],
-): void {
-  const names = [...RWKV7_ATT_MIXES.map((m) => `att.${m}`), "ffn.x_k"];
-  names.forEach((n, i) => {
-    be.fill(mixes[i], 1);
-    be.addInto(mixes[i], p(`blocks.${l}.${n}`), -1);
-  });
-}
-
 /** Everything {@link rwkv7BlockForward} needs besides the block's buffers. */
 export interface Rwkv7BlockContext {
   /** The backend. */
@@ -107,8 +92,6 @@ export interface Rwkv7BlockContext {
   config: Rwkv7Config;
   /** A weight by canonical name. */
   p: (name: string) => Tensor;
-  /** `1 − mix` of this layer's 7 mixes ({@link rwkv7Complements}). */
-  mixes: Tensor[];
   /** `v_first [n, C]`: written by layer 0, read by the others. */
   vFirst: Tensor;
   /** Generation state of this layer, or null (zero state, training). */
@@ -121,7 +104,7 @@ export interface Rwkv7BlockContext {
 
 /** The forward of block `l` from `a.xin` into `a.x2` (see the module documentation). */
 export function rwkv7BlockForward(ctx: Rwkv7BlockContext, l: number, a: Rwkv7LayerActs): void {
-  const { be, config, p, mixes, vFirst, state, B, T } = ctx;
+  const { be, config, p, vFirst, state, B, T } = ctx;
   const H = config.dModel / config.headSize;
   const q = `blocks.${l}.`;
   const eps = config.layerNormEps;
@@ -136,7 +119,7 @@ export function rwkv7BlockForward(ctx: Rwkv7BlockContext, l: number, a: Rwkv7Lay
   });
   const prev = state?.att ?? null;
   [a.xr, a.xw, a.xk, a.xv, a.xaa, a.xg].forEach((out, i) =>
-    be.tokenShift({ out, x: a.xa, mix: mixes[i], prev, B, T })
+    be.tokenShift({ out, x: a.xa, mix: p(`${q}att.${RWKV7_ATT_MIXES[i]}`), prev, B, T, lerp: true })
   );
   if (state) be.copy(state.att, a.xa);
   be.matmul(a.r, a.xr, p(q + "att.receptance.weight"), { transB: true });
@@ -211,7 +194,8 @@ export function rwkv7BlockForward(ctx: Rwkv7BlockContext, l: number, a: Rwkv7Lay
     b: p(q + "ln2.bias"),
     eps,
   });
-  be.tokenShift({ out: a.fk, x: a.xf, mix: mixes[6], prev: state?.ffn ?? null, B, T });
+  const mix = p(q + "ffn.x_k");
+  be.tokenShift({ out: a.fk, x: a.xf, mix, prev: state?.ffn ?? null, B, T, lerp: true });
   if (state) be.copy(state.ffn, a.xf);
   be.matmul(a.kk, a.fk, p(q + "ffn.key.weight"), { transB: true });
   be.reluSquared(a.ksq, a.kk);

@@ -13,7 +13,6 @@ import { allocatePlan, f32, i32 } from "../buffers.ts";
 import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
 import {
   rwkv7BlockForward,
-  rwkv7Complements,
   type Rwkv7LayerActs,
   rwkv7LayerPlan,
   type Rwkv7LayerState,
@@ -40,7 +39,6 @@ export class Rwkv7Inference implements LanguageModel {
   readonly backend: Backend;
   readonly maxContext = Infinity;
   #w: Map<string, Tensor>;
-  #mixes: Tensor[][] = [];
   #state: Rwkv7LayerState[] = [];
   #owned: Tensor[] = [];
   #step: Scratch;
@@ -53,12 +51,7 @@ export class Rwkv7Inference implements LanguageModel {
     this.config = config;
     this.#w = uploadWeights(backend, rwkv7WeightSpecs(config), weights, config.arch, source);
     const C = config.dModel, N = config.headSize, H = C / N;
-    const p = (n: string) => this.#w.get(n)!;
     for (let l = 0; l < config.nLayer; l++) {
-      const mixes = Array.from({ length: 7 }, () => backend.zeros([C]));
-      this.#owned.push(...mixes);
-      rwkv7Complements(backend, p, l, mixes);
-      this.#mixes.push(mixes);
       const st = {
         att: backend.zeros([1, C]),
         ffn: backend.zeros([1, C]),
@@ -111,7 +104,6 @@ export class Rwkv7Inference implements LanguageModel {
           be,
           config: c,
           p,
-          mixes: this.#mixes[l],
           vFirst: s.vFirst,
           state: carry ? this.#state[l] : null,
           B: 1,

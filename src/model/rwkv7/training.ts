@@ -5,25 +5,18 @@
  * @module
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
-import { allocatePlan, type BufferPlan, f32, i32, planElements } from "../buffers.ts";
+import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
 import type { TrainableModel } from "../model.ts";
 import type { ParameterStore } from "../params.ts";
 import type { Rwkv7Config } from "./config.ts";
-import {
-  rwkv7BlockForward,
-  rwkv7Complements,
-  type Rwkv7LayerActs,
-  rwkv7LayerPlan,
-} from "./block.ts";
+import { rwkv7BlockForward, type Rwkv7LayerActs, rwkv7LayerPlan } from "./block.ts";
 import { RWKV7_ATT_MIXES } from "./weights.ts";
 
 /** The activation and gradient buffers of RWKV-7 training at `[B, T]`. */
 function rwkv7ActivationPlan(config: Rwkv7Config, B: number, T: number) {
-  const { dModel: C, vocabSize: V, ffnDim: F, nLayer: L } = config;
+  const { dModel: C, vocabSize: V, ffnDim: F } = config;
   const { decayLora: Dw, aLora: Da, vLora: Dv, gateLora: Dg } = config;
   const n = B * T;
-  const mixes: BufferPlan = {};
-  for (let i = 0; i < 7 * L; i++) mixes[`mix${i}`] = f32(C);
   const model = {
     ids: i32(n),
     targets: i32(n),
@@ -38,7 +31,6 @@ function rwkv7ActivationPlan(config: Rwkv7Config, B: number, T: number) {
     xo: f32(n, C),
     lnoMean: f32(n),
     lnoRstd: f32(n),
-    dmix: f32(C),
   };
   // Gradient buffers shared by every layer.
   const grads = {
@@ -74,7 +66,7 @@ function rwkv7ActivationPlan(config: Rwkv7Config, B: number, T: number) {
     dksq: f32(n, F),
     dkk: f32(n, F),
   };
-  return { model, mixes, grads, layer: rwkv7LayerPlan(config, n) };
+  return { model, grads, layer: rwkv7LayerPlan(config, n) };
 }
 
 /**
@@ -89,7 +81,7 @@ function rwkv7ActivationPlan(config: Rwkv7Config, B: number, T: number) {
  */
 export function rwkv7ActivationFloats(config: Rwkv7Config, B: number, T: number): number {
   const plan = rwkv7ActivationPlan(config, B, T);
-  return planElements(plan.model) + planElements(plan.mixes) + planElements(plan.grads) +
+  return planElements(plan.model) + planElements(plan.grads) +
     config.nLayer * planElements(plan.layer);
 }
 
@@ -124,7 +116,6 @@ export class Rwkv7Model implements TrainableModel {
   readonly logits: Tensor;
   readonly #m: Record<keyof ReturnType<typeof rwkv7ActivationPlan>["model"], Tensor>;
   readonly #g: Record<keyof ReturnType<typeof rwkv7ActivationPlan>["grads"], Tensor>;
-  readonly #mixes: Tensor[][] = [];
   readonly #layers: Rwkv7LayerActs[] = [];
   readonly #owned: Tensor[] = [];
 
@@ -138,8 +129,6 @@ export class Rwkv7Model implements TrainableModel {
     const plan = rwkv7ActivationPlan(config, B, T);
     this.#m = allocatePlan(backend, plan.model, this.#owned);
     this.#g = allocatePlan(backend, plan.grads, this.#owned);
-    const mixes = Object.values(allocatePlan(backend, plan.mixes, this.#owned));
-    for (let l = 0; l < config.nLayer; l++) this.#mixes.push(mixes.slice(7 * l, 7 * l + 7));
     this.ids = this.#m.ids;
     this.targets = this.#m.targets;
     this.losses = this.#m.losses;
@@ -167,13 +156,11 @@ export class Rwkv7Model implements TrainableModel {
       eps,
     });
     for (let l = 0; l < this.config.nLayer; l++) {
-      rwkv7Complements(be, p, l, this.#mixes[l]);
       rwkv7BlockForward(
         {
           be,
           config: this.config,
           p,
-          mixes: this.#mixes[l],
           vFirst: m.vFirst,
           state: null,
           B,
@@ -233,11 +220,10 @@ export class Rwkv7Model implements TrainableModel {
       rstd: m.lnoRstd,
     });
     for (let l = L - 1; l >= 0; l--) {
-      const a = this.#layers[l], mixes = this.#mixes[l], q = `blocks.${l}.`;
-      const shiftBack = (dout: Tensor, dx: Tensor, x: Tensor, i: number, name: string) => {
-        zero(m.dmix);
-        be.tokenShiftBackward({ dx, dmix: m.dmix, dout, x, mix: mixes[i], prev: null, B, T });
-        be.addInto(g(q + name), m.dmix, -1);
+      const a = this.#layers[l], q = `blocks.${l}.`;
+      const shiftBack = (dout: Tensor, dx: Tensor, x: Tensor, name: string) => {
+        const mix = p(q + name), dmix = g(q + name);
+        be.tokenShiftBackward({ dx, dmix, dout, x, mix, prev: null, B, T, lerp: true });
       };
       // channel mixing: x2 = x1 + W_v'·relu(W_k'·fk)²
       linearBack(d.dksq, d.dres, a.ksq, q + "ffn.value.weight");
@@ -245,7 +231,7 @@ export class Rwkv7Model implements TrainableModel {
       be.reluSquaredBackward(d.dkk, a.kk, d.dksq);
       linearBack(d.dfk, d.dkk, a.fk, q + "ffn.key.weight");
       zero(d.dxf);
-      shiftBack(d.dfk, d.dxf, a.xf, 6, "ffn.x_k");
+      shiftBack(d.dfk, d.dxf, a.xf, "ffn.x_k");
       be.layerNormBackward({
         dx: d.dres,
         dw: g(q + "ln2.weight"),
@@ -360,7 +346,7 @@ export class Rwkv7Model implements TrainableModel {
       ];
       branches.forEach(([_, back], i) => {
         back();
-        shiftBack(d.dxm, d.dxa, a.xa, i, `att.${RWKV7_ATT_MIXES[i]}`);
+        shiftBack(d.dxm, d.dxa, a.xa, `att.${RWKV7_ATT_MIXES[i]}`);
       });
       be.layerNormBackward({
         dx: d.dres,
