@@ -21,6 +21,7 @@ export type { GptConfig } from "./gpt/config.ts";
 export type { LlamaConfig } from "./llama/config.ts";
 export type { RwkvConfig } from "./rwkv/config.ts";
 export type { Rwkv7Config } from "./rwkv7/config.ts";
+export type { Rwkv5Config } from "./rwkv5/config.ts";
 export type { ModelConfig } from "./registry.ts";
 import type { ModelConfig } from "./registry.ts";
 

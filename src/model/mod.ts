@@ -22,6 +22,7 @@ export {
   parameterCount,
   presetConfig,
   presetVocabSize,
+  type Rwkv5Config,
   type Rwkv7Config,
   type RwkvConfig,
   validateConfig,
@@ -47,6 +48,7 @@ export { gptFamily } from "./gpt/family.ts";
 export { rwkvFamily } from "./rwkv/family.ts";
 export { llamaFamily } from "./llama/family.ts";
 export { rwkv7Family } from "./rwkv7/family.ts";
+export { rwkv5Family } from "./rwkv5/family.ts";
 export { type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
 export { rwkvTimeInit } from "./rwkv/weights.ts";
 export { initWeights, Xoshiro128 } from "./init.ts";

@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { familyForPreset, MODEL_FAMILIES } from "./registry.ts";
- * console.log(MODEL_FAMILIES.map((f) => f.arch)); // [ "gpt", "rwkv", "llama", "rwkv7" ]
+ * console.log(MODEL_FAMILIES.map((f) => f.arch)); // [ "gpt", "rwkv", "llama", "rwkv7", "rwkv5" ]
  * console.log(familyForPreset("rwkv-mini").arch); // rwkv
  * ```
  *
@@ -19,10 +19,17 @@ import type { ModelFamily } from "./family.ts";
 import { gptFamily } from "./gpt/family.ts";
 import { llamaFamily } from "./llama/family.ts";
 import { rwkvFamily } from "./rwkv/family.ts";
+import { rwkv5Family } from "./rwkv5/family.ts";
 import { rwkv7Family } from "./rwkv7/family.ts";
 
 /** Every model family, in the order presets and messages list them. */
-export const MODEL_FAMILIES = [gptFamily, rwkvFamily, llamaFamily, rwkv7Family] as const;
+export const MODEL_FAMILIES = [
+  gptFamily,
+  rwkvFamily,
+  llamaFamily,
+  rwkv7Family,
+  rwkv5Family,
+] as const;
 
 /** A configuration of any registered family (the union of the families' configurations). */
 export type ModelConfig = typeof MODEL_FAMILIES[number] extends infer F

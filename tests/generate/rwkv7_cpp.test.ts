@@ -84,18 +84,53 @@ function ggmf(tensors: [string, number][]): Uint8Array {
   return out;
 }
 
-Deno.test("rwkv.cpp: an RWKV-6 or RWKV-5.x file is refused by name", async () => {
+Deno.test("rwkv.cpp: RWKV-6 is refused by name, an incomplete RWKV-5 names what is missing", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const [tensor, version] of [["time_maa_x", "6"], ["ln_x.weight", "5.1"]]) {
+    const cases: [string, RegExp][] = [
+      ["time_maa_x", /m.bin: an rwkv.cpp RWKV-6 model \(it has blocks.0.att.time_maa_x\)/],
+      [
+        "ln_x.weight",
+        /m.bin: tensor blocks.0.att.time_decay is missing \(not an RWKV-5.1 model\?\)/,
+      ],
+    ];
+    for (const [tensor, message] of cases) {
       // The padding makes the file as large as its header requires.
       await Deno.writeFile(`${dir}/m.bin`, ggmf([[`blocks.0.att.${tensor}`, 4], ["pad", 64]]));
-      await assert.rejects(
-        convertRwkvCpp(`${dir}/m.bin`, `${dir}/out`),
-        new RegExp(`m.bin: an rwkv.cpp RWKV-${version} model`),
-      );
+      await assert.rejects(convertRwkvCpp(`${dir}/m.bin`, `${dir}/out`), message);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const [version, stem] of [["5.1", "5v1-730K"], ["5.2", "5v2-730K"]]) {
+  Deno.test({
+    name:
+      `convert rwkv-cpp: the tiny RWKV-${version} gives rwkv.cpp's expected logits after \`"in\``,
+    ignore: !have,
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const out = await convertRwkvCpp(`${DATA}tiny-rwkv-${stem}-FP32.bin`, `${dir}/m`);
+        assert.equal(out.version, version);
+        const ckpt = await loadCheckpoint(`${dir}/m`);
+        assert.equal(ckpt.config.arch, "rwkv5");
+        const expected = new Float32Array(
+          (await Deno.readFile(`${DATA}expected-logits-${stem}.bin`)).buffer,
+        );
+        const model = createLanguageModel(await createBackend("cpu"), ckpt.config, ckpt.weights);
+        let logits: Float32Array = new Float32Array(0);
+        const bytes = [...new TextEncoder().encode('"in')];
+        for (const byte of bytes) logits = await model.feed([byte]);
+        const d = maxAbsDiff(logits, expected);
+        assert.ok(d < 2e-3, `max |Δ| ${d}`);
+        const all = await model.forwardAll(bytes);
+        assert.ok(maxAbsDiff(all.subarray(2 * 256), logits) < 1e-4, "parallel vs recurrent");
+        model.dispose();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

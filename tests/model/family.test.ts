@@ -27,7 +27,7 @@ const isBentevi = (re: RegExp) => (e: unknown) => {
 };
 
 Deno.test("registry: every preset, arch and model_type finds its family", () => {
-  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv", "llama", "rwkv7"]);
+  assert.deepEqual(MODEL_FAMILIES.map((f) => f.arch), ["gpt", "rwkv", "llama", "rwkv7", "rwkv5"]);
   for (const name of MODEL_PRESETS) {
     const config = presetConfig(name, 100);
     assert.equal(familyForPreset(name), familyOf(config), name);

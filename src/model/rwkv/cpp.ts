@@ -18,6 +18,7 @@ import type { NamedTensor } from "../../io/safetensors.ts";
 import { validateConfig } from "../config.ts";
 import type { ModelConfig } from "../config.ts";
 import { rwkv7CppToWeights } from "../rwkv7/cpp.ts";
+import { rwkv5CppToWeights } from "../rwkv5/cpp.ts";
 import { saveCheckpoint } from "../checkpoint.ts";
 import { Tokenizer } from "../../tokenizer/mod.ts";
 import { halfToFloat } from "../../io/float16.ts";
@@ -167,22 +168,22 @@ export async function readRwkvCpp(path: string): Promise<RwkvCppFile> {
 export type RwkvCppVersion = "4" | "5.1" | "5.2" | "6" | "7";
 
 /**
- * The RWKV version of an rwkv.cpp file, told by its tensors as rwkv.cpp itself does:
- * `att.x_rwkvag`/`r_k` (7), `att.time_maa_x` (6), `att.ln_x` with `time_faaaa` (5.2) or
- * `time_first` (5.1), otherwise 4.
+ * The RWKV version of an rwkv.cpp file, told by its tensors as rwkv.cpp's converter does:
+ * `att.k_k`/`att.x_rwkvag` (7), `att.time_maa_x` (6), `att.ln_x` with `att.gate` (5.2) or
+ * without (5.1), otherwise 4.
  *
  * @example
  * ```ts
  * import { rwkvCppVersion } from "./cpp.ts";
- * const tensors = new Map([["blocks.0.att.r_k", { shape: [1, 4], data: new Float32Array(4) }]]);
+ * const tensors = new Map([["blocks.0.att.k_k", { shape: [1, 1, 4], data: new Float32Array(4) }]]);
  * console.log(rwkvCppVersion({ version: 101, nVocab: 1, nEmbed: 4, nLayer: 1, tensors })); // 7
  * ```
  */
 export function rwkvCppVersion(file: RwkvCppFile): RwkvCppVersion {
   const has = (n: string) => file.tensors.has(`blocks.0.att.${n}`);
-  if (has("x_rwkvag") || has("r_k")) return "7";
+  if (has("k_k") || has("x_rwkvag")) return "7";
   if (has("time_maa_x")) return "6";
-  if (has("ln_x.weight")) return has("time_faaaa") ? "5.2" : "5.1";
+  if (has("ln_x.weight")) return has("gate.weight") ? "5.2" : "5.1";
   return "4";
 }
 
@@ -287,7 +288,7 @@ export interface RwkvCppConversion {
 }
 
 /**
- * Converts an rwkv.cpp RWKV-4 or RWKV-7 file into a Bentevi checkpoint directory (written
+ * Converts an rwkv.cpp RWKV-4, 5.1, 5.2 or 7 file into a Bentevi checkpoint directory (written
  * atomically), with a byte-level `tokenizer.json` when the vocabulary is 256 bytes.
  *
  * @example
@@ -321,9 +322,12 @@ export async function convertRwkvCpp(path: string, outDir: string): Promise<Rwkv
     };
   } else if (version === "7") {
     ({ config, weights } = rwkv7CppToWeights(file, path));
+  } else if (version === "5.1" || version === "5.2") {
+    ({ config, weights } = rwkv5CppToWeights(file, version, path));
   } else {
     throw new BenteviError(
-      `${path}: an rwkv.cpp RWKV-${version} model; Bentevi converts RWKV-4 and RWKV-7 files`,
+      `${path}: an rwkv.cpp RWKV-${version} model (it has blocks.0.att.time_maa_x); Bentevi ` +
+        `converts RWKV-4, 5.1, 5.2 and 7 files`,
     );
   }
   config = validateConfig(config, path);
