@@ -102,6 +102,25 @@ fn sigmoid(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups)
   }
 }
 
+//@kernel tanh_fwd
+// out = tanh(x) (the argument clamped to ±15, where tanh is ±1 in f32)
+@compute @workgroup_size(64)
+fn tanh_fwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    out[i] = tanh(clamp(x[i], T(-15.0), T(15.0)));
+  }
+}
+
+//@kernel tanh_bwd
+// dx += (1 − y²)·dout
+@compute @workgroup_size(64)
+fn tanh_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  for (var i = p.begin + g.x; i < p.end; i += stride(nwg)) {
+    let v = y[i];
+    dx[i] = dx[i] + (1.0 - v * v) * dout[i];
+  }
+}
+
 //@kernel sigmoid_bwd
 // dx += y·(1−y)·dout
 @compute @workgroup_size(64)

@@ -6,12 +6,13 @@
  * | module | ops |
  * | --- | --- |
  * | `memory.ts` | zeros, fromArray, view, write, read, free |
- * | `elementwise.ts` | fill, copy, scale, add, addInto, mul, gelu, reluSquared, sigmoid (+ backwards) |
+ * | `elementwise.ts` | fill, copy, scale, add, addInto, mul, gelu, reluSquared, sigmoid, tanh (+ backwards) |
  * | `reduce.ts` | sum, sumSquares, sumRows, argmaxRows, topK |
  * | `matmul.ts` | matmul (tiled, texture and matvec kernels) |
  * | `embedding.ts`, `layernorm.ts`, `attention.ts`, `softmax.ts` | the other GPT ops |
  * | `optimizer.ts` | adamw |
  * | `rwkv.ts` | tokenShift, wkv (+ backwards) |
+ * | `rwkv7.ts` | wkv7, rwkv7Keys, rwkv7Output (+ backwards), wkv5 |
  * | `layernorm.ts`, `rope.ts`, `elementwise.ts` | the Llama ops: rmsNorm, rope, swiglu (+ backwards) |
  *
  * `context.ts` holds the device plumbing (buffer pool, pipelines, bind groups, uniforms),
@@ -35,7 +36,7 @@ import { attention, attentionBackward, attentionCached } from "./attention.ts";
 import { softmaxCrossEntropy } from "./softmax.ts";
 import { adamw } from "./optimizer.ts";
 import { tokenShift, tokenShiftBackward, wkv, wkvBackward } from "./rwkv.ts";
-import { notOnWebGpu } from "./rwkv7.ts";
+import * as rwkv7 from "./rwkv7.ts";
 
 /** Options of the WebGPU backend. */
 export interface WebGpuBackendOptions {
@@ -215,35 +216,35 @@ export class WebGpuKernels implements Backend {
   sigmoidBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
     ew.sigmoidBackward(this.ctx, dx, y, dout);
   }
-  tanh(_out: Tensor, _x: Tensor): void {
-    notOnWebGpu("tanh");
+  tanh(out: Tensor, x: Tensor): void {
+    ew.unary(this.ctx, "tanh", out, x);
   }
-  tanhBackward(_dx: Tensor, _y: Tensor, _dout: Tensor): void {
-    notOnWebGpu("tanhBackward");
+  tanhBackward(dx: Tensor, y: Tensor, dout: Tensor): void {
+    ew.tanhBackward(this.ctx, dx, y, dout);
   }
 
   // ---- RWKV-7 ops ----------------------------------------------------------------------------
 
-  wkv7(_args: op.Wkv7Args): void {
-    notOnWebGpu("wkv7");
+  wkv7(args: op.Wkv7Args): void {
+    rwkv7.wkv7(this.ctx, args);
   }
-  wkv7Backward(_args: op.Wkv7BackwardArgs): void {
-    notOnWebGpu("wkv7Backward");
+  wkv7Backward(args: op.Wkv7BackwardArgs): void {
+    rwkv7.wkv7Backward(this.ctx, args);
   }
-  rwkv7Keys(_args: op.Rwkv7KeysArgs): void {
-    notOnWebGpu("rwkv7Keys");
+  rwkv7Keys(args: op.Rwkv7KeysArgs): void {
+    rwkv7.rwkv7Keys(this.ctx, args);
   }
-  rwkv7KeysBackward(_args: op.Rwkv7KeysBackwardArgs): void {
-    notOnWebGpu("rwkv7KeysBackward");
+  rwkv7KeysBackward(args: op.Rwkv7KeysBackwardArgs): void {
+    rwkv7.rwkv7KeysBackward(this.ctx, args);
   }
-  rwkv7Output(_args: op.Rwkv7OutputArgs): void {
-    notOnWebGpu("rwkv7Output");
+  rwkv7Output(args: op.Rwkv7OutputArgs): void {
+    rwkv7.rwkv7Output(this.ctx, args);
   }
-  rwkv7OutputBackward(_args: op.Rwkv7OutputBackwardArgs): void {
-    notOnWebGpu("rwkv7OutputBackward");
+  rwkv7OutputBackward(args: op.Rwkv7OutputBackwardArgs): void {
+    rwkv7.rwkv7OutputBackward(this.ctx, args);
   }
-  wkv5(_args: op.Wkv5Args): void {
-    notOnWebGpu("wkv5");
+  wkv5(args: op.Wkv5Args): void {
+    rwkv7.wkv5(this.ctx, args);
   }
 
   // ---- Llama ops -----------------------------------------------------------------------------

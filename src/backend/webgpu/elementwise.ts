@@ -82,6 +82,13 @@ export const ELEMENTWISE = {
     bindings: { dx: "T", y: "T", dout: "T" },
     uniforms: RANGE,
   }),
+  tanh: widths({ source: src, entry: "tanh_fwd", bindings: { out: "T", x: "T" }, uniforms: RANGE }),
+  tanhBwd: widths({
+    source: src,
+    entry: "tanh_bwd",
+    bindings: { dx: "T", y: "T", dout: "T" },
+    uniforms: RANGE,
+  }),
   swiglu: widths({
     source: src,
     entry: "swiglu",
@@ -192,9 +199,10 @@ const UNARY = {
   gelu: ELEMENTWISE.gelu,
   reluSquared: ELEMENTWISE.relu2,
   sigmoid: ELEMENTWISE.sigmoid,
+  tanh: ELEMENTWISE.tanh,
 };
 
-/** `out = f(x)` for GELU, ReLU² and the sigmoid. */
+/** `out = f(x)` for GELU, ReLU², the sigmoid and tanh. */
 export function unary(ctx: GpuContext, op: keyof typeof UNARY, out: Tensor, x: Tensor): void {
   const t = gpuTensors(op, { out, x });
   elementwise(ctx, UNARY[op], out.size, t, {});
@@ -217,6 +225,12 @@ export function unaryBackward(
 export function sigmoidBackward(ctx: GpuContext, dx: Tensor, y: Tensor, dout: Tensor): void {
   const t = gpuTensors("sigmoidBackward", { dx, y, dout });
   elementwise(ctx, ELEMENTWISE.sigmoidBwd, dx.size, t, {});
+}
+
+/** `dx += (1−y²)·dout`, tanh's backward from its output `y`. */
+export function tanhBackward(ctx: GpuContext, dx: Tensor, y: Tensor, dout: Tensor): void {
+  const t = gpuTensors("tanhBackward", { dx, y, dout });
+  elementwise(ctx, ELEMENTWISE.tanhBwd, dx.size, t, {});
 }
 
 /** `out = silu(gate) · up` (Llama's MLP). */
