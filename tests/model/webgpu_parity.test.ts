@@ -12,6 +12,7 @@ import {
   type LlamaConfig,
   type ModelConfig,
   ParameterStore,
+  type Rwkv7Config,
   type RwkvConfig,
   Xoshiro128,
 } from "../../src/model/mod.ts";
@@ -153,7 +154,24 @@ function close(
   }
 }
 
-for (const config of [GPT, RWKV, LLAMA, LLAMA_MQA]) {
+// Two heads of 16, two layers (the second mixes in v_first).
+const RWKV7: Rwkv7Config = {
+  arch: "rwkv7",
+  vocabSize: 37,
+  contextLength: 40,
+  dModel: 32,
+  nLayer: 2,
+  ffnDim: 48,
+  headSize: 16,
+  decayLora: 8,
+  aLora: 8,
+  vLora: 4,
+  gateLora: 12,
+  layerNormEps: 1e-5,
+  groupNormEps: 64e-5,
+};
+
+for (const config of [GPT, RWKV, LLAMA, LLAMA_MQA, RWKV7]) {
   const what = config.arch === "llama" ? `llama NKV ${config.nKvHead}` : config.arch;
   Deno.test({
     name: `${what}: WebGPU matches the CPU backend (loss, gradients, one AdamW step)`,
