@@ -364,9 +364,10 @@ def load_bentevi(dir):
     return m, cfg
 
 
-def main():
+def arg_parser(presets, default):
+    """The command line every twin takes (`--model` from `presets`)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="gpt-micro", choices=sorted(PRESETS))
+    ap.add_argument("--model", default=default, choices=sorted(presets))
     ap.add_argument("--train"); ap.add_argument("--val", required=True)
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--steps", type=int, default=300)
@@ -377,7 +378,11 @@ def main():
     ap.add_argument("--eval-batches", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1337); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parity", help="a Bentevi checkpoint directory: print its validation loss")
-    a = ap.parse_args()
+    return ap
+
+
+def main():
+    a = arg_parser(PRESETS, "gpt-micro").parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     val = read_tokens(a.val)
@@ -389,6 +394,13 @@ def main():
         return
     cfg = PRESETS[a.model]
     model = {"gpt": GPT, "llama": Llama, "rwkv": RWKV}[cfg["arch"]](a.vocab, {**cfg, "contextLength": T})
+    train_and_evaluate(model, a, val)
+
+
+def train_and_evaluate(model, a, val):
+    """The training loop (sampler, schedule, AdamW groups from model.decay_params(), clipping)
+    and the final evaluation; prints the RESULT line. Other twins import it."""
+    B, T = a.batch_size, a.context
     train = read_tokens(a.train)
     decay = model.decay_params()
     ids = {id(p) for p in decay}

@@ -2,7 +2,8 @@
 // rwkv.cpp's expected ones; the carried state equals the parallel form.
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/mod.ts";
-import { loadCheckpoint } from "../../src/model/mod.ts";
+import { initWeights, loadCheckpoint, presetConfig, saveCheckpoint } from "../../src/model/mod.ts";
+import { writeSafetensors } from "../../src/io/safetensors.ts";
 import { convertRwkvCpp, readRwkvCpp } from "../../src/model/rwkv/cpp.ts";
 import { rwkv7CppToWeights } from "../../src/model/rwkv7/cpp.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
@@ -134,3 +135,33 @@ for (const [version, stem] of [["5.1", "5v1-730K"], ["5.2", "5v2-730K"]]) {
     },
   });
 }
+
+Deno.test("an RWKV-7 checkpoint: BlinkDL names round-trip, fla-hub names are refused by name", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = presetConfig("rwkv7-micro", 64);
+    const weights = initWeights(config, 3);
+    await saveCheckpoint(`${dir}/ok`, { config, weights });
+    const back = await loadCheckpoint(`${dir}/ok`);
+    assert.equal(back.config.arch, "rwkv7");
+    const x = back.weights.get("blocks.1.att.x_r")!;
+    assert.deepEqual([...x.shape], [1, 1, 256]);
+    assert.deepEqual([...x.data], [...weights.get("blocks.1.att.x_r")!.data]);
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/ok/config.json`));
+    assert.equal(json.model_type, "rwkv7");
+    assert.equal(json.decay_low_rank_dim, 32);
+    // The same config with a tensor under fla-hub's naming.
+    await Deno.mkdir(`${dir}/fla`);
+    await Deno.writeTextFile(`${dir}/fla/config.json`, JSON.stringify(json));
+    const renamed = new Map(
+      [...weights].map(([n, t]) => [n === "emb.weight" ? "model.embeddings.weight" : n, t]),
+    );
+    await writeSafetensors(`${dir}/fla/model.safetensors`, renamed);
+    await assert.rejects(
+      loadCheckpoint(`${dir}/fla`),
+      /model.embeddings.weight uses Hugging Face\/fla-hub RWKV-7 names/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
