@@ -1,7 +1,7 @@
 /**
  * The `decode` benchmark: generation speed with random weights, on every available device.
  *
- * - Decode tokens/s for `gpt-micro`, `rwkv-micro` and the 124M `gpt2-small` shape
+ * - Decode tokens/s for `gpt-micro`, `rwkv-micro`, `rwkv7-micro` and the 124M `gpt2-small` shape
  *   (a short prompt, then one token per step; greedy).
  * - GPT KV cache vs recompute: with a 256-token prompt, the time of one cached step against
  *   re-running the whole prompt plus the new token without a cache (same code, no cache).
@@ -122,17 +122,18 @@ export async function measureKvSpeedup(
 }
 
 /**
- * RWKV (rwkv-micro) time per token at position `late` vs position `early`: two models, one
- * fed `early` tokens and one `late`, stepped alternately (so machine noise hits both alike);
- * medians of the single-step times.
+ * RWKV time per token at position `late` vs position `early` (`preset`: rwkv-micro, or
+ * rwkv7-micro): two models, one fed `early` tokens and one `late`, stepped alternately (so
+ * machine noise hits both alike); medians of the single-step times.
  */
 export async function measureRwkvPositions(
   backend: Backend,
   early = 10,
   late = 1000,
   steps = 21,
+  preset = "rwkv-micro",
 ): Promise<{ earlyMs: number; lateMs: number; ratio: number }> {
-  const config = presetConfig("rwkv-micro", 4096);
+  const config = presetConfig(preset, 4096);
   const weights = initWeights(config, 4);
   const a = createLanguageModel(backend, config, weights);
   const b = createLanguageModel(backend, config, weights);
@@ -196,24 +197,28 @@ export async function runDecodeBench(
         k.recomputeMs.toFixed(1)
       } ms → ${k.speedup.toFixed(1)}×`,
     );
-    const r = await measureRwkvPositions(b);
-    rwkv.push({
-      device: b.kind,
-      early_position: 10,
-      late_position: 1000,
-      early_ms: r.earlyMs,
-      late_ms: r.lateMs,
-      ratio: r.ratio,
-    });
-    log(
-      `  rwkv step at 1000 vs 10: ${r.lateMs.toFixed(2)} / ${r.earlyMs.toFixed(2)} ms → ${
-        r.ratio.toFixed(2)
-      }×`,
-    );
+    for (const model of ["rwkv-micro", "rwkv7-micro"]) {
+      const r = await measureRwkvPositions(b, 10, 1000, 21, model);
+      rwkv.push({
+        model,
+        device: b.kind,
+        early_position: 10,
+        late_position: 1000,
+        early_ms: r.earlyMs,
+        late_ms: r.lateMs,
+        ratio: r.ratio,
+      });
+      log(
+        `  ${model} step at 1000 vs 10: ${r.lateMs.toFixed(2)} / ${r.earlyMs.toFixed(2)} ms → ${
+          r.ratio.toFixed(2)
+        }×`,
+      );
+    }
     for (
       const [name, vocab, promptLen, steps] of [
         ["gpt-micro", 4096, 32, 32],
         ["rwkv-micro", 4096, 32, 32],
+        ["rwkv7-micro", 4096, 32, 32],
         ["gpt2-small", 50257, 8, b.kind === "cpu" ? 3 : 5],
       ] as const
     ) {
@@ -235,7 +240,8 @@ export async function runDecodeBench(
     rows.find((r) => r.device === preferred) ?? rows[0];
   const json = {
     gpt_kv_speedup: pick(kv)?.speedup ?? null,
-    rwkv_late_over_early: pick(rwkv)?.ratio ?? null,
+    rwkv_late_over_early: pick(rwkv.filter((r) => r.model === "rwkv-micro"))?.ratio ?? null,
+    rwkv7_late_over_early: pick(rwkv.filter((r) => r.model === "rwkv7-micro"))?.ratio ?? null,
     device: pick(kv)?.device ?? null,
     kv_cache: kv,
     rwkv_positions: rwkv,
@@ -262,7 +268,9 @@ export async function runDecodeBench(
       } ms)`
     ),
     ...rwkv.map((r) =>
-      `RWKV time per token at position 1000 / 10 on ${r.device}: ${(r.ratio as number).toFixed(2)}×`
+      `${r.model} time per token at position 1000 / 10 on ${r.device}: ${
+        (r.ratio as number).toFixed(2)
+      }×`
     ),
     ...skipped.map((s) => `skipped ${s.model} on ${s.device}: ${s.reason}`),
   ];
