@@ -2,7 +2,8 @@
  * `bentevi serve` under load: aggregate and per-stream tokens/s with 1, 4 and 8 concurrent
  * streamed chat completions, time to first token, and the server's memory (RSS, peak).
  *
- *   deno run -A bench/serve.ts [--checkpoint DIR] [--preset gpt-micro] [--tokens 128] [--rounds 2] [--device cpu] [--json]
+ *   deno run -A bench/serve.ts [--checkpoint DIR] [--preset gpt-micro] [--context 512] [--tokens 128]
+ *     [--rounds 2] [--levels 1,4,8] [--device cpu] [--json]
  *
  * Without --checkpoint it writes a random-weight checkpoint of the preset (byte-level tokenizer
  * with the chat tokens) to a temp dir. The server runs as its own process with exactly its
@@ -25,6 +26,7 @@ const { values: o } = parseArgs({
   options: {
     checkpoint: { type: "string" },
     preset: { type: "string", default: "gpt-micro" },
+    context: { type: "string", default: "512" },
     tokens: { type: "string", default: "128" },
     rounds: { type: "string", default: "2" },
     device: { type: "string", default: "cpu" },
@@ -54,7 +56,7 @@ if (!checkpoint) {
       special: true,
     })),
   });
-  const config = presetConfig(o.preset!, 260);
+  const config = { ...presetConfig(o.preset!, 260), contextLength: Number(o.context) };
   checkpoint = `${tmp}/ckpt`;
   await saveCheckpoint(checkpoint, {
     config,
