@@ -39,10 +39,11 @@ import {
   citationLines,
   type GroundedTurn,
   groundedTurn,
+  promptRoom,
   RAG_HELP,
   runRagCommand,
+  tokenCounter,
 } from "../retrieval/rag.ts";
-import type { TokenCounter } from "../chunking/types.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -76,19 +77,6 @@ function fitPrompt(ids: number[], maxContext: number): number[] {
       `keeping its last ${room} tokens`,
   );
   return ids.slice(ids.length - room);
-}
-
-/** Tokens a prompt may take: the context, less the room kept for the answer. */
-function promptRoom(maxContext: number, maxNewTokens = 128): number {
-  const context = Number.isFinite(maxContext) ? maxContext : 4096; // RWKV: no limit; stay modest
-  return context - 1 - Math.min(maxNewTokens, Math.floor(context / 2));
-}
-
-/** A generation tokenizer as a token counter (passage budgets). */
-function tokenCounter(tokenizer: {
-  encode(t: string, o?: { addSpecialTokens?: boolean }): ArrayLike<number>;
-}): TokenCounter {
-  return { countTokens: (t) => tokenizer.encode(t, { addSpecialTokens: false }).length };
 }
 
 /** Registers this group's commands on `program`. */

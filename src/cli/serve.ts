@@ -7,7 +7,9 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { serve, SERVE_DEFAULTS } from "../serve/server.ts";
+import { BenteviError } from "../errors.ts";
 import { checkpointOption, deviceOption, intOption, tokenizerOverrideOption } from "./common.ts";
+import { addRagOptions } from "./index.ts";
 
 /**
  * Registers `serve` on the program.
@@ -22,7 +24,7 @@ import { checkpointOption, deviceOption, intOption, tokenizerOverrideOption } fr
  * ```
  */
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description(
       "serve a checkpoint over the OpenAI HTTP API (/v1/chat/completions, /v1/completions, " +
@@ -57,11 +59,15 @@ export function registerServe(program: Command): void {
       SERVE_DEFAULTS.maxQueue,
     )
     .option("--model-name <id>", "the model id the API reports (default: the checkpoint's name)")
-    .option("--quiet", "no line per request on stderr")
+    .option("--quiet", "no line per request on stderr");
+  addRagOptions(command)
     .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
     .action(async (o) => {
       const apiKey = o.apiKey ?? (Deno.env.get("BENTEVI_API_KEY") || undefined);
+      if (o.contextTokens !== undefined && !o.index) {
+        throw new BenteviError("--context-tokens needs --index");
+      }
       const server = await serve({
         checkpoint: o.checkpoint,
         tokenizerPath: o.tokenizer,
@@ -72,6 +78,9 @@ export function registerServe(program: Command): void {
         maxConcurrent: o.maxConcurrent,
         maxQueue: o.maxQueue,
         modelName: o.modelName,
+        index: o.index,
+        k: o.k,
+        contextTokens: o.contextTokens,
         log: o.quiet ? () => {} : (line) => console.error(line),
       });
       const stop = () => void server.shutdown();
@@ -80,7 +89,9 @@ export function registerServe(program: Command): void {
       console.log(
         `bentevi: serving ${server.modelId} (${server.description}) at ${server.url} — ` +
           `OpenAI API under ${server.url}/v1, chat page at ${server.url}/` +
-          `${apiKey ? " (API key required)" : ""}; Ctrl-C stops`,
+          `${apiKey ? " (API key required)" : ""}${
+            o.index ? `, answering from ${o.index}` : ""
+          }; Ctrl-C stops`,
       );
       try {
         await server.finished;

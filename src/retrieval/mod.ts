@@ -57,7 +57,9 @@ export {
   groundedTurn,
   type GroundedTurnOptions,
   type Passage,
+  promptRoom,
   RAG_HELP,
   type RagState,
   runRagCommand,
+  tokenCounter,
 } from "./rag.ts";

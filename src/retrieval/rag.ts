@@ -325,3 +325,34 @@ export function groundedTurn(
     hits,
   };
 }
+
+/**
+ * Tokens a prompt may take: the context, less the room kept for the answer (at most half the
+ * context). RWKV, without a limit, counts as 4,096 so that passages stay modest.
+ *
+ * @example
+ * ```ts
+ * import { promptRoom } from "./rag.ts";
+ * console.log(promptRoom(512, 128)); // 383
+ * ```
+ */
+export function promptRoom(maxContext: number, maxNewTokens = 128): number {
+  const context = Number.isFinite(maxContext) ? maxContext : 4096; // RWKV: no limit; stay modest
+  return context - 1 - Math.min(maxNewTokens, Math.floor(context / 2));
+}
+
+/**
+ * A generation tokenizer as a token counter (passage budgets).
+ *
+ * @example
+ * ```ts
+ * import { tokenCounter } from "./rag.ts";
+ * import { Tokenizer } from "../tokenizer/mod.ts";
+ * console.log(tokenCounter(Tokenizer.byteLevel()).countTokens("olá")); // 4
+ * ```
+ */
+export function tokenCounter(tokenizer: {
+  encode(t: string, o?: { addSpecialTokens?: boolean }): ArrayLike<number>;
+}): TokenCounter {
+  return { countTokens: (t) => tokenizer.encode(t, { addSpecialTokens: false }).length };
+}

@@ -163,6 +163,8 @@ export interface GenerationParams {
   includeUsage: boolean;
   /** Per-token details (extension `explain`): probability, candidates, sampling step. */
   explain: boolean;
+  /** Answer from the server's index (extension `rag`; default true when it has one). */
+  rag: boolean;
   /** The model name the client asked for (echoed nowhere; any name is accepted). */
   model?: string;
 }
@@ -182,6 +184,7 @@ const GENERATION_FIELDS = [
   "stream_options",
   "user",
   "explain",
+  "rag",
 ];
 
 const GENERATION_UNSUPPORTED = {
@@ -223,6 +226,7 @@ function generationParams(o: Json): GenerationParams {
   }
   read.string(o, "user");
   const explain = read.bool(o, "explain") ?? false;
+  const rag = read.bool(o, "rag") ?? true;
   return {
     model: read.string(o, "model"),
     temperature: read.number(o, "temperature", 0, 1000),
@@ -236,6 +240,7 @@ function generationParams(o: Json): GenerationParams {
     stream,
     includeUsage,
     explain,
+    rag,
   };
 }
 

@@ -26,6 +26,8 @@ import { PERSONAS } from "../generate/personas.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
 import { ChatTemplate } from "../tokenizer/chat_template.ts";
+import { formatSource, Retriever } from "../retrieval/search.ts";
+import { type GroundedTurn, groundedTurn, promptRoom, tokenCounter } from "../retrieval/rag.ts";
 import { ModelPool, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
 import {
   ApiError,
@@ -59,6 +61,15 @@ export interface ServeOptions {
   maxQueue?: number;
   /** The model id the API reports (default: the checkpoint directory's name). */
   modelName?: string;
+  /**
+   * A retrieval index (`bentevi index build`): chat and text completions answer from its
+   * passages (the grounded prompt of `chat --index`) and return them as `sources`.
+   */
+  index?: string;
+  /** Passages to retrieve per question (default 3, as `chat --index`). */
+  k?: number;
+  /** Tokens for the passages (default: what the context leaves). */
+  contextTokens?: number;
   /** One line per request and notices (default: `console.error`). */
   log?: (line: string) => void;
 }
@@ -104,6 +115,8 @@ interface Job {
     onText: (text: string) => void;
     onToken: (step: TokenStep) => void;
   }): Promise<GenerationResult>;
+  /** The passages the prompt was grounded in (with `--index`). */
+  sources?: Record<string, unknown>[];
 }
 
 const encoder = new TextEncoder();
@@ -158,7 +171,18 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
     );
   };
   const pool = new ModelPool(create, { maxConcurrent, maxQueue }, opened.model);
-  return new Server(opened, chatTemplate, pool, options, log);
+  let retriever: Retriever | undefined;
+  if (options.index !== undefined) {
+    try {
+      retriever = await Retriever.open(options.index);
+    } catch (e) {
+      pool.close();
+      opened.model.backend.destroy();
+      throw e;
+    }
+    for (const n of retriever.notices) log(`bentevi: ${n}`);
+  }
+  return new Server(opened, chatTemplate, pool, options, log, retriever);
 }
 
 function disposeOpened(opened: GenerationModel): void {
@@ -179,6 +203,8 @@ class Server implements BenteviServer {
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #running = new Set<AbortController>();
   #embedder: Promise<ModelEmbedder> | undefined;
+  readonly #retriever: Retriever | undefined;
+  readonly #rag: { k?: number; contextTokens?: number };
   #closed = false;
 
   constructor(
@@ -187,7 +213,10 @@ class Server implements BenteviServer {
     pool: ModelPool,
     options: ServeOptions,
     log: (line: string) => void,
+    retriever?: Retriever,
   ) {
+    this.#retriever = retriever;
+    this.#rag = { k: options.k, contextTokens: options.contextTokens };
     this.#opened = opened;
     this.#chatTemplate = chatTemplate;
     this.pool = pool;
@@ -307,6 +336,7 @@ class Server implements BenteviServer {
       slots: this.pool.stats,
       personas: [...PERSONAS.values()].map((p) => ({ name: p.name, description: p.description })),
       chat_template: this.#chatTemplate ? "checkpoint" : "built-in",
+      index: this.#retriever !== undefined,
       api_key: this.#apiKey !== undefined,
     };
   }
@@ -343,6 +373,25 @@ class Server implements BenteviServer {
     return r.maxTokens ?? this.#opened.generation?.maxNewTokens;
   }
 
+  /**
+   * The question inside the grounded prompt of `chat --index` (passages from the index within
+   * `room` tokens), or undefined without an index or with `rag: false`.
+   */
+  #ground(r: GenerationParams, question: string, room: number, answerCue: boolean):
+    | GroundedTurn
+    | undefined {
+    if (!this.#retriever || !r.rag) return undefined;
+    const turn = groundedTurn(this.#retriever, question, {
+      k: this.#rag.k,
+      contextTokens: this.#rag.contextTokens,
+      room,
+      counter: tokenCounter(this.#opened.tokenizer),
+      answerCue,
+    });
+    if (turn.notice) this.#log(`retrieval: ${turn.notice}; answering without passages`);
+    return turn;
+  }
+
   #chatJob(r: ChatCompletionRequest): (model: LanguageModel) => Job {
     const systems = r.messages.filter((m) => m.role === "system").map((m) => m.content);
     const turns = r.messages.filter((m) => m.role !== "system");
@@ -354,7 +403,20 @@ class Server implements BenteviServer {
         "persona",
       );
     }
+    const question = turns[turns.length - 1].content;
+    // The passages take the room the rest of the conversation leaves.
+    const tok = this.#opened.tokenizer;
+    const earlier = [...systems, ...turns.slice(0, -1).map((t) => t.content)]
+      .reduce((n, text) => n + tok.encode(text, { addSpecialTokens: false }).length + 4, 8);
+    const maxNew = this.#maxTokens(r) ?? 200;
+    const grounded = this.#ground(
+      r,
+      question,
+      promptRoom(this.#opened.model.maxContext, maxNew) - earlier,
+      false,
+    );
     return (model) => ({
+      sources: grounded && sourcesJson(grounded),
       run: async ({ onText, onToken }) => {
         const session = new ChatSession(model, this.#opened.tokenizer, {
           chatTemplate: this.#chatTemplate,
@@ -377,7 +439,7 @@ class Server implements BenteviServer {
           held = text.slice(end);
           if (end > 0) onText(text.slice(0, end));
         };
-        const reply = await session.reply(turns[turns.length - 1].content, stream, {
+        const reply = await session.reply(grounded?.prompt ?? question, stream, {
           stop: r.stop,
           dropOldTurns: false,
           onToken,
@@ -389,8 +451,9 @@ class Server implements BenteviServer {
 
   #completionJob(r: CompletionRequest): (model: LanguageModel) => Job {
     const tokenizer = this.#opened.tokenizer;
-    const ids = Array.from(tokenizer.encode(r.prompt));
     const maxContext = this.#opened.model.maxContext;
+    const grounded = this.#ground(r, r.prompt, promptRoom(maxContext, this.#maxTokens(r)), true);
+    const ids = Array.from(tokenizer.encode(grounded?.prompt ?? r.prompt));
     if (ids.length > maxContext - 1) {
       const e = new ContextLengthError(ids.length, maxContext, "the prompt");
       throw new ApiError(
@@ -402,6 +465,7 @@ class Server implements BenteviServer {
       );
     }
     return (model) => ({
+      sources: grounded && sourcesJson(grounded),
       run: ({ onText, onToken }) =>
         generate(model, tokenizer, ids, {
           ...this.#sampling(r),
@@ -452,6 +516,7 @@ class Server implements BenteviServer {
     });
     const choice = (fields: Record<string, unknown>, steps?: TokenStep[]) =>
       steps && steps.length ? { ...fields, explain: steps.map((s) => this.#stepJson(s)) } : fields;
+    const sources = job.sources ? { sources: job.sources } : {};
 
     if (!r.stream) {
       let result: GenerationResult;
@@ -474,6 +539,7 @@ class Server implements BenteviServer {
               message: { role: "assistant", content: result.text },
               logprobs: null,
               finish_reason: reason,
+              ...sources,
             }, steps)],
             usage: usage(result),
           }
@@ -483,7 +549,7 @@ class Server implements BenteviServer {
             created,
             model: this.modelId,
             choices: [choice(
-              { index: 0, text: result.text, logprobs: null, finish_reason: reason },
+              { index: 0, text: result.text, logprobs: null, finish_reason: reason, ...sources },
               steps,
             )],
             usage: usage(result),
@@ -540,6 +606,7 @@ class Server implements BenteviServer {
           : choice({ index: 0, text, logprobs: null, finish_reason: null }, steps),
       ));
     };
+    // The first chunk opens the answer (chat) and carries the sources (with an index).
     if (kind === "chat") {
       send(
         chunk({
@@ -547,8 +614,11 @@ class Server implements BenteviServer {
           delta: { role: "assistant", content: "" },
           logprobs: null,
           finish_reason: null,
+          ...sources,
         }),
       );
+    } else if (job.sources) {
+      send(chunk({ index: 0, text: "", logprobs: null, finish_reason: null, ...sources }));
     }
     const done = job.run({ onText, onToken }).then(
       (result) => {
@@ -659,8 +729,26 @@ class Server implements BenteviServer {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.pool.close();
+    this.#retriever?.close();
     this.#opened.model.backend.destroy();
   }
+}
+
+/** The passages of a grounded prompt as the API returns them (`[n]` in the prompt is `index`). */
+function sourcesJson(turn: GroundedTurn): Record<string, unknown>[] {
+  return turn.passages.map((p, i) => ({
+    index: i + 1,
+    path: p.hit.source.path,
+    title: p.hit.source.title ?? null,
+    line: p.hit.source.line ?? null,
+    page: p.hit.source.page ?? null,
+    start: p.hit.start,
+    end: p.hit.end,
+    score: p.hit.score,
+    truncated: p.truncated,
+    text: p.hit.text,
+    citation: `[${i + 1}] ${formatSource(p.hit)}`,
+  }));
 }
 
 /** Constant-time string comparison (for the API key). */

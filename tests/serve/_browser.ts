@@ -32,14 +32,16 @@ try {
       childList: true, subtree: true, characterData: true,
     });
   `);
-  await page.fill("#input", "Olá! Quem é você?");
+  await page.fill("#input", "Quem avistou o cometa Valadares?");
   await page.press("#input", "Enter");
   await page.waitForSelector(".msg.assistant[data-state=done]");
   const first = await page.textContent(".msg.assistant .body");
   assert.ok(first && first.length > 0, "an answer");
   const seen = await page.evaluate<number>("window.seen.size");
   assert.ok(seen >= 3, `the answer streamed in pieces (${seen} states seen)`);
-  assert.match(await page.textContent(".msg.assistant .meta") ?? "", /tokens\/s/);
+  assert.match(await page.textContent(".msg.assistant") ?? "", /tokens\/s/);
+  // The server has an index: the answer lists its sources.
+  assert.match(await page.textContent(".msg.assistant .sources li") ?? "", /^\[1\] .*cometa\.txt/);
   assert.equal(bodies[0].stream, true);
   assert.equal(bodies[0].persona, undefined);
 

@@ -1,12 +1,14 @@
 // The chat page end to end in headless Chromium (Debian's `chromium`, driven by playwright-core
-// in its own process: see _browser.ts): type a message, see the answer stream in, switch
-// persona, open the educational panel. The screenshot goes to $BENTEVI_TEST_ARTIFACTS (default
-// <tmp>/bentevi-test-artifacts/serve-page.png). Skipped, with a message, without Chromium.
+// in its own process: see _browser.ts): type a message, see the answer stream in with the
+// sources of a grounded answer, switch persona, open the educational panel. The screenshot goes
+// to $BENTEVI_TEST_ARTIFACTS (default <tmp>/bentevi-test-artifacts/serve-page.png). Skipped,
+// with a message, without Chromium.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startServe, tinyCheckpoints } from "./_fixture.ts";
+import { buildIndex } from "../../src/retrieval/build.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -16,7 +18,7 @@ if (!hasChromium) {
 
 Deno.test({
   name:
-    "serve: the chat page in headless Chromium — a streamed answer, persona switch, educational panel",
+    "serve: the chat page in headless Chromium — a streamed answer with sources, persona switch, educational panel",
   ignore: !hasChromium,
   fn: async () => {
     const ckpt = await tinyCheckpoints(1024);
@@ -24,7 +26,20 @@ Deno.test({
     await Deno.mkdir(dir, { recursive: true });
     const shot = join(dir, "serve-page.png");
     await Deno.remove(shot).catch(() => {});
-    const { url, child } = await startServe(["--checkpoint", ckpt.gpt, "--device", "cpu"]);
+    // An index, so the page shows the sources of a grounded answer.
+    await Deno.writeTextFile(
+      `${ckpt.root}/cometa.txt`,
+      "O Cometa Valadares foi avistado em 1911 por Joaquim Valadares, em Minas Gerais.\n",
+    );
+    await buildIndex([`${ckpt.root}/cometa.txt`], { index: `${ckpt.root}/i.db` });
+    const { url, child } = await startServe([
+      "--checkpoint",
+      ckpt.gpt,
+      "--device",
+      "cpu",
+      "--index",
+      `${ckpt.root}/i.db`,
+    ]);
     try {
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", fileURLToPath(new URL("./_browser.ts", import.meta.url)), url, shot],

@@ -7,6 +7,7 @@ import { ChatSession } from "../../src/generate/chat.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
 import { modelEmbedder } from "../../src/chunking/embedding.ts";
 import { ChatTemplate } from "../../src/tokenizer/chat_template.ts";
+import { buildIndex } from "../../src/retrieval/build.ts";
 import { sseData, tinyCheckpoints } from "./_fixture.ts";
 
 const ckpt = await tinyCheckpoints();
@@ -365,6 +366,66 @@ Deno.test("serve: embeddings are the chunker's model embedder; models and health
   assert.equal(health.status, "ok");
   assert.equal(health.context, 128);
   assert.deepEqual(health.personas.map((p: Any) => p.name), ["tecnico", "casual", "formal"]);
+});
+
+Deno.test("serve: with --index, answers are grounded in retrieved passages returned as sources", async () => {
+  const doc = `${ckpt.root}/cometa.txt`;
+  await Deno.writeTextFile(
+    doc,
+    "O Cometa Valadares foi avistado em 1911 por Joaquim Valadares, em Minas Gerais.\n\n" +
+      "A jabuticaba cresce colada ao tronco da árvore.\n",
+  );
+  await buildIndex([doc], { index: `${ckpt.root}/i.db` });
+  const s = await createServer({
+    checkpoint: ckpt.rwkv,
+    device: "cpu",
+    index: `${ckpt.root}/i.db`,
+    log: () => {},
+  });
+  try {
+    const ask = [{ role: "user", content: "Quem avistou o cometa Valadares?" }];
+    const r: Any =
+      await (await post("/v1/chat/completions", { messages: ask, max_tokens: 4 }, {}, s))
+        .json();
+    const sources = r.choices[0].sources;
+    assert.ok(sources.length >= 1);
+    assert.equal(sources[0].index, 1);
+    assert.equal(sources[0].path, doc);
+    assert.match(sources[0].text, /Joaquim Valadares/);
+    assert.match(sources[0].citation, /^\[1\] .*cometa\.txt/);
+    // The prompt holds the passages: more tokens than the question alone (rag: false).
+    const plain: Any = await (await post(
+      "/v1/chat/completions",
+      { messages: ask, max_tokens: 4, rag: false },
+      {},
+      s,
+    )).json();
+    assert.equal(plain.choices[0].sources, undefined);
+    assert.ok(r.usage.prompt_tokens > plain.usage.prompt_tokens + 40);
+    // Streamed: the first chunk carries them; text completions too.
+    const events: Any[] = sseData(
+      await (await post(
+        "/v1/chat/completions",
+        { messages: ask, max_tokens: 4, stream: true },
+        {},
+        s,
+      ))
+        .text(),
+    );
+    assert.deepEqual(events[0].choices[0].sources, sources);
+    const c: Any = await (await post(
+      "/v1/completions",
+      { prompt: "Quem avistou o cometa?", max_tokens: 3 },
+      {},
+      s,
+    ))
+      .json();
+    assert.match(c.choices[0].sources[0].text, /Valadares/);
+    const health: Any = await (await s.fetch(new Request("http://localhost/health"))).json();
+    assert.equal(health.index, true);
+  } finally {
+    await s.close();
+  }
 });
 
 Deno.test("serve: cleanup", async () => {

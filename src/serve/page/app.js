@@ -90,7 +90,7 @@ function showSources(li, sources) {
   if (!Array.isArray(sources) || sources.length === 0) return;
   const list = element("ol", "sources");
   for (const s of sources) {
-    const where = [s.title, s.source ?? s.path ?? s.document].filter(Boolean).join(" — ");
+    const where = s.citation ?? [s.title, s.path].filter(Boolean).join(" — ");
     const item = element("li", "", where || "fonte");
     if (s.text) item.title = s.text;
     list.append(item);
