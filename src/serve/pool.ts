@@ -149,12 +149,18 @@ export class ModelPool {
   }
 }
 
+/** Most milliseconds generation runs before {@link nextTurn} lets the event loop turn. */
+export const TURN_MS = 4;
+
+let lastTurn = 0;
+
 /**
  * Lets the event loop run — timers, network I/O (accepting and reading other requests, writing
- * streamed chunks), other generations — and comes back on its next turn. A timer, not a
- * `MessageChannel` message: measured under `Deno.serve`, a generation that yields through a
- * channel keeps new requests from being read until it ends, while a zero timeout lets them in
- * (with four streams, first tokens after ≈ 0.5 s instead of ≈ 1.8 s).
+ * streamed chunks), other generations — once generation has held the thread for {@link TURN_MS}
+ * ms; before that it returns at once. The turn is a zero timeout, not a `MessageChannel`
+ * message: under `Deno.serve`, a generation yielding through a channel kept new requests from
+ * being read until it ended. A timeout costs about a millisecond or more, so it is taken once per
+ * slice rather than per token (a tiny model makes a token in well under a millisecond).
  *
  * @example
  * ```ts
@@ -162,8 +168,11 @@ export class ModelPool {
  * await nextTurn();
  * ```
  */
-export function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => setTimeout(resolve, 0));
+export async function nextTurn(): Promise<void> {
+  const now = performance.now();
+  if (now - lastTurn < TURN_MS) return;
+  await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  lastTurn = performance.now();
 }
 
 /**
