@@ -5,6 +5,7 @@
  */
 import type { Backend } from "../backend/backend.ts";
 import type { ModelConfig } from "./config.ts";
+import type { TrainingModelOptions } from "./linear.ts";
 import type { TrainableModel } from "./model.ts";
 import type { ParameterStore } from "./params.ts";
 import { familyOf } from "./registry.ts";
@@ -30,6 +31,7 @@ export function createModel(
   store: ParameterStore,
   B: number,
   T: number,
+  options?: TrainingModelOptions,
 ): TrainableModel {
-  return familyOf(config).createTrainingModel(backend, config, store, B, T);
+  return familyOf(config).createTrainingModel(backend, config, store, B, T, options);
 }

@@ -21,6 +21,7 @@ import type { Backend } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import type { LanguageModel, WeightMap } from "../generate/inference.ts";
+import type { LinearTarget, TrainingModelOptions } from "./linear.ts";
 import type { TrainableModel } from "./model.ts";
 import type { ParameterStore } from "./params.ts";
 import type { WeightSpec } from "./weight_spec.ts";
@@ -113,7 +114,8 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
   activationFloats(config: C, B: number, T: number): number;
   /**
    * The training model (forward/backward) over `store` for batch shape `[B, T]`. Its
-   * `store` holds the parameters it trains.
+   * `store` holds the parameters it trains; `options` attach adapters to the linear layers
+   * of {@link linearTargets} and freeze the base.
    */
   createTrainingModel(
     backend: Backend,
@@ -121,7 +123,13 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
     store: ParameterStore,
     B: number,
     T: number,
+    options?: TrainingModelOptions,
   ): TrainableModel;
+  /**
+   * The linear layers an adapter (LoRA) can be attached to, in canonical order, under their
+   * Hugging Face PEFT module names; absent: the family takes no adapters.
+   */
+  linearTargets?(config: C): LinearTarget[];
   /** The inference model (cached or recurrent step) over uploaded copies of `weights`. */
   createInferenceModel(
     backend: Backend,

@@ -7,7 +7,7 @@
  */
 import type { NamedTensor } from "../io/safetensors.ts";
 import type { ModelConfig } from "./config.ts";
-import { weightSpecs } from "./weights.ts";
+import { type WeightSpec, weightSpecs } from "./weights.ts";
 import { Xoshiro128 } from "../random.ts";
 
 export { Xoshiro128 };
@@ -24,9 +24,24 @@ export { Xoshiro128 };
  * ```
  */
 export function initWeights(config: ModelConfig, seed: number): Map<string, NamedTensor> {
+  return initSpecs(weightSpecs(config), seed);
+}
+
+/**
+ * Fresh tensors for an explicit weight list (a LoRA adapter's), deterministic in `seed`,
+ * drawn in list order exactly as {@link initWeights} draws a model's.
+ *
+ * @example
+ * ```ts
+ * import { initSpecs } from "./init.ts";
+ * const w = initSpecs([{ name: "a", shape: [2], decay: false, embedding: false, init: { kind: "const", value: 3 } }], 1);
+ * console.log(w.get("a")!.data); // Float32Array(2) [ 3, 3 ]
+ * ```
+ */
+export function initSpecs(specs: readonly WeightSpec[], seed: number): Map<string, NamedTensor> {
   const rng = new Xoshiro128(seed);
   const out = new Map<string, NamedTensor>();
-  for (const spec of weightSpecs(config)) {
+  for (const spec of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     let data: Float32Array = new Float32Array(size);
     const init = spec.init;

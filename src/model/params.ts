@@ -9,6 +9,7 @@ import { type Backend, type Tensor, VIEW_ALIGN } from "../backend/backend.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import type { ModelConfig } from "./config.ts";
 import { type WeightSpec, weightSpecs } from "./weights.ts";
+import { BenteviError } from "../errors.ts";
 
 /** A fused view over consecutive weights (see {@link WeightSpec.fusedAs}). */
 export interface FusedView {
@@ -38,8 +39,9 @@ export interface ParameterLayout {
 }
 
 /**
- * Lays out the weights of `config` in one buffer, each at a multiple of `VIEW_ALIGN` (members
- * of a fused group after the first directly after the previous member).
+ * Lays out the weights of `config` (or an explicit weight list: a LoRA adapter's) in one
+ * buffer, each at a multiple of `VIEW_ALIGN` (members of a fused group after the first
+ * directly after the previous member).
  *
  * @example
  * ```ts
@@ -49,8 +51,10 @@ export interface ParameterLayout {
  * console.log(layout.offsets.every((o) => o % 64 === 0)); // true
  * ```
  */
-export function parameterLayout(config: ModelConfig): ParameterLayout {
-  const specs = weightSpecs(config);
+export function parameterLayout(config: ModelConfig | readonly WeightSpec[]): ParameterLayout {
+  const specs: WeightSpec[] = Array.isArray(config)
+    ? [...(config as readonly WeightSpec[])]
+    : weightSpecs(config as ModelConfig);
   const offsets: number[] = [];
   const fused: FusedView[] = [];
   let end = 0; // end of the previous weight
@@ -100,17 +104,30 @@ export class ParameterStore {
   readonly layout: ParameterLayout;
   /** All parameters, flat. */
   readonly params: Tensor;
-  /** All gradients, flat, same layout. */
+  /**
+   * All gradients, flat, same layout (a store made with `gradients: false`, a frozen base,
+   * has a one-block placeholder here and {@link ParameterStore.g} refuses).
+   */
   readonly grads: Tensor;
+  /** Whether the store holds gradients (false: a frozen base). */
+  readonly hasGradients: boolean;
   readonly #p = new Map<string, Tensor>();
   readonly #g = new Map<string, Tensor>();
 
-  /** Allocates zeroed parameters and gradients for `config`. */
-  constructor(backend: Backend, config: ModelConfig) {
+  /**
+   * Allocates zeroed parameters and gradients for `config` (or an explicit weight list);
+   * `gradients: false` allocates no gradients (a frozen base under adapters).
+   */
+  constructor(
+    backend: Backend,
+    config: ModelConfig | readonly WeightSpec[],
+    options: { gradients?: boolean } = {},
+  ) {
     this.backend = backend;
     this.layout = parameterLayout(config);
+    this.hasGradients = options.gradients ?? true;
     this.params = backend.zeros([this.layout.total]);
-    this.grads = backend.zeros([this.layout.total]);
+    this.grads = backend.zeros([this.hasGradients ? this.layout.total : VIEW_ALIGN]);
     const views: [string, number, number[]][] = [
       ...this.layout.specs.map((s, i): [string, number, number[]] => [
         s.name,
@@ -123,7 +140,7 @@ export class ParameterStore {
       // A fused member that does not start on a view boundary is reached through its group.
       if (offset % VIEW_ALIGN !== 0) continue;
       this.#p.set(name, backend.view(this.params, offset, shape));
-      this.#g.set(name, backend.view(this.grads, offset, shape));
+      if (this.hasGradients) this.#g.set(name, backend.view(this.grads, offset, shape));
     }
   }
 
@@ -136,6 +153,7 @@ export class ParameterStore {
 
   /** The view of the gradient of `name` (a weight, or a fused view of the layout). */
   g(name: string): Tensor {
+    if (!this.hasGradients) throw new BenteviError(`no gradient of ${name}: the weights are frozen`);
     const t = this.#g.get(name);
     if (!t) throw new Error(`no gradient view ${name}${this.#fusedHint(name)}`);
     return t;

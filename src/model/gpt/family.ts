@@ -19,6 +19,7 @@ import {
   gptAcceptsExtraTensor,
   gptCanonicalName,
   gptFileTensor,
+  gptLinearTargets,
   gptWeightSpecs,
 } from "./weights.ts";
 
@@ -49,7 +50,9 @@ export const gptFamily: ModelFamily<GptConfig> = {
   // The position table stays the preset's; shorter training windows use its first rows.
   withContext: (config) => config,
   activationFloats: gptActivationFloats,
-  createTrainingModel: (backend, config, store, B, T) => new GptModel(backend, config, store, B, T),
+  linearTargets: gptLinearTargets,
+  createTrainingModel: (backend, config, store, B, T, options) =>
+    new GptModel(backend, config, store, B, T, options),
   createInferenceModel: (backend, config, weights, source) =>
     new GptInference(backend, config, weights, source),
 };

@@ -7,6 +7,7 @@
  */
 import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
 import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
+import type { LinearAdapter, TrainingModelOptions } from "../linear.ts";
 import type { TrainableModel } from "../model.ts";
 import type { ParameterStore } from "../params.ts";
 import type { GptConfig } from "./config.ts";
@@ -114,9 +115,22 @@ export class GptModel implements TrainableModel {
   readonly #dfchGelu: Tensor;
   readonly #dims: AttentionDims;
   readonly #owned: Tensor[] = [];
+  readonly #adapters: ReadonlyMap<string, LinearAdapter>;
+  /** With a frozen base: two `[C]` buffers where the norms' gain/bias gradients go (discarded). */
+  readonly #sink: Tensor[] | null;
 
-  /** Allocates the activations for batch `B` and length `T ≤ contextLength`. */
-  constructor(backend: Backend, config: GptConfig, store: ParameterStore, B: number, T: number) {
+  /**
+   * Allocates the activations for batch `B` and length `T ≤ contextLength`; `options` attach
+   * adapters to linear layers and freeze the base (see {@link TrainingModelOptions}).
+   */
+  constructor(
+    backend: Backend,
+    config: GptConfig,
+    store: ParameterStore,
+    B: number,
+    T: number,
+    options: TrainingModelOptions = {},
+  ) {
     if (T > config.contextLength) {
       throw new Error(`sequence length ${T} exceeds the context length ${config.contextLength}`);
     }
@@ -146,6 +160,28 @@ export class GptModel implements TrainableModel {
     this.#dqkv = m.dqkv;
     this.#dfch = m.dfch;
     this.#dfchGelu = m.dfchGelu;
+    this.#adapters = options.adapters ?? new Map();
+    this.#sink = options.frozen
+      ? [backend.zeros([config.dModel]), backend.zeros([config.dModel])]
+      : null;
+    if (this.#sink) this.#owned.push(...this.#sink);
+  }
+
+  /** Accumulates `a·b` (options as matmul) into the gradient of `name`, unless frozen. */
+  #grad(name: string, a: Tensor, b: Tensor): void {
+    if (this.#sink) return;
+    this.backend.matmul(this.store.g(name), a, b, { transA: true, accumulate: true });
+  }
+
+  /** Accumulates the row sums of `x` into the gradient of bias `name`, unless frozen. */
+  #biasGrad(name: string, x: Tensor): void {
+    if (!this.#sink) this.backend.sumRows(this.store.g(name), x, true);
+  }
+
+  /** The gain and bias gradients of LayerNorm `name` (a discarded sink when frozen). */
+  #lnGrads(name: string): { dw: Tensor; db: Tensor } {
+    if (this.#sink) return { dw: this.#sink[0], db: this.#sink[1] };
+    return { dw: this.store.g(`${name}.weight`), db: this.store.g(`${name}.bias`) };
   }
 
   forward(withGrad: boolean, gradScale = 1): void {
@@ -176,10 +212,12 @@ export class GptModel implements TrainableModel {
       be.matmul(a.qkv, a.ln1, s.p(`${p}.attn.c_attn.weight`), {
         bias: s.p(`${p}.attn.c_attn.bias`),
       });
+      this.#adapters.get(`${p}.attn.c_attn.weight`)?.forward(a.qkv, a.ln1);
       be.attention({ out: a.atty, lse: a.lse, qkv: a.qkv, dims: this.#dims });
       be.matmul(this.#scratch, a.atty, s.p(`${p}.attn.c_proj.weight`), {
         bias: s.p(`${p}.attn.c_proj.bias`),
       });
+      this.#adapters.get(`${p}.attn.c_proj.weight`)?.forward(this.#scratch, a.atty);
       be.add(a.resid2, residual, this.#scratch);
       be.layerNorm({
         out: a.ln2,
@@ -191,10 +229,12 @@ export class GptModel implements TrainableModel {
         eps,
       });
       be.matmul(a.fch, a.ln2, s.p(`${p}.mlp.c_fc.weight`), { bias: s.p(`${p}.mlp.c_fc.bias`) });
+      this.#adapters.get(`${p}.mlp.c_fc.weight`)?.forward(a.fch, a.ln2);
       be.gelu(a.fchGelu, a.fch);
       be.matmul(this.#scratch, a.fchGelu, s.p(`${p}.mlp.c_proj.weight`), {
         bias: s.p(`${p}.mlp.c_proj.bias`),
       });
+      this.#adapters.get(`${p}.mlp.c_proj.weight`)?.forward(this.#scratch, a.fchGelu);
       be.add(a.resid3, a.resid2, this.#scratch);
       residual = a.resid3;
     }
@@ -224,13 +264,12 @@ export class GptModel implements TrainableModel {
     const dres = this.#dres;
     // Output head (tied): dlnf = dlogits·wte, dwte += dlogitsᵀ·lnf.
     be.matmul(this.#dx, this.#dlogits, s.p("wte.weight"));
-    be.matmul(s.g("wte.weight"), this.#dlogits, this.#lnf, { transA: true, accumulate: true });
+    this.#grad("wte.weight", this.#dlogits, this.#lnf);
     be.fill(dres, 0);
     const last = this.#layers[L - 1].resid3;
     be.layerNormBackward({
       dx: dres,
-      dw: s.g("ln_f.weight"),
-      db: s.g("ln_f.bias"),
+      ...this.#lnGrads("ln_f"),
       dout: this.#dx,
       x: last,
       w: s.p("ln_f.weight"),
@@ -243,18 +282,19 @@ export class GptModel implements TrainableModel {
       const residual = l === 0 ? this.#encoded : this.#layers[l - 1].resid3;
       // MLP projection
       be.matmul(this.#dfchGelu, dres, s.p(`${p}.mlp.c_proj.weight`), { transB: true });
-      be.matmul(s.g(`${p}.mlp.c_proj.weight`), a.fchGelu, dres, { transA: true, accumulate: true });
-      be.sumRows(s.g(`${p}.mlp.c_proj.bias`), dres, true);
+      this.#adapters.get(`${p}.mlp.c_proj.weight`)?.backward(this.#dfchGelu, a.fchGelu, dres);
+      this.#grad(`${p}.mlp.c_proj.weight`, a.fchGelu, dres);
+      this.#biasGrad(`${p}.mlp.c_proj.bias`, dres);
       be.fill(this.#dfch, 0);
       be.geluBackward(this.#dfch, a.fch, this.#dfchGelu);
       // MLP input
       be.matmul(this.#dx, this.#dfch, s.p(`${p}.mlp.c_fc.weight`), { transB: true });
-      be.matmul(s.g(`${p}.mlp.c_fc.weight`), a.ln2, this.#dfch, { transA: true, accumulate: true });
-      be.sumRows(s.g(`${p}.mlp.c_fc.bias`), this.#dfch, true);
+      this.#adapters.get(`${p}.mlp.c_fc.weight`)?.backward(this.#dx, a.ln2, this.#dfch);
+      this.#grad(`${p}.mlp.c_fc.weight`, a.ln2, this.#dfch);
+      this.#biasGrad(`${p}.mlp.c_fc.bias`, this.#dfch);
       be.layerNormBackward({
         dx: dres,
-        dw: s.g(`${p}.ln_2.weight`),
-        db: s.g(`${p}.ln_2.bias`),
+        ...this.#lnGrads(`${p}.ln_2`),
         dout: this.#dx,
         x: a.resid2,
         w: s.p(`${p}.ln_2.weight`),
@@ -263,8 +303,9 @@ export class GptModel implements TrainableModel {
       });
       // attention projection
       be.matmul(this.#dx, dres, s.p(`${p}.attn.c_proj.weight`), { transB: true });
-      be.matmul(s.g(`${p}.attn.c_proj.weight`), a.atty, dres, { transA: true, accumulate: true });
-      be.sumRows(s.g(`${p}.attn.c_proj.bias`), dres, true);
+      this.#adapters.get(`${p}.attn.c_proj.weight`)?.backward(this.#dx, a.atty, dres);
+      this.#grad(`${p}.attn.c_proj.weight`, a.atty, dres);
+      this.#biasGrad(`${p}.attn.c_proj.bias`, dres);
       be.fill(this.#dqkv, 0);
       be.attentionBackward({
         dqkv: this.#dqkv,
@@ -276,15 +317,12 @@ export class GptModel implements TrainableModel {
       });
       // QKV
       be.matmul(this.#dx, this.#dqkv, s.p(`${p}.attn.c_attn.weight`), { transB: true });
-      be.matmul(s.g(`${p}.attn.c_attn.weight`), a.ln1, this.#dqkv, {
-        transA: true,
-        accumulate: true,
-      });
-      be.sumRows(s.g(`${p}.attn.c_attn.bias`), this.#dqkv, true);
+      this.#adapters.get(`${p}.attn.c_attn.weight`)?.backward(this.#dx, a.ln1, this.#dqkv);
+      this.#grad(`${p}.attn.c_attn.weight`, a.ln1, this.#dqkv);
+      this.#biasGrad(`${p}.attn.c_attn.bias`, this.#dqkv);
       be.layerNormBackward({
         dx: dres,
-        dw: s.g(`${p}.ln_1.weight`),
-        db: s.g(`${p}.ln_1.bias`),
+        ...this.#lnGrads(`${p}.ln_1`),
         dout: this.#dx,
         x: residual,
         w: s.p(`${p}.ln_1.weight`),
@@ -292,6 +330,7 @@ export class GptModel implements TrainableModel {
         rstd: a.ln1Rstd,
       });
     }
+    if (this.#sink) return; // frozen: the embeddings' gradient is all that is left
     be.embeddingBackward({
       dwte: s.g("wte.weight"),
       dwpe: s.g("wpe.weight"),

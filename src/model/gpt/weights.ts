@@ -10,6 +10,7 @@
 import { BenteviError } from "../../errors.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import type { FileTensor } from "../family.ts";
+import type { LinearTarget } from "../linear.ts";
 import { constantSpec, layerNormSpecs, type WeightSpec } from "../weight_spec.ts";
 import type { GptConfig } from "./config.ts";
 
@@ -106,4 +107,43 @@ export function gptAcceptsExtraTensor(
     );
   }
   return true;
+}
+
+/**
+ * GPT-2's adaptable linear layers under PEFT's names: `c_attn`, `c_proj` (attention and MLP)
+ * and `c_fc`, each its own site, Conv1D weights (`fan_in_fan_out`).
+ *
+ * @example
+ * ```ts
+ * import { gptLinearTargets } from "./weights.ts";
+ * import { GPT_PRESETS } from "./config.ts";
+ * const t = gptLinearTargets({ ...GPT_PRESETS["gpt-micro"], vocabSize: 64 });
+ * console.log(t[0].path, t[0].in, t[0].out); // transformer.h.0.attn.c_attn 128 384
+ * ```
+ */
+export function gptLinearTargets(c: GptConfig): LinearTarget[] {
+  const { dModel: C, mlpDim: M } = c;
+  const out: LinearTarget[] = [];
+  const add = (l: number, sub: string, inF: number, outF: number) => {
+    const module = sub.split(".")[1];
+    const weight = `h.${l}.${sub}.weight`;
+    out.push({
+      module,
+      path: `transformer.h.${l}.${sub}`,
+      weight,
+      site: weight,
+      in: inF,
+      out: outF,
+      siteOut: outF,
+      rowOffset: 0,
+      fanInFanOut: true,
+    });
+  };
+  for (let l = 0; l < c.nLayer; l++) {
+    add(l, "attn.c_attn", C, 3 * C);
+    add(l, "attn.c_proj", C, C);
+    add(l, "mlp.c_fc", C, M);
+    add(l, "mlp.c_proj", M, C);
+  }
+  return out;
 }

@@ -23,6 +23,7 @@ import {
   llamaAcceptsExtraTensor,
   llamaCanonicalName,
   llamaFileTensor,
+  llamaLinearTargets,
   llamaWeightSpecs,
 } from "./weights.ts";
 
@@ -54,8 +55,9 @@ export const llamaFamily: ModelFamily<LlamaConfig> = {
   // The RoPE tables and caches stay the preset's; shorter training windows use their first rows.
   withContext: (config) => config,
   activationFloats: llamaActivationFloats,
-  createTrainingModel: (backend, config, store, B, T) =>
-    new LlamaModel(backend, config, store, B, T),
+  linearTargets: llamaLinearTargets,
+  createTrainingModel: (backend, config, store, B, T, options) =>
+    new LlamaModel(backend, config, store, B, T, options),
   createInferenceModel: (backend, config, weights, source) =>
     new LlamaInference(backend, config, weights, source),
 };

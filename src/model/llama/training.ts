@@ -11,6 +11,7 @@
  */
 import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
 import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
+import type { LinearAdapter, TrainingModelOptions } from "../linear.ts";
 import type { TrainableModel } from "../model.ts";
 import type { ParameterStore } from "../params.ts";
 import type { LlamaConfig } from "./config.ts";
@@ -153,9 +154,22 @@ export class LlamaModel implements TrainableModel {
   readonly #layers: LlamaLayerActs[] = [];
   readonly #dims: AttentionDims;
   readonly #owned: Tensor[] = [];
+  readonly #adapters: ReadonlyMap<string, LinearAdapter>;
+  /** With a frozen base: where the norms' gain gradients go (discarded). */
+  readonly #sink: Tensor | null;
 
-  /** Allocates the activations for batch `B` and length `T ≤ contextLength`. */
-  constructor(backend: Backend, config: LlamaConfig, store: ParameterStore, B: number, T: number) {
+  /**
+   * Allocates the activations for batch `B` and length `T ≤ contextLength`; `options` attach
+   * adapters to linear layers and freeze the base (see {@link TrainingModelOptions}).
+   */
+  constructor(
+    backend: Backend,
+    config: LlamaConfig,
+    store: ParameterStore,
+    B: number,
+    T: number,
+    options: TrainingModelOptions = {},
+  ) {
     if (T > config.contextLength) {
       throw new Error(`sequence length ${T} exceeds the context length ${config.contextLength}`);
     }
@@ -183,6 +197,20 @@ export class LlamaModel implements TrainableModel {
     const { cos, sin } = ropeTables(B * T, config.headDim, config.ropeTheta);
     backend.write(m.ropeCos, cos);
     backend.write(m.ropeSin, sin);
+    this.#adapters = options.adapters ?? new Map();
+    this.#sink = options.frozen ? backend.zeros([config.dModel]) : null;
+    if (this.#sink) this.#owned.push(this.#sink);
+  }
+
+  /** Accumulates `doutᵀ·x` into the gradient of weight `name`, unless frozen. */
+  #grad(name: string, dout: Tensor, x: Tensor): void {
+    if (this.#sink) return;
+    this.backend.matmul(this.store.g(name), dout, x, { transA: true, accumulate: true });
+  }
+
+  /** The gain gradient of RMSNorm weight `name` (a discarded sink when frozen). */
+  #normGrad(name: string): Tensor {
+    return this.#sink ?? this.store.g(name);
   }
 
   /** The output head `[V, C]`: the embeddings when tied. */
@@ -225,9 +253,11 @@ export class LlamaModel implements TrainableModel {
         eps,
       });
       be.matmul(a.qkv, a.ln1, s.p(fusedQkvName(l)), { transB: true });
+      this.#adapters.get(fusedQkvName(l))?.forward(a.qkv, a.ln1);
       be.rope({ out: a.qkv, x: a.qkv, ...this.#rope() });
       be.attention({ out: a.atty, lse: a.lse, qkv: a.qkv, dims: this.#dims });
       be.matmul(m.scratch, a.atty, s.p(`${p}.self_attn.o_proj.weight`), { transB: true });
+      this.#adapters.get(`${p}.self_attn.o_proj.weight`)?.forward(m.scratch, a.atty);
       be.add(a.resid2, residual, m.scratch);
       be.rmsNorm({
         out: a.ln2,
@@ -237,9 +267,12 @@ export class LlamaModel implements TrainableModel {
         eps,
       });
       be.matmul(a.gate, a.ln2, s.p(`${p}.mlp.gate_proj.weight`), { transB: true });
+      this.#adapters.get(`${p}.mlp.gate_proj.weight`)?.forward(a.gate, a.ln2);
       be.matmul(a.up, a.ln2, s.p(`${p}.mlp.up_proj.weight`), { transB: true });
+      this.#adapters.get(`${p}.mlp.up_proj.weight`)?.forward(a.up, a.ln2);
       be.swiglu(a.h, a.gate, a.up);
       be.matmul(m.scratch, a.h, s.p(`${p}.mlp.down_proj.weight`), { transB: true });
+      this.#adapters.get(`${p}.mlp.down_proj.weight`)?.forward(m.scratch, a.h);
       be.add(a.resid3, a.resid2, m.scratch);
       residual = a.resid3;
     }
@@ -261,11 +294,11 @@ export class LlamaModel implements TrainableModel {
     // Output head: dlnf = dlogits·W, dW += dlogitsᵀ·lnf.
     const head = this.#headName();
     be.matmul(m.dx, m.dlogits, s.p(head));
-    be.matmul(s.g(head), m.dlogits, m.lnf, { transA: true, accumulate: true });
+    this.#grad(head, m.dlogits, m.lnf);
     be.fill(dres, 0);
     be.rmsNormBackward({
       dx: dres,
-      dw: s.g("model.norm.weight"),
+      dw: this.#normGrad("model.norm.weight"),
       dout: m.dx,
       x: this.#layers[L - 1].resid3,
       w: s.p("model.norm.weight"),
@@ -277,21 +310,21 @@ export class LlamaModel implements TrainableModel {
       const residual = l === 0 ? m.encoded : this.#layers[l - 1].resid3;
       // down_proj: h = dres·Wd, dWd += dresᵀ·h.
       be.matmul(m.dh, dres, s.p(`${p}.mlp.down_proj.weight`));
-      be.matmul(s.g(`${p}.mlp.down_proj.weight`), dres, a.h, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.mlp.down_proj.weight`)?.backward(m.dh, a.h, dres);
+      this.#grad(`${p}.mlp.down_proj.weight`, dres, a.h);
       be.fill(m.dgate, 0);
       be.fill(m.dup, 0);
       be.swigluBackward({ dgate: m.dgate, dup: m.dup, dout: m.dh, gate: a.gate, up: a.up });
       // gate and up projections
       be.matmul(m.dx, m.dgate, s.p(`${p}.mlp.gate_proj.weight`));
       be.matmul(m.dx, m.dup, s.p(`${p}.mlp.up_proj.weight`), { accumulate: true });
-      be.matmul(s.g(`${p}.mlp.gate_proj.weight`), m.dgate, a.ln2, {
-        transA: true,
-        accumulate: true,
-      });
-      be.matmul(s.g(`${p}.mlp.up_proj.weight`), m.dup, a.ln2, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.mlp.gate_proj.weight`)?.backward(m.dx, a.ln2, m.dgate);
+      this.#adapters.get(`${p}.mlp.up_proj.weight`)?.backward(m.dx, a.ln2, m.dup);
+      this.#grad(`${p}.mlp.gate_proj.weight`, m.dgate, a.ln2);
+      this.#grad(`${p}.mlp.up_proj.weight`, m.dup, a.ln2);
       be.rmsNormBackward({
         dx: dres,
-        dw: s.g(`${p}.post_attention_layernorm.weight`),
+        dw: this.#normGrad(`${p}.post_attention_layernorm.weight`),
         dout: m.dx,
         x: a.resid2,
         w: s.p(`${p}.post_attention_layernorm.weight`),
@@ -299,10 +332,8 @@ export class LlamaModel implements TrainableModel {
       });
       // o_proj
       be.matmul(m.datty, dres, s.p(`${p}.self_attn.o_proj.weight`));
-      be.matmul(s.g(`${p}.self_attn.o_proj.weight`), dres, a.atty, {
-        transA: true,
-        accumulate: true,
-      });
+      this.#adapters.get(`${p}.self_attn.o_proj.weight`)?.backward(m.datty, a.atty, dres);
+      this.#grad(`${p}.self_attn.o_proj.weight`, dres, a.atty);
       be.fill(m.dqkv, 0);
       be.attentionBackward({
         dqkv: m.dqkv,
@@ -317,16 +348,18 @@ export class LlamaModel implements TrainableModel {
       // the fused q|k|v projection
       const qkv = fusedQkvName(l);
       be.matmul(m.dx, m.dqkvPre, s.p(qkv));
-      be.matmul(s.g(qkv), m.dqkvPre, a.ln1, { transA: true, accumulate: true });
+      this.#adapters.get(qkv)?.backward(m.dx, a.ln1, m.dqkvPre);
+      this.#grad(qkv, m.dqkvPre, a.ln1);
       be.rmsNormBackward({
         dx: dres,
-        dw: s.g(`${p}.input_layernorm.weight`),
+        dw: this.#normGrad(`${p}.input_layernorm.weight`),
         dout: m.dx,
         x: residual,
         w: s.p(`${p}.input_layernorm.weight`),
         rstd: a.ln1Rstd,
       });
     }
+    if (this.#sink) return; // frozen: the embeddings' gradient is all that is left
     be.embeddingBackward({
       dwte: s.g(LLAMA_EMBEDDING),
       dwpe: null,

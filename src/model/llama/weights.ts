@@ -9,6 +9,7 @@
 import { BenteviError } from "../../errors.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import type { FileTensor } from "../family.ts";
+import type { LinearTarget } from "../linear.ts";
 import { constantSpec, type WeightSpec } from "../weight_spec.ts";
 import type { LlamaConfig } from "./config.ts";
 
@@ -113,4 +114,48 @@ export function llamaAcceptsExtraTensor(
     );
   }
   return true;
+}
+
+/**
+ * Llama's adaptable linear layers under PEFT's names: `q_proj`, `k_proj`, `v_proj` (rows of
+ * the fused q|k|v site), `o_proj`, `gate_proj`, `up_proj`, `down_proj` (`nn.Linear`, `[out, in]`).
+ *
+ * @example
+ * ```ts
+ * import { llamaLinearTargets } from "./weights.ts";
+ * import { LLAMA_PRESETS } from "./config.ts";
+ * const t = llamaLinearTargets({ ...LLAMA_PRESETS["llama-micro"], vocabSize: 64 });
+ * console.log(t[1].module, t[1].site, t[1].rowOffset); // k_proj model.layers.0.self_attn.qkv_proj.weight 128
+ * ```
+ */
+export function llamaLinearTargets(c: LlamaConfig): LinearTarget[] {
+  const { dModel: C, ffnDim: M } = c;
+  const Q = c.nHead * c.headDim, KV = c.nKvHead * c.headDim;
+  const out: LinearTarget[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = layerPrefix(l);
+    const add = (sub: string, inF: number, outF: number, site?: string, rowOffset = 0) => {
+      const weight = `${p}.${sub}.weight`;
+      out.push({
+        module: sub.split(".")[1],
+        path: `${p}.${sub}`,
+        weight,
+        site: site ?? weight,
+        in: inF,
+        out: outF,
+        siteOut: site ? Q + 2 * KV : outF,
+        rowOffset,
+        fanInFanOut: false,
+      });
+    };
+    const qkv = fusedQkvName(l);
+    add("self_attn.q_proj", C, Q, qkv, 0);
+    add("self_attn.k_proj", C, KV, qkv, Q);
+    add("self_attn.v_proj", C, KV, qkv, Q + KV);
+    add("self_attn.o_proj", Q, C);
+    add("mlp.gate_proj", C, M);
+    add("mlp.up_proj", C, M);
+    add("mlp.down_proj", M, C);
+  }
+  return out;
 }

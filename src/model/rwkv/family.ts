@@ -16,7 +16,12 @@ import {
 } from "./config.ts";
 import { RwkvInference } from "./inference.ts";
 import { rwkvActivationFloats, RwkvModel } from "./training.ts";
-import { rwkvCanonicalName, rwkvFileTensor, rwkvWeightSpecs } from "./weights.ts";
+import {
+  rwkvCanonicalName,
+  rwkvFileTensor,
+  rwkvLinearTargets,
+  rwkvWeightSpecs,
+} from "./weights.ts";
 
 /**
  * RWKV-4 as a {@link ModelFamily}.
@@ -45,8 +50,9 @@ export const rwkvFamily: ModelFamily<RwkvConfig> = {
   // No position table: the configuration records the length it was trained at.
   withContext: (config, T) => ({ ...config, contextLength: T }),
   activationFloats: rwkvActivationFloats,
-  createTrainingModel: (backend, config, store, B, T) =>
-    new RwkvModel(backend, config, store, B, T),
+  linearTargets: rwkvLinearTargets,
+  createTrainingModel: (backend, config, store, B, T, options) =>
+    new RwkvModel(backend, config, store, B, T, options),
   createInferenceModel: (backend, config, weights, source) =>
     new RwkvInference(backend, config, weights, source),
 };

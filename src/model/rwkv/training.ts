@@ -7,6 +7,7 @@
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
 import { allocatePlan, f32, i32, planElements } from "../buffers.ts";
+import type { LinearAdapter, TrainingModelOptions } from "../linear.ts";
 import type { TrainableModel } from "../model.ts";
 import type { ParameterStore } from "../params.ts";
 import type { RwkvConfig } from "./config.ts";
@@ -134,9 +135,22 @@ export class RwkvModel implements TrainableModel {
   /** Two `[N, F]` gradient buffers for the channel mixing's hidden width. */
   readonly #gradF: Tensor[];
   readonly #owned: Tensor[] = [];
+  readonly #adapters: ReadonlyMap<string, LinearAdapter>;
+  /** With a frozen base: two `[C]` buffers where the vectors' gradients go (discarded). */
+  readonly #sinks: Tensor[] | null;
 
-  /** Allocates the activations for batch `B` and length `T`. */
-  constructor(backend: Backend, config: RwkvConfig, store: ParameterStore, B: number, T: number) {
+  /**
+   * Allocates the activations for batch `B` and length `T`; `options` attach adapters to
+   * linear layers and freeze the base (see {@link TrainingModelOptions}).
+   */
+  constructor(
+    backend: Backend,
+    config: RwkvConfig,
+    store: ParameterStore,
+    B: number,
+    T: number,
+    options: TrainingModelOptions = {},
+  ) {
     this.backend = backend;
     this.config = config;
     this.store = store;
@@ -165,6 +179,22 @@ export class RwkvModel implements TrainableModel {
     this.#dres = m.dres;
     this.#gradC = [m.g0, m.g1, m.g2, m.g3, m.g4];
     this.#gradF = [m.gf0, m.gf1];
+    this.#adapters = options.adapters ?? new Map();
+    this.#sinks = options.frozen
+      ? [backend.zeros([config.dModel]), backend.zeros([config.dModel])]
+      : null;
+    if (this.#sinks) this.#owned.push(...this.#sinks);
+  }
+
+  /** Accumulates `doutᵀ·x` into the gradient of weight `name`, unless frozen. */
+  #grad(name: string, dout: Tensor, x: Tensor): void {
+    if (this.#sinks) return;
+    this.backend.matmul(this.store.g(name), dout, x, { transA: true, accumulate: true });
+  }
+
+  /** The gradient of vector `name` (`which` of two discarded sinks when frozen). */
+  #vg(name: string, which = 0): Tensor {
+    return this.#sinks ? this.#sinks[which] : this.store.g(name);
   }
 
   forward(withGrad: boolean, gradScale = 1): void {
@@ -206,8 +236,11 @@ export class RwkvModel implements TrainableModel {
       be.tokenShift({ out: a.xv, x: a.xa, mix: s.p(`${p}.att.time_mix_v`), prev: null, B, T });
       be.tokenShift({ out: a.xr, x: a.xa, mix: s.p(`${p}.att.time_mix_r`), prev: null, B, T });
       be.matmul(a.k, a.xk, s.p(`${p}.att.key.weight`), { transB: true });
+      this.#adapters.get(`${p}.att.key.weight`)?.forward(a.k, a.xk);
       be.matmul(a.v, a.xv, s.p(`${p}.att.value.weight`), { transB: true });
+      this.#adapters.get(`${p}.att.value.weight`)?.forward(a.v, a.xv);
       be.matmul(this.#scratch, a.xr, s.p(`${p}.att.receptance.weight`), { transB: true });
+      this.#adapters.get(`${p}.att.receptance.weight`)?.forward(this.#scratch, a.xr);
       be.sigmoid(a.r, this.#scratch);
       be.wkv({
         y: a.y,
@@ -221,6 +254,7 @@ export class RwkvModel implements TrainableModel {
       });
       be.mul(a.ry, a.r, a.y);
       be.matmul(this.#scratch, a.ry, s.p(`${p}.att.output.weight`), { transB: true });
+      this.#adapters.get(`${p}.att.output.weight`)?.forward(this.#scratch, a.ry);
       be.add(a.x1, a.xin, this.#scratch);
       // channel mixing
       be.layerNorm({
@@ -235,9 +269,12 @@ export class RwkvModel implements TrainableModel {
       be.tokenShift({ out: a.fk, x: a.xf, mix: s.p(`${p}.ffn.time_mix_k`), prev: null, B, T });
       be.tokenShift({ out: a.fr, x: a.xf, mix: s.p(`${p}.ffn.time_mix_r`), prev: null, B, T });
       be.matmul(a.kk, a.fk, s.p(`${p}.ffn.key.weight`), { transB: true });
+      this.#adapters.get(`${p}.ffn.key.weight`)?.forward(a.kk, a.fk);
       be.reluSquared(a.ksq, a.kk);
       be.matmul(a.kv, a.ksq, s.p(`${p}.ffn.value.weight`), { transB: true });
+      this.#adapters.get(`${p}.ffn.value.weight`)?.forward(a.kv, a.ksq);
       be.matmul(this.#scratch, a.fr, s.p(`${p}.ffn.receptance.weight`), { transB: true });
+      this.#adapters.get(`${p}.ffn.receptance.weight`)?.forward(this.#scratch, a.fr);
       be.sigmoid(a.r2, this.#scratch);
       be.mul(this.#scratch, a.r2, a.kv);
       be.add(a.x2, a.x1, this.#scratch);
@@ -279,12 +316,12 @@ export class RwkvModel implements TrainableModel {
     const drPre = c0, dxk = c1, dxv = c2, dxr = c3, dxa = c4; // time mixing, second half
     // head: logits = xo·headᵀ
     be.matmul(dxo, this.#dlogits, s.p("head.weight"));
-    be.matmul(s.g("head.weight"), this.#dlogits, this.#xo, { transA: true, accumulate: true });
+    this.#grad("head.weight", this.#dlogits, this.#xo);
     be.fill(dres, 0);
     be.layerNormBackward({
       dx: dres,
-      dw: s.g("ln_out.weight"),
-      db: s.g("ln_out.bias"),
+      dw: this.#vg("ln_out.weight"),
+      db: this.#vg("ln_out.bias", 1),
       dout: dxo,
       x: this.#layers[L - 1].x2,
       w: s.p("ln_out.weight"),
@@ -299,22 +336,22 @@ export class RwkvModel implements TrainableModel {
       be.fill(dkv, 0);
       be.mulBackward({ da: dr2, db: dkv, dout: dres, a: a.r2, b: a.kv });
       be.matmul(dksq, dkv, s.p(`${p}.ffn.value.weight`));
-      be.matmul(s.g(`${p}.ffn.value.weight`), dkv, a.ksq, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.ffn.value.weight`)?.backward(dksq, a.ksq, dkv);
+      this.#grad(`${p}.ffn.value.weight`, dkv, a.ksq);
       be.fill(dkk, 0);
       be.reluSquaredBackward(dkk, a.kk, dksq);
       be.matmul(dfk, dkk, s.p(`${p}.ffn.key.weight`));
-      be.matmul(s.g(`${p}.ffn.key.weight`), dkk, a.fk, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.ffn.key.weight`)?.backward(dfk, a.fk, dkk);
+      this.#grad(`${p}.ffn.key.weight`, dkk, a.fk);
       be.fill(dr2Pre, 0);
       be.sigmoidBackward(dr2Pre, a.r2, dr2);
       be.matmul(dfr, dr2Pre, s.p(`${p}.ffn.receptance.weight`));
-      be.matmul(s.g(`${p}.ffn.receptance.weight`), dr2Pre, a.fr, {
-        transA: true,
-        accumulate: true,
-      });
+      this.#adapters.get(`${p}.ffn.receptance.weight`)?.backward(dfr, a.fr, dr2Pre);
+      this.#grad(`${p}.ffn.receptance.weight`, dr2Pre, a.fr);
       be.fill(dxf, 0);
       be.tokenShiftBackward({
         dx: dxf,
-        dmix: s.g(`${p}.ffn.time_mix_k`),
+        dmix: this.#vg(`${p}.ffn.time_mix_k`),
         dout: dfk,
         x: a.xf,
         mix: s.p(`${p}.ffn.time_mix_k`),
@@ -324,7 +361,7 @@ export class RwkvModel implements TrainableModel {
       });
       be.tokenShiftBackward({
         dx: dxf,
-        dmix: s.g(`${p}.ffn.time_mix_r`),
+        dmix: this.#vg(`${p}.ffn.time_mix_r`),
         dout: dfr,
         x: a.xf,
         mix: s.p(`${p}.ffn.time_mix_r`),
@@ -334,8 +371,8 @@ export class RwkvModel implements TrainableModel {
       });
       be.layerNormBackward({
         dx: dres,
-        dw: s.g(`${p}.ln2.weight`),
-        db: s.g(`${p}.ln2.bias`),
+        dw: this.#vg(`${p}.ln2.weight`),
+        db: this.#vg(`${p}.ln2.bias`, 1),
         dout: dxf,
         x: a.x1,
         w: s.p(`${p}.ln2.weight`),
@@ -344,15 +381,16 @@ export class RwkvModel implements TrainableModel {
       });
       // time mixing: out = output(r · wkv)
       be.matmul(dry, dres, s.p(`${p}.att.output.weight`));
-      be.matmul(s.g(`${p}.att.output.weight`), dres, a.ry, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.att.output.weight`)?.backward(dry, a.ry, dres);
+      this.#grad(`${p}.att.output.weight`, dres, a.ry);
       be.fill(dr, 0);
       be.fill(dy, 0);
       be.mulBackward({ da: dr, db: dy, dout: dry, a: a.r, b: a.y });
       be.fill(dk, 0);
       be.fill(dv, 0);
       be.wkvBackward({
-        dw: s.g(`${p}.att.time_decay`),
-        du: s.g(`${p}.att.time_first`),
+        dw: this.#vg(`${p}.att.time_decay`),
+        du: this.#vg(`${p}.att.time_first`, 1),
         dk,
         dv,
         dy,
@@ -366,15 +404,18 @@ export class RwkvModel implements TrainableModel {
       be.fill(drPre, 0);
       be.sigmoidBackward(drPre, a.r, dr);
       be.matmul(dxk, dk, s.p(`${p}.att.key.weight`));
-      be.matmul(s.g(`${p}.att.key.weight`), dk, a.xk, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.att.key.weight`)?.backward(dxk, a.xk, dk);
+      this.#grad(`${p}.att.key.weight`, dk, a.xk);
       be.matmul(dxv, dv, s.p(`${p}.att.value.weight`));
-      be.matmul(s.g(`${p}.att.value.weight`), dv, a.xv, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.att.value.weight`)?.backward(dxv, a.xv, dv);
+      this.#grad(`${p}.att.value.weight`, dv, a.xv);
       be.matmul(dxr, drPre, s.p(`${p}.att.receptance.weight`));
-      be.matmul(s.g(`${p}.att.receptance.weight`), drPre, a.xr, { transA: true, accumulate: true });
+      this.#adapters.get(`${p}.att.receptance.weight`)?.backward(dxr, a.xr, drPre);
+      this.#grad(`${p}.att.receptance.weight`, drPre, a.xr);
       be.fill(dxa, 0);
       be.tokenShiftBackward({
         dx: dxa,
-        dmix: s.g(`${p}.att.time_mix_k`),
+        dmix: this.#vg(`${p}.att.time_mix_k`),
         dout: dxk,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_k`),
@@ -384,7 +425,7 @@ export class RwkvModel implements TrainableModel {
       });
       be.tokenShiftBackward({
         dx: dxa,
-        dmix: s.g(`${p}.att.time_mix_v`),
+        dmix: this.#vg(`${p}.att.time_mix_v`),
         dout: dxv,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_v`),
@@ -394,7 +435,7 @@ export class RwkvModel implements TrainableModel {
       });
       be.tokenShiftBackward({
         dx: dxa,
-        dmix: s.g(`${p}.att.time_mix_r`),
+        dmix: this.#vg(`${p}.att.time_mix_r`),
         dout: dxr,
         x: a.xa,
         mix: s.p(`${p}.att.time_mix_r`),
@@ -404,8 +445,8 @@ export class RwkvModel implements TrainableModel {
       });
       be.layerNormBackward({
         dx: dres,
-        dw: s.g(`${p}.ln1.weight`),
-        db: s.g(`${p}.ln1.bias`),
+        dw: this.#vg(`${p}.ln1.weight`),
+        db: this.#vg(`${p}.ln1.bias`, 1),
         dout: dxa,
         x: a.xin,
         w: s.p(`${p}.ln1.weight`),
@@ -417,14 +458,15 @@ export class RwkvModel implements TrainableModel {
     be.fill(demb, 0);
     be.layerNormBackward({
       dx: demb,
-      dw: s.g("blocks.0.ln0.weight"),
-      db: s.g("blocks.0.ln0.bias"),
+      dw: this.#vg("blocks.0.ln0.weight"),
+      db: this.#vg("blocks.0.ln0.bias", 1),
       dout: dres,
       x: this.#emb,
       w: s.p("blocks.0.ln0.weight"),
       mean: this.#ln0Mean,
       rstd: this.#ln0Rstd,
     });
+    if (this.#sinks) return; // frozen: the embeddings' gradient is all that is left
     be.embeddingBackward({ dwte: s.g("emb.weight"), dwpe: null, dout: demb, ids: this.ids, T });
   }
 

@@ -7,6 +7,7 @@
  */
 import { BenteviError } from "../../errors.ts";
 import type { FileTensor } from "../family.ts";
+import type { LinearTarget } from "../linear.ts";
 import { layerNormSpecs, type WeightSpec } from "../weight_spec.ts";
 import type { RwkvConfig } from "./config.ts";
 
@@ -137,4 +138,48 @@ export function rwkvCanonicalName(fileName: string, source: string): string {
     );
   }
   return fileName;
+}
+
+/**
+ * RWKV-4's adaptable linear layers under the names of Hugging Face's `RwkvForCausalLM`
+ * (PEFT's `key`, `value`, `receptance`, `output`): time mixing's `attention.{key, value,
+ * receptance, output}` and channel mixing's `feed_forward.{key, value, receptance}`.
+ *
+ * @example
+ * ```ts
+ * import { rwkvLinearTargets } from "./weights.ts";
+ * import { RWKV_PRESETS } from "./config.ts";
+ * const t = rwkvLinearTargets({ ...RWKV_PRESETS["rwkv-micro"], vocabSize: 64 });
+ * console.log(t[0].path, t[0].weight); // rwkv.blocks.0.attention.key blocks.0.att.key.weight
+ * ```
+ */
+export function rwkvLinearTargets(c: RwkvConfig): LinearTarget[] {
+  const { dModel: C, ffnDim: F } = c;
+  const out: LinearTarget[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const layers: [string, string, string, number, number][] = [
+      ["att", "attention", "key", C, C],
+      ["att", "attention", "value", C, C],
+      ["att", "attention", "receptance", C, C],
+      ["att", "attention", "output", C, C],
+      ["ffn", "feed_forward", "key", C, F],
+      ["ffn", "feed_forward", "value", F, C],
+      ["ffn", "feed_forward", "receptance", C, C],
+    ];
+    for (const [own, hf, module, inF, outF] of layers) {
+      const weight = `blocks.${l}.${own}.${module}.weight`;
+      out.push({
+        module,
+        path: `rwkv.blocks.${l}.${hf}.${module}`,
+        weight,
+        site: weight,
+        in: inF,
+        out: outF,
+        siteOut: outF,
+        rowOffset: 0,
+        fanInFanOut: false,
+      });
+    }
+  }
+  return out;
 }
