@@ -17,6 +17,7 @@ import { registerChunk } from "./src/cli/chunk.ts";
 import { registerDemo } from "./src/cli/demo.ts";
 import { registerIndex } from "./src/cli/index.ts";
 import { registerServe } from "./src/cli/serve.ts";
+import { registerAdapter } from "./src/cli/adapter.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerChunk(program);
   registerIndex(program);
   registerServe(program);
+  registerAdapter(program);
   registerDemo(program);
   registerBench(program);
   return program;
