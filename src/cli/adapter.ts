@@ -12,10 +12,14 @@ import { printJson } from "./common.ts";
 export function registerAdapter(program: Command): void {
   const adapter = program
     .command("adapter")
-    .description("LoRA adapters in PEFT's format (adapter_model.safetensors + adapter_config.json)");
+    .description(
+      "LoRA adapters in PEFT's format (adapter_model.safetensors + adapter_config.json)",
+    );
   adapter
     .command("merge")
-    .description("write a plain checkpoint: the base with the adapter's update added to its weights")
+    .description(
+      "write a plain checkpoint: the base with the adapter's update added to its weights",
+    )
     .requiredOption("--base <dir>", "the base checkpoint the adapter was trained on")
     .requiredOption("--adapter <dir>", "the adapter directory")
     .requiredOption("--out <dir>", "the checkpoint directory to write")
@@ -25,7 +29,9 @@ export function registerAdapter(program: Command): void {
       if (o.json) printJson(result);
       else {
         console.log(
-          `merged ${result.layers} layers (rank ${result.rank}, ${result.targets.join(", ")}) → ${result.out}`,
+          `merged ${result.layers} layers (rank ${result.rank}, ${
+            result.targets.join(", ")
+          }) → ${result.out}`,
         );
       }
     });

@@ -198,7 +198,9 @@ function readSettings(json: unknown, source: string): { settings: LoraSettings; 
   }
   const j = json as Record<string, unknown>;
   if (j.peft_type !== "LORA") {
-    throw new BenteviError(`${source}: peft_type is ${JSON.stringify(j.peft_type)}, Bentevi reads LORA adapters`);
+    throw new BenteviError(
+      `${source}: peft_type is ${JSON.stringify(j.peft_type)}, Bentevi reads LORA adapters`,
+    );
   }
   for (const key of ["use_rslora", "use_dora"]) {
     if (j[key] === true) throw new BenteviError(`${source}: ${key} adapters are not supported`);
@@ -331,4 +333,3 @@ export async function loadAdapter(
   plan.fromPeft(tensors, weightsPath); // checks that every tensor is there with its shape
   return { dir, plan, peft: tensors, base: made, baseName };
 }
-

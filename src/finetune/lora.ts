@@ -22,7 +22,7 @@ import { createModel } from "../model/factory.ts";
 import { initSpecs } from "../model/init.ts";
 import type { LinearAdapter, LinearTarget } from "../model/linear.ts";
 import type { TrainableModel } from "../model/model.ts";
-import { ParameterStore } from "../model/params.ts";
+import type { ParameterStore } from "../model/params.ts";
 import { familyOf } from "../model/registry.ts";
 import type { WeightSpec } from "../model/weight_spec.ts";
 import { Xoshiro128 } from "../random.ts";
@@ -86,7 +86,7 @@ export function loraTensorNames(path: string): { a: string; b: string } {
  * import { LoraPlan } from "./lora.ts";
  * import { presetConfig } from "../model/config.ts";
  * const plan = new LoraPlan(presetConfig("gpt-micro", 64), { rank: 4, alpha: 8, dropout: 0, targets: ["c_attn"] });
- * console.log(plan.layers.length, plan.parameterCount); // 4 4096
+ * console.log(plan.layers.length, plan.parameterCount); // 4 8192
  * ```
  */
 export class LoraPlan {
@@ -128,7 +128,9 @@ export class LoraPlan {
     const unknown = targets.filter((t) => !known.includes(t));
     if (unknown.length) {
       throw new BenteviError(
-        `LoRA: unknown target module ${unknown.map((u) => `"${u}"`).join(", ")} for ${config.arch} ` +
+        `LoRA: unknown target module ${
+          unknown.map((u) => `"${u}"`).join(", ")
+        } for ${config.arch} ` +
           `(it has ${known.join(", ")})`,
       );
     }
@@ -350,7 +352,11 @@ class LoraSiteAdapter implements LinearAdapter {
     be.free(this.#u);
     be.free(this.#du);
     if (this.#bMask) be.free(this.#bMask);
-    if (this.#drop) for (const t of [this.#drop.xd, this.#drop.mask, this.#drop.dxd]) be.free(t);
+    if (this.#drop) {
+      for (const t of [this.#drop.xd, this.#drop.mask, this.#drop.dxd]) {
+        be.free(t);
+      }
+    }
   }
 }
 

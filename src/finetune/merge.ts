@@ -51,7 +51,9 @@ export async function mergeAdapter(
   const ckpt = await loadCheckpoint(o.base);
   const identity = await baseIdentity(ckpt.config, ckpt.weights);
   const adapter = await loadAdapter(o.adapter, ckpt.config, identity);
-  progress.start(`merging ${adapter.plan.layers.length} layers (rank ${adapter.plan.settings.rank})`);
+  progress.start(
+    `merging ${adapter.plan.layers.length} layers (rank ${adapter.plan.settings.rank})`,
+  );
   const weights = mergeLora(adapter.plan, ckpt.weights, adapter.peft);
   for (const t of adapter.plan.layers) {
     if (!weights.get(t.weight)!.data.every(Number.isFinite)) {

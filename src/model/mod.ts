@@ -51,7 +51,7 @@ export { rwkv7Family } from "./rwkv7/family.ts";
 export { rwkv5Family } from "./rwkv5/family.ts";
 export { type WeightInit, type WeightSpec, weightSpecs } from "./weights.ts";
 export { rwkvTimeInit } from "./rwkv/weights.ts";
-export { initWeights, Xoshiro128 } from "./init.ts";
+export { initSpecs, initWeights, Xoshiro128 } from "./init.ts";
 export {
   canonicalWeights,
   type CheckpointContents,
@@ -86,3 +86,4 @@ export { RwkvModel } from "./rwkv/training.ts";
 export { Rwkv7Model } from "./rwkv7/training.ts";
 export { LlamaModel, ropeTables } from "./llama/training.ts";
 export { createModel } from "./factory.ts";
+export type { LinearAdapter, LinearTarget, TrainingModelOptions } from "./linear.ts";

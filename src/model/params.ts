@@ -153,7 +153,9 @@ export class ParameterStore {
 
   /** The view of the gradient of `name` (a weight, or a fused view of the layout). */
   g(name: string): Tensor {
-    if (!this.hasGradients) throw new BenteviError(`no gradient of ${name}: the weights are frozen`);
+    if (!this.hasGradients) {
+      throw new BenteviError(`no gradient of ${name}: the weights are frozen`);
+    }
     const t = this.#g.get(name);
     if (!t) throw new Error(`no gradient view ${name}${this.#fusedHint(name)}`);
     return t;

@@ -40,13 +40,19 @@ function trainedAdapter(config: ModelConfig, s: Partial<LoraSettings> = {}) {
   const w = plan.initialWeights(2);
   const peft = plan.toPeft(w);
   for (const [n, t] of peft) {
-    if (n.endsWith("lora_B.weight")) for (let i = 0; i < t.data.length; i++) t.data[i] = 0.05 * rng.normal();
+    if (n.endsWith("lora_B.weight")) {
+      for (let i = 0; i < t.data.length; i++) t.data[i] = 0.05 * rng.normal();
+    }
   }
   return { plan, weights: plan.fromPeft(peft, "test") };
 }
 
 /** Logits `[B·T, V]` of the LoRA model (base + adapter weights) or of the plain model. */
-async function logits(config: ModelConfig, base: Weights, adapter?: { plan: LoraPlan; weights: Weights }) {
+async function logits(
+  config: ModelConfig,
+  base: Weights,
+  adapter?: { plan: LoraPlan; weights: Weights },
+) {
   const be = new CpuBackend();
   const B = 2, T = 16;
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 13 + 5) % config.vocabSize);
@@ -73,7 +79,13 @@ Deno.test("adapter files: PEFT names and shapes, config, identical logits after 
   try {
     const cases: [string, Partial<LoraSettings>, string, number[], number[]][] = [
       ["gpt-micro", {}, "transformer.h.1.attn.c_attn", [4, 128], [384, 4]],
-      ["llama-micro", { targets: ["q_proj", "v_proj", "gate_proj"] }, "model.layers.0.self_attn.v_proj", [4, 128], [64, 4]],
+      [
+        "llama-micro",
+        { targets: ["q_proj", "v_proj", "gate_proj"] },
+        "model.layers.0.self_attn.v_proj",
+        [4, 128],
+        [64, 4],
+      ],
       ["rwkv-micro", {}, "rwkv.blocks.1.feed_forward.value", [4, 1024], [256, 4]],
     ];
     for (const [preset, s, path, aShape, bShape] of cases) {
@@ -119,10 +131,24 @@ Deno.test("adapter merge: the merged checkpoint's logits equal base + adapter", 
       const adapter = trainedAdapter(config, s);
       const baseDir = join(dir, `${preset}-base`), adDir = join(dir, `${preset}-ad`);
       await saveCheckpoint(baseDir, { config, weights: base });
-      await saveAdapter(adDir, { ...adapter, base: await baseIdentity(config, base), baseName: baseDir });
+      await saveAdapter(adDir, {
+        ...adapter,
+        base: await baseIdentity(config, base),
+        baseName: baseDir,
+      });
       const out = join(dir, `${preset}-merged`);
       if (preset === "gpt-micro") {
-        const r = await runCli(["adapter", "merge", "--base", baseDir, "--adapter", adDir, "--out", out, "--json"], {
+        const r = await runCli([
+          "adapter",
+          "merge",
+          "--base",
+          baseDir,
+          "--adapter",
+          adDir,
+          "--out",
+          out,
+          "--json",
+        ], {
           permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"],
         });
         assert.equal(r.code, 0, r.stderr);
@@ -158,10 +184,15 @@ Deno.test("adapters for another base are refused in one line", async () => {
     const refused = async (c: ModelConfig, w: Weights | null, pattern: RegExp) => {
       await assert.rejects(
         async () => loadAdapter(ad, c, w ? await baseIdentity(c, w) : undefined),
-        (e: Error) => e instanceof BenteviError && pattern.test(e.message) && !e.message.includes("\n"),
+        (e: Error) =>
+          e instanceof BenteviError && pattern.test(e.message) && !e.message.includes("\n"),
       );
     };
-    await refused(config, initWeights(config, 2), /made for another base model \(same shapes, different weights/);
+    await refused(
+      config,
+      initWeights(config, 2),
+      /made for another base model \(same shapes, different weights/,
+    );
     const llama = small("llama-micro");
     await refused(llama, null, /another base model \(family gpt, this base is llama\)/);
     await refused({ ...config, vocabSize: 65 }, null, /vocabulary 64, this base has 65/);
@@ -169,22 +200,48 @@ Deno.test("adapters for another base are refused in one line", async () => {
     // A PEFT file without Bentevi's record: shapes still checked.
     const file = await readSafetensors(join(ad, ADAPTER_WEIGHTS_FILE));
     await writeSafetensors(join(ad, ADAPTER_WEIGHTS_FILE), file.tensors, {});
-    await refused({ ...config, dModel: 64, nHead: 2 } as ModelConfig, null, /has shape \[4,128\], this base needs \[4,64\]/);
+    await refused(
+      { ...config, dModel: 64, nHead: 2 } as ModelConfig,
+      null,
+      /has shape \[4,128\], this base needs \[4,64\]/,
+    );
     await loadAdapter(ad, config); // PEFT's own adapters carry no record: accepted on shapes
-    file.tensors.set("base_model.model.transformer.h.0.attn.c_proj.lora_A.weight", { shape: [4, 128], data: new Float32Array(512) });
+    file.tensors.set("base_model.model.transformer.h.0.attn.c_proj.lora_A.weight", {
+      shape: [4, 128],
+      data: new Float32Array(512),
+    });
     await writeSafetensors(join(ad, ADAPTER_WEIGHTS_FILE), file.tensors, {});
-    await refused(config, null, /unexpected tensor base_model\.model\.transformer\.h\.0\.attn\.c_proj\.lora_A\.weight/);
+    await refused(
+      config,
+      null,
+      /unexpected tensor base_model\.model\.transformer\.h\.0\.attn\.c_proj\.lora_A\.weight/,
+    );
     const cfg = JSON.parse(await Deno.readTextFile(join(ad, ADAPTER_CONFIG_FILE)));
-    await Deno.writeTextFile(join(ad, ADAPTER_CONFIG_FILE), JSON.stringify({ ...cfg, target_modules: ["q_proj"] }));
+    await Deno.writeTextFile(
+      join(ad, ADAPTER_CONFIG_FILE),
+      JSON.stringify({ ...cfg, target_modules: ["q_proj"] }),
+    );
     await refused(config, null, /unknown target module "q_proj" for gpt/);
     await Deno.writeTextFile(join(ad, ADAPTER_CONFIG_FILE), JSON.stringify({ ...cfg, r: 200 }));
     await refused(config, null, /rank 200 is larger than layer/);
-    await Deno.writeTextFile(join(ad, ADAPTER_CONFIG_FILE), JSON.stringify({ ...cfg, peft_type: "IA3" }));
+    await Deno.writeTextFile(
+      join(ad, ADAPTER_CONFIG_FILE),
+      JSON.stringify({ ...cfg, peft_type: "IA3" }),
+    );
     await refused(config, null, /peft_type is "IA3"/);
     // The CLI: one line, nothing written.
     const baseDir = join(dir, "base");
     await saveCheckpoint(baseDir, { config, weights: base });
-    const r = await runCli(["adapter", "merge", "--base", baseDir, "--adapter", join(dir, "none"), "--out", join(dir, "m")]);
+    const r = await runCli([
+      "adapter",
+      "merge",
+      "--base",
+      baseDir,
+      "--adapter",
+      join(dir, "none"),
+      "--out",
+      join(dir, "m"),
+    ]);
     assertOneLineError(r, /not an adapter directory/);
     await assert.rejects(Deno.stat(join(dir, "m")));
   } finally {

@@ -216,7 +216,9 @@ Deno.test("LoRA: B = 0 gives the base's logits; a step trains the adapter only",
 Deno.test("LoRA: unknown targets and ranks above a layer are refused in one line", () => {
   assert.throws(
     () => new LoraPlan(GPT, settings({ targets: ["q_proj"] })),
-    (e: Error) => e instanceof BenteviError && /unknown target module "q_proj" for gpt \(it has c_attn, c_proj, c_fc\)/.test(e.message),
+    (e: Error) =>
+      e instanceof BenteviError &&
+      /unknown target module "q_proj" for gpt \(it has c_attn, c_proj, c_fc\)/.test(e.message),
   );
   assert.throws(
     () => new LoraPlan(GPT, settings({ rank: 9 })),
@@ -251,8 +253,14 @@ Deno.test({
     assert.ok(gpu, `no WebGPU: ${why}`);
     const big = { contextLength: 16, dModel: 24 } as const;
     const configs: [ModelConfig, LoraSettings][] = [
-      [{ ...GPT, ...big, vocabSize: 37, nHead: 3, mlpDim: 40 }, settings({ rank: 4, dropout: 0.2 })],
-      [{ ...LLAMA, ...big, vocabSize: 37, headDim: 6, ffnDim: 40 }, settings({ rank: 4, targets: ["q_proj", "v_proj", "up_proj", "o_proj"] })],
+      [
+        { ...GPT, ...big, vocabSize: 37, nHead: 3, mlpDim: 40 },
+        settings({ rank: 4, dropout: 0.2 }),
+      ],
+      [
+        { ...LLAMA, ...big, vocabSize: 37, headDim: 6, ffnDim: 40 },
+        settings({ rank: 4, targets: ["q_proj", "v_proj", "up_proj", "o_proj"] }),
+      ],
       [{ ...RWKV, ...big, vocabSize: 37, ffnDim: 40 }, settings({ rank: 3 })],
     ];
     for (const [config, s] of configs) {
@@ -276,7 +284,10 @@ Deno.test({
           scale = Math.max(scale, Math.abs(a[i]));
         }
         assert.ok(scale > 0, `${config.arch} ${key}: all zero`);
-        assert.ok(worst <= 2e-4 * Math.max(1, scale), `${config.arch} ${key}: differ by ${worst} (scale ${scale})`);
+        assert.ok(
+          worst <= 2e-4 * Math.max(1, scale),
+          `${config.arch} ${key}: differ by ${worst} (scale ${scale})`,
+        );
       }
     }
   },

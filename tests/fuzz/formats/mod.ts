@@ -17,6 +17,7 @@ import { xmlDump } from "./xml_dump.ts";
 import { jsonlShard } from "./jsonl.ts";
 import { chatTemplate } from "./chat_template.ts";
 import { indexDb } from "./index_db.ts";
+import { loraAdapter } from "./lora_adapter.ts";
 
 /** All formats, in report order. */
 export const FORMATS: readonly FuzzFormat[] = [
@@ -33,6 +34,7 @@ export const FORMATS: readonly FuzzFormat[] = [
   jsonlShard,
   chatTemplate,
   indexDb,
+  loraAdapter,
 ];
 
 /** The format called `name` (case-insensitive), or undefined. */
