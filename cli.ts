@@ -11,6 +11,7 @@ import { registerBench } from "./src/cli/bench.ts";
 import { registerTokenizer } from "./src/cli/tokenizer.ts";
 import { registerGpu } from "./src/cli/gpu.ts";
 import { registerTrain } from "./src/cli/train.ts";
+import { registerFinetune } from "./src/cli/finetune.ts";
 import { registerGenerate } from "./src/cli/generate.ts";
 import { registerData } from "./src/cli/data.ts";
 import { registerChunk } from "./src/cli/chunk.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerTokenizer(program);
   registerGpu(program);
   registerTrain(program);
+  registerFinetune(program);
   registerGenerate(program);
   registerData(program);
   registerChunk(program);

@@ -51,9 +51,17 @@ import {
 /** The commander property of a flag (`grad-accum` → `gradAccum`). */
 const optionName = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
-/** Adds a flag for each hyper-parameter of the training-options table that has one. */
-function addTrainOptionFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+/**
+ * Adds a flag for each hyper-parameter of the training-options table that has one; the flags
+ * in `noDefault` get no default value (the command computes one when they are absent).
+ */
+export function addTrainOptionFlags<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(
   command: Command<A, O, G>,
+  noDefault: readonly string[] = [],
 ): Command<A, O, G> {
   for (const row of TRAIN_OPTION_TABLE) {
     if (!row.flag) continue;
@@ -63,14 +71,15 @@ function addTrainOptionFlags<A extends unknown[], O extends OptionValues, G exte
     }
     const flags = `--${row.flag} ${row.type === "int" ? "<n>" : "<x>"}`;
     const parse = row.type === "int" ? intOption(row.min) : floatOption(row.min);
-    if (typeof row.default === "number") command.option(flags, row.help, parse, row.default);
-    else command.option(flags, row.help, parse);
+    if (typeof row.default === "number" && !noDefault.includes(row.flag)) {
+      command.option(flags, row.help, parse, row.default);
+    } else command.option(flags, row.help, parse);
   }
   return command;
 }
 
 /** The hyper-parameters given by the flags of {@link addTrainOptionFlags}. */
-function trainOptionsFrom(o: OptionValues): Partial<TrainOptions> {
+export function trainOptionsFrom(o: OptionValues): Partial<TrainOptions> {
   const given: Record<string, unknown> = {};
   for (const row of TRAIN_OPTION_TABLE) {
     if (!row.flag) continue;
@@ -117,9 +126,13 @@ function summaryText(s: TrainSummary): string {
  * Prints a run's summary as text, or as one JSON line; a run stopped by SIGINT or SIGTERM
  * then ends the command with 130 or 143 (its checkpoint is saved; `resume` continues).
  */
-function printSummary(s: TrainSummary, json: boolean): void {
-  if (json) printJson(summaryJson(s));
-  else console.log(summaryText(s));
+export function printSummary(
+  s: TrainSummary,
+  json: boolean,
+  more?: { lines: string[]; json: Record<string, unknown> },
+): void {
+  if (json) printJson({ ...summaryJson(s), ...more?.json });
+  else console.log([...(more?.lines ?? []), summaryText(s)].join("\n"));
   if (s.signal) {
     throw new BenteviError(
       `stopped by ${s.signal} at step ${s.step}; checkpoint ${s.checkpoint} saved — \`resume ${s.runDir}\` continues`,

@@ -1,12 +1,16 @@
 /**
- * Fine-tuning: LoRA adapters (the adapted training model, PEFT files, merging).
+ * Fine-tuning: `finetune`'s workflow ({@link startFinetune}), its data (chat records and
+ * documents → examples whose loss is taken on the answers), the example sampler, the vocabulary
+ * growth for chat tokens a base lacks, learning from the chat's feedback (DPO), and LoRA
+ * adapters (the adapted training model, PEFT files, merging).
  *
  * @example
  * ```ts
- * import { LORA_DEFAULTS, LoraPlan } from "./mod.ts";
+ * import { LORA_DEFAULTS, LoraPlan, parseChatText } from "./mod.ts";
  * import { presetConfig } from "../model/mod.ts";
  * const plan = new LoraPlan(presetConfig("llama-micro", 64), { ...LORA_DEFAULTS });
  * console.log(plan.settings.targets.length, plan.parameterCount); // 7 77824
+ * console.log(parseChatText("<|user|>Oi\n<|assistant|>Olá!", "x")?.length); // 2
  * ```
  *
  * @module
@@ -35,3 +39,26 @@ export {
   saveAdapter,
 } from "./adapter_files.ts";
 export { mergeAdapter, type MergeAdapterOptions, type MergeAdapterResult } from "./merge.ts";
+export {
+  buildExamples,
+  CHAT_ROLES,
+  type ChatRecord,
+  checkMessages,
+  type DocumentRecord,
+  type Example,
+  type ExampleOptions,
+  fillRow,
+  type FinetuneRecord,
+  parseChatText,
+  readFinetuneRecords,
+  type SkipCounts,
+} from "./data.ts";
+export { evaluateExamples, ExampleSampler, exampleSource } from "./source.ts";
+export { addSpecialTokens, growVocabulary } from "./vocab.ts";
+export { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
+export {
+  type FinetuneOptions,
+  finetuneSourceOf,
+  type FinetuneSummary,
+  startFinetune,
+} from "./finetune.ts";

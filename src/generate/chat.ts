@@ -29,18 +29,10 @@ import type { LanguageModel } from "./inference.ts";
 import { familyOf } from "../model/registry.ts";
 import { DEFAULT_SYSTEM_PROMPT, findPersona, PERSONAS } from "./personas.ts";
 import { checkSamplingValue, Sampler, type SamplingOptions } from "./sampler.ts";
-import {
-  BENTEVI_CHAT_TEMPLATE,
-  type ChatMessage,
-  ChatTemplate,
-} from "../tokenizer/chat_template.ts";
+import type { ChatMessage, ChatTemplate } from "../tokenizer/chat_template.ts";
+import { CHAT_TOKENS, type ChatFormat, chatFormatFor, encodeChat } from "./chat_format.ts";
 
-/** The chat special tokens. */
-export const CHAT_TOKENS = {
-  system: "<|system|>",
-  user: "<|user|>",
-  assistant: "<|assistant|>",
-} as const;
+export { CHAT_TOKENS };
 
 /** Options of a {@link ChatSession}. */
 export interface ChatOptions {
@@ -188,10 +180,10 @@ export class ChatSession {
   explain: boolean;
   #persona: string | undefined;
   #system: string;
-  #systemIds: number[] = [];
   #sampling: Required<Omit<SamplingOptions, "seed">> & { seed?: number };
   #sampler: Sampler;
-  #ids: { system?: number; user?: number; assistant?: number; eos?: number; nl: number[] };
+  #ids: { system?: number; user?: number; assistant?: number };
+  readonly #format: ChatFormat;
   #stats: ChatStats;
   readonly #endOfTextIds: readonly number[];
 
@@ -204,26 +196,10 @@ export class ChatSession {
       system: id(CHAT_TOKENS.system),
       user: id(CHAT_TOKENS.user),
       assistant: id(CHAT_TOKENS.assistant),
-      eos: tokenizer.endOfTextId ?? undefined,
-      nl: Array.from(tokenizer.encode("\n", { addSpecialTokens: false })),
     };
-    const fits = (i: number | undefined) => i !== undefined && i < model.config.vocabSize;
-    const given = options.chatTemplate;
-    if (given) {
-      this.template = given.isBentevi ? "chat-tokens" : "chat-template";
-      this.chatTemplate = given;
-    } else if (fits(this.#ids.system) && fits(this.#ids.user) && fits(this.#ids.assistant)) {
-      this.template = "chat-tokens";
-      const eos = this.#ids.eos === undefined ? undefined : tokenizer.idToToken(this.#ids.eos);
-      this.chatTemplate = new ChatTemplate(
-        BENTEVI_CHAT_TEMPLATE,
-        { eosToken: eos ?? undefined },
-        "Bentevi's chat template",
-      );
-    } else {
-      this.template = "plain";
-      this.chatTemplate = undefined;
-    }
+    this.#format = chatFormatFor(tokenizer, model.config.vocabSize, options.chatTemplate);
+    this.template = this.#format.kind;
+    this.chatTemplate = this.#format.template;
     this.maxNewTokens = options.maxNewTokens ?? 200;
     this.setMaxNewTokens(this.maxNewTokens);
     this.minNewTokens = options.minNewTokens ?? 2;
@@ -297,9 +273,6 @@ export class ChatSession {
   setSystem(text: string): void {
     this.#system = text;
     this.#persona = undefined;
-    this.#systemIds = this.template === "plain" && text.trim()
-      ? [...this.#encode(text), ...this.#ids.nl, ...this.#ids.nl]
-      : [];
   }
 
   /** Changes one sampling knob (validated; the random sequence continues where it was). */
@@ -345,50 +318,19 @@ export class ChatSession {
     return ids.filter((i) => i < V);
   }
 
-  #turnIds(turn: ChatTurn): number[] {
-    // The answer's ids begin with the space the model generated after "Assistente:".
-    const label = turn.role === "user" ? "Usuário: " : "Assistente:";
-    return [...this.#encode(label), ...turn.ids, ...this.#ids.nl];
-  }
-
   /**
-   * The prompt through the chat template, for the turns from `start` on: the rendered text,
-   * encoded whole between the answers; an answer the template writes verbatim (found by
-   * rendering once more with a marker in its place) goes in as its own ids, the tokens the
-   * model generated.
+   * The prompt for the turns from `start` on, through the chat format (`chat_format.ts`, the
+   * same encoding `finetune` trains on): each answer goes in as the ids the model generated,
+   * so the next prompt extends the previous one exactly.
    */
-  #templateIds(template: ChatTemplate, start: number): number[] {
+  #promptIds(start: number): number[] {
     const turns = this.history.slice(start);
     const head: ChatMessage[] = this.template === "chat-tokens" || this.#system.trim()
       ? [{ role: "system", content: this.#system }]
       : [];
-    const render = (marked: boolean) =>
-      template.render([
-        ...head,
-        ...turns.map((t, i) => ({
-          role: t.role,
-          content: marked && t.role === "assistant" ? `\uE000${i}\uE001` : t.content,
-        })),
-      ], { addGenerationPrompt: true });
-    const text = render(false);
-    const marked = render(true);
-    const chunks: string[] = [];
-    const slots: number[] = [];
-    let rebuilt = "", last = 0;
-    for (const m of marked.matchAll(/\uE000(\d+)\uE001/g)) {
-      const i = Number(m[1]);
-      chunks.push(marked.slice(last, m.index));
-      slots.push(i);
-      rebuilt += marked.slice(last, m.index) + turns[i].content;
-      last = m.index + m[0].length;
-    }
-    chunks.push(marked.slice(last));
-    rebuilt += marked.slice(last);
-    const answers = turns.flatMap((t, i) => t.role === "assistant" ? [i] : []);
-    if (rebuilt !== text || slots.join() !== answers.join()) return this.#encode(text);
-    const ids = this.#encode(chunks[0]);
-    slots.forEach((i, k) => ids.push(...turns[i].ids, ...this.#encode(chunks[k + 1])));
-    return ids;
+    return encodeChat(this.#format, [...head, ...turns], (t) => this.#encode(t), {
+      addGenerationPrompt: true,
+    }).ids;
   }
 
   /**
@@ -409,30 +351,12 @@ export class ChatSession {
     }
     const budget = this.model.maxContext -
       Math.min(this.maxNewTokens, Math.floor(this.model.maxContext / 2));
-    const template = this.chatTemplate;
-    if (template) {
-      let start = 0;
-      let ids = this.#templateIds(template, start);
-      // Drop whole turns from the front (always keeping the newest message).
-      while (start < this.history.length - 1 && ids.length > budget) {
-        ids = this.#templateIds(template, ++start);
-      }
-      // Never start the history with an answer.
-      if (start > 0 && this.history[start]?.role === "assistant") {
-        ids = this.#templateIds(template, ++start);
-      }
-      return { ids, dropped: start };
-    }
-    const tail = this.#encode("Assistente:");
-    const turns = this.history.map((t) => this.#turnIds(t));
     let start = 0;
-    const size = () =>
-      this.#systemIds.length + tail.length + turns.slice(start).reduce((a, t) => a + t.length, 0);
+    let ids = this.#promptIds(start);
     // Drop whole turns from the front (always keeping the newest message).
-    while (start < turns.length - 1 && size() > budget) start++;
+    while (start < this.history.length - 1 && ids.length > budget) ids = this.#promptIds(++start);
     // Never start the history with an answer.
-    if (start > 0 && this.history[start]?.role === "assistant") start++;
-    const ids = [...this.#systemIds, ...turns.slice(start).flat(), ...tail];
+    if (start > 0 && this.history[start]?.role === "assistant") ids = this.#promptIds(++start);
     return { ids, dropped: start };
   }
 

@@ -52,6 +52,14 @@ export {
   type PerplexityResult,
 } from "./load.ts";
 export {
+  type ChatFormat,
+  chatFormatFor,
+  type ChatFormatTokenizer,
+  type EncodableMessage,
+  encodeChat,
+  type EncodedChat,
+} from "./chat_format.ts";
+export {
   CHAT_TOKENS,
   type ChatOptions,
   type ChatReply,

@@ -44,8 +44,7 @@ export async function evaluate(
   tokens: ArrayLike<number> & { length: number },
   maxBatches: number,
 ): Promise<EvalResult> {
-  const { B, T, backend } = model;
-  const N = B * T;
+  const { B, T } = model;
   const windows = Math.floor((tokens.length - 1) / T);
   if (windows < 1) {
     throw new BenteviError(
@@ -53,24 +52,59 @@ export async function evaluate(
     );
   }
   const batches = Math.max(1, Math.min(maxBatches, Math.floor(windows / B)));
+  return await evaluateBatches(model, batches, (b, inputs, targets) => {
+    for (let r = 0; r < B; r++) {
+      const w = b * B + r;
+      for (let t = 0; t < T; t++) {
+        if (w < windows) {
+          inputs[r * T + t] = tokens[w * T + t];
+          targets[r * T + t] = tokens[w * T + t + 1];
+        } else {
+          inputs[r * T + t] = 0;
+          targets[r * T + t] = -1; // fewer windows than rows: ignored positions
+        }
+      }
+    }
+  });
+}
+
+/**
+ * Evaluates `model` on `batches` batches that `fill` writes (`B·T` inputs and targets,
+ * row-major): the mean loss, perplexity and accuracy over the positions whose target is ≥ 0
+ * (a target −1 — padding, a prompt token of a fine-tuning example — is left out).
+ *
+ * @example
+ * ```ts
+ * import { evaluateBatches } from "./evaluate.ts";
+ * import { createModel, initWeights, ParameterStore, presetConfig } from "../model/mod.ts";
+ * import { CpuBackend } from "../backend/cpu/mod.ts";
+ * const backend = new CpuBackend();
+ * const config = presetConfig("gpt-micro", 16);
+ * const store = new ParameterStore(backend, config);
+ * store.load(initWeights(config, 1));
+ * const model = createModel(backend, config, store, 1, 8);
+ * const r = await evaluateBatches(model, 1, (_, x, y) => {
+ *   x.fill(3);
+ *   y.fill(-1);
+ *   y[7] = 4; // one counted target
+ * });
+ * console.log(r.tokens); // 1
+ * ```
+ */
+export async function evaluateBatches(
+  model: TrainableModel,
+  batches: number,
+  fill: (batch: number, inputs: Int32Array, targets: Int32Array) => void,
+): Promise<EvalResult> {
+  const { B, T, backend } = model;
+  const N = B * T;
   const pred = backend.zeros([N], "i32");
   const inputs = new Int32Array(N);
   const targets = new Int32Array(N);
   let lossSum = 0, correct = 0, count = 0;
   try {
     for (let b = 0; b < batches; b++) {
-      for (let r = 0; r < B; r++) {
-        const w = b * B + r;
-        for (let t = 0; t < T; t++) {
-          if (w < windows) {
-            inputs[r * T + t] = tokens[w * T + t];
-            targets[r * T + t] = tokens[w * T + t + 1];
-          } else {
-            inputs[r * T + t] = 0;
-            targets[r * T + t] = -1; // fewer windows than rows: ignored positions
-          }
-        }
-      }
+      fill(b, inputs, targets);
       backend.write(model.ids, inputs);
       backend.write(model.targets, targets);
       model.forward(false);
@@ -87,6 +121,7 @@ export async function evaluate(
   } finally {
     backend.free(pred);
   }
+  if (count === 0) throw new BenteviError("validation: no position has a target to score");
   const loss = lossSum / count;
   return { loss, perplexity: Math.exp(loss), accuracy: correct / count, tokens: count };
 }

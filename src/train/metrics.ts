@@ -21,6 +21,11 @@ export interface StepMetrics {
   /** Gradient norm before clipping. */
   grad_norm: number;
   /**
+   * Targets the step's loss counted (positions with a target; fewer than its tokens when
+   * targets are masked, as for the prompts and padding of fine-tuning examples).
+   */
+  targets?: number;
+  /**
    * Training tokens per second over the last steps up to this one (a window of
    * `RATE_WINDOW`, fewer at the start of a session), timed from read-backs of completed
    * steps, evaluations and checkpoints left out.

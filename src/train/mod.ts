@@ -14,7 +14,7 @@
 export { learningRate, type LrSchedule } from "./schedule.ts";
 export { type CurvePoint, lossSvg } from "./loss_svg.ts";
 export { loadTrainingData, type TextTokenizer, type TrainingData } from "./data.ts";
-export { EVAL_DEFAULTS, type EvalResult, evaluate } from "./evaluate.ts";
+export { EVAL_DEFAULTS, type EvalResult, evaluate, evaluateBatches } from "./evaluate.ts";
 export {
   activationFloatsPerToken,
   chooseBatchShape,
@@ -44,6 +44,7 @@ export {
 } from "./step.ts";
 export { MetricsLog, type StepMetrics } from "./metrics.ts";
 export {
+  type BatchSampler,
   checkDataFits,
   createRunDir,
   readRunSpec,
@@ -54,7 +55,9 @@ export {
   STOP_SIGNALS,
   type StopSignal,
   StopSignals,
+  tokenStreamSource,
   type TrainContext,
+  type TrainSource,
   type TrainSummary,
 } from "./trainer.ts";
 export {

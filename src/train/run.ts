@@ -18,6 +18,7 @@ import { familyOf } from "../model/registry.ts";
 import type { Progress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { loadTrainingData } from "./data.ts";
+import { finetuneSourceOf } from "../finetune/finetune.ts";
 import { chooseBatchShape } from "./defaults.ts";
 import { EVAL_DEFAULTS, type EvalResult, evaluate } from "./evaluate.ts";
 import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
@@ -67,7 +68,8 @@ export interface StartTrainingOptions extends WorkflowOptions, Partial<TrainOpti
   force?: boolean;
 }
 
-async function withBackend<T>(
+/** Runs `fn` on the chosen device (a backend created for it is destroyed afterwards). */
+export async function withBackend<T>(
   device: DeviceOrBackend | undefined,
   log: (line: string) => void,
   fn: (backend: Backend) => Promise<T>,
@@ -86,7 +88,7 @@ async function withBackend<T>(
  * during the loop a signal finishes the step and saves; before it, the command quits at once
  * with 130/143. The lock is released on every way out.
  */
-async function withRunDir<T>(
+export async function withRunDir<T>(
   runDir: string,
   command: string,
   create: boolean,
@@ -275,7 +277,7 @@ async function resume(
   signals: StopSignals,
 ): Promise<TrainSummary> {
   const spec = await readRunSpec(runDir);
-  for (const data of [spec.data, spec.valData]) {
+  for (const data of [spec.data, spec.valData, ...(spec.finetune?.data ?? [])]) {
     // say where a vanished data path comes from (run.json), not only that it is missing
     if (data !== undefined && !(await pathExists(data))) {
       throw new BenteviError(`${join(runDir, "run.json")}: the run's data ${data} is not found`);
@@ -290,6 +292,17 @@ async function resume(
   // The run's own device unless told otherwise: another device gives other float rounding,
   // so only the same one continues the losses bit for bit.
   return await withBackend(o.device ?? spec.device as DeviceChoice, log, async (backend) => {
+    if (spec.finetune) {
+      // a fine-tuning run: its examples, made again from run.json's description
+      return await runTraining(runDir, spec, {
+        backend,
+        source: await finetuneSourceOf(runDir, spec),
+        tokenizerPath,
+        progress: o.progress,
+        log,
+        signals,
+      }, ckpts[ckpts.length - 1]);
+    }
     const data = await loadTrainingData(spec.data, tokenizer, {
       valPath: spec.valData,
       valFraction: spec.valFraction,

@@ -48,8 +48,13 @@ export type BatchSource = (inputs: Int32Array, targets: Int32Array) => void;
 
 /** What a step reads back. */
 export interface StepStats {
-  /** Mean training loss over the step's tokens (all micro-batches). */
+  /** Mean training loss over the step's counted targets (all micro-batches). */
   loss: number;
+  /**
+   * Targets the loss counted: positions whose target is ≥ 0 (a masked target, −1, as in a
+   * prompt token of supervised fine-tuning or a padding position, counts for nothing).
+   */
+  targets: number;
   /** Global L2 norm of the gradients before clipping. */
   gradNorm: number;
 }
@@ -116,8 +121,10 @@ export class TrainStep {
   readonly #stats: Tensor;
   readonly #lossSum: Tensor;
   readonly #normSquared: Tensor;
-  readonly #inputs: Int32Array;
-  readonly #targets: Int32Array;
+  /** Each micro-batch of the step being recorded: inputs then targets. */
+  readonly #batches: { inputs: Int32Array; targets: Int32Array }[];
+  /** Counted targets of the last recorded step. */
+  #counted = 0;
 
   /** AdamW state for `trainable` (default: the model's whole parameter store). */
   constructor(
@@ -139,25 +146,37 @@ export class TrainStep {
     this.#stats = backend.zeros([2 * STATS_NORM]);
     this.#lossSum = backend.view(this.#stats, 0, [1]);
     this.#normSquared = backend.view(this.#stats, STATS_NORM, [1]);
-    this.#inputs = new Int32Array(tokens);
-    this.#targets = new Int32Array(tokens);
+    this.#batches = Array.from({ length: options.gradAccum }, () => ({
+      inputs: new Int32Array(tokens),
+      targets: new Int32Array(tokens),
+    }));
   }
 
   /**
    * Records optimizer step `step` (0-based; AdamW's bias correction uses `step + 1`) on
    * `gradAccum` micro-batches drawn from `nextBatch`, and submits it. Returns the step's
    * learning rate.
+   *
+   * The loss is the mean over the step's counted targets (those ≥ 0), so a masked target
+   * (−1) neither adds to it nor dilutes it: all micro-batches are drawn first, their counted
+   * targets summed, and each gradient scaled by one over that sum. A step with no counted
+   * target at all trains nothing (its gradients are zero; its loss reads as NaN).
    */
   record(step: number, nextBatch: BatchSource): number {
     const be = this.#backend, model = this.model, o = this.#options;
     const { params, grads } = this.trainable;
     const lr = o.learningRate(step);
+    let counted = 0;
+    for (const { inputs, targets } of this.#batches) {
+      nextBatch(inputs, targets);
+      for (let i = 0; i < targets.length; i++) if (targets[i] >= 0) counted++;
+    }
+    this.#counted = counted;
     be.fill(grads, 0);
     for (let k = 0; k < o.gradAccum; k++) {
-      nextBatch(this.#inputs, this.#targets);
-      be.write(model.ids, this.#inputs);
-      be.write(model.targets, this.#targets);
-      model.forward(true, 1 / this.tokensPerStep);
+      be.write(model.ids, this.#batches[k].inputs);
+      be.write(model.targets, this.#batches[k].targets);
+      model.forward(true, 1 / Math.max(counted, 1));
       model.backward();
       be.sum(this.#lossSum, model.losses, k > 0);
     }
@@ -185,9 +204,11 @@ export class TrainStep {
 
   /** The loss and gradient norm of the last recorded step, once the device has run it. */
   async readStats(): Promise<StepStats> {
+    const counted = this.#counted; // taken now: the next step may be recorded before the read
     const vals = await this.#backend.read(this.#stats);
     return {
-      loss: vals[0] / this.tokensPerStep,
+      loss: counted > 0 ? vals[0] / counted : NaN,
+      targets: counted,
       gradNorm: Math.sqrt(vals[STATS_NORM]),
     };
   }

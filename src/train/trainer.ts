@@ -31,6 +31,7 @@ import type { TrainableModel } from "../model/model.ts";
 import { ParameterStore } from "../model/params.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import type { TrainingData } from "./data.ts";
+import type { FinetuneSpec } from "../finetune/options.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
 import { trainingBytes } from "./defaults.ts";
 import { MetricsLog } from "./metrics.ts";
@@ -61,6 +62,8 @@ export interface RunSpec {
    * of a seeded initialisation (a Bentevi or Hugging Face directory of the same model).
    */
   initFrom?: string;
+  /** Fine-tuning: where the examples come from and how they are made (`src/finetune/`). */
+  finetune?: FinetuneSpec;
 }
 
 /** A finished (or stopped) run. */
@@ -73,6 +76,8 @@ export interface TrainSummary {
   loss: number;
   /** Last evaluation. */
   eval?: EvalResult;
+  /** The evaluation before the first step (with `evaluateAtStart` on a fresh start). */
+  startEval?: EvalResult;
   /** Last checkpoint directory. */
   checkpoint: string;
   /** Why the loop ended. */
@@ -85,12 +90,79 @@ export interface TrainSummary {
   losses: number[];
 }
 
+/**
+ * The batch sampler of a run: fills each micro-batch, and its state (a position and four
+ * random-generator words) goes into every checkpoint so a resumed run draws the same batches.
+ * `BatchLoader` is one.
+ */
+export interface BatchSampler {
+  /** Fills `inputs` and `targets` (`B·T` each, row-major; a target −1 is not trained on). */
+  next(inputs: Int32Array, targets: Int32Array): void;
+  /** Its state, for a checkpoint. */
+  getState(): BatchLoaderState;
+  /** Restores a state of {@link BatchSampler.getState}; a bad one throws a BenteviError. */
+  setState(state: BatchLoaderState): void;
+}
+
+/**
+ * Where a run's batches and validation come from: a token stream (pre-training, see
+ * {@link tokenStreamSource}) or examples with masked targets (supervised fine-tuning,
+ * `src/finetune/`).
+ */
+export interface TrainSource {
+  /** One line saying what the data is. */
+  readonly description: string;
+  /** Throws a {@link BenteviError} naming `source` when the data cannot fill context `T`. */
+  check(T: number, source: string): void;
+  /** The seeded batch sampler of a run. */
+  loader(o: { batchSize: number; context: number; seed: number }): BatchSampler;
+  /** Validation on the held-out split (the same positions at every evaluation). */
+  evaluate(model: TrainableModel, maxBatches: number): Promise<EvalResult>;
+}
+
+/**
+ * The {@link TrainSource} of a token stream: random windows of the training tokens (the
+ * `BatchLoader`), validation over consecutive windows of the held-out tokens.
+ *
+ * @example
+ * ```ts
+ * import { tokenStreamSource } from "./trainer.ts";
+ * const tokens = Uint16Array.from({ length: 100 }, (_, i) => i % 7);
+ * const src = tokenStreamSource({
+ *   train: { tokens }, val: { tokens }, description: "demo", close: () => {},
+ * });
+ * const x = new Int32Array(8), y = new Int32Array(8);
+ * src.loader({ batchSize: 2, context: 4, seed: 1 }).next(x, y);
+ * console.log(y[0] === (x[0] + 1) % 7); // true
+ * ```
+ */
+export function tokenStreamSource(data: TrainingData): TrainSource {
+  return {
+    description: data.description,
+    check: (T, source) => checkDataFits(data, T, source),
+    loader: (o) => new BatchLoader(data.train, o),
+    evaluate: (model, maxBatches) => evaluate(model, data.val.tokens, maxBatches),
+  };
+}
+
 /** Everything a run needs that is not in `run.json`. */
 export interface TrainContext {
   /** Compute backend. */
   backend: Backend;
-  /** Token data. */
-  data: TrainingData;
+  /** Token data (a token stream); or give {@link TrainContext.source}. */
+  data?: TrainingData;
+  /** Batches and validation of any other kind (fine-tuning examples); overrides `data`. */
+  source?: TrainSource;
+  /**
+   * The weights a fresh run starts from (e.g. a base model with rows added for new tokens),
+   * instead of `run.json`'s `initFrom` or a seeded initialisation.
+   */
+  initialWeights?: () => Promise<Map<string, NamedTensor>>;
+  /**
+   * On a fresh start, evaluate once before the first step (a `step: 0` record in
+   * `metrics.jsonl`): the starting model's validation loss, for a fine-tuning run the base's.
+   */
+  evaluateAtStart?: boolean;
   /** Path of the tokenizer.json to store with checkpoints. */
   tokenizerPath: string;
   /** Progress sink (bar/lines). */
@@ -145,6 +217,12 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   }
   if (json.initFrom !== undefined && (typeof json.initFrom !== "string" || !json.initFrom)) {
     throw new BenteviError(`${path}: "initFrom" must be a checkpoint directory`);
+  }
+  if (
+    json.finetune !== undefined &&
+    (!json.finetune || typeof json.finetune !== "object" || !Array.isArray(json.finetune.data))
+  ) {
+    throw new BenteviError(`${path}: "finetune" must describe the fine-tuning data`);
   }
   const f = json.valFraction;
   if (f !== undefined && !(typeof f === "number" && f >= 0 && f < 1)) {
@@ -488,7 +566,8 @@ class TrainingSession {
   readonly #progress: Progress;
   readonly #log: (line: string) => void;
   readonly #store: ParameterStore;
-  readonly #loader: BatchLoader;
+  readonly #source: TrainSource;
+  readonly #loader: BatchSampler;
   readonly #metrics: MetricsLog;
   #model: TrainableModel | null = null;
   #step: TrainStep | null = null;
@@ -527,7 +606,8 @@ class TrainingSession {
     this.#log = ctx.log ?? (() => {});
     this.#clock = ctx.clock ?? (() => performance.now());
     this.#store = new ParameterStore(ctx.backend, spec.config);
-    this.#loader = new BatchLoader(ctx.data.train, {
+    this.#source = sourceOf(ctx);
+    this.#loader = this.#source.loader({
       batchSize: o.batchSize,
       context: o.context,
       seed: o.seed,
@@ -584,6 +664,8 @@ class TrainingSession {
           `note: ${resumeFrom} was trained on ${j.backend} and this session runs on ${backend.kind}: the losses continue within float32 rounding, not bit for bit`,
         );
       }
+    } else if (this.#ctx.initialWeights) {
+      this.#store.load(await this.#ctx.initialWeights());
     } else if (this.#spec.initFrom) {
       // Fine-tuning: the directory's weights, read one tensor at a time into the parameters.
       const from = this.#spec.initFrom;
@@ -621,6 +703,7 @@ class TrainingSession {
   /** Marks the start of this session's clock. */
   startClock(): void {
     this.#sessionStart = this.#clock();
+    this.#pausedMs = 0; // an evaluation before the start is not on the training clock
     this.#reads.length = 0;
     this.#reads.push({ at: this.#sessionStart, quiet: true });
   }
@@ -663,6 +746,7 @@ class TrainingSession {
       loss: stats.loss,
       lr: p.lr,
       grad_norm: stats.gradNorm,
+      targets: stats.targets,
       tokens_per_second: Math.round(windowRate(this.#reads, tokens)),
       tokens: c.tokensSeen,
       elapsed_s: +(c.elapsedSeconds + this.sessionSeconds(at)).toFixed(3),
@@ -710,11 +794,7 @@ class TrainingSession {
   }
 
   async #evaluate(step: number): Promise<number> {
-    const e = await evaluate(
-      this.#model!,
-      this.#ctx.data.val.tokens,
-      this.#spec.options.evalBatches,
-    );
+    const e = await this.#source.evaluate(this.#model!, this.#spec.options.evalBatches);
     this.lastEval = e;
     this.#metrics.addEval(step, e);
     await this.#metrics.flush();
@@ -788,6 +868,12 @@ class TrainingSession {
   }
 }
 
+function sourceOf(ctx: TrainContext): TrainSource {
+  if (ctx.source) return ctx.source;
+  if (!ctx.data) throw new Error("runTraining: the context needs data or a source");
+  return tokenStreamSource(ctx.data);
+}
+
 /**
  * Runs (or continues) the training loop of `runDir` until `spec.options.steps`.
  * A fresh run starts from seeded initial weights; with `resumeFrom` (a checkpoint directory
@@ -803,13 +889,18 @@ export async function runTraining(
   const log = ctx.log ?? (() => {});
   const o = spec.options;
   validateTrainOptions(o, spec.config);
-  checkDataFits(ctx.data, o.context, spec.data);
+  sourceOf(ctx).check(o.context, spec.data);
   checkTrainingFitsMemory(spec, join(runDir, "run.json"));
   const session = new TrainingSession(runDir, spec, ctx);
   let interrupt: StopSignals | undefined;
   const ownSignals = !ctx.signals;
   try {
     await session.open(resumeFrom);
+    let startEval: EvalResult | undefined;
+    if (ctx.evaluateAtStart && session.startStep === 0) {
+      await session.evaluate(0);
+      startEval = session.lastEval;
+    }
     session.startClock();
     interrupt = ctx.signals ?? new StopSignals(log);
     interrupt.graceful = true;
@@ -831,6 +922,7 @@ export async function runTraining(
       step: session.startStep + session.losses.length,
       loss: session.lastLoss,
       eval: session.lastEval,
+      ...(startEval ? { startEval } : {}),
       checkpoint: session.lastCheckpoint,
       stopReason,
       ...(stopReason === "interrupted" && interrupt.signal ? { signal: interrupt.signal } : {}),

@@ -1,0 +1,90 @@
+/**
+ * CLI command: `finetune`. Parses flags, calls src/finetune, prints — nothing else.
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { FINETUNE_DEFAULTS, startFinetune } from "../finetune/mod.ts";
+import { consoleProgress } from "../progress.ts";
+import { deviceOption, floatOption } from "./common.ts";
+import { addTrainOptionFlags, printSummary, trainOptionsFrom } from "./train.ts";
+
+const log = (line: string) => console.error(line);
+
+/** Registers `finetune` on `program`. */
+export function registerFinetune(program: Command): void {
+  const cmd = program
+    .command("finetune")
+    .description(
+      "fine-tune a checkpoint on chat records (loss on the answers) or documents",
+    )
+    .requiredOption(
+      "--base <dir>",
+      "the model to start from: a Bentevi checkpoint or run directory, a Hugging Face GPT-2 or Llama directory, a converted RWKV-4",
+    )
+    .requiredOption(
+      "--data <paths...>",
+      'JSONL of {"messages": [...]} or {"text": ...} records (dialogos.jsonl form too), .txt/.md documents, or folders of them',
+    )
+    .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
+    .option("--full", "fine-tune all weights")
+    .option(
+      "--epochs <e>",
+      `passes over the training examples (default ${FINETUNE_DEFAULTS.epochs} when --steps is absent)`,
+      floatOption(0),
+    )
+    .option("--val-data <paths...>", "held-out records (default: a share of --data)")
+    .option(
+      "--val-fraction <f>",
+      "share of the records held out for validation",
+      floatOption(0.001, 0.5),
+      FINETUNE_DEFAULTS.valFraction,
+    )
+    .option("--train-on-prompt", "take the loss on every token, not only the answers");
+  addTrainOptionFlags(cmd, ["steps"])
+    .addOption(deviceOption())
+    .option("--force", "replace an existing run directory")
+    .option("--json", "print the summary as JSON")
+    .action(async (o) => {
+      const given = trainOptionsFrom(o);
+      const s = await startFinetune({
+        ...given,
+        base: o.base,
+        data: o.data,
+        out: o.out,
+        full: !!o.full,
+        epochs: o.epochs,
+        valData: o.valData,
+        valFraction: o.valFraction,
+        trainOnPrompt: !!o.trainOnPrompt,
+        force: !!o.force,
+        device: o.device,
+        progress: consoleProgress(),
+        log,
+      });
+      const b = s.baseEval;
+      const skipped = s.examples.skipped;
+      printSummary(s, !!o.json, {
+        lines: [
+          `examples: ${s.examples.train} training, ${s.examples.val} held out; skipped: ${skipped.noAssistant} without an answer, ${skipped.tooLong} longer than the context`,
+          `chat format: ${s.format}${
+            s.addedTokens.length ? ` (added ${s.addedTokens.join(", ")})` : ""
+          }`,
+          ...(b
+            ? [
+              `base val loss: ${b.loss.toFixed(4)}  perplexity: ${
+                b.perplexity.toFixed(2)
+              } (before training)`,
+            ]
+            : []),
+        ],
+        json: {
+          base_val_loss: b?.loss,
+          base_val_perplexity: b?.perplexity,
+          examples: s.examples,
+          format: s.format,
+          added_tokens: s.addedTokens,
+        },
+      });
+    });
+}

@@ -1,0 +1,357 @@
+/**
+ * `finetune` as a library call: a base checkpoint (Bentevi's own, a Hugging Face GPT-2 or
+ * Llama directory, a converted RWKV-4), chat or document data, the training loop of `train`
+ * (checkpoints, `metrics.jsonl`, `loss.svg`, exact resume, run-directory lock, signals) over
+ * examples whose loss is taken on the answers only.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { BenteviError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
+import { describeConfig, type ModelConfig, parameterCount } from "../model/config.ts";
+import { familyOf } from "../model/registry.ts";
+import { Xoshiro128 } from "../random.ts";
+import { CHAT_TOKENS, type ChatFormat, chatFormatFor } from "../generate/chat_format.ts";
+import { benteviTokenizerConfig, ChatTemplate } from "../tokenizer/chat_template.ts";
+import { Tokenizer } from "../tokenizer/mod.ts";
+import { chooseBatchShape } from "../train/defaults.ts";
+import type { EvalResult } from "../train/evaluate.ts";
+import { resolveTrainOptions, type TrainOptions, validateTrainOptions } from "../train/options.ts";
+import { withBackend, withRunDir, type WorkflowOptions } from "../train/run.ts";
+import {
+  createRunDir,
+  type RunSpec,
+  runTraining,
+  type TrainSource,
+  type TrainSummary,
+} from "../train/trainer.ts";
+import {
+  buildExamples,
+  type Example,
+  type FinetuneRecord,
+  readFinetuneRecords,
+  type SkipCounts,
+} from "./data.ts";
+import { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
+import { exampleSource } from "./source.ts";
+import { addSpecialTokens, growVocabulary } from "./vocab.ts";
+
+/** Options of {@link startFinetune}; unset hyper-parameters take their defaults. */
+export interface FinetuneOptions extends WorkflowOptions, Partial<TrainOptions> {
+  /** The base: a checkpoint or run directory, a Hugging Face directory. */
+  base: string;
+  /** Data files and folders. */
+  data: string[];
+  /** Run directory. */
+  out: string;
+  /** Fine-tune all weights (LoRA otherwise). */
+  full?: boolean;
+  /** Passes over the training examples (instead of `steps`). */
+  epochs?: number;
+  /** Held-out files (instead of a share of `data`). */
+  valData?: string[];
+  /** Share of the records held out when there is no `valData`. */
+  valFraction?: number;
+  /** Loss on every token of conversations, not only the answers. */
+  trainOnPrompt?: boolean;
+  /** Replace an existing run directory. */
+  force?: boolean;
+}
+
+/** What a fine-tuning run did. */
+export interface FinetuneSummary extends TrainSummary {
+  /** The base model's validation result before training. */
+  baseEval?: EvalResult;
+  /** Examples trained on and held out, and the records skipped (by reason). */
+  examples: { train: number; val: number; skipped: SkipCounts };
+  /** The conversation format (the one `chat` will use). */
+  format: ChatFormat["kind"];
+  /** Chat tokens added to the base's tokenizer. */
+  addedTokens: string[];
+}
+
+/** The run's data, made once per session from `run.json`'s description. */
+interface PreparedData {
+  source: TrainSource;
+  train: Example[];
+  val: Example[];
+  skipped: SkipCounts;
+  format: ChatFormat;
+}
+
+/** Splits records into training and held-out ones (a seeded choice of whole records). */
+function splitRecords(
+  records: FinetuneRecord[],
+  fraction: number,
+  seed: number,
+): { train: FinetuneRecord[]; val: FinetuneRecord[] } {
+  if (records.length < 2) {
+    throw new BenteviError(
+      `${records.length} record: too few to hold some out for validation; add data or give --val-data`,
+    );
+  }
+  const nVal = Math.min(records.length - 1, Math.max(1, Math.round(records.length * fraction)));
+  const rng = new Xoshiro128(seed);
+  const order = records.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const held = new Set(order.slice(0, nVal));
+  return {
+    train: records.filter((_, i) => !held.has(i)),
+    val: records.filter((_, i) => held.has(i)),
+  };
+}
+
+/**
+ * Reads and splits the data of a fine-tuning run, and makes its examples at context `T`
+ * (`undefined`: the longest example, up to `maxT`).
+ */
+async function prepareData(
+  spec: Pick<FinetuneSpec, "data" | "valData" | "valFraction" | "trainOnPrompt">,
+  tokenizer: Tokenizer,
+  format: ChatFormat,
+  vocabSize: number,
+  T: number,
+  seed: number,
+): Promise<PreparedData> {
+  const records = await readFinetuneRecords(spec.data);
+  const split = spec.valData
+    ? { train: records, val: await readFinetuneRecords(spec.valData) }
+    : splitRecords(records, spec.valFraction, seed);
+  const encode = (s: string) =>
+    Array.from(tokenizer.encode(s, { addSpecialTokens: false })).filter((i) => i < vocabSize);
+  const o = {
+    format,
+    encode,
+    endOfTextId: tokenizer.endOfTextId,
+    context: T,
+    trainOnPrompt: spec.trainOnPrompt,
+  };
+  const train = buildExamples(split.train, o);
+  const val = buildExamples(split.val, o);
+  const skipped = {
+    noAssistant: train.skipped.noAssistant + val.skipped.noAssistant,
+    tooLong: train.skipped.tooLong + val.skipped.tooLong,
+  };
+  const pad = tokenizer.endOfTextId ?? 0;
+  const trainedTokens = (es: Example[]) =>
+    es.reduce((a, e) => a + e.trained.reduce((x, y) => x + y, 0), 0);
+  const description = `${train.examples.length} training examples (${
+    trainedTokens(train.examples)
+  } trained tokens), ${val.examples.length} held out (${trainedTokens(val.examples)})${
+    skipped.noAssistant ? `; skipped ${skipped.noAssistant} conversation(s) without an answer` : ""
+  }${skipped.tooLong ? `; skipped ${skipped.tooLong} exchange(s) longer than the context` : ""}`;
+  return {
+    source: exampleSource(train.examples, val.examples, { pad, description }),
+    train: train.examples,
+    val: val.examples,
+    skipped,
+    format,
+  };
+}
+
+/**
+ * Fine-tunes a base checkpoint on chat or document data into a new run directory (what
+ * `bentevi finetune` does). Conversations are rendered the way `chat` prompts this model and
+ * trained on their answers (and end-of-turn tokens) only; the base's validation loss on the
+ * held-out examples is measured first, so the run's curve starts from it.
+ *
+ * @example
+ * ```ts
+ * import { startFinetune } from "./finetune.ts";
+ * const r = await startFinetune({
+ *   base: "runs/demo", data: ["data/demo/dialogos.jsonl"], out: "runs/sft", full: true, steps: 50,
+ * }).catch((e) => console.error(e.message));
+ * console.log(r?.baseEval?.loss, r?.eval?.loss);
+ * ```
+ */
+export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary> {
+  const log = o.log ?? (() => {});
+  if (!o.full) {
+    throw new BenteviError(
+      "LoRA fine-tuning is not available yet in this build; pass --full to fine-tune all weights",
+    );
+  }
+  if (o.steps !== undefined && o.epochs !== undefined) {
+    throw new BenteviError("give --steps or --epochs, not both");
+  }
+  if (o.epochs !== undefined && !(o.epochs > 0 && Number.isFinite(o.epochs))) {
+    throw new BenteviError(`--epochs must be > 0, got ${o.epochs}`);
+  }
+  const f = o.valFraction ?? FINETUNE_DEFAULTS.valFraction;
+  if (!(f > 0 && f < 1)) throw new BenteviError(`--val-fraction must be in (0, 1), got ${f}`);
+  const base = resolve(await resolveCheckpointDir(o.base));
+  const ck = await loadCheckpoint(base, { lazy: true }); // headers only until training starts
+  if (!ck.tokenizerPath) {
+    throw new BenteviError(`${base}: no tokenizer.json in the base checkpoint`);
+  }
+  const baseTokenizer = await Tokenizer.fromFile(ck.tokenizerPath);
+  if (baseTokenizer.vocabSize > ck.config.vocabSize) {
+    throw new BenteviError(
+      `${ck.tokenizerPath}: the tokenizer has ${baseTokenizer.vocabSize} tokens but the model only ${ck.config.vocabSize}`,
+    );
+  }
+  const template = await ChatTemplate.forTokenizer(ck.tokenizerPath);
+  let tokenizer = baseTokenizer;
+  let config: ModelConfig = ck.config;
+  let format = chatFormatFor(tokenizer, config.vocabSize, template);
+  let addedTokens: string[] = [];
+  if (format.kind === "plain") {
+    // No template and no chat tokens: add Bentevi's, so the model learns a real turn format
+    // (chat then prompts it with them: they are in the checkpoint's tokenizer).
+    const grown = addSpecialTokens(tokenizer, Object.values(CHAT_TOKENS));
+    tokenizer = grown.tokenizer;
+    addedTokens = grown.added;
+    config = {
+      ...config,
+      vocabSize: Math.max(config.vocabSize, tokenizer.vocabSize),
+    } as ModelConfig;
+    format = chatFormatFor(tokenizer, config.vocabSize);
+    log(
+      `the base has no chat template and no chat tokens: added ${
+        addedTokens.join(", ")
+      } (new embedding rows: the mean of the others)`,
+    );
+  }
+  const family = familyOf(config);
+  const maxT = Math.min(family.maxContext(config), config.contextLength);
+  if (o.context !== undefined && o.context > family.maxContext(config)) {
+    throw new BenteviError(
+      `--context ${o.context} exceeds the model's context length ${config.contextLength}`,
+    );
+  }
+  const finetune: FinetuneSpec = {
+    base,
+    data: o.data.map((p) => resolve(p)),
+    ...(o.valData ? { valData: o.valData.map((p) => resolve(p)) } : {}),
+    valFraction: f,
+    trainOnPrompt: !!o.trainOnPrompt,
+    method: "full",
+    addedTokens,
+  };
+  const seed = o.seed ?? resolveTrainOptions(config, {}).seed;
+  let data = await prepareData(
+    finetune,
+    tokenizer,
+    format,
+    config.vocabSize,
+    o.context ?? maxT,
+    seed,
+  );
+  if (!data.train.length) throw new BenteviError(`${o.data.join(", ")}: no training example`);
+  if (!data.val.length) {
+    throw new BenteviError(`no validation example (give --val-data or more data)`);
+  }
+  // The rows are as long as the longest example (less padding to compute).
+  const longest = Math.max(...[...data.train, ...data.val].map((e) => e.ids.length - 1));
+  const T = o.context ?? Math.max(2, longest);
+  if (o.context === undefined && T < maxT) {
+    data = await prepareData(finetune, tokenizer, format, config.vocabSize, T, seed);
+  }
+  config = family.withContext(config, T);
+  return await withRunDir(
+    o.out,
+    "finetune",
+    true,
+    log,
+    (signals) =>
+      withBackend(o.device, log, async (backend) => {
+        const shape = chooseBatchShape(config, backend, { batchSize: o.batchSize, context: T });
+        log(shape.note);
+        const perStep = shape.batchSize * (o.gradAccum ?? 1);
+        const epochs = o.steps === undefined ? o.epochs ?? FINETUNE_DEFAULTS.epochs : undefined;
+        const steps = o.steps ?? Math.max(1, Math.ceil((epochs! * data.train.length) / perStep));
+        const options: TrainOptions = {
+          ...resolveTrainOptions(config, { ...o, lr: o.lr ?? FINETUNE_DEFAULTS.fullLr, steps }),
+          batchSize: shape.batchSize,
+          context: T,
+        };
+        validateTrainOptions(options, config);
+        log(`data: ${data.source.description}`);
+        log(
+          `base: ${base} — ${describeConfig(config)}, ${
+            parameterCount(config).toLocaleString("en")
+          } parameters, chat format: ${data.format.kind}; ${steps} steps (${
+            ((steps * perStep) / data.train.length).toFixed(1)
+          } epochs)`,
+        );
+        const spec: RunSpec = {
+          version: 1,
+          model: `finetune of ${base}`,
+          config,
+          options,
+          data: finetune.data[0],
+          device: typeof o.device === "object" ? o.device.kind : o.device ?? "auto",
+          initFrom: base,
+          finetune,
+        };
+        const inputs = [...o.data, ...(o.valData ?? []), base];
+        await createRunDir(o.out, spec, ck.tokenizerPath!, !!o.force, inputs);
+        if (addedTokens.length) await writeTokenizer(o.out, tokenizer);
+        const summary = await runTraining(o.out, spec, {
+          backend,
+          source: data.source,
+          tokenizerPath: join(o.out, "tokenizer.json"),
+          progress: o.progress,
+          log,
+          signals,
+          evaluateAtStart: true,
+          initialWeights: async () => {
+            const loaded = await loadCheckpoint(base, { lazy: true });
+            if (!addedTokens.length) return loaded.weights;
+            return growVocabulary(
+              loaded.config,
+              loaded.weights,
+              baseTokenizer.vocabSize,
+              config.vocabSize,
+            ).weights;
+          },
+        });
+        return {
+          ...summary,
+          baseEval: summary.startEval,
+          examples: { train: data.train.length, val: data.val.length, skipped: data.skipped },
+          format: data.format.kind,
+          addedTokens,
+        };
+      }),
+  );
+}
+
+/** Writes a tokenizer with added chat tokens into the run directory, with its chat template. */
+async function writeTokenizer(runDir: string, tokenizer: Tokenizer): Promise<void> {
+  const json = tokenizer.toJSON();
+  await writeFileAtomic(join(runDir, "tokenizer.json"), JSON.stringify(json) + "\n");
+  const config = benteviTokenizerConfig(json);
+  if (config) {
+    await writeFileAtomic(
+      join(runDir, "tokenizer_config.json"),
+      JSON.stringify(config, null, 2) + "\n",
+    );
+  }
+}
+
+/**
+ * The training source of a fine-tuning run being resumed (`bentevi resume RUN`): its data read
+ * again and split the same way, through the run's own tokenizer and chat format.
+ */
+export async function finetuneSourceOf(runDir: string, spec: RunSpec): Promise<TrainSource> {
+  const ft = spec.finetune!;
+  const tokenizerPath = join(runDir, "tokenizer.json");
+  const tokenizer = await Tokenizer.fromFile(tokenizerPath);
+  const template = await ChatTemplate.forTokenizer(tokenizerPath);
+  const format = chatFormatFor(tokenizer, spec.config.vocabSize, template);
+  const data = await prepareData(
+    ft,
+    tokenizer,
+    format,
+    spec.config.vocabSize,
+    spec.options.context,
+    spec.options.seed,
+  );
+  return data.source;
+}

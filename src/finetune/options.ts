@@ -1,0 +1,37 @@
+/**
+ * The fine-tuning options: what `run.json` records about a fine-tuning run, and the defaults
+ * that differ from training from scratch (one home for each).
+ *
+ * @module
+ */
+
+/** The defaults of `finetune` (the training options it does not set come from `TRAIN_OPTION_TABLE`). */
+export const FINETUNE_DEFAULTS = {
+  /** Passes over the training examples when neither `--steps` nor `--epochs` is given. */
+  epochs: 3,
+  /**
+   * Peak learning rate of `--full`: a tenth of the from-scratch rate of small models — the
+   * weights are already good, and a large step forgets what the base knew.
+   */
+  fullLr: 1e-4,
+  /** Share of the records held out for validation when there is no `--val-data`. */
+  valFraction: 0.1,
+} as const;
+
+/** What `run.json` records about a fine-tuning run (its `finetune` field). */
+export interface FinetuneSpec {
+  /** The base checkpoint directory (absolute). */
+  base: string;
+  /** Data files and folders (absolute). */
+  data: string[];
+  /** Validation files and folders (absolute), when given. */
+  valData?: string[];
+  /** Share of the records held out when there is no `valData`. */
+  valFraction: number;
+  /** Loss on every token of conversations, not only the answers. */
+  trainOnPrompt: boolean;
+  /** `"full"`: all weights train. */
+  method: "full";
+  /** Chat tokens added to the base's tokenizer (their rows: the mean of the others). */
+  addedTokens: string[];
+}
