@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
-import { FINETUNE_DEFAULTS, startFinetune } from "../finetune/mod.ts";
+import { DPO_BETA, FINETUNE_DEFAULTS, startFinetune } from "../finetune/mod.ts";
 import { consoleProgress } from "../progress.ts";
 import { deviceOption, floatOption } from "./common.ts";
 import { addTrainOptionFlags, printSummary, trainOptionsFrom } from "./train.ts";
@@ -22,7 +22,7 @@ export function registerFinetune(program: Command): void {
       "--base <dir>",
       "the model to start from: a Bentevi checkpoint or run directory, a Hugging Face GPT-2 or Llama directory, a converted RWKV-4",
     )
-    .requiredOption(
+    .option(
       "--data <paths...>",
       'JSONL of {"messages": [...]} or {"text": ...} records (dialogos.jsonl form too), .txt/.md documents, or folders of them',
     )
@@ -40,7 +40,12 @@ export function registerFinetune(program: Command): void {
       floatOption(0.001, 0.5),
       FINETUNE_DEFAULTS.valFraction,
     )
-    .option("--train-on-prompt", "take the loss on every token, not only the answers");
+    .option("--train-on-prompt", "take the loss on every token, not only the answers")
+    .option(
+      "--feedback <files...>",
+      "chat feedback files (/good, /bad) on the base: good answers → examples, good/bad pairs → DPO",
+    )
+    .option("--beta <x>", `DPO's β (default ${DPO_BETA})`, floatOption(0));
   addTrainOptionFlags(cmd, ["steps"])
     .addOption(deviceOption())
     .option("--force", "replace an existing run directory")
@@ -50,7 +55,9 @@ export function registerFinetune(program: Command): void {
       const s = await startFinetune({
         ...given,
         base: o.base,
-        data: o.data,
+        data: o.data ?? [],
+        feedback: o.feedback,
+        beta: o.beta,
         out: o.out,
         full: !!o.full,
         epochs: o.epochs,
@@ -70,6 +77,11 @@ export function registerFinetune(program: Command): void {
           `chat format: ${s.format}${
             s.addedTokens.length ? ` (added ${s.addedTokens.join(", ")})` : ""
           }`,
+          ...(s.feedback
+            ? [
+              `feedback: ${s.feedback.records} records — ${s.feedback.good} good answers → examples, ${s.feedback.pairs} DPO pairs (${s.feedback.pairedBad} bad answers paired), ${s.feedback.unpairedBad} unpaired bad answers not trained on`,
+            ]
+            : []),
           ...(b
             ? [
               `base val loss: ${b.loss.toFixed(4)}  perplexity: ${
@@ -84,6 +96,9 @@ export function registerFinetune(program: Command): void {
           examples: s.examples,
           format: s.format,
           added_tokens: s.addedTokens,
+          ...(s.feedback ? { feedback: s.feedback } : {}),
+          ...(b?.margin !== undefined ? { base_val_margin: b.margin } : {}),
+          ...(s.eval?.margin !== undefined ? { val_margin: s.eval.margin } : {}),
         },
       });
     });

@@ -6,7 +6,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { BenteviError } from "../errors.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { refuseOutputOverInputs } from "../io/fs.ts";
 import { resolveCheckpointDir } from "../model/checkpoint.ts";
 import { consoleProgress } from "../progress.ts";
@@ -285,7 +285,12 @@ export function registerGenerate(program: Command): void {
         const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
         await refuseOutputOverInputs([o.feedback], inputs, "--feedback");
         try {
-          await chatLoop(chat, { feedbackPath: o.feedback, modelName: o.checkpoint, inputs }, rag);
+          // the model as an absolute path: `finetune --feedback` checks the feedback is its own
+          await chatLoop(
+            chat,
+            { feedbackPath: o.feedback, modelName: resolve(o.checkpoint), inputs },
+            rag,
+          );
         } finally {
           rag?.retriever.close();
         }

@@ -37,13 +37,34 @@ import {
 import { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
 import { exampleSource } from "./source.ts";
 import { addSpecialTokens, growVocabulary } from "./vocab.ts";
+import {
+  DPO_BETA,
+  type FeedbackCounts,
+  type FeedbackItem,
+  feedbackSource,
+  loadReference,
+  pairExamples,
+  type PreferencePair,
+  readFeedback,
+  REFERENCE_FILE,
+  saveReference,
+  sequenceLogProb,
+} from "./feedback.ts";
+import type { Backend } from "../backend/backend.ts";
+import type { NamedTensor } from "../io/safetensors.ts";
+import { createModel } from "../model/factory.ts";
+import { ParameterStore } from "../model/params.ts";
 
 /** Options of {@link startFinetune}; unset hyper-parameters take their defaults. */
 export interface FinetuneOptions extends WorkflowOptions, Partial<TrainOptions> {
   /** The base: a checkpoint or run directory, a Hugging Face directory. */
   base: string;
-  /** Data files and folders. */
+  /** Data files and folders (may be empty with `feedback`). */
   data: string[];
+  /** `chat` feedback files: good answers → examples, good/bad pairs → DPO. */
+  feedback?: string[];
+  /** DPO β (default {@link DPO_BETA}). */
+  beta?: number;
   /** Run directory. */
   out: string;
   /** Fine-tune all weights (LoRA otherwise). */
@@ -70,23 +91,36 @@ export interface FinetuneSummary extends TrainSummary {
   format: ChatFormat["kind"];
   /** Chat tokens added to the base's tokenizer. */
   addedTokens: string[];
+  /** What the feedback records became (feedback rounds). */
+  feedback?: FeedbackCounts;
 }
+
+/** A feedback item before its reference log-probabilities are known. */
+type PendingItem =
+  | { kind: "sft"; example: Example }
+  | { kind: "pair"; chosen: Example; rejected: Example };
 
 /** The run's data, made once per session from `run.json`'s description. */
 interface PreparedData {
-  source: TrainSource;
-  train: Example[];
-  val: Example[];
+  /** Supervised examples (a run without feedback). */
+  sft?: { train: Example[]; val: Example[] };
+  /** Items of a feedback round. */
+  feedback?: { train: PendingItem[]; val: PendingItem[]; counts: FeedbackCounts };
   skipped: SkipCounts;
   format: ChatFormat;
+  description: string;
+  /** Training and held-out units (examples or items). */
+  sizes: { train: number; val: number };
+  /** Tokens of the longest sequence. */
+  longest: number;
 }
 
-/** Splits records into training and held-out ones (a seeded choice of whole records). */
-function splitRecords(
-  records: FinetuneRecord[],
+/** Splits units into training and held-out ones (a seeded choice). */
+function splitRecords<U>(
+  records: U[],
   fraction: number,
   seed: number,
-): { train: FinetuneRecord[]; val: FinetuneRecord[] } {
+): { train: U[]; val: U[] } {
   if (records.length < 2) {
     throw new BenteviError(
       `${records.length} record: too few to hold some out for validation; add data or give --val-data`,
@@ -107,21 +141,21 @@ function splitRecords(
 }
 
 /**
- * Reads and splits the data of a fine-tuning run, and makes its examples at context `T`
- * (`undefined`: the longest example, up to `maxT`).
+ * Reads and splits the data of a fine-tuning run, and makes its examples (or, for a feedback
+ * round, its items) at context `T`.
  */
 async function prepareData(
-  spec: Pick<FinetuneSpec, "data" | "valData" | "valFraction" | "trainOnPrompt">,
+  spec: Pick<
+    FinetuneSpec,
+    "base" | "data" | "valData" | "valFraction" | "trainOnPrompt" | "feedback"
+  >,
   tokenizer: Tokenizer,
   format: ChatFormat,
   vocabSize: number,
   T: number,
   seed: number,
 ): Promise<PreparedData> {
-  const records = await readFinetuneRecords(spec.data);
-  const split = spec.valData
-    ? { train: records, val: await readFinetuneRecords(spec.valData) }
-    : splitRecords(records, spec.valFraction, seed);
+  const records = spec.data.length ? await readFinetuneRecords(spec.data) : [];
   const encode = (s: string) =>
     Array.from(tokenizer.encode(s, { addSpecialTokens: false })).filter((i) => i < vocabSize);
   const o = {
@@ -131,27 +165,130 @@ async function prepareData(
     context: T,
     trainOnPrompt: spec.trainOnPrompt,
   };
+  const trainedTokens = (es: Example[]) =>
+    es.reduce((a, e) => a + e.trained.reduce((x, y) => x + y, 0), 0);
+  const skipNote = (skipped: SkipCounts) =>
+    `${
+      skipped.noAssistant
+        ? `; skipped ${skipped.noAssistant} conversation(s) without an answer`
+        : ""
+    }${skipped.tooLong ? `; skipped ${skipped.tooLong} exchange(s) longer than the context` : ""}`;
+  const longestOf = (es: Example[]) => Math.max(2, ...es.map((e) => e.ids.length - 1));
+  if (spec.feedback) {
+    const fb = await readFeedback(spec.feedback, spec.base);
+    type Unit = { record: FinetuneRecord } | { pair: PreferencePair };
+    const units: Unit[] = [
+      ...records.map((record) => ({ record })),
+      ...fb.sft.map((record) => ({ record })),
+      ...fb.pairs.map((pair) => ({ pair })),
+    ];
+    const split = splitRecords(units, spec.valFraction, seed);
+    const skipped: SkipCounts = { noAssistant: 0, tooLong: 0 };
+    const items = (us: Unit[]) =>
+      us.flatMap((u): PendingItem[] => {
+        if ("record" in u) {
+          const r = buildExamples([u.record], o);
+          skipped.noAssistant += r.skipped.noAssistant;
+          skipped.tooLong += r.skipped.tooLong;
+          return r.examples.map((example) => ({ kind: "sft", example }));
+        }
+        const p = pairExamples(u.pair, o);
+        if (!p) skipped.tooLong++;
+        return p ? [{ kind: "pair", ...p }] : [];
+      });
+    const train = items(split.train), val = items(split.val);
+    const all = [...train, ...val].flatMap((
+      it,
+    ) => (it.kind === "sft" ? [it.example] : [it.chosen, it.rejected]));
+    const c = fb.counts;
+    const count = (xs: PendingItem[], k: string) => xs.filter((x) => x.kind === k).length;
+    return {
+      feedback: { train, val, counts: c },
+      skipped,
+      format,
+      description:
+        `feedback: ${c.records} records — ${c.good} good answers → examples, ${c.pairs} preference pairs (${c.pairedBad} bad answers paired with a good one), ${c.unpairedBad} unpaired bad answers not trained on${
+          c.duplicates ? `, ${c.duplicates} repeated` : ""
+        }${c.rerated ? `, ${c.rerated} rated again (the later rating kept)` : ""}${
+          records.length ? `; ${records.length} records of --data as examples` : ""
+        }; training ${count(train, "sft")} examples + ${count(train, "pair")} pairs, held out ${
+          count(val, "sft")
+        } + ${count(val, "pair")}${skipNote(skipped)}`,
+      sizes: { train: train.length, val: val.length },
+      longest: longestOf(all),
+    };
+  }
+  const split = spec.valData
+    ? { train: records, val: await readFinetuneRecords(spec.valData) }
+    : splitRecords(records, spec.valFraction, seed);
   const train = buildExamples(split.train, o);
   const val = buildExamples(split.val, o);
   const skipped = {
     noAssistant: train.skipped.noAssistant + val.skipped.noAssistant,
     tooLong: train.skipped.tooLong + val.skipped.tooLong,
   };
-  const pad = tokenizer.endOfTextId ?? 0;
-  const trainedTokens = (es: Example[]) =>
-    es.reduce((a, e) => a + e.trained.reduce((x, y) => x + y, 0), 0);
-  const description = `${train.examples.length} training examples (${
-    trainedTokens(train.examples)
-  } trained tokens), ${val.examples.length} held out (${trainedTokens(val.examples)})${
-    skipped.noAssistant ? `; skipped ${skipped.noAssistant} conversation(s) without an answer` : ""
-  }${skipped.tooLong ? `; skipped ${skipped.tooLong} exchange(s) longer than the context` : ""}`;
   return {
-    source: exampleSource(train.examples, val.examples, { pad, description }),
-    train: train.examples,
-    val: val.examples,
+    sft: { train: train.examples, val: val.examples },
     skipped,
     format,
+    description: `${train.examples.length} training examples (${
+      trainedTokens(train.examples)
+    } trained tokens), ${val.examples.length} held out (${trainedTokens(val.examples)})${
+      skipNote(skipped)
+    }`,
+    sizes: { train: train.examples.length, val: val.examples.length },
+    longest: longestOf([...train.examples, ...val.examples]),
   };
+}
+
+/** The training source of prepared data; a feedback round needs its reference log-probs. */
+function sourceOf(
+  data: PreparedData,
+  pad: number,
+  beta: number,
+  reference?: number[][],
+): TrainSource {
+  if (data.sft) {
+    return exampleSource(data.sft.train, data.sft.val, { pad, description: data.description });
+  }
+  const fb = data.feedback!;
+  let k = 0;
+  const withRef = (items: PendingItem[]): FeedbackItem[] =>
+    items.map((it) => {
+      if (it.kind === "sft") return it;
+      const [refChosen, refRejected] = reference![k++];
+      return { ...it, refChosen, refRejected };
+    });
+  const train = withRef(fb.train), val = withRef(fb.val);
+  return feedbackSource(train, val, { pad, beta, description: data.description });
+}
+
+/** The pairs' reference log-probabilities under `weights` (train then held out, in order). */
+async function referenceLogProbs(
+  backend: Backend,
+  config: ModelConfig,
+  weights: Map<string, NamedTensor>,
+  T: number,
+  items: PendingItem[],
+  pad: number,
+): Promise<number[][]> {
+  const store = new ParameterStore(backend, config);
+  store.load(weights);
+  const model = createModel(backend, config, store, 1, T);
+  try {
+    const out: number[][] = [];
+    for (const it of items) {
+      if (it.kind !== "pair") continue;
+      out.push([
+        await sequenceLogProb(model, it.chosen, pad),
+        await sequenceLogProb(model, it.rejected, pad),
+      ]);
+    }
+    return out;
+  } finally {
+    model.free();
+    store.free();
+  }
 }
 
 /**
@@ -224,6 +361,13 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
       `--context ${o.context} exceeds the model's context length ${config.contextLength}`,
     );
   }
+  const beta = o.beta ?? DPO_BETA;
+  if (!(beta > 0 && Number.isFinite(beta))) {
+    throw new BenteviError(`--beta must be > 0, got ${beta}`);
+  }
+  if (!o.data.length && !o.feedback?.length) {
+    throw new BenteviError("give --data, --feedback or both");
+  }
   const finetune: FinetuneSpec = {
     base,
     data: o.data.map((p) => resolve(p)),
@@ -232,7 +376,11 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
     trainOnPrompt: !!o.trainOnPrompt,
     method: "full",
     addedTokens,
+    ...(o.feedback?.length ? { feedback: o.feedback.map((p) => resolve(p)), beta } : {}),
   };
+  if (finetune.feedback && finetune.valData) {
+    throw new BenteviError("--val-data does not apply to --feedback (a share is held out)");
+  }
   const seed = o.seed ?? resolveTrainOptions(config, {}).seed;
   let data = await prepareData(
     finetune,
@@ -242,17 +390,24 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
     o.context ?? maxT,
     seed,
   );
-  if (!data.train.length) throw new BenteviError(`${o.data.join(", ")}: no training example`);
-  if (!data.val.length) {
-    throw new BenteviError(`no validation example (give --val-data or more data)`);
+  const what = [...o.data, ...(o.feedback ?? [])].join(", ");
+  if (!data.sizes.train) throw new BenteviError(`${what}: nothing to train on`);
+  if (!data.sizes.val) {
+    throw new BenteviError(`${what}: nothing held out for validation (give more data)`);
   }
   // The rows are as long as the longest example (less padding to compute).
-  const longest = Math.max(...[...data.train, ...data.val].map((e) => e.ids.length - 1));
-  const T = o.context ?? Math.max(2, longest);
+  const T = o.context ?? Math.min(maxT, data.longest);
   if (o.context === undefined && T < maxT) {
     data = await prepareData(finetune, tokenizer, format, config.vocabSize, T, seed);
   }
   config = family.withContext(config, T);
+  const pad = tokenizer.endOfTextId ?? 0;
+  const baseWeights = async () => {
+    const loaded = await loadCheckpoint(base, { lazy: true });
+    if (!addedTokens.length) return loaded.weights;
+    return growVocabulary(loaded.config, loaded.weights, baseTokenizer.vocabSize, config.vocabSize)
+      .weights;
+  };
   return await withRunDir(
     o.out,
     "finetune",
@@ -260,23 +415,37 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
     log,
     (signals) =>
       withBackend(o.device, log, async (backend) => {
-        const shape = chooseBatchShape(config, backend, { batchSize: o.batchSize, context: T });
+        // A feedback round runs one sequence a pass (each has its own gradient weight):
+        // --batch-size items a step, as micro-batches of one.
+        const shape = data.feedback
+          ? {
+            batchSize: 1,
+            note: `${o.batchSize ?? FINETUNE_DEFAULTS.feedbackItemsPerStep} items per step`,
+          }
+          : chooseBatchShape(config, backend, { batchSize: o.batchSize, context: T });
         log(shape.note);
-        const perStep = shape.batchSize * (o.gradAccum ?? 1);
+        const gradAccum = (o.gradAccum ?? 1) *
+          (data.feedback ? o.batchSize ?? FINETUNE_DEFAULTS.feedbackItemsPerStep : 1);
+        const perStep = shape.batchSize * gradAccum;
         const epochs = o.steps === undefined ? o.epochs ?? FINETUNE_DEFAULTS.epochs : undefined;
-        const steps = o.steps ?? Math.max(1, Math.ceil((epochs! * data.train.length) / perStep));
+        const steps = o.steps ?? Math.max(1, Math.ceil((epochs! * data.sizes.train) / perStep));
         const options: TrainOptions = {
-          ...resolveTrainOptions(config, { ...o, lr: o.lr ?? FINETUNE_DEFAULTS.fullLr, steps }),
+          ...resolveTrainOptions(config, {
+            ...o,
+            gradAccum,
+            lr: o.lr ?? FINETUNE_DEFAULTS.fullLr,
+            steps,
+          }),
           batchSize: shape.batchSize,
           context: T,
         };
         validateTrainOptions(options, config);
-        log(`data: ${data.source.description}`);
+        log(`data: ${data.description}`);
         log(
           `base: ${base} — ${describeConfig(config)}, ${
             parameterCount(config).toLocaleString("en")
           } parameters, chat format: ${data.format.kind}; ${steps} steps (${
-            ((steps * perStep) / data.train.length).toFixed(1)
+            ((steps * perStep) / data.sizes.train).toFixed(1)
           } epochs)`,
         );
         const spec: RunSpec = {
@@ -284,39 +453,38 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
           model: `finetune of ${base}`,
           config,
           options,
-          data: finetune.data[0],
+          data: finetune.data[0] ?? finetune.feedback![0],
           device: typeof o.device === "object" ? o.device.kind : o.device ?? "auto",
           initFrom: base,
           finetune,
         };
-        const inputs = [...o.data, ...(o.valData ?? []), base];
+        const inputs = [...o.data, ...(o.valData ?? []), ...(o.feedback ?? []), base];
         await createRunDir(o.out, spec, ck.tokenizerPath!, !!o.force, inputs);
         if (addedTokens.length) await writeTokenizer(o.out, tokenizer);
+        let reference: number[][] | undefined;
+        if (data.feedback) {
+          // π_ref: the model before this round, once, before any step.
+          const items = [...data.feedback.train, ...data.feedback.val];
+          reference = await referenceLogProbs(backend, config, await baseWeights(), T, items, pad);
+          await saveReference(join(o.out, REFERENCE_FILE), reference);
+        }
         const summary = await runTraining(o.out, spec, {
           backend,
-          source: data.source,
+          source: sourceOf(data, pad, beta, reference),
           tokenizerPath: join(o.out, "tokenizer.json"),
           progress: o.progress,
           log,
           signals,
           evaluateAtStart: true,
-          initialWeights: async () => {
-            const loaded = await loadCheckpoint(base, { lazy: true });
-            if (!addedTokens.length) return loaded.weights;
-            return growVocabulary(
-              loaded.config,
-              loaded.weights,
-              baseTokenizer.vocabSize,
-              config.vocabSize,
-            ).weights;
-          },
+          initialWeights: baseWeights,
         });
         return {
           ...summary,
           baseEval: summary.startEval,
-          examples: { train: data.train.length, val: data.val.length, skipped: data.skipped },
+          examples: { ...data.sizes, skipped: data.skipped },
           format: data.format.kind,
           addedTokens,
+          ...(data.feedback ? { feedback: data.feedback.counts } : {}),
         };
       }),
   );
@@ -353,5 +521,11 @@ export async function finetuneSourceOf(runDir: string, spec: RunSpec): Promise<T
     spec.options.context,
     spec.options.seed,
   );
-  return data.source;
+  const pad = tokenizer.endOfTextId ?? 0;
+  let reference: number[][] | undefined;
+  if (data.feedback) {
+    const pairs = [...data.feedback.train, ...data.feedback.val].filter((i) => i.kind === "pair");
+    reference = await loadReference(join(runDir, REFERENCE_FILE), pairs.length);
+  }
+  return sourceOf(data, pad, ft.beta ?? DPO_BETA, reference);
 }

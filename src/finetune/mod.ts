@@ -53,9 +53,21 @@ export {
   readFinetuneRecords,
   type SkipCounts,
 } from "./data.ts";
-export { evaluateExamples, ExampleSampler, exampleSource } from "./source.ts";
+export { evaluateExamples, ExampleSampler, exampleSource, ShuffledDeck } from "./source.ts";
 export { addSpecialTokens, growVocabulary } from "./vocab.ts";
 export { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
+export {
+  DPO_BETA,
+  type FeedbackCounts,
+  type FeedbackData,
+  type FeedbackItem,
+  feedbackSource,
+  type FeedbackSourceOptions,
+  pairExamples,
+  type PreferencePair,
+  readFeedback,
+  sequenceLogProb,
+} from "./feedback.ts";
 export {
   type FinetuneOptions,
   finetuneSourceOf,

@@ -16,6 +16,11 @@ export const FINETUNE_DEFAULTS = {
   fullLr: 1e-4,
   /** Share of the records held out for validation when there is no `--val-data`. */
   valFraction: 0.1,
+  /**
+   * Items (examples or preference pairs) per step of a `--feedback` round, each run as its own
+   * one-sequence pass (`--batch-size` sets it).
+   */
+  feedbackItemsPerStep: 4,
 } as const;
 
 /** What `run.json` records about a fine-tuning run (its `finetune` field). */
@@ -34,4 +39,8 @@ export interface FinetuneSpec {
   method: "full";
   /** Chat tokens added to the base's tokenizer (their rows: the mean of the others). */
   addedTokens: string[];
+  /** Feedback files (absolute): a round of learning from `chat`'s ratings. */
+  feedback?: string[];
+  /** DPO's β (feedback rounds). */
+  beta?: number;
 }

@@ -20,8 +20,74 @@ import type { BatchSampler, TrainSource } from "../train/trainer.ts";
 import { type Example, fillRow } from "./data.ts";
 
 /**
- * Deals `examples` `batchSize` at a time, in a seeded shuffled order that changes each epoch;
- * its state (examples dealt, generator at the epoch's start) restores the same sequence.
+ * Indices `0…n−1` dealt in a seeded shuffled order that changes each epoch; its state
+ * (indices dealt, generator at the epoch's start) restores the same sequence.
+ *
+ * @example
+ * ```ts
+ * import { ShuffledDeck } from "./source.ts";
+ * const deck = new ShuffledDeck(3, 1);
+ * console.log([deck.next(), deck.next(), deck.next()].sort()); // [0, 1, 2]
+ * ```
+ */
+export class ShuffledDeck {
+  readonly #n: number;
+  #rng: Xoshiro128;
+  #epochStart: number[];
+  #order: number[] = [];
+  #dealt = 0;
+
+  constructor(n: number, seed: number) {
+    if (!(n > 0)) throw new BenteviError("nothing to train on");
+    this.#n = n;
+    this.#rng = new Xoshiro128(seed);
+    this.#epochStart = this.#rng.getState();
+    this.#shuffle();
+  }
+
+  #shuffle(): void {
+    this.#epochStart = this.#rng.getState();
+    const order = Array.from({ length: this.#n }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = this.#rng.below(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    this.#order = order;
+  }
+
+  /** Indices dealt since the start (all epochs). */
+  get dealt(): number {
+    return this.#dealt;
+  }
+
+  /** The next index. */
+  next(): number {
+    const i = this.#order[this.#dealt % this.#n];
+    this.#dealt++;
+    if (this.#dealt % this.#n === 0) this.#shuffle();
+    return i;
+  }
+
+  /** Its state, for checkpoints. */
+  getState(): BatchLoaderState {
+    return { position: this.#dealt, rng: [...this.#epochStart] };
+  }
+
+  /** Restores a state of {@link ShuffledDeck.getState}. */
+  setState(state: BatchLoaderState): void {
+    const ok = state && Number.isInteger(state.position) && state.position >= 0 &&
+      Array.isArray(state.rng) && state.rng.length === 4 &&
+      state.rng.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) &&
+      state.rng.some((v) => v !== 0);
+    if (!ok) throw new BenteviError("invalid sampler state (position and 4 rng words)");
+    this.#rng.setState(state.rng);
+    this.#shuffle();
+    this.#dealt = state.position;
+  }
+}
+
+/**
+ * Deals `examples` `batchSize` at a time, one a row, from a {@link ShuffledDeck}.
  *
  * @example
  * ```ts
@@ -38,10 +104,7 @@ export class ExampleSampler implements BatchSampler {
   readonly #B: number;
   readonly #T: number;
   readonly #pad: number;
-  #rng: Xoshiro128;
-  #epochStart: number[];
-  #order: number[] = [];
-  #dealt = 0;
+  readonly #deck: ShuffledDeck;
 
   constructor(
     examples: readonly Example[],
@@ -52,49 +115,21 @@ export class ExampleSampler implements BatchSampler {
     this.#B = o.batchSize;
     this.#T = o.context;
     this.#pad = o.pad;
-    this.#rng = new Xoshiro128(o.seed);
-    this.#epochStart = this.#rng.getState();
-    this.#shuffle();
-  }
-
-  #shuffle(): void {
-    this.#epochStart = this.#rng.getState();
-    const order = this.#examples.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = this.#rng.below(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    this.#order = order;
-  }
-
-  /** Examples dealt since the start (all epochs). */
-  get dealt(): number {
-    return this.#dealt;
+    this.#deck = new ShuffledDeck(examples.length, o.seed);
   }
 
   next(inputs: Int32Array, targets: Int32Array): void {
-    const n = this.#examples.length;
     for (let r = 0; r < this.#B; r++) {
-      const e = this.#examples[this.#order[this.#dealt % n]];
-      fillRow(e, inputs, targets, r, this.#T, this.#pad);
-      this.#dealt++;
-      if (this.#dealt % n === 0) this.#shuffle();
+      fillRow(this.#examples[this.#deck.next()], inputs, targets, r, this.#T, this.#pad);
     }
   }
 
   getState(): BatchLoaderState {
-    return { position: this.#dealt, rng: [...this.#epochStart] };
+    return this.#deck.getState();
   }
 
   setState(state: BatchLoaderState): void {
-    const ok = state && Number.isInteger(state.position) && state.position >= 0 &&
-      Array.isArray(state.rng) && state.rng.length === 4 &&
-      state.rng.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) &&
-      state.rng.some((v) => v !== 0);
-    if (!ok) throw new BenteviError("invalid example sampler state (position and 4 rng words)");
-    this.#rng.setState(state.rng);
-    this.#shuffle();
-    this.#dealt = state.position;
+    this.#deck.setState(state);
   }
 }
 

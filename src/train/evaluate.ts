@@ -20,6 +20,11 @@ export interface EvalResult {
   accuracy: number;
   /** Number of tokens evaluated. */
   tokens: number;
+  /**
+   * Preference data (DPO): the mean over held-out pairs of the log-probability margin
+   * `log π(chosen) − log π(rejected)`.
+   */
+  margin?: number;
 }
 
 /**

@@ -117,6 +117,7 @@ export class MetricsLog {
         val_perplexity: e.perplexity,
         val_accuracy: e.accuracy,
         val_tokens: e.tokens,
+        ...(e.margin !== undefined ? { val_margin: e.margin } : {}),
       }) + "\n",
     );
     this.val.push({ step, value: e.loss });

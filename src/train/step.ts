@@ -202,6 +202,48 @@ export class TrainStep {
     return lr;
   }
 
+  /**
+   * Records optimizer step `step` whose gradients `accumulate` writes into the trainable
+   * gradients (zeroed before it) — for objectives whose per-sequence weights depend on the
+   * model's outputs and so read from the device midway (DPO) — then the gradient norm, the
+   * clip and AdamW, as {@link TrainStep.record}. `accumulate` returns the step's loss (a mean)
+   * and what it counted; {@link TrainStep.readStats} reads them back with the norm.
+   */
+  async recordWith(
+    step: number,
+    accumulate: () => Promise<{ loss: number; counted: number }>,
+  ): Promise<number> {
+    const be = this.#backend, o = this.#options;
+    const { params, grads } = this.trainable;
+    const lr = o.learningRate(step);
+    be.fill(grads, 0);
+    const { loss, counted } = await accumulate();
+    this.#counted = counted;
+    const stats = new Float32Array(2 * STATS_NORM);
+    stats[0] = loss * counted;
+    be.write(this.#stats, stats);
+    be.sumSquares(this.#normSquared, grads);
+    be.adamw({
+      params,
+      grads,
+      m: this.#m,
+      v: this.#v,
+      decayMask: this.#decayMask,
+      hp: {
+        lr,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        step: step + 1,
+        gradScale: 1,
+      },
+      clip: o.clip > 0 ? { normSquared: this.#normSquared, maxNorm: o.clip } : undefined,
+    });
+    be.flush();
+    return lr;
+  }
+
   /** The loss and gradient norm of the last recorded step, once the device has run it. */
   async readStats(): Promise<StepStats> {
     const counted = this.#counted; // taken now: the next step may be recorded before the read

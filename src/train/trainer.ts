@@ -118,6 +118,13 @@ export interface TrainSource {
   loader(o: { batchSize: number; context: number; seed: number }): BatchSampler;
   /** Validation on the held-out split (the same positions at every evaluation). */
   evaluate(model: TrainableModel, maxBatches: number): Promise<EvalResult>;
+  /**
+   * Records step `s` itself, for objectives the plain step cannot express (DPO: each
+   * sequence's gradient weight depends on the model's log-probabilities): draws from
+   * `loader`, writes the gradients through `TrainStep.recordWith`, returns the learning rate.
+   * Absent: `TrainStep.record` over the loader's batches.
+   */
+  recordStep?(step: TrainStep, s: number, loader: BatchSampler): Promise<number>;
 }
 
 /**
@@ -503,8 +510,8 @@ export class StopSignals {
 interface PendingStep {
   /** 0-based step. */
   s: number;
-  /** Its learning rate. */
-  lr: number;
+  /** Its learning rate (a promise for a step its source records itself). */
+  lr: number | Promise<number>;
   /** Its statistics and when they arrived. */
   read: Promise<{ stats: StepStats; at: number }>;
 }
@@ -596,6 +603,8 @@ class TrainingSession {
   #pausedMs = 0;
   /** The last step recorded. */
   #lastRecorded = -1;
+  /** The last step of a source that records its own steps (they run one after the other). */
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(runDir: string, spec: RunSpec, ctx: TrainContext) {
     const o = spec.options;
@@ -720,8 +729,19 @@ class TrainingSession {
 
   /** Records and submits step `s`, and starts reading its statistics back. */
   record(s: number): PendingStep {
-    const lr = this.step.record(s, (inputs, targets) => this.#loader.next(inputs, targets));
+    const custom = this.#source.recordStep;
     this.#lastRecorded = s;
+    if (custom) {
+      // A step that reads midway runs after the one before it (they share the model).
+      const lr = this.#chain.then(() => custom.call(this.#source, this.step, s, this.#loader));
+      const read = lr.then(() => this.step.readStats()).then((stats) => ({
+        stats,
+        at: this.#clock(),
+      }));
+      this.#chain = read.then(() => {}, () => {});
+      return { s, lr, read };
+    }
+    const lr = this.step.record(s, (inputs, targets) => this.#loader.next(inputs, targets));
     // The time is taken once the statistics are back: the step's work is complete then.
     const read = this.step.readStats().then((stats) => ({ stats, at: this.#clock() }));
     return { s, lr, read };
@@ -733,6 +753,7 @@ class TrainingSession {
    */
   async finish(p: PendingStep): Promise<void> {
     const { stats, at } = await p.read;
+    const lr = await p.lr;
     const c = this.#counters, o = this.#spec.options;
     const tokens = this.step.tokensPerStep;
     this.#reads.push({ at: at - this.#pausedMs, quiet: p.s === this.#lastRecorded });
@@ -744,7 +765,7 @@ class TrainingSession {
     this.#metrics.addStep({
       step: p.s + 1,
       loss: stats.loss,
-      lr: p.lr,
+      lr,
       grad_norm: stats.gradNorm,
       targets: stats.targets,
       tokens_per_second: Math.round(windowRate(this.#reads, tokens)),
@@ -753,7 +774,7 @@ class TrainingSession {
     });
     this.#progress.update(
       p.s + 1 - this.startStep,
-      `step ${p.s + 1}/${o.steps}  loss ${stats.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${
+      `step ${p.s + 1}/${o.steps}  loss ${stats.loss.toFixed(4)}  lr ${lr.toExponential(2)}  ${
         Math.round(this.sessionTokensPerSecond(at))
       } tok/s`,
     );
@@ -802,7 +823,9 @@ class TrainingSession {
     this.#log(
       `step ${step}: val loss ${e.loss.toFixed(4)}, perplexity ${
         e.perplexity.toFixed(2)
-      }, accuracy ${(e.accuracy * 100).toFixed(1)}%`,
+      }, accuracy ${(e.accuracy * 100).toFixed(1)}%${
+        e.margin !== undefined ? `, margin ${e.margin.toFixed(3)}` : ""
+      }`,
     );
     const c = this.#counters;
     if (c.bestValLoss === null || e.loss < c.bestValLoss - 1e-4) {

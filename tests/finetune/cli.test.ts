@@ -149,3 +149,48 @@ Deno.test("finetune: bad input is one line and leaves no run directory", async (
     await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
   }
 });
+
+Deno.test("finetune --feedback: what each kind of record became; another model's file refused", async () => {
+  const fb = join(fx.dir, "feedback.jsonl");
+  const rec = (rating: string, prompt: string, answer: string, model = gptBase) =>
+    JSON.stringify({
+      time: "2026-12-04T20:00:00Z",
+      rating,
+      prompt,
+      answer,
+      persona: null,
+      system: "Seja breve.",
+      model,
+      sampling: {},
+    });
+  const records: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    records.push(rec("good", `Canta ${i}?`, "O bem-te-vi canta."));
+    records.push(rec("bad", `Canta ${i}?`, "Não."));
+  }
+  records.push(rec("bad", "Sozinha?", "Ruim."), rec("good", "Só boa?", "Boa."));
+  records.push(rec("good", "Só boa?", "Boa.")); // repeated
+  await Deno.writeTextFile(fb, records.join("\n") + "\n");
+  const out = join(fx.dir, "ft-feedback");
+  const a = args(gptBase, out, "--steps", "2", "--json").filter((x) => x !== data);
+  a[a.indexOf("--data")] = "--feedback";
+  a.splice(a.indexOf("--feedback") + 1, 0, fb);
+  const r = await bentevi(...a);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.deepEqual(s.feedback, {
+    records: 15,
+    good: 7,
+    pairedBad: 6,
+    pairs: 6,
+    unpairedBad: 1,
+    duplicates: 1,
+    rerated: 0,
+  });
+  assert.ok(Number.isFinite(s.base_val_loss));
+  assert.ok((await Deno.stat(join(out, "dpo_reference.json"))).isFile);
+  // feedback given to another model
+  await Deno.writeTextFile(fb, rec("good", "Oi", "Olá", join(fx.dir, "other")) + "\n");
+  const other = await bentevi(...a.map((x) => x === out ? join(fx.dir, "ft-other") : x));
+  assertOneLineError(other, /feedback\.jsonl:1: feedback on the model .*other, not on the base/);
+});
