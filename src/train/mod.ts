@@ -48,6 +48,7 @@ export {
   checkDataFits,
   createRunDir,
   readRunSpec,
+  type RunModel,
   type RunSpec,
   runTraining,
   type StepActions,
@@ -59,6 +60,7 @@ export {
   type TrainContext,
   type TrainSource,
   type TrainSummary,
+  wholeModel,
 } from "./trainer.ts";
 export {
   LR_FIND_DEFAULTS,

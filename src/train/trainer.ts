@@ -18,6 +18,7 @@ import { refuseInputsInside } from "../io/fs.ts";
 import { LOCK_FILE } from "../io/lock.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import {
+  type CheckpointContents,
   listCheckpoints,
   loadCheckpoint,
   loadTrainerState,
@@ -165,6 +166,8 @@ export interface TrainContext {
    * instead of `run.json`'s `initFrom` or a seeded initialisation.
    */
   initialWeights?: () => Promise<Map<string, NamedTensor>>;
+  /** What the run trains and checkpoints (default: {@link wholeModel}, every weight). */
+  model?: (spec: RunSpec, backend: Backend) => RunModel;
   /**
    * On a fresh start, evaluate once before the first step (a `step: 0` record in
    * `metrics.jsonl`): the starting model's validation loss, for a fine-tuning run the base's.
@@ -572,7 +575,7 @@ class TrainingSession {
   readonly #ctx: TrainContext;
   readonly #progress: Progress;
   readonly #log: (line: string) => void;
-  readonly #store: ParameterStore;
+  readonly #run: RunModel;
   readonly #source: TrainSource;
   readonly #loader: BatchSampler;
   readonly #metrics: MetricsLog;
@@ -614,7 +617,7 @@ class TrainingSession {
     this.#progress = ctx.progress ?? silentProgress;
     this.#log = ctx.log ?? (() => {});
     this.#clock = ctx.clock ?? (() => performance.now());
-    this.#store = new ParameterStore(ctx.backend, spec.config);
+    this.#run = ctx.model ? ctx.model(spec, ctx.backend) : wholeModel(spec, ctx);
     this.#source = sourceOf(ctx);
     this.#loader = this.#source.loader({
       batchSize: o.batchSize,
@@ -638,20 +641,13 @@ class TrainingSession {
   /** Starts from seeded weights, or restores everything a checkpoint of this loop holds. */
   async open(resumeFrom: string | undefined): Promise<void> {
     const { backend } = this.#ctx;
-    const { config, options: o } = this.#spec;
+    const o = this.#spec.options;
     let optimizer: { tensors?: Map<string, NamedTensor>; source: string } | undefined;
     if (resumeFrom) {
-      const ck = await loadCheckpoint(resumeFrom);
-      if (JSON.stringify(ck.config) !== JSON.stringify(config)) {
-        throw new BenteviError(
-          `${resumeFrom}: the checkpoint's model differs from the run's run.json`,
-        );
-      }
       const st = await loadTrainerState(resumeFrom);
       const statePath = join(resumeFrom, "trainer_state.json");
       const j = checkTrainerState(st.json, statePath);
       optimizer = { tensors: st.tensors, source: resumeFrom };
-      this.#store.load(ck.weights);
       try {
         this.#loader.setState(j.loader);
       } catch (e) {
@@ -673,23 +669,8 @@ class TrainingSession {
           `note: ${resumeFrom} was trained on ${j.backend} and this session runs on ${backend.kind}: the losses continue within float32 rounding, not bit for bit`,
         );
       }
-    } else if (this.#ctx.initialWeights) {
-      this.#store.load(await this.#ctx.initialWeights());
-    } else if (this.#spec.initFrom) {
-      // Fine-tuning: the directory's weights, read one tensor at a time into the parameters.
-      const from = this.#spec.initFrom;
-      const ck = await loadCheckpoint(from, { lazy: true });
-      const family = familyOf(ck.config);
-      if (
-        JSON.stringify(family.withContext(ck.config, o.context)) !== JSON.stringify(config)
-      ) {
-        throw new BenteviError(`${from}: the checkpoint's model differs from the run's run.json`);
-      }
-      this.#store.load(ck.weights);
-    } else {
-      this.#store.load(initWeights(config, o.seed));
     }
-    this.#model = createModel(backend, config, this.#store, o.batchSize, o.context);
+    this.#model = await this.#run.open(resumeFrom);
     this.#step = new TrainStep(this.#model, {
       ...o,
       learningRate: (s) =>
@@ -843,9 +824,8 @@ class TrainingSession {
   }
 
   async #save(step: number, reason: string): Promise<void> {
-    const { config, options: o } = this.#spec;
+    const o = this.#spec.options;
     const dir = join(this.#runDir, ckptName(step));
-    const weights = await this.#store.weights();
     const tensors = await this.step.optimizerState();
     const c = this.#counters;
     const state: TrainerStateJson = {
@@ -858,9 +838,7 @@ class TrainingSession {
       lastLoss: c.lastLoss,
       backend: this.#ctx.backend.kind,
     };
-    await saveCheckpoint(dir, {
-      config,
-      weights,
+    await this.#run.save(dir, {
       tokenizer: this.#ctx.tokenizerPath,
       trainerState: { json: { ...state, options: o }, tensors },
       metadata: {
@@ -886,9 +864,74 @@ class TrainingSession {
   /** Frees the device memory of the session. */
   free(): void {
     this.#step?.free();
-    this.#model?.free();
-    this.#store.free();
+    this.#run.free();
   }
+}
+
+/**
+ * What a run trains and how its checkpoints hold it. The default ({@link wholeModel}) trains
+ * every weight and checkpoints them all; a run of adapters over a frozen base (LoRA) trains
+ * and checkpoints the adapters.
+ */
+export interface RunModel {
+  /**
+   * The training model `[B, T]` of the run's options, with the weights of checkpoint
+   * `resumeFrom` (one of this run's), or the run's starting weights.
+   */
+  open(resumeFrom: string | undefined): Promise<TrainableModel>;
+  /** Writes checkpoint directory `dir`: what the run trains, with `contents` beside it. */
+  save(dir: string, contents: Omit<CheckpointContents, "config" | "weights">): Promise<void>;
+  /** Frees the model and its parameters. */
+  free(): void;
+}
+
+/**
+ * The {@link RunModel} that trains every weight: a fresh run starts from `ctx.initialWeights`,
+ * else from `run.json`'s `initFrom` directory, else from the seeded initialisation.
+ */
+export function wholeModel(spec: RunSpec, ctx: TrainContext): RunModel {
+  const { config, options: o } = spec;
+  const store = new ParameterStore(ctx.backend, config);
+  let model: TrainableModel | undefined;
+  return {
+    async open(resumeFrom) {
+      if (resumeFrom) {
+        const ck = await loadCheckpoint(resumeFrom);
+        if (JSON.stringify(ck.config) !== JSON.stringify(config)) {
+          throw new BenteviError(
+            `${resumeFrom}: the checkpoint's model differs from the run's run.json`,
+          );
+        }
+        store.load(ck.weights);
+      } else if (ctx.initialWeights) {
+        store.load(await ctx.initialWeights());
+      } else if (spec.initFrom) {
+        // Fine-tuning: the directory's weights, read one tensor at a time into the parameters.
+        const from = spec.initFrom;
+        const ck = await loadCheckpoint(from, { lazy: true });
+        const family = familyOf(ck.config);
+        if (
+          JSON.stringify(family.withContext(ck.config, o.context)) !== JSON.stringify(config)
+        ) {
+          throw new BenteviError(
+            `${from}: the checkpoint's model differs from the run's run.json`,
+          );
+        }
+        store.load(ck.weights);
+      } else {
+        store.load(initWeights(config, o.seed));
+      }
+      model = createModel(ctx.backend, config, store, o.batchSize, o.context);
+      return model;
+    },
+    async save(dir, contents) {
+      await saveCheckpoint(dir, { config, weights: await store.weights(), ...contents });
+    },
+    free() {
+      model?.free();
+      store.free();
+    },
+  };
 }
 
 function sourceOf(ctx: TrainContext): TrainSource {
