@@ -4,12 +4,36 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
-import { DPO_BETA, FINETUNE_DEFAULTS, startFinetune } from "../finetune/mod.ts";
+import {
+  DPO_BETA,
+  FINETUNE_DEFAULTS,
+  LORA_DEFAULTS,
+  type LoraSettings,
+  startFinetune,
+} from "../finetune/mod.ts";
 import { consoleProgress } from "../progress.ts";
-import { deviceOption, floatOption } from "./common.ts";
+import { deviceOption, floatOption, intOption } from "./common.ts";
 import { addTrainOptionFlags, printSummary, trainOptionsFrom } from "./train.ts";
 
 const log = (line: string) => console.error(line);
+
+/** The LoRA settings given on the command line (undefined when none is). */
+function loraFrom(o: {
+  loraRank?: number;
+  loraAlpha?: number;
+  loraDropout?: number;
+  loraTargets?: string;
+}): Partial<LoraSettings> | undefined {
+  const given: Partial<LoraSettings> = {
+    ...(o.loraRank !== undefined ? { rank: o.loraRank } : {}),
+    ...(o.loraAlpha !== undefined ? { alpha: o.loraAlpha } : {}),
+    ...(o.loraDropout !== undefined ? { dropout: o.loraDropout } : {}),
+    ...(o.loraTargets !== undefined
+      ? { targets: o.loraTargets.split(",").map((t) => t.trim()).filter((t) => t) }
+      : {}),
+  };
+  return Object.keys(given).length ? given : undefined;
+}
 
 /** Registers `finetune` on `program`. */
 export function registerFinetune(program: Command): void {
@@ -27,7 +51,22 @@ export function registerFinetune(program: Command): void {
       'JSONL of {"messages": [...]} or {"text": ...} records (dialogos.jsonl form too), .txt/.md documents, or folders of them',
     )
     .requiredOption("--out <dir>", "run directory (checkpoints, metrics.jsonl, loss.svg)")
-    .option("--full", "fine-tune all weights")
+    .option("--full", "fine-tune all weights (default: LoRA adapters over the frozen base)")
+    .option("--lora-rank <n>", `LoRA rank r (default ${LORA_DEFAULTS.rank})`, intOption(1))
+    .option(
+      "--lora-alpha <x>",
+      `LoRA alpha: the update is scaled by alpha/r (default ${LORA_DEFAULTS.alpha})`,
+      floatOption(0),
+    )
+    .option(
+      "--lora-dropout <p>",
+      `dropout on the adapters' input (default ${LORA_DEFAULTS.dropout})`,
+      floatOption(0, 0.99),
+    )
+    .option(
+      "--lora-targets <list>",
+      "comma-separated PEFT module names to adapt (c_attn,c_proj,c_fc for GPT-2; q_proj,v_proj,… for Llama; default: every linear layer)",
+    )
     .option(
       "--epochs <e>",
       `passes over the training examples (default ${FINETUNE_DEFAULTS.epochs} when --steps is absent)`,
@@ -60,6 +99,7 @@ export function registerFinetune(program: Command): void {
         beta: o.beta,
         out: o.out,
         full: !!o.full,
+        lora: loraFrom(o),
         epochs: o.epochs,
         valData: o.valData,
         valFraction: o.valFraction,
@@ -74,6 +114,7 @@ export function registerFinetune(program: Command): void {
       printSummary(s, !!o.json, {
         lines: [
           `examples: ${s.examples.train} training, ${s.examples.val} held out; skipped: ${skipped.noAssistant} without an answer, ${skipped.tooLong} longer than the context`,
+          ...(s.adapter ? [`adapter: ${s.adapter} (chat --adapter, adapter merge)`] : []),
           `chat format: ${s.format}${
             s.addedTokens.length ? ` (added ${s.addedTokens.join(", ")})` : ""
           }`,
@@ -95,6 +136,7 @@ export function registerFinetune(program: Command): void {
           base_val_perplexity: b?.perplexity,
           examples: s.examples,
           format: s.format,
+          ...(s.adapter ? { adapter: s.adapter } : {}),
           added_tokens: s.addedTokens,
           ...(s.feedback ? { feedback: s.feedback } : {}),
           ...(b?.margin !== undefined ? { base_val_margin: b.margin } : {}),

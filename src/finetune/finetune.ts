@@ -24,9 +24,12 @@ import {
   createRunDir,
   type RunSpec,
   runTraining,
+  type TrainContext,
   type TrainSource,
   type TrainSummary,
 } from "../train/trainer.ts";
+import { LORA_DEFAULTS, LoraPlan, type LoraSettings } from "./lora.ts";
+import { loraRunModel } from "./lora_run.ts";
 import {
   buildExamples,
   type Example,
@@ -69,6 +72,8 @@ export interface FinetuneOptions extends WorkflowOptions, Partial<TrainOptions> 
   out: string;
   /** Fine-tune all weights (LoRA otherwise). */
   full?: boolean;
+  /** LoRA settings given (the others from `LORA_DEFAULTS`). */
+  lora?: Partial<LoraSettings>;
   /** Passes over the training examples (instead of `steps`). */
   epochs?: number;
   /** Held-out files (instead of a share of `data`). */
@@ -93,6 +98,8 @@ export interface FinetuneSummary extends TrainSummary {
   addedTokens: string[];
   /** What the feedback records became (feedback rounds). */
   feedback?: FeedbackCounts;
+  /** LoRA: the adapter directory (the last checkpoint). */
+  adapter?: string;
 }
 
 /** A feedback item before its reference log-probabilities are known. */
@@ -308,10 +315,9 @@ async function referenceLogProbs(
  */
 export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const log = o.log ?? (() => {});
-  if (!o.full) {
-    throw new BenteviError(
-      "LoRA fine-tuning is not available yet in this build; pass --full to fine-tune all weights",
-    );
+  const lora: LoraSettings | undefined = o.full ? undefined : { ...LORA_DEFAULTS, ...o.lora };
+  if (o.full && o.lora) {
+    throw new BenteviError("--lora-… options apply to LoRA, not to --full");
   }
   if (o.steps !== undefined && o.epochs !== undefined) {
     throw new BenteviError("give --steps or --epochs, not both");
@@ -337,7 +343,12 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
   let config: ModelConfig = ck.config;
   let format = chatFormatFor(tokenizer, config.vocabSize, template);
   let addedTokens: string[] = [];
-  if (format.kind === "plain") {
+  if (format.kind === "plain" && lora) {
+    // A frozen base cannot learn rows for new tokens: train (and chat) in the plain format.
+    log(
+      `the base has no chat template and no chat tokens: LoRA trains in the plain format chat uses for it (--full adds the chat tokens instead)`,
+    );
+  } else if (format.kind === "plain") {
     // No template and no chat tokens: add Bentevi's, so the model learns a real turn format
     // (chat then prompts it with them: they are in the checkpoint's tokenizer).
     const grown = addSpecialTokens(tokenizer, Object.values(CHAT_TOKENS));
@@ -374,7 +385,8 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
     ...(o.valData ? { valData: o.valData.map((p) => resolve(p)) } : {}),
     valFraction: f,
     trainOnPrompt: !!o.trainOnPrompt,
-    method: "full",
+    method: lora ? "lora" : "full",
+    ...(lora ? { lora } : {}),
     addedTokens,
     ...(o.feedback?.length ? { feedback: o.feedback.map((p) => resolve(p)), beta } : {}),
   };
@@ -401,6 +413,8 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
     data = await prepareData(finetune, tokenizer, format, config.vocabSize, T, seed);
   }
   config = family.withContext(config, T);
+  // a target the family lacks, a rank larger than a layer: said before anything is written
+  const plan = lora ? new LoraPlan(config, lora) : undefined;
   const pad = tokenizer.endOfTextId ?? 0;
   const baseWeights = async () => {
     const loaded = await loadCheckpoint(base, { lazy: true });
@@ -433,7 +447,7 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
           ...resolveTrainOptions(config, {
             ...o,
             gradAccum,
-            lr: o.lr ?? FINETUNE_DEFAULTS.fullLr,
+            lr: o.lr ?? (lora ? FINETUNE_DEFAULTS.loraLr : FINETUNE_DEFAULTS.fullLr),
             steps,
           }),
           batchSize: shape.batchSize,
@@ -444,7 +458,13 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
         log(
           `base: ${base} — ${describeConfig(config)}, ${
             parameterCount(config).toLocaleString("en")
-          } parameters, chat format: ${data.format.kind}; ${steps} steps (${
+          } parameters${
+            plan
+              ? `, LoRA r ${plan.settings.rank} on ${plan.settings.targets.join(", ")}: ${
+                plan.parameterCount.toLocaleString("en")
+              } trained`
+              : ", all trained"
+          }; chat format: ${data.format.kind}; ${steps} steps (${
             ((steps * perStep) / data.sizes.train).toFixed(1)
           } epochs)`,
         );
@@ -477,6 +497,17 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
           signals,
           evaluateAtStart: true,
           initialWeights: baseWeights,
+          ...(lora
+            ? {
+              model: (spec: RunSpec, backend: Backend) =>
+                loraRunModel(spec, backend, {
+                  settings: lora,
+                  baseConfig: ck.config,
+                  baseWeights,
+                  baseName: base,
+                }),
+            }
+            : {}),
         });
         return {
           ...summary,
@@ -485,6 +516,7 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
           format: data.format.kind,
           addedTokens,
           ...(data.feedback ? { feedback: data.feedback.counts } : {}),
+          ...(lora ? { adapter: summary.checkpoint } : {}),
         };
       }),
   );
@@ -504,10 +536,14 @@ async function writeTokenizer(runDir: string, tokenizer: Tokenizer): Promise<voi
 }
 
 /**
- * The training source of a fine-tuning run being resumed (`bentevi resume RUN`): its data read
- * again and split the same way, through the run's own tokenizer and chat format.
+ * What resuming a fine-tuning run needs (`bentevi resume RUN`): its data read again and split
+ * the same way, through the run's own tokenizer and chat format; for a LoRA run, the adapters
+ * over the base again.
  */
-export async function finetuneSourceOf(runDir: string, spec: RunSpec): Promise<TrainSource> {
+export async function finetuneContextOf(
+  runDir: string,
+  spec: RunSpec,
+): Promise<Pick<TrainContext, "source" | "model">> {
   const ft = spec.finetune!;
   const tokenizerPath = join(runDir, "tokenizer.json");
   const tokenizer = await Tokenizer.fromFile(tokenizerPath);
@@ -527,5 +563,17 @@ export async function finetuneSourceOf(runDir: string, spec: RunSpec): Promise<T
     const pairs = [...data.feedback.train, ...data.feedback.val].filter((i) => i.kind === "pair");
     reference = await loadReference(join(runDir, REFERENCE_FILE), pairs.length);
   }
-  return sourceOf(data, pad, ft.beta ?? DPO_BETA, reference);
+  const source = sourceOf(data, pad, ft.beta ?? DPO_BETA, reference);
+  if (ft.method !== "lora") return { source };
+  const baseConfig = (await loadCheckpoint(ft.base, { lazy: true })).config;
+  return {
+    source,
+    model: (s, backend) =>
+      loraRunModel(s, backend, {
+        settings: ft.lora ?? { ...LORA_DEFAULTS },
+        baseConfig,
+        baseWeights: async () => (await loadCheckpoint(ft.base, { lazy: true })).weights,
+        baseName: ft.base,
+      }),
+  };
 }

@@ -56,6 +56,7 @@ export {
 export { evaluateExamples, ExampleSampler, exampleSource, ShuffledDeck } from "./source.ts";
 export { addSpecialTokens, growVocabulary } from "./vocab.ts";
 export { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
+export { loraRunModel, type LoraRunOptions } from "./lora_run.ts";
 export {
   DPO_BETA,
   type FeedbackCounts,
@@ -69,8 +70,8 @@ export {
   sequenceLogProb,
 } from "./feedback.ts";
 export {
+  finetuneContextOf,
   type FinetuneOptions,
-  finetuneSourceOf,
   type FinetuneSummary,
   startFinetune,
 } from "./finetune.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { LoraSettings } from "./lora.ts";
+
 /** The defaults of `finetune` (the training options it does not set come from `TRAIN_OPTION_TABLE`). */
 export const FINETUNE_DEFAULTS = {
   /** Passes over the training examples when neither `--steps` nor `--epochs` is given. */
@@ -14,6 +16,11 @@ export const FINETUNE_DEFAULTS = {
    * weights are already good, and a large step forgets what the base knew.
    */
   fullLr: 1e-4,
+  /**
+   * Peak learning rate of LoRA: adapters start at zero and hold few parameters, so they take
+   * larger steps (the rate of the LoRA paper's GPT-2 runs and PEFT's examples).
+   */
+  loraLr: 1e-3,
   /** Share of the records held out for validation when there is no `--val-data`. */
   valFraction: 0.1,
   /**
@@ -35,8 +42,10 @@ export interface FinetuneSpec {
   valFraction: number;
   /** Loss on every token of conversations, not only the answers. */
   trainOnPrompt: boolean;
-  /** `"full"`: all weights train. */
-  method: "full";
+  /** `"full"`: all weights train; `"lora"`: adapters over the frozen base. */
+  method: "full" | "lora";
+  /** The adapters' settings (`"lora"`). */
+  lora?: LoraSettings;
   /** Chat tokens added to the base's tokenizer (their rows: the mean of the others). */
   addedTokens: string[];
   /** Feedback files (absolute): a round of learning from `chat`'s ratings. */

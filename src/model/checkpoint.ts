@@ -106,41 +106,66 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointContents): Pro
     bentevi_config: JSON.stringify(ckpt.config),
     ...ckpt.metadata,
   };
+  await writeCheckpointDir(dir, ckpt, async (tmp) => {
+    await writeTensorsFile(join(tmp, "model.safetensors"), tensors, metadata);
+    await Deno.writeTextFile(
+      join(tmp, "config.json"),
+      JSON.stringify(configToJson(ckpt.config), null, 2) + "\n",
+    );
+  });
+}
+
+/**
+ * Writes a checkpoint directory atomically (replacing one at `dir`): what `write` puts in the
+ * temporary directory it is given (the weights: a model's, or an adapter's), with the tokenizer
+ * (and its `tokenizer_config.json`) and the training state of `contents`.
+ *
+ * @example
+ * ```ts
+ * import { writeCheckpointDir } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeCheckpointDir(`${dir}/step-000001`, { trainerState: { json: { step: 1 } } }, async (tmp) => {
+ *   await Deno.writeTextFile(`${tmp}/weights.txt`, "…");
+ * });
+ * ```
+ */
+export async function writeCheckpointDir(
+  dir: string,
+  contents: Pick<CheckpointContents, "tokenizer" | "trainerState">,
+  write: (tmp: string) => Promise<void>,
+): Promise<void> {
   let tokenizerText: string | undefined;
   let tokenizerConfigText: string | undefined;
-  if (typeof ckpt.tokenizer === "string") {
+  if (typeof contents.tokenizer === "string") {
     try {
-      tokenizerText = await Deno.readTextFile(ckpt.tokenizer);
+      tokenizerText = await Deno.readTextFile(contents.tokenizer);
     } catch (e) {
-      throw fsError(e, ckpt.tokenizer);
+      throw fsError(e, contents.tokenizer);
     }
-    tokenizerConfigText = await readSiblingConfig(ckpt.tokenizer);
-  } else if (ckpt.tokenizer) {
-    const j = ckpt.tokenizer.toJSON();
+    tokenizerConfigText = await readSiblingConfig(contents.tokenizer);
+  } else if (contents.tokenizer) {
+    const j = contents.tokenizer.toJSON();
     tokenizerText = typeof j === "string" ? j : JSON.stringify(j);
   }
   if (tokenizerText !== undefined && tokenizerConfigText === undefined) {
     tokenizerConfigText = chatConfigText(tokenizerText);
   }
   await withAtomicDir(dir, async (tmp) => {
-    await writeTensorsFile(join(tmp, "model.safetensors"), tensors, metadata);
-    await Deno.writeTextFile(
-      join(tmp, "config.json"),
-      JSON.stringify(configToJson(ckpt.config), null, 2) + "\n",
-    );
+    await write(tmp);
     if (tokenizerText !== undefined) {
       await Deno.writeTextFile(join(tmp, "tokenizer.json"), tokenizerText);
     }
     if (tokenizerConfigText !== undefined) {
       await Deno.writeTextFile(join(tmp, "tokenizer_config.json"), tokenizerConfigText);
     }
-    if (ckpt.trainerState) {
+    const state = contents.trainerState;
+    if (state) {
       await Deno.writeTextFile(
         join(tmp, "trainer_state.json"),
-        JSON.stringify(ckpt.trainerState.json, null, 2) + "\n",
+        JSON.stringify(state.json, null, 2) + "\n",
       );
-      if (ckpt.trainerState.tensors) {
-        await writeTensorsFile(join(tmp, "optimizer.safetensors"), ckpt.trainerState.tensors, {
+      if (state.tensors) {
+        await writeTensorsFile(join(tmp, "optimizer.safetensors"), state.tensors, {
           format: "pt",
         });
       }

@@ -64,6 +64,7 @@ export {
   saveCheckpoint,
   type TokenizerJsonSource,
   type TrainerStateFiles,
+  writeCheckpointDir,
 } from "./checkpoint.ts";
 export {
   openWeightFiles,

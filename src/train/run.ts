@@ -18,7 +18,7 @@ import { familyOf } from "../model/registry.ts";
 import type { Progress } from "../progress.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { loadTrainingData } from "./data.ts";
-import { finetuneSourceOf } from "../finetune/finetune.ts";
+import { finetuneContextOf } from "../finetune/finetune.ts";
 import { chooseBatchShape } from "./defaults.ts";
 import { EVAL_DEFAULTS, type EvalResult, evaluate } from "./evaluate.ts";
 import { type LrFindResult, lrRangeTest } from "./lr_find.ts";
@@ -296,7 +296,7 @@ async function resume(
       // a fine-tuning run: its examples, made again from run.json's description
       return await runTraining(runDir, spec, {
         backend,
-        source: await finetuneSourceOf(runDir, spec),
+        ...(await finetuneContextOf(runDir, spec)),
         tokenizerPath,
         progress: o.progress,
         log,

@@ -265,11 +265,14 @@ export async function checkResumePoint(
   ckptDir: string,
 ): Promise<void> {
   const configPath = join(ckptDir, "config.json");
-  const config = configFromJson(await readJson(configPath), configPath);
-  if (JSON.stringify(config) !== JSON.stringify(spec.config)) {
-    throw new BenteviError(
-      `${join(runDir, "run.json")}: its model differs from the checkpoint's ${configPath}`,
-    );
+  // An adapter run's checkpoints hold the adapter (its files name their base), no config.json.
+  if (spec.finetune?.method !== "lora") {
+    const config = configFromJson(await readJson(configPath), configPath);
+    if (JSON.stringify(config) !== JSON.stringify(spec.config)) {
+      throw new BenteviError(
+        `${join(runDir, "run.json")}: its model differs from the checkpoint's ${configPath}`,
+      );
+    }
   }
   const statePath = join(ckptDir, "trainer_state.json");
   const j = checkTrainerState(await readJson(statePath), statePath);
@@ -670,7 +673,7 @@ class TrainingSession {
         );
       }
     }
-    this.#model = await this.#run.open(resumeFrom);
+    this.#model = await this.#run.open(resumeFrom, this.startStep);
     this.#step = new TrainStep(this.#model, {
       ...o,
       learningRate: (s) =>
@@ -876,9 +879,9 @@ class TrainingSession {
 export interface RunModel {
   /**
    * The training model `[B, T]` of the run's options, with the weights of checkpoint
-   * `resumeFrom` (one of this run's), or the run's starting weights.
+   * `resumeFrom` (one of this run's, saved after step `step`), or the run's starting weights.
    */
-  open(resumeFrom: string | undefined): Promise<TrainableModel>;
+  open(resumeFrom: string | undefined, step: number): Promise<TrainableModel>;
   /** Writes checkpoint directory `dir`: what the run trains, with `contents` beside it. */
   save(dir: string, contents: Omit<CheckpointContents, "config" | "weights">): Promise<void>;
   /** Frees the model and its parameters. */

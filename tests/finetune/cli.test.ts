@@ -3,6 +3,7 @@
 // input as one line with nothing left behind.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { readSafetensors } from "../../src/io/safetensors.ts";
 import { initWeights, loadCheckpoint, saveCheckpoint } from "../../src/model/mod.ts";
 import { Tokenizer, trainTokenizer } from "../../src/tokenizer/mod.ts";
 import { assertOneLineError, runCli, runCliInProcess as bentevi } from "../_cli.ts";
@@ -16,6 +17,26 @@ async function base(name: string, config: typeof GPT | typeof TINY_RWKV, tokeniz
   const dir = join(fx.dir, name);
   await saveCheckpoint(dir, { config, weights: initWeights(config, 3), tokenizer });
   return dir;
+}
+
+/** Copies run directory `from` to `to`, leaving out checkpoint `without`. */
+async function copyRun(from: string, to: string, without: string) {
+  await Deno.mkdir(to);
+  for await (const e of Deno.readDir(from)) {
+    if (e.name === without) continue;
+    if (e.isDirectory) {
+      await Deno.mkdir(join(to, e.name));
+      for await (const f of Deno.readDir(join(from, e.name))) {
+        await Deno.copyFile(join(from, e.name, f.name), join(to, e.name, f.name));
+      }
+    } else await Deno.copyFile(join(from, e.name), join(to, e.name));
+  }
+}
+
+/** Number of float32 values in a safetensors file. */
+async function loadOptimizerSize(path: string): Promise<number> {
+  const f = await readSafetensors(path);
+  return [...f.tensors.values()].reduce((n, t) => n + t.data.length, 0);
 }
 
 const data = join(fx.dir, "chat.jsonl");
@@ -79,16 +100,7 @@ Deno.test("finetune: resume continues exactly", async () => {
   );
   assert.equal(a.code, 0, a.stderr);
   // the same run stopped after step 3: its directory without the last checkpoint
-  await Deno.mkdir(split);
-  for await (const e of Deno.readDir(whole)) {
-    if (e.name === "step-000006") continue;
-    if (e.isDirectory) {
-      await Deno.mkdir(join(split, e.name));
-      for await (const f of Deno.readDir(join(whole, e.name))) {
-        await Deno.copyFile(join(whole, e.name, f.name), join(split, e.name, f.name));
-      }
-    } else await Deno.copyFile(join(whole, e.name), join(split, e.name));
-  }
+  await copyRun(whole, split, "step-000006");
   const c = await bentevi("resume", split, "--json");
   assert.equal(c.code, 0, c.stderr);
   const [wa, wc] = [await loadCheckpoint(whole), await loadCheckpoint(split)];
@@ -96,6 +108,53 @@ Deno.test("finetune: resume continues exactly", async () => {
   for (const [name, t] of wa.weights) {
     assert.deepEqual(wc.weights.get(name)!.data, t.data, name);
   }
+});
+
+Deno.test("finetune (LoRA, the default): an adapter checkpoint, exact resume, merge = the run's model", async () => {
+  const lora = (out: string, ...more: string[]) =>
+    args(gptBase, out, "--lora-rank", "4", ...more).filter((a) => a !== "--full");
+  const whole = join(fx.dir, "lora-whole"), split = join(fx.dir, "lora-split");
+  const a = await bentevi(
+    ...lora(whole, "--steps", "4", "--save-every", "2", "--keep", "2", "--json"),
+  );
+  assert.equal(a.code, 0, a.stderr);
+  const s = JSON.parse(a.stdout);
+  assert.equal(s.adapter, join(whole, "step-000004"));
+  assert.ok(s.val_loss < s.base_val_loss, `${s.base_val_loss} → ${s.val_loss}`);
+  const files = [...Deno.readDirSync(s.adapter)].map((e) => e.name).sort();
+  assert.ok(files.includes("adapter_model.safetensors") && files.includes("adapter_config.json"));
+  assert.ok(!files.includes("model.safetensors"));
+  // AdamW moments for the adapter only: 2 × (r·(in + out)) per adapted layer
+  const optimizer = await loadOptimizerSize(join(s.adapter, "optimizer.safetensors"));
+  const perLayer = (i: number, o: number) => 4 * (i + o);
+  const d = GPT.dModel, m = GPT.mlpDim;
+  const adapterParams = GPT.nLayer *
+    (perLayer(d, 3 * d) + perLayer(d, d) + perLayer(d, m) + perLayer(m, d));
+  assert.ok(optimizer >= 2 * adapterParams && optimizer < 2 * adapterParams + 4096, `${optimizer}`);
+  // resume from step 2 of the same run gives the same adapter at step 4
+  await copyRun(whole, split, "step-000004");
+  const c = await bentevi("resume", split, "--json");
+  assert.equal(c.code, 0, c.stderr);
+  const read = async (dir: string) =>
+    (await readSafetensors(join(dir, "step-000004", "adapter_model.safetensors"))).tensors;
+  const [ta, tc] = [await read(whole), await read(split)];
+  for (const [name, t] of ta) assert.deepEqual(tc.get(name)!.data, t.data, name);
+  // the merged checkpoint's validation loss is the run's last one
+  const merged = join(fx.dir, "lora-merged");
+  const m2 = await bentevi(
+    "adapter",
+    "merge",
+    "--base",
+    gptBase,
+    "--adapter",
+    s.adapter,
+    "--out",
+    merged,
+  );
+  assert.equal(m2.code, 0, m2.stderr);
+  const e = await bentevi(...args(merged, join(fx.dir, "lora-eval"), "--steps", "1", "--json"));
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(Math.abs(JSON.parse(e.stdout).base_val_loss - s.val_loss) < 1e-5);
 });
 
 Deno.test("finetune: a base without chat tokens gets them, their rows the mean of the others", async () => {
@@ -135,9 +194,10 @@ Deno.test("finetune: bad input is one line and leaves no run directory", async (
   await Deno.writeTextFile(bad, lines[0] + "\n" + '{"messages":[{"role":"bot","content":"x"}]}\n');
   const cases: [string[], RegExp][] = [
     [
-      args(gptBase, join(fx.dir, "x1")).filter((a) => a !== "--full"),
-      /LoRA fine-tuning is not available yet.*--full/,
+      args(gptBase, join(fx.dir, "x1")).filter((a) => a !== "--full").concat("--lora-rank", "999"),
+      /rank/,
     ],
+    [args(gptBase, join(fx.dir, "x5"), "--lora-rank", "4"), /--lora-… options apply to LoRA/],
     [args(gptBase, join(fx.dir, "x2")).map((a) => a === data ? bad : a), /bad\.jsonl:2: .*"bot"/],
     [args(join(fx.dir, "nowhere"), join(fx.dir, "x3")), /nowhere/],
     [args(gptBase, join(fx.dir, "x4"), "--steps", "2", "--epochs", "1"), /--steps or --epochs/],
