@@ -339,11 +339,7 @@ export class ChatSession {
    */
   #prompt(strict = false): { ids: number[]; dropped: number } {
     if (strict) {
-      const ids = this.chatTemplate ? this.#templateIds(this.chatTemplate, 0) : [
-        ...this.#systemIds,
-        ...this.history.flatMap((t) => this.#turnIds(t)),
-        ...this.#encode("Assistente:"),
-      ];
+      const ids = this.#promptIds(0);
       if (ids.length > this.model.maxContext - 1) {
         throw new ContextLengthError(ids.length, this.model.maxContext, "the messages");
       }
