@@ -12,6 +12,7 @@ import {
   type OptionValues,
 } from "@commander-js/extra-typings";
 import type { DeviceChoice } from "../backend/select.ts";
+import { type AdapterRef, parseAdapterRef } from "../finetune/bank.ts";
 import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { applyGenerationDefaults, type GenerationDefaults } from "../model/generation_config.ts";
@@ -144,6 +145,21 @@ export function checkpointOption(help = "checkpoint directory") {
   return new Option("--checkpoint <dir>", help).makeOptionMandatory();
 }
 
+/**
+ * The repeatable `--adapter [NAME=]DIR` option (LoRA adapters in PEFT's format, or a
+ * fine-tuning run holding one), parsed into {@link AdapterRef}s.
+ */
+export function adapterOption(help = "a LoRA adapter to apply (repeatable; several add up)") {
+  return new Option("--adapter <[name=]dir>", help)
+    .argParser((value: string, previous: AdapterRef[] | undefined) => {
+      try {
+        return [...(previous ?? []), parseAdapterRef(value)];
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    });
+}
+
 /** The `--tokenizer <file>` option of commands that load a checkpoint. */
 export function tokenizerOverrideOption() {
   return new Option("--tokenizer <file>", "tokenizer.json to use instead of the checkpoint's");
@@ -258,18 +274,22 @@ export function samplingWithGenerationConfig(
 }
 
 /**
- * Opens `--checkpoint` (with `--tokenizer` when given) on `--device`, runs `fn`, then frees
- * the model and its backend.
+ * Opens `--checkpoint` (with `--tokenizer` when given, and the `--adapter`s: `activeAdapters`
+ * of them merged in, by default all) on `--device`, runs `fn`, then frees the model and its
+ * backend.
  */
 export async function withGenerationModel<T>(
-  o: { checkpoint: string; device: DeviceChoice; tokenizer?: string },
+  o: { checkpoint: string; device: DeviceChoice; tokenizer?: string; adapter?: AdapterRef[] },
   fn: (opened: GenerationModel) => Promise<T>,
   workload?: "decode" | "compute",
+  activeAdapters?: readonly string[],
 ): Promise<T> {
   const opened = await openGenerationModel(o.checkpoint, {
     device: o.device,
     tokenizerPath: o.tokenizer,
     workload,
+    adapters: o.adapter,
+    activeAdapters,
   });
   try {
     return await fn(opened);

@@ -17,11 +17,12 @@ import { ChatTemplate } from "../tokenizer/chat_template.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
 import { checkLogits, generate } from "../generate/generator.ts";
 import { perplexity } from "../generate/load.ts";
-import { PERSONAS } from "../generate/personas.ts";
+import { findPersona, personaAdapter, PERSONAS } from "../generate/personas.ts";
 import { topCandidates } from "../generate/sampler.ts";
 import { runDecodeBench } from "../generate/bench.ts";
 import { registerBenchSuite } from "./bench.ts";
 import {
+  adapterOption,
   addSamplingOptions,
   checkpointOption,
   deviceOption,
@@ -108,6 +109,7 @@ export function registerGenerate(program: Command): void {
       .option("--stream", "print tokens as they are produced")
       .option("--json", 'print {"text","tokens","tokens_per_second",…}')
       .addOption(tokenizerOverrideOption())
+      .addOption(adapterOption())
       .addOption(deviceOption()),
   )
     .action(async (o, command) => {
@@ -172,6 +174,7 @@ export function registerGenerate(program: Command): void {
     .option("--top <n>", "how many candidates", intOption(1, 1000), 10)
     .option("--json", 'print {"top":[{"id","token","prob","logit"}…]}')
     .addOption(tokenizerOverrideOption())
+    .addOption(adapterOption())
     .addOption(deviceOption())
     .action(async (o) => {
       await withGenerationModel(o, async ({ model, tokenizer }) => {
@@ -213,6 +216,7 @@ export function registerGenerate(program: Command): void {
     .option("--max-tokens <n>", "score only the first n tokens", intOption(2))
     .option("--json", 'print {"perplexity","mean_loss","tokens","windows"}')
     .addOption(tokenizerOverrideOption())
+    .addOption(adapterOption())
     .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .addOption(deviceOption())
     .action(async (file, o) => {
@@ -262,39 +266,57 @@ export function registerGenerate(program: Command): void {
     })
       .option("--feedback <file>", "where /good and /bad append", "feedback.jsonl")
       .addOption(tokenizerOverrideOption())
+      .addOption(
+        adapterOption(
+          "a LoRA adapter to load (repeatable, NAME=DIR); the first (or the persona's) is active, /adapter switches",
+        ),
+      )
       .addOption(deviceOption()),
   )
     .action(async (o, command) => {
       const rag = await openRag(o);
-      await withGenerationModel(o, async ({ model, tokenizer, tokenizerPath, generation }) => {
-        const { maxNewTokens, endOfTextIds, ...sampling } = samplingWithGenerationConfig(
-          o,
-          command,
-          generation,
-        );
-        const chat = new ChatSession(model, tokenizer, {
-          chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
-          persona: o.persona,
-          system: o.system,
-          explain: !!o.explain,
-          maxNewTokens,
-          minNewTokens: o.minTokens,
-          sampling,
-          endOfTextIds,
-        });
-        const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
-        await refuseOutputOverInputs([o.feedback], inputs, "--feedback");
-        try {
-          // the model as an absolute path: `finetune --feedback` checks the feedback is its own
-          await chatLoop(
-            chat,
-            { feedbackPath: o.feedback, modelName: resolve(o.checkpoint), inputs },
-            rag,
+      // One adapter is active at a time: the persona's, else the first given.
+      const loaded = (o.adapter ?? []).map((a) => a.name);
+      const persona = o.persona !== undefined && o.system === undefined
+        ? findPersona(o.persona)
+        : undefined;
+      const first = (persona && personaAdapter(persona, loaded)) ?? loaded[0];
+      await withGenerationModel(
+        o,
+        async (opened) => {
+          const { model, tokenizer, tokenizerPath, generation, adapters } = opened;
+          const { maxNewTokens, endOfTextIds, ...sampling } = samplingWithGenerationConfig(
+            o,
+            command,
+            generation,
           );
-        } finally {
-          rag?.retriever.close();
-        }
-      });
+          const chat = new ChatSession(model, tokenizer, {
+            chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
+            persona: o.persona,
+            system: o.system,
+            explain: !!o.explain,
+            maxNewTokens,
+            minNewTokens: o.minTokens,
+            sampling,
+            endOfTextIds,
+          });
+          const inputs = await checkpointFiles(o.checkpoint, o.tokenizer);
+          await refuseOutputOverInputs([o.feedback], inputs, "--feedback");
+          try {
+            // the model as an absolute path: `finetune --feedback` checks the feedback is its own
+            await chatLoop(chat, {
+              feedbackPath: o.feedback,
+              modelName: resolve(o.checkpoint),
+              inputs,
+              adapters,
+            }, rag);
+          } finally {
+            rag?.retriever.close();
+          }
+        },
+        undefined,
+        first === undefined ? [] : [first],
+      );
     });
 
   const convert = program
@@ -350,8 +372,8 @@ async function chatLoop(
   if (tty) {
     console.log(
       `Bentevi chat — ${describeConfig(chat.model.config)} on ${chat.model.backend.kind}` +
-        `${
-          chat.persona ? `, persona ${chat.persona}` : ""
+        `${chat.persona ? `, persona ${chat.persona}` : ""}${
+          ctx.adapters?.active.length ? `, adapter ${ctx.adapters.active.join(" + ")}` : ""
         }. Type /help for commands, /quit to leave.`,
     );
     await write("> ");

@@ -40,6 +40,7 @@ import {
 } from "../train/mod.ts";
 import { registerBenchSuite } from "./bench.ts";
 import {
+  adapterOption,
   checkpointOption,
   deviceOption,
   deviceOptionFrom,
@@ -232,6 +233,7 @@ export function registerTrain(program: Command): void {
     .option("--batch-size <n>", "sequences per batch", intOption(1), EVAL_DEFAULTS.batchSize)
     .option("--context <n>", "tokens per sequence (default: the model's)", intOption(2))
     .option("--batches <n>", "maximum number of batches", intOption(1), EVAL_DEFAULTS.batches)
+    .addOption(adapterOption())
     .addOption(deviceOption())
     .option("--json", "print JSON")
     .action(async (o) => {
@@ -240,6 +242,7 @@ export function registerTrain(program: Command): void {
         context: o.context,
         batches: o.batches,
         device: o.device,
+        adapters: o.adapter,
         log,
       });
       if (o.json) {

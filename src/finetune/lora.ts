@@ -470,10 +470,67 @@ export class LoraModel implements TrainableModel {
   }
 }
 
+/** An adapter's plan and PEFT tensors: what merging reads. */
+export interface LoraUpdate {
+  /** The adapter's plan over its base. */
+  plan: LoraPlan;
+  /** PEFT's per-layer tensors (`….lora_A.weight`, `….lora_B.weight`, without the prefix). */
+  peft: Map<string, NamedTensor>;
+}
+
 /**
- * Adds each adapted layer's update `(alpha/r)·B·A` to canonical base weights (copies only the
- * weights it changes): the merged model's logits equal base + adapter. GPT-2's Conv1D weights
- * (`[in, out]`) get the transposed update, as PEFT's `fan_in_fan_out`.
+ * The adapted matrices with the updates `(alpha/r)·B·A` of every adapter in `updates` added
+ * (summed in float64, added to the float32 base once), each from the base's `base(name)`;
+ * GPT-2's Conv1D matrices (`[in, out]`) get the transposed update, as PEFT's `fan_in_fan_out`.
+ * Only the matrices some adapter touches are returned (new arrays).
+ *
+ * @example
+ * ```ts
+ * import { LoraPlan, LORA_DEFAULTS, mergeUpdates } from "./lora.ts";
+ * import { initWeights, presetConfig } from "../model/mod.ts";
+ * const config = presetConfig("gpt-micro", 64);
+ * const base = initWeights(config, 1);
+ * const plan = new LoraPlan(config, { ...LORA_DEFAULTS, rank: 2, targets: ["c_fc"] });
+ * const m = mergeUpdates([{ plan, peft: plan.toPeft(plan.initialWeights(1)) }], (n) => base.get(n)!.data);
+ * console.log([...m.keys()].length); // 4
+ * ```
+ */
+export function mergeUpdates(
+  updates: readonly LoraUpdate[],
+  base: (name: string) => Float32Array,
+): Map<string, Float32Array> {
+  const sums = new Map<string, Float64Array>();
+  for (const { plan, peft } of updates) {
+    const r = plan.settings.rank, s = plan.scale;
+    for (const t of plan.layers) {
+      let acc = sums.get(t.weight);
+      if (!acc) sums.set(t.weight, acc = new Float64Array(t.in * t.out));
+      const names = loraTensorNames(t.path);
+      const A = peft.get(names.a)!.data, B = peft.get(names.b)!.data;
+      for (let o = 0; o < t.out; o++) {
+        for (let k = 0; k < r; k++) {
+          const bk = B[o * r + k] * s;
+          if (bk === 0) continue;
+          const a = k * t.in;
+          if (t.fanInFanOut) { for (let i = 0; i < t.in; i++) acc[i * t.out + o] += bk * A[a + i]; }
+          else for (let i = 0, w = o * t.in; i < t.in; i++) acc[w + i] += bk * A[a + i];
+        }
+      }
+    }
+  }
+  const out = new Map<string, Float32Array>();
+  for (const [name, acc] of sums) {
+    const w = base(name).slice();
+    if (w.length !== acc.length) throw new Error(`mergeUpdates: ${name} has ${w.length} values`);
+    for (let i = 0; i < w.length; i++) w[i] += acc[i];
+    out.set(name, w);
+  }
+  return out;
+}
+
+/**
+ * Canonical base weights with one adapter merged in (a new map: the adapted matrices are new
+ * arrays, every other weight the same object): the merged model's logits equal base + adapter.
  *
  * @example
  * ```ts
@@ -485,36 +542,15 @@ export class LoraModel implements TrainableModel {
  * console.log(merged.size > 0); // true
  * ```
  */
-export function mergeLora(
+export function mergeLora<T extends { shape: readonly number[]; data: Float32Array }>(
   plan: LoraPlan,
-  base: Map<string, NamedTensor>,
+  base: Map<string, T>,
   peft: Map<string, NamedTensor>,
-): Map<string, NamedTensor> {
-  const r = plan.settings.rank, s = plan.scale;
+): Map<string, T> {
   const out = new Map(base);
-  for (const t of plan.layers) {
-    const names = loraTensorNames(t.path);
-    const A = peft.get(names.a)!.data, B = peft.get(names.b)!.data;
-    const W = out.get(t.weight);
-    if (!W) throw new Error(`mergeLora: missing base weight ${t.weight}`);
-    const data = W.data.slice();
-    const row = new Float64Array(t.in);
-    for (let o = 0; o < t.out; o++) {
-      row.fill(0);
-      for (let k = 0; k < r; k++) {
-        const bk = B[o * r + k] * s;
-        if (bk === 0) continue;
-        const a = k * t.in;
-        for (let i = 0; i < t.in; i++) row[i] += bk * A[a + i];
-      }
-      if (t.fanInFanOut) {
-        for (let i = 0; i < t.in; i++) data[i * t.out + o] += row[i];
-      } else {
-        const w = o * t.in;
-        for (let i = 0; i < t.in; i++) data[w + i] += row[i];
-      }
-    }
-    out.set(t.weight, { shape: W.shape, data });
+  for (const [name, data] of mergeUpdates([{ plan, peft }], (n) => base.get(n)!.data)) {
+    // A new plain tensor (spreading a lazily loaded one would read it from disk again).
+    out.set(name, { shape: [...base.get(name)!.shape], data } as unknown as T);
   }
   return out;
 }

@@ -7,7 +7,8 @@
 import { BenteviError, fsError } from "../errors.ts";
 import { refuseOutputOverInputs } from "../io/fs.ts";
 import type { ChatReply, ChatSession } from "./chat.ts";
-import { PERSONAS } from "./personas.ts";
+import { findPersona, personaAdapter, PERSONAS } from "./personas.ts";
+import type { AdapterBank } from "../finetune/bank.ts";
 import type { TokenStep } from "./generator.ts";
 
 /** One line of `feedback.jsonl`. */
@@ -28,6 +29,8 @@ export interface FeedbackRecord {
   model: string;
   /** The sampling knobs in use. */
   sampling: Record<string, unknown>;
+  /** The LoRA adapters merged in when it answered (absent or empty: the base model). */
+  adapters?: string[];
 }
 
 /**
@@ -62,6 +65,8 @@ export interface CommandContext {
   inputs?: readonly string[];
   /** The last answer, for `/good`, `/bad`. */
   lastReply?: ChatReply & { prompt: string };
+  /** The LoRA adapters loaded with the model (`/adapter`). */
+  adapters?: AdapterBank;
 }
 
 /** The result of a command: a message to show, and whether to end the chat. */
@@ -80,7 +85,8 @@ export const CHAT_HELP: string = [
   "  /top-k K              keep the K most likely tokens (0 = off)",
   "  /top-p P              nucleus sampling, P in (0, 1]",
   "  /tokens N             most tokens per answer",
-  `  /persona NAME         ${[...PERSONAS.keys()].join(" | ")}`,
+  `  /persona NAME         ${[...PERSONAS.keys()].join(" | ")} (and its adapter, if loaded)`,
+  "  /adapter NAME|off     switch to a loaded LoRA adapter, or to the base model",
   "  /reset                forget the conversation",
   "  /history              show the conversation",
   "  /save FILE            save the conversation (JSON)",
@@ -178,7 +184,29 @@ export async function runCommand(
           };
         }
         chat.setPersona(arg);
+        if (ctx.adapters) {
+          const name = personaAdapter(findPersona(arg)!, ctx.adapters.names);
+          if (name) {
+            ctx.adapters.use([name]);
+            return { message: `persona = ${chat.persona}, adapter = ${name}` };
+          }
+        }
         return { message: `persona = ${chat.persona}` };
+      case "/adapter": {
+        const bank = ctx.adapters;
+        if (!bank) {
+          throw new BenteviError("no adapters loaded (start the chat with --adapter NAME=DIR)");
+        }
+        if (!arg) {
+          return {
+            message: `adapter: ${bank.active.join(" + ") || "off"}; loaded: ${
+              bank.names.join(", ")
+            }`,
+          };
+        }
+        bank.use(arg.toLowerCase() === "off" ? [] : [arg]);
+        return { message: `adapter = ${bank.active.join(" + ") || "off (the base model)"}` };
+      }
       case "/reset":
         chat.reset();
         return { message: "conversation cleared" };
@@ -229,6 +257,7 @@ export async function runCommand(
           system: chat.system,
           model: ctx.modelName,
           sampling: { ...chat.sampling },
+          ...(ctx.adapters ? { adapters: [...ctx.adapters.active] } : {}),
         });
         return { message: `thanks: feedback saved to ${ctx.feedbackPath}` };
       }

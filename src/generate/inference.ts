@@ -46,6 +46,14 @@ export interface LanguageModel {
   exportState(): Promise<Map<string, NamedTensor>>;
   /** Restores a state made by {@link exportState} (with the same model). */
   importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void;
+  /**
+   * Overwrites the canonical weight `name` — the matrix of a linear layer (one of its family's
+   * `linearTargets`) — with `data` of the same size, in place on the device: how a LoRA
+   * adapter is merged in or taken out without reloading the base. The state is not updated:
+   * call {@link reset} (or feed again) before generating. Families without it cannot switch
+   * adapters (they still load with them merged).
+   */
+  writeWeight?(name: string, data: Float32Array): void;
   /** Frees the device memory. */
   dispose(): void;
 }

@@ -13,6 +13,7 @@ import type { GenerationDefaults } from "../model/generation_config.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { createLanguageModel, type LanguageModel } from "./inference.ts";
 import { checkLogits } from "./generator.ts";
+import { AdapterBank, type AdapterRef, loadAdapters, withAdapters } from "../finetune/bank.ts";
 
 /** A model and tokenizer ready for generation. */
 export interface GenerationModel {
@@ -26,6 +27,8 @@ export interface GenerationModel {
   dir: string;
   /** The checkpoint's `generation_config.json` defaults, when it has one. */
   generation?: GenerationDefaults;
+  /** The LoRA adapters loaded with it (see {@link OpenOptions.adapters}). */
+  adapters?: AdapterBank;
 }
 
 /** Options of {@link openGenerationModel}. */
@@ -42,6 +45,13 @@ export interface OpenOptions {
    * takes any adapter.
    */
   workload?: "compute" | "decode";
+  /**
+   * LoRA adapters to load with the model (each checked against it). The model starts with
+   * those named in `activeAdapters` merged in — by default all of them (their updates add up).
+   */
+  adapters?: readonly AdapterRef[];
+  /** The adapters merged in at the start (default: all of {@link adapters}). */
+  activeAdapters?: readonly string[];
 }
 
 /**
@@ -77,6 +87,14 @@ export async function openGenerationModel(
         `${ckpt.config.vocabSize} (incompatible tokenizer)`,
     );
   }
+  const named = await loadAdapters(options.adapters ?? [], ckpt.config, ckpt.weights);
+  const active = options.activeAdapters ?? named.map((a) => a.name);
+  const byName = new Map(named.map((a) => [a.name, a.adapter]));
+  for (const n of active) {
+    if (!byName.has(n)) {
+      throw new BenteviError(`no adapter "${n}"; loaded: ${[...byName.keys()].join(", ")}`);
+    }
+  }
   const backend = await createBackend(options.device ?? "auto", {
     log: options.log,
     workload: options.workload ?? "decode",
@@ -84,16 +102,17 @@ export async function openGenerationModel(
   const model = createLanguageModel(
     backend,
     ckpt.config,
-    ckpt.weights,
+    withAdapters(ckpt.weights, active.map((n) => byName.get(n)!)),
     ckpt.weightsSource,
   );
+  const adapters = named.length ? new AdapterBank(model, ckpt.weights, named, active) : undefined;
   // Without a generation_config.json, config.json's eos_token_id (as transformers does).
   const eos = (ckpt.config as { eosTokenId?: number | number[] }).eosTokenId;
   const generation = ckpt.generation ??
     (eos !== undefined
       ? { source: join(ckpt.dir, "config.json"), eosTokenIds: [eos].flat() }
       : undefined);
-  return { model, tokenizer, tokenizerPath: tokPath, dir, generation };
+  return { model, tokenizer, tokenizerPath: tokPath, dir, generation, adapters };
 }
 
 /** What {@link perplexity} returns. */

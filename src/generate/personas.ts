@@ -13,6 +13,11 @@ export interface Persona {
   description: string;
   /** The system prompt. */
   system: string;
+  /**
+   * The LoRA adapter this persona answers with, by its `--adapter NAME=DIR` name; without one,
+   * an adapter loaded under the persona's own name (`--adapter tecnico=runs/tec`).
+   */
+  adapter?: string;
 }
 
 /** The built-in personas, by name. */
@@ -40,6 +45,21 @@ export const PERSONAS: ReadonlyMap<string, Persona> = new Map(
     },
   ].map((p) => [p.name, p]),
 );
+
+/**
+ * The adapter persona `p` answers with among the `loaded` names: its own `adapter`, else one
+ * named like the persona, else none.
+ *
+ * @example
+ * ```ts
+ * import { personaAdapter, PERSONAS } from "./personas.ts";
+ * console.log(personaAdapter(PERSONAS.get("tecnico")!, ["tecnico", "casual"])); // "tecnico"
+ * ```
+ */
+export function personaAdapter(p: Persona, loaded: readonly string[]): string | undefined {
+  if (p.adapter !== undefined && loaded.includes(p.adapter)) return p.adapter;
+  return loaded.includes(p.name) ? p.name : undefined;
+}
 
 /** The system prompt used when neither a persona nor `--system` is given. */
 export const DEFAULT_SYSTEM_PROMPT =

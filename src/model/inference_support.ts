@@ -174,3 +174,34 @@ export async function headLogits(
   }
   return out;
 }
+
+/**
+ * Overwrites uploaded weight `name` of `uploaded` with `data` (same size): how an inference
+ * model's {@link LanguageModel.writeWeight} switches a linear layer's matrix. A weight that is
+ * not uploaded there, or of another size, throws.
+ *
+ * @example
+ * ```ts
+ * import { uploadWeights, writeUploadedWeight } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * import { initWeights, presetConfig, weightSpecs } from "./mod.ts";
+ * const be = await createBackend("cpu");
+ * const config = presetConfig("gpt-micro", 16);
+ * const w = uploadWeights(be, weightSpecs(config), initWeights(config, 1), "gpt", "x");
+ * writeUploadedWeight(be, w, "h.0.mlp.c_fc.weight", new Float32Array(128 * 512));
+ * ```
+ */
+export function writeUploadedWeight(
+  backend: Backend,
+  uploaded: ReadonlyMap<string, Tensor>,
+  name: string,
+  data: Float32Array,
+  offset = 0,
+): void {
+  const t = uploaded.get(name);
+  if (!t) throw new Error(`writeWeight: ${name} is not a weight this model can replace`);
+  if (offset === 0 ? data.length !== t.size : offset + data.length > t.size) {
+    throw new Error(`writeWeight: ${name} holds ${t.size} values, got ${data.length}`);
+  }
+  backend.write(t, data, offset);
+}

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type AdapterRef, loadAdapters, withAdapters } from "../finetune/bank.ts";
 import { join, resolve } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { createBackend, type DeviceChoice } from "../backend/select.ts";
@@ -336,7 +337,13 @@ async function resume(
 export async function evaluateCheckpoint(
   checkpoint: string,
   dataPath: string,
-  o: WorkflowOptions & { batchSize?: number; context?: number; batches?: number } = {},
+  o: WorkflowOptions & {
+    batchSize?: number;
+    context?: number;
+    batches?: number;
+    /** LoRA adapters merged in (their updates add up). */
+    adapters?: readonly AdapterRef[];
+  } = {},
 ): Promise<EvalResult & { checkpoint: string }> {
   const log = o.log ?? (() => {});
   const dir = await resolveCheckpointDir(checkpoint);
@@ -354,11 +361,12 @@ export async function evaluateCheckpoint(
   if (T > familyOf(ckpt.config).maxContext(ckpt.config)) {
     throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);
   }
+  const adapters = await loadAdapters(o.adapters ?? [], ckpt.config, ckpt.weights);
   const data = await loadTrainingData(dataPath, tokenizer, { wholeAsValidation: true });
   try {
     return await withBackend(o.device, log, async (backend) => {
       const store = new ParameterStore(backend, ckpt.config);
-      store.load(ckpt.weights);
+      store.load(withAdapters(ckpt.weights, adapters.map((a) => a.adapter)));
       const model = createModel(
         backend,
         ckpt.config,

@@ -15,6 +15,7 @@ import {
   headLogits,
   headNeedsLogits,
   uploadWeights,
+  writeUploadedWeight,
 } from "../inference_support.ts";
 import { KvCachedModel } from "../kv_cached_model.ts";
 import type { GptConfig } from "./config.ts";
@@ -77,6 +78,11 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
 
   #weight(name: string): Tensor {
     return this.#w.get(name)!;
+  }
+
+  /** Overwrites a linear layer's matrix (see {@link LanguageModel.writeWeight}). */
+  writeWeight(name: string, data: Float32Array): void {
+    writeUploadedWeight(this.backend, this.#w, name, data);
   }
 
   /** Buffers for a block of `T` positions (`head`: also the final LayerNorm and logits). */

@@ -21,6 +21,7 @@ import {
   headLogits,
   headNeedsLogits,
   uploadWeights,
+  writeUploadedWeight,
 } from "../inference_support.ts";
 import { KvCachedModel } from "../kv_cached_model.ts";
 import type { LlamaConfig } from "./config.ts";
@@ -150,6 +151,22 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
 
   #weight(name: string): Tensor {
     return this.#w.get(name)!;
+  }
+
+  /**
+   * Overwrites a linear layer's matrix (see {@link LanguageModel.writeWeight}); q, k and v go
+   * into their rows of the layer's fused matrix.
+   */
+  writeWeight(name: string, data: Float32Array): void {
+    const m = /^model\.layers\.(\d+)\.self_attn\.([qkv])_proj\.weight$/.exec(name);
+    if (!m) return writeUploadedWeight(this.backend, this.#w, name, data);
+    const l = Number(m[1]), c = this.config, { Q, KV } = llamaWidths(c);
+    const rows = m[2] === "q" ? Q : KV;
+    const first = m[2] === "q" ? 0 : m[2] === "k" ? Q : Q + KV;
+    if (l >= c.nLayer || data.length !== rows * c.dModel) {
+      throw new Error(`writeWeight: ${name} does not fit this model`);
+    }
+    this.backend.write(this.#qkvW[l], data, first * c.dModel);
   }
 
   /** Buffers for a block of `T` positions (`head`: also the logits). */

@@ -9,7 +9,7 @@ import type { Backend, Tensor } from "../../backend/backend.ts";
 import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
-import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import { checkTokenId, freeAll, uploadWeights, writeUploadedWeight } from "../inference_support.ts";
 import type { RwkvConfig } from "./config.ts";
 import { rwkvWeightSpecs } from "./weights.ts";
 
@@ -50,6 +50,11 @@ export class RwkvInference implements LanguageModel {
     this.reset();
     this.#step = [];
     this.#s = this.#scratch(1, this.#step);
+  }
+
+  /** Overwrites a linear layer's matrix (see {@link LanguageModel.writeWeight}). */
+  writeWeight(name: string, data: Float32Array): void {
+    writeUploadedWeight(this.backend, this.#w, name, data);
   }
 
   get tokens(): readonly number[] {
