@@ -16,6 +16,7 @@
  * @module
  */
 export {
+  createLoraTraining,
   LORA_DEFAULTS,
   LoraModel,
   type LoraModelOptions,
@@ -23,7 +24,11 @@ export {
   type LoraSettings,
   type LoraSite,
   loraTensorNames,
+  type LoraTraining,
+  type LoraTrainingOptions,
+  type LoraUpdate,
   mergeLora,
+  mergeUpdates,
 } from "./lora.ts";
 export {
   ADAPTER_CONFIG_FILE,
@@ -39,6 +44,15 @@ export {
   saveAdapter,
 } from "./adapter_files.ts";
 export { mergeAdapter, type MergeAdapterOptions, type MergeAdapterResult } from "./merge.ts";
+export {
+  AdapterBank,
+  type AdapterRef,
+  loadAdapters,
+  type NamedAdapter,
+  parseAdapterRef,
+  resolveAdapterDir,
+  withAdapters,
+} from "./bank.ts";
 export {
   buildExamples,
   CHAT_ROLES,
