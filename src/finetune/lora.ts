@@ -470,6 +470,46 @@ export class LoraModel implements TrainableModel {
   }
 }
 
+/**
+ * Adds `s·B·A` (`A [r, in]`, `B [out, r]`) to `acc`: `[out, in]`, or `[in, out]` for a Conv1D
+ * (`fanInFanOut`). Loops run along contiguous rows.
+ */
+function addUpdate(
+  acc: Float64Array,
+  A: Float32Array,
+  B: Float32Array,
+  t: LinearTarget,
+  r: number,
+  s: number,
+): void {
+  const nIn = t.in, nOut = t.out;
+  if (t.fanInFanOut) {
+    // row i += Σ_k A[k, i]·(s·B[:, k]), with B's columns laid out as rows once
+    const bt = new Float64Array(r * nOut);
+    for (let o = 0; o < nOut; o++) for (let k = 0; k < r; k++) bt[k * nOut + o] = B[o * r + k] * s;
+    for (let i = 0; i < nIn; i++) {
+      const w = i * nOut;
+      for (let k = 0; k < r; k++) {
+        const a = A[k * nIn + i];
+        if (a === 0) continue;
+        const b = k * nOut;
+        for (let o = 0; o < nOut; o++) acc[w + o] += a * bt[b + o];
+      }
+    }
+    return;
+  }
+  // row o += Σ_k (s·B[o, k])·A[k, :]
+  for (let o = 0; o < nOut; o++) {
+    const w = o * nIn;
+    for (let k = 0; k < r; k++) {
+      const b = B[o * r + k] * s;
+      if (b === 0) continue;
+      const a = k * nIn;
+      for (let i = 0; i < nIn; i++) acc[w + i] += b * A[a + i];
+    }
+  }
+}
+
 /** An adapter's plan and PEFT tensors: what merging reads. */
 export interface LoraUpdate {
   /** The adapter's plan over its base. */
@@ -506,16 +546,7 @@ export function mergeUpdates(
       let acc = sums.get(t.weight);
       if (!acc) sums.set(t.weight, acc = new Float64Array(t.in * t.out));
       const names = loraTensorNames(t.path);
-      const A = peft.get(names.a)!.data, B = peft.get(names.b)!.data;
-      for (let o = 0; o < t.out; o++) {
-        for (let k = 0; k < r; k++) {
-          const bk = B[o * r + k] * s;
-          if (bk === 0) continue;
-          const a = k * t.in;
-          if (t.fanInFanOut) { for (let i = 0; i < t.in; i++) acc[i * t.out + o] += bk * A[a + i]; }
-          else for (let i = 0, w = o * t.in; i < t.in; i++) acc[w + i] += bk * A[a + i];
-        }
-      }
+      addUpdate(acc, peft.get(names.a)!.data, peft.get(names.b)!.data, t, r, s);
     }
   }
   const out = new Map<string, Float32Array>();
