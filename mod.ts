@@ -28,5 +28,6 @@ export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/generate/mod.ts";
 export * from "./src/finetune/mod.ts";
+export * from "./src/explain/mod.ts";
 export * from "./src/retrieval/mod.ts";
 export * from "./src/serve/mod.ts";

@@ -51,12 +51,14 @@ function rope(x: Float64Array, heads: number, d: number, pos: number, theta: num
 }
 
 /**
- * Logits `[T][V]` of every position of `ids`, in float64.
+ * Logits `[T][V]` of every position of `ids`, in float64. `lastAttention`, when given,
+ * receives the last layer's attention weights of the last position, per query head.
  */
 export function llamaReferenceLogits(
   s: HfLlamaShape,
   w: RefWeights,
   ids: readonly number[],
+  lastAttention?: number[][],
 ): Float64Array[] {
   const C = s.hidden_size, H = s.num_attention_heads, KV = s.num_key_value_heads;
   const d = s.head_dim ?? C / H;
@@ -93,6 +95,9 @@ export function llamaReferenceLogits(
         }
         let z = 0;
         for (let u = 0; u <= t; u++) z += scores[u] = Math.exp(scores[u] - max);
+        if (lastAttention && l === s.num_hidden_layers - 1 && t === T - 1) {
+          lastAttention[h] = Array.from(scores, (e) => e / z);
+        }
         for (let u = 0; u <= t; u++) {
           const pr = scores[u] / z;
           for (let i = 0; i < d; i++) att[h * d + i] += pr * vs[u][kh * d + i];

@@ -248,7 +248,12 @@ export function registerGenerate(program: Command): void {
     .addOption(checkpointOption())
     .option("--persona <name>", `system prompt preset: ${[...PERSONAS.keys()].join(", ")}`)
     .option("--system <text>", "a system prompt of your own (overrides --persona)")
-    .option("--explain", "show each generated token's id and top-5 candidates")
+    .option(
+      "--educational",
+      "educational mode: each token's probability, top-5 candidates, sampling step and the " +
+        "tokens the last block's heads attended to most (GPT, Llama); /help lists the demos",
+    )
+    .option("--explain", "the same as --educational")
     .option("--max-tokens <n>", "most tokens per answer", intOption(1, 100_000), 200)
     .option(
       "--min-tokens <n>",
@@ -294,7 +299,7 @@ export function registerGenerate(program: Command): void {
             chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
             persona: o.persona,
             system: o.system,
-            explain: !!o.explain,
+            explain: !!(o.explain || o.educational),
             maxNewTokens,
             minNewTokens: o.minTokens,
             sampling,

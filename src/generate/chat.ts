@@ -49,7 +49,7 @@ export interface ChatOptions {
    * never empty; 0 lets the model end its turn at once.
    */
   minNewTokens?: number;
-  /** Start in explain mode. */
+  /** Start in the educational (explain) mode. */
   explain?: boolean;
   /**
    * The checkpoint's chat template (see `ChatTemplate.forTokenizer`). Without one, Bentevi's
@@ -176,7 +176,10 @@ export class ChatSession {
   maxNewTokens: number;
   /** Fewest tokens per answer before the model may end its turn. */
   readonly minNewTokens: number;
-  /** Whether answers come with per-token explanations. */
+  /**
+   * Educational mode: each answer's tokens come with their probability, top-5 candidates, the
+   * sampling step and (GPT, Llama) the last block's most attended tokens (`result.steps`).
+   */
   explain: boolean;
   #persona: string | undefined;
   #system: string;
@@ -407,6 +410,7 @@ export class ChatSession {
         stopTokenIds,
         endOfTextIds: this.#endOfTextIds,
         explainTop: this.explain ? 5 : 0,
+        explainAttention: this.explain ? 3 : 0,
         onText: stream,
         onToken: options.onToken,
       });

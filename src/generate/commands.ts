@@ -10,6 +10,17 @@ import type { ChatReply, ChatSession } from "./chat.ts";
 import { findPersona, personaAdapter, PERSONAS } from "./personas.ts";
 import type { AdapterBank } from "../finetune/bank.ts";
 import type { TokenStep } from "./generator.ts";
+import { Tokenizer } from "../tokenizer/tokenizer.ts";
+import { inspectText } from "../tokenizer/inspect.ts";
+import {
+  type ChunkDemo,
+  chunkDemo,
+  formatChunkDemo,
+  formatChunkStats,
+  formatOptimization,
+} from "../explain/chunks.ts";
+import { explainStep, formatStepWalkthrough, formatTokenStep } from "../explain/step.ts";
+import { STRATEGIES, type Strategy } from "../chunking/types.ts";
 
 /** One line of `feedback.jsonl`. */
 export interface FeedbackRecord {
@@ -67,6 +78,8 @@ export interface CommandContext {
   lastReply?: ChatReply & { prompt: string };
   /** The LoRA adapters loaded with the model (`/adapter`). */
   adapters?: AdapterBank;
+  /** The last `/chunk-demo`, for `/chunk-stats` and `/optimize-chunks`. */
+  chunkDemo?: ChunkDemo;
 }
 
 /** The result of a command: a message to show, and whether to end the chat. */
@@ -105,22 +118,58 @@ function parseNumber(arg: string | undefined, what: string): number {
 }
 
 /**
- * Formats the explain-mode lines for the tokens of an answer: id, token, probability and the
- * top-5 candidates.
+ * Formats the educational (explain) mode's lines for the tokens of an answer: per token its
+ * text, id, probability, top-5 candidates, the sampling step and where the heads looked
+ * (see `formatTokenStep` in `src/explain/step.ts`). `show` spells a token for steps that lack
+ * their own text.
  *
  * @example
  * ```ts
  * import { formatExplain } from "./commands.ts";
- * console.log(formatExplain([{ id: 5, token: "a", prob: 0.5, top: [{ id: 5, logit: 1, prob: 0.5 }] }], (id) => `t${id}`));
+ * console.log(formatExplain([{ id: 5, token: "a", prob: 0.5, top: [] }], (id) => `t${id}`));
  * ```
  */
 export function formatExplain(steps: TokenStep[], show: (id: number) => string): string {
-  return steps.map((s, i) => {
-    const top = s.top.map((c) => `${JSON.stringify(show(c.id))} ${(100 * c.prob).toFixed(1)}%`)
-      .join(", ");
-    return `  #${i + 1} id ${s.id} ${JSON.stringify(show(s.id))} p=${(100 * s.prob).toFixed(1)}% ` +
-      `| top-5: ${top}`;
-  }).join("\n");
+  return steps.map((s, i) => formatTokenStep({ ...s, text: s.text ?? show(s.id) }, i)).join("\n");
+}
+
+/** A command's text argument without one pair of surrounding quotes. */
+function unquote(text: string): string {
+  const t = text.trim();
+  const m = /^(["'“«])([\s\S]*)(["'”»])$/.exec(t);
+  return m ? m[2] : t;
+}
+
+/** `/chunk-demo`'s flags before the text. */
+function parseChunkDemo(
+  arg: string,
+): { text: string; strategy?: Strategy; maxTokens?: number; overlap?: number } {
+  const out: { text: string; strategy?: Strategy; maxTokens?: number; overlap?: number } = {
+    text: "",
+  };
+  let rest = arg.trim();
+  for (;;) {
+    const m = /^--(strategy|max-tokens|overlap)(?:=|\s+)(\S+)\s*/.exec(rest);
+    if (!m) break;
+    rest = rest.slice(m[0].length);
+    if (m[1] === "strategy") {
+      if (!(STRATEGIES as readonly string[]).includes(m[2])) {
+        throw new BenteviError(
+          `--strategy: unknown "${m[2]}"; use one of ${STRATEGIES.join(", ")}`,
+        );
+      }
+      out.strategy = m[2] as Strategy;
+    } else if (m[1] === "max-tokens") out.maxTokens = parseNumber(m[2], "--max-tokens");
+    else out.overlap = parseNumber(m[2], "--overlap");
+  }
+  out.text = unquote(rest);
+  if (rest.startsWith("--")) {
+    throw new BenteviError(`/chunk-demo: unknown option ${rest.split(/\s/)[0]}`);
+  }
+  if (!out.text) {
+    throw new BenteviError('/chunk-demo needs a text: /chunk-demo "O bem-te-vi canta."');
+  }
+  return out;
 }
 
 /**
@@ -236,13 +285,48 @@ export async function runCommand(
             } ms) | generated ${s.generatedTokens} tokens`,
         };
       }
-      case "/explain": {
+      case "/explain":
+      case "/educational": {
         const v = rest[0]?.toLowerCase();
-        if (v === "on") chat.explain = true;
-        else if (v === "off") chat.explain = false;
-        else if (v === undefined) chat.explain = !chat.explain;
-        else throw new BenteviError(`/explain takes on or off, got "${rest[0]}"`);
-        return { message: `explain ${chat.explain ? "on" : "off"}` };
+        if (rest.length === 1 && (v === "on" || v === "off")) {
+          chat.explain = v === "on";
+          return { message: `explain ${chat.explain ? "on" : "off"}` };
+        }
+        if (name.toLowerCase() === "/educational") {
+          throw new BenteviError(`/educational takes on or off, got "${arg}"`);
+        }
+        const text = unquote(arg);
+        const ids = text ? text : [...chat.model.tokens];
+        if (ids.length === 0) {
+          throw new BenteviError('nothing said yet: /explain "O bem-te-vi" walks through a text');
+        }
+        const w = await explainStep(chat.model, chat.tokenizer, ids, chat.sampling);
+        return { message: formatStepWalkthrough(w) };
+      }
+      case "/tokens-demo": {
+        const text = unquote(arg);
+        if (!text) throw new BenteviError('/tokens-demo needs a text: /tokens-demo "Olá, mundo!"');
+        if (!(chat.tokenizer instanceof Tokenizer)) {
+          throw new BenteviError("/tokens-demo needs a Bentevi tokenizer");
+        }
+        return { message: inspectText(chat.tokenizer, text).text };
+      }
+      case "/chunk-demo": {
+        const { text, ...o } = parseChunkDemo(arg);
+        const counter = chat.tokenizer instanceof Tokenizer ? chat.tokenizer : undefined;
+        ctx.chunkDemo = chunkDemo(text, { ...o, counter });
+        return { message: formatChunkDemo(ctx.chunkDemo) };
+      }
+      case "/chunk-stats":
+      case "/optimize-chunks": {
+        if (!ctx.chunkDemo) {
+          throw new BenteviError(`${name}: chunk a text first, with /chunk-demo "…"`);
+        }
+        return {
+          message: name === "/chunk-stats"
+            ? formatChunkStats(ctx.chunkDemo)
+            : formatOptimization(ctx.chunkDemo),
+        };
       }
       case "/good":
       case "/bad": {

@@ -8,7 +8,14 @@
  */
 import { BenteviError } from "../errors.ts";
 import type { LanguageModel } from "./inference.ts";
-import { type Candidate, Sampler, type SamplingOptions, topCandidates } from "./sampler.ts";
+import type { AttentionWeights } from "../model/kv_cached_model.ts";
+import {
+  type Candidate,
+  Sampler,
+  type SamplingOptions,
+  type SamplingTrace,
+  topCandidates,
+} from "./sampler.ts";
 
 /** What generation needs from a tokenizer (Bentevi's `Tokenizer` has all of it). */
 export interface GenerationTokenizer {
@@ -31,16 +38,60 @@ export interface GenerationTokenizer {
   readonly vocabSize: number;
 }
 
-/** One generated token, as the explain mode shows it. */
+/**
+ * One candidate of an explained step: its plain-softmax probability (temperature 1, nothing
+ * cut) and what the sampling step made of it.
+ */
+export interface ExplainedCandidate extends Candidate {
+  /** Its token string (as the vocabulary spells it, e.g. `Ġvez`). */
+  token: string;
+  /** Its text (the token decoded on its own; a partial UTF-8 character shows as U+FFFD). */
+  text: string;
+  /** Its probability under the distribution the sampler drew from (0 when cut off). */
+  sampleProb: number;
+  /** Whether it survived top-k and top-p. */
+  kept: boolean;
+}
+
+/** One attention head's strongest links for a step: the earlier tokens it weighed most. */
+export interface HeadFocus {
+  /** Head index. */
+  head: number;
+  /** The most attended positions, strongest first. */
+  top: { position: number; id: number; text: string; weight: number }[];
+}
+
+/**
+ * Where the model looked when it predicted a token (GPT, Llama): the last block's heads, the
+ * query being the token before it. Positions index {@link TokenAttention.ids}.
+ */
+export interface TokenAttention {
+  /** The block (the last one, 0-based). */
+  layer: number;
+  /** The tokens attended over (the model's context at that step), oldest first. */
+  ids: number[];
+  /** Per head: the weights over {@link ids} (each row sums to 1). */
+  weights: number[][];
+  /** Per head: its strongest positions. */
+  heads: HeadFocus[];
+}
+
+/** One generated token, as the explain (educational) mode shows it. */
 export interface TokenStep {
   /** The chosen id. */
   id: number;
   /** Its token string (as the vocabulary spells it). */
   token: string;
-  /** Its plain-softmax probability. */
+  /** Its text (decoded on its own). Set when `explainTop` > 0. */
+  text?: string;
+  /** Its plain-softmax probability (temperature 1, before penalty and cut-offs). */
   prob: number;
-  /** The most likely candidates at this step (when `explainTop` > 0). */
-  top: Candidate[];
+  /** The most likely candidates at this step, most likely first (when `explainTop` > 0). */
+  top: ExplainedCandidate[];
+  /** How the sampler chose it (when `explainTop` > 0). */
+  sampling?: SamplingTrace;
+  /** Where the last block's heads looked (when `explainAttention` > 0 and the model attends). */
+  attention?: TokenAttention;
 }
 
 /** Options of {@link generate}. */
@@ -68,8 +119,16 @@ export interface GenerateOptions extends SamplingOptions {
    * `generation_config.json` `eos_token_id`); ignored with `ignoreEndOfText`.
    */
   endOfTextIds?: readonly number[];
-  /** For each new token, report this many top candidates in {@link TokenStep.top}. */
+  /**
+   * For each new token, report this many top candidates in {@link TokenStep.top}, with the
+   * sampling step ({@link TokenStep.sampling}).
+   */
   explainTop?: number;
+  /**
+   * For each new token of a GPT or Llama, report where the last block's heads looked
+   * ({@link TokenStep.attention}), with this many strongest positions per head (0 = off).
+   */
+  explainAttention?: number;
   /** Called with each piece of text as soon as it is final. */
   onText?: (text: string) => void;
   /** Called after each token is chosen. */
@@ -189,6 +248,7 @@ export async function generate(
     ],
   );
   const explainTop = options.explainTop ?? 0;
+  const explainAttention = options.explainAttention ?? 0;
 
   let ids = typeof prompt === "string" ? Array.from(tokenizer.encode(prompt)) : [...prompt];
   if (ids.length === 0) {
@@ -233,17 +293,42 @@ export async function generate(
       for (const e of eosIds) if (e >= 0 && e < logits.length) logits[e] = -Infinity;
       for (const s of stopIds) if (s >= 0 && s < logits.length) logits[s] = -Infinity;
     }
-    const id = sampler.sample(logits, context);
-    if (options.onToken || explainTop > 0) {
-      const top = explainTop > 0 ? topCandidates(logits, explainTop) : [];
+    let id: number;
+    if (explainTop > 0) {
+      const top = topCandidates(logits, explainTop);
+      const traced = sampler.sampleTraced(logits, context, top.map((c) => c.id));
+      id = traced.id;
       const step: TokenStep = {
         id,
         token: tokenizer.idToToken(id) ?? `<${id}>`,
+        text: tokenizer.decode([id]),
         prob: probabilityOf(logits, id),
-        top,
+        top: top.map((c, j) => ({
+          ...c,
+          token: tokenizer.idToToken(c.id) ?? `<${c.id}>`,
+          text: tokenizer.decode([c.id]),
+          sampleProb: traced.trace.final[j].prob,
+          kept: traced.trace.final[j].kept,
+        })),
+        sampling: traced.trace,
       };
-      if (explainTop > 0) steps.push(step);
+      if (explainAttention > 0 && model.lastAttention) {
+        const att = await model.lastAttention();
+        if (att) step.attention = tokenAttention(att, model.tokens, tokenizer, explainAttention);
+      }
+      steps.push(step);
       options.onToken?.(step);
+    } else {
+      id = sampler.sample(logits, context);
+      if (options.onToken) {
+        const step: TokenStep = {
+          id,
+          token: tokenizer.idToToken(id) ?? `<${id}>`,
+          prob: probabilityOf(logits, id),
+          top: [],
+        };
+        options.onToken(step);
+      }
     }
     if (eosIds.has(id)) {
       finish = "end-of-text";
@@ -330,6 +415,41 @@ export function checkLogits(
       model ? ` after ${model.tokens.length} tokens` : ""
     }); its weights or activations are corrupt — stopping`,
   );
+}
+
+/**
+ * Summarises a model's {@link AttentionWeights} for display: the weights per head over the
+ * context `ids` and each head's `topN` strongest positions with their text.
+ *
+ * @example
+ * ```ts
+ * import { tokenAttention } from "./generator.ts";
+ * import { Tokenizer } from "../tokenizer/mod.ts";
+ * const att = { layer: 0, heads: 1, positions: 2, weights: [new Float64Array([0.25, 0.75])] };
+ * const t = tokenAttention(att, [104, 105], Tokenizer.byteLevel(), 1);
+ * console.log(t.heads[0].top[0]); // { position: 1, id: 105, text: "i", weight: 0.75 }
+ * ```
+ */
+export function tokenAttention(
+  att: AttentionWeights,
+  ids: readonly number[],
+  tokenizer: Pick<GenerationTokenizer, "decode">,
+  topN: number,
+): TokenAttention {
+  const context = ids.slice(0, att.positions);
+  const heads = att.weights.map((row, head) => {
+    const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || b - a);
+    return {
+      head,
+      top: order.slice(0, topN).map((position) => ({
+        position,
+        id: context[position],
+        text: tokenizer.decode([context[position]]),
+        weight: row[position],
+      })),
+    };
+  });
+  return { layer: att.layer, ids: context, weights: att.weights.map((r) => Array.from(r)), heads };
 }
 
 /** Plain-softmax probability of one id. */

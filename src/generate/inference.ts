@@ -13,6 +13,7 @@
  */
 import type { Backend } from "../backend/backend.ts";
 import type { ModelConfig } from "../model/config.ts";
+import type { AttentionWeights } from "../model/kv_cached_model.ts";
 import { familyOf } from "../model/registry.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
@@ -56,6 +57,11 @@ export interface LanguageModel {
   writeWeight?(name: string, data: Float32Array): void;
   /** Frees the device memory. */
   dispose(): void;
+  /**
+   * Attention models (GPT, Llama): the last block's attention weights for the last token fed,
+   * per head over every position (see `KvCachedModel.lastAttention`). Absent for RWKV.
+   */
+  lastAttention?(): Promise<AttentionWeights | null>;
 }
 
 /** Weights by canonical name, as `loadCheckpoint` returns them. */

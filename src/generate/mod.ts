@@ -19,8 +19,10 @@ export {
   type ResolvedSampling,
   resolveSampling,
   Rng,
+  type SampledCandidate,
   Sampler,
   type SamplingOptions,
+  type SamplingTrace,
   topCandidates,
 } from "./sampler.ts";
 export {
@@ -35,13 +37,17 @@ export { RwkvInference } from "../model/rwkv/inference.ts";
 export { LlamaInference } from "../model/llama/inference.ts";
 export {
   checkLogits,
+  type ExplainedCandidate,
   feedTo,
   type FinishReason,
   generate,
   type GenerateOptions,
   type GenerationResult,
   type GenerationTokenizer,
+  type HeadFocus,
   probabilityOf,
+  type TokenAttention,
+  tokenAttention,
   type TokenStep,
 } from "./generator.ts";
 export {

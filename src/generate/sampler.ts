@@ -205,14 +205,66 @@ export class Sampler {
    * `logits` is not modified.
    */
   sample(logits: Float32Array, context: readonly number[] = []): number {
+    return this.#pick(logits, context, undefined);
+  }
+
+  /**
+   * Picks the next token exactly as {@link sample} does (same PRNG draw) and says how: the
+   * knobs, how many candidates each cut-off kept, the draw, and for each id of `watch` its
+   * probability under the final (penalised, tempered, cut, renormalised) distribution.
+   *
+   * @example
+   * ```ts
+   * import { Sampler } from "./sampler.ts";
+   * const s = new Sampler({ temperature: 1, topK: 2, seed: 3 });
+   * const { id, trace } = s.sampleTraced(new Float32Array([0, 2, 1]), [], [1, 2, 0]);
+   * console.log(trace.keptAfterTopK, trace.final.map((c) => c.kept)); // 2 [true, true, false]
+   * console.log(trace.final.find((c) => c.id === id)!.prob > 0); // true
+   * ```
+   */
+  sampleTraced(
+    logits: Float32Array,
+    context: readonly number[] = [],
+    watch: readonly number[] = [],
+  ): { id: number; trace: SamplingTrace } {
+    const trace: SamplingTrace = {
+      temperature: this.options.temperature,
+      topK: this.options.topK,
+      topP: this.options.topP,
+      repetitionPenalty: this.options.repetitionPenalty,
+      greedy: this.options.temperature === 0,
+      penalized: [],
+      candidates: logits.length,
+      keptAfterTopK: logits.length,
+      keptAfterTopP: logits.length,
+      draw: null,
+      final: [],
+    };
+    const id = this.#pick(logits, context, { trace, watch });
+    return { id, trace };
+  }
+
+  #pick(
+    logits: Float32Array,
+    context: readonly number[],
+    t: { trace: SamplingTrace; watch: readonly number[] } | undefined,
+  ): number {
     const o = this.options;
     let l = logits;
     if (o.repetitionPenalty !== 1 && context.length > 0) {
       l = logits.slice();
       const recent = o.repetitionWindow > 0 ? context.slice(-o.repetitionWindow) : context;
       applyRepetitionPenalty(l, recent, o.repetitionPenalty);
+      if (t) t.trace.penalized = [...new Set(recent)].filter((i) => i >= 0 && i < l.length);
     }
-    if (o.temperature === 0) return topIndices(l, 1)[0];
+    if (o.temperature === 0) {
+      const id = topIndices(l, 1)[0];
+      if (t) {
+        t.trace.keptAfterTopK = t.trace.keptAfterTopP = 1;
+        t.trace.final = t.watch.map((w) => ({ id: w, prob: w === id ? 1 : 0, kept: w === id }));
+      }
+      return id;
+    }
     // Candidates: the top-k when set, else every token, sorted by logit (descending).
     let ids: number[];
     if (o.topK > 0 && o.topK < l.length) ids = topIndices(l, o.topK);
@@ -241,11 +293,71 @@ export class Sampler {
       z = 0;
       for (let j = 0; j < n; j++) z += probs[j];
     }
-    let r = this.rng.next() * z;
+    const u = this.rng.next();
+    let r = u * z;
+    let chosen = ids[n - 1];
     for (let j = 0; j < n; j++) {
       r -= probs[j];
-      if (r < 0) return ids[j];
+      if (r < 0) {
+        chosen = ids[j];
+        break;
+      }
     }
-    return ids[n - 1];
+    if (t) {
+      t.trace.keptAfterTopK = ids.length;
+      t.trace.keptAfterTopP = n;
+      t.trace.draw = u;
+      const at = new Map<number, number>();
+      const wanted = new Set(t.watch);
+      for (let j = 0; j < ids.length && at.size < wanted.size; j++) {
+        if (wanted.has(ids[j])) at.set(ids[j], j);
+      }
+      t.trace.final = t.watch.map((w) => {
+        const j = at.get(w);
+        const kept = j !== undefined && j < n;
+        return { id: w, prob: kept ? probs[j] / z : 0, kept };
+      });
+    }
+    return chosen;
   }
+}
+
+/** One token's fate in the sampling step (see {@link Sampler.sampleTraced}). */
+export interface SampledCandidate {
+  /** Token id. */
+  id: number;
+  /** Probability under the distribution actually drawn from (0 when a cut-off removed it). */
+  prob: number;
+  /** Whether it survived top-k and top-p. */
+  kept: boolean;
+}
+
+/**
+ * How the sampler chose a token: the knobs in force, how many candidates survived each
+ * cut-off, and the uniform draw. The order is repetition penalty → temperature → top-k →
+ * top-p → draw (a greedy step, temperature 0, takes the largest penalised logit).
+ */
+export interface SamplingTrace {
+  /** Temperature (0 = greedy). */
+  temperature: number;
+  /** Top-k cut-off (0 = off). */
+  topK: number;
+  /** Top-p (nucleus) cut-off (1 = off). */
+  topP: number;
+  /** Repetition penalty (1 = off). */
+  repetitionPenalty: number;
+  /** Whether the step was greedy (temperature 0). */
+  greedy: boolean;
+  /** Ids whose logits the repetition penalty changed (the distinct recent tokens). */
+  penalized: number[];
+  /** Candidates before any cut-off (the vocabulary). */
+  candidates: number;
+  /** Candidates left after top-k. */
+  keptAfterTopK: number;
+  /** Candidates left after top-p: the ones the draw could pick. */
+  keptAfterTopP: number;
+  /** The uniform number in [0, 1) the draw used (null when greedy). */
+  draw: number | null;
+  /** The watched ids (the step's top candidates) under the final distribution. */
+  final: SampledCandidate[];
 }

@@ -52,6 +52,43 @@ export interface FileTensor {
 }
 
 /**
+ * One stage of a forward pass as the educational mode walks through it (`/explain`,
+ * `bentevi learn`): what it computes, the shape of what it produces for `T` positions, and
+ * the weights it reads (names as in {@link ModelFamily.weightSpecs}, layer 0 for a block).
+ */
+export interface ForwardStage {
+  /** What the stage computes, in a few words. */
+  name: string;
+  /** Shape of its output for `T` positions. */
+  shape: number[];
+  /** The weights it reads (block stages: those of block 0). */
+  weights: string[];
+  /** Repeated in every block. */
+  perBlock: boolean;
+  /** One sentence on why it is there. */
+  note: string;
+}
+
+/**
+ * A {@link ForwardStage}, positionally (a family's `forwardStages` is a list of these).
+ *
+ * @example
+ * ```ts
+ * import { forwardStage } from "./family.ts";
+ * console.log(forwardStage("final norm", [4, 64], ["ln_f.weight"], "last normalisation", false).perBlock); // false
+ * ```
+ */
+export function forwardStage(
+  name: string,
+  shape: number[],
+  weights: string[],
+  note: string,
+  perBlock = true,
+): ForwardStage {
+  return { name, shape, weights, perBlock, note };
+}
+
+/**
  * Everything Bentevi needs to know about one architecture. `C` is the family's configuration
  * type; the registry's `ModelConfig` is the union of them.
  */
@@ -130,6 +167,10 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
    * Hugging Face PEFT module names; absent: the family takes no adapters.
    */
   linearTargets?(config: C): LinearTarget[];
+   * The stages of one forward pass over `T` positions, in order, with their output shapes
+   * and weights: embedding → blocks → final norm → logits (what `/explain` walks through).
+   */
+  forwardStages(config: C, T: number): ForwardStage[];
   /** The inference model (cached or recurrent step) over uploaded copies of `weights`. */
   createInferenceModel(
     backend: Backend,

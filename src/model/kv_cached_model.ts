@@ -6,14 +6,34 @@
  *
  * @module
  */
-import type { Backend, Tensor } from "../backend/backend.ts";
+import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import { checkTokenId, freeAll } from "./inference_support.ts";
 
 /** The activations of one forward over some positions; `all` lists what to free. */
 export interface CachedWorkspace {
+  /**
+   * The last block's queries, keys and values after it ran, `[T, W]` with the queries first
+   * (`[q: NH·hd | k | v]`, see `AttentionDims`): what {@link KvCachedModel.lastAttention} reads.
+   */
+  qkv: Tensor;
   /** Every tensor the workspace allocated. */
   all: Tensor[];
+}
+
+/**
+ * Where the last fed token looked: the attention weights of each head of the model's last
+ * block, over every position fed so far (the query is the last token, predicting the next).
+ */
+export interface AttentionWeights {
+  /** The block they come from (the last one), 0-based. */
+  layer: number;
+  /** Query heads. */
+  heads: number;
+  /** Positions attended to (`tokens.length` when read). */
+  positions: number;
+  /** `weights[h][s]`: head h's weight on position s; each row sums to 1. */
+  weights: Float64Array[];
 }
 
 /**
@@ -43,6 +63,8 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
   abstract readonly config: { readonly vocabSize: number };
   #tokens: number[] = [];
   #one: W | undefined;
+  /** Whether the one-token workspace holds the last token fed (not after a rewind or import). */
+  #fresh = false;
   #disposed = false;
 
   /** Buffers for a block of `T` positions (`cached`: the KV-cached path; `head`: logits too). */
@@ -56,6 +78,11 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
   protected abstract head(ws: W): Promise<Float32Array>;
   /** Every tensor the model owns besides its workspaces (weights, caches, tables). */
   protected abstract ownedTensors(): Tensor[];
+  /**
+   * The last block's key cache and its attention layout (`C` = query width, `NH`, `NKV`),
+   * for {@link lastAttention}.
+   */
+  protected abstract lastBlockAttention(): { layer: number; kCache: Tensor; dims: AttentionDims };
 
   /** The tokens whose keys and values the caches hold. */
   get tokens(): readonly number[] {
@@ -65,6 +92,7 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
   /** Replaces the token list (after a state import wrote the caches). */
   protected setTokens(tokens: readonly number[]): void {
     this.#tokens = [...tokens];
+    this.#fresh = false;
   }
 
   /** Feeds `ids` after the tokens already seen; returns the next-token logits. */
@@ -93,6 +121,7 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
     this.blocks(ids.slice(-1), pos + ids.length - 1, one);
     const out = await this.head(one);
     this.#tokens.push(...ids);
+    this.#fresh = true;
     return out;
   }
 
@@ -112,14 +141,65 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
     }
   }
 
+  /**
+   * The attention weights of the last block's heads for the last token fed, over all the
+   * positions fed — read from the model's own state after {@link feed} (the query that block
+   * computed for that token, and the keys in its cache) and put through the same scaled
+   * softmax, `softmax(q·kᵀ/√hd)`, on the host in float64. Works on every backend (two small
+   * reads). Null before anything is fed, or when the last call was not a `feed`.
+   *
+   * @example
+   * ```ts
+   * import { createBackend } from "../backend/select.ts";
+   * import { initWeights, presetConfig } from "./mod.ts";
+   * import { familyOf } from "./registry.ts";
+   * const config = presetConfig("gpt-micro", 32);
+   * const model = familyOf(config).createInferenceModel(
+   *   await createBackend("cpu"), config, initWeights(config, 1), "example");
+   * await model.feed([1, 2, 3]);
+   * const att = await model.lastAttention!();
+   * console.log(att!.positions, att!.weights[0].reduce((a, b) => a + b)); // 3 ≈1
+   * model.dispose();
+   * ```
+   */
+  async lastAttention(): Promise<AttentionWeights | null> {
+    this.check();
+    const n = this.#tokens.length;
+    if (n === 0 || !this.#one || !this.#fresh) return null;
+    const { layer, kCache, dims } = this.lastBlockAttention();
+    const NH = dims.NH, NKV = dims.NKV ?? NH, hd = dims.C / NH, KV = NKV * hd;
+    const q = await this.backend.read(this.backend.view(this.#one.qkv, 0, [1, dims.C]));
+    const k = await this.backend.read(this.backend.view(kCache, 0, [n, KV]));
+    const scale = 1 / Math.sqrt(hd);
+    const weights: Float64Array[] = [];
+    for (let h = 0; h < NH; h++) {
+      const kv = Math.floor(h / (NH / NKV)) * hd; // the kv head this query head reads
+      const row = new Float64Array(n);
+      let max = -Infinity;
+      for (let s = 0; s < n; s++) {
+        let dot = 0;
+        for (let d = 0; d < hd; d++) dot += q[h * hd + d] * k[s * KV + kv + d];
+        row[s] = dot * scale;
+        if (row[s] > max) max = row[s];
+      }
+      let z = 0;
+      for (let s = 0; s < n; s++) z += row[s] = Math.exp(row[s] - max);
+      for (let s = 0; s < n; s++) row[s] /= z;
+      weights.push(row);
+    }
+    return { layer, heads: NH, positions: n, weights };
+  }
+
   /** Forgets every token. */
   reset(): void {
     this.#tokens = [];
+    this.#fresh = false;
   }
 
   /** Keeps the first `n` tokens; false when `n` is out of range. */
   truncate(n: number): boolean {
     if (n < 0 || n > this.#tokens.length) return false;
+    if (n !== this.#tokens.length) this.#fresh = false;
     this.#tokens.length = n; // later positions of the cache are simply overwritten
     return true;
   }

@@ -32,6 +32,8 @@ export {
   checkPositiveInteger,
   checkPositiveNumber,
   type FileTensor,
+  type ForwardStage,
+  forwardStage,
   jsonNumbers,
   type ModelFamily,
   type PresetShape,
@@ -44,6 +46,7 @@ export {
   familyOf,
   MODEL_FAMILIES,
 } from "./registry.ts";
+export type { AttentionWeights } from "./kv_cached_model.ts";
 export { gptFamily } from "./gpt/family.ts";
 export { rwkvFamily } from "./rwkv/family.ts";
 export { llamaFamily } from "./llama/family.ts";

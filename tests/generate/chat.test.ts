@@ -109,7 +109,7 @@ Deno.test("slash commands: values checked, unknown ones reported, the session go
       await run("/persona pirata"),
       /unknown persona "pirata"; available: tecnico, casual, formal/,
     );
-    assert.match(await run("/explain sim"), /on or off/);
+    assert.match(await run("/educational sim"), /on or off/);
     assert.equal(await run("/explain on"), "explain on");
     assert.match(await run("/good"), /no answer to rate yet/);
     assert.match(await run("/frobnicate"), /unknown command "\/frobnicate"/);

@@ -85,14 +85,32 @@ Deno.test("CLI: chat over piped stdin — one answer per line, slash commands, f
     // A tokenizer without chat tokens: the plain template, said once on stderr.
     await writeTinyCheckpoint(`${dir}/plain`, tinyGpt(256), []);
     const plain = await cli(
-      ["chat", "--checkpoint", `${dir}/plain`, "--device", "cpu", "--max-tokens", "5", "--explain"],
-      "um\ndois\n/quit\ntrês\n",
+      [
+        "chat",
+        "--checkpoint",
+        `${dir}/plain`,
+        "--device",
+        "cpu",
+        "--max-tokens",
+        "5",
+        "--educational",
+      ],
+      'um\ndois\n/tokens-demo "Olá"\n/quit\ntrês\n',
       dir,
     );
     assert.equal(plain.code, 0, plain.stderr);
-    assert.equal(plain.stdout.split("\n").length, 4, plain.stdout);
+    assert.match(plain.stdout.split("\n")[2], /^text: "Olá"/, "two answers, then /tokens-demo");
+    assert.match(plain.stdout, /tokens \(4\):/, "the /tokens-demo reply");
+    assert.match(plain.stdout, /\nbye\n$/);
     assert.equal(plain.stderr.match(/plain template/g)?.length, 1);
-    assert.match(plain.stderr, /#1 id \d+ .* top-5: /);
+    // Educational mode on stderr (a pipe): each token, its candidates, its sampling step and
+    // where the heads looked.
+    assert.match(plain.stderr, /#1 ".*" +id \d+ +p=[\d.]+%\n {3}candidates: /);
+    assert.match(
+      plain.stderr,
+      /\n {3}sampling: .*top-k 40: 40 left → top-p 0\.95: \d+ left → draw /,
+    );
+    assert.match(plain.stderr, /\n {3}attention \(block 1, \d+ positions\): h0 /);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -52,7 +52,10 @@ function linear(x: Float64Array, w: Float32Array, nOut: number) {
 const geluNew = (x: number) =>
   0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
-/** GPT-2 logits for every position of `ids` ([T][V]). */
+/**
+ * GPT-2 logits for every position of `ids` ([T][V]). `lastAttention`, when given, receives
+ * the last block's attention weights of the last position, per head.
+ */
 export function gpt2Reference(
   w: W,
   cfg: {
@@ -64,6 +67,7 @@ export function gpt2Reference(
     mlpDim: number;
   },
   ids: number[],
+  lastAttention?: number[][],
 ): Float64Array[] {
   const C = cfg.dModel, H = cfg.nHead, hs = C / H, T = ids.length;
   const wte = get(w, "wte.weight"), wpe = get(w, "wpe.weight");
@@ -94,6 +98,9 @@ export function gpt2Reference(
         const m = Math.max(...scores);
         const ex = scores.map((s) => Math.exp(s - m));
         const z = ex.reduce((a, b) => a + b, 0);
+        if (lastAttention && l === cfg.nLayer - 1 && t === T - 1) {
+          lastAttention[h] = ex.map((e) => e / z);
+        }
         for (let s = 0; s <= t; s++) {
           for (let e = 0; e < hs; e++) att[t][h * hs + e] += ex[s] / z * qkv[s][2 * C + h * hs + e];
         }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ModelFamily } from "../family.ts";
+import { forwardStage, type ModelFamily } from "../family.ts";
 import {
   describeGpt,
   GPT_PRESETS,
@@ -53,6 +53,74 @@ export const gptFamily: ModelFamily<GptConfig> = {
   linearTargets: gptLinearTargets,
   createTrainingModel: (backend, config, store, B, T, options) =>
     new GptModel(backend, config, store, B, T, options),
+  forwardStages: (c, T) => {
+    const C = c.dModel, M = c.mlpDim, V = c.vocabSize, NH = c.nHead;
+    return [
+      forwardStage(
+        "token + position embeddings",
+        [T, C],
+        ["wte.weight", "wpe.weight"],
+        "each id picks a row of wte; wpe adds where it sits",
+        false,
+      ),
+      forwardStage(
+        "LayerNorm (ln_1)",
+        [T, C],
+        ["h.0.ln_1.weight", "h.0.ln_1.bias"],
+        "each row rescaled to mean 0, variance 1",
+      ),
+      forwardStage(
+        "q, k, v projection",
+        [T, 3 * C],
+        ["h.0.attn.c_attn.weight", "h.0.attn.c_attn.bias"],
+        `queries, keys and values for ${NH} heads of ${C / NH}`,
+      ),
+      forwardStage(
+        `causal attention (${NH} heads)`,
+        [T, C],
+        [],
+        "each position mixes the values of itself and earlier positions, weighted by softmax(q·k/√hd)",
+      ),
+      forwardStage(
+        "attention output + residual",
+        [T, C],
+        ["h.0.attn.c_proj.weight", "h.0.attn.c_proj.bias"],
+        "projected back and added to the stream",
+      ),
+      forwardStage(
+        "LayerNorm (ln_2)",
+        [T, C],
+        ["h.0.ln_2.weight", "h.0.ln_2.bias"],
+        "normalised again before the MLP",
+      ),
+      forwardStage(
+        "MLP up + GELU",
+        [T, M],
+        ["h.0.mlp.c_fc.weight", "h.0.mlp.c_fc.bias"],
+        "a wider hidden layer, per position",
+      ),
+      forwardStage(
+        "MLP down + residual",
+        [T, C],
+        ["h.0.mlp.c_proj.weight", "h.0.mlp.c_proj.bias"],
+        "back to the width C, added to the stream",
+      ),
+      forwardStage(
+        "final LayerNorm",
+        [T, C],
+        ["ln_f.weight", "ln_f.bias"],
+        "last normalisation",
+        false,
+      ),
+      forwardStage(
+        "logits (head tied to wte)",
+        [T, V],
+        ["wte.weight"],
+        "a score per vocabulary entry: the stream · every token embedding",
+        false,
+      ),
+    ];
+  },
   createInferenceModel: (backend, config, weights, source) =>
     new GptInference(backend, config, weights, source),
 };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Backend, Tensor } from "../../backend/backend.ts";
+import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
 import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
@@ -199,6 +199,11 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
       }
     }
     this.setTokens(tokens);
+  }
+
+  protected lastBlockAttention(): { layer: number; kCache: Tensor; dims: AttentionDims } {
+    const c = this.config, layer = c.nLayer - 1;
+    return { layer, kCache: this.#k[layer], dims: { B: 1, T: 1, C: c.dModel, NH: c.nHead } };
   }
 
   protected ownedTensors(): Tensor[] {

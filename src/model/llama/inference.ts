@@ -281,6 +281,12 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     this.setTokens(tokens);
   }
 
+  protected lastBlockAttention(): { layer: number; kCache: Tensor; dims: AttentionDims } {
+    const c = this.config, layer = c.nLayer - 1;
+    const dims = { B: 1, T: 1, C: llamaWidths(c).Q, NH: c.nHead, NKV: c.nKvHead };
+    return { layer, kCache: this.#k[layer], dims };
+  }
+
   protected ownedTensors(): Tensor[] {
     return [...this.#w.values(), ...this.#qkvW, ...this.#grown()];
   }
