@@ -13,14 +13,14 @@ import type { ForwardStage } from "../model/family.ts";
 import { familyOf } from "../model/registry.ts";
 import { describeConfig } from "../model/config.ts";
 import {
+  explainedChoice,
   feedTo,
   type GenerationTokenizer,
-  probabilityOf,
   tokenAttention,
   type TokenStep,
 } from "../generate/generator.ts";
 import type { LanguageModel } from "../generate/inference.ts";
-import { Sampler, type SamplingOptions, topCandidates } from "../generate/sampler.ts";
+import { Sampler, type SamplingOptions } from "../generate/sampler.ts";
 
 const pct = (p: number) => `${(100 * p).toFixed(p >= 0.001 || p === 0 ? 1 : 3)}%`;
 const q = (s: string) => JSON.stringify(s);
@@ -160,37 +160,17 @@ export async function explainStep(
     if (x > max) max = x;
     sum += x;
   }
-  const top = topCandidates(row, topN);
   const sampler = new Sampler({ seed: 0, ...sampling });
-  const traced = sampler.sampleTraced(row, ids, top.map((c) => c.id));
+  const chosen = explainedChoice(sampler, row, ids, tokenizer, topN);
   const att = model.lastAttention ? await model.lastAttention() : null;
-  const chosen: TokenStep = {
-    id: traced.id,
-    token: tokenizer.idToToken(traced.id) ?? `<${traced.id}>`,
-    text: tokenizer.decode([traced.id]),
-    prob: probabilityOf(row, traced.id),
-    top: top.map((c, j) => ({
-      ...c,
-      token: tokenizer.idToToken(c.id) ?? `<${c.id}>`,
-      text: tokenizer.decode([c.id]),
-      sampleProb: traced.trace.final[j].prob,
-      kept: traced.trace.final[j].kept,
-    })),
-    sampling: traced.trace,
-    ...(att ? { attention: tokenAttention(att, model.tokens, tokenizer, 3) } : {}),
-  };
+  if (att) chosen.attention = tokenAttention(att, model.tokens, tokenizer, 3);
   return {
     model: describeConfig(model.config),
     context: ids.map((id) => ({ id, text: tokenizer.decode([id]) })),
     stages,
     blocks: model.config.nLayer,
     logits: { size: V, min, max, mean: sum / V },
-    top: top.map((c) => ({
-      id: c.id,
-      text: tokenizer.decode([c.id]),
-      logit: c.logit,
-      prob: c.prob,
-    })),
+    top: chosen.top.map(({ id, text, logit, prob }) => ({ id, text, logit, prob })),
     chosen,
   };
 }

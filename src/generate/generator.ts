@@ -295,23 +295,8 @@ export async function generate(
     }
     let id: number;
     if (explainTop > 0) {
-      const top = topCandidates(logits, explainTop);
-      const traced = sampler.sampleTraced(logits, context, top.map((c) => c.id));
-      id = traced.id;
-      const step: TokenStep = {
-        id,
-        token: tokenizer.idToToken(id) ?? `<${id}>`,
-        text: tokenizer.decode([id]),
-        prob: probabilityOf(logits, id),
-        top: top.map((c, j) => ({
-          ...c,
-          token: tokenizer.idToToken(c.id) ?? `<${c.id}>`,
-          text: tokenizer.decode([c.id]),
-          sampleProb: traced.trace.final[j].prob,
-          kept: traced.trace.final[j].kept,
-        })),
-        sampling: traced.trace,
-      };
+      const step = explainedChoice(sampler, logits, context, tokenizer, explainTop);
+      id = step.id;
       if (explainAttention > 0 && model.lastAttention) {
         const att = await model.lastAttention();
         if (att) step.attention = tokenAttention(att, model.tokens, tokenizer, explainAttention);
@@ -415,6 +400,48 @@ export function checkLogits(
       model ? ` after ${model.tokens.length} tokens` : ""
     }); its weights or activations are corrupt — stopping`,
   );
+}
+
+/**
+ * Samples the next token with `sampler` (advancing it exactly as `sampler.sample` would) and
+ * explains the choice: the token, its plain probability, the `topN` candidates with their fate
+ * in the sampling step, and the step's trace. (Attention is added by the caller.)
+ *
+ * @example
+ * ```ts
+ * import { explainedChoice } from "./generator.ts";
+ * import { Sampler } from "./sampler.ts";
+ * import { Tokenizer } from "../tokenizer/mod.ts";
+ * const logits = new Float32Array(256).fill(0);
+ * logits[104] = 5;
+ * const step = explainedChoice(new Sampler({ temperature: 0 }), logits, [], Tokenizer.byteLevel(), 3);
+ * console.log(step.text, step.top[0].kept, step.top[1].kept); // h true false
+ * ```
+ */
+export function explainedChoice(
+  sampler: Sampler,
+  logits: Float32Array,
+  context: readonly number[],
+  tokenizer: Pick<GenerationTokenizer, "decode" | "idToToken">,
+  topN: number,
+): TokenStep {
+  const top = topCandidates(logits, topN);
+  const { id, trace } = sampler.sampleTraced(logits, context, top.map((c) => c.id));
+  const spell = (i: number) => tokenizer.idToToken(i) ?? `<${i}>`;
+  return {
+    id,
+    token: spell(id),
+    text: tokenizer.decode([id]),
+    prob: probabilityOf(logits, id),
+    top: top.map((c, j) => ({
+      ...c,
+      token: spell(c.id),
+      text: tokenizer.decode([c.id]),
+      sampleProb: trace.final[j].prob,
+      kept: trace.final[j].kept,
+    })),
+    sampling: trace,
+  };
 }
 
 /**

@@ -38,6 +38,7 @@ export { LlamaInference } from "../model/llama/inference.ts";
 export {
   checkLogits,
   type ExplainedCandidate,
+  explainedChoice,
   feedTo,
   type FinishReason,
   generate,

@@ -3,7 +3,6 @@
 // one-step walkthrough.
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/select.ts";
-import type { Backend } from "../../src/backend/backend.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { generate } from "../../src/generate/generator.ts";
 import { Sampler } from "../../src/generate/sampler.ts";
@@ -12,7 +11,9 @@ import { initWeights, type ModelConfig } from "../../src/model/mod.ts";
 import type { LlamaConfig } from "../../src/model/llama/config.ts";
 import { gpt2Reference } from "./reference.ts";
 import { llamaReferenceLogits } from "../_llama_reference.ts";
-import { byteTokenizer, CHAT_SPECIALS, tinyRwkv } from "./helpers.ts";
+import type { HfLlamaShape } from "../_hf_llama.ts";
+import { llamaToJson } from "../../src/model/llama/config.ts";
+import { backends, byteTokenizer, CHAT_SPECIALS, tinyRwkv } from "./helpers.ts";
 import { ChatSession } from "../../src/generate/chat.ts";
 import { type CommandContext, runCommand } from "../../src/generate/commands.ts";
 
@@ -54,17 +55,6 @@ function weightsFor(config: ModelConfig, seed: number) {
   return w;
 }
 
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [await createBackend("cpu")];
-  try {
-    const gpu = await createBackend("webgpu");
-    if (gpu.kind === "webgpu") list.push(gpu);
-  } catch {
-    console.log("WebGPU unavailable: checking the CPU backend only");
-  }
-  return list;
-}
-
 const ids = [72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100];
 
 function referenceAttention(config: ModelConfig, weights: ReturnType<typeof weightsFor>) {
@@ -72,19 +62,7 @@ function referenceAttention(config: ModelConfig, weights: ReturnType<typeof weig
   if (config.arch === "gpt") gpt2Reference(weights, config, ids, att);
   else if (config.arch === "llama") {
     llamaReferenceLogits(
-      {
-        vocab_size: config.vocabSize,
-        hidden_size: config.dModel,
-        intermediate_size: config.ffnDim,
-        num_hidden_layers: config.nLayer,
-        num_attention_heads: config.nHead,
-        num_key_value_heads: config.nKvHead,
-        head_dim: config.headDim,
-        max_position_embeddings: config.contextLength,
-        rms_norm_eps: config.rmsNormEps,
-        rope_theta: config.ropeTheta,
-        tie_word_embeddings: config.tieEmbeddings,
-      },
+      llamaToJson(config) as unknown as HfLlamaShape,
       new Map(
         [...weights].map(([k, t]) => [k, { shape: [...t.shape], data: Float64Array.from(t.data) }]),
       ),

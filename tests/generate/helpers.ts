@@ -2,6 +2,7 @@
 import { Tokenizer } from "../../src/tokenizer/mod.ts";
 import { initWeights, type ModelConfig, saveCheckpoint } from "../../src/model/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
+import { createBackend } from "../../src/backend/select.ts";
 import type { LanguageModel } from "../../src/generate/inference.ts";
 import type { NamedTensor } from "../../src/io/safetensors.ts";
 
@@ -116,3 +117,15 @@ export const exists = (p: string) => {
     return false;
   }
 };
+
+/** The CPU backend, and WebGPU when an adapter is there (said once when it is not). */
+export async function backends(): Promise<Backend[]> {
+  const list: Backend[] = [await createBackend("cpu")];
+  try {
+    const gpu = await createBackend("webgpu");
+    if (gpu.kind === "webgpu") list.push(gpu);
+  } catch {
+    console.log("WebGPU unavailable: checking the CPU backend only");
+  }
+  return list;
+}

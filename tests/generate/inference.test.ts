@@ -15,6 +15,7 @@ import {
 import { GptInference } from "../../src/model/gpt/inference.ts";
 import { LlamaInference } from "../../src/model/llama/inference.ts";
 import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
+import { backends } from "./helpers.ts";
 import { llamaReferenceLogits } from "../_llama_reference.ts";
 
 const gptConfig: ModelConfig = {
@@ -93,17 +94,6 @@ function weightsFor(config: ModelConfig, seed: number) {
 }
 
 const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
-
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [await createBackend("cpu")];
-  try {
-    const gpu = await createBackend("webgpu");
-    if (gpu.kind === "webgpu") list.push(gpu);
-  } catch {
-    console.log("WebGPU unavailable: checking the CPU backend only");
-  }
-  return list;
-}
 
 Deno.test("GPT: KV-cached logits equal a full recompute and the float64 reference", async () => {
   for (const backend of await backends()) {
