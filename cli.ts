@@ -19,6 +19,7 @@ import { registerDemo } from "./src/cli/demo.ts";
 import { registerIndex } from "./src/cli/index.ts";
 import { registerServe } from "./src/cli/serve.ts";
 import { registerAdapter } from "./src/cli/adapter.ts";
+import { registerLearn } from "./src/cli/learn.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerAdapter(program);
   registerDemo(program);
+  registerLearn(program);
   registerBench(program);
   return program;
 }

@@ -142,6 +142,8 @@ export function deviceOptionFrom(defaultHelp: string) {
 
 /** The required `--checkpoint <dir>` option, with the command's own help text. */
 export function checkpointOption(help = "checkpoint directory") {
+  help += "; a run directory means its latest, RUN:best its best by validation loss " +
+    "(RUN:latest, RUN:STEP too)";
   return new Option("--checkpoint <dir>", help).makeOptionMandatory();
 }
 

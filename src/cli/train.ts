@@ -38,6 +38,8 @@ import {
   type TrainOptions,
   type TrainSummary,
 } from "../train/mod.ts";
+import { describeRunCheckpoints, formatRunCheckpoints } from "../train/checkpoints.ts";
+import { DEFAULT_VAL_FRACTION } from "../train/data.ts";
 import { registerBenchSuite } from "./bench.ts";
 import {
   adapterOption,
@@ -182,7 +184,7 @@ export function registerTrain(program: Command): void {
       "--val-fraction <f>",
       "share held out for validation when there is no separate validation file",
       floatOption(0.001, 0.5),
-      0.1,
+      DEFAULT_VAL_FRACTION,
     );
   addTrainOptionFlags(train)
     .addOption(deviceOption())
@@ -225,7 +227,7 @@ export function registerTrain(program: Command): void {
   program
     .command("eval")
     .description("validation loss, perplexity and next-token accuracy of a checkpoint")
-    .addOption(checkpointOption("checkpoint directory (or a run directory: its latest)"))
+    .addOption(checkpointOption())
     .requiredOption(
       "--data <path>",
       "dataset: .bin, a .txt or .jsonl file, or a folder of them (all of it is evaluated)",
@@ -260,6 +262,39 @@ export function registerTrain(program: Command): void {
           }%  (${r.tokens} tokens)`,
         );
       }
+    });
+
+  program
+    .command("checkpoints")
+    .description(
+      "a training run's checkpoints: step, losses, tokens seen, size, data options; " +
+        "the best by validation loss marked (--checkpoint RUN:best)",
+    )
+    .argument("<run_dir>", "training run directory (with run.json)")
+    .option("--json", "print JSON")
+    .action(async (runDir, o) => {
+      const r = await describeRunCheckpoints(runDir);
+      if (o.json) {
+        const best = r.checkpoints.find((c) => c.best);
+        printJson({
+          run: r.runDir,
+          model: r.model,
+          data: r.data,
+          checkpoints: r.checkpoints.map((c) => ({
+            dir: c.dir,
+            step: c.step,
+            train_loss: c.trainLoss,
+            val_loss: c.valLoss,
+            tokens_seen: c.tokensSeen,
+            elapsed_seconds: c.elapsedSeconds,
+            bytes: c.bytes,
+            best: c.best,
+          })),
+          best: best?.dir ?? null,
+          best_evaluation: r.bestEvaluation &&
+            { step: r.bestEvaluation.step, val_loss: r.bestEvaluation.valLoss },
+        });
+      } else console.log(formatRunCheckpoints(r));
     });
 
   program

@@ -30,3 +30,10 @@ export {
   formatOptimization,
   type StrategyScore,
 } from "./chunks.ts";
+export {
+  type LessonName,
+  type LessonOptions,
+  type LessonResult,
+  LESSONS,
+  runLesson,
+} from "./lessons.ts";

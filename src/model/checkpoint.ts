@@ -226,9 +226,170 @@ export async function listCheckpoints(runDir: string): Promise<string[]> {
   return names.sort().map((n) => join(runDir, n));
 }
 
+/** One checkpoint of a training run, as `bentevi checkpoints` lists it. */
+export interface RunCheckpoint {
+  /** Its directory. */
+  dir: string;
+  /** The optimizer step it was saved after. */
+  step: number;
+  /** Mean training loss of that step (`trainer_state.json`), when recorded. */
+  trainLoss: number | null;
+  /**
+   * Validation loss of the evaluation at that very step (`metrics.jsonl`), or null when the
+   * run did not evaluate there.
+   */
+  valLoss: number | null;
+  /** Training tokens seen up to that step, when recorded. */
+  tokensSeen: number | null;
+  /** Training seconds up to that step, when recorded. */
+  elapsedSeconds: number | null;
+  /** Bytes of its files. */
+  bytes: number;
+  /** Whether it is the run's best: the lowest validation loss among its checkpoints. */
+  best: boolean;
+}
+
+/**
+ * Validation losses by step from a run's `metrics.jsonl` (its evaluation records; empty when
+ * the run has none).
+ *
+ * @example
+ * ```ts
+ * import { runValidationLosses } from "./checkpoint.ts";
+ * console.log((await runValidationLosses("/no/such/run")).size); // 0
+ * ```
+ */
+export async function runValidationLosses(runDir: string): Promise<Map<number, number>> {
+  const path = join(runDir, "metrics.jsonl");
+  const out = new Map<number, number>();
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return out;
+    throw fsError(e, path);
+  }
+  for (const line of text.split("\n")) {
+    if (!line.includes('"val_loss"')) continue;
+    try {
+      const r = JSON.parse(line);
+      if (Number.isInteger(r?.step) && typeof r.val_loss === "number") out.set(r.step, r.val_loss);
+    } catch { /* a line cut by a kill */ }
+  }
+  return out;
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile) bytes += (await Deno.stat(join(dir, e.name))).size;
+    }
+  } catch (e) {
+    throw fsError(e, dir);
+  }
+  return bytes;
+}
+
+/**
+ * The checkpoints of a training run directory, oldest first, each with its step, losses,
+ * tokens seen and size; the one with the lowest validation loss (evaluated at its own step)
+ * is marked `best`. A run directory is one with `run.json`.
+ *
+ * @example
+ * ```ts
+ * import { runCheckpoints } from "./checkpoint.ts";
+ * try {
+ *   await runCheckpoints("/no/such/run");
+ * } catch (e) {
+ *   console.log((e as Error).message); // /no/such/run: not a training run directory (no run.json)
+ * }
+ * ```
+ */
+export async function runCheckpoints(runDir: string): Promise<RunCheckpoint[]> {
+  if (!(await exists(join(runDir, "run.json")))) {
+    throw new BenteviError(`${runDir}: not a training run directory (no run.json)`);
+  }
+  const val = await runValidationLosses(runDir);
+  const out: RunCheckpoint[] = [];
+  for (const dir of await listCheckpoints(runDir)) {
+    const step = Number(/step-(\d+)$/.exec(dir)![1]);
+    let state: Record<string, unknown> = {};
+    try {
+      state = JSON.parse(await Deno.readTextFile(join(dir, "trainer_state.json")));
+    } catch { /* a checkpoint without (readable) state still lists, with what is known */ }
+    const num = (k: string) => typeof state?.[k] === "number" ? state[k] as number : null;
+    out.push({
+      dir,
+      step,
+      trainLoss: num("lastLoss"),
+      valLoss: val.get(step) ?? null,
+      tokensSeen: num("tokensSeen"),
+      elapsedSeconds: num("elapsedSeconds"),
+      bytes: await directoryBytes(dir),
+      best: false,
+    });
+  }
+  let best: RunCheckpoint | undefined;
+  for (const c of out) {
+    if (c.valLoss !== null && (!best || c.valLoss < best.valLoss!)) best = c;
+  }
+  if (best) best.best = true;
+  return out;
+}
+
+/** `RUN:best`, `RUN:latest`, `RUN:1200` (a step): a checkpoint of a run, by selector. */
+const SELECTOR = /^(.*):(best|latest|\d+)$/;
+
+/**
+ * Whether `path` has the form of a checkpoint selector (`RUN:best`, `RUN:latest`,
+ * `RUN:STEP`), which {@link resolveCheckpointDir} resolves when no such path exists.
+ *
+ * @example
+ * ```ts
+ * import { isCheckpointSelector } from "./checkpoint.ts";
+ * console.log(isCheckpointSelector("runs/g:best"), isCheckpointSelector("gpt-micro")); // true false
+ * ```
+ */
+export function isCheckpointSelector(path: string): boolean {
+  return SELECTOR.test(path);
+}
+
+/**
+ * The checkpoint a selector names: `RUN:best` (lowest validation loss), `RUN:latest`, or
+ * `RUN:STEP`.
+ */
+async function selectCheckpoint(runDir: string, which: string): Promise<string> {
+  const all = await runCheckpoints(runDir);
+  if (!all.length) throw new BenteviError(`${runDir}: this training run has no checkpoint yet`);
+  if (which === "latest") return all[all.length - 1].dir;
+  if (which === "best") {
+    const best = all.find((c) => c.best);
+    if (!best) {
+      throw new BenteviError(
+        `${runDir}:best: none of the run's checkpoints was evaluated at its step (train with --eval-every)`,
+      );
+    }
+    return best.dir;
+  }
+  const step = Number(which);
+  const hit = all.find((c) => c.step === step);
+  if (!hit) {
+    throw new BenteviError(
+      `${runDir}:${which}: no checkpoint at step ${step}; the run has ${
+        all.map((c) => c.step).join(", ")
+      }`,
+    );
+  }
+  return hit.dir;
+}
+
 /**
  * The checkpoint directory for `path`: itself when it holds `config.json`, else the latest
- * `step-*` checkpoint of a training run directory.
+ * `step-*` checkpoint of a training run directory. A run directory followed by a selector
+ * picks one of its checkpoints: `RUN:best` (the lowest validation loss, see
+ * {@link runCheckpoints}), `RUN:latest`, `RUN:STEP` (e.g. `runs/g:1200`). Every command that
+ * takes `--checkpoint` resolves it here.
  *
  * @example
  * ```ts
@@ -237,6 +398,8 @@ export async function listCheckpoints(runDir: string): Promise<string[]> {
  * ```
  */
 export async function resolveCheckpointDir(path: string): Promise<string> {
+  const selector = SELECTOR.exec(path);
+  if (selector && !(await exists(path))) return await selectCheckpoint(selector[1], selector[2]);
   if (await exists(join(path, "config.json"))) return path;
   if (!(await exists(join(path, "run.json")))) return path; // loadCheckpoint says what is wrong
   const list = await listCheckpoints(path);

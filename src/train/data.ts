@@ -37,6 +37,9 @@ export interface TextTokenizer {
   decode?(ids: number[]): string;
 }
 
+/** Share of the tokens held out for validation when there is no separate validation file. */
+export const DEFAULT_VAL_FRACTION = 0.1;
+
 /** What a folder given as `--data` is searched for. */
 const TEXT_EXTENSIONS = [".txt", ".md", ".text", ".jsonl", ".ndjson"];
 
@@ -71,7 +74,7 @@ export async function loadTrainingData(
   tokenizer: TextTokenizer,
   options: { valPath?: string; valFraction?: number; wholeAsValidation?: boolean } = {},
 ): Promise<TrainingData> {
-  const valFraction = options.wholeAsValidation ? 1 : options.valFraction ?? 0.1;
+  const valFraction = options.wholeAsValidation ? 1 : options.valFraction ?? DEFAULT_VAL_FRACTION;
   if (/\.bin$/i.test(path)) {
     const train = await openTokenDataset(path);
     try {

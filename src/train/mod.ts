@@ -13,7 +13,17 @@
  */
 export { learningRate, type LrSchedule } from "./schedule.ts";
 export { type CurvePoint, lossSvg } from "./loss_svg.ts";
-export { loadTrainingData, type TextTokenizer, type TrainingData } from "./data.ts";
+export {
+  DEFAULT_VAL_FRACTION,
+  loadTrainingData,
+  type TextTokenizer,
+  type TrainingData,
+} from "./data.ts";
+export {
+  describeRunCheckpoints,
+  formatRunCheckpoints,
+  type RunCheckpointsReport,
+} from "./checkpoints.ts";
 export { EVAL_DEFAULTS, type EvalResult, evaluate, evaluateBatches } from "./evaluate.ts";
 export {
   activationFloatsPerToken,

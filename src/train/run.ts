@@ -11,7 +11,12 @@ import type { Backend } from "../backend/backend.ts";
 import { createBackend, type DeviceChoice } from "../backend/select.ts";
 import { BenteviError } from "../errors.ts";
 import { withFolderLock } from "../io/lock.ts";
-import { listCheckpoints, loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
+import {
+  isCheckpointSelector,
+  listCheckpoints,
+  loadCheckpoint,
+  resolveCheckpointDir,
+} from "../model/checkpoint.ts";
 import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { ParameterStore } from "../model/params.ts";
@@ -227,6 +232,7 @@ async function checkpointDirOf(model: string): Promise<string | undefined> {
   try {
     info = await Deno.stat(model);
   } catch {
+    if (isCheckpointSelector(model)) return resolve(await resolveCheckpointDir(model));
     return undefined; // a preset name (presetConfig says so when it is none)
   }
   if (!info.isDirectory) {
