@@ -117,8 +117,9 @@ export interface StepWalkthrough {
  * Walks one generation step through a model: feeds `prompt` (text or ids), then reports the
  * forward pass stage by stage with this model's shapes (from its family), the logits of the
  * last position, the top candidates, and the sampling step with `sampling`'s knobs (a
- * sampler of its own: a chat's random sequence is not advanced). Attention models add where
- * the last block's heads looked. The model's state then holds the prompt.
+ * sampler of its own, seeded with `sampling.seed` or 0: a chat's random sequence is not
+ * advanced). Attention models add where the last block's heads looked. The model's state
+ * then holds the prompt.
  *
  * @example
  * ```ts
@@ -148,7 +149,7 @@ export async function explainStep(
   const logits = await feedTo(model, ids);
   const family = familyOf(model.config);
   const specs = new Map(family.weightSpecs(model.config).map((s) => [s.name, s.shape]));
-  const stages = family.forwardStages(model.config, ids.length).map((s) => ({
+  const stages = (family.forwardStages?.(model.config, ids.length) ?? []).map((s) => ({
     ...s,
     weightShapes: s.weights.map((n) => specs.get(n) ?? []),
   }));
@@ -160,7 +161,7 @@ export async function explainStep(
     if (x > max) max = x;
     sum += x;
   }
-  const sampler = new Sampler({ seed: 0, ...sampling });
+  const sampler = new Sampler({ ...sampling, seed: sampling.seed ?? 0 });
   const chosen = explainedChoice(sampler, row, ids, tokenizer, topN);
   const att = model.lastAttention ? await model.lastAttention() : null;
   if (att) chosen.attention = tokenAttention(att, model.tokens, tokenizer, 3);
@@ -196,6 +197,7 @@ export function formatStepWalkthrough(w: StepWalkthrough): string {
     (T > 12 ? ` (last 12 of ${T})` : ""),
   ];
   let n = 2, inBlocks = false;
+  if (!w.stages.length) lines.push("   (this model family does not list its stages)");
   for (const s of w.stages) {
     if (s.perBlock && !inBlocks) {
       lines.push(`   ── each of the ${w.blocks} blocks ──`);

@@ -168,9 +168,11 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
    */
   linearTargets?(config: C): LinearTarget[];
    * The stages of one forward pass over `T` positions, in order, with their output shapes
-   * and weights: embedding → blocks → final norm → logits (what `/explain` walks through).
+   * and weights: embedding → blocks → final norm → logits (what `/explain` and
+   * `bentevi learn` walk through). Optional: a family without it is walked through from its
+   * logits on.
    */
-  forwardStages(config: C, T: number): ForwardStage[];
+  forwardStages?(config: C, T: number): ForwardStage[];
   /** The inference model (cached or recurrent step) over uploaded copies of `weights`. */
   createInferenceModel(
     backend: Backend,
