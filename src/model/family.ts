@@ -167,6 +167,7 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
    * Hugging Face PEFT module names; absent: the family takes no adapters.
    */
   linearTargets?(config: C): LinearTarget[];
+  /**
    * The stages of one forward pass over `T` positions, in order, with their output shapes
    * and weights: embedding → blocks → final norm → logits (what `/explain` and
    * `bentevi learn` walk through). Optional: a family without it is walked through from its

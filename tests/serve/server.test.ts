@@ -318,9 +318,9 @@ Deno.test("serve: concurrent streams interleave, each on its own model", async (
       post("/v1/chat/completions", body, {}, s),
       post("/v1/chat/completions", { ...body, seed: 2 }, {}, s),
     ]);
-    // Both are under way before either has finished.
+    // Both were under way at once: the pool built a second model because the first was busy.
+    // (Not `busy === 2` here: on a loaded machine one stream may already be done by now.)
     const fa = await firstEvent(a), fb = await firstEvent(b);
-    assert.equal(s.pool.stats.busy, 2);
     assert.equal(s.pool.stats.models, 2);
     const rest = async (f: { reader: ReadableStreamDefaultReader<string>; text: string }) => {
       let t = f.text;
