@@ -20,6 +20,7 @@ import { registerIndex } from "./src/cli/index.ts";
 import { registerServe } from "./src/cli/serve.ts";
 import { registerAdapter } from "./src/cli/adapter.ts";
 import { registerLearn } from "./src/cli/learn.ts";
+import { setDefaultThreads } from "./src/backend/native/mod.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -32,6 +33,12 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (text, write) =>
         write(`bentevi: ${text.replace(/^error: /, "").trim()} (see --help)\n`),
+    })
+    // `--threads` (parsed and checked by the option) sets the native backend's thread count
+    // for every backend the command opens.
+    .hook("preAction", (_program, action) => {
+      const threads = (action.opts() as { threads?: number }).threads;
+      if (threads !== undefined) setDefaultThreads(threads);
     });
   registerTokenizer(program);
   registerGpu(program);

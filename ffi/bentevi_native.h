@@ -6,8 +6,14 @@
  *    decompresses multi-stream files (several bz2 streams back to back, as Wikipedia's
  *    "multistream" dumps are) and reports truncated or corrupt input as an error code.
  *
- * Every function uses only fixed-width integers and pointers so the FFI signatures are plain.
- * Build: cc -O2 -shared -fPIC -o libbentevi_native.so bentevi_native.c -lbz2
+ *  - the compute kernels of the native backend (bentevi_kernels.c): matrix products through a
+ *    CBLAS library (OpenBLAS) opened at run time, the other ops as vectorised C loops split
+ *    across a small thread pool.
+ *
+ * Every function uses only fixed-width integers, floats and pointers so the FFI signatures are
+ * plain. Build (src/native/build.ts):
+ * cc -O3 -shared -fPIC -pthread -fno-math-errno -fno-trapping-math -o libbentevi_native.so \
+ *    bentevi_native.c bentevi_kernels.c -lbz2 -lm -ldl
  */
 #ifndef BENTEVI_NATIVE_H
 #define BENTEVI_NATIVE_H
@@ -15,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 2
+#define BN_ABI_VERSION 3
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -60,5 +66,64 @@ void bn_bz2_free(bn_bz2 *d);
  * processes: benchmarks compare CPU time, which a busy machine disturbs far less than wall time. */
 int64_t bn_thread_cpu_ns(void);
 int64_t bn_children_cpu_ns(void);
+
+/* ---- the native backend's kernels (bentevi_kernels.c) ---- */
+
+/* Opens a CBLAS library (dlopen): BN_OK, BN_ERR_OPEN (not found / not loadable) or BN_ERR_STATE
+ * (no cblas_sgemm). bn_blas_message copies the error or the library's configuration string. */
+int32_t bn_blas_load(const char *path);
+int32_t bn_blas_message(uint8_t *out, uint32_t cap);
+/* Threads used by the kernels and by OpenBLAS; returns the count in effect. */
+int32_t bn_set_threads(int32_t n);
+int32_t bn_get_threads(void);
+
+/* out[M,N] (=|+=) op(a)·op(b) (+ bias), row-major with leading dimensions. */
+int32_t bn_sgemm(float *out, const float *a, const float *b, const float *bias, int32_t M,
+                 int32_t N, int32_t K, int32_t transA, int32_t transB, int32_t lda, int32_t ldb,
+                 int32_t ldc, int32_t accumulate);
+void bn_add(float *out, const float *a, const float *b, int32_t n);
+void bn_add_into(float *dst, const float *src, int32_t n, double alpha);
+double bn_sum_squares(const float *x, int32_t n);
+void bn_sum_rows(float *out, const float *x, int32_t M, int32_t N, int32_t accumulate);
+void bn_gelu(float *out, const float *x, int32_t n);
+void bn_gelu_backward(float *dx, const float *x, const float *dout, int32_t n);
+void bn_swiglu(float *out, const float *gate, const float *up, int32_t n);
+void bn_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, int32_t n);
+void bn_layernorm(float *out, float *mean, float *rstd, const float *x, const float *w,
+                  const float *b, int32_t N, int32_t C, float eps);
+void bn_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                           const float *w, const float *mean, const float *rstd, int32_t N,
+                           int32_t C);
+void bn_rmsnorm(float *out, float *rstd, const float *x, const float *w, int32_t N, int32_t C,
+                float eps);
+void bn_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                         const float *rstd, int32_t N, int32_t C);
+void bn_rope(float *out, const float *x, const float *cos, const float *sin, int32_t B, int32_t T,
+             int32_t W, int32_t head_dim, int32_t rotated_heads, int32_t pos_offset,
+             int32_t backward);
+/* Embeddings and cross-entropy return the first bad position/row (id outside [0, V), target
+ * ≥ V) before writing anything, or -1. */
+int32_t bn_embedding(float *out, const int32_t *ids, int32_t n, const float *wte, int32_t V,
+                     const float *wpe, int32_t T, int32_t pos_offset, int32_t C);
+int32_t bn_embedding_backward(float *dwte, int32_t V, float *dwpe, const float *dout,
+                              const int32_t *ids, int32_t n, int32_t T, int32_t C);
+int32_t bn_softmax_xent(float *losses, float *dlogits, const float *logits, const int32_t *targets,
+                        int32_t N, int32_t V, float grad_scale);
+void bn_adamw(float *params, const float *grads, float *m, float *v, const float *mask, int32_t n,
+              double lr, double beta1, double beta2, double eps, double weight_decay, double c1,
+              double c2, double gscale);
+void bn_attention(float *out, float *lse, const float *qkv, int32_t B, int32_t T, int32_t C,
+                  int32_t NH, int32_t NKV);
+void bn_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse,
+                           const float *qkv, int32_t B, int32_t T, int32_t C, int32_t NH,
+                           int32_t NKV);
+void bn_attention_cached(float *out, const float *qkv, float *kcache, float *vcache, int32_t pos,
+                         int32_t Tmax, int32_t B, int32_t T, int32_t C, int32_t NH, int32_t NKV);
+void bn_wkv(float *y, const float *k, const float *v, const float *decay, const float *first,
+            float *state, int32_t B, int32_t T, int32_t C);
+void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
+                     const float *v, const float *decay, const float *first, int32_t B, int32_t T,
+                     int32_t C);
 
 #endif

@@ -26,7 +26,12 @@ export interface CliResult {
 /** Runs `deno run PERMISSIONS cli.ts ARGS` (stdin optional), without colours. */
 export async function runCli(
   args: readonly string[],
-  options: { permissions?: readonly string[]; stdin?: string; cwd?: string } = {},
+  options: {
+    permissions?: readonly string[];
+    stdin?: string;
+    cwd?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...(options.permissions ?? ALL_PERMISSIONS), CLI, ...args],
@@ -34,7 +39,7 @@ export async function runCli(
     stdout: "piped",
     stderr: "piped",
     cwd: options.cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();

@@ -639,8 +639,8 @@ export interface Wkv5Args {
  * `backend.layerNorm({ out, mean, rstd, x, w, b })`.
  */
 export interface Backend {
-  /** `"webgpu"` or `"cpu"`. */
-  readonly kind: "webgpu" | "cpu";
+  /** `"webgpu"`, `"cpu"` (TypeScript) or `"native"` (C kernels and OpenBLAS on the CPU). */
+  readonly kind: "webgpu" | "cpu" | "native";
   /** Human description: adapter name and driver, or "CPU (TypeScript reference)". */
   readonly description: string;
 

@@ -1,8 +1,8 @@
 /**
  * Public API of src/backend (re-exported by the top-level mod.ts): the {@link Backend}
  * interface the models are written against (with the named-argument types of its ops), the
- * checked wrapper every backend is, the CPU backend, and {@link createBackend},
- * which picks WebGPU or the CPU for `--device auto|webgpu|cpu`.
+ * checked wrapper every backend is, the CPU backend, the native backend (C kernels and
+ * OpenBLAS), and {@link createBackend}, which picks one for `--device auto|webgpu|native|cpu`.
  *
  * @example
  * ```ts
@@ -21,6 +21,12 @@ export type * from "./backend.ts";
 export { VIEW_ALIGN } from "./backend.ts";
 export { CheckedBackend } from "./checked.ts";
 export { CpuBackend, type CpuBackendOptions } from "./cpu/mod.ts";
+export {
+  createNativeBackend,
+  NativeBackend,
+  type NativeBackendOptions,
+  setDefaultThreads,
+} from "./native/mod.ts";
 export { prepareWebGpuEnv, requestGpuAdapter } from "./gpu_adapter.ts";
 export {
   autoDeviceKind,

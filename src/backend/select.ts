@@ -1,6 +1,7 @@
 /**
- * Backend selection: `--device auto|webgpu|cpu`. `auto` picks WebGPU when `navigator.gpu`
- * gives an adapter and falls back to the CPU backend otherwise, saying so in one line.
+ * Backend selection: `--device auto|webgpu|native|cpu`. `auto` picks WebGPU on a hardware
+ * adapter, else the native CPU backend (C kernels + OpenBLAS) when it loads, else WebGPU on a
+ * software adapter (lavapipe), else the TypeScript CPU backend — saying which in one line.
  *
  * @module
  */
@@ -8,9 +9,10 @@ import { BenteviError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { CpuBackend } from "./cpu/mod.ts";
 import { requestGpuAdapter } from "./gpu_adapter.ts";
+import { createNativeBackend, loadNativeCompute } from "./native/mod.ts";
 
 /** Which compute device to use. */
-export type DeviceChoice = "auto" | "webgpu" | "cpu";
+export type DeviceChoice = "auto" | "webgpu" | "native" | "cpu";
 
 /** Options of {@link createBackend}. */
 export interface CreateBackendOptions {
@@ -29,6 +31,13 @@ export interface CreateBackendOptions {
    * backend than on llvmpipe). Default `"compute"`.
    */
   workload?: "compute" | "decode";
+  /**
+   * Threads of the native backend (default: `--threads`, `BENTEVI_THREADS`, the machine's
+   * cores).
+   */
+  threads?: number;
+  /** `false`: `auto` never picks the native backend (tests of the other fallbacks). */
+  native?: boolean;
 }
 
 /** What the WebGPU backend module exports (src/backend/webgpu/mod.ts). */
@@ -44,10 +53,13 @@ const HOW_TO_GET_WEBGPU = Deno.build.os === "linux"
  * Creates the backend for a `--device` choice.
  *
  * - `"cpu"`: the TypeScript {@link CpuBackend}.
+ * - `"native"`: the native CPU backend (C kernels and OpenBLAS through `Deno.dlopen`); a
+ *   {@link BenteviError} saying why (and how to fix it) when it cannot be loaded.
  * - `"webgpu"`: the WebGPU backend; a {@link BenteviError} when no adapter exists.
- * - `"auto"`: WebGPU when an adapter exists, else the CPU backend with a one-line notice
- *   (through `options.log`) saying so and how to get WebGPU. For `workload: "decode"`, a
- *   software (fallback) adapter also gives the CPU backend, with a notice.
+ * - `"auto"`: WebGPU on a hardware adapter; otherwise the native backend when it loads;
+ *   otherwise WebGPU on a software adapter (for `workload: "decode"`, the TypeScript backend
+ *   instead); otherwise the TypeScript backend. Every choice but a hardware adapter prints
+ *   one line (through `options.log`) saying what was chosen and why.
  *
  * @example
  * ```ts
@@ -63,10 +75,35 @@ export async function createBackend(
 ): Promise<Backend> {
   const log = options.log ?? ((line: string) => console.error(line));
   if (device === "cpu") return new CpuBackend();
+  if (device === "native") return createNativeBackend({ threads: options.threads });
   if (device !== "webgpu" && device !== "auto") {
-    throw new BenteviError(`--device: unknown device "${device}" (use auto, webgpu or cpu)`);
+    throw new BenteviError(
+      `--device: unknown device "${device}" (use auto, webgpu, native or cpu)`,
+    );
   }
   const adapter = options.adapter !== undefined ? options.adapter : await requestGpuAdapter();
+  if (device === "auto" && !(adapter && !adapter.info?.isFallbackAdapter)) {
+    // No hardware adapter: the native backend when it loads.
+    const native = options.native === false ? "disabled" : loadNativeCompute();
+    if (typeof native !== "string") {
+      const backend = createNativeBackend({ threads: options.threads });
+      const why = adapter
+        ? `the WebGPU adapter (${adapterName(adapter)}) runs on the CPU`
+        : "no WebGPU adapter found";
+      log(
+        `bentevi: ${why}; using the native CPU backend (${
+          backend.description.replace(/^native CPU \(/, "").replace(/\)$/, "")
+        })`,
+      );
+      return backend;
+    }
+    if (native !== "disabled" && !adapter) {
+      log(
+        `bentevi: no WebGPU adapter found and ${native}; using the TypeScript CPU backend (slow)`,
+      );
+      return new CpuBackend();
+    }
+  }
   if (!adapter) {
     if (device === "webgpu") {
       throw new BenteviError(`--device webgpu: no WebGPU adapter found; ${HOW_TO_GET_WEBGPU}`);
@@ -76,11 +113,9 @@ export async function createBackend(
   }
   if (device === "auto" && options.workload === "decode" && adapter.info?.isFallbackAdapter) {
     log(
-      `bentevi: the WebGPU adapter (${
-        adapter.info.description || adapter.info.device ||
-        "software"
-      }) runs on the CPU; generating on the CPU backend, which is faster for ` +
-        `token-by-token decoding (--device webgpu to use the adapter)`,
+      `bentevi: the WebGPU adapter (${adapterName(adapter)}) runs on the CPU; generating on ` +
+        `the CPU backend, which is faster for token-by-token decoding (--device webgpu to use ` +
+        `the adapter)`,
     );
     return new CpuBackend();
   }
@@ -109,10 +144,14 @@ export async function createBackend(
   }
 }
 
+function adapterName(adapter: GPUAdapter): string {
+  return adapter.info?.description || adapter.info?.device || "software";
+}
+
 /**
  * The kind of backend `createBackend("auto", { workload })` would give on this machine, without
- * opening a device: `"webgpu"` when an adapter exists (for `"decode"`, one that is not a
- * software adapter), else `"cpu"`.
+ * opening a device: `"webgpu"` on a hardware adapter, else `"native"` when the native backend
+ * loads, else `"webgpu"` on a software adapter (not for `"decode"`), else `"cpu"`.
  *
  * @example
  * ```ts
@@ -122,8 +161,10 @@ export async function createBackend(
  */
 export async function autoDeviceKind(
   workload: "compute" | "decode" = "compute",
-): Promise<"webgpu" | "cpu"> {
+): Promise<"webgpu" | "native" | "cpu"> {
   const adapter = await requestGpuAdapter();
+  if (adapter && !adapter.info?.isFallbackAdapter) return "webgpu";
+  if (typeof loadNativeCompute() !== "string") return "native";
   if (!adapter) return "cpu";
   return workload === "decode" && adapter.info?.isFallbackAdapter ? "cpu" : "webgpu";
 }

@@ -7,7 +7,7 @@
 import { type Command, Option } from "@commander-js/extra-typings";
 import type { DeviceChoice } from "../backend/select.ts";
 import { BenteviError } from "../errors.ts";
-import { printJson } from "./common.ts";
+import { DEVICE_CHOICES, printJson, threadsOption } from "./common.ts";
 
 /** What a suite returns: machine-readable figures and a human rendering of them. */
 export interface BenchResult {
@@ -61,8 +61,9 @@ export function registerBench(program: Command): void {
       new Option(
         "--device <device>",
         "compute device, for the suites that take it (kernels; default: auto)",
-      ).choices(["auto", "webgpu", "cpu"] as const),
+      ).choices(DEVICE_CHOICES),
     )
+    .addOption(threadsOption())
     .option("--json", "print one JSON object")
     .addHelpText("after", () => {
       const lines = [...suites.values()].map((s) => `  ${s.name.padEnd(12)} ${s.description}`);

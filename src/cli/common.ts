@@ -13,6 +13,7 @@ import {
 } from "@commander-js/extra-typings";
 import type { DeviceChoice } from "../backend/select.ts";
 import { type AdapterRef, parseAdapterRef } from "../finetune/bank.ts";
+import { parseThreads } from "../backend/native/load.ts";
 import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { applyGenerationDefaults, type GenerationDefaults } from "../model/generation_config.ts";
@@ -109,8 +110,11 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
 }
 
+/** The `--device` choices, in help order. */
+export const DEVICE_CHOICES = ["auto", "webgpu", "native", "cpu"] as const;
+
 /**
- * The `--device` option: `auto` (default), `webgpu` or `cpu`.
+ * The `--device` option: `auto` (default), `webgpu`, `native` or `cpu`.
  *
  * @example
  * ```ts
@@ -119,9 +123,9 @@ export function printJson(value: unknown): void {
  * ```
  */
 export function deviceOption() {
-  return new Option("--device <device>", "compute device").choices(
-    ["auto", "webgpu", "cpu"] as const,
-  ).default("auto" as const);
+  return new Option("--device <device>", "compute device").choices(DEVICE_CHOICES).default(
+    "auto" as const,
+  );
 }
 
 /**
@@ -136,8 +140,26 @@ export function deviceOption() {
  */
 export function deviceOptionFrom(defaultHelp: string) {
   return new Option("--device <device>", `compute device (default: ${defaultHelp})`).choices(
-    ["auto", "webgpu", "cpu"] as const,
+    DEVICE_CHOICES,
   );
+}
+
+/**
+ * The `--threads <n>` option of the native backend (1 … the machine's cores; default
+ * `BENTEVI_THREADS` or every core). The program's pre-action hook hands it to
+ * `setDefaultThreads`, so every backend the command opens uses it.
+ *
+ * @example
+ * ```ts
+ * import { threadsOption } from "./common.ts";
+ * console.log(threadsOption().flags); // "--threads <n>"
+ * ```
+ */
+export function threadsOption() {
+  return new Option(
+    "--threads <n>",
+    "threads of the native backend (default: BENTEVI_THREADS, else every core)",
+  ).argParser((value) => parseThreads(value, "--threads"));
 }
 
 /** The required `--checkpoint <dir>` option, with the command's own help text. */

@@ -8,7 +8,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { join } from "node:path";
 import { DEMO_PLANS, describeTree, runDemo } from "../demo/demo.ts";
 import { consoleProgress } from "../progress.ts";
-import { deviceOption, intOption, printJson } from "./common.ts";
+import { deviceOption, intOption, printJson, threadsOption } from "./common.ts";
 
 /** Registers this group's commands on `program`. */
 export function registerDemo(program: Command): void {
@@ -25,6 +25,7 @@ export function registerDemo(program: Command): void {
     )
     .option("--out <dir>", "output folder (a previous demo's folder there is replaced)", "out/demo")
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option("--steps <n>", "training steps instead of the plan's", intOption(1, 10_000_000))
     .option("--model <preset>", "model preset instead of gpt-micro (see `info`)")
     .option(

@@ -31,6 +31,7 @@ import {
   intOption,
   printJson,
   samplingWithGenerationConfig,
+  threadsOption,
   tokenizerOverrideOption,
   withGenerationModel,
 } from "./common.ts";
@@ -110,7 +111,8 @@ export function registerGenerate(program: Command): void {
       .option("--json", 'print {"text","tokens","tokens_per_second",…}')
       .addOption(tokenizerOverrideOption())
       .addOption(adapterOption())
-      .addOption(deviceOption()),
+      .addOption(deviceOption())
+      .addOption(threadsOption()),
   )
     .action(async (o, command) => {
       const rag = await openRag(o);
@@ -176,6 +178,7 @@ export function registerGenerate(program: Command): void {
     .addOption(tokenizerOverrideOption())
     .addOption(adapterOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (o) => {
       await withGenerationModel(o, async ({ model, tokenizer }) => {
         let ids = tokenizer.encode(o.prompt);
@@ -219,6 +222,7 @@ export function registerGenerate(program: Command): void {
     .addOption(adapterOption())
     .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (file, o) => {
       const text = await readText(file, o.encoding);
       await withGenerationModel(o, async ({ model, tokenizer }) => {
@@ -276,7 +280,8 @@ export function registerGenerate(program: Command): void {
           "a LoRA adapter to load (repeatable, NAME=DIR); the first (or the persona's) is active, /adapter switches",
         ),
       )
-      .addOption(deviceOption()),
+      .addOption(deviceOption())
+      .addOption(threadsOption()),
   )
     .action(async (o, command) => {
       const rag = await openRag(o);

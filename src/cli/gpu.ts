@@ -12,9 +12,9 @@ import { formatKernelBench, runKernelBench } from "../backend/webgpu/kernel_benc
 import { selfTest } from "../backend/webgpu/selftest.ts";
 import { BenteviError } from "../errors.ts";
 import { registerBenchSuite } from "./bench.ts";
-import { printJson } from "./common.ts";
+import { DEVICE_CHOICES, printJson } from "./common.ts";
 
-const DEVICES = ["auto", "webgpu", "cpu"];
+const DEVICES: readonly string[] = DEVICE_CHOICES;
 
 /** Registers this group's commands on `program`. */
 export function registerGpu(program: Command): void {
@@ -82,13 +82,13 @@ export function registerGpu(program: Command): void {
   registerBenchSuite({
     name: "kernels",
     description:
-      "matmul GFLOP/s (256, 512, 1024 and the micro-model shapes), ms per hot op, dispatch cost; --device auto|webgpu|cpu (or the device as the input)",
+      "matmul GFLOP/s (256, 512, 1024 and the micro-model shapes), ms per hot op, dispatch cost; --device auto|webgpu|native|cpu (or the device as the input)",
     takesDevice: true,
     run: async (inputs, { json, device: option }) => {
       const given = inputs[0] as DeviceChoice | undefined;
       if (inputs.length > 1 || (given !== undefined && !DEVICES.includes(given))) {
         throw new BenteviError(
-          `bench kernels takes at most one input, the device (auto, webgpu or cpu); got "${
+          `bench kernels takes at most one input, the device (auto, webgpu, native or cpu); got "${
             inputs.join(" ")
           }"`,
         );

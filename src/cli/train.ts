@@ -49,6 +49,7 @@ import {
   floatOption,
   intOption,
   printJson,
+  threadsOption,
 } from "./common.ts";
 
 /** The commander property of a flag (`grad-accum` → `gradAccum`). */
@@ -188,6 +189,7 @@ export function registerTrain(program: Command): void {
     );
   addTrainOptionFlags(train)
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option("--force", "replace an existing run directory")
     .option("--json", "print the summary as JSON")
     .action(async (o) => {
@@ -213,6 +215,7 @@ export function registerTrain(program: Command): void {
     .argument("<run-dir>", "run directory written by `train`")
     .option("--steps <total>", "total steps counted from the start of the run", intOption(1))
     .addOption(deviceOptionFrom("the device the run was started with"))
+    .addOption(threadsOption())
     .option("--json", "print the summary as JSON")
     .action(async (runDir, o) => {
       const summary = await resumeTraining(runDir, {
@@ -237,6 +240,7 @@ export function registerTrain(program: Command): void {
     .option("--batches <n>", "maximum number of batches", intOption(1), EVAL_DEFAULTS.batches)
     .addOption(adapterOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option("--json", "print JSON")
     .action(async (o) => {
       const r = await evaluateCheckpoint(o.checkpoint, o.data, {
@@ -314,6 +318,7 @@ export function registerTrain(program: Command): void {
     .option("--context <n>", "tokens per sequence (default: the preset's)", intOption(2))
     .option("--seed <n>", "seed", intOption(0), trainDefault("seed"))
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .option("--json", "print JSON")
     .action(async (o) => {
       if (!(o.startLr > 0) || !(o.endLr > o.startLr)) {

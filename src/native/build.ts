@@ -11,6 +11,7 @@
 import { dirname, join } from "node:path";
 import source from "../../ffi/bentevi_native.c" with { type: "text" };
 import header from "../../ffi/bentevi_native.h" with { type: "text" };
+import kernels from "../../ffi/bentevi_kernels.c" with { type: "text" };
 import { BenteviError } from "../errors.ts";
 
 /** The library's file name (per platform). */
@@ -20,10 +21,22 @@ export const NATIVE_LIBRARY_NAME = Deno.build.os === "darwin"
   ? "bentevi_native.dll"
   : "libbentevi_native.so";
 
-/** Compiler flags (part of the build hash, so changing them rebuilds). */
-export const NATIVE_CFLAGS = ["-O2", "-shared", "-fPIC"];
-/** Libraries linked. */
-export const NATIVE_LIBS = ["-lbz2"];
+/**
+ * Compiler flags (part of the build hash, so changing them rebuilds). No `-march`: the
+ * compute kernels carry their own AVX2 clones chosen at load time (`target_clones` in
+ * `ffi/bentevi_kernels.c`), so the library runs on any x86-64. `-fno-math-errno` and
+ * `-fno-trapping-math` let `sqrtf` and comparisons vectorise; IEEE results are unchanged.
+ */
+export const NATIVE_CFLAGS = [
+  "-O3",
+  "-shared",
+  "-fPIC",
+  "-pthread",
+  "-fno-math-errno",
+  "-fno-trapping-math",
+];
+/** Libraries linked (OpenBLAS is not among them: the kernels open it at run time). */
+export const NATIVE_LIBS = ["-lbz2", "-lm", "-ldl"];
 
 function fnv1a(text: string): string {
   let h = 0x811c9dc5;
@@ -39,7 +52,7 @@ function fnv1a(text: string): string {
  * stale and gets rebuilt (it is stored in `<library>.hash` beside the library).
  */
 export const NATIVE_SOURCE_HASH: string = fnv1a(
-  [source, header, NATIVE_CFLAGS.join(" "), NATIVE_LIBS.join(" ")].join("\0"),
+  [source, kernels, header, NATIVE_CFLAGS.join(" "), NATIVE_LIBS.join(" ")].join("\0"),
 );
 
 /** The compiler command: `$CC` or `cc`. */
@@ -81,6 +94,7 @@ export function buildNativeLibrary(options: BuildNativeOptions): string {
   try {
     Deno.writeTextFileSync(join(srcDir, "bentevi_native.c"), source);
     Deno.writeTextFileSync(join(srcDir, "bentevi_native.h"), header);
+    Deno.writeTextFileSync(join(srcDir, "bentevi_kernels.c"), kernels);
     let out: Deno.CommandOutput;
     try {
       out = new Deno.Command(cc, {
@@ -89,6 +103,7 @@ export function buildNativeLibrary(options: BuildNativeOptions): string {
           "-o",
           tmpLib,
           join(srcDir, "bentevi_native.c"),
+          join(srcDir, "bentevi_kernels.c"),
           ...NATIVE_LIBS,
         ],
         stdout: "piped",

@@ -27,7 +27,7 @@ import {
 } from "./build.ts";
 
 /** ABI version the TypeScript side expects (`BN_ABI_VERSION` in the header). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** The FFI signatures of the shim. */
 export const NATIVE_SYMBOLS = {
@@ -53,6 +53,170 @@ export const NATIVE_SYMBOLS = {
   bn_bz2_free: { parameters: ["pointer"], result: "void" },
   bn_thread_cpu_ns: { parameters: [], result: "i64" },
   bn_children_cpu_ns: { parameters: [], result: "i64" },
+  // The native backend's kernels (ffi/bentevi_kernels.c; used by src/backend/native/).
+  bn_blas_load: { parameters: ["buffer"], result: "i32" },
+  bn_blas_message: { parameters: ["buffer", "u32"], result: "i32" },
+  bn_set_threads: { parameters: ["i32"], result: "i32" },
+  bn_get_threads: { parameters: [], result: "i32" },
+  bn_sgemm: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "i32",
+  },
+  bn_add: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
+  bn_add_into: { parameters: ["buffer", "buffer", "i32", "f64"], result: "void" },
+  bn_sum_squares: { parameters: ["buffer", "i32"], result: "f64" },
+  bn_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32", "i32"], result: "void" },
+  bn_gelu: { parameters: ["buffer", "buffer", "i32"], result: "void" },
+  bn_gelu_backward: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
+  bn_swiglu: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
+  bn_swiglu_backward: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32"],
+    result: "void",
+  },
+  bn_layernorm: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32"],
+    result: "void",
+  },
+  bn_layernorm_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
+  bn_rmsnorm: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32"],
+    result: "void",
+  },
+  bn_rmsnorm_backward: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+  },
+  bn_rope: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
+  bn_embedding: {
+    parameters: ["buffer", "buffer", "i32", "buffer", "i32", "buffer", "i32", "i32", "i32"],
+    result: "i32",
+  },
+  bn_embedding_backward: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
+    result: "i32",
+  },
+  bn_softmax_xent: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32"],
+    result: "i32",
+  },
+  bn_adamw: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+    ],
+    result: "void",
+  },
+  bn_attention: {
+    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32"],
+    result: "void",
+  },
+  bn_attention_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
+  bn_attention_cached: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
+  bn_wkv: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32"],
+    result: "void",
+  },
+  bn_wkv_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
 } as const;
 
 /** The loaded shim's functions. */

@@ -82,7 +82,7 @@ export function chooseBatchShape(
   given: { batchSize?: number; context?: number },
 ): { batchSize: number; context: number; note: string } {
   const lim = memoryLimits(backend);
-  const software = backend.kind === "cpu" ||
+  const software = backend.kind !== "webgpu" ||
     /llvmpipe|lavapipe|swiftshader|software/i.test(backend.description);
   const cap = software ? 8 : 32;
   let T = given.context ?? config.contextLength;

@@ -219,8 +219,8 @@ export async function readRunSpec(runDir: string): Promise<RunSpec> {
   ) {
     throw new BenteviError(`${path}: not a Bentevi run description`);
   }
-  if (!["auto", "webgpu", "cpu"].includes(json.device)) {
-    throw new BenteviError(`${path}: device must be "auto", "webgpu" or "cpu"`);
+  if (!["auto", "webgpu", "native", "cpu"].includes(json.device)) {
+    throw new BenteviError(`${path}: device must be "auto", "webgpu", "native" or "cpu"`);
   }
   if (json.valData !== undefined && (typeof json.valData !== "string" || !json.valData)) {
     throw new BenteviError(`${path}: "valData" must be a path`);
@@ -1037,8 +1037,8 @@ async function trainSteps(
       pending = null;
       await session.flushMetrics();
     }
-    // The CPU backend never waits on I/O: yield once per step so a signal is noticed.
-    if (backend.kind === "cpu") await new Promise((r) => setTimeout(r, 0));
+    // The CPU backends never wait on I/O: yield once per step so a signal is noticed.
+    if (backend.kind !== "webgpu") await new Promise((r) => setTimeout(r, 0));
     let stop = false;
     if (interrupt.requested && !act.save) {
       if (pending) {

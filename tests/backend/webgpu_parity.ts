@@ -1,7 +1,9 @@
 /**
  * Shared setup of the WebGPU parity tests: one adapter and device per test file, the CPU
  * backend as the reference, and `parity()` which runs one op on both backends from the same
- * inputs and compares every tensor the op writes.
+ * inputs and compares every tensor the op writes. Where the native backend loads, `parity()`
+ * runs the op on it too and holds it to the same tolerance: every op check written for the
+ * WebGPU kernels checks the native ones as well.
  *
  * Without an adapter the tests are ignored with a message — unless `BENTEVI_REQUIRE_WEBGPU=1`
  * (CI), where a test fails saying the adapter is missing.
@@ -10,6 +12,7 @@
  */
 import type { Backend, Tensor } from "../../src/backend/backend.ts";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";
+import { createNativeBackend, loadNativeCompute } from "../../src/backend/native/mod.ts";
 import {
   createWebGpuBackendClass,
   requestGpuAdapter,
@@ -44,6 +47,11 @@ if (!adapter) {
     );
   }
 }
+
+/** The native backend the parity checks also run on (null where it does not load). */
+export const nativeForParity = typeof loadNativeCompute() === "string"
+  ? null
+  : createNativeBackend();
 
 const backends = new Map<string, Promise<WebGpuBackend>>();
 
@@ -90,6 +98,8 @@ export async function parity(
   const tc = make(cpu), tg = make(gpu);
   op(cpu, tc);
   op(gpu, tg);
+  const tn = nativeForParity && make(nativeForParity);
+  if (tn) op(nativeForParity!, tn);
   for (const name of outputs) {
     const expected = await cpu.read(tc[name]);
     const actual = await gpu.read(tg[name]);
@@ -97,6 +107,9 @@ export async function parity(
       ? (tol as Record<string, Tolerance>)[name] ?? 1e-5
       : tol as Tolerance;
     assertClose(actual, expected, t, `${what}: ${name}`);
+    if (tn) {
+      assertClose(await nativeForParity!.read(tn[name]), expected, t, `native ${what}: ${name}`);
+    }
   }
   for (const t of Object.values(tg)) gpu.free(t);
   const err = (gpu as WebGpuBackend).ctx?.lastError;

@@ -7,6 +7,7 @@ import {
   mapFile,
   readBz2File,
 } from "../../src/native/mod.ts";
+import { NATIVE_ABI_VERSION } from "../../src/native/loader.ts";
 import { BenteviError } from "../../src/errors.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -171,7 +172,7 @@ Deno.test({
     const dir = Deno.makeTempDirSync();
     const lib = buildNativeLibrary({ outDir: dir });
     const dl = Deno.dlopen(lib, { bn_abi_version: { parameters: [], result: "i32" } });
-    assert.equal(dl.symbols.bn_abi_version(), 2);
+    assert.equal(dl.symbols.bn_abi_version(), NATIVE_ABI_VERSION);
     dl.close();
     assert.equal(Deno.readTextFileSync(`${lib}.hash`).trim().length, 8);
   },

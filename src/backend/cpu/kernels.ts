@@ -60,8 +60,8 @@ export interface CpuBackendOptions {
  * ```
  */
 export class CpuKernels implements Backend {
-  /** Always `"cpu"`. */
-  readonly kind = "cpu" as const;
+  /** `"cpu"` (`"native"` for the native backend, which reuses these ops). */
+  readonly kind: "cpu" | "native" = "cpu";
   /** Human description of the backend. */
   readonly description: string;
   /** Storage precision of float tensors. */
@@ -101,6 +101,27 @@ export class CpuKernels implements Backend {
     const ct = this.#tensor(op, name, t);
     expectDtype(op, name, ct, "i32");
     return ct.data as Int32Array;
+  }
+
+  // The same checks for subclasses (the native backend overrides ops with C kernels).
+
+  /** The float storage of `t` for `op`'s argument `name` (a live f32 tensor of this backend). */
+  protected floats(op: string, name: string, t: Tensor): FloatArray {
+    return this.#f(op, name, t);
+  }
+
+  /** {@link floats}, or null for an absent optional argument. */
+  protected floatsOrNull(
+    op: string,
+    name: string,
+    t: Tensor | null | undefined,
+  ): FloatArray | null {
+    return this.#fOrNull(op, name, t);
+  }
+
+  /** The int32 storage of `t` for `op`'s argument `name`. */
+  protected ints(op: string, name: string, t: Tensor): Int32Array {
+    return this.#i(op, name, t);
   }
 
   #alloc(size: number, dtype: DType): FloatArray | Int32Array {

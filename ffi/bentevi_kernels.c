@@ -1,0 +1,1064 @@
+/*
+ * bentevi_kernels: the compute kernels of the native backend (see bentevi_native.h).
+ *
+ *  - Matrix products go to a CBLAS library (OpenBLAS) that this file opens at run time with
+ *    dlopen: the shim itself never links it, so the shim (mmap, bzip2) loads on a machine
+ *    without OpenBLAS, and the backend can say why it is unavailable in one line.
+ *  - The other ops are plain C loops written so that GCC/Clang vectorise them (lane arrays
+ *    instead of float reductions, branch-free exp). On x86-64 the hot functions are compiled
+ *    twice (target_clones: Haswell's AVX2 + FMA, and the x86-64 baseline) and the loader
+ *    picks one at run time, so a library built on one x86-64 machine runs on any other.
+ *  - Work is split across a small pool of threads by fixed ranges (thread p of P always gets
+ *    the same rows), and every sum is taken in a fixed order inside a range: results depend
+ *    on the thread count, never on timing.
+ */
+#define _GNU_SOURCE
+#include "bentevi_native.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define BN_DISPATCH __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define BN_DISPATCH
+#endif
+
+/* ---- CBLAS, opened at run time ------------------------------------------------------------ */
+
+enum { BN_ROW_MAJOR = 101, BN_NO_TRANS = 111, BN_TRANS = 112 };
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *,
+                         int, float, float *, int);
+typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int, float,
+                         float *, int);
+typedef void (*set_threads_fn)(int);
+typedef char *(*get_config_fn)(void);
+
+static void *blas_handle = NULL;
+static sgemm_fn blas_sgemm = NULL;
+static sgemv_fn blas_sgemv = NULL;
+static set_threads_fn blas_set_threads = NULL;
+static get_config_fn blas_get_config = NULL;
+static char blas_message[512] = "";
+
+int32_t bn_blas_load(const char *path) {
+  if (blas_handle) return BN_OK;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    snprintf(blas_message, sizeof blas_message, "%s", e ? e : "dlopen failed");
+    return BN_ERR_OPEN;
+  }
+  sgemm_fn gemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+  sgemv_fn gemv = (sgemv_fn)dlsym(h, "cblas_sgemv");
+  if (!gemm || !gemv) {
+    snprintf(blas_message, sizeof blas_message, "%s has no cblas_sgemm/cblas_sgemv", path);
+    dlclose(h);
+    return BN_ERR_STATE;
+  }
+  blas_handle = h;
+  blas_sgemm = gemm;
+  blas_sgemv = gemv;
+  blas_set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+  blas_get_config = (get_config_fn)dlsym(h, "openblas_get_config");
+  const char *config = blas_get_config ? blas_get_config() : "CBLAS";
+  snprintf(blas_message, sizeof blas_message, "%s", config ? config : "CBLAS");
+  return BN_OK;
+}
+
+int32_t bn_blas_message(uint8_t *out, uint32_t cap) {
+  size_t n = strlen(blas_message);
+  if (cap == 0) return (int32_t)n;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, blas_message, n);
+  out[n] = 0;
+  return (int32_t)n;
+}
+
+/* ---- the thread pool ----------------------------------------------------------------------- */
+
+#define BN_MAX_THREADS 256
+typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
+
+static int pool_threads = 1;   /* the thread count ops use (bn_set_threads) */
+static int pool_workers = 0;   /* worker threads started (never stopped) */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pool_call = PTHREAD_MUTEX_INITIALIZER; /* one parallel op at a time */
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static uint64_t pool_generation = 0;
+static range_fn pool_fn;
+static void *pool_ctx;
+static int64_t pool_n;
+static int pool_parts;
+static int pool_pending;
+/* The generation each worker starts from, set under pool_mu before it is created: a worker
+ * that starts after the next op was posted must still run its part of that op. */
+static uint64_t pool_start_generation[BN_MAX_THREADS];
+
+static inline int64_t part_begin(int64_t n, int p, int parts) { return n * p / parts; }
+
+static void *pool_worker(void *arg) {
+  int index = (int)(intptr_t)arg; /* this worker runs part index + 1 */
+  pthread_mutex_lock(&pool_mu);
+  uint64_t seen = pool_start_generation[index];
+  for (;;) {
+    while (pool_generation == seen) pthread_cond_wait(&pool_wake, &pool_mu);
+    seen = pool_generation;
+    int part = index + 1;
+    if (part < pool_parts) {
+      range_fn fn = pool_fn;
+      void *ctx = pool_ctx;
+      int64_t n = pool_n;
+      int parts = pool_parts;
+      pthread_mutex_unlock(&pool_mu);
+      fn(ctx, part_begin(n, part, parts), part_begin(n, part + 1, parts));
+      pthread_mutex_lock(&pool_mu);
+      if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+    }
+  }
+  return NULL;
+}
+
+int32_t bn_set_threads(int32_t n) {
+  if (n < 1 || n > BN_MAX_THREADS) return BN_ERR_STATE;
+  pthread_mutex_lock(&pool_call);
+  pthread_mutex_lock(&pool_mu);
+  while (pool_workers < n - 1) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pool_start_generation[pool_workers] = pool_generation;
+    int rc = pthread_create(&t, &attr, pool_worker, (void *)(intptr_t)pool_workers);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) break;
+    pool_workers++;
+  }
+  pool_threads = pool_workers + 1 < n ? pool_workers + 1 : n;
+  pthread_mutex_unlock(&pool_mu);
+  pthread_mutex_unlock(&pool_call);
+  if (blas_set_threads) blas_set_threads(pool_threads);
+  return pool_threads;
+}
+
+int32_t bn_get_threads(void) { return pool_threads; }
+
+/* Runs fn over [0, n) in up to `threads` fixed parts of at least `grain` items each. */
+static void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  int64_t most = grain > 0 ? (n + grain - 1) / grain : n;
+  int parts = pool_threads < most ? pool_threads : (int)most;
+  if (parts <= 1 || pthread_mutex_trylock(&pool_call) != 0) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_mutex_lock(&pool_mu);
+  pool_fn = fn;
+  pool_ctx = ctx;
+  pool_n = n;
+  pool_parts = parts;
+  pool_pending = parts - 1;
+  pool_generation++;
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_mu);
+  fn(ctx, 0, part_begin(n, 1, parts));
+  pthread_mutex_lock(&pool_mu);
+  while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_mu);
+  pthread_mutex_unlock(&pool_mu);
+  pthread_mutex_unlock(&pool_call);
+}
+
+/* ---- small vectorisable helpers ------------------------------------------------------------ */
+
+/* e^x in float32, branch-free (Cephes' polynomial; ~1 ulp), clamped to finite results. */
+static inline float bn_expf(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+  float n = (x * 1.44269504088896341f + shifter) - shifter;
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.0f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+static inline float sum_f32(const float *x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+static inline float max_f32(const float *x, int64_t n) {
+  float m = -INFINITY;
+  float acc[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+  for (int j = 0; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+/* ---- matmul ------------------------------------------------------------------------------- */
+
+int32_t bn_sgemm(float *out, const float *a, const float *b, const float *bias, int32_t M,
+                 int32_t N, int32_t K, int32_t transA, int32_t transB, int32_t lda, int32_t ldb,
+                 int32_t ldc, int32_t accumulate) {
+  if (!blas_sgemm) return BN_ERR_STATE;
+  if (M == 0 || N == 0) return BN_OK;
+  float beta = accumulate ? 1.0f : 0.0f;
+  if (bias) {
+    for (int32_t i = 0; i < M; i++) {
+      float *row = out + (int64_t)i * ldc;
+      if (accumulate)
+        for (int32_t j = 0; j < N; j++) row[j] += bias[j];
+      else
+        memcpy(row, bias, sizeof(float) * (size_t)N);
+    }
+    beta = 1.0f;
+  }
+  if (K == 0) {
+    if (beta == 0.0f)
+      for (int32_t i = 0; i < M; i++) memset(out + (int64_t)i * ldc, 0, sizeof(float) * N);
+    return BN_OK;
+  }
+  if (M == 1) {
+    /* One row: a matrix-vector product (generation), reading b in place. */
+    int incx = transA ? lda : 1;
+    if (transB) /* b is [N, K]: out = b · a */
+      blas_sgemv(BN_ROW_MAJOR, BN_NO_TRANS, N, K, 1.0f, b, ldb, a, incx, beta, out, 1);
+    else /* b is [K, N]: out = bᵀ · a */
+      blas_sgemv(BN_ROW_MAJOR, BN_TRANS, K, N, 1.0f, b, ldb, a, incx, beta, out, 1);
+    return BN_OK;
+  }
+  blas_sgemm(BN_ROW_MAJOR, transA ? BN_TRANS : BN_NO_TRANS, transB ? BN_TRANS : BN_NO_TRANS, M, N,
+             K, 1.0f, a, lda, b, ldb, beta, out, ldc);
+  return BN_OK;
+}
+
+/* ---- elementwise and reductions ------------------------------------------------------------ */
+
+typedef struct {
+  float *out;
+  const float *x, *y;
+  double alpha;
+  double *partial;
+  int64_t n;
+} ew_ctx;
+
+BN_DISPATCH static void add_into_range(void *c, int64_t b, int64_t e) {
+  ew_ctx *k = c;
+  float alpha = (float)k->alpha;
+  for (int64_t i = b; i < e; i++) k->out[i] += alpha * k->x[i];
+}
+
+void bn_add_into(float *dst, const float *src, int32_t n, double alpha) {
+  ew_ctx c = {.out = dst, .x = src, .alpha = alpha};
+  parallel_for(n, 1 << 16, add_into_range, &c);
+}
+
+BN_DISPATCH static void add_range(void *c, int64_t b, int64_t e) {
+  ew_ctx *k = c;
+  for (int64_t i = b; i < e; i++) k->out[i] = k->x[i] + k->y[i];
+}
+
+void bn_add(float *out, const float *a, const float *b, int32_t n) {
+  ew_ctx c = {.out = out, .x = a, .y = b};
+  parallel_for(n, 1 << 16, add_range, &c);
+}
+
+/* Σx² in fixed chunks of 4096 (double per chunk, chunks summed in order): the same result
+ * whatever the thread count. */
+#define SQ_CHUNK 4096
+BN_DISPATCH static void sumsq_range(void *c, int64_t b, int64_t e) {
+  ew_ctx *k = c;
+  for (int64_t chunk = b; chunk < e; chunk++) {
+    int64_t i0 = chunk * SQ_CHUNK, i1 = i0 + SQ_CHUNK < k->n ? i0 + SQ_CHUNK : k->n;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += k->x[i + j] * k->x[i + j];
+    double s = 0;
+    for (int j = 0; j < 8; j++) s += acc[j];
+    for (; i < i1; i++) s += (double)k->x[i] * k->x[i];
+    k->partial[chunk] = s;
+  }
+}
+
+double bn_sum_squares(const float *x, int32_t n) {
+  int64_t chunks = (n + SQ_CHUNK - 1) / SQ_CHUNK;
+  if (chunks == 0) return 0;
+  double stack[64];
+  double *partial = chunks <= 64 ? stack : malloc(sizeof(double) * (size_t)chunks);
+  if (!partial) return NAN;
+  ew_ctx c = {.x = x, .partial = partial, .n = n};
+  parallel_for(chunks, 16, sumsq_range, &c);
+  double s = 0;
+  for (int64_t i = 0; i < chunks; i++) s += partial[i];
+  if (partial != stack) free(partial);
+  return s;
+}
+
+typedef struct {
+  float *out;
+  const float *x;
+  int64_t M, N;
+  int accumulate;
+} rows_ctx;
+
+BN_DISPATCH static void sum_rows_range(void *c, int64_t b, int64_t e) {
+  rows_ctx *k = c;
+  for (int64_t j = b; j < e; j++) k->out[j] = k->accumulate ? k->out[j] : 0.0f;
+  for (int64_t m = 0; m < k->M; m++) {
+    const float *row = k->x + m * k->N;
+    for (int64_t j = b; j < e; j++) k->out[j] += row[j];
+  }
+}
+
+void bn_sum_rows(float *out, const float *x, int32_t M, int32_t N, int32_t accumulate) {
+  rows_ctx c = {.out = out, .x = x, .M = M, .N = N, .accumulate = accumulate};
+  parallel_for(N, 64, sum_rows_range, &c);
+}
+
+/* ---- activations --------------------------------------------------------------------------- */
+
+#define GELU_SCALE 0.7978845608028654f
+#define GELU_CUBIC 0.044715f
+
+typedef struct {
+  float *out, *dx;
+  const float *x, *y, *dout;
+} act_ctx;
+
+BN_DISPATCH static void gelu_range(void *c, int64_t b, int64_t e) {
+  act_ctx *k = c;
+  for (int64_t i = b; i < e; i++) {
+    float x = k->x[i];
+    float u = GELU_SCALE * (x + GELU_CUBIC * x * x * x);
+    float th = 1.0f - 2.0f / (bn_expf(2.0f * u) + 1.0f);
+    k->out[i] = 0.5f * x * (1.0f + th);
+  }
+}
+
+void bn_gelu(float *out, const float *x, int32_t n) {
+  act_ctx c = {.out = out, .x = x};
+  parallel_for(n, 1 << 14, gelu_range, &c);
+}
+
+BN_DISPATCH static void gelu_backward_range(void *c, int64_t b, int64_t e) {
+  act_ctx *k = c;
+  for (int64_t i = b; i < e; i++) {
+    float x = k->x[i];
+    float u = GELU_SCALE * (x + GELU_CUBIC * x * x * x);
+    float th = 1.0f - 2.0f / (bn_expf(2.0f * u) + 1.0f);
+    float sech2 = 1.0f - th * th;
+    float local =
+        0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * GELU_CUBIC * x * x);
+    k->dx[i] += local * k->dout[i];
+  }
+}
+
+void bn_gelu_backward(float *dx, const float *x, const float *dout, int32_t n) {
+  act_ctx c = {.dx = dx, .x = x, .dout = dout};
+  parallel_for(n, 1 << 14, gelu_backward_range, &c);
+}
+
+typedef struct {
+  float *out, *dgate, *dup;
+  const float *gate, *up, *dout;
+} swiglu_ctx;
+
+BN_DISPATCH static void swiglu_range(void *c, int64_t b, int64_t e) {
+  swiglu_ctx *k = c;
+  for (int64_t i = b; i < e; i++) {
+    float g = k->gate[i];
+    k->out[i] = (g / (1.0f + bn_expf(-g))) * k->up[i];
+  }
+}
+
+void bn_swiglu(float *out, const float *gate, const float *up, int32_t n) {
+  swiglu_ctx c = {.out = out, .gate = gate, .up = up};
+  parallel_for(n, 1 << 14, swiglu_range, &c);
+}
+
+BN_DISPATCH static void swiglu_backward_range(void *c, int64_t b, int64_t e) {
+  swiglu_ctx *k = c;
+  for (int64_t i = b; i < e; i++) {
+    float g = k->gate[i], s = 1.0f / (1.0f + bn_expf(-g)), d = k->dout[i];
+    k->dgate[i] += d * k->up[i] * s * (1.0f + g * (1.0f - s));
+    k->dup[i] += d * g * s;
+  }
+}
+
+void bn_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                        const float *up, int32_t n) {
+  swiglu_ctx c = {.dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up};
+  parallel_for(n, 1 << 14, swiglu_backward_range, &c);
+}
+
+/* ---- LayerNorm and RMSNorm ----------------------------------------------------------------- */
+
+typedef struct {
+  float *out, *mean, *rstd, *dx, *dw, *db;
+  const float *x, *w, *b, *dout;
+  int64_t N, C;
+  float eps;
+} norm_ctx;
+
+BN_DISPATCH static void layernorm_range(void *c, int64_t r0, int64_t r1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = r0; n < r1; n++) {
+    const float *x = k->x + n * C;
+    float *o = k->out + n * C;
+    float m = sum_f32(x, C) / (float)C;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= C; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += (x[i + j] - m) * (x[i + j] - m);
+    float v = sum_f32(acc, 8);
+    for (; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    v /= (float)C;
+    float s = 1.0f / sqrtf(v + k->eps);
+    for (int64_t j = 0; j < C; j++) o[j] = (x[j] - m) * s * k->w[j] + k->b[j];
+    k->mean[n] = m;
+    k->rstd[n] = s;
+  }
+}
+
+void bn_layernorm(float *out, float *mean, float *rstd, const float *x, const float *w,
+                  const float *b, int32_t N, int32_t C, float eps) {
+  norm_ctx c = {.out = out, .mean = mean, .rstd = rstd, .x = x, .w = w, .b = b, .N = N, .C = C,
+                .eps = eps};
+  parallel_for(N, 4096 / (C + 1) + 1, layernorm_range, &c);
+}
+
+/* dx per row (rows split across threads); dw/db per column block (each column sums its rows in
+ * order), so the result does not depend on the split. */
+BN_DISPATCH static void layernorm_dx_range(void *c, int64_t r0, int64_t r1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = r0; n < r1; n++) {
+    const float *x = k->x + n * C, *g = k->dout + n * C;
+    float *dx = k->dx + n * C;
+    float m = k->mean[n], s = k->rstd[n];
+    float a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= C; i += 8)
+      for (int j = 0; j < 8; j++) {
+        float norm = (x[i + j] - m) * s, dnorm = k->w[i + j] * g[i + j];
+        a1[j] += dnorm;
+        a2[j] += dnorm * norm;
+      }
+    float dmean = sum_f32(a1, 8), dnm = sum_f32(a2, 8);
+    for (; i < C; i++) {
+      float norm = (x[i] - m) * s, dnorm = k->w[i] * g[i];
+      dmean += dnorm;
+      dnm += dnorm * norm;
+    }
+    dmean /= (float)C;
+    dnm /= (float)C;
+    for (int64_t j = 0; j < C; j++) {
+      float norm = (x[j] - m) * s;
+      dx[j] += (k->w[j] * g[j] - dmean - norm * dnm) * s;
+    }
+  }
+}
+
+BN_DISPATCH static void layernorm_dwdb_range(void *c, int64_t c0, int64_t c1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = 0; n < k->N; n++) {
+    const float *x = k->x + n * C, *g = k->dout + n * C;
+    float m = k->mean[n], s = k->rstd[n];
+    for (int64_t j = c0; j < c1; j++) {
+      k->db[j] += g[j];
+      k->dw[j] += (x[j] - m) * s * g[j];
+    }
+  }
+}
+
+void bn_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                           const float *w, const float *mean, const float *rstd, int32_t N,
+                           int32_t C) {
+  norm_ctx c = {.dx = dx, .dw = dw, .db = db, .dout = dout, .x = x, .w = w,
+                .mean = (float *)mean, .rstd = (float *)rstd, .N = N, .C = C};
+  parallel_for(N, 4096 / (C + 1) + 1, layernorm_dx_range, &c);
+  parallel_for(C, 64, layernorm_dwdb_range, &c);
+}
+
+BN_DISPATCH static void rmsnorm_range(void *c, int64_t r0, int64_t r1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = r0; n < r1; n++) {
+    const float *x = k->x + n * C;
+    float *o = k->out + n * C;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= C; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += x[i + j] * x[i + j];
+    float ms = sum_f32(acc, 8);
+    for (; i < C; i++) ms += x[i] * x[i];
+    float s = 1.0f / sqrtf(ms / (float)C + k->eps);
+    for (int64_t j = 0; j < C; j++) o[j] = x[j] * s * k->w[j];
+    k->rstd[n] = s;
+  }
+}
+
+void bn_rmsnorm(float *out, float *rstd, const float *x, const float *w, int32_t N, int32_t C,
+                float eps) {
+  norm_ctx c = {.out = out, .rstd = rstd, .x = x, .w = w, .N = N, .C = C, .eps = eps};
+  parallel_for(N, 4096 / (C + 1) + 1, rmsnorm_range, &c);
+}
+
+BN_DISPATCH static void rmsnorm_dx_range(void *c, int64_t r0, int64_t r1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = r0; n < r1; n++) {
+    const float *x = k->x + n * C, *g = k->dout + n * C;
+    float *dx = k->dx + n * C;
+    float s = k->rstd[n];
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= C; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += k->w[i + j] * g[i + j] * x[i + j];
+    float dot = sum_f32(acc, 8);
+    for (; i < C; i++) dot += k->w[i] * g[i] * x[i];
+    float kk = (dot / (float)C) * s * s;
+    for (int64_t j = 0; j < C; j++) dx[j] += (k->w[j] * g[j] - x[j] * kk) * s;
+  }
+}
+
+BN_DISPATCH static void rmsnorm_dw_range(void *c, int64_t c0, int64_t c1) {
+  norm_ctx *k = c;
+  const int64_t C = k->C;
+  for (int64_t n = 0; n < k->N; n++) {
+    const float *x = k->x + n * C, *g = k->dout + n * C;
+    float s = k->rstd[n];
+    for (int64_t j = c0; j < c1; j++) k->dw[j] += g[j] * x[j] * s;
+  }
+}
+
+void bn_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                         const float *rstd, int32_t N, int32_t C) {
+  norm_ctx c = {.dx = dx, .dw = dw, .dout = dout, .x = x, .w = w, .rstd = (float *)rstd, .N = N,
+                .C = C};
+  parallel_for(N, 4096 / (C + 1) + 1, rmsnorm_dx_range, &c);
+  parallel_for(C, 64, rmsnorm_dw_range, &c);
+}
+
+/* ---- RoPE (Hugging Face rotate_half pairs) --------------------------------------------------- */
+
+typedef struct {
+  float *out;
+  const float *x, *cos, *sin;
+  int64_t T, W, half, rotated;
+  int64_t pos_offset;
+  int backward;
+} rope_ctx;
+
+BN_DISPATCH static void rope_range(void *c, int64_t r0, int64_t r1) {
+  rope_ctx *k = c;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t t = r % k->T, row = r * k->W, table = (k->pos_offset + t) * k->half;
+    const float *cs = k->cos + table, *sn = k->sin + table;
+    for (int64_t h = 0; h < k->rotated; h += 2 * k->half) {
+      const float *x1 = k->x + row + h, *x2 = x1 + k->half;
+      float *o1 = k->out + row + h, *o2 = o1 + k->half;
+      if (!k->backward) {
+        for (int64_t i = 0; i < k->half; i++) {
+          float a = x1[i], b = x2[i];
+          o1[i] = a * cs[i] - b * sn[i];
+          o2[i] = b * cs[i] + a * sn[i];
+        }
+      } else {
+        for (int64_t i = 0; i < k->half; i++) {
+          float a = x1[i], b = x2[i];
+          o1[i] += a * cs[i] + b * sn[i];
+          o2[i] += b * cs[i] - a * sn[i];
+        }
+      }
+    }
+    if (k->backward) {
+      for (int64_t j = k->rotated; j < k->W; j++) k->out[row + j] += k->x[row + j];
+    } else if (k->out != k->x) {
+      for (int64_t j = k->rotated; j < k->W; j++) k->out[row + j] = k->x[row + j];
+    }
+  }
+}
+
+/* Forward: out = R(posOffset + t)·x (out may be x). Backward (backward = 1): out += R(t)ᵀ·x,
+ * where x is dout and out is dx. */
+void bn_rope(float *out, const float *x, const float *cos, const float *sin, int32_t B, int32_t T,
+             int32_t W, int32_t head_dim, int32_t rotated_heads, int32_t pos_offset,
+             int32_t backward) {
+  rope_ctx c = {.out = out, .x = x, .cos = cos, .sin = sin, .T = T, .W = W, .half = head_dim / 2,
+                .rotated = rotated_heads * head_dim, .pos_offset = pos_offset,
+                .backward = backward};
+  parallel_for(B * T, 4096 / (W + 1) + 1, rope_range, &c);
+}
+
+/* ---- embeddings ---------------------------------------------------------------------------- */
+
+/* Returns the first position whose id is outside [0, V), or -1. */
+static int64_t first_bad_id(const int32_t *ids, int64_t n, int64_t V) {
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= V) return i;
+  return -1;
+}
+
+typedef struct {
+  float *out;
+  const int32_t *ids;
+  const float *wte, *wpe;
+  int64_t T, C, pos_offset;
+} emb_ctx;
+
+BN_DISPATCH static void embedding_range(void *c, int64_t r0, int64_t r1) {
+  emb_ctx *k = c;
+  for (int64_t n = r0; n < r1; n++) {
+    const float *tok = k->wte + (int64_t)k->ids[n] * k->C;
+    float *o = k->out + n * k->C;
+    if (k->wpe) {
+      const float *pos = k->wpe + (k->pos_offset + n % k->T) * k->C;
+      for (int64_t j = 0; j < k->C; j++) o[j] = tok[j] + pos[j];
+    } else {
+      memcpy(o, tok, sizeof(float) * (size_t)k->C);
+    }
+  }
+}
+
+int32_t bn_embedding(float *out, const int32_t *ids, int32_t n, const float *wte, int32_t V,
+                     const float *wpe, int32_t T, int32_t pos_offset, int32_t C) {
+  int64_t bad = first_bad_id(ids, n, V);
+  if (bad >= 0) return bad;
+  emb_ctx c = {.out = out, .ids = ids, .wte = wte, .wpe = wpe, .T = T, .C = C,
+               .pos_offset = pos_offset};
+  parallel_for(n, 4096 / (C + 1) + 1, embedding_range, &c);
+  return -1;
+}
+
+/* A scatter-add: sequential, in position order (deterministic). */
+BN_DISPATCH int32_t bn_embedding_backward(float *dwte, int32_t V, float *dwpe, const float *dout,
+                                          const int32_t *ids, int32_t n, int32_t T, int32_t C) {
+  int64_t bad = first_bad_id(ids, n, V);
+  if (bad >= 0) return bad;
+  for (int64_t i = 0; i < n; i++) {
+    float *dt = dwte + (int64_t)ids[i] * C;
+    const float *g = dout + i * C;
+    for (int64_t j = 0; j < C; j++) dt[j] += g[j];
+    if (dwpe) {
+      float *dp = dwpe + (i % T) * C;
+      for (int64_t j = 0; j < C; j++) dp[j] += g[j];
+    }
+  }
+  return -1;
+}
+
+/* ---- softmax + cross-entropy --------------------------------------------------------------- */
+
+typedef struct {
+  float *losses, *dlogits;
+  const float *logits;
+  const int32_t *targets;
+  int64_t V;
+  float grad_scale;
+} xent_ctx;
+
+BN_DISPATCH static void xent_range(void *c, int64_t r0, int64_t r1) {
+  xent_ctx *k = c;
+  const int64_t V = k->V;
+  float *scratch = k->dlogits ? NULL : malloc(sizeof(float) * (size_t)V);
+  for (int64_t n = r0; n < r1; n++) {
+    const float *l = k->logits + n * V;
+    int32_t target = k->targets[n];
+    float *e = k->dlogits ? k->dlogits + n * V : scratch;
+    if (target < 0) {
+      k->losses[n] = 0;
+      if (k->dlogits) memset(e, 0, sizeof(float) * (size_t)V);
+      continue;
+    }
+    if (!e) { /* out of memory for the scratch row: compute the sum without storing */
+      float max = max_f32(l, V);
+      double sum = 0;
+      for (int64_t v = 0; v < V; v++) sum += bn_expf(l[v] - max);
+      k->losses[n] = (float)(max + log(sum) - l[target]);
+      continue;
+    }
+    float max = max_f32(l, V);
+    for (int64_t v = 0; v < V; v++) e[v] = bn_expf(l[v] - max);
+    double sum = sum_f32(e, V);
+    double lse = max + log(sum);
+    if (k->dlogits) {
+      float scale = (float)(k->grad_scale / sum);
+      for (int64_t v = 0; v < V; v++) e[v] *= scale;
+      e[target] = (float)((exp(l[target] - lse) - 1.0) * k->grad_scale);
+    }
+    k->losses[n] = (float)(lse - l[target]);
+  }
+  free(scratch);
+}
+
+/* Returns the first row whose target is ≥ V, or -1. */
+int32_t bn_softmax_xent(float *losses, float *dlogits, const float *logits, const int32_t *targets,
+                        int32_t N, int32_t V, float grad_scale) {
+  for (int64_t n = 0; n < N; n++)
+    if (targets[n] >= V) return n;
+  xent_ctx c = {.losses = losses, .dlogits = dlogits, .logits = logits, .targets = targets, .V = V,
+                .grad_scale = grad_scale};
+  parallel_for(N, 1 + 16384 / (V + 1), xent_range, &c);
+  return -1;
+}
+
+/* ---- AdamW --------------------------------------------------------------------------------- */
+
+typedef struct {
+  float *params, *m, *v;
+  const float *grads, *mask;
+  double lr, beta1, beta2, eps, wd, c1, c2, gscale;
+} adam_ctx;
+
+BN_DISPATCH static void adamw_range(void *c, int64_t b, int64_t e) {
+  adam_ctx *k = c;
+  const float lr = (float)k->lr, b1 = (float)k->beta1, b2 = (float)k->beta2, eps = (float)k->eps;
+  const float wd = (float)k->wd, gs = (float)k->gscale;
+  const float ic1 = (float)(1.0 / k->c1), ic2 = (float)(1.0 / k->c2);
+  const float nb1 = (float)(1.0 - k->beta1), nb2 = (float)(1.0 - k->beta2);
+  for (int64_t i = b; i < e; i++) {
+    float g = k->grads[i] * gs;
+    float mi = b1 * k->m[i] + nb1 * g;
+    float vi = b2 * k->v[i] + nb2 * g * g;
+    k->m[i] = mi;
+    k->v[i] = vi;
+    float decay = k->mask ? wd * k->mask[i] : wd;
+    float p = k->params[i];
+    k->params[i] = p - lr * ((mi * ic1) / (sqrtf(vi * ic2) + eps) + decay * p);
+  }
+}
+
+/* c1 = 1 − β1^step, c2 = 1 − β2^step (computed by the caller); gscale includes the clip scale. */
+void bn_adamw(float *params, const float *grads, float *m, float *v, const float *mask, int32_t n,
+              double lr, double beta1, double beta2, double eps, double weight_decay, double c1,
+              double c2, double gscale) {
+  adam_ctx c = {.params = params, .grads = grads, .m = m, .v = v, .mask = mask, .lr = lr,
+                .beta1 = beta1, .beta2 = beta2, .eps = eps, .wd = weight_decay, .c1 = c1,
+                .c2 = c2, .gscale = gscale};
+  parallel_for(n, 1 << 15, adamw_range, &c);
+}
+
+/* ---- causal attention ---------------------------------------------------------------------- */
+
+typedef struct {
+  float *out, *lse, *dqkv, *kcache, *vcache;
+  const float *qkv, *dout, *fout;
+  int64_t B, T, C, NH, NKV, hd, W, Tmax, pos;
+  float scale;
+} attn_ctx;
+
+/* kt[d·T + s] = k[s·stride + d] for s < n: keys as columns, so a row of scores is a sum of
+ * contiguous axpys. */
+static inline void transpose_keys(float *kt, const float *k, int64_t n, int64_t stride,
+                                  int64_t hd, int64_t ldt) {
+  for (int64_t s = 0; s < n; s++)
+    for (int64_t d = 0; d < hd; d++) kt[d * ldt + s] = k[s * stride + d];
+}
+
+/* scores[s] = scale·q·k_s for s ≤ last, from transposed keys. */
+static inline void row_scores(float *S, const float *q, const float *kt, int64_t n, int64_t hd,
+                              int64_t ldt, float scale) {
+  for (int64_t s = 0; s < n; s++) S[s] = 0;
+  for (int64_t d = 0; d < hd; d++) {
+    const float qd = q[d] * scale, *col = kt + d * ldt;
+    for (int64_t s = 0; s < n; s++) S[s] += qd * col[s];
+  }
+}
+
+BN_DISPATCH static void attention_range(void *c, int64_t j0, int64_t j1) {
+  attn_ctx *k = c;
+  const int64_t T = k->T, hd = k->hd, W = k->W, C = k->C, NH = k->NH;
+  const int64_t group = NH / k->NKV, KV = k->NKV * hd;
+  float *kt = malloc(sizeof(float) * (size_t)(hd * T + T));
+  if (!kt) return;
+  float *S = kt + hd * T;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t b = job / NH, h = job % NH, kvh = h / group;
+    const float *base = k->qkv + b * T * W;
+    const float *Q = base + h * hd, *K = base + C + kvh * hd, *Vv = K + KV;
+    transpose_keys(kt, K, T, W, hd, T);
+    for (int64_t t = 0; t < T; t++) {
+      int64_t n = t + 1;
+      row_scores(S, Q + t * W, kt, n, hd, T, k->scale);
+      float max = max_f32(S, n);
+      for (int64_t s = 0; s < n; s++) S[s] = bn_expf(S[s] - max);
+      float sum = sum_f32(S, n), inv = 1.0f / sum;
+      float *o = k->out + (b * T + t) * C + h * hd;
+      for (int64_t d = 0; d < hd; d++) o[d] = 0;
+      for (int64_t s = 0; s < n; s++) {
+        const float p = S[s] * inv, *vs = Vv + s * W;
+        for (int64_t d = 0; d < hd; d++) o[d] += p * vs[d];
+      }
+      k->lse[(b * NH + h) * T + t] = max + logf(sum);
+    }
+  }
+  free(kt);
+}
+
+void bn_attention(float *out, float *lse, const float *qkv, int32_t B, int32_t T, int32_t C,
+                  int32_t NH, int32_t NKV) {
+  int64_t hd = C / NH;
+  attn_ctx c = {.out = out, .lse = lse, .qkv = qkv, .B = B, .T = T, .C = C, .NH = NH, .NKV = NKV,
+                .hd = hd, .W = C + 2 * NKV * hd, .scale = 1.0f / sqrtf((float)hd)};
+  parallel_for(B * NH, 1, attention_range, &c);
+}
+
+/* One job per (batch, kv head): its query heads run in order, so dK and dV sum in a fixed
+ * order and no two threads write the same rows. */
+BN_DISPATCH static void attention_backward_range(void *c, int64_t j0, int64_t j1) {
+  attn_ctx *k = c;
+  const int64_t T = k->T, hd = k->hd, W = k->W, C = k->C, NH = k->NH, NKV = k->NKV;
+  const int64_t group = NH / NKV, KV = NKV * hd;
+  const float scale = k->scale;
+  size_t floats = (size_t)(2 * hd * T + 2 * T * hd + 2 * T + hd);
+  float *kt = calloc(floats, sizeof(float));
+  if (!kt) return;
+  float *vt = kt + hd * T, *dK = vt + hd * T, *dV = dK + T * hd, *P = dV + T * hd, *dS = P + T;
+  float *dq = dS + T;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t b = job / NKV, kvh = job % NKV;
+    const float *base = k->qkv + b * T * W;
+    const float *K = base + C + kvh * hd, *Vv = K + KV;
+    transpose_keys(kt, K, T, W, hd, T);
+    transpose_keys(vt, Vv, T, W, hd, T);
+    memset(dK, 0, sizeof(float) * (size_t)(2 * T * hd));
+    for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
+      const float *Q = base + h * hd;
+      for (int64_t t = 0; t < T; t++) {
+        int64_t n = t + 1;
+        const float *q = Q + t * W;
+        const float *g = k->dout + (b * T + t) * C + h * hd;
+        const float *o = k->fout + (b * T + t) * C + h * hd;
+        float l = k->lse[(b * NH + h) * T + t];
+        row_scores(P, q, kt, n, hd, T, scale);
+        for (int64_t s = 0; s < n; s++) P[s] = bn_expf(P[s] - l);
+        row_scores(dS, g, vt, n, hd, T, 1.0f);
+        float D = 0;
+        for (int64_t d = 0; d < hd; d++) D += g[d] * o[d];
+        for (int64_t s = 0; s < n; s++) dS[s] = P[s] * (dS[s] - D) * scale;
+        for (int64_t d = 0; d < hd; d++) dq[d] = 0;
+        for (int64_t s = 0; s < n; s++) {
+          const float ds = dS[s], p = P[s], *ks = K + s * W;
+          float *dks = dK + s * hd, *dvs = dV + s * hd;
+          for (int64_t d = 0; d < hd; d++) {
+            dq[d] += ds * ks[d];
+            dks[d] += ds * q[d];
+            dvs[d] += p * g[d];
+          }
+        }
+        float *dqt = k->dqkv + (b * T + t) * W + h * hd;
+        for (int64_t d = 0; d < hd; d++) dqt[d] += dq[d];
+      }
+    }
+    for (int64_t s = 0; s < T; s++) {
+      float *dk = k->dqkv + (b * T + s) * W + C + kvh * hd, *dv = dk + KV;
+      for (int64_t d = 0; d < hd; d++) {
+        dk[d] += dK[s * hd + d];
+        dv[d] += dV[s * hd + d];
+      }
+    }
+  }
+  free(kt);
+}
+
+void bn_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse,
+                           const float *qkv, int32_t B, int32_t T, int32_t C, int32_t NH,
+                           int32_t NKV) {
+  int64_t hd = C / NH;
+  attn_ctx c = {.dqkv = dqkv, .dout = dout, .fout = out, .lse = (float *)lse, .qkv = qkv, .B = B,
+                .T = T, .C = C, .NH = NH, .NKV = NKV, .hd = hd, .W = C + 2 * NKV * hd,
+                .scale = 1.0f / sqrtf((float)hd)};
+  parallel_for(B * NKV, 1, attention_backward_range, &c);
+}
+
+/* KV-cached attention: queries t of this call attend to cache positions 0 … pos + t. */
+BN_DISPATCH static void attention_cached_range(void *c, int64_t j0, int64_t j1) {
+  attn_ctx *k = c;
+  const int64_t T = k->T, hd = k->hd, W = k->W, C = k->C, NH = k->NH, Tmax = k->Tmax;
+  const int64_t group = NH / k->NKV, KV = k->NKV * hd;
+  float *S = malloc(sizeof(float) * (size_t)(k->pos + T));
+  if (!S) return;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t bt = job / NH, h = job % NH, b = bt / T, t = bt % T, kvh = h / group;
+    const float *q = k->qkv + (b * T + t) * W + h * hd;
+    const float *kc = k->kcache + b * Tmax * KV + kvh * hd;
+    const float *vc = k->vcache + b * Tmax * KV + kvh * hd;
+    int64_t n = k->pos + t + 1;
+    for (int64_t s = 0; s < n; s++) {
+      const float *ks = kc + s * KV;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t d = 0;
+      for (; d + 8 <= hd; d += 8)
+        for (int j = 0; j < 8; j++) acc[j] += q[d + j] * ks[d + j];
+      float dot = sum_f32(acc, 8);
+      for (; d < hd; d++) dot += q[d] * ks[d];
+      S[s] = dot * k->scale;
+    }
+    float max = max_f32(S, n);
+    for (int64_t s = 0; s < n; s++) S[s] = bn_expf(S[s] - max);
+    float inv = 1.0f / sum_f32(S, n);
+    float *o = k->out + (b * T + t) * C + h * hd;
+    for (int64_t d = 0; d < hd; d++) o[d] = 0;
+    for (int64_t s = 0; s < n; s++) {
+      const float p = S[s] * inv, *vs = vc + s * KV;
+      for (int64_t d = 0; d < hd; d++) o[d] += p * vs[d];
+    }
+  }
+  free(S);
+}
+
+void bn_attention_cached(float *out, const float *qkv, float *kcache, float *vcache, int32_t pos,
+                         int32_t Tmax, int32_t B, int32_t T, int32_t C, int32_t NH, int32_t NKV) {
+  int64_t hd = C / NH, KV = NKV * hd, W = C + 2 * KV;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++) {
+      const float *src = qkv + (b * T + t) * W + C;
+      memcpy(kcache + (b * Tmax + pos + t) * KV, src, sizeof(float) * (size_t)KV);
+      memcpy(vcache + (b * Tmax + pos + t) * KV, src + KV, sizeof(float) * (size_t)KV);
+    }
+  attn_ctx c = {.out = out, .qkv = qkv, .kcache = kcache, .vcache = vcache, .B = B, .T = T, .C = C,
+                .NH = NH, .NKV = NKV, .hd = hd, .W = W, .Tmax = Tmax, .pos = pos,
+                .scale = 1.0f / sqrtf((float)hd)};
+  /* Each job reads pos + t keys of hd floats: split only when there is enough work. */
+  int64_t per_job = (pos + T) * hd * 4 + 1;
+  parallel_for(B * T * NH, 1 + 65536 / per_job, attention_cached_range, &c);
+}
+
+/* ---- RWKV-4 WKV ---------------------------------------------------------------------------- */
+
+#define WKV_EMPTY_PP (-1e38)
+
+typedef struct {
+  float *y, *state, *dw, *du, *dk, *dv;
+  const float *k, *v, *decay, *first, *dy;
+  int64_t B, T, C;
+} wkv_ctx;
+
+static void wkv_range(void *c, int64_t j0, int64_t j1) {
+  wkv_ctx *x = c;
+  const int64_t T = x->T, C = x->C;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t b = job / C, ch = job % C;
+    double w = -exp((double)x->decay[ch]), u = x->first[ch];
+    int64_t s = b * 3 * C + ch;
+    double aa = x->state ? x->state[s] : 0, bb = x->state ? x->state[s + C] : 0;
+    double pp = x->state ? x->state[s + 2 * C] : WKV_EMPTY_PP;
+    for (int64_t t = 0; t < T; t++) {
+      int64_t i = (b * T + t) * C + ch;
+      double kk = x->k[i], vv = x->v[i];
+      double ww = u + kk, p = pp > ww ? pp : ww;
+      double e1 = exp(pp - p), e2 = exp(ww - p);
+      x->y[i] = (float)((e1 * aa + e2 * vv) / (e1 * bb + e2));
+      ww = w + pp;
+      p = ww > kk ? ww : kk;
+      e1 = exp(ww - p);
+      e2 = exp(kk - p);
+      aa = e1 * aa + e2 * vv;
+      bb = e1 * bb + e2;
+      pp = p;
+    }
+    if (x->state) {
+      x->state[s] = (float)aa;
+      x->state[s + C] = (float)bb;
+      x->state[s + 2 * C] = (float)pp;
+    }
+  }
+}
+
+void bn_wkv(float *y, const float *k, const float *v, const float *decay, const float *first,
+            float *state, int32_t B, int32_t T, int32_t C) {
+  wkv_ctx c = {.y = y, .k = k, .v = v, .decay = decay, .first = first, .state = state, .B = B,
+               .T = T, .C = C};
+  parallel_for(B * C, 1 + 4096 / (T + 1), wkv_range, &c);
+}
+
+/* One job per channel, its batches in order: dw[c] and du[c] sum in a fixed order. */
+static void wkv_backward_range(void *c, int64_t c0, int64_t c1) {
+  wkv_ctx *x = c;
+  const int64_t T = x->T, C = x->C;
+  double *ys = malloc(sizeof(double) * (size_t)(3 * T + 1));
+  if (!ys) return;
+  double *zs = ys + T, *nos = zs + T;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    double w = -exp((double)x->decay[ch]), u = x->first[ch];
+    double gw = 0, gu = 0;
+    for (int64_t b = 0; b < x->B; b++) {
+      double aa = 0, bb = 0, pp = WKV_EMPTY_PP, daa = 0, dbb = 0;
+      for (int64_t t = 0; t < T; t++) {
+        int64_t i = (b * T + t) * C + ch;
+        double kk = x->k[i], vv = x->v[i], g = x->dy[i];
+        double no = pp > u + kk ? pp : u + kk;
+        double A = exp(pp - no), E = exp(u + kk - no);
+        double z = 1 / (A * bb + E);
+        double yt = (A * aa + E * vv) * z;
+        ys[t] = yt;
+        zs[t] = z;
+        nos[t] = no;
+        gw += g * (daa - dbb * yt) * z * A;
+        gu += g * (vv - yt) * E * z;
+        no = w + pp > kk ? w + pp : kk;
+        A = exp(w + pp - no);
+        E = exp(kk - no);
+        daa = A * (aa + daa);
+        dbb = A * (bb + dbb);
+        aa = A * aa + E * vv;
+        bb = A * bb + E;
+        pp = no;
+      }
+      double ga = 0, gb = 0, o = WKV_EMPTY_PP;
+      for (int64_t t = T - 1; t >= 0; t--) {
+        int64_t i = (b * T + t) * C + ch;
+        double kk = x->k[i], vv = x->v[i], g = x->dy[i], yt = ys[t];
+        double direct = g * zs[t] * exp(u + kk - nos[t]);
+        double later = exp(kk + o);
+        x->dk[i] = (float)(x->dk[i] + (direct * (vv - yt) + later * (ga * vv - gb)));
+        x->dv[i] = (float)(x->dv[i] + (direct + later * ga));
+        double no = w + o > -nos[t] ? w + o : -nos[t];
+        double A = exp(w + o - no);
+        double E = g * zs[t] * exp(-nos[t] - no);
+        ga = A * ga + E;
+        gb = A * gb + E * yt;
+        o = no;
+      }
+    }
+    x->dw[ch] = (float)(x->dw[ch] + gw * w);
+    x->du[ch] = (float)(x->du[ch] + gu);
+  }
+  free(ys);
+}
+
+void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
+                     const float *v, const float *decay, const float *first, int32_t B, int32_t T,
+                     int32_t C) {
+  wkv_ctx c = {.dw = dw, .du = du, .dk = dk, .dv = dv, .dy = dy, .k = k, .v = v, .decay = decay,
+               .first = first, .B = B, .T = T, .C = C};
+  parallel_for(C, 1 + 4096 / (B * T + 1), wkv_backward_range, &c);
+}
