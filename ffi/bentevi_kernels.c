@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,63 +86,59 @@ int32_t bn_blas_message(uint8_t *out, uint32_t cap) {
 #define BN_MAX_THREADS 256
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 
-static int pool_threads = 1;   /* the thread count ops use (bn_set_threads) */
-static int pool_workers = 0;   /* worker threads started (never stopped) */
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static int pool_threads = 1; /* the thread count ops use (bn_set_threads) */
+static int pool_workers = 0; /* worker threads started (never stopped) */
 static pthread_mutex_t pool_call = PTHREAD_MUTEX_INITIALIZER; /* one parallel op at a time */
-static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
-static uint64_t pool_generation = 0;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+/* Semaphores, not condition variables: worker w waits on its own `go`, the caller counts
+ * `done` posts. Each post hands over exactly one part, so no wake-up can be lost or stolen. */
+static sem_t pool_go[BN_MAX_THREADS];
+static sem_t pool_done;
 static range_fn pool_fn;
 static void *pool_ctx;
 static int64_t pool_n;
 static int pool_parts;
-static int pool_pending;
-/* The generation each worker starts from, set under pool_mu before it is created: a worker
- * that starts after the next op was posted must still run its part of that op. */
-static uint64_t pool_start_generation[BN_MAX_THREADS];
 
 static inline int64_t part_begin(int64_t n, int p, int parts) { return n * p / parts; }
 
+static void sem_wait_uninterrupted(sem_t *s) {
+  while (sem_wait(s) != 0) {
+    /* EINTR (a signal arrived): wait again */
+  }
+}
+
 static void *pool_worker(void *arg) {
-  int index = (int)(intptr_t)arg; /* this worker runs part index + 1 */
-  pthread_mutex_lock(&pool_mu);
-  uint64_t seen = pool_start_generation[index];
+  int part = (int)(intptr_t)arg + 1; /* worker w runs part w + 1 */
   for (;;) {
-    while (pool_generation == seen) pthread_cond_wait(&pool_wake, &pool_mu);
-    seen = pool_generation;
-    int part = index + 1;
-    if (part < pool_parts) {
-      range_fn fn = pool_fn;
-      void *ctx = pool_ctx;
-      int64_t n = pool_n;
-      int parts = pool_parts;
-      pthread_mutex_unlock(&pool_mu);
-      fn(ctx, part_begin(n, part, parts), part_begin(n, part + 1, parts));
-      pthread_mutex_lock(&pool_mu);
-      if (--pool_pending == 0) pthread_cond_signal(&pool_done);
-    }
+    sem_wait_uninterrupted(&pool_go[part - 1]);
+    pool_fn(pool_ctx, part_begin(pool_n, part, pool_parts),
+            part_begin(pool_n, part + 1, pool_parts));
+    sem_post(&pool_done);
   }
   return NULL;
 }
 
+static void pool_init(void) { sem_init(&pool_done, 0, 0); }
+
 int32_t bn_set_threads(int32_t n) {
   if (n < 1 || n > BN_MAX_THREADS) return BN_ERR_STATE;
+  pthread_once(&pool_once, pool_init);
   pthread_mutex_lock(&pool_call);
-  pthread_mutex_lock(&pool_mu);
   while (pool_workers < n - 1) {
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pool_start_generation[pool_workers] = pool_generation;
+    sem_init(&pool_go[pool_workers], 0, 0);
     int rc = pthread_create(&t, &attr, pool_worker, (void *)(intptr_t)pool_workers);
     pthread_attr_destroy(&attr);
-    if (rc != 0) break;
+    if (rc != 0) {
+      sem_destroy(&pool_go[pool_workers]);
+      break;
+    }
     pool_workers++;
   }
   pool_threads = pool_workers + 1 < n ? pool_workers + 1 : n;
-  pthread_mutex_unlock(&pool_mu);
   pthread_mutex_unlock(&pool_call);
   if (blas_set_threads) blas_set_threads(pool_threads);
   return pool_threads;
@@ -158,26 +155,20 @@ static void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
     fn(ctx, 0, n);
     return;
   }
-  pthread_mutex_lock(&pool_mu);
   pool_fn = fn;
   pool_ctx = ctx;
   pool_n = n;
   pool_parts = parts;
-  pool_pending = parts - 1;
-  pool_generation++;
-  pthread_cond_broadcast(&pool_wake);
-  pthread_mutex_unlock(&pool_mu);
+  for (int w = 0; w < parts - 1; w++) sem_post(&pool_go[w]); /* sem_post publishes the job */
   fn(ctx, 0, part_begin(n, 1, parts));
-  pthread_mutex_lock(&pool_mu);
-  while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_mu);
-  pthread_mutex_unlock(&pool_mu);
+  for (int w = 0; w < parts - 1; w++) sem_wait_uninterrupted(&pool_done);
   pthread_mutex_unlock(&pool_call);
 }
 
 /* ---- small vectorisable helpers ------------------------------------------------------------ */
 
 /* e^x in float32, branch-free (Cephes' polynomial; ~1 ulp), clamped to finite results. */
-static inline float bn_expf(float x) {
+static inline __attribute__((always_inline)) float bn_expf(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
@@ -197,7 +188,7 @@ static inline float bn_expf(float x) {
   return y * scale;
 }
 
-static inline float sum_f32(const float *x, int64_t n) {
+static inline __attribute__((always_inline)) float sum_f32(const float *x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -207,7 +198,7 @@ static inline float sum_f32(const float *x, int64_t n) {
   return s;
 }
 
-static inline float max_f32(const float *x, int64_t n) {
+static inline __attribute__((always_inline)) float max_f32(const float *x, int64_t n) {
   float m = -INFINITY;
   float acc[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
@@ -777,14 +768,14 @@ typedef struct {
 
 /* kt[d·T + s] = k[s·stride + d] for s < n: keys as columns, so a row of scores is a sum of
  * contiguous axpys. */
-static inline void transpose_keys(float *kt, const float *k, int64_t n, int64_t stride,
+static inline __attribute__((always_inline)) void transpose_keys(float *kt, const float *k, int64_t n, int64_t stride,
                                   int64_t hd, int64_t ldt) {
   for (int64_t s = 0; s < n; s++)
     for (int64_t d = 0; d < hd; d++) kt[d * ldt + s] = k[s * stride + d];
 }
 
 /* scores[s] = scale·q·k_s for s ≤ last, from transposed keys. */
-static inline void row_scores(float *S, const float *q, const float *kt, int64_t n, int64_t hd,
+static inline __attribute__((always_inline)) void row_scores(float *S, const float *q, const float *kt, int64_t n, int64_t hd,
                               int64_t ldt, float scale) {
   for (int64_t s = 0; s < n; s++) S[s] = 0;
   for (int64_t d = 0; d < hd; d++) {

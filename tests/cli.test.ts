@@ -81,7 +81,7 @@ Deno.test("bench kernels takes --device (and still the positional device)", asyn
   assert.match(twice.stderr, /^bentevi: bench kernels: the device is given twice/m);
   const bad = await runCliInProcess("bench", "kernels", "gpu0");
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /takes at most one input, the device \(auto, webgpu or cpu\)/);
+  assert.match(bad.stderr, /takes at most one input, the device \(auto, webgpu, native or cpu\)/);
   const none = await runCliInProcess("bench", "chunking", "--device", "cpu");
   assert.equal(none.code, 1);
   assert.match(none.stderr, /^bentevi: bench chunking takes no --device option/m);

@@ -218,7 +218,14 @@ Deno.test({
     // a copy of the loader without ffi/build, which the child may not write to
     await Deno.mkdir(`${root}/app/src/native`, { recursive: true });
     await Deno.mkdir(`${root}/app/ffi`);
-    for (const f of ["src/errors.ts", "ffi/bentevi_native.c", "ffi/bentevi_native.h"]) {
+    for (
+      const f of [
+        "src/errors.ts",
+        "ffi/bentevi_native.c",
+        "ffi/bentevi_kernels.c",
+        "ffi/bentevi_native.h",
+      ]
+    ) {
       await Deno.copyFile(`${src}${f}`, `${root}/app/${f}`);
     }
     for (const f of ["build.ts", "loader.ts"]) {
