@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
@@ -1052,4 +1053,28 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
   wkv_ctx c = {.dw = dw, .du = du, .dk = dk, .dv = dv, .dy = dy, .k = k, .v = v, .decay = decay,
                .first = first, .B = B, .T = T, .C = C};
   parallel_for(C, 1 + 4096 / (B * T + 1), wkv_backward_range, &c);
+}
+
+/* ---- benchmarking ------------------------------------------------------------------------- */
+
+/* Seconds per cblas_sgemm of [M,K]·[K,N] timed inside C (no FFI call per product): the
+ * "OpenBLAS alone" figure `bench kernels native` sets beside the backend's. Negative on error. */
+double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps) {
+  if (!blas_sgemm || M < 1 || N < 1 || K < 1 || reps < 1) return -1;
+  float *a = malloc(sizeof(float) * (size_t)M * K), *b = malloc(sizeof(float) * (size_t)K * N);
+  float *c = malloc(sizeof(float) * (size_t)M * N);
+  if (!a || !b || !c) {
+    free(a), free(b), free(c);
+    return -1;
+  }
+  for (int64_t i = 0; i < (int64_t)M * K; i++) a[i] = (float)(i % 17) * 0.01f;
+  for (int64_t i = 0; i < (int64_t)K * N; i++) b[i] = (float)(i % 13) * 0.01f;
+  blas_sgemm(BN_ROW_MAJOR, BN_NO_TRANS, BN_NO_TRANS, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int32_t r = 0; r < reps; r++)
+    blas_sgemm(BN_ROW_MAJOR, BN_NO_TRANS, BN_NO_TRANS, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  free(a), free(b), free(c);
+  return ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / reps;
 }

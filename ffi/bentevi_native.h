@@ -125,5 +125,7 @@ void bn_wkv(float *y, const float *k, const float *v, const float *decay, const 
 void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
                      const float *v, const float *decay, const float *first, int32_t B, int32_t T,
                      int32_t C);
+/* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
+double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 
 #endif

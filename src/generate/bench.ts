@@ -16,8 +16,8 @@ import { createLanguageModel, type LanguageModel } from "./inference.ts";
 
 /** Options of {@link runDecodeBench}. */
 export interface DecodeBenchOptions {
-  /** Devices to measure (default: WebGPU when an adapter exists, and the CPU). */
-  devices?: ("webgpu" | "cpu")[];
+  /** Devices to measure (default: WebGPU and the native backend where they exist, and the CPU). */
+  devices?: ("webgpu" | "native" | "cpu")[];
   /** Skip the 124M model (it takes a while on the CPU). */
   skipLarge?: boolean;
   /** Progress lines. */
@@ -171,7 +171,7 @@ export async function runDecodeBench(
 ): Promise<{ json: Record<string, unknown>; text: string }> {
   const log = options.log ?? (() => {});
   const backends: Backend[] = [];
-  for (const d of options.devices ?? ["webgpu", "cpu"]) {
+  for (const d of options.devices ?? ["webgpu", "native", "cpu"]) {
     try {
       backends.push(await createBackend(d, { log }));
     } catch (e) {
@@ -219,7 +219,7 @@ export async function runDecodeBench(
         ["gpt-micro", 4096, 32, 32],
         ["rwkv-micro", 4096, 32, 32],
         ["rwkv7-micro", 4096, 32, 32],
-        ["gpt2-small", 50257, 8, b.kind === "cpu" ? 3 : 5],
+        ["gpt2-small", 50257, 8, b.kind === "cpu" ? 3 : 16],
       ] as const
     ) {
       if (name === "gpt2-small" && options.skipLarge) continue;

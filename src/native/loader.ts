@@ -217,6 +217,7 @@ export const NATIVE_SYMBOLS = {
     ],
     result: "void",
   },
+  bn_bench_sgemm: { parameters: ["i32", "i32", "i32", "i32"], result: "f64" },
 } as const;
 
 /** The loaded shim's functions. */

@@ -62,6 +62,15 @@ export class NativeKernels extends CpuKernels {
     return this.#c;
   }
 
+  /**
+   * GFLOP/s of `reps` `[M,K]·[K,N]` products timed inside C with OpenBLAS alone (no FFI call
+   * per product, no checks): the baseline `bench kernels native` compares the backend with.
+   */
+  blasAloneGflops(M: number, K: number, N: number, reps: number): number {
+    const seconds = this.#k.bn_bench_sgemm(M, N, K, reps);
+    return seconds > 0 ? (2 * M * N * K) / seconds / 1e9 : NaN;
+  }
+
   // ---- elementwise and reductions ---------------------------------------------------------
 
   override add(out: Tensor, a: Tensor, b: Tensor): void {

@@ -50,6 +50,11 @@ export class NativeBackend extends CheckedBackend<NativeKernels> {
     return "f32";
   }
 
+  /** GFLOP/s of OpenBLAS alone on `[M,K]·[K,N]`, timed in C (see `bench kernels native`). */
+  blasAloneGflops(M: number, K: number, N: number, reps: number): number {
+    return this.raw.blasAloneGflops(M, K, N, reps);
+  }
+
   /** The live `Float32Array` (or `Int32Array`) storage of `t`. */
   array(t: Tensor): FloatArray | Int32Array {
     return this.raw.array(t);

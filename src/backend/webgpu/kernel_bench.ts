@@ -1,6 +1,7 @@
 /**
  * The `kernels` benchmark: GFLOP/s of square and micro-model matmuls, ms per op for the other
- * hot kernels, and the cost of one dispatch — on any {@link Backend} (WebGPU or CPU). Used by
+ * hot kernels, and the cost of one dispatch — on any {@link Backend} (WebGPU, native or CPU);
+ * on the native backend also OpenBLAS alone (timed in C) and the cost of one FFI call. Used by
  * `bentevi bench kernels` and `bench/kernels.bench.ts`.
  *
  * @module
@@ -19,6 +20,13 @@ export interface KernelBenchResult {
   ops_ms: Record<string, number>;
   /** Microseconds per dispatch of a tiny op (recording + execution, amortised). */
   dispatch_us: number;
+  /**
+   * Native backend only: the same matmuls with OpenBLAS alone, timed inside C (no FFI call,
+   * no argument checks) — what the backend's figures are measured against.
+   */
+  blas_alone_gflops?: Record<string, number>;
+  /** Native backend only: µs per call of a C op on 64 floats (checks + FFI + the kernel). */
+  ffi_op_us?: number;
 }
 
 /** Options of {@link runKernelBench}. */
@@ -271,13 +279,46 @@ export async function runKernelBench(
     batches,
   );
   be.free(tiny);
-  return {
+  const result: KernelBenchResult = {
     device: be.description,
     matmul_gflops,
     model_matmul_gflops,
     ops_ms,
     dispatch_us: round((perBatch / count) * 1000),
   };
+  const native = be as Backend & {
+    blasAloneGflops?: (M: number, K: number, N: number, reps: number) => number;
+  };
+  if (native.blasAloneGflops) {
+    result.blas_alone_gflops = {};
+    const shapes: [string, number, number, number][] = [
+      ...sizes.map((n): [string, number, number, number] => [`${n}`, n, n, n]),
+      ...MODEL_SHAPES.map(([M, K, N]): [string, number, number, number] => [
+        `${M}x${K}·${K}x${N}`,
+        M,
+        K,
+        N,
+      ]),
+    ];
+    for (const [key, M, K, N] of shapes) {
+      const reps = Math.max(1, Math.round((quick ? 2e8 : 2e9) / (2 * M * N * K)));
+      result.blas_alone_gflops[key] = round(native.blasAloneGflops(M, K, N, reps));
+    }
+    // One C op on 64 floats: argument checks + the FFI call + a trivial kernel.
+    const a = be.zeros([64]), b = be.zeros([64]);
+    const perCalls = await timeOp(
+      be,
+      () => {
+        for (let i = 0; i < count; i++) be.addInto(a, b);
+      },
+      1,
+      batches,
+    );
+    result.ffi_op_us = round((perCalls / count) * 1000);
+    be.free(a);
+    be.free(b);
+  }
+  return result;
 }
 
 function round(x: number): number {
@@ -297,5 +338,16 @@ export function formatKernelBench(r: KernelBenchResult): string {
     lines.push(`  ${op}`.padEnd(42) + `${ms.toFixed(2)} ms`);
   }
   lines.push(`  one dispatch (tiny op)`.padEnd(42) + `${r.dispatch_us.toFixed(1)} µs`);
+  if (r.blas_alone_gflops) {
+    lines.push("  OpenBLAS alone (timed in C, no FFI):");
+    for (const [s, g] of Object.entries(r.blas_alone_gflops)) {
+      lines.push(`    matmul ${s}`.padEnd(42) + `${g.toFixed(2)} GFLOP/s`);
+    }
+  }
+  if (r.ffi_op_us !== undefined) {
+    lines.push(
+      `  one C op on 64 floats (checks + FFI)`.padEnd(42) + `${r.ffi_op_us.toFixed(2)} µs`,
+    );
+  }
   return lines.join("\n");
 }
