@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Tokenizer, trainTokenizer } from "../../../src/tokenizer/mod.ts";
 import type { ModelConfig } from "../../../src/model/mod.ts";
 import { type Backend, createBackend } from "../../../src/backend/mod.ts";
+import { loadNativeCompute } from "../../../src/backend/native/mod.ts";
 
 /** A few sentences of Portuguese written for these tests. */
 export const SENTENCES = [
@@ -39,9 +40,15 @@ export function smallTokenizer(): Promise<Tokenizer> {
 
 let backend: Promise<Backend> | undefined;
 
-/** The CPU backend, created once per process. */
+/**
+ * The CPU backend the fuzzed files run on, created once per process: the native backend (C
+ * kernels and OpenBLAS) where it loads, so hostile weights, ids and states reach the FFI
+ * paths; else the TypeScript one.
+ */
 export function cpuBackend(): Promise<Backend> {
-  backend ??= createBackend("cpu");
+  backend ??= createBackend(typeof loadNativeCompute() === "string" ? "cpu" : "native", {
+    threads: 1,
+  });
   return backend;
 }
 
