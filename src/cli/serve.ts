@@ -8,7 +8,13 @@
 import type { Command } from "@commander-js/extra-typings";
 import { serve, SERVE_DEFAULTS } from "../serve/server.ts";
 import { BenteviError } from "../errors.ts";
-import { checkpointOption, deviceOption, intOption, tokenizerOverrideOption } from "./common.ts";
+import {
+  checkpointOption,
+  deviceOption,
+  intOption,
+  threadsOption,
+  tokenizerOverrideOption,
+} from "./common.ts";
 import { addRagOptions } from "./index.ts";
 
 /**
@@ -63,6 +69,7 @@ export function registerServe(program: Command): void {
   addRagOptions(command)
     .addOption(tokenizerOverrideOption())
     .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (o) => {
       const apiKey = o.apiKey ?? (Deno.env.get("BENTEVI_API_KEY") || undefined);
       if (o.contextTokens !== undefined && !o.index) {
