@@ -21,6 +21,7 @@ import { registerServe } from "./src/cli/serve.ts";
 import { registerAdapter } from "./src/cli/adapter.ts";
 import { registerLearn } from "./src/cli/learn.ts";
 import { setDefaultThreads } from "./src/backend/native/mod.ts";
+import { registerExport } from "./src/cli/export.ts";
 
 /** Builds the `bentevi` program with every command group registered. */
 export function buildProgram(): Command {
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerIndex(program);
   registerServe(program);
   registerAdapter(program);
+  registerExport(program);
   registerDemo(program);
   registerLearn(program);
   registerBench(program);

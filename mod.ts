@@ -18,6 +18,7 @@ export * from "./src/io/lock.ts";
 export { refuseInputsInside, refuseOutputOverInputs } from "./src/io/fs.ts";
 export * from "./src/io/safetensors.ts";
 export * from "./src/quant/mod.ts";
+export * from "./src/gguf/mod.ts";
 export * from "./src/tokenizer/mod.ts";
 export * from "./src/text/mod.ts";
 export * from "./src/chunking/mod.ts";

@@ -48,6 +48,31 @@ export interface MatmulOptions {
 }
 
 /**
+ * Arguments of {@link Backend.matmulQuant}: `out[M, N] (=|+=) a[M, K] · Wᵀ (+ bias)`, where `W`
+ * is `N` rows of `K` values stored as ggml blocks (Q8_0 or Q4_0, `src/quant/`) — the rows of
+ * a linear layer's `[out, in]` matrix — in an i32 tensor of the blocks' bytes (zero-padded to
+ * whole words).
+ */
+export interface MatmulQuantArgs {
+  /** `[M, N]` output. */
+  out: Tensor;
+  /** `[M, K]` input rows. */
+  a: Tensor;
+  /** The blocks, as i32 words (`ceil(N · K/32 · blockBytes / 4)` of them). */
+  w: Tensor;
+  /** Block format. */
+  type: "q8_0" | "q4_0";
+  /** Rows of `W` (outputs). */
+  N: number;
+  /** Values per row of `W` (inputs; a multiple of 32). */
+  K: number;
+  /** Added to every output row (`[N]`). */
+  bias?: Tensor;
+  /** `out += …` instead of `out = …`. */
+  accumulate?: boolean;
+}
+
+/**
  * Shape of a causal multi-head attention call. `qkv` is `[B, T, 3·C]` (q, k, v concatenated),
  * or `[B, T, (NH + 2·NKV)·headDim]` with grouped-query attention (see {@link AttentionDims.NKV}).
  */
@@ -689,6 +714,11 @@ export interface Backend {
   // ---- GPT ops ---------------------------------------------------------------------------
   /** `out[M,N] = op(a)·op(b) (+ bias)` with optional transposes; see {@link MatmulOptions}. */
   matmul(out: Tensor, a: Tensor, b: Tensor, options?: MatmulOptions): void;
+  /**
+   * Matmul with a block-quantized right operand (weight-only quantization for decoding and
+   * prefill): `out[M, N] (=|+=) a[M, K] · dequantize(w)ᵀ (+ bias)`; see {@link MatmulQuantArgs}.
+   */
+  matmulQuant(args: MatmulQuantArgs): void;
   /**
    * Token (+ position) embedding: `out[b·T+t] = wte[ids[b·T+t]] + wpe[posOffset+t]`.
    * `ids` is i32 `[B·T]`, `wte` `[V, C]`, `wpe` `[Tmax, C]` or null (RWKV).

@@ -350,6 +350,21 @@ export const OP_CHECKS: OpChecks = {
     }
     if (options?.bias) expectSize("matmul", "bias", options.bias, N, `out [${M}, ${N}]`);
   },
+  matmulQuant({ out, a, w, type, N, K, bias }) {
+    const op = "matmulQuant";
+    if (type !== "q8_0" && type !== "q4_0") throw new Error(`${op}: unknown block type ${type}`);
+    if (!Number.isInteger(K) || K <= 0 || K % 32 !== 0) {
+      throw new Error(`${op}: K ${K} is not a positive multiple of 32`);
+    }
+    if (!Number.isInteger(N) || N <= 0) throw new Error(`${op}: N ${N} is not a positive integer`);
+    if (w.dtype !== "i32") throw new Error(`${op}: w must be i32 words of block bytes`);
+    const words = Math.ceil((N * K / 32) * (type === "q8_0" ? 34 : 18) / 4);
+    expectSize(op, "w", w, words, `${N} rows of ${K} ${type} values`);
+    if (a.size % K !== 0) throw new Error(`${op}: a ${fmtShape(a.shape)} is not rows of K ${K}`);
+    const M = a.size / K;
+    expectSize(op, "out", out, M * N, `a ${fmtShape(a.shape)} · W [${N}, ${K}]ᵀ`);
+    if (bias) expectSize(op, "bias", bias, N, `W [${N}, ${K}]`);
+  },
   embedding({ out, ids, wte, wpe, T, posOffset = 0 }) {
     const op = "embedding";
     const C = asMatrix(wte)[1];

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { QuantType } from "../quant/mod.ts";
 import {
   type Command,
   InvalidArgumentError,
@@ -162,6 +163,23 @@ export function threadsOption() {
   ).argParser((value) => parseThreads(value, "--threads"));
 }
 
+/**
+ * `--quantize q8_0|q4_0|f32`: the linear layers as ggml blocks for generation (default: a GGUF
+ * file's own block type, else float32).
+ *
+ * @example
+ * ```ts
+ * import { quantizeOption } from "./common.ts";
+ * console.log(quantizeOption().argChoices); // [ "q8_0", "q4_0", "f32" ]
+ * ```
+ */
+export function quantizeOption() {
+  return new Option(
+    "--quantize <type>",
+    "weights of the linear layers as ggml blocks (default: a GGUF file's own type, else f32)",
+  ).choices(["q8_0", "q4_0", "f32"] as const);
+}
+
 /** The required `--checkpoint <dir>` option, with the command's own help text. */
 export function checkpointOption(help = "checkpoint directory") {
   help += "; a run directory means its latest, RUN:best its best by validation loss " +
@@ -303,7 +321,13 @@ export function samplingWithGenerationConfig(
  * backend.
  */
 export async function withGenerationModel<T>(
-  o: { checkpoint: string; device: DeviceChoice; tokenizer?: string; adapter?: AdapterRef[] },
+  o: {
+    checkpoint: string;
+    device: DeviceChoice;
+    tokenizer?: string;
+    adapter?: AdapterRef[];
+    quantize?: QuantType | "f32";
+  },
   fn: (opened: GenerationModel) => Promise<T>,
   workload?: "decode" | "compute",
   activeAdapters?: readonly string[],
@@ -311,6 +335,7 @@ export async function withGenerationModel<T>(
   const opened = await openGenerationModel(o.checkpoint, {
     device: o.device,
     tokenizerPath: o.tokenizer,
+    quantize: o.quantize,
     workload,
     adapters: o.adapter,
     activeAdapters,

@@ -13,7 +13,6 @@ import { consoleProgress } from "../progress.ts";
 import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
 import { describeConfig } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
-import { ChatTemplate } from "../tokenizer/chat_template.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
 import { checkLogits, generate } from "../generate/generator.ts";
 import { perplexity } from "../generate/load.ts";
@@ -30,6 +29,7 @@ import {
   encodingOption,
   intOption,
   printJson,
+  quantizeOption,
   samplingWithGenerationConfig,
   threadsOption,
   tokenizerOverrideOption,
@@ -111,6 +111,7 @@ export function registerGenerate(program: Command): void {
       .option("--json", 'print {"text","tokens","tokens_per_second",…}')
       .addOption(tokenizerOverrideOption())
       .addOption(adapterOption())
+      .addOption(quantizeOption())
       .addOption(deviceOption())
       .addOption(threadsOption()),
   )
@@ -177,6 +178,7 @@ export function registerGenerate(program: Command): void {
     .option("--json", 'print {"top":[{"id","token","prob","logit"}…]}')
     .addOption(tokenizerOverrideOption())
     .addOption(adapterOption())
+    .addOption(quantizeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
     .action(async (o) => {
@@ -221,6 +223,7 @@ export function registerGenerate(program: Command): void {
     .addOption(tokenizerOverrideOption())
     .addOption(adapterOption())
     .option("--encoding <name>", ENCODING_HELP, encodingOption, "utf-8" as const)
+    .addOption(quantizeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
     .action(async (file, o) => {
@@ -280,6 +283,7 @@ export function registerGenerate(program: Command): void {
           "a LoRA adapter to load (repeatable, NAME=DIR); the first (or the persona's) is active, /adapter switches",
         ),
       )
+      .addOption(quantizeOption())
       .addOption(deviceOption())
       .addOption(threadsOption()),
   )
@@ -294,14 +298,14 @@ export function registerGenerate(program: Command): void {
       await withGenerationModel(
         o,
         async (opened) => {
-          const { model, tokenizer, tokenizerPath, generation, adapters } = opened;
+          const { model, tokenizer, chatTemplate, generation, adapters } = opened;
           const { maxNewTokens, endOfTextIds, ...sampling } = samplingWithGenerationConfig(
             o,
             command,
             generation,
           );
           const chat = new ChatSession(model, tokenizer, {
-            chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
+            chatTemplate,
             persona: o.persona,
             system: o.system,
             explain: !!(o.explain || o.educational),
@@ -362,8 +366,9 @@ export function registerGenerate(program: Command): void {
 
 /** The files a command read from a checkpoint (or a run's latest) and its tokenizer. */
 async function checkpointFiles(checkpoint: string, tokenizer?: string): Promise<string[]> {
-  const dir = await resolveCheckpointDir(checkpoint);
   const files = tokenizer ? [tokenizer] : [];
+  if ((await Deno.stat(checkpoint).catch(() => null))?.isFile) return [...files, checkpoint]; // GGUF
+  const dir = await resolveCheckpointDir(checkpoint);
   try {
     for await (const e of Deno.readDir(dir)) if (!e.isDirectory) files.push(join(dir, e.name));
   } catch { /* opened already: cannot fail here but for a race, and then nothing to protect */ }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { InferenceOptions } from "../model/inference_support.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { AttentionWeights } from "../model/kv_cached_model.ts";
@@ -90,8 +91,9 @@ export function createLanguageModel(
   config: ModelConfig,
   weights: WeightMap,
   source = "checkpoint",
+  options: InferenceOptions = {},
 ): LanguageModel {
-  return familyOf(config).createInferenceModel(backend, config, weights, source);
+  return familyOf(config).createInferenceModel(backend, config, weights, source, options);
 }
 
 /**

@@ -4,13 +4,14 @@
  *
  * @module
  */
+import type { QuantType } from "../quant/mod.ts";
 import { join } from "node:path";
 import { createBackend, type DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { loadCheckpoint } from "../model/mod.ts";
 import type { GenerationDefaults } from "../model/generation_config.ts";
-import { Tokenizer } from "../tokenizer/mod.ts";
+import { ChatTemplate, Tokenizer } from "../tokenizer/mod.ts";
 import { createLanguageModel, type LanguageModel } from "./inference.ts";
 import { checkLogits } from "./generator.ts";
 import { AdapterBank, type AdapterRef, loadAdapters, withAdapters } from "../finetune/bank.ts";
@@ -21,8 +22,13 @@ export interface GenerationModel {
   model: LanguageModel;
   /** The checkpoint's tokenizer. */
   tokenizer: Tokenizer;
-  /** The `tokenizer.json` it was read from (its `tokenizer_config.json` sits beside it). */
-  tokenizerPath: string;
+  /**
+   * The `tokenizer.json` it was read from (its `tokenizer_config.json` sits beside it);
+   * undefined for a tokenizer embedded in the weights file (GGUF).
+   */
+  tokenizerPath?: string;
+  /** The chat template (`tokenizer_config.json`'s, or the GGUF's `tokenizer.chat_template`). */
+  chatTemplate?: ChatTemplate;
   /** The directory it came from. */
   dir: string;
   /** The checkpoint's `generation_config.json` defaults, when it has one. */
@@ -37,6 +43,11 @@ export interface OpenOptions {
   device?: DeviceChoice;
   /** A `tokenizer.json` to use instead of the checkpoint's. */
   tokenizerPath?: string;
+  /**
+   * Store the linear layers as ggml blocks and decode with them (`"f32"`: keep floats). A GGUF
+   * file's own block type is the default for it; a checkpoint directory's is `"f32"`.
+   */
+  quantize?: QuantType | "f32";
   /** One-line notices (backend fallback); defaults to `console.error`. */
   log?: (line: string) => void;
   /**
@@ -75,15 +86,23 @@ export async function openGenerationModel(
 ): Promise<GenerationModel> {
   const ckpt = await loadCheckpoint(dir, { lazy: true });
   const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
-  if (!tokPath) {
+  const embedded = options.tokenizerPath ? undefined : ckpt.embeddedTokenizer;
+  if (!tokPath && !embedded) {
     throw new BenteviError(
       `${dir}: no tokenizer.json in the checkpoint (pass --tokenizer FILE)`,
     );
   }
-  const tokenizer = await Tokenizer.fromFile(tokPath);
+  const tokenizer = embedded
+    ? Tokenizer.fromJSON(embedded.json, `${dir} (embedded tokenizer)`)
+    : await Tokenizer.fromFile(tokPath!);
+  const chatTemplate = embedded
+    ? ChatTemplate.fromConfig(embedded.config, `${dir} (tokenizer.chat_template)`)
+    : await ChatTemplate.forTokenizer(tokPath!);
   if (tokenizer.vocabSize > ckpt.config.vocabSize) {
     throw new BenteviError(
-      `${tokPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ${dir} only ` +
+      `${
+        tokPath ?? dir
+      }: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ${dir} only ` +
         `${ckpt.config.vocabSize} (incompatible tokenizer)`,
     );
   }
@@ -99,11 +118,13 @@ export async function openGenerationModel(
     log: options.log,
     workload: options.workload ?? "decode",
   });
+  const quantize = options.quantize ?? ckpt.quantization ?? "f32";
   const model = createLanguageModel(
     backend,
     ckpt.config,
     withAdapters(ckpt.weights, active.map((n) => byName.get(n)!)),
     ckpt.weightsSource,
+    quantize === "f32" ? {} : { quantize },
   );
   const adapters = named.length ? new AdapterBank(model, ckpt.weights, named, active) : undefined;
   // Without a generation_config.json, config.json's eos_token_id (as transformers does).
@@ -112,7 +133,7 @@ export async function openGenerationModel(
     (eos !== undefined
       ? { source: join(ckpt.dir, "config.json"), eosTokenIds: [eos].flat() }
       : undefined);
-  return { model, tokenizer, tokenizerPath: tokPath, dir, generation, adapters };
+  return { model, tokenizer, tokenizerPath: tokPath, chatTemplate, dir, generation, adapters };
 }
 
 /** What {@link perplexity} returns. */

@@ -133,3 +133,29 @@ export async function refuseInputsInside(
     }
   }
 }
+
+/**
+ * The parsed JSON of the file at `path`; a missing or unreadable file, or text that is not
+ * JSON, is a one-line {@link BenteviError} naming it.
+ *
+ * @example
+ * ```ts
+ * import { readJsonFile } from "./fs.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, '{"a": 1}');
+ * console.log(await readJsonFile(path)); // { a: 1 }
+ * ```
+ */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BenteviError(`${path}: not valid JSON`);
+  }
+}

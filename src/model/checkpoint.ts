@@ -20,6 +20,8 @@ import { configFromJson, configToJson, type ModelConfig } from "./config.ts";
 import { familyOf } from "./registry.ts";
 import { exists } from "../io/fs.ts";
 import { benteviTokenizerConfig } from "../tokenizer/chat_template.ts";
+import { isGgufPath, openGgufCheckpoint } from "../gguf/import.ts";
+import type { QuantType } from "../quant/mod.ts";
 
 /** A checkpoint read from disk, weights under their canonical names and shapes. */
 export interface LoadedCheckpoint {
@@ -39,6 +41,12 @@ export interface LoadedCheckpoint {
   weightsSource: string;
   /** Sampling defaults from `generation_config.json`, when the directory has one. */
   generation?: GenerationDefaults;
+  /** A tokenizer carried inside the weights file (GGUF): `tokenizer.json` and its config. */
+  embeddedTokenizer?: { json: Record<string, unknown>; config: Record<string, unknown> };
+  /** The block type a GGUF file stores its matrices in (inference uses it by default). */
+  quantization?: QuantType;
+  /** Releases what the weights are read from (a GGUF file's mapping); idempotent. */
+  close?: () => void;
 }
 
 /** Options of {@link loadCheckpoint}. */
@@ -478,7 +486,10 @@ export function canonicalWeights(
  * required; `tokenizer.json` and `generation_config.json` optional. Tensors may be F32, F16,
  * BF16 or F64 and are read one at a time (never the whole file at once); with
  * `{ lazy: true }` they stay on disk until used. A training run directory (with `run.json`)
- * stands for its latest `step-*` checkpoint.
+ * stands for its latest `step-*` checkpoint. A GGUF file (`*.gguf`, or a file starting with
+ * `GGUF`) of an architecture Bentevi has loads too, its tokenizer embedded
+ * (`embeddedTokenizer`), its tensors read from the mapped file and dequantized when used
+ * (`quantization`: the file's block type).
  *
  * @example
  * ```ts
@@ -494,6 +505,28 @@ export async function loadCheckpoint(
   path: string,
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
+  if (await isGgufPath(path)) {
+    const g = openGgufCheckpoint(path);
+    let weights = g.weights;
+    if (!options.lazy) {
+      weights = new Map();
+      for (const [name, t] of g.weights) weights.set(name, { shape: t.shape, data: t.data });
+    }
+    return {
+      dir: path,
+      config: g.config,
+      weights,
+      metadata: {},
+      files: [path],
+      weightsSource: path,
+      generation: g.eosTokenId !== undefined
+        ? { source: path, eosTokenIds: [g.eosTokenId] }
+        : undefined,
+      embeddedTokenizer: g.tokenizer,
+      quantization: g.quantization,
+      close: () => g.file.close(),
+    };
+  }
   const dir = await resolveCheckpointDir(path);
   let stat: Deno.FileInfo;
   try {

@@ -25,6 +25,8 @@ import type { LinearTarget, TrainingModelOptions } from "./linear.ts";
 import type { TrainableModel } from "./model.ts";
 import type { ParameterStore } from "./params.ts";
 import type { WeightSpec } from "./weight_spec.ts";
+import type { GgufWriteValue } from "../gguf/writer.ts";
+import type { InferenceOptions } from "./inference_support.ts";
 
 /** The fields every family's configuration has. */
 export interface BaseConfig {
@@ -174,13 +176,59 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
    * logits on.
    */
   forwardStages?(config: C, T: number): ForwardStage[];
-  /** The inference model (cached or recurrent step) over uploaded copies of `weights`. */
+  /**
+   * The inference model (cached or recurrent step) over uploaded copies of `weights`;
+   * `options.quantize` stores its linear layers as ggml blocks (a family that cannot ignores
+   * it: RWKV-4).
+   */
   createInferenceModel(
     backend: Backend,
     config: C,
     weights: WeightMap,
     source: string,
+    options?: InferenceOptions,
   ): LanguageModel;
+  /**
+   * How the family is written to and read from GGUF files as a llama.cpp architecture, or
+   * (a string) why it cannot be; absent: it cannot, for no stated reason.
+   */
+  readonly gguf?: GgufArchitecture<C> | string;
+}
+
+/** Reads hyper-parameters from a GGUF file's metadata (a missing key is a one-line error). */
+export interface GgufMetadataReader {
+  /** The number under `key`; `fallback` when absent, else an error naming the key. */
+  num(key: string, fallback?: number): number;
+  /** Whether the file has `key`. */
+  has(key: string): boolean;
+}
+
+/** One tensor of a GGUF file and the canonical weight it holds. */
+export interface GgufTensorMapping {
+  /** Its name in the GGUF file (`blk.0.attn_qkv.weight`…). */
+  gguf: string;
+  /** The canonical weight (see `weightSpecs`). */
+  canonical: string;
+  /** Its shape in the file, outermost first (ggml lists the dimensions the other way). */
+  shape: number[];
+  /** The canonical values → the file's layout (a transpose, a permutation) or `undefined`. */
+  toGguf?: (x: Float32Array) => Float32Array;
+  /** The file's layout → the canonical values. */
+  fromGguf?: (x: Float32Array) => Float32Array;
+  /** A second copy of a weight (a tied output head): written, and read only to check. */
+  duplicate?: boolean;
+}
+
+/** A family as a llama.cpp architecture in GGUF files. */
+export interface GgufArchitecture<C extends BaseConfig> {
+  /** `general.architecture` (`gpt2`, `llama`). */
+  readonly name: string;
+  /** The hyper-parameter keys llama.cpp reads (`gpt2.block_count`…), in order. */
+  metadata(config: C): [string, GgufWriteValue][];
+  /** The configuration from a file's hyper-parameters and its vocabulary size. */
+  configFromMetadata(read: GgufMetadataReader, vocabSize: number, source: string): C;
+  /** Every tensor of the file, in the order written. */
+  tensors(config: C): GgufTensorMapping[];
 }
 
 /**

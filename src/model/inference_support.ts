@@ -9,6 +9,7 @@ import { type Backend, type Tensor, VIEW_ALIGN } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import type { WeightMap } from "../generate/inference.ts";
 import type { WeightSpec } from "./weight_spec.ts";
+import { blockWords, QK, quantize as quantizeBlocks, type QuantType } from "../quant/mod.ts";
 
 /**
  * Uploads the weights of `specs`, checking each one's presence and size (`arch` and `source`
@@ -204,4 +205,144 @@ export function writeUploadedWeight(
     throw new Error(`writeWeight: ${name} holds ${t.size} values, got ${data.length}`);
   }
   backend.write(t, data, offset);
+}
+
+/** Options of an inference model (`ModelFamily.createInferenceModel`). */
+export interface InferenceOptions {
+  /**
+   * Store the linear layers' weights as ggml blocks and multiply with them quantized
+   * (`Backend.matmulQuant`); embeddings, norms, biases and the tied head stay float.
+   */
+  quantize?: QuantType;
+}
+
+/** A linear layer's weight on a backend: a float matrix, or quantized `[out, in]` blocks. */
+export type LinearWeight =
+  | { kind: "float"; t: Tensor; transB: boolean }
+  | { kind: "quant"; t: Tensor; type: QuantType; N: number; K: number };
+
+/**
+ * Uploads a linear layer's weight `data` of shape `[r, c]`, stored `in-out` (`[K, N]`,
+ * GPT-2's Conv1D) or `out-in` (`[N, K]`, `nn.Linear`'s): as a float matrix, or — with
+ * `quantize` and whole 32-value blocks along its input dimension — as blocks of its
+ * `[N, K]` rows.
+ *
+ * @example
+ * ```ts
+ * import { uploadLinear } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const w = uploadLinear(await createBackend("cpu"), new Float32Array(64 * 2), [2, 64], "out-in", "q8_0");
+ * console.log(w.kind); // quant
+ * ```
+ */
+export function uploadLinear(
+  backend: Backend,
+  data: Float32Array,
+  shape: readonly number[],
+  storedAs: "in-out" | "out-in",
+  quantize?: QuantType,
+): LinearWeight {
+  const [r, c] = shape;
+  const [N, K] = storedAs === "in-out" ? [c, r] : [r, c];
+  if (!quantize || K % QK !== 0) {
+    return { kind: "float", t: backend.fromArray([r, c], data), transB: storedAs === "out-in" };
+  }
+  const rows = storedAs === "in-out" ? transposed(data, r, c) : data;
+  const words = blockWords(quantizeBlocks(quantize, rows));
+  return { kind: "quant", t: backend.fromArray([words.length], words), type: quantize, N, K };
+}
+
+/**
+ * Overwrites rows `[firstRow, firstRow + data.length / K)` of a linear layer's weight from
+ * {@link uploadLinear} (all of it by default) with `data`, given as the layer was uploaded
+ * (`storedAs`): how {@link LanguageModel.writeWeight} merges an adapter. A quantized weight is
+ * quantized again from `data` (as merging an adapter and then quantizing would); its rows must
+ * start and end on a 4-byte boundary of the blocks (any whole matrix does).
+ *
+ * @example
+ * ```ts
+ * import { uploadLinear, writeLinear } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const be = await createBackend("cpu");
+ * const w = uploadLinear(be, new Float32Array(64), [2, 32], "out-in", "q8_0");
+ * writeLinear(be, w, new Float32Array(64).fill(1), "out-in");
+ * ```
+ */
+export function writeLinear(
+  backend: Backend,
+  w: LinearWeight,
+  data: Float32Array,
+  storedAs: "in-out" | "out-in",
+  firstRow = 0,
+): void {
+  const [N, K] = w.kind === "quant" ? [w.N, w.K] : storedAs === "in-out"
+    ? [w.t.shape[1], w.t.shape[0]]
+    : [w.t.shape[0], w.t.shape[1]];
+  const rows = data.length / K;
+  if (!Number.isInteger(rows) || firstRow + rows > N || (storedAs === "in-out" && rows !== N)) {
+    throw new Error(`writeLinear: ${data.length} values do not fit rows ${firstRow}… of [${N}, ${K}]`);
+  }
+  if (w.kind === "float") return backend.write(w.t, data, firstRow * K);
+  const bytes = quantizeBlocks(w.type, storedAs === "in-out" ? transposed(data, K, N) : data);
+  const start = firstRow * (bytes.length / rows);
+  if (start % 4 !== 0 || bytes.length % 4 !== 0) {
+    throw new BenteviError(
+      `an adapter cannot be merged into these ${w.type} blocks (rows ${firstRow}… are not word-aligned); merge it first (\`adapter merge\`) or use --quantize f32`,
+    );
+  }
+  backend.write(w.t, blockWords(bytes), start / 4);
+}
+
+/**
+ * `out (=|+=) x · W (+ bias)` for a weight from {@link uploadLinear}, float or quantized.
+ *
+ * @example
+ * ```ts
+ * import { linear, uploadLinear } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const be = await createBackend("cpu");
+ * const w = uploadLinear(be, new Float32Array(32).fill(1), [1, 32], "out-in", "q8_0");
+ * const out = be.zeros([1, 1]);
+ * linear(be, out, be.fromArray([1, 32], new Float32Array(32).fill(2)), w);
+ * console.log(await be.read(out)); // Float32Array [64]
+ * ```
+ */
+export function linear(
+  b: Backend,
+  out: Tensor,
+  x: Tensor,
+  w: LinearWeight,
+  options: { bias?: Tensor; accumulate?: boolean } = {},
+): void {
+  if (w.kind === "float") {
+    b.matmul(out, x, w.t, { transB: w.transB, bias: options.bias, accumulate: options.accumulate });
+  } else {
+    b.matmulQuant({
+      out,
+      a: x,
+      w: w.t,
+      type: w.type,
+      N: w.N,
+      K: w.K,
+      bias: options.bias,
+      accumulate: options.accumulate,
+    });
+  }
+}
+
+/**
+ * `[r, c]` row-major → `[c, r]`.
+ *
+ * @example
+ * ```ts
+ * import { transposed } from "./inference_support.ts";
+ * console.log(transposed(Float32Array.from([1, 2, 3, 4, 5, 6]), 2, 3)); // Float32Array [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function transposed(x: Float32Array, r: number, c: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  }
+  return out;
 }

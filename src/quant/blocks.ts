@@ -237,3 +237,19 @@ export function quantizeMatrix(
   checkCount("quantizeMatrix", cols);
   return { type, rows, cols, bytes: quantize(type, data) };
 }
+
+/**
+ * Block bytes as the little-endian i32 words a backend tensor holds (zero-padded to a whole
+ * word): the `w` of `Backend.matmulQuant`.
+ *
+ * @example
+ * ```ts
+ * import { blockWords, quantize } from "./blocks.ts";
+ * console.log(blockWords(quantize("q8_0", new Float32Array(32))).length); // 9
+ * ```
+ */
+export function blockWords(bytes: Uint8Array): Int32Array {
+  const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4);
+  padded.set(bytes);
+  return new Int32Array(padded.buffer);
+}

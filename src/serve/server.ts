@@ -25,7 +25,7 @@ import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
 import { PERSONAS } from "../generate/personas.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
-import { ChatTemplate } from "../tokenizer/chat_template.ts";
+import type { ChatTemplate } from "../tokenizer/chat_template.ts";
 import { formatSource, Retriever } from "../retrieval/search.ts";
 import { type GroundedTurn, groundedTurn, promptRoom, tokenCounter } from "../retrieval/rag.ts";
 import { ModelPool, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
@@ -153,13 +153,8 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
     tokenizerPath: options.tokenizerPath,
     log,
   });
-  let chatTemplate: ChatTemplate | undefined;
-  try {
-    chatTemplate = await ChatTemplate.forTokenizer(opened.tokenizerPath);
-  } catch (e) {
-    disposeOpened(opened);
-    throw e;
-  }
+  // The checkpoint's template (tokenizer_config.json, or a GGUF file's tokenizer.chat_template).
+  const chatTemplate: ChatTemplate | undefined = opened.chatTemplate;
   // More models (one per concurrent generation) on the same backend, built when needed.
   const create = async (): Promise<LanguageModel> => {
     const ckpt = await loadCheckpoint(opened.dir, { lazy: true });
@@ -183,11 +178,6 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
     for (const n of retriever.notices) log(`bentevi: ${n}`);
   }
   return new Server(opened, chatTemplate, pool, options, log, retriever);
-}
-
-function disposeOpened(opened: GenerationModel): void {
-  opened.model.dispose();
-  opened.model.backend.destroy();
 }
 
 class Server implements BenteviServer {

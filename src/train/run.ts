@@ -17,6 +17,7 @@ import {
   loadCheckpoint,
   resolveCheckpointDir,
 } from "../model/checkpoint.ts";
+import { isGgufPath } from "../gguf/import.ts";
 import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { ParameterStore } from "../model/params.ts";
@@ -236,7 +237,10 @@ async function checkpointDirOf(model: string): Promise<string | undefined> {
     return undefined; // a preset name (presetConfig says so when it is none)
   }
   if (!info.isDirectory) {
-    throw new BenteviError(`${model}: --model is a preset name or a checkpoint directory`);
+    if (await isGgufPath(model)) return resolve(model); // a GGUF file is a checkpoint too
+    throw new BenteviError(
+      `${model}: --model is a preset name, a checkpoint directory or a GGUF file`,
+    );
   }
   return resolve(await resolveCheckpointDir(model));
 }
@@ -352,15 +356,19 @@ export async function evaluateCheckpoint(
   } = {},
 ): Promise<EvalResult & { checkpoint: string }> {
   const log = o.log ?? (() => {});
-  const dir = await resolveCheckpointDir(checkpoint);
+  const dir = (await isGgufPath(checkpoint)) ? checkpoint : await resolveCheckpointDir(checkpoint);
   const ckpt = await loadCheckpoint(dir, { lazy: true }); // weights read into the store one by one
-  if (!ckpt.tokenizerPath) {
+  if (!ckpt.tokenizerPath && !ckpt.embeddedTokenizer) {
     throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
   }
-  const tokenizer = await Tokenizer.fromFile(ckpt.tokenizerPath);
+  const tokenizer = ckpt.tokenizerPath
+    ? await Tokenizer.fromFile(ckpt.tokenizerPath)
+    : Tokenizer.fromJSON(ckpt.embeddedTokenizer!.json, dir);
   if (tokenizer.vocabSize > ckpt.config.vocabSize) {
     throw new BenteviError(
-      `${ckpt.tokenizerPath}: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
+      `${
+        ckpt.tokenizerPath ?? dir
+      }: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
     );
   }
   const T = o.context ?? ckpt.config.contextLength;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { readJsonFile } from "../io/fs.ts";
 import { dirname, join } from "node:path";
 import type { Backend } from "../backend/backend.ts";
 import { BatchLoader, type BatchLoaderState } from "../data/dataset/loader.ts";
@@ -194,19 +195,7 @@ export interface TrainContext {
 const CKPT_PREFIX = "step-";
 const ckptName = (step: number) => `${CKPT_PREFIX}${String(step).padStart(6, "0")}`;
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new BenteviError(`${path}: not valid JSON`);
-  }
-}
+const readJson = readJsonFile;
 
 /** Reads and checks a run's `run.json`. */
 export async function readRunSpec(runDir: string): Promise<RunSpec> {

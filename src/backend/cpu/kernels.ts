@@ -27,6 +27,7 @@ import * as elem from "./elementwise.ts";
 import * as emb from "./embedding.ts";
 import * as ln from "./layernorm.ts";
 import { matmul } from "./matmul.ts";
+import { matmulQuant } from "./matmul_quant.ts";
 import * as red from "./reduce.ts";
 import * as rope from "./rope.ts";
 import * as rwkv from "./rwkv.ts";
@@ -246,6 +247,18 @@ export class CpuKernels implements Backend {
       this.#fOrNull("matmul", "bias", options.bias),
       matmulDims(a, b, options),
       options.accumulate ?? false,
+    );
+  }
+
+  matmulQuant({ out, a, w, type, N, K, bias, accumulate }: op.MatmulQuantArgs): void {
+    const op = "matmulQuant";
+    const words = this.#i(op, "w", w);
+    matmulQuant(
+      this.#f(op, "out", out),
+      this.#f(op, "a", a),
+      new Uint8Array(words.buffer, words.byteOffset, words.byteLength),
+      this.#fOrNull(op, "bias", bias),
+      { M: a.size / K, N, K, type, accumulate: accumulate ?? false },
     );
   }
 

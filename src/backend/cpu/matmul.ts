@@ -225,13 +225,47 @@ function matmulRows(
   const acc = rowSums;
   for (let i = 0; i < M; i++) {
     const ai = i * sai;
-    if (sbk === 1) {
+    if (sbk === 1 && sak === 1) {
+      // Both contiguous along k (decode: x · Wᵀ, the tied head): one dot product per output,
+      // four independent partial sums so the adds do not wait on each other.
+      const K4 = K - (K % 4);
+      for (let j = 0; j < N; j++) {
+        const bj = j * sbj;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
+        for (; k < K4; k += 4) {
+          s0 += a[ai + k] * b[bj + k];
+          s1 += a[ai + k + 1] * b[bj + k + 1];
+          s2 += a[ai + k + 2] * b[bj + k + 2];
+          s3 += a[ai + k + 3] * b[bj + k + 3];
+        }
+        for (; k < K; k++) s0 += a[ai + k] * b[bj + k];
+        acc[j] = (s0 + s1) + (s2 + s3);
+      }
+    } else if (sbk === 1) {
       // b(k, j) contiguous along k: one dot product per output.
       for (let j = 0; j < N; j++) {
         const bj = j * sbj;
         let s = 0;
         for (let k = 0; k < K; k++) s += a[ai + k * sak] * b[bj + k];
         acc[j] = s;
+      }
+    } else if (sbj === 1) {
+      // b(k, j) contiguous along j (decode through GPT-2's [in, out] weights): add scaled
+      // rows of b, four at a time.
+      acc.fill(0, 0, N);
+      const K4 = K - (K % 4);
+      let k = 0;
+      for (; k < K4; k += 4) {
+        const x0 = a[ai + k * sak], x1 = a[ai + (k + 1) * sak];
+        const x2 = a[ai + (k + 2) * sak], x3 = a[ai + (k + 3) * sak];
+        const b0 = k * sbk, b1 = b0 + sbk, b2 = b1 + sbk, b3 = b2 + sbk;
+        for (let j = 0; j < N; j++) {
+          acc[j] += (x0 * b[b0 + j] + x1 * b[b1 + j]) + (x2 * b[b2 + j] + x3 * b[b3 + j]);
+        }
+      }
+      for (; k < K; k++) {
+        const x = a[ai + k * sak], bk = k * sbk;
+        for (let j = 0; j < N; j++) acc[j] += x * b[bk + j];
       }
     } else {
       // b(k, j) contiguous along j: add scaled rows of b.

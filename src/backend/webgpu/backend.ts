@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { matmulQuant } from "./matmul_quant.ts";
 import type { Backend, DType, MatmulOptions, Tensor } from "../backend.ts";
 // The ops' named-argument types, as `op.LayerNormArgs` etc.
 import type * as op from "../backend.ts";
@@ -152,6 +153,9 @@ export class WebGpuKernels implements Backend {
 
   matmul(out: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
     this.mm.matmul(out, a, b, options);
+  }
+  matmulQuant(args: op.MatmulQuantArgs): void {
+    matmulQuant(this.ctx, args);
   }
   embedding(args: op.EmbeddingArgs): void {
     embedding(this.ctx, args);

@@ -5,6 +5,7 @@
  * @module
  */
 import { forwardStage, type ModelFamily } from "../family.ts";
+import { gptGguf } from "./gguf.ts";
 import {
   describeGpt,
   GPT_PRESETS,
@@ -121,6 +122,7 @@ export const gptFamily: ModelFamily<GptConfig> = {
       ),
     ];
   },
-  createInferenceModel: (backend, config, weights, source) =>
-    new GptInference(backend, config, weights, source),
+  createInferenceModel: (backend, config, weights, source, options) =>
+    new GptInference(backend, config, weights, source, undefined, options),
+  gguf: gptGguf,
 };

@@ -11,10 +11,16 @@ import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import {
+  checkedWeight,
   HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
+  type InferenceOptions,
+  linear,
+  type LinearWeight,
+  uploadLinear,
   uploadWeights,
+  writeLinear,
   writeUploadedWeight,
 } from "../inference_support.ts";
 import { KvCachedModel } from "../kv_cached_model.ts";
@@ -39,12 +45,17 @@ interface GptWorkspace {
   all: Tensor[];
 }
 
+/** The weights of GPT-2's linear layers (what `quantize` stores as blocks). */
+const LINEAR = /\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+
 /** GPT-2 with a KV cache. See the module documentation. */
 export class GptInference extends KvCachedModel<GptWorkspace> implements LanguageModel {
   readonly config: GptConfig;
   readonly backend: Backend;
   readonly maxContext: number;
   #w: Map<string, Tensor>;
+  /** The linear layers' weights (Conv1D `[in, out]` as floats, or quantized rows). */
+  #lin = new Map<string, LinearWeight>();
   #k: Tensor[] = [];
   #v: Tensor[] = [];
   #headSliceBytes: number;
@@ -61,13 +72,36 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     weights: WeightMap,
     source = "checkpoint",
     headSliceBytes = HEAD_SLICE_BYTES,
+    options: InferenceOptions = {},
   ) {
     super();
     this.#headSliceBytes = headSliceBytes;
     this.backend = backend;
     this.config = config;
     this.maxContext = config.contextLength;
-    this.#w = uploadWeights(backend, gptWeightSpecs(config), weights, config.arch, source);
+    const specs = gptWeightSpecs(config);
+    const isLinear = (name: string) => LINEAR.test(name);
+    this.#w = uploadWeights(
+      backend,
+      specs.filter((s) => !isLinear(s.name)),
+      weights,
+      config.arch,
+      source,
+    );
+    try {
+      for (const spec of specs.filter((s) => isLinear(s.name))) {
+        const data = checkedWeight(spec, weights, config.arch, source);
+        this.#lin.set(
+          spec.name,
+          uploadLinear(backend, data, spec.shape, "in-out", options.quantize),
+        );
+      }
+    } catch (e) {
+      for (const t of [...this.#w.values(), ...[...this.#lin.values()].map((l) => l.t)]) {
+        backend.free(t);
+      }
+      throw e;
+    }
     this.#wteHost = weights.get("wte.weight")!.data;
     this.#wpeHost = weights.get("wpe.weight")!.data;
     for (let l = 0; l < config.nLayer; l++) {
@@ -82,6 +116,8 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
 
   /** Overwrites a linear layer's matrix (see {@link LanguageModel.writeWeight}). */
   writeWeight(name: string, data: Float32Array): void {
+    const lin = this.#lin.get(name);
+    if (lin) return writeLinear(this.backend, lin, data, "in-out");
     writeUploadedWeight(this.backend, this.#w, name, data);
   }
 
@@ -137,10 +173,14 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
         b: w("ln_1.bias"),
         eps: c.layerNormEps,
       });
-      b.matmul(qkv, ln, w("attn.c_attn.weight"), { bias: w("attn.c_attn.bias") });
+      const lin = (n: string) => this.#lin.get(p + n)!;
+      linear(b, qkv, ln, lin("attn.c_attn.weight"), { bias: w("attn.c_attn.bias") });
       if (ws.lse) b.attention({ out: att, lse: ws.lse, qkv, dims });
       else b.attentionCached({ out: att, qkv, kCache: this.#k[l], vCache: this.#v[l], pos, dims });
-      b.matmul(x, att, w("attn.c_proj.weight"), { bias: w("attn.c_proj.bias"), accumulate: true });
+      linear(b, x, att, lin("attn.c_proj.weight"), {
+        bias: w("attn.c_proj.bias"),
+        accumulate: true,
+      });
       b.layerNorm({
         out: ln,
         mean,
@@ -150,9 +190,9 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
         b: w("ln_2.bias"),
         eps: c.layerNormEps,
       });
-      b.matmul(fc, ln, w("mlp.c_fc.weight"), { bias: w("mlp.c_fc.bias") });
+      linear(b, fc, ln, lin("mlp.c_fc.weight"), { bias: w("mlp.c_fc.bias") });
       b.gelu(g, fc);
-      b.matmul(x, g, w("mlp.c_proj.weight"), { bias: w("mlp.c_proj.bias"), accumulate: true });
+      linear(b, x, g, lin("mlp.c_proj.weight"), { bias: w("mlp.c_proj.bias"), accumulate: true });
     }
   }
 
@@ -207,6 +247,11 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
   }
 
   protected ownedTensors(): Tensor[] {
-    return [...this.#w.values(), ...this.#k, ...this.#v];
+    return [
+      ...this.#w.values(),
+      ...[...this.#lin.values()].map((l) => l.t),
+      ...this.#k,
+      ...this.#v,
+    ];
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { forwardStage, type ModelFamily } from "../family.ts";
+import { llamaGguf } from "./gguf.ts";
 import {
   describeLlama,
   LLAMA_PRESET_VOCAB_SIZES,
@@ -127,6 +128,7 @@ export const llamaFamily: ModelFamily<LlamaConfig> = {
       ),
     ];
   },
-  createInferenceModel: (backend, config, weights, source) =>
-    new LlamaInference(backend, config, weights, source),
+  createInferenceModel: (backend, config, weights, source, options) =>
+    new LlamaInference(backend, config, weights, source, undefined, options),
+  gguf: llamaGguf,
 };

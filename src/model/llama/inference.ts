@@ -20,7 +20,12 @@ import {
   HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
+  type InferenceOptions,
+  linear,
+  type LinearWeight,
+  uploadLinear,
   uploadWeights,
+  writeLinear,
   writeUploadedWeight,
 } from "../inference_support.ts";
 import { KvCachedModel } from "../kv_cached_model.ts";
@@ -55,13 +60,18 @@ interface LlamaWorkspace {
   all: Tensor[];
 }
 
+/** The weights of Llama's linear layers besides q/k/v (what `quantize` stores as blocks). */
+const LINEAR = /\.(self_attn\.o_proj|mlp\.gate_proj|mlp\.up_proj|mlp\.down_proj)\.weight$/;
+
 /** Llama with a KV cache of its key/value heads. See the module documentation. */
 export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements LanguageModel {
   readonly config: LlamaConfig;
   readonly backend: Backend;
   readonly maxContext: number;
   #w: Map<string, Tensor>;
-  #qkvW: Tensor[] = [];
+  #qkvW: LinearWeight[] = [];
+  /** o_proj, gate_proj, up_proj, down_proj of every layer (floats, or quantized rows). */
+  #lin = new Map<string, LinearWeight>();
   #k: Tensor[] = [];
   #v: Tensor[] = [];
   #cos: Tensor | undefined;
@@ -82,6 +92,7 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     weights: WeightMap,
     source = "checkpoint",
     headSliceBytes = HEAD_SLICE_BYTES,
+    options: InferenceOptions = {},
   ) {
     super();
     this.#headSliceBytes = headSliceBytes;
@@ -93,10 +104,21 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     // Everything but the q/k/v projections, which are uploaded fused below, and the embedding
     // table of an untied model (its rows are copied on the host; only a tied head reads it).
     const uploaded = specs.filter((s) =>
-      !s.fusedAs && (config.tieEmbeddings || s.name !== LLAMA_EMBEDDING)
+      !s.fusedAs && (config.tieEmbeddings || s.name !== LLAMA_EMBEDDING) && !LINEAR.test(s.name)
     );
     this.#w = uploadWeights(backend, uploaded, weights, "llama", source);
     const owned = [...this.#w.values()];
+    for (const spec of specs.filter((s) => LINEAR.test(s.name))) {
+      try {
+        const data = checkedWeight(spec, weights, "llama", source);
+        const lw = uploadLinear(backend, data, spec.shape, "out-in", options.quantize);
+        this.#lin.set(spec.name, lw);
+        owned.push(lw.t);
+      } catch (e) {
+        freeAll(backend, owned);
+        throw e;
+      }
+    }
     try {
       const embedding = specs.find((s) => s.name === LLAMA_EMBEDDING)!;
       this.#embHost = checkedWeight(embedding, weights, "llama", source);
@@ -111,9 +133,9 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
           fused.set(data, offset);
           offset += data.length;
         }
-        const t = backend.fromArray([W, C], fused);
-        owned.push(t);
-        this.#qkvW.push(t);
+        const lw = uploadLinear(backend, fused, [W, C], "out-in", options.quantize);
+        owned.push(lw.t);
+        this.#qkvW.push(lw);
       }
       this.#grow(Math.min(config.contextLength, INITIAL_CAPACITY));
     } catch (e) {
@@ -159,14 +181,18 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
    */
   writeWeight(name: string, data: Float32Array): void {
     const m = /^model\.layers\.(\d+)\.self_attn\.([qkv])_proj\.weight$/.exec(name);
-    if (!m) return writeUploadedWeight(this.backend, this.#w, name, data);
+    if (!m) {
+      const lin = this.#lin.get(name);
+      if (lin) return writeLinear(this.backend, lin, data, "out-in");
+      return writeUploadedWeight(this.backend, this.#w, name, data);
+    }
     const l = Number(m[1]), c = this.config, { Q, KV } = llamaWidths(c);
     const rows = m[2] === "q" ? Q : KV;
     const first = m[2] === "q" ? 0 : m[2] === "k" ? Q : Q + KV;
     if (l >= c.nLayer || data.length !== rows * c.dModel) {
       throw new Error(`writeWeight: ${name} does not fit this model`);
     }
-    this.backend.write(this.#qkvW[l], data, first * c.dModel);
+    writeLinear(this.backend, this.#qkvW[l], data, "out-in", first);
   }
 
   /** Buffers for a block of `T` positions (`head`: also the logits). */
@@ -222,16 +248,17 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     for (let l = 0; l < c.nLayer; l++) {
       const p = `${layerPrefix(l)}.`, w = (n: string) => this.#weight(p + n);
       b.rmsNorm({ out: ln, rstd, x, w: w("input_layernorm.weight"), eps });
-      b.matmul(qkv, ln, this.#qkvW[l], { transB: true });
+      const lin = (n: string) => this.#lin.get(`${layerPrefix(l)}.${n}`)!;
+      linear(b, qkv, ln, this.#qkvW[l]);
       b.rope({ out: qkv, x: qkv, ...rope });
       if (ws.lse) b.attention({ out: att, lse: ws.lse, qkv, dims });
       else b.attentionCached({ out: att, qkv, kCache: this.#k[l], vCache: this.#v[l], pos, dims });
-      b.matmul(x, att, w("self_attn.o_proj.weight"), { transB: true, accumulate: true });
+      linear(b, x, att, lin("self_attn.o_proj.weight"), { accumulate: true });
       b.rmsNorm({ out: ln, rstd, x, w: w("post_attention_layernorm.weight"), eps });
-      b.matmul(gate, ln, w("mlp.gate_proj.weight"), { transB: true });
-      b.matmul(up, ln, w("mlp.up_proj.weight"), { transB: true });
+      linear(b, gate, ln, lin("mlp.gate_proj.weight"));
+      linear(b, up, ln, lin("mlp.up_proj.weight"));
       b.swiglu(h, gate, up);
-      b.matmul(x, h, w("mlp.down_proj.weight"), { transB: true, accumulate: true });
+      linear(b, x, h, lin("mlp.down_proj.weight"), { accumulate: true });
     }
   }
 
@@ -288,6 +315,7 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   }
 
   protected ownedTensors(): Tensor[] {
-    return [...this.#w.values(), ...this.#qkvW, ...this.#grown()];
+    const lin = [...this.#qkvW, ...this.#lin.values()].map((l) => l.t);
+    return [...this.#w.values(), ...lin, ...this.#grown()];
   }
 }

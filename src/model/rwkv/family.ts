@@ -6,6 +6,7 @@
  * @module
  */
 import { forwardStage, type ModelFamily } from "../family.ts";
+import { BenteviError } from "../../errors.ts";
 import {
   describeRwkv,
   RWKV_PRESETS,
@@ -108,6 +109,14 @@ export const rwkvFamily: ModelFamily<RwkvConfig> = {
       forwardStage("logits (head)", [T, V], ["head.weight"], "a score per vocabulary entry", false),
     ];
   },
-  createInferenceModel: (backend, config, weights, source) =>
-    new RwkvInference(backend, config, weights, source),
+  createInferenceModel: (backend, config, weights, source, options) => {
+    if (options?.quantize) {
+      throw new BenteviError(
+        `${source}: quantized inference (--quantize ${options.quantize}) is for GPT-2 and Llama; RWKV-4 runs in float32`,
+      );
+    }
+    return new RwkvInference(backend, config, weights, source);
+  },
+  gguf:
+    "llama.cpp has no RWKV-4 architecture (it runs RWKV-6 and RWKV-7, whose blocks differ); export the checkpoint as safetensors, or use rwkv.cpp",
 };

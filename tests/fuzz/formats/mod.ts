@@ -1,6 +1,6 @@
 /**
- * Every file format Bentevi reads, as fuzz targets (one module each). Later formats (GGUF,
- * SentencePiece, adapters, indexes) join this list.
+ * Every file format Bentevi reads, as fuzz targets (one module each). Later formats
+ * (SentencePiece, adapters, indexes) join this list.
  *
  * @module
  */
@@ -18,6 +18,7 @@ import { jsonlShard } from "./jsonl.ts";
 import { chatTemplate } from "./chat_template.ts";
 import { indexDb } from "./index_db.ts";
 import { loraAdapter } from "./lora_adapter.ts";
+import { ggufFile } from "./gguf.ts";
 
 /** All formats, in report order. */
 export const FORMATS: readonly FuzzFormat[] = [
@@ -35,6 +36,7 @@ export const FORMATS: readonly FuzzFormat[] = [
   chatTemplate,
   indexDb,
   loraAdapter,
+  ggufFile,
 ];
 
 /** The format called `name` (case-insensitive), or undefined. */
