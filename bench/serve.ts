@@ -19,7 +19,6 @@ import { fileURLToPath } from "node:url";
 import { initWeights, presetConfig, saveCheckpoint } from "../src/model/mod.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";
 import { ChatSession, openGenerationModel } from "../src/generate/mod.ts";
-import { ChatTemplate } from "../src/tokenizer/chat_template.ts";
 
 const { values: o } = parseArgs({
   args: Deno.args,
@@ -135,7 +134,7 @@ async function stream(i: number) {
 
 // The same answer without the server (ChatSession in this process): what serving costs.
 const direct = await openGenerationModel(checkpoint, { device: o.device as "cpu", log: () => {} });
-const template = await ChatTemplate.forTokenizer(direct.tokenizerPath);
+const template = direct.chatTemplate;
 async function alone(i: number): Promise<number> {
   const chat = new ChatSession(direct.model, direct.tokenizer, {
     chatTemplate: template,

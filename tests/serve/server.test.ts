@@ -6,7 +6,6 @@ import { createServer } from "../../src/serve/server.ts";
 import { ChatSession } from "../../src/generate/chat.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
 import { modelEmbedder } from "../../src/chunking/embedding.ts";
-import { ChatTemplate } from "../../src/tokenizer/chat_template.ts";
 import { buildIndex } from "../../src/retrieval/build.ts";
 import { sseData, tinyCheckpoints } from "./_fixture.ts";
 
@@ -58,7 +57,7 @@ Deno.test("serve: chat completion shape, usage, and the same answer as ChatSessi
   const opened = await openGenerationModel(ckpt.gpt, { device: "cpu", log: () => {} });
   try {
     const chat = new ChatSession(opened.model, opened.tokenizer, {
-      chatTemplate: await ChatTemplate.forTokenizer(opened.tokenizerPath),
+      chatTemplate: opened.chatTemplate,
       system: "Seja breve.",
       maxNewTokens: 12,
       minNewTokens: 12,
