@@ -14,6 +14,7 @@ import { describeConfig, type ModelConfig, parameterCount } from "../model/confi
 import { familyOf } from "../model/registry.ts";
 import { Xoshiro128 } from "../random.ts";
 import { CHAT_TOKENS, type ChatFormat, chatFormatFor } from "../generate/chat_format.ts";
+import { checkpointTokenizer } from "../generate/load.ts";
 import { benteviTokenizerConfig, ChatTemplate } from "../tokenizer/chat_template.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { chooseBatchShape } from "../train/defaults.ts";
@@ -329,16 +330,7 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
   if (!(f > 0 && f < 1)) throw new BenteviError(`--val-fraction must be in (0, 1), got ${f}`);
   const base = resolve(await resolveCheckpointDir(o.base));
   const ck = await loadCheckpoint(base, { lazy: true }); // headers only until training starts
-  if (!ck.tokenizerPath) {
-    throw new BenteviError(`${base}: no tokenizer.json in the base checkpoint`);
-  }
-  const baseTokenizer = await Tokenizer.fromFile(ck.tokenizerPath);
-  if (baseTokenizer.vocabSize > ck.config.vocabSize) {
-    throw new BenteviError(
-      `${ck.tokenizerPath}: the tokenizer has ${baseTokenizer.vocabSize} tokens but the model only ${ck.config.vocabSize}`,
-    );
-  }
-  const template = await ChatTemplate.forTokenizer(ck.tokenizerPath);
+  const { tokenizer: baseTokenizer, chatTemplate: template } = await checkpointTokenizer(ck);
   let tokenizer = baseTokenizer;
   let config: ModelConfig = ck.config;
   let format = chatFormatFor(tokenizer, config.vocabSize, template);
@@ -479,7 +471,13 @@ export async function startFinetune(o: FinetuneOptions): Promise<FinetuneSummary
           finetune,
         };
         const inputs = [...o.data, ...(o.valData ?? []), ...(o.feedback ?? []), base];
-        await createRunDir(o.out, spec, ck.tokenizerPath!, !!o.force, inputs);
+        await createRunDir(
+          o.out,
+          spec,
+          ck.tokenizerPath ?? ck.embeddedTokenizer!,
+          !!o.force,
+          inputs,
+        );
         if (addedTokens.length) await writeTokenizer(o.out, tokenizer);
         let reference: number[][] | undefined;
         if (data.feedback) {

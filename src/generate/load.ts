@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createBackend, type DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
 import { type Progress, silentProgress } from "../progress.ts";
-import { loadCheckpoint } from "../model/mod.ts";
+import { loadCheckpoint, type LoadedCheckpoint } from "../model/mod.ts";
 import type { GenerationDefaults } from "../model/generation_config.ts";
 import { ChatTemplate, Tokenizer } from "../tokenizer/mod.ts";
 import { createLanguageModel, type LanguageModel } from "./inference.ts";
@@ -65,6 +65,69 @@ export interface OpenOptions {
   activeAdapters?: readonly string[];
 }
 
+/** A checkpoint's tokenizer and chat template ({@link checkpointTokenizer}). */
+export interface CheckpointTokenizer {
+  tokenizer: Tokenizer;
+  chatTemplate: ChatTemplate | undefined;
+  /** Its `tokenizer.json`; undefined for a tokenizer embedded in the weights file (GGUF). */
+  tokenizerPath?: string;
+}
+
+/**
+ * The tokenizer and chat template of a loaded checkpoint: `override` (a `tokenizer.json`
+ * path) when given, else its own `tokenizer.json` (with `tokenizer_config.json` beside it),
+ * else the one embedded in its weights file (GGUF). None of them, or a tokenizer with more
+ * tokens than the model has rows: a one-line error.
+ *
+ * @example
+ * ```ts
+ * import { checkpointTokenizer } from "./load.ts";
+ * import { loadCheckpoint } from "../model/checkpoint.ts";
+ * try {
+ *   const ck = await loadCheckpoint("../shared/data/models/fake-gpt2", { lazy: true });
+ *   console.log((await checkpointTokenizer(ck)).tokenizer.vocabSize);
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ * }
+ * ```
+ */
+export async function checkpointTokenizer(
+  ckpt: LoadedCheckpoint,
+  override?: string,
+): Promise<CheckpointTokenizer> {
+  const tokenizerPath = override ?? ckpt.tokenizerPath;
+  const embedded = ckpt.embeddedTokenizer;
+  let found: CheckpointTokenizer;
+  if (tokenizerPath) {
+    found = {
+      tokenizer: await Tokenizer.fromFile(tokenizerPath),
+      chatTemplate: await ChatTemplate.forTokenizer(tokenizerPath),
+      tokenizerPath,
+    };
+  } else if (embedded) {
+    found = {
+      tokenizer: Tokenizer.fromJSON(embedded.json, `${ckpt.dir} (embedded tokenizer)`),
+      chatTemplate: ChatTemplate.fromConfig(
+        embedded.config,
+        `${ckpt.dir} (tokenizer.chat_template)`,
+      ),
+    };
+  } else {
+    throw new BenteviError(
+      `${ckpt.dir}: no tokenizer.json in the checkpoint (pass --tokenizer FILE)`,
+    );
+  }
+  if (found.tokenizer.vocabSize > ckpt.config.vocabSize) {
+    throw new BenteviError(
+      `${
+        tokenizerPath ?? ckpt.dir
+      }: the tokenizer has ${found.tokenizer.vocabSize} tokens but the ` +
+        `model in ${ckpt.dir} only ${ckpt.config.vocabSize} (incompatible tokenizer)`,
+    );
+  }
+  return found;
+}
+
 /**
  * Loads a checkpoint directory and its tokenizer onto a backend. The weights go from their
  * files to the backend one tensor at a time (the checkpoint is never held twice in memory).
@@ -85,27 +148,10 @@ export async function openGenerationModel(
   options: OpenOptions = {},
 ): Promise<GenerationModel> {
   const ckpt = await loadCheckpoint(dir, { lazy: true });
-  const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
-  const embedded = options.tokenizerPath ? undefined : ckpt.embeddedTokenizer;
-  if (!tokPath && !embedded) {
-    throw new BenteviError(
-      `${dir}: no tokenizer.json in the checkpoint (pass --tokenizer FILE)`,
-    );
-  }
-  const tokenizer = embedded
-    ? Tokenizer.fromJSON(embedded.json, `${dir} (embedded tokenizer)`)
-    : await Tokenizer.fromFile(tokPath!);
-  const chatTemplate = embedded
-    ? ChatTemplate.fromConfig(embedded.config, `${dir} (tokenizer.chat_template)`)
-    : await ChatTemplate.forTokenizer(tokPath!);
-  if (tokenizer.vocabSize > ckpt.config.vocabSize) {
-    throw new BenteviError(
-      `${
-        tokPath ?? dir
-      }: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ${dir} only ` +
-        `${ckpt.config.vocabSize} (incompatible tokenizer)`,
-    );
-  }
+  const { tokenizer, chatTemplate, tokenizerPath: tokPath } = await checkpointTokenizer(
+    ckpt,
+    options.tokenizerPath,
+  );
   const named = await loadAdapters(options.adapters ?? [], ckpt.config, ckpt.weights);
   const active = options.activeAdapters ?? named.map((a) => a.name);
   const byName = new Map(named.map((a) => [a.name, a.adapter]));

@@ -23,6 +23,14 @@ import { benteviTokenizerConfig } from "../tokenizer/chat_template.ts";
 import { isGgufPath, openGgufCheckpoint } from "../gguf/import.ts";
 import type { QuantType } from "../quant/mod.ts";
 
+/** A tokenizer carried inside a weights file (GGUF), as Hugging Face's two files. */
+export interface EmbeddedTokenizer {
+  /** The `tokenizer.json` object. */
+  json: Record<string, unknown>;
+  /** The `tokenizer_config.json` object (chat template, special tokens). */
+  config: Record<string, unknown>;
+}
+
 /** A checkpoint read from disk, weights under their canonical names and shapes. */
 export interface LoadedCheckpoint {
   /** The directory it was read from. */
@@ -42,7 +50,7 @@ export interface LoadedCheckpoint {
   /** Sampling defaults from `generation_config.json`, when the directory has one. */
   generation?: GenerationDefaults;
   /** A tokenizer carried inside the weights file (GGUF): `tokenizer.json` and its config. */
-  embeddedTokenizer?: { json: Record<string, unknown>; config: Record<string, unknown> };
+  embeddedTokenizer?: EmbeddedTokenizer;
   /** The block type a GGUF file stores its matrices in (inference uses it by default). */
   quantization?: QuantType;
   /** Releases what the weights are read from (a GGUF file's mapping); idempotent. */

@@ -222,6 +222,24 @@ export type LinearWeight =
   | { kind: "quant"; t: Tensor; type: QuantType; N: number; K: number };
 
 /**
+ * Refuses `options.quantize` for a family whose layers run in float32 only (the RWKV
+ * families: their mixing layers are not the plain linear layers ggml's blocks serve here).
+ *
+ * @example
+ * ```ts
+ * import { refuseQuantize } from "./inference_support.ts";
+ * refuseQuantize("RWKV-7", "runs/r", {}); // no quantize: nothing happens
+ * ```
+ */
+export function refuseQuantize(family: string, source: string, options?: InferenceOptions): void {
+  if (options?.quantize) {
+    throw new BenteviError(
+      `${source}: quantized inference (--quantize ${options.quantize}) is for GPT-2 and Llama; ${family} runs in float32`,
+    );
+  }
+}
+
+/**
  * Uploads a linear layer's weight `data` of shape `[r, c]`, stored `in-out` (`[K, N]`,
  * GPT-2's Conv1D) or `out-in` (`[N, K]`, `nn.Linear`'s): as a float matrix, or — with
  * `quantize` and whole 32-value blocks along its input dimension — as blocks of its
@@ -275,12 +293,16 @@ export function writeLinear(
   storedAs: "in-out" | "out-in",
   firstRow = 0,
 ): void {
-  const [N, K] = w.kind === "quant" ? [w.N, w.K] : storedAs === "in-out"
+  const [N, K] = w.kind === "quant"
+    ? [w.N, w.K]
+    : storedAs === "in-out"
     ? [w.t.shape[1], w.t.shape[0]]
     : [w.t.shape[0], w.t.shape[1]];
   const rows = data.length / K;
   if (!Number.isInteger(rows) || firstRow + rows > N || (storedAs === "in-out" && rows !== N)) {
-    throw new Error(`writeLinear: ${data.length} values do not fit rows ${firstRow}… of [${N}, ${K}]`);
+    throw new Error(
+      `writeLinear: ${data.length} values do not fit rows ${firstRow}… of [${N}, ${K}]`,
+    );
   }
   if (w.kind === "float") return backend.write(w.t, data, firstRow * K);
   const bytes = quantizeBlocks(w.type, storedAs === "in-out" ? transposed(data, K, N) : data);

@@ -58,6 +58,7 @@ export { initSpecs, initWeights, Xoshiro128 } from "./init.ts";
 export {
   canonicalWeights,
   type CheckpointContents,
+  type EmbeddedTokenizer,
   listCheckpoints,
   loadCheckpoint,
   type LoadCheckpointOptions,

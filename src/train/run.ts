@@ -18,6 +18,7 @@ import {
   resolveCheckpointDir,
 } from "../model/checkpoint.ts";
 import { isGgufPath } from "../gguf/import.ts";
+import { checkpointTokenizer } from "../generate/load.ts";
 import { describeConfig, type ModelConfig, parameterCount, presetConfig } from "../model/config.ts";
 import { createModel } from "../model/factory.ts";
 import { ParameterStore } from "../model/params.ts";
@@ -358,19 +359,7 @@ export async function evaluateCheckpoint(
   const log = o.log ?? (() => {});
   const dir = (await isGgufPath(checkpoint)) ? checkpoint : await resolveCheckpointDir(checkpoint);
   const ckpt = await loadCheckpoint(dir, { lazy: true }); // weights read into the store one by one
-  if (!ckpt.tokenizerPath && !ckpt.embeddedTokenizer) {
-    throw new BenteviError(`${dir}: no tokenizer.json in the checkpoint directory`);
-  }
-  const tokenizer = ckpt.tokenizerPath
-    ? await Tokenizer.fromFile(ckpt.tokenizerPath)
-    : Tokenizer.fromJSON(ckpt.embeddedTokenizer!.json, dir);
-  if (tokenizer.vocabSize > ckpt.config.vocabSize) {
-    throw new BenteviError(
-      `${
-        ckpt.tokenizerPath ?? dir
-      }: vocabulary ${tokenizer.vocabSize} is larger than the model's ${ckpt.config.vocabSize}`,
-    );
-  }
+  const { tokenizer } = await checkpointTokenizer(ckpt);
   const T = o.context ?? ckpt.config.contextLength;
   if (T > familyOf(ckpt.config).maxContext(ckpt.config)) {
     throw new BenteviError(`--context ${T} exceeds the model's ${ckpt.config.contextLength}`);

@@ -18,6 +18,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { refuseInputsInside } from "../io/fs.ts";
 import { LOCK_FILE } from "../io/lock.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
+import type { EmbeddedTokenizer } from "../model/checkpoint.ts";
 import {
   type CheckpointContents,
   listCheckpoints,
@@ -339,12 +340,13 @@ export function checkDataFits(data: TrainingData, T: number, source: string): vo
 /**
  * Prepares a new run directory: refuses an existing non-empty one unless `force` (then
  * empties it — refusing when one of `inputs` lies inside it — keeping its lock file), writes
- * `run.json` and copies the tokenizer.
+ * `run.json` and copies the tokenizer — a `tokenizer.json` path (its `tokenizer_config.json`
+ * goes with it), or a tokenizer embedded in a weights file (GGUF) with its config.
  */
 export async function createRunDir(
   runDir: string,
   spec: RunSpec,
-  tokenizerPath: string,
+  tokenizer: string | EmbeddedTokenizer,
   force: boolean,
   inputs: readonly string[] = [],
 ): Promise<void> {
@@ -371,21 +373,26 @@ export async function createRunDir(
   }
   await Deno.mkdir(runDir, { recursive: true });
   await writeFileAtomic(join(runDir, "run.json"), JSON.stringify(spec, null, 2) + "\n");
-  let tok: Uint8Array;
-  try {
-    tok = await Deno.readFile(tokenizerPath);
-  } catch (e) {
-    throw fsError(e, tokenizerPath);
+  let tok: Uint8Array | string;
+  let config: Uint8Array | string | undefined;
+  if (typeof tokenizer === "string") {
+    try {
+      tok = await Deno.readFile(tokenizer);
+    } catch (e) {
+      throw fsError(e, tokenizer);
+    }
+    // Its chat template and special tokens go with it (checkpoints copy them from here).
+    const configPath = join(dirname(tokenizer), "tokenizer_config.json");
+    try {
+      config = await Deno.readFile(configPath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, configPath);
+    }
+  } else {
+    tok = JSON.stringify(tokenizer.json) + "\n";
+    config = JSON.stringify(tokenizer.config, null, 2) + "\n";
   }
   await writeFileAtomic(join(runDir, "tokenizer.json"), tok);
-  // Its chat template and special tokens go with it (checkpoints copy them from here).
-  const configPath = join(dirname(tokenizerPath), "tokenizer_config.json");
-  let config: Uint8Array | undefined;
-  try {
-    config = await Deno.readFile(configPath);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw fsError(e, configPath);
-  }
   if (config) await writeFileAtomic(join(runDir, "tokenizer_config.json"), config);
 }
 

@@ -36,7 +36,7 @@ function randomAdapter(
   return { dir: `a${seed}`, plan, peft, baseName: "" };
 }
 
-Deno.test("AdapterBank: switching equals a model built with the adapter merged; off restores the base", async () => {
+Deno.test("AdapterBank: switching equals a model built with the adapter merged (float, and Q8_0/Q4_0 blocks quantized after merging); off restores the base", async () => {
   const be = await createBackend("cpu");
   const cases: [string, Partial<LoraSettings>, Partial<LoraSettings>][] = [
     ["gpt-micro", {}, { targets: ["c_fc"] }],
@@ -45,17 +45,21 @@ Deno.test("AdapterBank: switching equals a model built with the adapter merged; 
     }],
     ["rwkv-micro", { targets: ["key", "output"] }, {}],
   ];
-  for (const [preset, sa, sb] of cases) {
+  const quantized = cases.filter(([p]) => !p.startsWith("rwkv")).flatMap(([p, sa, sb]) =>
+    (["q8_0", "q4_0"] as const).map((q) => [p, sa, sb, q] as const)
+  );
+  for (const [preset, sa, sb, quantize] of [...cases, ...quantized]) {
+    const opts = quantize ? { quantize } : {};
     const config = { ...presetConfig(preset, 64), nLayer: 2 } as ModelConfig;
     const weights = initWeights(config, 1);
     const a = randomAdapter(config, 2, sa), b = randomAdapter(config, 3, sb);
     const ids = [1, 5, 9, 13, 2, 7];
     const logitsOf = (active: LoadedAdapter[]) => {
-      const m = createLanguageModel(be, config, withAdapters(weights, active));
+      const m = createLanguageModel(be, config, withAdapters(weights, active), preset, opts);
       const out = m.forwardAll(ids);
       return out.finally(() => m.dispose());
     };
-    const model = createLanguageModel(be, config, weights);
+    const model = createLanguageModel(be, config, weights, preset, opts);
     const bank = new AdapterBank(model, weights, [{ name: "a", adapter: a }, {
       name: "b",
       adapter: b,
@@ -63,8 +67,8 @@ Deno.test("AdapterBank: switching equals a model built with the adapter merged; 
     const base = await model.forwardAll(ids);
     bank.use(["a"]);
     const withA = await model.forwardAll(ids);
-    assert.deepEqual(withA, await logitsOf([a]), `${preset}: a`);
-    assert.notDeepEqual(withA, base, `${preset}: a changes nothing`);
+    assert.deepEqual(withA, await logitsOf([a]), `${preset} ${quantize}: a`);
+    assert.notDeepEqual(withA, base, `${preset} ${quantize}: a changes nothing`);
     bank.use(["b"]);
     assert.deepEqual(await model.forwardAll(ids), await logitsOf([b]), `${preset}: b`);
     bank.use(["a", "b"]);

@@ -3,7 +3,7 @@ import { BenteviError } from "../../src/errors.ts";
 import { exportGguf } from "../../src/gguf/export.ts";
 import { gguf, type GgufWriteValue, openGguf, writeGguf } from "../../src/gguf/mod.ts";
 import { initWeights, loadCheckpoint, presetConfig, saveCheckpoint } from "../../src/model/mod.ts";
-import { trainTokenizer } from "../../src/tokenizer/mod.ts";
+import { Tokenizer, trainTokenizer } from "../../src/tokenizer/mod.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
 import { assertOneLineError, runCli, runCliInProcess } from "../_cli.ts";
@@ -221,4 +221,60 @@ Deno.test("CLI: export gguf (read/write/env permissions), generate/predict --che
   for (const f of ["y.gguf"]) {
     await assert.rejects(Deno.stat(`${dir}/${f}`), Deno.errors.NotFound);
   }
+});
+
+Deno.test("CLI: a GGUF file as the base of finetune (LoRA), its adapter then used over the file", async () => {
+  const ckpt = await checkpoint("gpt-micro", tokenizer, "ft-gpt");
+  const file = `${dir}/ft-base.gguf`;
+  assert.equal((await runCliInProcess("export", "gguf", ckpt, "--out", file)).code, 0);
+  const data = `${dir}/chat.jsonl`;
+  const record = (i: number) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `O que canta na árvore ${i}?` },
+        { role: "assistant", content: "O bem-te-vi canta na árvore." },
+      ],
+    });
+  await Deno.writeTextFile(data, Array.from({ length: 12 }, (_, i) => record(i)).join("\n"));
+  const out = `${dir}/ft-run`;
+  const ft = await runCli([
+    "finetune",
+    "--base",
+    file,
+    "--data",
+    data,
+    "--out",
+    out,
+    "--steps",
+    "3",
+    "--lr",
+    "1e-2",
+    "--batch-size",
+    "2",
+    "--device",
+    "cpu",
+    "--json",
+  ]);
+  assert.equal(ft.code, 0, ft.stderr);
+  // the embedded tokenizer went into the run, as a tokenizer.json would have
+  const saved = await Tokenizer.fromFile(`${out}/tokenizer.json`);
+  assert.deepEqual(saved.encode(TEXT), tokenizer.encode(TEXT));
+  const predict = (...more: string[]) =>
+    runCli([
+      "predict",
+      "--checkpoint",
+      file,
+      "--prompt",
+      "O que canta",
+      "--top",
+      "3",
+      "--json",
+      "--device",
+      "cpu",
+      ...more,
+    ]);
+  const plain = await predict(), adapted = await predict("--adapter", out);
+  assert.equal(adapted.code, 0, adapted.stderr);
+  const p = (r: { stdout: string }) => JSON.parse(r.stdout).top[0].prob;
+  assert.notEqual(p(adapted), p(plain), "the adapter changes the prediction");
 });

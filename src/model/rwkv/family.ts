@@ -6,7 +6,7 @@
  * @module
  */
 import { forwardStage, type ModelFamily } from "../family.ts";
-import { BenteviError } from "../../errors.ts";
+import { refuseQuantize } from "../inference_support.ts";
 import {
   describeRwkv,
   RWKV_PRESETS,
@@ -110,11 +110,7 @@ export const rwkvFamily: ModelFamily<RwkvConfig> = {
     ];
   },
   createInferenceModel: (backend, config, weights, source, options) => {
-    if (options?.quantize) {
-      throw new BenteviError(
-        `${source}: quantized inference (--quantize ${options.quantize}) is for GPT-2 and Llama; RWKV-4 runs in float32`,
-      );
-    }
+    refuseQuantize("RWKV-4", source, options);
     return new RwkvInference(backend, config, weights, source);
   },
   gguf:

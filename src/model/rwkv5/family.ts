@@ -6,6 +6,7 @@
  */
 import { BenteviError } from "../../errors.ts";
 import type { ModelFamily } from "../family.ts";
+import { refuseQuantize } from "../inference_support.ts";
 import {
   describeRwkv5,
   RWKV5_PRESETS,
@@ -48,6 +49,10 @@ export const rwkv5Family: ModelFamily<Rwkv5Config> = {
       `RWKV-${config.version} models run for generation only; Bentevi trains RWKV-4 and RWKV-7`,
     );
   },
-  createInferenceModel: (backend, config, weights, source) =>
-    new Rwkv5Inference(backend, config, weights, source),
+  createInferenceModel: (backend, config, weights, source, options) => {
+    refuseQuantize("RWKV-5", source, options);
+    return new Rwkv5Inference(backend, config, weights, source);
+  },
+  gguf:
+    "Bentevi reads RWKV-5 from rwkv.cpp files for generation only; llama.cpp has no RWKV-5 architecture",
 };

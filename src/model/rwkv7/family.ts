@@ -7,6 +7,7 @@
  * @module
  */
 import type { ModelFamily } from "../family.ts";
+import { refuseQuantize } from "../inference_support.ts";
 import {
   describeRwkv7,
   RWKV7_PRESETS,
@@ -47,6 +48,10 @@ export const rwkv7Family: ModelFamily<Rwkv7Config> = {
   activationFloats: rwkv7ActivationFloats,
   createTrainingModel: (backend, config, store, B, T) =>
     new Rwkv7Model(backend, config, store, B, T),
-  createInferenceModel: (backend, config, weights, source) =>
-    new Rwkv7Inference(backend, config, weights, source),
+  createInferenceModel: (backend, config, weights, source, options) => {
+    refuseQuantize("RWKV-7", source, options);
+    return new Rwkv7Inference(backend, config, weights, source);
+  },
+  gguf:
+    "not written yet: llama.cpp has an rwkv7 architecture, but Bentevi has no mapping to its tensor names and layouts nor a check against it; export the checkpoint as safetensors",
 };
