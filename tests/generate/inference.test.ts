@@ -54,6 +54,19 @@ const rwkv7Config: ModelConfig = {
   groupNormEps: 64e-5,
 };
 
+const rwkv5Config: ModelConfig = {
+  arch: "rwkv5",
+  version: "5.2",
+  vocabSize: 29,
+  contextLength: 16,
+  dModel: 16,
+  nLayer: 2,
+  ffnDim: 40,
+  headSize: 8,
+  layerNormEps: 1e-5,
+  groupNormEps: 1e-5,
+};
+
 // Grouped-query attention (2 query heads per kv head), tied head.
 const llamaGqa: LlamaConfig = {
   arch: "llama",
@@ -264,7 +277,7 @@ Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Lla
   const backend = await createBackend("cpu");
   const dir = await Deno.makeTempDir();
   try {
-    for (const config of [rwkvConfig, gptConfig, llamaGqa, rwkv7Config]) {
+    for (const config of [rwkvConfig, gptConfig, llamaGqa, rwkv7Config, rwkv5Config]) {
       const weights = weightsFor(config, 11);
       const a = createLanguageModel(backend, config, weights);
       await a.feed(ids.slice(0, 9));
@@ -291,6 +304,30 @@ Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Lla
     await assert.rejects(loadModelState(m, `${dir}/missing`), /file not found/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RWKV: a damaged state is refused by name and leaves the model as it was", async () => {
+  const backend = await createBackend("cpu");
+  for (const config of [rwkvConfig, rwkv5Config, rwkv7Config]) {
+    const m = createLanguageModel(backend, config, weightsFor(config, 5));
+    await m.feed(ids.slice(0, 4));
+    const before = await m.exportState();
+    const damaged = new Map(before);
+    const last = `blocks.${config.nLayer - 1}.wkv`;
+    damaged.set(last, { shape: [1], data: new Float32Array(1) });
+    // Layer 0's tensors come first and are valid: they must not be written either.
+    damaged.set("blocks.0.att_prev", {
+      ...before.get("blocks.0.att_prev")!,
+      data: new Float32Array(config.dModel).fill(7),
+    });
+    assert.throws(() => m.importState(damaged, [1]), new RegExp(`state: ${last} is missing`));
+    damaged.delete(last);
+    assert.throws(() => m.importState(damaged, [1]), new RegExp(`state: ${last} is missing`));
+    assert.deepEqual(m.tokens, ids.slice(0, 4), config.arch);
+    assert.deepEqual(await m.exportState(), before, config.arch);
+    m.dispose();
+    await assert.rejects(m.feed([1]), /after dispose/);
   }
 });
 

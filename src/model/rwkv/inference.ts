@@ -6,37 +6,25 @@
  * @module
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
-import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
-import type { NamedTensor } from "../../io/safetensors.ts";
-import { checkTokenId, freeAll, uploadWeights, writeUploadedWeight } from "../inference_support.ts";
+import { uploadWeights, writeUploadedWeight } from "../inference_support.ts";
+import { type RecurrentLayerState, RecurrentModel } from "../recurrent_model.ts";
 import type { RwkvConfig } from "./config.ts";
 import { rwkvWeightSpecs } from "./weights.ts";
 
-/** Per-layer RNN state of RWKV-4. */
-interface RwkvLayerState {
-  /** Last LayerNorm-ed input of time mixing `[1, C]`. */
-  att: Tensor;
-  /** Last LayerNorm-ed input of channel mixing `[1, C]`. */
-  ffn: Tensor;
-  /** WKV state (aa, bb, pp) `[1, 3, C]`. */
-  wkv: Tensor;
-}
+/** The activations of one forward, by name. */
+type Scratch = Record<string, Tensor> & { logits: Tensor };
 
-/** RWKV-4 as an RNN. See the module documentation. */
-export class RwkvInference implements LanguageModel {
+/** RWKV-4 as an RNN (the WKV state: aa, bb, pp `[1, 3, C]`). See the module documentation. */
+export class RwkvInference extends RecurrentModel<Scratch> implements LanguageModel {
   readonly config: RwkvConfig;
   readonly backend: Backend;
-  readonly maxContext = Infinity;
   #w: Map<string, Tensor>;
-  #state: RwkvLayerState[] = [];
-  #step: Tensor[];
-  #s: Record<string, Tensor>;
-  #tokens: number[] = [];
-  #disposed = false;
+  #state: RecurrentLayerState[] = [];
 
-  /** Uploads `weights` and allocates the state and the one-token scratch buffers. */
+  /** Uploads `weights` and allocates the state. */
   constructor(backend: Backend, config: RwkvConfig, weights: WeightMap, source = "checkpoint") {
+    super();
     this.backend = backend;
     this.config = config;
     this.#w = uploadWeights(backend, rwkvWeightSpecs(config), weights, config.arch, source);
@@ -48,8 +36,6 @@ export class RwkvInference implements LanguageModel {
       });
     }
     this.reset();
-    this.#step = [];
-    this.#s = this.#scratch(1, this.#step);
   }
 
   /** Overwrites a linear layer's matrix (see {@link LanguageModel.writeWeight}). */
@@ -57,13 +43,10 @@ export class RwkvInference implements LanguageModel {
     writeUploadedWeight(this.backend, this.#w, name, data);
   }
 
-  get tokens(): readonly number[] {
-    return this.#tokens;
-  }
-
-  #scratch(T: number, list: Tensor[]): Record<string, Tensor> {
+  /** The buffers of a forward over `T` tokens. */
+  protected workspace(T: number, list: Tensor[]): Scratch {
     const b = this.backend, C = this.config.dModel, F = this.config.ffnDim;
-    const s: Record<string, Tensor> = {};
+    const s = {} as Scratch;
     const shapes: Record<string, number[]> = {
       x: [T, C],
       x0: [T, C],
@@ -93,7 +76,7 @@ export class RwkvInference implements LanguageModel {
    * Runs the model over `ids` (one position when `carry`, using and updating the RNN state;
    * any length from zero state otherwise). Leaves the logits in `s.logits` when `head`.
    */
-  #run(ids: readonly number[], s: Record<string, Tensor>, carry: boolean, head: boolean): void {
+  protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const b = this.backend, c = this.config, T = ids.length, eps = c.layerNormEps;
     const w = (n: string) => this.#w.get(n)!;
     b.write(s.ids, Int32Array.from(ids));
@@ -207,102 +190,25 @@ export class RwkvInference implements LanguageModel {
     }
   }
 
-  async feed(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new Error("feed: no tokens");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    // One position at a time: the state after each token is what the next one needs.
-    for (let i = 0; i < ids.length; i++) {
-      this.#run([ids[i]], this.#s, true, i === ids.length - 1);
-      if (i % 64 === 63) this.backend.flush();
-    }
-    const out = await this.backend.read(this.#s.logits) as Float32Array;
-    this.#tokens.push(...ids);
-    return out;
-  }
-
-  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new BenteviError("forwardAll needs at least one token");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    const list: Tensor[] = [];
-    try {
-      const s = this.#scratch(ids.length, list);
-      this.#run(ids, s, false, true);
-      return await this.backend.read(s.logits) as Float32Array;
-    } finally {
-      freeAll(this.backend, list);
-    }
-  }
-
-  reset(): void {
+  /** Zeros, but the WKV's pp (a running maximum exponent) starts at "minus infinity". */
+  protected override clearState(): void {
     const C = this.config.dModel;
     const wkv0 = new Float32Array(3 * C);
-    wkv0.fill(-1e38, 2 * C); // pp: running maximum exponent starts at "minus infinity"
+    wkv0.fill(-1e38, 2 * C);
     for (const st of this.#state) {
       this.backend.fill(st.att, 0);
       this.backend.fill(st.ffn, 0);
       this.backend.write(st.wkv, wkv0);
     }
-    this.#tokens = [];
   }
 
-  truncate(n: number): boolean {
-    if (n === this.#tokens.length) return true;
-    if (n === 0) {
-      this.reset();
-      return true;
-    }
-    return false;
+  /** Each layer's token-shift inputs and WKV state. */
+  protected layerStates(): readonly RecurrentLayerState[] {
+    return this.#state;
   }
 
-  async exportState(): Promise<Map<string, NamedTensor>> {
-    const C = this.config.dModel, m = new Map<string, NamedTensor>();
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const st = this.#state[l];
-      m.set(`blocks.${l}.att_prev`, {
-        shape: [C],
-        data: await this.backend.read(st.att) as Float32Array,
-      });
-      m.set(`blocks.${l}.ffn_prev`, {
-        shape: [C],
-        data: await this.backend.read(st.ffn) as Float32Array,
-      });
-      m.set(`blocks.${l}.wkv`, {
-        shape: [3, C],
-        data: await this.backend.read(st.wkv) as Float32Array,
-      });
-    }
-    return m;
-  }
-
-  importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void {
-    const C = this.config.dModel;
-    const get = (name: string, size: number) => {
-      const t = state.get(name);
-      if (!t || t.data.length !== size) {
-        throw new BenteviError(`state: ${name} is missing or has the wrong size`);
-      }
-      return t.data;
-    };
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const st = this.#state[l];
-      this.backend.write(st.att, get(`blocks.${l}.att_prev`, C));
-      this.backend.write(st.ffn, get(`blocks.${l}.ffn_prev`, C));
-      this.backend.write(st.wkv, get(`blocks.${l}.wkv`, 3 * C));
-    }
-    this.#tokens = [...tokens];
-  }
-
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    const all = [...this.#w.values(), ...this.#step];
-    for (const st of this.#state) all.push(st.att, st.ffn, st.wkv);
-    freeAll(this.backend, all);
-  }
-
-  #check() {
-    if (this.#disposed) throw new Error("model used after dispose()");
+  /** The weights and the state. */
+  protected ownedTensors(): Tensor[] {
+    return [...this.#w.values(), ...this.#state.flatMap((st) => [st.att, st.ffn, st.wkv])];
   }
 }

@@ -12,11 +12,10 @@
  * @module
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
-import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
-import type { NamedTensor } from "../../io/safetensors.ts";
 import { allocatePlan, f32, i32 } from "../buffers.ts";
-import { checkedWeight, checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import { checkedWeight, uploadWeights } from "../inference_support.ts";
+import { type RecurrentLayerState, RecurrentModel } from "../recurrent_model.ts";
 import type { Rwkv5Config } from "./config.ts";
 import { rwkv5WeightSpecs } from "./weights.ts";
 
@@ -42,21 +41,21 @@ export function rwkv5DecayBonus(
   return { decay, bonus };
 }
 
+/** The activations of one forward, by name. */
+type Scratch = Record<string, Tensor> & { logits: Tensor };
+
 /** RWKV-5 as an RNN. See the module documentation. */
-export class Rwkv5Inference implements LanguageModel {
+export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageModel {
   readonly config: Rwkv5Config;
   readonly backend: Backend;
-  readonly maxContext = Infinity;
   #w: Map<string, Tensor>;
   #owned: Tensor[] = [];
-  #layers: { decay: Tensor; bonus: Tensor; att: Tensor; ffn: Tensor; wkv: Tensor }[] = [];
+  #layers: (RecurrentLayerState & { decay: Tensor; bonus: Tensor })[] = [];
   #zeroC: Tensor;
-  #step: Record<string, Tensor>;
-  #tokens: number[] = [];
-  #disposed = false;
 
-  /** Uploads `weights` and allocates the state and the one-token buffers. */
+  /** Uploads `weights` and allocates the state. */
   constructor(backend: Backend, config: Rwkv5Config, weights: WeightMap, source = "checkpoint") {
+    super();
     this.backend = backend;
     this.config = config;
     this.#w = uploadWeights(backend, rwkv5WeightSpecs(config), weights, config.arch, source);
@@ -75,14 +74,10 @@ export class Rwkv5Inference implements LanguageModel {
     }
     this.#zeroC = backend.zeros([C]);
     this.#owned.push(this.#zeroC);
-    this.#step = this.#scratch(1, this.#owned);
   }
 
-  get tokens(): readonly number[] {
-    return this.#tokens;
-  }
-
-  #scratch(T: number, list: Tensor[]): Record<string, Tensor> {
+  /** The buffers of a forward over `T` tokens. */
+  protected workspace(T: number, list: Tensor[]): Scratch {
     const { dModel: C, ffnDim: F, vocabSize: V } = this.config;
     const s = allocatePlan(this.backend, {
       ids: i32(T),
@@ -112,7 +107,8 @@ export class Rwkv5Inference implements LanguageModel {
     return s;
   }
 
-  #run(ids: readonly number[], s: Record<string, Tensor>, carry: boolean): void {
+  /** Runs the model over `ids` (see {@link RecurrentModel.run}). */
+  protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const b = this.backend, c = this.config, T = ids.length, eps = c.layerNormEps;
     const H = c.dModel / c.headSize, w = (n: string) => this.#w.get(n)!;
     const ln = (out: Tensor, x: Tensor, name: string) =>
@@ -186,86 +182,18 @@ export class Rwkv5Inference implements LanguageModel {
       b.mul(s.o, s.g, s.kv);
       b.addInto(s.x, s.o);
     }
+    if (!head) return;
     ln(s.xx, s.x, "ln_out");
     b.matmul(s.logits, s.xx, w("head.weight"), { transB: true });
   }
 
-  async feed(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new Error("feed: no tokens");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    for (let i = 0; i < ids.length; i++) {
-      this.#run([ids[i]], this.#step, true);
-      if (i % 64 === 63) this.backend.flush();
-    }
-    const out = await this.backend.read(this.#step.logits) as Float32Array;
-    this.#tokens.push(...ids);
-    return out;
+  /** Each layer's token-shift inputs and WKV state. */
+  protected layerStates(): readonly RecurrentLayerState[] {
+    return this.#layers;
   }
 
-  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new BenteviError("forwardAll needs at least one token");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    const list: Tensor[] = [];
-    try {
-      const s = this.#scratch(ids.length, list);
-      this.#run(ids, s, false);
-      return await this.backend.read(s.logits) as Float32Array;
-    } finally {
-      freeAll(this.backend, list);
-    }
-  }
-
-  reset(): void {
-    for (const L of this.#layers) for (const t of [L.att, L.ffn, L.wkv]) this.backend.fill(t, 0);
-    this.#tokens = [];
-  }
-
-  truncate(n: number): boolean {
-    if (n === this.#tokens.length) return true;
-    if (n === 0) {
-      this.reset();
-      return true;
-    }
-    return false;
-  }
-
-  async exportState(): Promise<Map<string, NamedTensor>> {
-    const m = new Map<string, NamedTensor>();
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const L = this.#layers[l];
-      for (const [name, t] of [["att_prev", L.att], ["ffn_prev", L.ffn], ["wkv", L.wkv]] as const) {
-        m.set(`blocks.${l}.${name}`, {
-          shape: t.shape.slice(1),
-          data: await this.backend.read(t) as Float32Array,
-        });
-      }
-    }
-    return m;
-  }
-
-  importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void {
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const L = this.#layers[l];
-      for (const [name, t] of [["att_prev", L.att], ["ffn_prev", L.ffn], ["wkv", L.wkv]] as const) {
-        const key = `blocks.${l}.${name}`, x = state.get(key);
-        if (!x || x.data.length !== t.size) {
-          throw new BenteviError(`state: ${key} is missing or has the wrong size`);
-        }
-        this.backend.write(t, x.data);
-      }
-    }
-    this.#tokens = [...tokens];
-  }
-
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    freeAll(this.backend, [...this.#w.values(), ...this.#owned]);
-  }
-
-  #check() {
-    if (this.#disposed) throw new Error("model used after dispose()");
+  /** The weights, the state and the decay tables. */
+  protected ownedTensors(): Tensor[] {
+    return [...this.#w.values(), ...this.#owned];
   }
 }

@@ -20,6 +20,7 @@
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
 import { f32 } from "../buffers.ts";
+import type { RecurrentLayerState } from "../recurrent_model.ts";
 import type { Rwkv7Config } from "./config.ts";
 import { RWKV7_ATT_MIXES } from "./weights.ts";
 
@@ -74,15 +75,8 @@ export type Rwkv7LayerActs =
   & { xin: Tensor }
   & Record<keyof ReturnType<typeof rwkv7LayerPlan>, Tensor>;
 
-/** The recurrent state of one block during generation. */
-export interface Rwkv7LayerState {
-  /** Last ln1 output `[1, C]`. */
-  att: Tensor;
-  /** Last ln2 output `[1, C]`. */
-  ffn: Tensor;
-  /** WKV state `[1, H, N, N]`. */
-  wkv: Tensor;
-}
+/** The recurrent state of one block during generation (WKV `[1, H, N, N]`). */
+export type Rwkv7LayerState = RecurrentLayerState;
 
 /** Everything {@link rwkv7BlockForward} needs besides the block's buffers. */
 export interface Rwkv7BlockContext {

@@ -6,11 +6,10 @@
  * @module
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
-import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
-import type { NamedTensor } from "../../io/safetensors.ts";
 import { allocatePlan, f32, i32 } from "../buffers.ts";
-import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import { uploadWeights } from "../inference_support.ts";
+import { RecurrentModel } from "../recurrent_model.ts";
 import {
   rwkv7BlockForward,
   type Rwkv7LayerActs,
@@ -34,19 +33,16 @@ interface Scratch {
 }
 
 /** RWKV-7 as an RNN. See the module documentation. */
-export class Rwkv7Inference implements LanguageModel {
+export class Rwkv7Inference extends RecurrentModel<Scratch> implements LanguageModel {
   readonly config: Rwkv7Config;
   readonly backend: Backend;
-  readonly maxContext = Infinity;
   #w: Map<string, Tensor>;
   #state: Rwkv7LayerState[] = [];
   #owned: Tensor[] = [];
-  #step: Scratch;
-  #tokens: number[] = [];
-  #disposed = false;
 
-  /** Uploads `weights` and allocates the state and the one-token buffers. */
+  /** Uploads `weights` and allocates the state. */
   constructor(backend: Backend, config: Rwkv7Config, weights: WeightMap, source = "checkpoint") {
+    super();
     this.backend = backend;
     this.config = config;
     this.#w = uploadWeights(backend, rwkv7WeightSpecs(config), weights, config.arch, source);
@@ -60,14 +56,10 @@ export class Rwkv7Inference implements LanguageModel {
       this.#owned.push(st.att, st.ffn, st.wkv);
       this.#state.push(st);
     }
-    this.#step = this.#scratch(1, this.#owned);
   }
 
-  get tokens(): readonly number[] {
-    return this.#tokens;
-  }
-
-  #scratch(T: number, list: Tensor[]): Scratch {
+  /** The buffers of a forward over `T` tokens. */
+  protected workspace(T: number, list: Tensor[]): Scratch {
     const c = this.config, C = c.dModel;
     const m = allocatePlan(this.backend, {
       ids: i32(T),
@@ -83,8 +75,8 @@ export class Rwkv7Inference implements LanguageModel {
     return { ...m, acts };
   }
 
-  /** Runs every block over `ids` (with the state when `carry`); logits in `s.logits`. */
-  #run(ids: readonly number[], s: Scratch, carry: boolean): void {
+  /** Runs every block over `ids` (with the state when `carry`); logits in `s.logits` when `head`. */
+  protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const be = this.backend, c = this.config, T = ids.length;
     const p = (n: string) => this.#w.get(n)!;
     be.write(s.ids, Int32Array.from(ids));
@@ -114,6 +106,7 @@ export class Rwkv7Inference implements LanguageModel {
       );
       be.copy(s.x, s.acts.x2);
     }
+    if (!head) return;
     be.layerNorm({
       out: s.xo,
       mean: s.mean,
@@ -126,91 +119,13 @@ export class Rwkv7Inference implements LanguageModel {
     be.matmul(s.logits, s.xo, p("head.weight"), { transB: true });
   }
 
-  async feed(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new Error("feed: no tokens");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    // One position at a time: the state after each token is what the next one needs.
-    for (let i = 0; i < ids.length; i++) {
-      this.#run([ids[i]], this.#step, true);
-      if (i % 64 === 63) this.backend.flush();
-    }
-    const out = await this.backend.read(this.#step.logits) as Float32Array;
-    this.#tokens.push(...ids);
-    return out;
+  /** Each layer's token-shift inputs and WKV state. */
+  protected layerStates(): readonly Rwkv7LayerState[] {
+    return this.#state;
   }
 
-  async forwardAll(ids: readonly number[]): Promise<Float32Array> {
-    this.#check();
-    if (ids.length === 0) throw new BenteviError("forwardAll needs at least one token");
-    for (const id of ids) checkTokenId(id, this.config.vocabSize);
-    const list: Tensor[] = [];
-    try {
-      const s = this.#scratch(ids.length, list);
-      this.#run(ids, s, false);
-      return await this.backend.read(s.logits) as Float32Array;
-    } finally {
-      freeAll(this.backend, list);
-    }
-  }
-
-  reset(): void {
-    for (const st of this.#state) {
-      this.backend.fill(st.att, 0);
-      this.backend.fill(st.ffn, 0);
-      this.backend.fill(st.wkv, 0);
-    }
-    this.#tokens = [];
-  }
-
-  truncate(n: number): boolean {
-    if (n === this.#tokens.length) return true;
-    if (n === 0) {
-      this.reset();
-      return true;
-    }
-    return false;
-  }
-
-  async exportState(): Promise<Map<string, NamedTensor>> {
-    const m = new Map<string, NamedTensor>();
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const st = this.#state[l];
-      for (
-        const [name, t] of [["att_prev", st.att], ["ffn_prev", st.ffn], ["wkv", st.wkv]] as const
-      ) {
-        m.set(`blocks.${l}.${name}`, {
-          shape: t.shape.slice(1),
-          data: await this.backend.read(t) as Float32Array,
-        });
-      }
-    }
-    return m;
-  }
-
-  importState(state: Map<string, NamedTensor>, tokens: readonly number[]): void {
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const st = this.#state[l];
-      for (
-        const [name, t] of [["att_prev", st.att], ["ffn_prev", st.ffn], ["wkv", st.wkv]] as const
-      ) {
-        const key = `blocks.${l}.${name}`, x = state.get(key);
-        if (!x || x.data.length !== t.size) {
-          throw new BenteviError(`state: ${key} is missing or has the wrong size`);
-        }
-        this.backend.write(t, x.data);
-      }
-    }
-    this.#tokens = [...tokens];
-  }
-
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    freeAll(this.backend, [...this.#w.values(), ...this.#owned]);
-  }
-
-  #check() {
-    if (this.#disposed) throw new Error("model used after dispose()");
+  /** The weights and the state. */
+  protected ownedTensors(): Tensor[] {
+    return [...this.#w.values(), ...this.#owned];
   }
 }
