@@ -9,7 +9,7 @@
  *
  * A child (`--child --model M --mode lora|full`) builds the model with random weights, makes a
  * `TrainStep` over all weights (full) or over a rank-8 adapter on every linear layer with the
- * base frozen (LoRA: `createLoraTraining`), times the steps after the first (which holds the
+ * base frozen (LoRA: `loraRunModel`), times the steps after the first (which holds the
  * warm-up), and prints one JSON line.
  *
  * @module
@@ -17,7 +17,8 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { createBackend, type DeviceChoice } from "../src/backend/select.ts";
-import { createLoraTraining, LORA_DEFAULTS } from "../src/finetune/lora.ts";
+import { LORA_DEFAULTS } from "../src/finetune/lora.ts";
+import { loraRunModel } from "../src/finetune/lora_run.ts";
 import { createModel, initWeights, ParameterStore, presetConfig } from "../src/model/mod.ts";
 import { TrainStep } from "../src/train/step.ts";
 import type { TrainableModel } from "../src/model/model.ts";
@@ -51,13 +52,17 @@ async function child() {
   let free: () => void;
   let trained: number;
   if (a.mode === "lora") {
-    const lora = createLoraTraining(backend, config, weights, {
-      settings: { ...LORA_DEFAULTS },
-      seed: 1,
-      B,
-      T,
-    });
-    model = lora.model;
+    const lora = loraRunModel(
+      { config, options: { batchSize: B, context: T, seed: 1, gradAccum: 1 } },
+      backend,
+      {
+        settings: { ...LORA_DEFAULTS },
+        baseConfig: config,
+        baseWeights: () => Promise.resolve(weights),
+        baseName: a.model!,
+      },
+    );
+    model = await lora.open(undefined, 0);
     free = lora.free;
     trained = lora.plan.parameterCount;
   } else {

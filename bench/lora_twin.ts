@@ -17,8 +17,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { createBackend, type DeviceChoice } from "../src/backend/select.ts";
 import { BatchLoader, openTokenDataset } from "../src/data/mod.ts";
-import { baseIdentity, saveAdapter } from "../src/finetune/adapter_files.ts";
-import { createLoraTraining, LORA_DEFAULTS } from "../src/finetune/lora.ts";
+import { LORA_DEFAULTS } from "../src/finetune/lora.ts";
+import { loraRunModel } from "../src/finetune/lora_run.ts";
 import {
   initWeights,
   loadCheckpoint,
@@ -69,28 +69,27 @@ if (baseDir) {
   await saveCheckpoint(baseDir, { config, weights });
 }
 const backend = await createBackend(a.device as DeviceChoice);
-const lora = createLoraTraining(backend, config, weights, {
-  settings: {
-    ...LORA_DEFAULTS,
-    rank: Number(a.rank),
-    alpha: Number(a.alpha),
-    targets: a.targets ? a.targets.split(",") : [],
+const lora = loraRunModel(
+  { config, options: { batchSize: B, context: T, seed, gradAccum: 1 } },
+  backend,
+  {
+    settings: {
+      ...LORA_DEFAULTS,
+      rank: Number(a.rank),
+      alpha: Number(a.alpha),
+      targets: a.targets ? a.targets.split(",") : [],
+    },
+    baseConfig: config,
+    baseWeights: () => Promise.resolve(weights),
+    baseName: baseDir,
   },
-  seed,
-  B,
-  T,
-});
-const identity = await baseIdentity(config, weights);
-await saveAdapter(join(out, "adapter-init"), {
-  plan: lora.plan,
-  weights: await lora.weights(),
-  base: identity,
-  baseName: baseDir,
-});
+);
+const model = await lora.open(undefined, 0);
+await lora.save(join(out, "adapter-init"), {});
 const data = await openTokenDataset(a.train);
 const loader = new BatchLoader(data, { batchSize: B, context: T, seed });
 const warmup = Math.min(100, Math.max(1, Math.floor(steps / 10)));
-const step = new TrainStep(lora.model, {
+const step = new TrainStep(model, {
   gradAccum: 1,
   weightDecay: Number(a["weight-decay"]),
   decayEmbeddings: false,
@@ -109,12 +108,7 @@ for (let s = 0; s < steps; s++) {
   if (s % 10 === 0 || s === steps - 1) console.error(`step ${s + 1} loss ${loss.toFixed(4)}`);
 }
 const seconds = (performance.now() - t0) / 1000;
-await saveAdapter(join(out, "adapter"), {
-  plan: lora.plan,
-  weights: await lora.weights(),
-  base: identity,
-  baseName: baseDir,
-});
+await lora.save(join(out, "adapter"), {});
 await Deno.writeTextFile(
   join(out, "losses.json"),
   JSON.stringify(
@@ -143,6 +137,7 @@ await Deno.writeTextFile(
 console.log(
   `RESULT ${JSON.stringify({ system: "bentevi", step: steps, loss: losses.at(-1), seconds })}`,
 );
+step.free();
 lora.free();
 data.close();
 backend.destroy();

@@ -22,7 +22,7 @@ import { createModel } from "../model/factory.ts";
 import { initSpecs } from "../model/init.ts";
 import type { LinearAdapter, LinearTarget } from "../model/linear.ts";
 import type { TrainableModel } from "../model/model.ts";
-import { ParameterStore } from "../model/params.ts";
+import type { ParameterStore } from "../model/params.ts";
 import { familyOf } from "../model/registry.ts";
 import type { WeightSpec } from "../model/weight_spec.ts";
 import { Xoshiro128 } from "../random.ts";
@@ -584,91 +584,4 @@ export function mergeLora<T extends { shape: readonly number[]; data: Float32Arr
     out.set(name, { shape: [...base.get(name)!.shape], data } as unknown as T);
   }
   return out;
-}
-
-/** Options of {@link createLoraTraining}. */
-export interface LoraTrainingOptions {
-  /** The adapter's settings (`LORA_DEFAULTS` for the unset ones). */
-  settings: LoraSettings;
-  /** The run's seed: `A`'s initialisation and the dropout masks. */
-  seed: number;
-  /** Batch shape. */
-  B: number;
-  T: number;
-  /**
-   * Adapter weights to continue from (layout names: a checkpoint's adapter through
-   * `LoraPlan.fromPeft`), instead of fresh ones.
-   */
-  weights?: Map<string, NamedTensor>;
-  /** Training forwards already done (`step · gradAccum` on resume): the dropout stream. */
-  forwardCount?: number;
-}
-
-/** A LoRA training model with its stores (see {@link createLoraTraining}). */
-export interface LoraTraining {
-  /** The adapter's plan. */
-  plan: LoraPlan;
-  /** The training model: `model.store` is the adapter's (what `TrainStep` steps). */
-  model: LoraModel;
-  /** The adapter's weights now, under the layout's names (`LoraPlan.toPeft` for files). */
-  weights(): Promise<Map<string, NamedTensor>>;
-  /** Frees the model, the frozen base and the adapter. */
-  free(): void;
-}
-
-/**
- * Everything a training loop needs to fine-tune `baseWeights` with LoRA: the frozen base
- * uploaded once (no gradients), the adapter (fresh: `A` from `seed`, `B` zero; or `weights`),
- * and the {@link LoraModel} over both. Write the adapter with `saveAdapter` (and
- * `baseIdentity` of the same `baseWeights`).
- *
- * @example
- * ```ts
- * import { createLoraTraining, LORA_DEFAULTS } from "./lora.ts";
- * import { TrainStep } from "../train/step.ts";
- * import { initWeights, presetConfig } from "../model/mod.ts";
- * import { createBackend } from "../backend/select.ts";
- * const backend = await createBackend("cpu");
- * const config = presetConfig("gpt-micro", 64);
- * const lora = createLoraTraining(backend, config, initWeights(config, 1), {
- *   settings: { ...LORA_DEFAULTS, rank: 4 }, seed: 1, B: 1, T: 8,
- * });
- * const step = new TrainStep(lora.model, {
- *   gradAccum: 1, weightDecay: 0, decayEmbeddings: false, beta1: 0.9, beta2: 0.95, eps: 1e-8,
- *   clip: 1, learningRate: () => 1e-3,
- * });
- * step.record(0, (x, y) => { x.fill(1); y.fill(2); });
- * console.log((await step.readStats()).loss > 0, lora.plan.parameterCount); // true 32768
- * lora.free();
- * ```
- */
-export function createLoraTraining(
-  backend: Backend,
-  config: ModelConfig,
-  baseWeights: Map<string, { shape: readonly number[]; data: Float32Array }>,
-  o: LoraTrainingOptions,
-): LoraTraining {
-  const plan = new LoraPlan(config, o.settings);
-  const base = new ParameterStore(backend, config, { gradients: false });
-  const adapter = new ParameterStore(backend, plan.specs);
-  try {
-    base.load(baseWeights as Map<string, NamedTensor>);
-    adapter.load(o.weights ?? plan.initialWeights(o.seed));
-  } catch (e) {
-    base.free();
-    adapter.free();
-    throw e;
-  }
-  const model = new LoraModel(backend, plan, base, adapter, o.B, o.T, { seed: o.seed });
-  model.forwardCount = o.forwardCount ?? 0;
-  return {
-    plan,
-    model,
-    weights: () => adapter.weights(),
-    free() {
-      model.free();
-      base.free();
-      adapter.free();
-    },
-  };
 }

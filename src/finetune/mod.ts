@@ -16,7 +16,6 @@
  * @module
  */
 export {
-  createLoraTraining,
   LORA_DEFAULTS,
   LoraModel,
   type LoraModelOptions,
@@ -24,8 +23,6 @@ export {
   type LoraSettings,
   type LoraSite,
   loraTensorNames,
-  type LoraTraining,
-  type LoraTrainingOptions,
   type LoraUpdate,
   mergeLora,
   mergeUpdates,
@@ -70,7 +67,7 @@ export {
 export { evaluateExamples, ExampleSampler, exampleSource, ShuffledDeck } from "./source.ts";
 export { addSpecialTokens, growVocabulary } from "./vocab.ts";
 export { FINETUNE_DEFAULTS, type FinetuneSpec } from "./options.ts";
-export { loraRunModel, type LoraRunOptions } from "./lora_run.ts";
+export { type LoraRun, loraRunModel, type LoraRunOptions, type LoraRunSpec } from "./lora_run.ts";
 export {
   DPO_BETA,
   type FeedbackCounts,
