@@ -9,50 +9,26 @@ import { createBackend } from "../../src/backend/select.ts";
 import { LORA_DEFAULTS, LoraModel, LoraPlan, type LoraSettings } from "../../src/finetune/lora.ts";
 import {
   createModel,
-  type GptConfig,
   initWeights,
   type LlamaConfig,
   type ModelConfig,
   ParameterStore,
-  type RwkvConfig,
   Xoshiro128,
 } from "../../src/model/mod.ts";
 import { TrainStep } from "../../src/train/step.ts";
 import { BenteviError } from "../../src/errors.ts";
+import {
+  checkStoreGradients,
+  meanLoss,
+  perturbedWeights,
+  TINY_GPT as GPT,
+  TINY_LLAMA,
+  TINY_RWKV as RWKV,
+  writeRandomBatch,
+} from "../backend/gradcheck.ts";
 
-const GPT: GptConfig = {
-  arch: "gpt",
-  vocabSize: 11,
-  contextLength: 8,
-  dModel: 8,
-  nLayer: 2,
-  nHead: 2,
-  mlpDim: 12,
-  layerNormEps: 1e-5,
-};
-const RWKV: RwkvConfig = {
-  arch: "rwkv",
-  vocabSize: 11,
-  contextLength: 8,
-  dModel: 8,
-  nLayer: 2,
-  ffnDim: 12,
-  layerNormEps: 1e-5,
-};
-const LLAMA: LlamaConfig = {
-  arch: "llama",
-  vocabSize: 11,
-  contextLength: 8,
-  dModel: 8,
-  nLayer: 2,
-  nHead: 4,
-  nKvHead: 2,
-  headDim: 2,
-  ffnDim: 12,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10,
-  tieEmbeddings: false,
-};
+// Grouped-query attention, untied head.
+const LLAMA: LlamaConfig = { ...TINY_LLAMA, tieEmbeddings: false };
 
 function settings(over: Partial<LoraSettings> = {}): LoraSettings {
   return { ...LORA_DEFAULTS, rank: 2, alpha: 3, ...over };
@@ -61,10 +37,7 @@ function settings(over: Partial<LoraSettings> = {}): LoraSettings {
 /** A LoRA model with random base and random (nonzero) A and B, and a random batch. */
 function setup(backend: Backend, config: ModelConfig, s: LoraSettings, B = 2, T = 5) {
   const rng = new Xoshiro128(7);
-  const weights = initWeights(config, 1);
-  for (const t of weights.values()) {
-    for (let i = 0; i < t.data.length; i++) t.data[i] += 0.3 * rng.normal();
-  }
+  const weights = perturbedWeights(config, rng);
   const base = new ParameterStore(backend, config, { gradients: false });
   base.load(weights);
   const plan = new LoraPlan(config, s);
@@ -80,37 +53,23 @@ function setup(backend: Backend, config: ModelConfig, s: LoraSettings, B = 2, T 
   adapter.load(plan.fromPeft(peft, "test"));
   const model = new LoraModel(backend, plan, base, adapter, B, T, { seed: 5 });
   const N = B * T;
-  const ids = new Int32Array(N), targets = new Int32Array(N);
-  for (let i = 0; i < N; i++) {
-    ids[i] = rng.nextUint32() % config.vocabSize;
-    targets[i] = rng.nextUint32() % config.vocabSize;
-  }
-  targets[3] = -1;
-  backend.write(model.ids, ids);
-  backend.write(model.targets, targets);
-  return { model, plan, base, adapter, weights, N, rng };
+  const valid = writeRandomBatch(backend, model, config.vocabSize, N, rng);
+  return { model, plan, base, adapter, weights, N, valid, rng };
 }
 
 function gradCheck(config: ModelConfig, s: LoraSettings) {
   const backend = new CpuBackend({ precision: "f64" });
-  const { model, adapter, N, rng, plan } = setup(backend, config, s);
-  const valid = N - 1;
+  const { model, adapter, valid, rng, plan } = setup(backend, config, s);
   // With dropout, every forward replays the first training forward's masks.
   const loss = () => {
     model.forwardCount = 0;
     model.forward(true, 1 / valid);
-    const l = backend.array(model.losses) as Float64Array;
-    let sum = 0;
-    for (let i = 0; i < N; i++) sum += l[i];
-    return sum / valid;
+    return meanLoss(backend, model.losses, valid);
   };
   backend.fill(adapter.grads, 0);
   loss();
   model.backward();
   const grads = backend.array(adapter.grads) as Float64Array;
-  const params = backend.array(adapter.params) as Float64Array;
-  const eps = 1e-5;
-  let checked = 0;
   // Entries of a block B outside its layers' blocks are not parameters of the adapter.
   const owns = (name: string, j: number): boolean => {
     const site = plan.sites.find((x) => x.b === name && x.blockB);
@@ -120,26 +79,14 @@ function gradCheck(config: ModelConfig, s: LoraSettings) {
       row >= m.rowOffset && row < m.rowOffset + m.out && Math.floor(col / s.rank) === k
     );
   };
-  adapter.layout.specs.forEach((spec, w) => {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    for (let k = 0; k < Math.min(size, 6); k++) {
-      let j = rng.nextUint32() % size;
-      while (!owns(spec.name, j)) j = rng.nextUint32() % size;
-      const i = adapter.layout.offsets[w] + j;
-      const orig = params[i];
-      params[i] = orig + eps;
-      const lp = loss();
-      params[i] = orig - eps;
-      const lm = loss();
-      params[i] = orig;
-      const fd = (lp - lm) / (2 * eps);
-      const err = Math.abs(fd - grads[i]) / Math.max(1e-3, Math.abs(fd) + Math.abs(grads[i]));
-      assert.ok(
-        err < 1e-4,
-        `${spec.name}[${i - adapter.layout.offsets[w]}]: analytic ${grads[i]} vs numeric ${fd}`,
-      );
-      checked++;
-    }
+  const checked = checkStoreGradients({
+    layout: adapter.layout,
+    params: backend.array(adapter.params) as Float64Array,
+    grads,
+    loss,
+    rng,
+    perWeight: 6,
+    owns,
   });
   assert.ok(checked >= 6 * plan.specs.length / 2, `checked ${checked}`);
   // The blocks of a fused site's B that belong to no layer keep a zero gradient.
