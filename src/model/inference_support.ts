@@ -1,7 +1,7 @@
 /**
  * Helpers the families' inference models share: uploading checked weights, freeing device
- * buffers after the pending work, checking token ids, and the output head over a large
- * vocabulary in slices.
+ * buffers after the pending work, checking token ids, a LayerNorm by weight name, and the
+ * output head over a large vocabulary in slices.
  *
  * @module
  */
@@ -367,4 +367,38 @@ export function transposed(x: Float32Array, r: number, c: number): Float32Array 
     for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
   }
   return out;
+}
+
+/**
+ * A LayerNorm by weight prefix: `ln(out, x, name)` normalises `x` with `name.weight` and
+ * `name.bias` (through `s.mean` and `s.rstd`).
+ *
+ * @example
+ * ```ts
+ * import { layerNormBy } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const b = await createBackend("cpu");
+ * const w = new Map([["ln.weight", b.fromArray([2], Float32Array.of(1, 1))], ["ln.bias", b.zeros([2])]]);
+ * const ln = layerNormBy(b, (n) => w.get(n)!, { mean: b.zeros([1]), rstd: b.zeros([1]) }, 1e-5);
+ * const out = b.zeros([1, 2]);
+ * ln(out, b.fromArray([1, 2], Float32Array.of(1, 3)), "ln");
+ * console.log(await b.read(out)); // ≈ [-1, 1]
+ * ```
+ */
+export function layerNormBy(
+  b: Backend,
+  w: (name: string) => Tensor,
+  s: { mean: Tensor; rstd: Tensor },
+  eps: number,
+): (out: Tensor, x: Tensor, name: string) => void {
+  return (out, x, name) =>
+    b.layerNorm({
+      out,
+      mean: s.mean,
+      rstd: s.rstd,
+      x,
+      w: w(`${name}.weight`),
+      b: w(`${name}.bias`),
+      eps,
+    });
 }

@@ -7,13 +7,15 @@
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
-import { uploadWeights, writeUploadedWeight } from "../inference_support.ts";
+import { allocatePlan } from "../buffers.ts";
+import { layerNormBy, uploadWeights, writeUploadedWeight } from "../inference_support.ts";
 import { type RecurrentLayerState, RecurrentModel } from "../recurrent_model.ts";
 import type { RwkvConfig } from "./config.ts";
+import { rwkvChannelMix, type RwkvScratchName, rwkvScratchPlan } from "./rnn.ts";
 import { rwkvWeightSpecs } from "./weights.ts";
 
-/** The activations of one forward, by name. */
-type Scratch = Record<string, Tensor> & { logits: Tensor };
+/** The activations of one forward. */
+type Scratch = Record<RwkvScratchName, Tensor>;
 
 /** RWKV-4 as an RNN (the WKV state: aa, bb, pp `[1, 3, C]`). See the module documentation. */
 export class RwkvInference extends RecurrentModel<Scratch> implements LanguageModel {
@@ -45,31 +47,7 @@ export class RwkvInference extends RecurrentModel<Scratch> implements LanguageMo
 
   /** The buffers of a forward over `T` tokens. */
   protected workspace(T: number, list: Tensor[]): Scratch {
-    const b = this.backend, C = this.config.dModel, F = this.config.ffnDim;
-    const s = {} as Scratch;
-    const shapes: Record<string, number[]> = {
-      x: [T, C],
-      x0: [T, C],
-      xx: [T, C],
-      mean: [T],
-      rstd: [T],
-      xk: [T, C],
-      xv: [T, C],
-      xr: [T, C],
-      k: [T, C],
-      v: [T, C],
-      r: [T, C],
-      rs: [T, C],
-      y: [T, C],
-      ry: [T, C],
-      fk: [T, F],
-      fk2: [T, F],
-      kv: [T, C],
-      logits: [T, this.config.vocabSize],
-    };
-    for (const [name, shape] of Object.entries(shapes)) list.push(s[name] = b.zeros(shape));
-    list.push(s.ids = b.zeros([T], "i32"));
-    return s;
+    return allocatePlan(this.backend, rwkvScratchPlan(this.config, T), list);
   }
 
   /**
@@ -77,54 +55,20 @@ export class RwkvInference extends RecurrentModel<Scratch> implements LanguageMo
    * any length from zero state otherwise). Leaves the logits in `s.logits` when `head`.
    */
   protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
-    const b = this.backend, c = this.config, T = ids.length, eps = c.layerNormEps;
+    const b = this.backend, c = this.config, T = ids.length;
     const w = (n: string) => this.#w.get(n)!;
+    const ln = layerNormBy(b, w, s, c.layerNormEps);
     b.write(s.ids, Int32Array.from(ids));
     b.embedding({ out: s.x0, ids: s.ids, wte: w("emb.weight"), wpe: null, T });
-    b.layerNorm({
-      out: s.x,
-      mean: s.mean,
-      rstd: s.rstd,
-      x: s.x0,
-      w: w("blocks.0.ln0.weight"),
-      b: w("blocks.0.ln0.bias"),
-      eps,
-    });
+    ln(s.x, s.x0, "blocks.0.ln0");
     for (let l = 0; l < c.nLayer; l++) {
       const p = `blocks.${l}.`, st = carry ? this.#state[l] : null;
-      b.layerNorm({
-        out: s.xx,
-        mean: s.mean,
-        rstd: s.rstd,
-        x: s.x,
-        w: w(p + "ln1.weight"),
-        b: w(p + "ln1.bias"),
-        eps,
-      });
-      b.tokenShift({
-        out: s.xk,
-        x: s.xx,
-        mix: w(p + "att.time_mix_k"),
-        prev: st?.att ?? null,
-        B: 1,
-        T,
-      });
-      b.tokenShift({
-        out: s.xv,
-        x: s.xx,
-        mix: w(p + "att.time_mix_v"),
-        prev: st?.att ?? null,
-        B: 1,
-        T,
-      });
-      b.tokenShift({
-        out: s.xr,
-        x: s.xx,
-        mix: w(p + "att.time_mix_r"),
-        prev: st?.att ?? null,
-        B: 1,
-        T,
-      });
+      const shift = (out: Tensor, mix: string) =>
+        b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev: st?.att ?? null, B: 1, T });
+      ln(s.xx, s.x, p + "ln1");
+      shift(s.xk, "att.time_mix_k");
+      shift(s.xv, "att.time_mix_v");
+      shift(s.xr, "att.time_mix_r");
       if (st) b.copy(st.att, s.xx);
       b.matmul(s.k, s.xk, w(p + "att.key.weight"), { transB: true });
       b.matmul(s.v, s.xv, w(p + "att.value.weight"), { transB: true });
@@ -142,52 +86,12 @@ export class RwkvInference extends RecurrentModel<Scratch> implements LanguageMo
       });
       b.mul(s.ry, s.rs, s.y);
       b.matmul(s.x, s.ry, w(p + "att.output.weight"), { transB: true, accumulate: true });
-      b.layerNorm({
-        out: s.xx,
-        mean: s.mean,
-        rstd: s.rstd,
-        x: s.x,
-        w: w(p + "ln2.weight"),
-        b: w(p + "ln2.bias"),
-        eps,
-      });
-      b.tokenShift({
-        out: s.xk,
-        x: s.xx,
-        mix: w(p + "ffn.time_mix_k"),
-        prev: st?.ffn ?? null,
-        B: 1,
-        T,
-      });
-      b.tokenShift({
-        out: s.xr,
-        x: s.xx,
-        mix: w(p + "ffn.time_mix_r"),
-        prev: st?.ffn ?? null,
-        B: 1,
-        T,
-      });
-      if (st) b.copy(st.ffn, s.xx);
-      b.matmul(s.fk, s.xk, w(p + "ffn.key.weight"), { transB: true });
-      b.reluSquared(s.fk2, s.fk);
-      b.matmul(s.kv, s.fk2, w(p + "ffn.value.weight"), { transB: true });
-      b.matmul(s.r, s.xr, w(p + "ffn.receptance.weight"), { transB: true });
-      b.sigmoid(s.rs, s.r);
-      b.mul(s.ry, s.rs, s.kv);
-      b.addInto(s.x, s.ry);
+      ln(s.xx, s.x, p + "ln2");
+      rwkvChannelMix(b, w, p, s, st?.ffn ?? null, T);
     }
-    if (head) {
-      b.layerNorm({
-        out: s.xx,
-        mean: s.mean,
-        rstd: s.rstd,
-        x: s.x,
-        w: w("ln_out.weight"),
-        b: w("ln_out.bias"),
-        eps,
-      });
-      b.matmul(s.logits, s.xx, w("head.weight"), { transB: true });
-    }
+    if (!head) return;
+    ln(s.xx, s.x, "ln_out");
+    b.matmul(s.logits, s.xx, w("head.weight"), { transB: true });
   }
 
   /** Zeros, but the WKV's pp (a running maximum exponent) starts at "minus infinity". */

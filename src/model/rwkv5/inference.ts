@@ -13,9 +13,10 @@
  */
 import type { Backend, Tensor } from "../../backend/backend.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
-import { allocatePlan, f32, i32 } from "../buffers.ts";
-import { checkedWeight, uploadWeights } from "../inference_support.ts";
+import { allocatePlan, f32 } from "../buffers.ts";
+import { checkedWeight, layerNormBy, uploadWeights } from "../inference_support.ts";
 import { type RecurrentLayerState, RecurrentModel } from "../recurrent_model.ts";
+import { rwkvChannelMix, rwkvScratchPlan } from "../rwkv/rnn.ts";
 import type { Rwkv5Config } from "./config.ts";
 import { rwkv5WeightSpecs } from "./weights.ts";
 
@@ -41,8 +42,19 @@ export function rwkv5DecayBonus(
   return { decay, bonus };
 }
 
-/** The activations of one forward, by name. */
-type Scratch = Record<string, Tensor> & { logits: Tensor };
+/** The activations of one forward over `T` tokens: RWKV-4's and the gate's. */
+function scratchPlan(c: Rwkv5Config, T: number) {
+  const C = c.dModel;
+  return {
+    ...rwkvScratchPlan(c, T),
+    xg: f32(T, C),
+    gp: f32(T, C),
+    g: f32(T, C),
+    ones: f32(T, C),
+    o: f32(T, C),
+  };
+}
+type Scratch = Record<keyof ReturnType<typeof scratchPlan>, Tensor>;
 
 /** RWKV-5 as an RNN. See the module documentation. */
 export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageModel {
@@ -78,61 +90,28 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
 
   /** The buffers of a forward over `T` tokens. */
   protected workspace(T: number, list: Tensor[]): Scratch {
-    const { dModel: C, ffnDim: F, vocabSize: V } = this.config;
-    const s = allocatePlan(this.backend, {
-      ids: i32(T),
-      x0: f32(T, C),
-      x: f32(T, C),
-      xx: f32(T, C),
-      mean: f32(T),
-      rstd: f32(T),
-      xk: f32(T, C),
-      xv: f32(T, C),
-      xr: f32(T, C),
-      xg: f32(T, C),
-      k: f32(T, C),
-      v: f32(T, C),
-      r: f32(T, C),
-      gp: f32(T, C),
-      g: f32(T, C),
-      ones: f32(T, C),
-      y: f32(T, C),
-      o: f32(T, C),
-      fk: f32(T, F),
-      fk2: f32(T, F),
-      kv: f32(T, C),
-      logits: f32(T, V),
-    }, list);
+    const s = allocatePlan(this.backend, scratchPlan(this.config, T), list);
     this.backend.fill(s.ones, 1);
     return s;
   }
 
   /** Runs the model over `ids` (see {@link RecurrentModel.run}). */
   protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
-    const b = this.backend, c = this.config, T = ids.length, eps = c.layerNormEps;
+    const b = this.backend, c = this.config, T = ids.length;
     const H = c.dModel / c.headSize, w = (n: string) => this.#w.get(n)!;
-    const ln = (out: Tensor, x: Tensor, name: string) =>
-      b.layerNorm({
-        out,
-        mean: s.mean,
-        rstd: s.rstd,
-        x,
-        w: w(`${name}.weight`),
-        b: w(`${name}.bias`),
-        eps,
-      });
+    const ln = layerNormBy(b, w, s, c.layerNormEps);
     b.write(s.ids, Int32Array.from(ids));
     b.embedding({ out: s.x0, ids: s.ids, wte: w("emb.weight"), wpe: null, T });
     ln(s.x, s.x0, "blocks.0.ln0");
     for (let l = 0; l < c.nLayer; l++) {
       const p = `blocks.${l}.`, L = this.#layers[l];
-      const shift = (out: Tensor, mix: string, prev: Tensor) =>
-        b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev: carry ? prev : null, B: 1, T });
+      const shift = (out: Tensor, mix: string) =>
+        b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev: carry ? L.att : null, B: 1, T });
       ln(s.xx, s.x, p + "ln1");
-      shift(s.xk, "att.time_mix_k", L.att);
-      shift(s.xv, "att.time_mix_v", L.att);
-      shift(s.xr, "att.time_mix_r", L.att);
-      if (c.version === "5.2") shift(s.xg, "att.time_mix_g", L.att);
+      shift(s.xk, "att.time_mix_k");
+      shift(s.xv, "att.time_mix_v");
+      shift(s.xr, "att.time_mix_r");
+      if (c.version === "5.2") shift(s.xg, "att.time_mix_g");
       if (carry) b.copy(L.att, s.xx);
       b.matmul(s.k, s.xk, w(p + "att.key.weight"), { transB: true });
       b.matmul(s.v, s.xv, w(p + "att.value.weight"), { transB: true });
@@ -171,16 +150,7 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
       });
       b.matmul(s.x, s.o, w(p + "att.output.weight"), { transB: true, accumulate: true });
       ln(s.xx, s.x, p + "ln2");
-      shift(s.xk, "ffn.time_mix_k", L.ffn);
-      shift(s.xr, "ffn.time_mix_r", L.ffn);
-      if (carry) b.copy(L.ffn, s.xx);
-      b.matmul(s.fk, s.xk, w(p + "ffn.key.weight"), { transB: true });
-      b.reluSquared(s.fk2, s.fk);
-      b.matmul(s.kv, s.fk2, w(p + "ffn.value.weight"), { transB: true });
-      b.matmul(s.r, s.xr, w(p + "ffn.receptance.weight"), { transB: true });
-      b.sigmoid(s.g, s.r);
-      b.mul(s.o, s.g, s.kv);
-      b.addInto(s.x, s.o);
+      rwkvChannelMix(b, w, p, s, carry ? L.ffn : null, T);
     }
     if (!head) return;
     ln(s.xx, s.x, "ln_out");

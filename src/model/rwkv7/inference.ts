@@ -8,7 +8,7 @@
 import type { Backend, Tensor } from "../../backend/backend.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import { allocatePlan, f32, i32 } from "../buffers.ts";
-import { uploadWeights } from "../inference_support.ts";
+import { layerNormBy, uploadWeights } from "../inference_support.ts";
 import { RecurrentModel } from "../recurrent_model.ts";
 import {
   rwkv7BlockForward,
@@ -79,17 +79,10 @@ export class Rwkv7Inference extends RecurrentModel<Scratch> implements LanguageM
   protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const be = this.backend, c = this.config, T = ids.length;
     const p = (n: string) => this.#w.get(n)!;
+    const ln = layerNormBy(be, p, s, c.layerNormEps);
     be.write(s.ids, Int32Array.from(ids));
     be.embedding({ out: s.emb, ids: s.ids, wte: p("emb.weight"), wpe: null, T });
-    be.layerNorm({
-      out: s.x,
-      mean: s.mean,
-      rstd: s.rstd,
-      x: s.emb,
-      w: p("blocks.0.ln0.weight"),
-      b: p("blocks.0.ln0.bias"),
-      eps: c.layerNormEps,
-    });
+    ln(s.x, s.emb, "blocks.0.ln0");
     for (let l = 0; l < c.nLayer; l++) {
       rwkv7BlockForward(
         {
@@ -107,15 +100,7 @@ export class Rwkv7Inference extends RecurrentModel<Scratch> implements LanguageM
       be.copy(s.x, s.acts.x2);
     }
     if (!head) return;
-    be.layerNorm({
-      out: s.xo,
-      mean: s.mean,
-      rstd: s.rstd,
-      x: s.x,
-      w: p("ln_out.weight"),
-      b: p("ln_out.bias"),
-      eps: c.layerNormEps,
-    });
+    ln(s.xo, s.x, "ln_out");
     be.matmul(s.logits, s.xo, p("head.weight"), { transB: true });
   }
 
