@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../src/backend/backend.ts";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";
-import { createBackend } from "../../src/backend/select.ts";
+import { optionalWebGpu } from "../_webgpu.ts";
 import { LORA_DEFAULTS, LoraModel, LoraPlan, type LoraSettings } from "../../src/finetune/lora.ts";
 import {
   createModel,
@@ -183,19 +183,11 @@ Deno.test("LoRA: unknown targets and ranks above a layer are refused in one line
 
 // --- WebGPU vs CPU --------------------------------------------------------------------------
 
-const require = Deno.env.get("BENTEVI_REQUIRE_WEBGPU") === "1";
-let gpu: Backend | null = null;
-let why = "";
-try {
-  gpu = await createBackend("webgpu", { log: () => {} });
-} catch (e) {
-  why = (e as Error).message;
-}
-if (!gpu) console.log(`LoRA WebGPU parity skipped: ${why}`);
+const { gpu, why, ignore } = await optionalWebGpu("LoRA WebGPU parity");
 
 Deno.test({
   name: "LoRA on WebGPU matches the CPU: logits and adapter gradients (GPT, Llama, RWKV-4)",
-  ignore: !gpu && !require,
+  ignore,
   async fn() {
     assert.ok(gpu, `no WebGPU: ${why}`);
     const big = { contextLength: 16, dModel: 24 } as const;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../src/backend/backend.ts";
 import { CpuBackend } from "../../src/backend/cpu/mod.ts";
-import { createBackend } from "../../src/backend/select.ts";
+import { optionalWebGpu } from "../_webgpu.ts";
 import {
   createModel,
   type GptConfig,
@@ -17,15 +17,7 @@ import {
   Xoshiro128,
 } from "../../src/model/mod.ts";
 
-const require = Deno.env.get("BENTEVI_REQUIRE_WEBGPU") === "1";
-let gpu: Backend | null = null;
-let why = "";
-try {
-  gpu = await createBackend("webgpu", { log: () => {} });
-} catch (e) {
-  why = (e as Error).message;
-}
-if (!gpu) console.log(`WebGPU parity tests skipped: ${why}`);
+const { gpu, why, ignore } = await optionalWebGpu("WebGPU parity tests");
 
 const GPT: GptConfig = {
   arch: "gpt",
@@ -175,7 +167,7 @@ for (const config of [GPT, RWKV, LLAMA, LLAMA_MQA, RWKV7]) {
   const what = config.arch === "llama" ? `llama NKV ${config.nKvHead}` : config.arch;
   Deno.test({
     name: `${what}: WebGPU matches the CPU backend (loss, gradients, one AdamW step)`,
-    ignore: !gpu && !require,
+    ignore,
     fn: async () => {
       assert.ok(gpu, `BENTEVI_REQUIRE_WEBGPU=1 but no WebGPU backend: ${why}`);
       const cpu = await oneStep(new CpuBackend(), config);
