@@ -15,7 +15,7 @@
 import { basename } from "node:path";
 import { BenteviError } from "../errors.ts";
 import type { DeviceChoice } from "../backend/select.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { isCheckpointSelector, loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
 import { describeConfig } from "../model/config.ts";
 import { applyGenerationDefaults } from "../model/generation_config.ts";
 import { ChatSession, ContextLengthError } from "../generate/chat.ts";
@@ -45,7 +45,10 @@ import { PAGE_ASSETS } from "./page.ts";
 
 /** Options of {@link createServer} and {@link serve}. */
 export interface ServeOptions {
-  /** The checkpoint directory (or a run directory: its latest checkpoint). */
+  /**
+   * The checkpoint directory, or a run directory (its latest checkpoint) or selector
+   * (`RUN:best`, `RUN:latest`, `RUN:STEP`), resolved once at start.
+   */
   checkpoint: string;
   /** A `tokenizer.json` to use instead of the checkpoint's. */
   tokenizerPath?: string;
@@ -61,7 +64,7 @@ export interface ServeOptions {
   maxConcurrent?: number;
   /** Most requests waiting for a model before 429 (default 32). */
   maxQueue?: number;
-  /** The model id the API reports (default: the checkpoint directory's name). */
+  /** The model id the API reports (default: the name of the directory given, e.g. the run's). */
   modelName?: string;
   /**
    * LoRA adapters (`--adapter NAME=DIR`) a request picks by naming one in its `model` field
@@ -157,15 +160,21 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
   if (!Number.isInteger(maxQueue) || maxQueue < 0) {
     throw new BenteviError(`max queue must be an integer ≥ 0, got ${maxQueue}`);
   }
+  // A run directory or selector (`RUN:best`) is resolved once: every model of the pool, built
+  // later, loads this same checkpoint even if the run saves newer ones meanwhile.
+  const checkpointDir = await resolveCheckpointDir(options.checkpoint);
   // Every model starts as the base; a request merges its adapter into the model it gets.
-  const opened = await openGenerationModel(options.checkpoint, {
+  const opened = await openGenerationModel(checkpointDir, {
     device: options.device,
     tokenizerPath: options.tokenizerPath,
     log,
     adapters: options.adapters,
     activeAdapters: [],
   });
-  const modelId = options.modelName ?? (basename(opened.dir) || "bentevi");
+  const given = options.checkpoint.replace(/\/+$/, "");
+  const modelId = options.modelName ??
+    (basename(isCheckpointSelector(given) ? given.slice(0, given.lastIndexOf(":")) : given) ||
+      "bentevi");
   // The checkpoint's template (tokenizer_config.json, or a GGUF file's tokenizer.chat_template).
   const chatTemplate: ChatTemplate | undefined = opened.chatTemplate;
   try {

@@ -2,7 +2,8 @@
 // brings the adapter named after it), each answer equals ChatSession on a model opened with that
 // adapter alone, and switching is per request and per model: streams with different adapters
 // under way at once, and requests queued onto models another adapter used, each answer as they
-// do alone. In-process (no socket); the openai client's view is in openai_client.test.ts.
+// do alone. A run directory is pinned to the checkpoint it resolved at start. In-process (no
+// socket); the openai client's view is in openai_client.test.ts.
 import assert from "node:assert/strict";
 import { createServer } from "../../src/serve/server.ts";
 import { ChatSession } from "../../src/generate/chat.ts";
@@ -11,6 +12,8 @@ import { ChatTemplate } from "../../src/tokenizer/chat_template.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { sseData, tinyCheckpoints } from "./_fixture.ts";
 import { writeRandomAdapter } from "../finetune/_adapters.ts";
+import { mergeAdapter } from "../../src/finetune/merge.ts";
+import { CHAT_SPECIALS, tinyGpt, writeTinyCheckpoint } from "../generate/helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -185,6 +188,39 @@ Deno.test("serve --adapter: refused at start — an adapter named like the model
     }),
     (e: Error) => e instanceof BenteviError && /another base model/.test(e.message),
   );
+});
+
+Deno.test("serve: a run directory is resolved once — models built later load the same checkpoint", async () => {
+  const run = `${ckpt.root}/run`;
+  await writeTinyCheckpoint(`${run}/step-000002`, tinyGpt(260, 512), CHAT_SPECIALS);
+  await Deno.writeTextFile(`${run}/run.json`, "{}\n");
+  const s = await createServer({ checkpoint: `${run}:latest`, device: "cpu", log: () => {} });
+  try {
+    assert.equal(s.modelId, "run");
+    const body = { ...ask("Olá, tudo bem?"), stream: true };
+    const streamed = async () => {
+      const r = await s.fetch(
+        new Request("http://localhost/v1/chat/completions", {
+          method: "POST",
+          body: JSON.stringify(body),
+        }),
+      );
+      return sseData(await r.text()).slice(1, -1).map((c: Any) => c.choices[0].delta.content ?? "")
+        .join("");
+    };
+    const first = await streamed();
+    // The run saves a newer (different) checkpoint; then two streams at once build a second model.
+    await mergeAdapter({
+      base: `${run}/step-000002`,
+      adapter: `${ckpt.root}/jur`,
+      out: `${run}/step-000004`,
+    });
+    const [a, b] = await Promise.all([streamed(), streamed()]);
+    assert.equal(s.pool.stats.models, 2);
+    assert.deepEqual([a, b], [first, first]);
+  } finally {
+    await s.close();
+  }
 });
 
 Deno.test("serve --adapter: cleanup", async () => {
