@@ -237,8 +237,21 @@ function explainTokens(span, steps) {
     if (step.sampling && typeof step.sampling === "object") {
       const s = step.sampling;
       const bits = [];
-      for (const k of ["temperature", "topK", "topP", "repetitionPenalty", "kept", "draw"]) {
-        if (typeof s[k] === "number") bits.push(`${k} ${s[k]}`);
+      if (s.greedy) bits.push("gulosa (temperatura 0): o token mais provável");
+      else {
+        const keys = [
+          "temperature",
+          "topK",
+          "keptAfterTopK",
+          "topP",
+          "keptAfterTopP",
+          "repetitionPenalty",
+          "draw",
+        ];
+        for (const k of keys) {
+          const v = s[k];
+          if (typeof v === "number") bits.push(`${k} ${Number.isInteger(v) ? v : +v.toFixed(3)}`);
+        }
       }
       if (bits.length) detail.append(element("p", "muted", `Amostragem: ${bits.join(", ")}`));
     }
