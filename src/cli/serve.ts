@@ -13,6 +13,7 @@ import {
   checkpointOption,
   deviceOption,
   intOption,
+  quantizeOption,
   threadsOption,
   tokenizerOverrideOption,
 } from "./common.ts";
@@ -74,6 +75,7 @@ export function registerServe(program: Command): void {
     .option("--quiet", "no line per request on stderr");
   addRagOptions(command)
     .addOption(tokenizerOverrideOption())
+    .addOption(quantizeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
     .action(async (o) => {
@@ -84,6 +86,7 @@ export function registerServe(program: Command): void {
       const server = await serve({
         checkpoint: o.checkpoint,
         tokenizerPath: o.tokenizer,
+        quantize: o.quantize,
         device: o.device,
         host: o.host,
         port: o.port,

@@ -28,6 +28,7 @@ import type { AdapterBank, AdapterRef } from "../finetune/bank.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
 import type { ChatTemplate } from "../tokenizer/chat_template.ts";
+import type { QuantType } from "../quant/mod.ts";
 import { formatSource, Retriever } from "../retrieval/search.ts";
 import { type GroundedTurn, groundedTurn, promptRoom, tokenCounter } from "../retrieval/rag.ts";
 import { ModelPool, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
@@ -73,6 +74,11 @@ export interface ServeOptions {
    * names the base or no model.
    */
   adapters?: readonly AdapterRef[];
+  /**
+   * The linear layers as ggml blocks (`q8_0`, `q4_0`), or `f32` to expand a GGUF file's blocks;
+   * default: a GGUF file's own block type, else float32. Every pooled model uses the same.
+   */
+  quantize?: QuantType | "f32";
   /**
    * A retrieval index (`bentevi index build`): chat and text completions answer from its
    * passages (the grounded prompt of `chat --index`) and return them as `sources`.
@@ -169,6 +175,7 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
     tokenizerPath: options.tokenizerPath,
     log,
     adapters: options.adapters,
+    quantize: options.quantize,
     activeAdapters: [],
   });
   const given = options.checkpoint.replace(/\/+$/, "");
@@ -205,6 +212,7 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
       ckpt.config,
       ckpt.weights,
       ckpt.weightsSource,
+      opened.quantize ? { quantize: opened.quantize } : {},
     );
     if (opened.adapters) banks.set(model, opened.adapters.forModel(model));
     return model;
@@ -277,7 +285,9 @@ class Server implements BenteviServer {
     this.modelId = modelId;
     this.#banks = banks;
     this.#adapterNames = opened.adapters?.names ?? [];
-    this.description = `${describeConfig(opened.model.config)} on ${opened.model.backend.kind}`;
+    this.description = `${describeConfig(opened.model.config)}${
+      opened.quantize ? `, ${opened.quantize} blocks` : ""
+    } on ${opened.model.backend.kind}`;
   }
 
   async fetch(request: Request): Promise<Response> {

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { createServer } from "../../src/serve/server.ts";
 import { ChatSession } from "../../src/generate/chat.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
-import { ChatTemplate } from "../../src/tokenizer/chat_template.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { sseData, tinyCheckpoints } from "./_fixture.ts";
 import { writeRandomAdapter } from "../finetune/_adapters.ts";
@@ -103,7 +102,7 @@ Deno.test("serve --adapter: /v1/models lists the adapters; model picks one; each
     });
     try {
       const chat = new ChatSession(opened.model, opened.tokenizer, {
-        chatTemplate: await ChatTemplate.forTokenizer(opened.tokenizerPath),
+        chatTemplate: opened.chatTemplate,
         maxNewTokens: 24,
         minNewTokens: 24,
         sampling: { seed: 4, temperature: 0.9 },
@@ -219,6 +218,30 @@ Deno.test("serve: a run directory is resolved once — models built later load t
     assert.equal(s.pool.stats.models, 2);
     assert.deepEqual([a, b], [first, first]);
   } finally {
+    await s.close();
+  }
+});
+
+Deno.test("serve --quantize: every pooled model computes with the same ggml blocks", async () => {
+  const s = await createServer({
+    checkpoint: ckpt.gpt,
+    device: "cpu",
+    quantize: "q8_0",
+    maxConcurrent: 2,
+    log: () => {},
+  });
+  const float = await openGenerationModel(ckpt.gpt, { device: "cpu" });
+  try {
+    assert.match(s.description, /q8_0/);
+    const [m1, m2] = [await s.pool.acquire(), await s.pool.acquire()];
+    const ids = [5, 9, 14, 2, 7];
+    const [l1, l2] = [await m1.forwardAll(ids), await m2.forwardAll(ids)];
+    assert.deepEqual(l2, l1, "the second model (built later) uses the blocks too");
+    assert.notDeepEqual(l1, await float.model.forwardAll(ids), "q8_0 differs from float32");
+    s.pool.release(m1);
+    s.pool.release(m2);
+  } finally {
+    float.model.dispose();
     await s.close();
   }
 });
