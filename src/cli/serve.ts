@@ -9,9 +9,11 @@ import type { Command } from "@commander-js/extra-typings";
 import { serve, SERVE_DEFAULTS } from "../serve/server.ts";
 import { BenteviError } from "../errors.ts";
 import {
+  adapterOption,
   checkpointOption,
   deviceOption,
   intOption,
+  quantizeOption,
   threadsOption,
   tokenizerOverrideOption,
 } from "./common.ts";
@@ -65,9 +67,15 @@ export function registerServe(program: Command): void {
       SERVE_DEFAULTS.maxQueue,
     )
     .option("--model-name <id>", "the model id the API reports (default: the checkpoint's name)")
+    .addOption(
+      adapterOption(
+        'a LoRA adapter a request picks with "model": "NAME" (repeatable, NAME=DIR; listed in /v1/models)',
+      ),
+    )
     .option("--quiet", "no line per request on stderr");
   addRagOptions(command)
     .addOption(tokenizerOverrideOption())
+    .addOption(quantizeOption())
     .addOption(deviceOption())
     .addOption(threadsOption())
     .action(async (o) => {
@@ -78,6 +86,7 @@ export function registerServe(program: Command): void {
       const server = await serve({
         checkpoint: o.checkpoint,
         tokenizerPath: o.tokenizer,
+        quantize: o.quantize,
         device: o.device,
         host: o.host,
         port: o.port,
@@ -85,6 +94,7 @@ export function registerServe(program: Command): void {
         maxConcurrent: o.maxConcurrent,
         maxQueue: o.maxQueue,
         modelName: o.modelName,
+        adapters: o.adapter,
         index: o.index,
         k: o.k,
         contextTokens: o.contextTokens,
@@ -93,8 +103,11 @@ export function registerServe(program: Command): void {
       const stop = () => void server.shutdown();
       const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
       for (const s of signals) Deno.addSignalListener(s, stop);
+      const adapters = o.adapter?.length
+        ? ` with adapters ${o.adapter.map((a) => a.name).join(", ")}`
+        : "";
       console.log(
-        `bentevi: serving ${server.modelId} (${server.description}) at ${server.url} — ` +
+        `bentevi: serving ${server.modelId} (${server.description})${adapters} at ${server.url} — ` +
           `OpenAI API under ${server.url}/v1, chat page at ${server.url}/` +
           `${apiKey ? " (API key required)" : ""}${
             o.index ? `, answering from ${o.index}` : ""

@@ -175,6 +175,33 @@ export class AdapterBank {
     }
   }
 
+  /**
+   * A bank over `model` — another model built from the same base weights, with no adapter
+   * merged in — for the same adapters, sharing this bank's adapters and host copies of the
+   * base (read only), so a pool of models costs one set of copies. Each bank switches only its
+   * own model.
+   *
+   * @example
+   * ```ts
+   * import { AdapterBank } from "./bank.ts";
+   * import { createLanguageModel } from "../generate/inference.ts";
+   * import { createBackend } from "../backend/select.ts";
+   * import { initWeights, presetConfig } from "../model/mod.ts";
+   * const config = presetConfig("gpt-micro", 64);
+   * const weights = initWeights(config, 1);
+   * const be = await createBackend("cpu");
+   * const bank = new AdapterBank(createLanguageModel(be, config, weights), weights, []);
+   * const other = bank.forModel(createLanguageModel(be, config, weights));
+   * console.log(other.active); // []
+   * ```
+   */
+  forModel(model: LanguageModel): AdapterBank {
+    const bank = new AdapterBank(model, new Map(), []);
+    for (const [name, adapter] of this.#adapters) bank.#adapters.set(name, adapter);
+    for (const [name, data] of this.#base) bank.#base.set(name, data);
+    return bank;
+  }
+
   /** The loaded adapters' names. */
   get names(): string[] {
     return [...this.#adapters.keys()];

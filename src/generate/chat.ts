@@ -19,6 +19,7 @@ import { BenteviError, fsError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
 import {
+  EXPLAIN_DEFAULTS,
   feedTo,
   generate,
   type GenerationResult,
@@ -409,8 +410,8 @@ export class ChatSession {
         ],
         stopTokenIds,
         endOfTextIds: this.#endOfTextIds,
-        explainTop: this.explain ? 5 : 0,
-        explainAttention: this.explain ? 3 : 0,
+        explainTop: this.explain ? EXPLAIN_DEFAULTS.top : 0,
+        explainAttention: this.explain ? EXPLAIN_DEFAULTS.attention : 0,
         onText: stream,
         onToken: options.onToken,
       });

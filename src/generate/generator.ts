@@ -94,6 +94,13 @@ export interface TokenStep {
   attention?: TokenAttention;
 }
 
+/**
+ * How much the explain (educational) mode reports per token, wherever it is turned on
+ * (`chat --educational`, the server's `explain: true`): `top` candidates, and the `attention`
+ * strongest positions of each of the last block's heads.
+ */
+export const EXPLAIN_DEFAULTS = { top: 5, attention: 3 } as const;
+
 /** Options of {@link generate}. */
 export interface GenerateOptions extends SamplingOptions {
   /** Most new tokens (default 128). */

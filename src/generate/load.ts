@@ -35,6 +35,8 @@ export interface GenerationModel {
   generation?: GenerationDefaults;
   /** The LoRA adapters loaded with it (see {@link OpenOptions.adapters}). */
   adapters?: AdapterBank;
+  /** The ggml block type its linear layers compute with; undefined: float32. */
+  quantize?: QuantType;
 }
 
 /** Options of {@link openGenerationModel}. */
@@ -179,7 +181,16 @@ export async function openGenerationModel(
     (eos !== undefined
       ? { source: join(ckpt.dir, "config.json"), eosTokenIds: [eos].flat() }
       : undefined);
-  return { model, tokenizer, tokenizerPath: tokPath, chatTemplate, dir, generation, adapters };
+  return {
+    model,
+    tokenizer,
+    tokenizerPath: tokPath,
+    chatTemplate,
+    dir,
+    generation,
+    adapters,
+    ...(quantize === "f32" ? {} : { quantize }),
+  };
 }
 
 /** What {@link perplexity} returns. */

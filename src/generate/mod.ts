@@ -37,6 +37,7 @@ export { RwkvInference } from "../model/rwkv/inference.ts";
 export { LlamaInference } from "../model/llama/inference.ts";
 export {
   checkLogits,
+  EXPLAIN_DEFAULTS,
   type ExplainedCandidate,
   explainedChoice,
   feedTo,

@@ -97,12 +97,17 @@ export class ModelPool {
   /**
    * A model for one generation; give it back with {@link release}. Waits in the queue when all
    * are busy (an aborted `signal` takes the request out of it), throws {@link QueueFullError}
-   * when the queue is full.
+   * when the queue is full. Among free models, the most recently released one that `prefer`
+   * accepts comes first (e.g. one with the request's adapter already merged in).
    */
-  async acquire(signal?: AbortSignal): Promise<LanguageModel> {
+  async acquire(
+    signal?: AbortSignal,
+    prefer?: (model: LanguageModel) => boolean,
+  ): Promise<LanguageModel> {
     signal?.throwIfAborted();
     if (this.#closed) throw new Error("the model pool is closed");
-    const free = this.#free.pop();
+    const i = prefer ? this.#free.findLastIndex(prefer) : -1;
+    const free = i >= 0 ? this.#free.splice(i, 1)[0] : this.#free.pop();
     if (free) return free;
     if (this.#all.length + this.#creating < this.#options.maxConcurrent) {
       this.#creating++;

@@ -165,7 +165,10 @@ export interface GenerationParams {
   explain: boolean;
   /** Answer from the server's index (extension `rag`; default true when it has one). */
   rag: boolean;
-  /** The model name the client asked for (echoed nowhere; any name is accepted). */
+  /**
+   * The model the client asked for: the server's model id or one of its adapters (the server
+   * resolves it; another name is a 404 `model_not_found`).
+   */
   model?: string;
 }
 

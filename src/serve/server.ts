@@ -15,17 +15,20 @@
 import { basename } from "node:path";
 import { BenteviError } from "../errors.ts";
 import type { DeviceChoice } from "../backend/select.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { isCheckpointSelector, loadCheckpoint, resolveCheckpointDir } from "../model/checkpoint.ts";
 import { describeConfig } from "../model/config.ts";
 import { applyGenerationDefaults } from "../model/generation_config.ts";
 import { ChatSession, ContextLengthError } from "../generate/chat.ts";
 import { generate, type GenerationResult, type TokenStep } from "../generate/generator.ts";
 import { createLanguageModel, type LanguageModel } from "../generate/inference.ts";
 import { type GenerationModel, openGenerationModel } from "../generate/load.ts";
-import { PERSONAS } from "../generate/personas.ts";
+import { personaAdapter, PERSONAS } from "../generate/personas.ts";
+import { EXPLAIN_DEFAULTS } from "../generate/generator.ts";
+import type { AdapterBank, AdapterRef } from "../finetune/bank.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
 import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
 import type { ChatTemplate } from "../tokenizer/chat_template.ts";
+import type { QuantType } from "../quant/mod.ts";
 import { formatSource, Retriever } from "../retrieval/search.ts";
 import { type GroundedTurn, groundedTurn, promptRoom, tokenCounter } from "../retrieval/rag.ts";
 import { ModelPool, nextTurn, pacedModel, QueueFullError } from "./pool.ts";
@@ -43,7 +46,10 @@ import { PAGE_ASSETS } from "./page.ts";
 
 /** Options of {@link createServer} and {@link serve}. */
 export interface ServeOptions {
-  /** The checkpoint directory (or a run directory: its latest checkpoint). */
+  /**
+   * The checkpoint directory, or a run directory (its latest checkpoint) or selector
+   * (`RUN:best`, `RUN:latest`, `RUN:STEP`), resolved once at start.
+   */
   checkpoint: string;
   /** A `tokenizer.json` to use instead of the checkpoint's. */
   tokenizerPath?: string;
@@ -59,8 +65,20 @@ export interface ServeOptions {
   maxConcurrent?: number;
   /** Most requests waiting for a model before 429 (default 32). */
   maxQueue?: number;
-  /** The model id the API reports (default: the checkpoint directory's name). */
+  /** The model id the API reports (default: the name of the directory given, e.g. the run's). */
   modelName?: string;
+  /**
+   * LoRA adapters (`--adapter NAME=DIR`) a request picks by naming one in its `model` field
+   * (`NAME`, or `MODEL_ID:NAME`); `/v1/models` lists them after the base. A persona answers with
+   * the adapter named after it (or its own `adapter`), as in `bentevi chat`, when the request
+   * names the base or no model.
+   */
+  adapters?: readonly AdapterRef[];
+  /**
+   * The linear layers as ggml blocks (`q8_0`, `q4_0`), or `f32` to expand a GGUF file's blocks;
+   * default: a GGUF file's own block type, else float32. Every pooled model uses the same.
+   */
+  quantize?: QuantType | "f32";
   /**
    * A retrieval index (`bentevi index build`): chat and text completions answer from its
    * passages (the grounded prompt of `chat --index`) and return them as `sources`.
@@ -148,22 +166,56 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
   if (!Number.isInteger(maxQueue) || maxQueue < 0) {
     throw new BenteviError(`max queue must be an integer ≥ 0, got ${maxQueue}`);
   }
-  const opened = await openGenerationModel(options.checkpoint, {
+  // A run directory or selector (`RUN:best`) is resolved once: every model of the pool, built
+  // later, loads this same checkpoint even if the run saves newer ones meanwhile.
+  const checkpointDir = await resolveCheckpointDir(options.checkpoint);
+  // Every model starts as the base; a request merges its adapter into the model it gets.
+  const opened = await openGenerationModel(checkpointDir, {
     device: options.device,
     tokenizerPath: options.tokenizerPath,
     log,
+    adapters: options.adapters,
+    quantize: options.quantize,
+    activeAdapters: [],
   });
+  const given = options.checkpoint.replace(/\/+$/, "");
+  const modelId = options.modelName ??
+    (basename(isCheckpointSelector(given) ? given.slice(0, given.lastIndexOf(":")) : given) ||
+      "bentevi");
   // The checkpoint's template (tokenizer_config.json, or a GGUF file's tokenizer.chat_template).
   const chatTemplate: ChatTemplate | undefined = opened.chatTemplate;
+  try {
+    if (opened.adapters) {
+      if (!opened.model.writeWeight) {
+        throw new BenteviError(
+          `--adapter: the ${opened.model.config.arch} model cannot switch adapters per request`,
+        );
+      }
+      if (opened.adapters.names.includes(modelId)) {
+        throw new BenteviError(
+          `--adapter: "${modelId}" is the base model's id; name the adapter otherwise (NAME=DIR)`,
+        );
+      }
+    }
+  } catch (e) {
+    disposeOpened(opened);
+    throw e;
+  }
+  // Each model's own adapter bank: switching one model never touches another's weights.
+  const banks = new WeakMap<LanguageModel, AdapterBank>();
+  if (opened.adapters) banks.set(opened.model, opened.adapters);
   // More models (one per concurrent generation) on the same backend, built when needed.
   const create = async (): Promise<LanguageModel> => {
     const ckpt = await loadCheckpoint(opened.dir, { lazy: true });
-    return createLanguageModel(
+    const model = createLanguageModel(
       opened.model.backend,
       ckpt.config,
       ckpt.weights,
       ckpt.weightsSource,
+      opened.quantize ? { quantize: opened.quantize } : {},
     );
+    if (opened.adapters) banks.set(model, opened.adapters.forModel(model));
+    return model;
   };
   const pool = new ModelPool(create, { maxConcurrent, maxQueue }, opened.model);
   let retriever: Retriever | undefined;
@@ -177,7 +229,19 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
     }
     for (const n of retriever.notices) log(`bentevi: ${n}`);
   }
-  return new Server(opened, chatTemplate, pool, options, log, retriever);
+  return new Server(opened, chatTemplate, pool, banks, modelId, options, log, retriever);
+}
+
+/** What a request runs on: the model id it answers as, and the adapters merged in (none: the base). */
+interface Target {
+  id: string;
+  adapters: string[];
+}
+
+/** Frees the first model and its backend (a server that fails to start). */
+function disposeOpened(opened: GenerationModel): void {
+  opened.model.dispose();
+  opened.model.backend.destroy();
 }
 
 class Server implements BenteviServer {
@@ -195,12 +259,16 @@ class Server implements BenteviServer {
   #embedder: Promise<ModelEmbedder> | undefined;
   readonly #retriever: Retriever | undefined;
   readonly #rag: { k?: number; contextTokens?: number };
+  readonly #banks: WeakMap<LanguageModel, AdapterBank>;
+  readonly #adapterNames: readonly string[];
   #closed = false;
 
   constructor(
     opened: GenerationModel,
     chatTemplate: ChatTemplate | undefined,
     pool: ModelPool,
+    banks: WeakMap<LanguageModel, AdapterBank>,
+    modelId: string,
     options: ServeOptions,
     log: (line: string) => void,
     retriever?: Retriever,
@@ -214,8 +282,12 @@ class Server implements BenteviServer {
     this.#log = log;
     this.#checkpoint = opened.dir;
     this.#tokenizerPath = options.tokenizerPath;
-    this.modelId = options.modelName ?? (basename(opened.dir) || "bentevi");
-    this.description = `${describeConfig(opened.model.config)} on ${opened.model.backend.kind}`;
+    this.modelId = modelId;
+    this.#banks = banks;
+    this.#adapterNames = opened.adapters?.names ?? [];
+    this.description = `${describeConfig(opened.model.config)}${
+      opened.quantize ? `, ${opened.quantize} blocks` : ""
+    } on ${opened.model.backend.kind}`;
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -279,24 +351,37 @@ class Server implements BenteviServer {
     switch (path) {
       case "/v1/models":
         only("GET");
-        return json({ object: "list", data: [this.#modelObject()] });
-      case `/v1/models/${this.modelId}`:
-        only("GET");
-        return json(this.#modelObject());
+        return json({ object: "list", data: this.#modelObjects() });
       case "/v1/chat/completions": {
         only("POST");
         const r = parseChatRequest(await readJson(request));
-        return await this.#respond(request, r, "chat", this.#chatJob(r));
+        const job = this.#chatJob(r);
+        // The persona is in effect (and picks its adapter) when no system message replaces it.
+        const persona = r.messages.some((m) => m.role === "system") ? undefined : r.persona;
+        return await this.#respond(request, r, "chat", job, this.#target(r.model, persona));
       }
       case "/v1/completions": {
         only("POST");
         const r = parseCompletionRequest(await readJson(request));
-        return await this.#respond(request, r, "text", this.#completionJob(r));
+        const job = this.#completionJob(r);
+        return await this.#respond(request, r, "text", job, this.#target(r.model));
       }
       case "/v1/embeddings": {
         only("POST");
         return await this.#embeddings(request);
       }
+    }
+    if (path.startsWith("/v1/models/")) {
+      only("GET");
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice("/v1/models/".length));
+      } catch {
+        id = path.slice("/v1/models/".length);
+      }
+      const found = this.#modelObjects().find((m) => m.id === id);
+      if (!found) throw this.#modelNotFound(id);
+      return json(found);
     }
     throw new ApiError(404, `no such endpoint: ${path}`);
   }
@@ -324,15 +409,61 @@ class Server implements BenteviServer {
       description: this.description,
       context: Number.isFinite(c.maxContext) ? c.maxContext : null,
       slots: this.pool.stats,
-      personas: [...PERSONAS.values()].map((p) => ({ name: p.name, description: p.description })),
+      personas: [...PERSONAS.values()].map((p) => ({
+        name: p.name,
+        description: p.description,
+        adapter: personaAdapter(p, this.#adapterNames) ?? null,
+      })),
+      adapters: this.#adapterNames,
       chat_template: this.#chatTemplate ? "checkpoint" : "built-in",
       index: this.#retriever !== undefined,
       api_key: this.#apiKey !== undefined,
     };
   }
 
-  #modelObject() {
-    return { id: this.modelId, object: "model", created: this.#created, owned_by: "bentevi" };
+  /** The base model, then one entry per adapter (`parent`: the base, as vLLM lists LoRAs). */
+  #modelObjects(): Record<string, unknown>[] {
+    const object = (id: string) => ({
+      id,
+      object: "model",
+      created: this.#created,
+      owned_by: "bentevi",
+    });
+    return [
+      object(this.modelId),
+      ...this.#adapterNames.map((n) => ({ ...object(n), parent: this.modelId })),
+    ];
+  }
+
+  #modelNotFound(requested: string): ApiError {
+    return new ApiError(
+      404,
+      `the model "${requested}" does not exist here; available: ${
+        this.#modelObjects().map((m) => m.id).join(", ")
+      }`,
+      "invalid_request_error",
+      "model",
+      "model_not_found",
+    );
+  }
+
+  /**
+   * The model a request's `model` field names: the base (its id, or no model), or an adapter
+   * (`NAME` or `BASE:NAME`); with the base, a persona in effect brings its adapter, as in
+   * `bentevi chat --persona`. Anything else is a 404 `model_not_found`.
+   */
+  #target(requested: string | undefined, persona?: string): Target {
+    let adapter: string | undefined;
+    if (requested === undefined || requested === this.modelId) {
+      const p = persona === undefined ? undefined : PERSONAS.get(persona);
+      adapter = p && personaAdapter(p, this.#adapterNames);
+    } else {
+      const prefix = `${this.modelId}:`;
+      const name = requested.startsWith(prefix) ? requested.slice(prefix.length) : requested;
+      if (!this.#adapterNames.includes(name)) throw this.#modelNotFound(requested);
+      adapter = name;
+    }
+    return { id: adapter ?? this.modelId, adapters: adapter === undefined ? [] : [adapter] };
   }
 
   /** The sampling knobs of a request, with the checkpoint's generation config for those unset. */
@@ -463,27 +594,38 @@ class Server implements BenteviServer {
           minNewTokens: r.minTokens,
           stop: r.stop,
           endOfTextIds: this.#opened.generation?.eosTokenIds,
-          explainTop: r.explain ? 5 : 0,
+          explainTop: r.explain ? EXPLAIN_DEFAULTS.top : 0,
+          explainAttention: r.explain ? EXPLAIN_DEFAULTS.attention : 0,
           onText,
           onToken,
         }),
     });
   }
 
-  /** Runs a generation on a pooled model and answers with JSON or a stream of events. */
+  /**
+   * Runs a generation on a pooled model — with the target's adapters merged into that model
+   * alone, which this request holds until it is done — and answers with JSON or a stream of
+   * events.
+   */
   async #respond(
     request: Request,
     r: GenerationParams,
     kind: "chat" | "text",
     makeJob: (model: LanguageModel) => Job,
+    target: Target,
   ): Promise<Response> {
     const abort = new AbortController();
     const onClientGone = () => abort.abort(new DOMException("client disconnected", "AbortError"));
     request.signal.addEventListener("abort", onClientGone, { once: true });
     this.#running.add(abort);
     let model: LanguageModel;
+    const wanted = target.adapters.join("\0");
     try {
-      model = await this.pool.acquire(abort.signal);
+      // A free model that already has the adapters merged in, if any (no weights to rewrite).
+      model = await this.pool.acquire(
+        abort.signal,
+        (m) => (this.#banks.get(m)?.active ?? []).join("\0") === wanted,
+      );
     } catch (e) {
       request.signal.removeEventListener("abort", onClientGone);
       this.#running.delete(abort);
@@ -494,6 +636,13 @@ class Server implements BenteviServer {
       this.#running.delete(abort);
       this.pool.release(model);
     };
+    try {
+      // Synchronous, before this request's first token: no other request holds this model.
+      this.#banks.get(model)?.use(target.adapters);
+    } catch (e) {
+      finish();
+      throw e;
+    }
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${
       crypto.randomUUID().replaceAll("-", "")
     }`;
@@ -523,7 +672,7 @@ class Server implements BenteviServer {
             id,
             object: "chat.completion",
             created,
-            model: this.modelId,
+            model: target.id,
             choices: [choice({
               index: 0,
               message: { role: "assistant", content: result.text },
@@ -537,7 +686,7 @@ class Server implements BenteviServer {
             id,
             object: "text_completion",
             created,
-            model: this.modelId,
+            model: target.id,
             choices: [choice(
               { index: 0, text: result.text, logprobs: null, finish_reason: reason, ...sources },
               steps,
@@ -574,7 +723,7 @@ class Server implements BenteviServer {
       id,
       object,
       created,
-      model: this.modelId,
+      model: target.id,
       choices: [c],
       ...extra,
     });
@@ -676,13 +825,15 @@ class Server implements BenteviServer {
         text: (c as { text?: string }).text ?? text(c.id),
       })),
     };
-    const att = (step as { attention?: { layer: number; heads: unknown } }).attention;
-    if (att) out.attention = { layer: att.layer, heads: att.heads };
+    const att = step.attention;
+    if (att) out.attention = { layer: att.layer, positions: att.ids.length, heads: att.heads };
     return out;
   }
 
   async #embeddings(request: Request): Promise<Response> {
     const r = parseEmbeddingRequest(await readJson(request));
+    // Adapters change linear layers only, never the token embeddings these vectors come from.
+    const target = this.#target(r.model);
     this.#embedder ??= modelEmbedder(this.#checkpoint, { tokenizerPath: this.#tokenizerPath });
     const embedder = await this.#embedder;
     if (r.dimensions !== undefined && r.dimensions !== embedder.dimension) {
@@ -706,7 +857,7 @@ class Server implements BenteviServer {
     return json({
       object: "list",
       data,
-      model: this.modelId,
+      model: target.id,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     });
   }

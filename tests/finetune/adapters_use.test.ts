@@ -4,37 +4,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBackend } from "../../src/backend/select.ts";
-import { baseIdentity, type LoadedAdapter, saveAdapter } from "../../src/finetune/adapter_files.ts";
+import type { LoadedAdapter } from "../../src/finetune/adapter_files.ts";
 import { AdapterBank, parseAdapterRef, withAdapters } from "../../src/finetune/bank.ts";
-import { LORA_DEFAULTS, LoraPlan, type LoraSettings } from "../../src/finetune/lora.ts";
+import type { LoraSettings } from "../../src/finetune/lora.ts";
 import { mergeAdapter } from "../../src/finetune/merge.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { BenteviError } from "../../src/errors.ts";
-import {
-  initWeights,
-  loadCheckpoint,
-  type ModelConfig,
-  presetConfig,
-  Xoshiro128,
-} from "../../src/model/mod.ts";
+import { initWeights, type ModelConfig, presetConfig } from "../../src/model/mod.ts";
 import { assertOneLineError, runCli } from "../_cli.ts";
 import { CHAT_SPECIALS, tinyGpt, writeTinyCheckpoint } from "../generate/helpers.ts";
-
-function randomAdapter(
-  config: ModelConfig,
-  seed: number,
-  s: Partial<LoraSettings> = {},
-): LoadedAdapter {
-  const plan = new LoraPlan(config, { ...LORA_DEFAULTS, rank: 2, ...s });
-  const peft = plan.toPeft(plan.initialWeights(seed));
-  const rng = new Xoshiro128(seed);
-  for (const [n, t] of peft) {
-    if (n.endsWith("lora_B.weight")) {
-      for (let i = 0; i < t.data.length; i++) t.data[i] = 0.1 * rng.normal();
-    }
-  }
-  return { dir: `a${seed}`, plan, peft, baseName: "" };
-}
+import { randomAdapter, writeRandomAdapter } from "./_adapters.ts";
 
 Deno.test("AdapterBank: switching equals a model built with the adapter merged (float, and Q8_0/Q4_0 blocks quantized after merging); off restores the base", async () => {
   const be = await createBackend("cpu");
@@ -102,16 +81,8 @@ Deno.test("CLI --adapter: predict and eval equal the merged checkpoint; chat /ad
     const config = tinyGpt(260);
     const ck = join(dir, "ck");
     await writeTinyCheckpoint(ck, config, CHAT_SPECIALS);
-    const weights = (await loadCheckpoint(ck)).weights;
-    const a = randomAdapter(config, 4);
     const ad = join(dir, "ad");
-    const w = a.plan.fromPeft(a.peft, "x");
-    await saveAdapter(ad, {
-      plan: a.plan,
-      weights: w,
-      base: await baseIdentity(config, weights),
-      baseName: ck,
-    });
+    await writeRandomAdapter(ad, ck, 4);
     await mergeAdapter({ base: ck, adapter: ad, out: join(dir, "merged") });
     await Deno.writeTextFile(
       join(dir, "t.txt"),

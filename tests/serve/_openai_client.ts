@@ -1,6 +1,7 @@
 // Run by openai_client.test.ts as its own process, with only --allow-net=127.0.0.1:PORT and
-// --allow-env: the official `openai` npm client against a running `bentevi serve`, then raw
-// malformed requests and a client that disconnects mid-stream. Exits non-zero on a failure.
+// --allow-env: the official `openai` npm client against a running `bentevi serve` (started with
+// two LoRA adapters, `--adapter jur=… --adapter med=…`), then raw malformed requests and a client
+// that disconnects mid-stream. Exits non-zero on a failure.
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 
@@ -9,7 +10,7 @@ const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries:
 const messages = [{ role: "user" as const, content: "Qual é a capital do Brasil?" }];
 
 const models = await client.models.list();
-assert.deepEqual(models.data.map((m) => m.id), ["gpt"]);
+assert.deepEqual(models.data.map((m) => m.id), ["gpt", "jur", "med"]);
 
 const plain = await client.chat.completions.create({
   model: "gpt",
@@ -62,6 +63,50 @@ for await (
   })
 ) streamed += c.choices[0]?.text ?? "";
 assert.equal(streamed, completion.choices[0].text);
+
+// LoRA adapters: `model` picks one (as vLLM serves LoRAs); the answer says which answered.
+const byModel = async (model: string) => {
+  const r = await client.chat.completions.create({
+    model,
+    messages,
+    max_tokens: 16,
+    min_tokens: 16,
+    seed: 7,
+  } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  return { model: r.model, text: r.choices[0].message.content };
+};
+const jur = await byModel("jur"), med = await byModel("med");
+assert.equal(jur.model, "jur");
+assert.equal(med.model, "med");
+assert.notEqual(jur.text, med.text, "two adapters, two answers");
+assert.notEqual(jur.text, (await byModel("gpt")).text, "an adapter changes the answer");
+assert.deepEqual(await byModel("gpt:med"), med);
+let jurStreamed = "";
+for await (
+  const c of await client.chat.completions.create({
+    model: "jur",
+    messages,
+    max_tokens: 16,
+    min_tokens: 16,
+    seed: 7,
+    stream: true,
+  } as OpenAI.ChatCompletionCreateParamsStreaming)
+) {
+  assert.equal(c.model, "jur");
+  jurStreamed += c.choices[0]?.delta?.content ?? "";
+}
+assert.equal(jurStreamed, jur.text);
+await assert.rejects(
+  client.chat.completions.create({ model: "medico", messages }),
+  (e: unknown) => {
+    assert.ok(e instanceof OpenAI.NotFoundError);
+    assert.equal(e.status, 404);
+    assert.equal(e.code, "model_not_found");
+    assert.equal(e.param, "model");
+    assert.match(e.message, /"medico" does not exist here; available: gpt, jur, med/);
+    return true;
+  },
+);
 
 const emb = await client.embeddings.create({ model: "gpt", input: ["Chove.", "Faz sol."] });
 assert.equal(emb.data.length, 2);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startServe, tinyCheckpoints } from "./_fixture.ts";
 import { buildIndex } from "../../src/retrieval/build.ts";
+import { writeRandomAdapter } from "../finetune/_adapters.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -18,7 +19,7 @@ if (!hasChromium) {
 
 Deno.test({
   name:
-    "serve: the chat page in headless Chromium — a streamed answer with sources, persona switch, educational panel",
+    "serve: the chat page in headless Chromium — a streamed answer with sources, persona switch, adapter choice, educational panel with attention",
   ignore: !hasChromium,
   fn: async () => {
     const ckpt = await tinyCheckpoints(1024);
@@ -32,6 +33,8 @@ Deno.test({
       "O Cometa Valadares foi avistado em 1911 por Joaquim Valadares, em Minas Gerais.\n",
     );
     await buildIndex([`${ckpt.root}/cometa.txt`], { index: `${ckpt.root}/i.db` });
+    // An adapter, so the page offers a model choice.
+    await writeRandomAdapter(`${ckpt.root}/jur`, ckpt.gpt, 11, 0.5);
     const { url, child } = await startServe([
       "--checkpoint",
       ckpt.gpt,
@@ -39,6 +42,8 @@ Deno.test({
       "cpu",
       "--index",
       `${ckpt.root}/i.db`,
+      "--adapter",
+      `jur=${ckpt.root}/jur`,
     ]);
     try {
       const out = await new Deno.Command(Deno.execPath(), {

@@ -6,10 +6,22 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { assertOneLineError, runCli } from "../_cli.ts";
 import { startServe, tinyCheckpoints } from "./_fixture.ts";
+import { writeRandomAdapter } from "../finetune/_adapters.ts";
 
-Deno.test("serve: the official openai client against a running server (streaming and not), raw bad requests, a client gone mid-stream", async () => {
+Deno.test("serve: the official openai client against a running server (streaming and not, two LoRA adapters), raw bad requests, a client gone mid-stream", async () => {
   const ckpt = await tinyCheckpoints();
-  const { url, child, stderr } = await startServe(["--checkpoint", ckpt.gpt, "--device", "cpu"]);
+  await writeRandomAdapter(`${ckpt.root}/jur`, ckpt.gpt, 11, 0.5);
+  await writeRandomAdapter(`${ckpt.root}/med`, ckpt.gpt, 12, 0.5);
+  const { url, child, stderr } = await startServe([
+    "--checkpoint",
+    ckpt.gpt,
+    "--device",
+    "cpu",
+    "--adapter",
+    `jur=${ckpt.root}/jur`,
+    "--adapter",
+    `med=${ckpt.root}/med`,
+  ]);
   try {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const port = new URL(url).port;
@@ -38,7 +50,7 @@ Deno.test("serve: the official openai client against a running server (streaming
   await Deno.remove(ckpt.root, { recursive: true });
 });
 
-Deno.test("serve: bad input is one line — no such checkpoint, no --allow-net, port in use", async () => {
+Deno.test("serve: bad input is one line — no such checkpoint, not an adapter, no --allow-net, port in use", async () => {
   const ckpt = await tinyCheckpoints();
   const perms = ["--allow-read", "--allow-env", "--allow-ffi"];
   try {
@@ -47,6 +59,18 @@ Deno.test("serve: bad input is one line — no such checkpoint, no --allow-net, 
         permissions: [...perms, "--allow-net=127.0.0.1"],
       }),
       /none: file not found/,
+    );
+    assertOneLineError(
+      await runCli([
+        "serve",
+        "--checkpoint",
+        ckpt.gpt,
+        "--device",
+        "cpu",
+        "--adapter",
+        `jur=${ckpt.root}`,
+      ], { permissions: [...perms, "--allow-net=127.0.0.1"] }),
+      /not an adapter directory/,
     );
     assertOneLineError(
       await runCli(["serve", "--checkpoint", ckpt.gpt, "--device", "cpu", "--port", "8099"], {

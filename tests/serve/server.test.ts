@@ -34,7 +34,7 @@ type Any = any;
 
 Deno.test("serve: chat completion shape, usage, and the same answer as ChatSession", async () => {
   const r = await post("/v1/chat/completions", {
-    model: "whatever",
+    model: "gpt",
     messages: [{ role: "system", content: "Seja breve." }, ...hi],
     max_tokens: 12,
     min_tokens: 12,
@@ -140,6 +140,23 @@ Deno.test("serve: stop strings, explain steps, text completions streamed and not
       typeof s.text === "string" && s.top.every((c: Any) => typeof c.text === "string")
     ),
   );
+  // GPT attends: for each token, the last block's heads and their strongest earlier positions
+  // over the context at that step (the prompt and the tokens before it).
+  steps.forEach((s: Any, i: number) => {
+    const a = s.attention;
+    assert.equal(a.layer, 1);
+    assert.equal(a.positions, free.usage.prompt_tokens + i);
+    assert.deepEqual(a.heads.map((h: Any) => h.head), [0, 1]);
+    for (const h of a.heads) {
+      assert.equal(h.top.length, 3);
+      const w = h.top.map((t: Any) => t.weight);
+      assert.ok(w.every((x: number) => x > 0 && x <= 1), `weights ${w}`);
+      assert.ok(w[0] >= w[1] && w[1] >= w[2], `strongest first: ${w}`);
+      assert.ok(w[0] + w[1] + w[2] <= 1 + 1e-6, `part of one softmax row: ${w}`);
+      assert.ok(h.top.every((t: Any) => t.position >= 0 && t.position < a.positions));
+    }
+    assert.equal(a.weights, undefined, "the full rows stay on the server");
+  });
 });
 
 Deno.test("serve: malformed requests get OpenAI error objects naming the field, and the server goes on", async () => {
@@ -158,6 +175,13 @@ Deno.test("serve: malformed requests get OpenAI error objects naming the field, 
     [{ messages: hi, stop: [1] }, 400, "stop", /string/],
     [{ messages: hi, tools: [{ type: "function" }] }, 400, "tools", /not supported/],
     [{ messages: hi, persona: "pirata" }, 400, "persona", /unknown persona/],
+    [
+      { messages: hi, model: "gpt-4o" },
+      404,
+      "model",
+      /"gpt-4o" does not exist here; available: gpt$/,
+    ],
+    [{ messages: hi, model: "gpt:juridico" }, 404, "model", /does not exist/],
     [{ messages: [] }, 400, "messages", /at least one/],
     [{ messages: "Oi" }, 400, "messages", /array/],
     [{}, 400, "messages", /array/],
@@ -187,6 +211,10 @@ Deno.test("serve: malformed requests get OpenAI error objects naming the field, 
   assert.equal((await post("/v1/embeddings", { input: [1, 2] })).status, 400);
   const big = await post("/v1/completions", `{"prompt": "${"a".repeat(5 * 1024 * 1024)}"}`);
   assert.equal(big.status, 413);
+  const model404: Any = await (await server.fetch(new Request("http://localhost/v1/models/x")))
+    .json();
+  assert.equal(model404.error.code, "model_not_found");
+  assert.equal((await post("/v1/embeddings", { input: "a", model: "x" })).status, 404);
   const notFound = await server.fetch(new Request("http://localhost/v1/nothing"));
   assert.equal(notFound.status, 404);
   assert.ok(((await notFound.json()) as Any).error.message);

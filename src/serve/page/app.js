@@ -1,6 +1,7 @@
 // The Bentevi chat page: talks to this server's OpenAI API (/v1/chat/completions, streamed),
-// with persona and sampling controls, sources from an index, and the educational panel
-// (each token's probability and alternatives, when "Modo educativo" is on).
+// with model (LoRA adapter), persona and sampling controls, sources from an index, and the
+// educational panel (each token's probability, alternatives and — for attention models — where
+// the last block's heads looked, when "Modo educativo" is on).
 const $ = (id) => document.getElementById(id);
 const messagesEl = $("messages");
 const input = $("input");
@@ -8,6 +9,8 @@ const input = $("input");
 let history = [];
 /** Aborts the answer being streamed. */
 let running = null;
+/** The base model's id (from /health). */
+let baseModel = "bentevi";
 
 const pct = (p) => `${(100 * p).toFixed(p >= 0.1 ? 0 : 1)}%`;
 const show = (text) => JSON.stringify(text).slice(1, -1);
@@ -33,10 +36,21 @@ async function loadInfo() {
     const info = await (await fetch("/health")).json();
     $("model").textContent = `${info.model} — ${info.description}` +
       (info.context ? ` · contexto de ${info.context} tokens` : "");
+    baseModel = info.model;
+    // The base, then each LoRA adapter the server loaded (`serve --adapter NAME=DIR`).
+    const base = element("option", "", `${info.model} (base)`);
+    base.value = info.model;
+    $("model-choice").append(base);
+    for (const name of info.adapters ?? []) {
+      const opt = element("option", "", name);
+      opt.value = name;
+      $("model-choice").append(opt);
+    }
+    $("model-row").hidden = !(info.adapters ?? []).length;
     for (const p of info.personas ?? []) {
       const opt = element("option", "", p.name);
       opt.value = p.name;
-      opt.title = p.description;
+      opt.title = p.description + (p.adapter ? ` (com o adaptador ${p.adapter})` : "");
       $("persona").append(opt);
     }
     $("api-key-row").hidden = !info.api_key;
@@ -49,7 +63,7 @@ async function loadInfo() {
 
 function requestBody(messages) {
   const body = {
-    model: "bentevi",
+    model: $("model-choice").value || baseModel,
     messages,
     stream: true,
     stream_options: { include_usage: true },
@@ -108,7 +122,7 @@ async function send(text) {
   $("send").disabled = true;
   $("stop").disabled = false;
   const t0 = performance.now();
-  let firstAt = null, usage = null, finish = null, answer = "";
+  let firstAt = null, usage = null, finish = null, answer = "", answeredBy = null;
   try {
     const headers = { "content-type": "application/json" };
     const key = $("api-key").value;
@@ -140,6 +154,7 @@ async function send(text) {
     await readEvents(response, (chunk) => {
       if (chunk.error) throw new Error(chunk.error.message);
       if (chunk.usage) usage = chunk.usage;
+      if (chunk.model) answeredBy = chunk.model;
       const choice = chunk.choices?.[0];
       if (!choice) return;
       if (choice.sources) showSources(li, choice.sources);
@@ -169,6 +184,7 @@ async function send(text) {
     if (firstAt) parts.push(`primeiro token em ${Math.round(firstAt - t0)} ms`);
     if (finish === "length") parts.push("cortada no limite de tokens");
     if ($("persona").value) parts.push(`persona ${$("persona").value}`);
+    if (answeredBy && answeredBy !== baseModel) parts.push(`adaptador ${answeredBy}`);
     li.append(element("span", "meta", parts.join(" · ")));
     li.dataset.state = "done";
   } catch (e) {
@@ -221,24 +237,63 @@ function explainTokens(span, steps) {
     if (step.sampling && typeof step.sampling === "object") {
       const s = step.sampling;
       const bits = [];
-      for (const k of ["temperature", "topK", "topP", "repetitionPenalty", "kept", "draw"]) {
-        if (typeof s[k] === "number") bits.push(`${k} ${s[k]}`);
+      if (s.greedy) bits.push("gulosa (temperatura 0): o token mais provável");
+      else {
+        const keys = [
+          "temperature",
+          "topK",
+          "keptAfterTopK",
+          "topP",
+          "keptAfterTopP",
+          "repetitionPenalty",
+          "draw",
+        ];
+        for (const k of keys) {
+          const v = s[k];
+          if (typeof v === "number") bits.push(`${k} ${Number.isInteger(v) ? v : +v.toFixed(3)}`);
+        }
       }
       if (bits.length) detail.append(element("p", "muted", `Amostragem: ${bits.join(", ")}`));
     }
-    const heads = step.attention?.heads;
-    if (Array.isArray(heads) && heads.length) {
-      const p = element("p", "muted", "Atenção (última camada): ");
-      p.append(
-        heads.map((h) =>
-          `cabeça ${h.head}: ${
-            (h.top ?? []).map((t) => `“${show(t.text)}” ${pct(t.weight)}`).join(", ")
-          }`
-        ).join("; "),
-      );
-      detail.append(p);
-    }
+    if (step.attention) detail.append(attentionView(step.attention));
   }
+}
+
+/**
+ * Where the last block's heads looked when the model chose this token: one row per head, its
+ * most attended earlier positions (token, position in the context, weight), strongest first.
+ */
+function attentionView(att) {
+  const box = element("div", "attention");
+  box.append(element(
+    "h3",
+    "",
+    `Atenção — bloco ${att.layer} (o último), sobre ${att.positions ?? "?"} posições`,
+  ));
+  const table = element("table");
+  const head = element("tr");
+  for (const h of ["cabeça", "posições mais olhadas (token @posição, peso)"]) {
+    head.append(element("th", "", h));
+  }
+  table.append(head);
+  for (const h of att.heads ?? []) {
+    const row = element("tr");
+    row.append(element("td", "", String(h.head)));
+    const cell = element("td", "focus");
+    for (const t of h.top ?? []) {
+      const item = element("div", "att");
+      item.dataset.position = String(t.position);
+      item.dataset.weight = String(t.weight);
+      const bar = element("span", "bar");
+      bar.style.width = `${Math.round(40 * t.weight)}px`;
+      item.append(bar, `“${show(t.text)}” @${t.position} ${pct(t.weight)}`);
+      cell.append(item);
+    }
+    row.append(cell);
+    table.append(row);
+  }
+  box.append(table);
+  return box;
 }
 
 $("composer").addEventListener("submit", (e) => {
