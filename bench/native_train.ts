@@ -3,10 +3,13 @@
  * for each thread count, rounds of (Bentevi in this process, PyTorch in a child process)
  * alternating, on the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW) and, with `--rwkv`, the
  * peer's RWKV-4 of the same width (V4096 T128 d128 L4, B8) against Bentevi's RWKV-4 at that
- * shape. Figures are wall-clock tokens/s (median step for PyTorch, mean for Bentevi).
+ * shape, and with `--llama`, `llama-micro` (V4096 T128 d128 L4, 4 heads / 2 KV heads, SwiGLU
+ * 384, tied; B8) against the PyTorch twin in `bench/reference/train_torch.py` (the peer script
+ * has no Llama), both on the same random llm.c token file. Figures are wall-clock tokens/s
+ * (median step for PyTorch, mean for Bentevi).
  *
  * ```sh
- * deno run -A bench/native_train.ts [--threads 1,2] [--rounds 2] [--steps 10] [--rwkv]
+ * deno run -A bench/native_train.ts [--threads 1,2] [--rounds 2] [--steps 10] [--rwkv] [--llama] [--only-llama]
  * ```
  * PyTorch: `/usr/bin/python3` with torch (Debian's `python3-torch`), the peer script
  * `../shared/peers/train/gpt_torch.py` (or `--peer PATH`). Prints a table and one JSON line.
@@ -15,7 +18,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { createNativeBackend } from "../src/backend/native/mod.ts";
-import type { RwkvConfig } from "../src/model/mod.ts";
+import { type ModelConfig, presetConfig, type RwkvConfig } from "../src/model/mod.ts";
 import { BENCH_GPT, benchTrainSteps } from "../src/train/bench.ts";
 
 const args = Deno.args;
@@ -30,7 +33,29 @@ const peer = opt(
   "--peer",
   fileURLToPath(new URL("../../shared/peers/train/gpt_torch.py", import.meta.url)),
 );
-const models = args.includes("--rwkv") ? ["gpt", "rwkv"] : ["gpt"];
+const models = args.includes("--only-llama") ? ["llama"] : [
+  "gpt",
+  ...(args.includes("--rwkv") ? ["rwkv"] : []),
+  ...(args.includes("--llama") ? ["llama"] : []),
+];
+const twin = fileURLToPath(new URL("./reference/train_torch.py", import.meta.url));
+const LLAMA: ModelConfig = presetConfig("llama-micro", 4096);
+
+/** A random llm.c token file (version 1, uint16) for the twin's sampler; deleted at exit. */
+async function randomTokenFile(count: number): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "bentevi-native-train-", suffix: ".bin" });
+  const header = new Int32Array(256);
+  header.set([20240520, 1, count]);
+  const tokens = new Uint16Array(count);
+  let x = 12345;
+  for (let i = 0; i < count; i++) tokens[i] = (x = (x * 1103515245 + 12345) >>> 0) % 4096;
+  const bytes = new Uint8Array(1024 + count * 2);
+  bytes.set(new Uint8Array(header.buffer));
+  bytes.set(new Uint8Array(tokens.buffer), 1024);
+  await Deno.writeFile(path, bytes);
+  return path;
+}
+const tokenFile = models.includes("llama") ? await randomTokenFile(200_000) : "";
 
 async function run(cmd: string, cmdArgs: string[], env: Record<string, string>): Promise<string> {
   const out = await new Deno.Command(cmd, { args: cmdArgs, env, stdout: "piped", stderr: "piped" })
@@ -57,7 +82,7 @@ async function bentevi(model: string, threads: number): Promise<number> {
   const backend = createNativeBackend({ threads });
   try {
     const r = await benchTrainSteps(backend, {
-      config: model === "gpt" ? BENCH_GPT : PEER_RWKV,
+      config: model === "gpt" ? BENCH_GPT : model === "llama" ? LLAMA : PEER_RWKV,
       B: 8,
       steps,
       warmup: 2,
@@ -69,6 +94,16 @@ async function bentevi(model: string, threads: number): Promise<number> {
 }
 
 async function torch(model: string, threads: number): Promise<number> {
+  if (model === "llama") {
+    const text = await run("/usr/bin/python3", [
+      twin,
+      ...["--model", "llama-micro", "--vocab", "4096", "--context", "128", "--batch-size", "8"],
+      ...["--steps", String(steps), "--eval-batches", "1", "--threads", String(threads)],
+      ...["--train", tokenFile, "--val", tokenFile],
+    ], { OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) });
+    const line = text.split("\n").find((l) => l.startsWith("RESULT "))!;
+    return 8 * 128 / JSON.parse(line.slice(7)).step_seconds_median;
+  }
   const text = await run("/usr/bin/python3", [
     peer,
     "--threads",
@@ -108,3 +143,4 @@ for (const model of models) {
   }
 }
 console.log(JSON.stringify({ steps, rounds, rows }));
+if (tokenFile) await Deno.remove(tokenFile);

@@ -18,7 +18,7 @@ Usage (Debian's python3-torch; see bench/README or docs/readme/training.md):
   Parity of the forward pass with a Bentevi checkpoint (loss on the validation windows):
   /usr/bin/python3 bench/reference/train_torch.py --parity CHECKPOINT_DIR --val PREFIX.val.bin
 
-Prints one line `RESULT {json}` with the final validation loss.
+Prints one line `RESULT {json}` with the final validation loss and the median seconds per step.
 """
 import argparse, json, math, struct, time
 
@@ -411,7 +411,9 @@ def train_and_evaluate(model, a, val):
     min_lr = a.min_lr if a.min_lr is not None else a.lr / 10
     warmup = a.warmup if a.warmup is not None else min(100, max(1, a.steps // 10))
     t0 = time.perf_counter()
+    step_seconds = []
     for step in range(a.steps):
+        ts = time.perf_counter()
         lr = learning_rate(step, a.lr, min_lr, warmup, a.steps)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -425,12 +427,14 @@ def train_and_evaluate(model, a, val):
         if a.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
         opt.step()
+        step_seconds.append(time.perf_counter() - ts)
         if step % 10 == 0 or step == a.steps - 1:
             print(f"step {step + 1} loss {loss.item():.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s", flush=True)
     vloss, vacc = evaluate(model, val, B, T, a.eval_batches)
     print("RESULT " + json.dumps(dict(system=f"pytorch-{torch.__version__}", model=a.model, steps=a.steps, batch_size=B,
                                       context=T, lr=a.lr, val_loss=vloss, val_accuracy=vacc,
-                                      seconds=time.perf_counter() - t0)))
+                                      seconds=time.perf_counter() - t0,
+                                      step_seconds_median=float(np.median(step_seconds)))))
 
 
 if __name__ == "__main__":
