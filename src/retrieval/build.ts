@@ -486,6 +486,7 @@ async function runIndexing(
   const totalBytes = files.reduce((a, f) => a + f.size, 0);
   let doneBytes = 0;
   progress.start(`indexing ${files.length} files`, totalBytes / 1e6, "MB");
+  let lastTurn = performance.now();
   for (const file of files) {
     if (options.signal?.aborted) break;
     const sha = await sha256File(file.path);
@@ -530,6 +531,12 @@ async function runIndexing(
         // chunk starts inside the one before).
         let prevStart = 0, prevByte = section.byteBase, prevText = "";
         for await (const c of chunkStream(asStream(section.text), chunking)) {
+          // Chunking a section runs on promises that are already settled: without a turn of
+          // the event loop now and then, a SIGINT/SIGTERM would be seen only after the file.
+          if (performance.now() - lastTurn > 20) {
+            await new Promise((r) => setTimeout(r, 0));
+            lastTurn = performance.now();
+          }
           if (options.signal?.aborted) {
             throw new BenteviError(`${index}: interrupted`, 130);
           }
