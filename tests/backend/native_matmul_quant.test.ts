@@ -7,7 +7,11 @@
 // webgpu_matmul_quant.test.ts, to the input-rounding tolerance stated there.
 // Skips with a message where the native backend cannot load.
 import assert from "node:assert/strict";
-import { createNativeBackend, loadNativeCompute, machineCores } from "../../src/backend/native/mod.ts";
+import {
+  createNativeBackend,
+  loadNativeCompute,
+  machineCores,
+} from "../../src/backend/native/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
 import { floatToHalf, halfToFloat } from "../../src/io/float16.ts";
 import { BLOCK_BYTES, blockWords, quantize, type QuantType } from "../../src/quant/mod.ts";
@@ -114,7 +118,8 @@ Deno.test({
         const w = quantize(type, rnd(N * K, 1));
         const a = rnd(M * K, 2, 3);
         a.fill(0, 0, 32); // a block of zeros (scale 0)
-        if (M > 1) for (let j = K; j < K + 32; j++) a[j] *= 1e-6; // tiny: float16 subnormal scale
+        if (M > 1) { for (let j = K; j < K + 32; j++) a[j] *= 1e-6; // tiny: float16 subnormal scale
+         }
         const before = rnd(M * N, 4);
         for (const accumulate of [false, true]) {
           for (const bias of [null, rnd(N, 3)]) {
