@@ -1113,9 +1113,13 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
         float v = fabsf(x[j]);
         amax = v > amax ? v : amax;
       }
-      const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-      for (int j = 0; j < 32; j++) q[j] = (int8_t)nearbyintf(x[j] * id);
-      da[r * nb + b] = round_to_half(amax / 127.0f);
+      const float id = amax != 0.0f && amax <= 3.4028235e38f ? 127.0f / amax : 0.0f;
+      float poison = 0; /* NaN when the block holds a NaN or an infinity: its outputs are NaN */
+      for (int j = 0; j < 32; j++) {
+        poison += x[j] * 0.0f;
+        q[j] = (int8_t)nearbyintf(x[j] * id);
+      }
+      da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
     }
   }
 }

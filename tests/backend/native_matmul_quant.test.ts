@@ -136,6 +136,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "native matmulQuant: a NaN or an infinity in an input row makes that row's outputs NaN",
+  ...nativeTest,
+  fn: async () => {
+    const be = createNativeBackend({ threads: 1 });
+    for (const type of ["q8_0", "q4_0"] as QuantType[]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const [M, K, N] = [3, 64, 5];
+        const a = rnd(M * K, 8);
+        a[K + 40] = bad; // row 1
+        const got = await run(
+          be,
+          type,
+          a,
+          M,
+          K,
+          quantize(type, rnd(N * K, 9)),
+          N,
+          null,
+          new Float32Array(M * N),
+          false,
+        );
+        for (let i = 0; i < M * N; i++) {
+          assert.equal(Number.isNaN(got[i]), i >= N && i < 2 * N, `${type} ${bad} output ${i}`);
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "native matmulQuant: one and two threads give identical bits",
   ...nativeTest,
   ignore: !!why || machineCores() < 2,
