@@ -1095,6 +1095,7 @@ typedef struct {
   const float *a, *bias, *da;
   const uint8_t *w;
   int8_t *qa;
+  int32_t *ys8; /* per input block, 8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
   int64_t M, N, K;
   int32_t type, accumulate;
 } mq_ctx;
@@ -1120,6 +1121,8 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
         q[j] = (int8_t)nearbyintf(x[j] * id);
       }
       da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
+      for (int l = 0; l < 8; l++)
+        k->ys8[(r * nb + b) * 8 + l] = 8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
     }
   }
 }
@@ -1178,50 +1181,46 @@ BN_AVX2 static inline float mq_hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-BN_AVX2 static inline __m256i mq_weights(const uint8_t *blk, int32_t type) {
-  if (type == BN_Q8) return _mm256_loadu_si256((const __m256i *)(blk + 2));
-  const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
-  const __m256i nib = _mm256_set_m128i(_mm_srli_epi16(t, 4), t); /* low nibbles, then high */
-  return _mm256_sub_epi8(_mm256_and_si256(nib, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
-}
-
 /* ROWS input rows (a compile-time 1..4) against weight rows [n0, n1): each weight block is
- * loaded (and its nibbles unpacked) once for all ROWS rows. */
+ * loaded once for all ROWS rows. Q8_0: |w| · (y signed by w) with maddubs, as llama.cpp. Q4_0:
+ * the unsigned nibbles times y with maddubs, minus 8·Σy (precomputed per input block, in the
+ * same lanes): the same integers as (nibble − 8)·y, two instructions fewer per block. */
 BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int64_t m0,
-                                                                  const int ROWS, int64_t n0,
-                                                                  int64_t n1) {
-  const int64_t K = k->K, nb = K / 32, bytes = k->type == BN_Q8 ? 34 : 18;
-  const int32_t type = k->type;
+                                                                  const int ROWS, const int Q4,
+                                                                  int64_t n0, int64_t n1) {
+  const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
+  const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
   for (int64_t n = n0; n < n1; n++) {
     const uint8_t *row = k->w + n * nb * bytes;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     __m256 acc1 = _mm256_setzero_ps(); /* one row: odd blocks in a second chain */
-    int64_t b = 0;
-    if (ROWS == 1) {
-      const int8_t *y = k->qa + m0 * K;
-      const float *dy = k->da + m0 * nb;
-      for (; b + 2 <= nb; b += 2) {
-        const uint8_t *b0 = row + b * bytes, *b1 = b0 + bytes;
-        const __m256i w0 = mq_weights(b0, type), w1 = mq_weights(b1, type);
-        const __m256 p0 = mq_dot(_mm256_sign_epi8(w0, w0), w0,
-                                 _mm256_loadu_si256((const __m256i *)(y + b * 32)));
-        const __m256 p1 = mq_dot(_mm256_sign_epi8(w1, w1), w1,
-                                 _mm256_loadu_si256((const __m256i *)(y + b * 32 + 32)));
-        acc[0] = _mm256_fmadd_ps(
-            _mm256_set1_ps(_cvtsh_ss((uint16_t)(b0[0] | b0[1] << 8)) * dy[b]), p0, acc[0]);
-        acc1 = _mm256_fmadd_ps(
-            _mm256_set1_ps(_cvtsh_ss((uint16_t)(b1[0] | b1[1] << 8)) * dy[b + 1]), p1, acc1);
-      }
-    }
-    for (; b < nb; b++) {
+    for (int64_t b = 0; b < nb; b++) {
       const uint8_t *blk = row + b * bytes;
       const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-      const __m256i w = mq_weights(blk, type), aw = _mm256_sign_epi8(w, w);
+      __m256i w, aw = _mm256_setzero_si256();
+      if (Q4) {
+        const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
+        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), low4);
+      } else {
+        w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        aw = _mm256_sign_epi8(w, w);
+      }
       for (int r = 0; r < ROWS; r++) {
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + (m0 + r) * K + b * 32));
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * k->da[(m0 + r) * nb + b]),
-                                 mq_dot(aw, w, y), acc[r]);
+        const int64_t i = (m0 + r) * nb + b;
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
+        __m256i p;
+        if (Q4) {
+          p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones);
+          p = _mm256_sub_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
+        } else {
+          p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
+        }
+        const __m256 d = _mm256_set1_ps(dw * k->da[i]);
+        if (ROWS == 1 && (b & 1))
+          acc1 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc1);
+        else
+          acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
       }
     }
     if (ROWS == 1) acc[0] = _mm256_add_ps(acc[0], acc1);
@@ -1229,21 +1228,30 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
   }
 }
 
+#define MQ_TILES(Q4)                                                                            \
+  do {                                                                                          \
+    int64_t m = 0;                                                                              \
+    for (; m + 4 <= k->M; m += 4) mq_tile(k, m, 4, Q4, n0, n1);                                 \
+    switch (k->M - m) {                                                                         \
+    case 3: mq_tile(k, m, 3, Q4, n0, n1); break;                                                \
+    case 2: mq_tile(k, m, 2, Q4, n0, n1); break;                                                \
+    case 1: mq_tile(k, m, 1, Q4, n0, n1); break;                                                \
+    default: break;                                                                             \
+    }                                                                                           \
+  } while (0)
+
 BN_AVX2 static void mq_range_avx2(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
-  int64_t m = 0;
-  for (; m + 4 <= k->M; m += 4) mq_tile(k, m, 4, n0, n1);
-  switch (k->M - m) {
-  case 3: mq_tile(k, m, 3, n0, n1); break;
-  case 2: mq_tile(k, m, 2, n0, n1); break;
-  case 1: mq_tile(k, m, 1, n0, n1); break;
-  default: break;
-  }
+  if (k->type == BN_Q4)
+    MQ_TILES(1);
+  else
+    MQ_TILES(0);
 }
 #endif
 
 static int8_t *mq_qa = NULL; /* the quantized input rows, kept between calls */
 static float *mq_da = NULL;
+static int32_t *mq_ys8 = NULL;
 static int64_t mq_cap = 0;
 
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
@@ -1254,15 +1262,16 @@ int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const floa
   if (need > mq_cap) {
     int8_t *qa = malloc((size_t)need);
     float *da = malloc(sizeof(float) * (size_t)(need / 32));
-    if (!qa || !da) {
-      free(qa), free(da);
+    int32_t *ys8 = malloc(sizeof(int32_t) * (size_t)(need / 4));
+    if (!qa || !da || !ys8) {
+      free(qa), free(da), free(ys8);
       return BN_ERR_MEMORY;
     }
-    free(mq_qa), free(mq_da);
-    mq_qa = qa, mq_da = da, mq_cap = need;
+    free(mq_qa), free(mq_da), free(mq_ys8);
+    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_cap = need;
   }
-  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .M = M,
-              .N = N, .K = K, .type = type, .accumulate = accumulate};
+  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8,
+              .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
   parallel_for(M, 1 + 16384 / K, mq_quantize_rows, &c);
   range_fn fn = mq_range_generic;
 #ifdef BN_HAVE_AVX2_QUANT
