@@ -1,14 +1,17 @@
 /**
  * Quantized inference against llama.cpp, side by side on the same GGUF files: for each model,
- * each storage type (F32, Q8_0, Q4_0) is exported once, then Bentevi (CPU backend, one JS
- * thread, `--quantize` = the file's type) and node-llama-cpp 3.21.1 (llama.cpp's prebuilt CPU
- * binary, 1 thread, in a child process) are run alternately, twice each (A, B, A, B): RSS growth
- * while loading, prefill tokens/s (a 64-token Portuguese prompt) and decode tokens/s (greedy).
- * Random weights (speed does not depend on them); the tokenizer is trained on Machado's novels
- * (`../shared/data/pt/machado/romance`) or GPT-2's for the reference model.
+ * each storage type (F32, Q8_0, Q4_0) is exported once, then for each thread count Bentevi
+ * (`--device native`: the C kernels and OpenBLAS with that many threads; `--device cpu`: the
+ * TypeScript backend, one JS thread; the file's own type) and node-llama-cpp 3.21.1 (llama.cpp's
+ * prebuilt CPU binary, the same thread count, in a child process) are run alternately, twice
+ * each (A, B, A, B): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt)
+ * and decode tokens/s (greedy). Random weights (speed does not depend on them); the tokenizer
+ * is trained on Machado's novels (`../shared/data/pt/machado/romance`) or GPT-2's for the
+ * reference model.
  *
  * ```sh
- * deno run -A bench/quant.ts [--quick] [--json] [--models ref,gpt-mini,llama-100m] [--shared ../shared/data]
+ * deno run -A bench/quant.ts [--device native|cpu] [--threads 1,2] [--quick] [--json] \
+ *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] [--shared ../shared/data] [--work /tmp/gguf-bench]
  * ```
  *
  * Needs `-A`: the peer runs with `--allow-sys=homedir,uid` (tests/gguf/_llama_peer.ts).
@@ -16,12 +19,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { setDefaultThreads } from "../src/backend/native/mod.ts";
 import { openGenerationModel } from "../src/generate/load.ts";
 import { exportGguf, type GgufExportType } from "../src/gguf/export.ts";
 import { initWeights, presetConfig, saveCheckpoint } from "../src/model/mod.ts";
 import type { ModelConfig } from "../src/model/registry.ts";
 import { Tokenizer, trainTokenizer } from "../src/tokenizer/mod.ts";
-import { runLlamaPeer } from "../tests/gguf/_llama_peer.ts";
+import { cpuSeconds, runLlamaPeer } from "../tests/gguf/_llama_peer.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,9 +34,16 @@ const { values } = parseArgs({
     json: { type: "boolean" },
     models: { type: "string", default: "ref,gpt-mini,llama-100m" },
     shared: { type: "string", default: "../shared/data" },
+    device: { type: "string", default: "native" },
+    threads: { type: "string", default: "1" },
+    types: { type: "string", default: "f32,q8_0,q4_0" },
+    work: { type: "string", default: "/tmp/gguf-bench" },
   },
 });
-const WORK = "/tmp/gguf-bench";
+const device = values.device as "native" | "cpu";
+if (device !== "native" && device !== "cpu") throw new Error(`--device ${device}: native or cpu`);
+const threadCounts = values.threads!.split(",").map(Number);
+const WORK = values.work!;
 const MACHADO = `${values.shared}/pt/machado/romance`;
 const GPT2_TOKENIZER = `${values.shared}/tokenizer/gpt2/tokenizer.json`;
 await Deno.mkdir(WORK, { recursive: true });
@@ -94,15 +105,20 @@ interface Row {
   type: typeof types[number];
   fileMB: number;
   who: "bentevi" | "llama.cpp";
+  threads: number;
   loadRssMB: number;
   prefillTps: number;
   decodeTps: number;
+  /** Decode tokens per CPU-second of the process (all its threads): less sensitive to load. */
+  decodeTpcs: number;
 }
 
 const rows: Row[] = [];
 const log = (s: string) => values.json || console.error(s);
 const text = Deno.readTextFileSync(`${MACHADO}/${[...Deno.readDirSync(MACHADO)][0].name}`);
-const types = ["f32", "q8_0", "q4_0"] as const satisfies readonly GgufExportType[];
+const types = (["f32", "q8_0", "q4_0"] as const satisfies readonly GgufExportType[]).filter((t) =>
+  values.types!.split(",").includes(t)
+);
 const reps = values.quick ? 1 : 2;
 
 for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name))) {
@@ -119,87 +135,124 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
     const file = `${WORK}/${spec.name}-${type}.gguf`;
     await exportGguf(ckpt, { out: file, type });
     const fileMB = Deno.statSync(file).size / 2 ** 20;
-    for (let rep = 0; rep < reps; rep++) {
-      // Bentevi
-      const rss0 = Deno.memoryUsage().rss;
-      const g = await openGenerationModel(file, { device: "cpu", quantize: type, log: () => {} });
-      const loadRssMB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
-      // Warm-up (compiles the kernels' JavaScript), then from an empty state.
-      await g.model.feed(prompt.slice(0, 8));
-      await g.model.feed([prompt[8]]);
-      g.model.reset();
-      const t0 = performance.now();
-      let logits = await g.model.feed(prompt);
-      const t1 = performance.now();
-      const t2 = performance.now();
-      for (let i = 0; i < spec.decode; i++) {
-        let best = 0;
-        for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-        logits = await g.model.feed([best]);
+    for (const threads of threadCounts) {
+      for (let rep = 0; rep < reps; rep++) {
+        // Bentevi
+        if (device === "native") setDefaultThreads(threads);
+        const rss0 = Deno.memoryUsage().rss;
+        const g = await openGenerationModel(file, { device, quantize: type, log: () => {} });
+        const loadRssMB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+        // Warm-up (compiles the kernels' JavaScript), then from an empty state.
+        await g.model.feed(prompt.slice(0, 8));
+        await g.model.feed([prompt[8]]);
+        g.model.reset();
+        const t0 = performance.now();
+        let logits = await g.model.feed(prompt);
+        const t1 = performance.now();
+        const c2 = cpuSeconds();
+        const t2 = performance.now();
+        for (let i = 0; i < spec.decode; i++) {
+          let best = 0;
+          for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+          logits = await g.model.feed([best]);
+        }
+        const t3 = performance.now();
+        const c3 = cpuSeconds();
+        g.model.dispose();
+        g.model.backend.destroy();
+        rows.push({
+          model: spec.name,
+          params,
+          type,
+          fileMB,
+          who: "bentevi",
+          threads,
+          loadRssMB,
+          prefillTps: prompt.length / ((t1 - t0) / 1000),
+          decodeTps: spec.decode / ((t3 - t2) / 1000),
+          decodeTpcs: spec.decode / (c3 - c2),
+        });
+        // llama.cpp
+        const [a] = await runLlamaPeer(
+          [{ model: file, bench: { prompt, decode: spec.decode } }],
+          threads,
+        );
+        const b = a.bench!;
+        rows.push({
+          model: spec.name,
+          params,
+          type,
+          fileMB,
+          who: "llama.cpp",
+          threads,
+          loadRssMB: b.loadRssMB,
+          prefillTps: prompt.length / b.prefillSeconds,
+          decodeTps: b.decoded / b.decodeSeconds,
+          decodeTpcs: b.decoded / b.decodeCpuSeconds!,
+        });
+        const [x, y] = rows.slice(-2);
+        log(
+          `${spec.name} ${type} ${threads}t rep ${rep}: decode ${x.decodeTps.toFixed(1)} vs ${
+            y.decodeTps.toFixed(1)
+          } tok/s (per CPU-second ${x.decodeTpcs.toFixed(1)} vs ${y.decodeTpcs.toFixed(1)}), ` +
+            `prefill ${x.prefillTps.toFixed(0)} vs ${y.prefillTps.toFixed(0)} tok/s`,
+        );
       }
-      const t3 = performance.now();
-      g.model.dispose();
-      g.model.backend.destroy();
-      rows.push({
-        model: spec.name,
-        params,
-        type,
-        fileMB,
-        who: "bentevi",
-        loadRssMB,
-        prefillTps: prompt.length / ((t1 - t0) / 1000),
-        decodeTps: spec.decode / ((t3 - t2) / 1000),
-      });
-      // llama.cpp
-      const [a] = await runLlamaPeer([{ model: file, bench: { prompt, decode: spec.decode } }], 1);
-      const b = a.bench!;
-      rows.push({
-        model: spec.name,
-        params,
-        type,
-        fileMB,
-        who: "llama.cpp",
-        loadRssMB: b.loadRssMB,
-        prefillTps: prompt.length / b.prefillSeconds,
-        decodeTps: b.decoded / b.decodeSeconds,
-      });
-      const [x, y] = rows.slice(-2);
-      log(
-        `${spec.name} ${type} rep ${rep}: decode ${x.decodeTps.toFixed(1)} vs ${
-          y.decodeTps.toFixed(1)
-        } tok/s, prefill ${x.prefillTps.toFixed(0)} vs ${y.prefillTps.toFixed(0)} tok/s`,
-      );
     }
   }
+}
+
+/** Bentevi's decode tokens/s over llama.cpp's, round by round (each pair ran back to back). */
+const rounds = new Map<string, number[]>();
+for (let i = 0; i + 1 < rows.length; i += 2) {
+  const k = `${rows[i].model}|${rows[i].type}|${rows[i].threads}`;
+  rounds.set(k, [...rounds.get(k) ?? [], rows[i].decodeTps / rows[i + 1].decodeTps]);
 }
 
 /** Best of the repetitions per (model, type, who): the least disturbed run on a busy machine. */
 const best = new Map<string, Row>();
 for (const r of rows) {
-  const k = `${r.model}|${r.type}|${r.who}`;
+  const k = `${r.model}|${r.type}|${r.threads}|${r.who}`;
   const o = best.get(k);
   if (!o || r.decodeTps > o.decodeTps) {
-    best.set(k, { ...r, prefillTps: Math.max(r.prefillTps, o?.prefillTps ?? 0) });
+    best.set(k, {
+      ...r,
+      prefillTps: Math.max(r.prefillTps, o?.prefillTps ?? 0),
+      decodeTpcs: Math.max(r.decodeTpcs, o?.decodeTpcs ?? 0),
+    });
   }
 }
 if (values.json) console.log(JSON.stringify({ rows, best: [...best.values()] }, null, 2));
 else {
   console.log(
-    "| model | params | type | file MB | Bentevi load RSS MB | llama.cpp load RSS MB | Bentevi prefill tok/s | llama.cpp prefill tok/s | Bentevi decode tok/s | llama.cpp decode tok/s | decode ratio |",
+    `Bentevi: --device ${device}; load average ${
+      Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
+    } at the end\n` +
+      "| model | params | type | threads | file MB | Bentevi load RSS MB | llama.cpp load RSS MB | Bentevi prefill tok/s | llama.cpp prefill tok/s | Bentevi decode tok/s | llama.cpp decode tok/s | decode ratio | prefill ratio | decode tok per CPU-s (B / l) | decode ratio per round |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const spec of SPECS) {
     for (const type of types) {
-      const a = best.get(`${spec.name}|${type}|bentevi`),
-        b = best.get(`${spec.name}|${type}|llama.cpp`);
-      if (!a || !b) continue;
-      console.log(
-        `| ${spec.name} | ${(a.params / 1e6).toFixed(1)}M | ${type} | ${a.fileMB.toFixed(1)} | ${
-          a.loadRssMB.toFixed(0)
-        } | ${b.loadRssMB.toFixed(0)} | ${a.prefillTps.toFixed(0)} | ${b.prefillTps.toFixed(0)} | ${
-          a.decodeTps.toFixed(1)
-        } | ${b.decodeTps.toFixed(1)} | ${(a.decodeTps / b.decodeTps).toFixed(2)}× |`,
-      );
+      for (const threads of threadCounts) {
+        const a = best.get(`${spec.name}|${type}|${threads}|bentevi`),
+          b = best.get(`${spec.name}|${type}|${threads}|llama.cpp`);
+        if (!a || !b) continue;
+        console.log(
+          `| ${spec.name} | ${(a.params / 1e6).toFixed(1)}M | ${type} | ${threads} | ${
+            a.fileMB.toFixed(1)
+          } | ${a.loadRssMB.toFixed(0)} | ${b.loadRssMB.toFixed(0)} | ${
+            a.prefillTps.toFixed(0)
+          } | ${b.prefillTps.toFixed(0)} | ${a.decodeTps.toFixed(1)} | ${
+            b.decodeTps.toFixed(1)
+          } | ${(a.decodeTps / b.decodeTps).toFixed(2)}× | ${
+            (a.prefillTps / b.prefillTps).toFixed(2)
+          }× | ${a.decodeTpcs.toFixed(0)} / ${b.decodeTpcs.toFixed(0)} | ${
+            (rounds.get(`${spec.name}|${type}|${threads}`) ?? []).map((r) => r.toFixed(2)).join(
+              ", ",
+            )
+          } |`,
+        );
+      }
     }
   }
 }

@@ -1055,6 +1055,236 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
   parallel_for(C, 1 + 4096 / (B * T + 1), wkv_backward_range, &c);
 }
 
+/* ---- quantized matmul (ggml Q8_0 / Q4_0 weights) ------------------------------------------ */
+
+/* llama.cpp's arithmetic (ggml_vec_dot_q8_0_q8_0 / _q4_0_q8_0): each input row is first rounded
+ * to Q8_0 blocks as ggml's x86 quantize_row_q8_0 does (d = amax/127 stored as float16,
+ * q = round-half-even(x · 127/amax)); a block's product is an exact integer dot product of the
+ * weight's and the input's 32 quants, scaled by d_w · d_x and added in float32. Each output is
+ * computed by one thread in a fixed order, so results do not depend on the thread count. */
+
+#define BN_Q8 0
+#define BN_Q4 1
+
+static inline float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (e == 0) {
+    float f = (float)man * 5.9604644775390625e-8f; /* zero or subnormal: man · 2^-24 */
+    return sign ? -f : f;
+  }
+  bits = e == 31 ? sign | 0x7f800000u | (man << 13) : sign | ((e + 112) << 23) | (man << 13);
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* A non-negative finite float rounded to float16 (nearest even) and back: ggml stores the
+ * input blocks' scales as float16. */
+static inline float round_to_half(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  if (x >= 0x477ff000u) return INFINITY;                     /* ≥ 65520 rounds to infinity */
+  if (x < 0x38800000u) return nearbyintf(f * 16777216.0f) * 5.9604644775390625e-8f; /* subnormal */
+  x = (x + 0xfffu + ((x >> 13) & 1)) & ~0x1fffu;
+  memcpy(&f, &x, sizeof f);
+  return f;
+}
+
+typedef struct {
+  float *out;
+  const float *a, *bias, *da;
+  const uint8_t *w;
+  int8_t *qa;
+  int32_t *ys8; /* per input block, 8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
+  int64_t M, N, K;
+  int32_t type, accumulate;
+} mq_ctx;
+
+/* Input rows → Q8_0 blocks (quants in qa[M·K], scales in da[M·K/32]). */
+BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
+  mq_ctx *k = c;
+  const int64_t K = k->K, nb = K / 32;
+  float *da = (float *)k->da;
+  for (int64_t r = r0; r < r1; r++) {
+    for (int64_t b = 0; b < nb; b++) {
+      const float *x = k->a + r * K + b * 32;
+      int8_t *q = k->qa + r * K + b * 32;
+      float amax = 0;
+      for (int j = 0; j < 32; j++) {
+        float v = fabsf(x[j]);
+        amax = v > amax ? v : amax;
+      }
+      const float id = amax != 0.0f && amax <= 3.4028235e38f ? 127.0f / amax : 0.0f;
+      float poison = 0; /* NaN when the block holds a NaN or an infinity: its outputs are NaN */
+      for (int j = 0; j < 32; j++) {
+        poison += x[j] * 0.0f;
+        q[j] = (int8_t)nearbyintf(x[j] * id);
+      }
+      da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
+      for (int l = 0; l < 8; l++)
+        k->ys8[(r * nb + b) * 8 + l] = 8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
+    }
+  }
+}
+
+static inline void mq_store(mq_ctx *k, int64_t m, int64_t n, float s) {
+  if (k->bias) s += k->bias[n];
+  float *o = k->out + m * k->N + n;
+  *o = k->accumulate ? *o + s : s;
+}
+
+/* Portable version: integer block sums, float32 accumulation. */
+static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
+  mq_ctx *k = c;
+  const int64_t K = k->K, nb = K / 32, bytes = k->type == BN_Q8 ? 34 : 18;
+  for (int64_t n = n0; n < n1; n++) {
+    const uint8_t *row = k->w + n * nb * bytes;
+    for (int64_t m = 0; m < k->M; m++) {
+      const int8_t *qa = k->qa + m * K;
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * bytes;
+        const int8_t *y = qa + b * 32;
+        int32_t s = 0;
+        if (k->type == BN_Q8) {
+          const int8_t *q = (const int8_t *)(blk + 2);
+          for (int j = 0; j < 32; j++) s += (int32_t)q[j] * y[j];
+        } else {
+          for (int j = 0; j < 16; j++) {
+            s += ((int32_t)(blk[2 + j] & 15) - 8) * y[j];
+            s += ((int32_t)(blk[2 + j] >> 4) - 8) * y[j + 16];
+          }
+        }
+        acc += half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * k->da[m * nb + b] * (float)s;
+      }
+      mq_store(k, m, n, acc);
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BN_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define BN_HAVE_AVX2_QUANT 1
+
+/* Σ over pairs of |w|·(y signed by w), as 8 float lanes (llama.cpp's mul_sum_i8_pairs_float;
+ * |w| ≤ 127 keeps the 16-bit pair sums exact). */
+BN_AVX2 static inline __m256 mq_dot(__m256i aw, __m256i w, __m256i y) {
+  const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+BN_AVX2 static inline float mq_hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* ROWS input rows (a compile-time 1..4) against weight rows [n0, n1): each weight block is
+ * loaded once for all ROWS rows. Q8_0: |w| · (y signed by w) with maddubs, as llama.cpp. Q4_0:
+ * the unsigned nibbles times y with maddubs, minus 8·Σy (precomputed per input block, in the
+ * same lanes): the same integers as (nibble − 8)·y, two instructions fewer per block. */
+BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int64_t m0,
+                                                                  const int ROWS, const int Q4,
+                                                                  int64_t n0, int64_t n1) {
+  const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
+  const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
+  for (int64_t n = n0; n < n1; n++) {
+    const uint8_t *row = k->w + n * nb * bytes;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    __m256 acc1 = _mm256_setzero_ps(); /* one row: odd blocks in a second chain */
+    for (int64_t b = 0; b < nb; b++) {
+      const uint8_t *blk = row + b * bytes;
+      const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+      __m256i w, aw = _mm256_setzero_si256();
+      if (Q4) {
+        const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
+        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), low4);
+      } else {
+        w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        aw = _mm256_sign_epi8(w, w);
+      }
+      for (int r = 0; r < ROWS; r++) {
+        const int64_t i = (m0 + r) * nb + b;
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
+        __m256i p;
+        if (Q4) {
+          p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones);
+          p = _mm256_sub_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
+        } else {
+          p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
+        }
+        const __m256 d = _mm256_set1_ps(dw * k->da[i]);
+        if (ROWS == 1 && (b & 1))
+          acc1 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc1);
+        else
+          acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
+      }
+    }
+    if (ROWS == 1) acc[0] = _mm256_add_ps(acc[0], acc1);
+    for (int r = 0; r < ROWS; r++) mq_store(k, m0 + r, n, mq_hsum(acc[r]));
+  }
+}
+
+#define MQ_TILES(Q4)                                                                            \
+  do {                                                                                          \
+    int64_t m = 0;                                                                              \
+    for (; m + 4 <= k->M; m += 4) mq_tile(k, m, 4, Q4, n0, n1);                                 \
+    switch (k->M - m) {                                                                         \
+    case 3: mq_tile(k, m, 3, Q4, n0, n1); break;                                                \
+    case 2: mq_tile(k, m, 2, Q4, n0, n1); break;                                                \
+    case 1: mq_tile(k, m, 1, Q4, n0, n1); break;                                                \
+    default: break;                                                                             \
+    }                                                                                           \
+  } while (0)
+
+BN_AVX2 static void mq_range_avx2(void *c, int64_t n0, int64_t n1) {
+  mq_ctx *k = c;
+  if (k->type == BN_Q4)
+    MQ_TILES(1);
+  else
+    MQ_TILES(0);
+}
+#endif
+
+static int8_t *mq_qa = NULL; /* the quantized input rows, kept between calls */
+static float *mq_da = NULL;
+static int32_t *mq_ys8 = NULL;
+static int64_t mq_cap = 0;
+
+int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
+                        int32_t M, int32_t N, int32_t K, int32_t type, int32_t accumulate) {
+  if (M < 1 || N < 1 || K < 32 || K % 32 != 0 || (type != BN_Q8 && type != BN_Q4))
+    return BN_ERR_STATE;
+  const int64_t need = (int64_t)M * K;
+  if (need > mq_cap) {
+    int8_t *qa = malloc((size_t)need);
+    float *da = malloc(sizeof(float) * (size_t)(need / 32));
+    int32_t *ys8 = malloc(sizeof(int32_t) * (size_t)(need / 4));
+    if (!qa || !da || !ys8) {
+      free(qa), free(da), free(ys8);
+      return BN_ERR_MEMORY;
+    }
+    free(mq_qa), free(mq_da), free(mq_ys8);
+    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_cap = need;
+  }
+  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8,
+              .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
+  parallel_for(M, 1 + 16384 / K, mq_quantize_rows, &c);
+  range_fn fn = mq_range_generic;
+#ifdef BN_HAVE_AVX2_QUANT
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    fn = mq_range_avx2;
+#endif
+  /* Fixed ranges of output rows, each at least ~64k multiply-adds. */
+  parallel_for(N, 1 + 65536 / ((int64_t)K * M), fn, &c);
+  return BN_OK;
+}
+
 /* ---- benchmarking ------------------------------------------------------------------------- */
 
 /* Seconds per cblas_sgemm of [M,K]·[K,N] timed inside C (no FFI call per product): the

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 3
+#define BN_ABI_VERSION 4
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -125,6 +125,11 @@ void bn_wkv(float *y, const float *k, const float *v, const float *decay, const 
 void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
                      const float *v, const float *decay, const float *first, int32_t B, int32_t T,
                      int32_t C);
+/* out[M,N] (=|+=) a[M,K] · Wᵀ (+ bias) with W as N rows of ggml blocks (type 0: Q8_0, 1: Q4_0),
+ * the inputs rounded to Q8_0 blocks first as llama.cpp does. BN_ERR_STATE for bad sizes,
+ * BN_ERR_MEMORY when the scratch for the rounded inputs cannot be allocated. */
+int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
+                        int32_t M, int32_t N, int32_t K, int32_t type, int32_t accumulate);
 /* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
 double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 

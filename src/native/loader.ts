@@ -27,7 +27,7 @@ import {
 } from "./build.ts";
 
 /** ABI version the TypeScript side expects (`BN_ABI_VERSION` in the header). */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** The FFI signatures of the shim. */
 export const NATIVE_SYMBOLS = {
@@ -74,6 +74,10 @@ export const NATIVE_SYMBOLS = {
       "i32",
       "i32",
     ],
+    result: "i32",
+  },
+  bn_matmul_quant: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32"],
     result: "i32",
   },
   bn_add: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },

@@ -9,6 +9,7 @@
  * after each prompt (token ids), and the next-token probabilities (`[id, p]` pairs) after each
  * prompt of `probs`.
  */
+import process from "node:process";
 
 /** One model's questions. */
 export interface PeerJob {
@@ -35,7 +36,15 @@ export interface PeerAnswer {
   /** Next-token probabilities after each `probs` prompt, as `[id, p]` pairs. */
   probs: [number, number][][];
   /** Timing of `bench`: seconds, and the process's resident memory growth from the load. */
-  bench?: { prefillSeconds: number; decodeSeconds: number; decoded: number; loadRssMB: number };
+  bench?: {
+    prefillSeconds: number;
+    decodeSeconds: number;
+    decoded: number;
+    loadRssMB: number;
+    /** CPU seconds of the process (all threads) during the prefill and the decode. */
+    prefillCpuSeconds?: number;
+    decodeCpuSeconds?: number;
+  };
 }
 
 /** The permissions the peer needs (node-llama-cpp reads the home directory and uid, and
@@ -66,6 +75,12 @@ export async function runLlamaPeer(jobs: PeerJob[], threads = 1): Promise<PeerAn
     );
   }
   return JSON.parse(new TextDecoder().decode(o.stdout));
+}
+
+/** CPU seconds used by this process so far (user + system, all threads). */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 if (import.meta.main) {
@@ -118,23 +133,28 @@ if (import.meta.main) {
     if (job.bench) {
       const loadRssMB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
       await sequence.clearHistory();
+      const c0 = cpuSeconds();
       const t0 = performance.now();
       await sequence.evaluateWithoutGeneratingNewTokens(job.bench.prompt as never);
       const t1 = performance.now();
+      const c1 = cpuSeconds();
       await sequence.clearHistory();
       // Decode timing: from the first generated token (the prompt is evaluated before it).
-      let n = 0, t2 = 0;
+      let n = 0, t2 = 0, c2 = 0;
       const gen = sequence.evaluate(job.bench.prompt as never, { temperature: 0 });
       for await (const _ of gen) {
-        if (n === 0) t2 = performance.now();
+        if (n === 0) t2 = performance.now(), c2 = cpuSeconds();
         if (++n > job.bench.decode) break;
       }
       const t3 = performance.now();
+      const c3 = cpuSeconds();
       bench = {
         prefillSeconds: (t1 - t0) / 1000,
         decodeSeconds: (t3 - t2) / 1000,
         decoded: n - 1,
         loadRssMB,
+        prefillCpuSeconds: c1 - c0,
+        decodeCpuSeconds: c3 - c2,
       };
     }
     await context.dispose();

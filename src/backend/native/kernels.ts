@@ -124,6 +124,31 @@ export class NativeKernels extends CpuKernels {
     );
   }
 
+  /**
+   * Quantized weights in C (`bn_matmul_quant`), with llama.cpp's arithmetic: the input rows are
+   * rounded to Q8_0 blocks and each block product is an integer dot product (AVX2 where the CPU
+   * has it), so results differ from the TypeScript kernel's float products by the rounding of
+   * the inputs (see docs/backend_native.md for the tolerance). Falls back to the TypeScript
+   * kernel only when the C side cannot allocate its scratch.
+   */
+  override matmulQuant(args: op.MatmulQuantArgs): void {
+    const { out, a, w, type, N, K, bias, accumulate } = args;
+    const o = "matmulQuant";
+    const x = this.floats(o, "a", a);
+    const rc = this.#k.bn_matmul_quant(
+      this.floats(o, "out", out),
+      x,
+      this.ints(o, "w", w),
+      this.floatsOrNull(o, "bias", bias),
+      x.length / K,
+      N,
+      K,
+      type === "q8_0" ? 0 : 1,
+      accumulate ? 1 : 0,
+    );
+    if (rc !== 0) super.matmulQuant(args);
+  }
+
   override embedding(args: op.EmbeddingArgs): void {
     const { out, ids, wte, wpe, T, posOffset = 0 } = args;
     const o = "embedding", C = asMatrix(wte)[1];
