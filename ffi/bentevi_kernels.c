@@ -1055,6 +1055,146 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
   parallel_for(C, 1 + 4096 / (B * T + 1), wkv_backward_range, &c);
 }
 
+/* ---- RWKV-7 WKV ---------------------------------------------------------------------------- */
+
+/* The same recurrence as src/backend/cpu/rwkv7.ts, in double like it: per head, state
+ * S [N, N] (S[i][j]: value channel i, key channel j), decay d = exp(−e^(−0.5)·σ(w)),
+ *   S_t = S_{t−1}·diag(d_t) + (S_{t−1}·a_t)·b_tᵀ + v_t·k_tᵀ,   y_t = S_t·r_t.
+ * One job per (batch row, head): each job writes only its own head's channels, so the
+ * results do not depend on the thread count. */
+
+typedef struct {
+  float *y, *state, *dr, *dw, *dk, *dv, *da, *db;
+  const float *r, *w, *k, *v, *a, *b, *dy;
+  int64_t B, T, C, H;
+} wkv7_ctx;
+
+static inline double wkv7_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+
+static void wkv7_range(void *c, int64_t j0, int64_t j1) {
+  wkv7_ctx *x = c;
+  const int64_t T = x->T, C = x->C, H = x->H, N = C / H;
+  double *S = malloc(sizeof(double) * (size_t)(N * N + N));
+  if (!S) return;
+  double *d = S + N * N;
+  const double scale = exp(-0.5);
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t bb = job / H, h = job % H, so = job * N * N;
+    for (int64_t i = 0; i < N * N; i++) S[i] = x->state ? x->state[so + i] : 0;
+    for (int64_t t = 0; t < T; t++) {
+      int64_t o = (bb * T + t) * C + h * N;
+      for (int64_t j = 0; j < N; j++) d[j] = exp(-scale * wkv7_sigmoid(x->w[o + j]));
+      for (int64_t i = 0; i < N; i++) {
+        double *row = S + i * N, sa = 0, vi = x->v[o + i], yi = 0;
+        for (int64_t j = 0; j < N; j++) sa += row[j] * x->a[o + j];
+        for (int64_t j = 0; j < N; j++) {
+          double s = row[j] * d[j] + sa * x->b[o + j] + vi * x->k[o + j];
+          row[j] = s;
+          yi += s * x->r[o + j];
+        }
+        x->y[o + i] = (float)yi;
+      }
+    }
+    if (x->state)
+      for (int64_t i = 0; i < N * N; i++) x->state[so + i] = (float)S[i];
+  }
+  free(S);
+}
+
+void bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+             const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
+             int32_t H) {
+  wkv7_ctx c = {.y = y, .r = r, .w = w, .k = k, .v = v, .a = a, .b = b, .state = state, .B = B,
+                .T = T, .C = C, .H = H};
+  parallel_for((int64_t)B * H, 1, wkv7_range, &c);
+}
+
+/* Backward from a zero initial state: a forward sweep keeps every S_t of the head (T·N²
+ * doubles per thread), then the adjoint dS_{t−1} = dS_t·diag(d_t) + (dS_t·b_t)·a_tᵀ runs back
+ * in time. Accumulates into every gradient. */
+static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
+  wkv7_ctx *x = c;
+  const int64_t T = x->T, C = x->C, H = x->H, N = C / H, NN = N * N;
+  double *states = malloc(sizeof(double) * (size_t)(T * NN + 2 * NN + 4 * N));
+  if (!states) return;
+  double *dS = states + T * NN, *zero = dS + NN, *d = zero + NN, *sa = d + N, *dsa = sa + N;
+  double *sg = dsa + N;
+  const double scale = exp(-0.5);
+  for (int64_t i = 0; i < NN; i++) zero[i] = 0;
+  const float *r = x->r, *w = x->w, *k = x->k, *v = x->v, *a = x->a, *b = x->b, *dy = x->dy;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t bb = job / H, h = job % H;
+    for (int64_t t = 0; t < T; t++) {
+      int64_t o = (bb * T + t) * C + h * N;
+      const double *prev = t > 0 ? states + (t - 1) * NN : zero;
+      double *cur = states + t * NN;
+      for (int64_t j = 0; j < N; j++) d[j] = exp(-scale * wkv7_sigmoid(w[o + j]));
+      for (int64_t i = 0; i < N; i++) {
+        double s = 0, vi = v[o + i];
+        if (t > 0)
+          for (int64_t j = 0; j < N; j++) s += prev[i * N + j] * a[o + j];
+        for (int64_t j = 0; j < N; j++)
+          cur[i * N + j] = prev[i * N + j] * d[j] + s * b[o + j] + vi * k[o + j];
+      }
+    }
+    for (int64_t i = 0; i < NN; i++) dS[i] = 0;
+    for (int64_t t = T - 1; t >= 0; t--) {
+      int64_t o = (bb * T + t) * C + h * N;
+      const double *cur = states + t * NN, *Sp = t > 0 ? states + (t - 1) * NN : zero;
+      for (int64_t j = 0; j < N; j++) {
+        sg[j] = wkv7_sigmoid(w[o + j]);
+        d[j] = exp(-scale * sg[j]);
+      }
+      for (int64_t j = 0; j < N; j++) {
+        double acc = 0;
+        for (int64_t i = 0; i < N; i++) acc += cur[i * N + j] * dy[o + i];
+        x->dr[o + j] = (float)(x->dr[o + j] + acc);
+      }
+      for (int64_t i = 0; i < N; i++) {
+        double gi = dy[o + i];
+        for (int64_t j = 0; j < N; j++) dS[i * N + j] += gi * r[o + j];
+      }
+      for (int64_t i = 0; i < N; i++) {
+        double s = 0, dvi = 0, ds = 0;
+        for (int64_t j = 0; j < N; j++) {
+          s += Sp[i * N + j] * a[o + j];
+          dvi += dS[i * N + j] * k[o + j];
+          ds += dS[i * N + j] * b[o + j];
+        }
+        sa[i] = s;
+        dsa[i] = ds;
+        x->dv[o + i] = (float)(x->dv[o + i] + dvi);
+      }
+      for (int64_t j = 0; j < N; j++) {
+        double dkj = 0, dbj = 0, daj = 0, ddj = 0;
+        for (int64_t i = 0; i < N; i++) {
+          double gs = dS[i * N + j], sp = Sp[i * N + j];
+          dkj += gs * v[o + i];
+          dbj += gs * sa[i];
+          daj += sp * dsa[i];
+          ddj += gs * sp;
+        }
+        x->dk[o + j] = (float)(x->dk[o + j] + dkj);
+        x->db[o + j] = (float)(x->db[o + j] + dbj);
+        x->da[o + j] = (float)(x->da[o + j] + daj);
+        x->dw[o + j] = (float)(x->dw[o + j] + ddj * d[j] * -scale * sg[j] * (1 - sg[j]));
+      }
+      for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < N; j++) dS[i * N + j] = dS[i * N + j] * d[j] + dsa[i] * a[o + j];
+    }
+  }
+  free(states);
+}
+
+void bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+                      const float *dy, const float *r, const float *w, const float *k,
+                      const float *v, const float *a, const float *b, int32_t B, int32_t T,
+                      int32_t C, int32_t H) {
+  wkv7_ctx c = {.dr = dr, .dw = dw, .dk = dk, .dv = dv, .da = da, .db = db, .dy = dy, .r = r,
+                .w = w, .k = k, .v = v, .a = a, .b = b, .B = B, .T = T, .C = C, .H = H};
+  parallel_for((int64_t)B * H, 1, wkv7_backward_range, &c);
+}
+
 /* ---- benchmarking ------------------------------------------------------------------------- */
 
 /* Seconds per cblas_sgemm of [M,K]·[K,N] timed inside C (no FFI call per product): the

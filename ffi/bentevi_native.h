@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 3
+#define BN_ABI_VERSION 4
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -125,6 +125,13 @@ void bn_wkv(float *y, const float *k, const float *v, const float *decay, const 
 void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
                      const float *v, const float *decay, const float *first, int32_t B, int32_t T,
                      int32_t C);
+void bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+             const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
+             int32_t H);
+void bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+                      const float *dy, const float *r, const float *w, const float *k,
+                      const float *v, const float *a, const float *b, int32_t B, int32_t T,
+                      int32_t C, int32_t H);
 /* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
 double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 

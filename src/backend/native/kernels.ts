@@ -432,4 +432,49 @@ export class NativeKernels extends CpuKernels {
       channels(k, B, T),
     );
   }
+
+  // ---- RWKV-7 ops ---------------------------------------------------------------------------
+
+  override wkv7({ y, r, w, k, v, a, b, state, B, T, H }: op.Wkv7Args): void {
+    const o = "wkv7";
+    this.#k.bn_wkv7(
+      this.floats(o, "y", y),
+      this.floats(o, "r", r),
+      this.floats(o, "w", w),
+      this.floats(o, "k", k),
+      this.floats(o, "v", v),
+      this.floats(o, "a", a),
+      this.floats(o, "b", b),
+      this.floatsOrNull(o, "state", state),
+      B,
+      T,
+      channels(k, B, T),
+      H,
+    );
+  }
+
+  override wkv7Backward(
+    { dr, dw, dk, dv, da, db, dy, r, w, k, v, a, b, B, T, H }: op.Wkv7BackwardArgs,
+  ): void {
+    const o = "wkv7Backward";
+    this.#k.bn_wkv7_backward(
+      this.floats(o, "dr", dr),
+      this.floats(o, "dw", dw),
+      this.floats(o, "dk", dk),
+      this.floats(o, "dv", dv),
+      this.floats(o, "da", da),
+      this.floats(o, "db", db),
+      this.floats(o, "dy", dy),
+      this.floats(o, "r", r),
+      this.floats(o, "w", w),
+      this.floats(o, "k", k),
+      this.floats(o, "v", v),
+      this.floats(o, "a", a),
+      this.floats(o, "b", b),
+      B,
+      T,
+      channels(k, B, T),
+      H,
+    );
+  }
 }
