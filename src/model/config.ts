@@ -57,7 +57,7 @@ export function presetConfig(name: string, vocabSize: number): ModelConfig {
  * ```ts
  * import { modelSpecConfig, parameterCount } from "./config.ts";
  * const config = modelSpecConfig("gpt-mini:mlpDim=960,contextLength=128", 4096);
- * console.log(config.contextLength, parameterCount(config)); // 128 5623936
+ * console.log(config.contextLength, parameterCount(config)); // 128 5623424
  * ```
  */
 export function modelSpecConfig(spec: string, vocabSize: number): ModelConfig {
