@@ -1067,6 +1067,7 @@ typedef struct {
   float *y, *state, *dr, *dw, *dk, *dv, *da, *db;
   const float *r, *w, *k, *v, *a, *b, *dy;
   int64_t B, T, C, H;
+  volatile int failed; /* a job's scratch could not be allocated */
 } wkv7_ctx;
 
 static inline double wkv7_sigmoid(double x) { return 1 / (1 + exp(-x)); }
@@ -1075,7 +1076,10 @@ static void wkv7_range(void *c, int64_t j0, int64_t j1) {
   wkv7_ctx *x = c;
   const int64_t T = x->T, C = x->C, H = x->H, N = C / H;
   double *S = malloc(sizeof(double) * (size_t)(N * N + N));
-  if (!S) return;
+  if (!S) {
+    x->failed = 1;
+    return;
+  }
   double *d = S + N * N;
   const double scale = exp(-0.5);
   for (int64_t job = j0; job < j1; job++) {
@@ -1101,12 +1105,14 @@ static void wkv7_range(void *c, int64_t j0, int64_t j1) {
   free(S);
 }
 
-void bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+/* Returns 0, or −1 when a thread's scratch could not be allocated (outputs then incomplete). */
+int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
              const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
              int32_t H) {
   wkv7_ctx c = {.y = y, .r = r, .w = w, .k = k, .v = v, .a = a, .b = b, .state = state, .B = B,
                 .T = T, .C = C, .H = H};
   parallel_for((int64_t)B * H, 1, wkv7_range, &c);
+  return c.failed ? -1 : 0;
 }
 
 /* Backward from a zero initial state: a forward sweep keeps every S_t of the head (T·N²
@@ -1116,7 +1122,10 @@ static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
   wkv7_ctx *x = c;
   const int64_t T = x->T, C = x->C, H = x->H, N = C / H, NN = N * N;
   double *states = malloc(sizeof(double) * (size_t)(T * NN + 2 * NN + 4 * N));
-  if (!states) return;
+  if (!states) {
+    x->failed = 1;
+    return;
+  }
   double *dS = states + T * NN, *zero = dS + NN, *d = zero + NN, *sa = d + N, *dsa = sa + N;
   double *sg = dsa + N;
   const double scale = exp(-0.5);
@@ -1186,13 +1195,14 @@ static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
   free(states);
 }
 
-void bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
                       const float *dy, const float *r, const float *w, const float *k,
                       const float *v, const float *a, const float *b, int32_t B, int32_t T,
                       int32_t C, int32_t H) {
   wkv7_ctx c = {.dr = dr, .dw = dw, .dk = dk, .dv = dv, .da = da, .db = db, .dy = dy, .r = r,
                 .w = w, .k = k, .v = v, .a = a, .b = b, .B = B, .T = T, .C = C, .H = H};
   parallel_for((int64_t)B * H, 1, wkv7_backward_range, &c);
+  return c.failed ? -1 : 0;
 }
 
 /* ---- benchmarking ------------------------------------------------------------------------- */

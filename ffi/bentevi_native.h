@@ -125,10 +125,11 @@ void bn_wkv(float *y, const float *k, const float *v, const float *decay, const 
 void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
                      const float *v, const float *decay, const float *first, int32_t B, int32_t T,
                      int32_t C);
-void bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+/* RWKV-7 WKV (0, or −1 when scratch memory could not be allocated). */
+int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
              const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
              int32_t H);
-void bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
                       const float *dy, const float *r, const float *w, const float *k,
                       const float *v, const float *a, const float *b, int32_t B, int32_t T,
                       int32_t C, int32_t H);

@@ -359,7 +359,7 @@ export function registerGenerate(program: Command): void {
     description:
       "decode tokens/s (gpt-micro, rwkv-micro, gpt2-small; WebGPU and CPU), KV-cache speedup, RWKV late/early; " +
       "inputs: [model…] (PRESET or PRESET:field=value,…) — decode tokens/s of those alone, " +
-      "alternately (A B C A B C), vocab 4096; --device limits the devices",
+      "alternately (A B C ×3), vocab 4096; --device limits the devices",
     takesDevice: true,
     run: async (inputs, { json, device }) => {
       const devices = device === undefined || device === "auto" ? undefined : [device];
@@ -374,16 +374,24 @@ export function registerGenerate(program: Command): void {
         "model                                     params    device   tokens/s (rounds)",
       ];
       for (const d of devices ?? ["native", "cpu"] as const) {
-        const backend = await createBackend(d);
+        let backend;
         try {
-          for (const f of await measureDecodeAlternating(backend, models, 32, 32, 2)) {
+          backend = await createBackend(d);
+        } catch (e) {
+          // Without --device, a native backend that cannot load is left out (with a notice).
+          if (devices || !(e instanceof BenteviError)) throw e;
+          console.error(`bentevi: bench decode: ${d} unavailable (${e.message})`);
+          continue;
+        }
+        try {
+          for (const f of await measureDecodeAlternating(backend, models, 32, 64, 3)) {
             const params = parameterCount(modelSpecConfig(f.model, 4096));
             rows.push({
               model: f.model,
               parameters: params,
               device: f.device,
               prompt_tokens: 32,
-              new_tokens: 32,
+              new_tokens: 64,
               tokens_per_second: f.tokensPerSecond,
               rounds: f.rounds,
             });

@@ -232,7 +232,7 @@ export const NATIVE_SYMBOLS = {
       "i32",
       "i32",
     ],
-    result: "void",
+    result: "i32",
   },
   bn_wkv7_backward: {
     parameters: [
@@ -254,7 +254,7 @@ export const NATIVE_SYMBOLS = {
       "i32",
       "i32",
     ],
-    result: "void",
+    result: "i32",
   },
   bn_bench_sgemm: { parameters: ["i32", "i32", "i32", "i32"], result: "f64" },
 } as const;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { BenteviError } from "../../errors.ts";
 import type { MatmulOptions, Tensor } from "../backend.ts";
 import type * as op from "../backend.ts";
 import { asMatrix, attentionWidths, cacheLength, channels, matmulDims } from "../checks.ts";
@@ -437,7 +438,7 @@ export class NativeKernels extends CpuKernels {
 
   override wkv7({ y, r, w, k, v, a, b, state, B, T, H }: op.Wkv7Args): void {
     const o = "wkv7";
-    this.#k.bn_wkv7(
+    const rc = this.#k.bn_wkv7(
       this.floats(o, "y", y),
       this.floats(o, "r", r),
       this.floats(o, "w", w),
@@ -451,13 +452,14 @@ export class NativeKernels extends CpuKernels {
       channels(k, B, T),
       H,
     );
+    if (rc !== 0) throw new BenteviError(`${o}: out of memory for the recurrence's scratch`);
   }
 
   override wkv7Backward(
     { dr, dw, dk, dv, da, db, dy, r, w, k, v, a, b, B, T, H }: op.Wkv7BackwardArgs,
   ): void {
     const o = "wkv7Backward";
-    this.#k.bn_wkv7_backward(
+    const rc = this.#k.bn_wkv7_backward(
       this.floats(o, "dr", dr),
       this.floats(o, "dw", dw),
       this.floats(o, "dk", dk),
@@ -476,5 +478,6 @@ export class NativeKernels extends CpuKernels {
       channels(k, B, T),
       H,
     );
+    if (rc !== 0) throw new BenteviError(`${o}: out of memory for the recurrence's scratch`);
   }
 }
