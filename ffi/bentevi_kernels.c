@@ -1111,7 +1111,9 @@ int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const 
              int32_t H) {
   wkv7_ctx c = {.y = y, .r = r, .w = w, .k = k, .v = v, .a = a, .b = b, .state = state, .B = B,
                 .T = T, .C = C, .H = H};
-  parallel_for((int64_t)B * H, 1, wkv7_range, &c);
+  /* A decoding step (T = 1) is a few µs per head: split only when a part has real work. */
+  int64_t per_job = (int64_t)T * (C / H) * (C / H) + 1;
+  parallel_for((int64_t)B * H, 1 + 65536 / per_job, wkv7_range, &c);
   return c.failed ? -1 : 0;
 }
 
@@ -1201,7 +1203,8 @@ int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, 
                       int32_t C, int32_t H) {
   wkv7_ctx c = {.dr = dr, .dw = dw, .dk = dk, .dv = dv, .da = da, .db = db, .dy = dy, .r = r,
                 .w = w, .k = k, .v = v, .a = a, .b = b, .B = B, .T = T, .C = C, .H = H};
-  parallel_for((int64_t)B * H, 1, wkv7_backward_range, &c);
+  int64_t per_job = (int64_t)T * (C / H) * (C / H) + 1;
+  parallel_for((int64_t)B * H, 1 + 65536 / per_job, wkv7_backward_range, &c);
   return c.failed ? -1 : 0;
 }
 
