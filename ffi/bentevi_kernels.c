@@ -1123,13 +1123,14 @@ int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const 
 static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
   wkv7_ctx *x = c;
   const int64_t T = x->T, C = x->C, H = x->H, N = C / H, NN = N * N;
-  double *states = malloc(sizeof(double) * (size_t)(T * NN + 2 * NN + 4 * N));
+  double *states = malloc(sizeof(double) * (size_t)(T * NN + 2 * NN + 9 * N));
   if (!states) {
     x->failed = 1;
     return;
   }
   double *dS = states + T * NN, *zero = dS + NN, *d = zero + NN, *sa = d + N, *dsa = sa + N;
-  double *sg = dsa + N;
+  double *sg = dsa + N, *acc = sg + N, *dkj = acc + N, *dbj = dkj + N, *daj = dbj + N;
+  double *ddj = daj + N;
   const double scale = exp(-0.5);
   for (int64_t i = 0; i < NN; i++) zero[i] = 0;
   const float *r = x->r, *w = x->w, *k = x->k, *v = x->v, *a = x->a, *b = x->b, *dy = x->dy;
@@ -1156,11 +1157,15 @@ static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
         sg[j] = wkv7_sigmoid(w[o + j]);
         d[j] = exp(-scale * sg[j]);
       }
-      for (int64_t j = 0; j < N; j++) {
-        double acc = 0;
-        for (int64_t i = 0; i < N; i++) acc += cur[i * N + j] * dy[o + i];
-        x->dr[o + j] = (float)(x->dr[o + j] + acc);
+      /* Column sums run row by row (i outer) into per-column accumulators: the same order of
+       * additions per column as the TypeScript kernel, with contiguous inner loops. */
+      for (int64_t j = 0; j < N; j++) acc[j] = 0;
+      for (int64_t i = 0; i < N; i++) {
+        double gi = dy[o + i];
+        const double *row = cur + i * N;
+        for (int64_t j = 0; j < N; j++) acc[j] += row[j] * gi;
       }
+      for (int64_t j = 0; j < N; j++) x->dr[o + j] = (float)(x->dr[o + j] + acc[j]);
       for (int64_t i = 0; i < N; i++) {
         double gi = dy[o + i];
         for (int64_t j = 0; j < N; j++) dS[i * N + j] += gi * r[o + j];
@@ -1176,19 +1181,22 @@ static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
         dsa[i] = ds;
         x->dv[o + i] = (float)(x->dv[o + i] + dvi);
       }
-      for (int64_t j = 0; j < N; j++) {
-        double dkj = 0, dbj = 0, daj = 0, ddj = 0;
-        for (int64_t i = 0; i < N; i++) {
-          double gs = dS[i * N + j], sp = Sp[i * N + j];
-          dkj += gs * v[o + i];
-          dbj += gs * sa[i];
-          daj += sp * dsa[i];
-          ddj += gs * sp;
+      for (int64_t j = 0; j < N; j++) dkj[j] = dbj[j] = daj[j] = ddj[j] = 0;
+      for (int64_t i = 0; i < N; i++) {
+        const double *gs = dS + i * N, *sp = Sp + i * N;
+        double vi = v[o + i], sai = sa[i], dsai = dsa[i];
+        for (int64_t j = 0; j < N; j++) {
+          dkj[j] += gs[j] * vi;
+          dbj[j] += gs[j] * sai;
+          daj[j] += sp[j] * dsai;
+          ddj[j] += gs[j] * sp[j];
         }
-        x->dk[o + j] = (float)(x->dk[o + j] + dkj);
-        x->db[o + j] = (float)(x->db[o + j] + dbj);
-        x->da[o + j] = (float)(x->da[o + j] + daj);
-        x->dw[o + j] = (float)(x->dw[o + j] + ddj * d[j] * -scale * sg[j] * (1 - sg[j]));
+      }
+      for (int64_t j = 0; j < N; j++) {
+        x->dk[o + j] = (float)(x->dk[o + j] + dkj[j]);
+        x->db[o + j] = (float)(x->db[o + j] + dbj[j]);
+        x->da[o + j] = (float)(x->da[o + j] + daj[j]);
+        x->dw[o + j] = (float)(x->dw[o + j] + ddj[j] * d[j] * -scale * sg[j] * (1 - sg[j]));
       }
       for (int64_t i = 0; i < N; i++)
         for (int64_t j = 0; j < N; j++) dS[i * N + j] = dS[i * N + j] * d[j] + dsa[i] * a[o + j];
