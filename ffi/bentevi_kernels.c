@@ -1283,6 +1283,165 @@ int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const floa
   /* Fixed ranges of output rows, each at least ~64k multiply-adds. */
   parallel_for(N, 1 + 65536 / ((int64_t)K * M), fn, &c);
   return BN_OK;
+/* ---- RWKV-7 WKV ---------------------------------------------------------------------------- */
+
+/* The same recurrence as src/backend/cpu/rwkv7.ts, in double like it: per head, state
+ * S [N, N] (S[i][j]: value channel i, key channel j), decay d = exp(−e^(−0.5)·σ(w)),
+ *   S_t = S_{t−1}·diag(d_t) + (S_{t−1}·a_t)·b_tᵀ + v_t·k_tᵀ,   y_t = S_t·r_t.
+ * One job per (batch row, head): each job writes only its own head's channels, so the
+ * results do not depend on the thread count. */
+
+typedef struct {
+  float *y, *state, *dr, *dw, *dk, *dv, *da, *db;
+  const float *r, *w, *k, *v, *a, *b, *dy;
+  int64_t B, T, C, H;
+  volatile int failed; /* a job's scratch could not be allocated */
+} wkv7_ctx;
+
+static inline double wkv7_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+
+static void wkv7_range(void *c, int64_t j0, int64_t j1) {
+  wkv7_ctx *x = c;
+  const int64_t T = x->T, C = x->C, H = x->H, N = C / H;
+  double *S = malloc(sizeof(double) * (size_t)(N * N + N));
+  if (!S) {
+    x->failed = 1;
+    return;
+  }
+  double *d = S + N * N;
+  const double scale = exp(-0.5);
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t bb = job / H, h = job % H, so = job * N * N;
+    for (int64_t i = 0; i < N * N; i++) S[i] = x->state ? x->state[so + i] : 0;
+    for (int64_t t = 0; t < T; t++) {
+      int64_t o = (bb * T + t) * C + h * N;
+      for (int64_t j = 0; j < N; j++) d[j] = exp(-scale * wkv7_sigmoid(x->w[o + j]));
+      for (int64_t i = 0; i < N; i++) {
+        double *row = S + i * N, sa = 0, vi = x->v[o + i], yi = 0;
+        for (int64_t j = 0; j < N; j++) sa += row[j] * x->a[o + j];
+        for (int64_t j = 0; j < N; j++) {
+          double s = row[j] * d[j] + sa * x->b[o + j] + vi * x->k[o + j];
+          row[j] = s;
+          yi += s * x->r[o + j];
+        }
+        x->y[o + i] = (float)yi;
+      }
+    }
+    if (x->state)
+      for (int64_t i = 0; i < N * N; i++) x->state[so + i] = (float)S[i];
+  }
+  free(S);
+}
+
+/* Returns 0, or −1 when a thread's scratch could not be allocated (outputs then incomplete). */
+int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+             const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
+             int32_t H) {
+  wkv7_ctx c = {.y = y, .r = r, .w = w, .k = k, .v = v, .a = a, .b = b, .state = state, .B = B,
+                .T = T, .C = C, .H = H};
+  /* A decoding step (T = 1) is a few µs per head: split only when a part has real work. */
+  int64_t per_job = (int64_t)T * (C / H) * (C / H) + 1;
+  parallel_for((int64_t)B * H, 1 + 65536 / per_job, wkv7_range, &c);
+  return c.failed ? -1 : 0;
+}
+
+/* Backward from a zero initial state: a forward sweep keeps every S_t of the head (T·N²
+ * doubles per thread), then the adjoint dS_{t−1} = dS_t·diag(d_t) + (dS_t·b_t)·a_tᵀ runs back
+ * in time. Accumulates into every gradient. */
+static void wkv7_backward_range(void *c, int64_t j0, int64_t j1) {
+  wkv7_ctx *x = c;
+  const int64_t T = x->T, C = x->C, H = x->H, N = C / H, NN = N * N;
+  double *states = malloc(sizeof(double) * (size_t)(T * NN + 2 * NN + 9 * N));
+  if (!states) {
+    x->failed = 1;
+    return;
+  }
+  double *dS = states + T * NN, *zero = dS + NN, *d = zero + NN, *sa = d + N, *dsa = sa + N;
+  double *sg = dsa + N, *acc = sg + N, *dkj = acc + N, *dbj = dkj + N, *daj = dbj + N;
+  double *ddj = daj + N;
+  const double scale = exp(-0.5);
+  for (int64_t i = 0; i < NN; i++) zero[i] = 0;
+  const float *r = x->r, *w = x->w, *k = x->k, *v = x->v, *a = x->a, *b = x->b, *dy = x->dy;
+  for (int64_t job = j0; job < j1; job++) {
+    int64_t bb = job / H, h = job % H;
+    for (int64_t t = 0; t < T; t++) {
+      int64_t o = (bb * T + t) * C + h * N;
+      const double *prev = t > 0 ? states + (t - 1) * NN : zero;
+      double *cur = states + t * NN;
+      for (int64_t j = 0; j < N; j++) d[j] = exp(-scale * wkv7_sigmoid(w[o + j]));
+      for (int64_t i = 0; i < N; i++) {
+        double s = 0, vi = v[o + i];
+        if (t > 0)
+          for (int64_t j = 0; j < N; j++) s += prev[i * N + j] * a[o + j];
+        for (int64_t j = 0; j < N; j++)
+          cur[i * N + j] = prev[i * N + j] * d[j] + s * b[o + j] + vi * k[o + j];
+      }
+    }
+    for (int64_t i = 0; i < NN; i++) dS[i] = 0;
+    for (int64_t t = T - 1; t >= 0; t--) {
+      int64_t o = (bb * T + t) * C + h * N;
+      const double *cur = states + t * NN, *Sp = t > 0 ? states + (t - 1) * NN : zero;
+      for (int64_t j = 0; j < N; j++) {
+        sg[j] = wkv7_sigmoid(w[o + j]);
+        d[j] = exp(-scale * sg[j]);
+      }
+      /* Column sums run row by row (i outer) into per-column accumulators: the same order of
+       * additions per column as the TypeScript kernel, with contiguous inner loops. */
+      for (int64_t j = 0; j < N; j++) acc[j] = 0;
+      for (int64_t i = 0; i < N; i++) {
+        double gi = dy[o + i];
+        const double *row = cur + i * N;
+        for (int64_t j = 0; j < N; j++) acc[j] += row[j] * gi;
+      }
+      for (int64_t j = 0; j < N; j++) x->dr[o + j] = (float)(x->dr[o + j] + acc[j]);
+      for (int64_t i = 0; i < N; i++) {
+        double gi = dy[o + i];
+        for (int64_t j = 0; j < N; j++) dS[i * N + j] += gi * r[o + j];
+      }
+      for (int64_t i = 0; i < N; i++) {
+        double s = 0, dvi = 0, ds = 0;
+        for (int64_t j = 0; j < N; j++) {
+          s += Sp[i * N + j] * a[o + j];
+          dvi += dS[i * N + j] * k[o + j];
+          ds += dS[i * N + j] * b[o + j];
+        }
+        sa[i] = s;
+        dsa[i] = ds;
+        x->dv[o + i] = (float)(x->dv[o + i] + dvi);
+      }
+      for (int64_t j = 0; j < N; j++) dkj[j] = dbj[j] = daj[j] = ddj[j] = 0;
+      for (int64_t i = 0; i < N; i++) {
+        const double *gs = dS + i * N, *sp = Sp + i * N;
+        double vi = v[o + i], sai = sa[i], dsai = dsa[i];
+        for (int64_t j = 0; j < N; j++) {
+          dkj[j] += gs[j] * vi;
+          dbj[j] += gs[j] * sai;
+          daj[j] += sp[j] * dsai;
+          ddj[j] += gs[j] * sp[j];
+        }
+      }
+      for (int64_t j = 0; j < N; j++) {
+        x->dk[o + j] = (float)(x->dk[o + j] + dkj[j]);
+        x->db[o + j] = (float)(x->db[o + j] + dbj[j]);
+        x->da[o + j] = (float)(x->da[o + j] + daj[j]);
+        x->dw[o + j] = (float)(x->dw[o + j] + ddj[j] * d[j] * -scale * sg[j] * (1 - sg[j]));
+      }
+      for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < N; j++) dS[i * N + j] = dS[i * N + j] * d[j] + dsa[i] * a[o + j];
+    }
+  }
+  free(states);
+}
+
+int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+                      const float *dy, const float *r, const float *w, const float *k,
+                      const float *v, const float *a, const float *b, int32_t B, int32_t T,
+                      int32_t C, int32_t H) {
+  wkv7_ctx c = {.dr = dr, .dw = dw, .dk = dk, .dv = dv, .da = da, .db = db, .dy = dy, .r = r,
+                .w = w, .k = k, .v = v, .a = a, .b = b, .B = B, .T = T, .C = C, .H = H};
+  int64_t per_job = (int64_t)T * (C / H) * (C / H) + 1;
+  parallel_for((int64_t)B * H, 1 + 65536 / per_job, wkv7_backward_range, &c);
+  return c.failed ? -1 : 0;
 }
 
 /* ---- benchmarking ------------------------------------------------------------------------- */

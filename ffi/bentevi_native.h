@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 4
+#define BN_ABI_VERSION 5
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -130,6 +130,14 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
  * BN_ERR_MEMORY when the scratch for the rounded inputs cannot be allocated. */
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
                         int32_t M, int32_t N, int32_t K, int32_t type, int32_t accumulate);
+/* RWKV-7 WKV (0, or −1 when scratch memory could not be allocated). */
+int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
+             const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,
+             int32_t H);
+int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, float *db,
+                      const float *dy, const float *r, const float *w, const float *k,
+                      const float *v, const float *a, const float *b, int32_t B, int32_t T,
+                      int32_t C, int32_t H);
 /* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
 double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 

@@ -87,6 +87,33 @@ Deno.test("bench kernels takes --device (and still the positional device)", asyn
   assert.match(none.stderr, /^bentevi: bench chunking takes no --device option/m);
 });
 
+// Equal-parameter comparisons: `bench train` and `bench decode` take PRESET:field=value,… models.
+Deno.test("bench train and bench decode take models with fields changed", async () => {
+  const tiny = "gpt-micro:nLayer=1,dModel=32,nHead=2,mlpDim=64,contextLength=8";
+  const tinyRwkv7 = "rwkv7-micro:nLayer=1,dModel=64,ffnDim=64,contextLength=8";
+  const train = await runCliInProcess("bench", "train", "cpu", "1", tiny, tinyRwkv7, "--json");
+  assert.equal(train.code, 0, train.stderr);
+  const t = JSON.parse(train.stdout);
+  assert.equal(t.rounds, 2);
+  assert.deepEqual(t.models.map((m: { context: number }) => m.context), [8, 8]);
+  assert.equal(t.models[0].tokens_per_second_rounds.length, 2);
+  assert.ok(t.models[1].parameters > t.models[0].parameters);
+  // Decoding times 64 tokens after a 32-token prompt: the context must hold them.
+  const long = tiny.replace("contextLength=8", "contextLength=100");
+  const decode = await runCliInProcess("bench", "decode", "--device", "cpu", long, "--json");
+  assert.equal(decode.code, 0, decode.stderr);
+  const d = JSON.parse(decode.stdout).decode;
+  assert.equal(d.length, 1);
+  assert.equal(d[0].device, "cpu");
+  assert.ok(d[0].tokens_per_second > 0 && d[0].rounds.length === 3);
+  const bad = await runCliInProcess("bench", "train", "cpu", "1", "gpt-micro:nHead=3");
+  assert.equal(bad.code, 1);
+  assert.equal(
+    bad.stderr.trim(),
+    'bentevi: model "gpt-micro:nHead=3": dModel 128 is not a multiple of nHead 3',
+  );
+});
+
 Deno.test("progress: plain lines wait one interval from the start, not from process start", async () => {
   const { consoleProgress } = await import("../src/progress.ts");
   // The process has run longer than the interval: an early error must not follow a progress line.

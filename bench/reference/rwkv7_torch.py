@@ -12,15 +12,21 @@ Usage:
       --batch-size 8 --context 128 --lr 1e-3 --seed 1337
   Forward parity with a Bentevi RWKV-7 checkpoint (validation loss):
   /usr/bin/python3 bench/reference/rwkv7_torch.py --parity CHECKPOINT_DIR --val PREFIX.val.bin
+  The learning check against a Bentevi run of bench/rwkv7_twin.ts (same initial weights, same
+  batches, schedule and AdamW; prints both curves and one RESULT line with the relative
+  differences):
+  /usr/bin/python3 bench/reference/rwkv7_torch.py --run RUN_DIR --train PREFIX.train.bin \
+      --val PREFIX.val.bin
 """
-import json, math, os, sys
+import json, math, os, sys, time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_torch import arg_parser, evaluate, ortho_std, read_safetensors, read_tokens, train_and_evaluate  # noqa: E402
+from train_torch import (arg_parser, evaluate, ortho_std, read_safetensors, read_tokens, train_and_evaluate,
+                         train_steps)  # noqa: E402
 
 
 def lora_dims(C):
@@ -173,11 +179,58 @@ def load_bentevi_rwkv7(dir):
     return m, cfg
 
 
+def twin(a, val):
+    """Replays the Bentevi run in a.run (bench/rwkv7_twin.ts) from its initial checkpoint and
+    compares the training and validation loss curves."""
+    run = json.load(open(f"{a.run}/losses.json"))
+    model, _ = load_bentevi_rwkv7(run["init"])
+    B, T, steps = run["batchSize"], run["context"], run["steps"]
+    ours, theirs = run["losses"], []
+    vals = {v["step"]: v["loss"] for v in run["valLosses"]}
+    theirs_val = {}
+    t0 = time.perf_counter()
+
+    def validate(step):
+        model.eval()
+        theirs_val[step] = evaluate(model, val, B, T, run["evalBatches"])[0]
+        model.train()
+        print(f"step {step:4d}  validation  pytorch {theirs_val[step]:.5f}  bentevi {vals[step]:.5f}", flush=True)
+
+    def after(step, loss, _lr):
+        theirs.append(loss)
+        if step % 10 == 0 or step == steps - 1:
+            print(f"step {step + 1:4d}  training    pytorch {loss:.5f}  bentevi {ours[step]:.5f}  "
+                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+        if step + 1 in vals:
+            validate(step + 1)
+    validate(0)
+    train_steps(model, read_tokens(a.train), B, T, steps, run["lr"], run["minLr"], run["warmup"],
+                run["weightDecay"], run["clip"], run["seed"], after)
+    rel = [abs(o - t) / t for o, t in zip(ours, theirs)]
+    tail = min(50, steps)
+    last_val = max(vals)
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    print("RESULT " + json.dumps(dict(
+        system=f"pytorch-{torch.__version__}", bentevi_device=run["device"], steps=steps, batch_size=B, context=T,
+        bentevi_train_loss=ours[-1], pytorch_train_loss=theirs[-1], train_relative_difference=rel[-1],
+        train_max_relative_difference_last50=max(rel[-tail:]),
+        train_mean_last50=[mean(ours[-tail:]), mean(theirs[-tail:])],
+        bentevi_val_loss=vals[last_val], pytorch_val_loss=theirs_val[last_val],
+        val_relative_difference=abs(vals[last_val] - theirs_val[last_val]) / theirs_val[last_val],
+        val_max_relative_difference=max(abs(vals[s] - theirs_val[s]) / theirs_val[s] for s in vals),
+        step1=[ours[0], theirs[0]], seconds=time.perf_counter() - t0)))
+
+
 def main():
-    a = arg_parser(PRESETS, "rwkv7-micro").parse_args()
+    ap = arg_parser(PRESETS, "rwkv7-micro")
+    ap.add_argument("--run", help="a bench/rwkv7_twin.ts run directory: replay it and compare the losses")
+    a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     val = read_tokens(a.val)
+    if a.run:
+        twin(a, val)
+        return
     if a.parity:
         m, cfg = load_bentevi_rwkv7(a.parity)
         loss, acc = evaluate(m, val, a.batch_size, min(a.context, cfg["contextLength"]), a.eval_batches)

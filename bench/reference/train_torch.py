@@ -398,25 +398,45 @@ def main():
 
 
 def train_and_evaluate(model, a, val):
-    """The training loop (sampler, schedule, AdamW groups from model.decay_params(), clipping)
-    and the final evaluation; prints the RESULT line. Other twins import it."""
+    """The training loop (train_steps) and the final evaluation; prints the RESULT line.
+    Other twins import it."""
     B, T = a.batch_size, a.context
+    t0 = time.perf_counter()
+    min_lr = a.min_lr if a.min_lr is not None else a.lr / 10
+    warmup = a.warmup if a.warmup is not None else min(100, max(1, a.steps // 10))
+
+    step_seconds, last = [], [time.perf_counter()]
+
+    def log(step, loss, lr):
+        step_seconds.append(time.perf_counter() - last[0])  # the step, callback to callback
+        if step % 10 == 0 or step == a.steps - 1:
+            print(f"step {step + 1} loss {loss:.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s", flush=True)
+        last[0] = time.perf_counter()
     train = read_tokens(a.train)
+    last[0] = time.perf_counter()
+    train_steps(model, train, B, T, a.steps, a.lr, min_lr, warmup, a.weight_decay, a.clip, a.seed, log)
+    vloss, vacc = evaluate(model, val, B, T, a.eval_batches)
+    print("RESULT " + json.dumps(dict(system=f"pytorch-{torch.__version__}", model=a.model, steps=a.steps, batch_size=B,
+                                      context=T, lr=a.lr, val_loss=vloss, val_accuracy=vacc,
+                                      seconds=time.perf_counter() - t0,
+                                      step_seconds_median=float(np.median(step_seconds)))))
+
+
+def train_steps(model, train, B, T, steps, lr, min_lr, warmup, weight_decay, clip, seed, after_step=None):
+    """Bentevi's training loop: the BatchLoader sampler, warmup + cosine, AdamW (β 0.9/0.95,
+    ε 1e-8) with decay on model.decay_params() only, global-norm clipping. Calls
+    after_step(step, loss, lr) after each step; returns the per-step training losses."""
     decay = model.decay_params()
     ids = {id(p) for p in decay}
     other = [p for p in model.parameters() if id(p) not in ids]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": other, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
-    sampler = Sampler(len(train), B, T, a.seed)
-    min_lr = a.min_lr if a.min_lr is not None else a.lr / 10
-    warmup = a.warmup if a.warmup is not None else min(100, max(1, a.steps // 10))
-    t0 = time.perf_counter()
-    step_seconds = []
-    for step in range(a.steps):
-        ts = time.perf_counter()
-        lr = learning_rate(step, a.lr, min_lr, warmup, a.steps)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.95), eps=1e-8)
+    sampler = Sampler(len(train), B, T, seed)
+    losses = []
+    for step in range(steps):
+        rate = learning_rate(step, lr, min_lr, warmup, steps)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = rate
         starts = sampler.starts()
         x = torch.tensor(np.stack([train[s: s + T] for s in starts]))
         y = torch.tensor(np.stack([train[s + 1: s + T + 1] for s in starts]))
@@ -424,17 +444,13 @@ def train_and_evaluate(model, a, val):
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if a.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
-        step_seconds.append(time.perf_counter() - ts)
-        if step % 10 == 0 or step == a.steps - 1:
-            print(f"step {step + 1} loss {loss.item():.4f} lr {lr:.2e} {time.perf_counter() - t0:.0f}s", flush=True)
-    vloss, vacc = evaluate(model, val, B, T, a.eval_batches)
-    print("RESULT " + json.dumps(dict(system=f"pytorch-{torch.__version__}", model=a.model, steps=a.steps, batch_size=B,
-                                      context=T, lr=a.lr, val_loss=vloss, val_accuracy=vacc,
-                                      seconds=time.perf_counter() - t0,
-                                      step_seconds_median=float(np.median(step_seconds)))))
+        losses.append(loss.item())
+        if after_step:
+            after_step(step, losses[-1], rate)
+    return losses
 
 
 if __name__ == "__main__":

@@ -11,14 +11,15 @@ import { refuseOutputOverInputs } from "../io/fs.ts";
 import { resolveCheckpointDir } from "../model/checkpoint.ts";
 import { consoleProgress } from "../progress.ts";
 import { convertRwkvCpp } from "../model/rwkv/cpp.ts";
-import { describeConfig } from "../model/config.ts";
+import { describeConfig, modelSpecConfig, parameterCount } from "../model/config.ts";
 import { ChatSession } from "../generate/chat.ts";
 import { type CommandContext, formatExplain, runCommand } from "../generate/commands.ts";
 import { checkLogits, generate } from "../generate/generator.ts";
 import { perplexity } from "../generate/load.ts";
 import { findPersona, personaAdapter, PERSONAS } from "../generate/personas.ts";
 import { topCandidates } from "../generate/sampler.ts";
-import { runDecodeBench } from "../generate/bench.ts";
+import { measureDecodeAlternating, runDecodeBench } from "../generate/bench.ts";
+import { createBackend } from "../backend/select.ts";
 import { registerBenchSuite } from "./bench.ts";
 import {
   adapterOption,
@@ -356,10 +357,57 @@ export function registerGenerate(program: Command): void {
   registerBenchSuite({
     name: "decode",
     description:
-      "decode tokens/s (gpt-micro, rwkv-micro, gpt2-small; WebGPU and CPU), KV-cache speedup, RWKV late/early",
-    run: async (_inputs, { json }) => {
-      const r = await runDecodeBench({ log: json ? undefined : (l) => console.error(l) });
-      return { json: r.json, text: r.text };
+      "decode tokens/s (gpt-micro, rwkv-micro, gpt2-small; WebGPU and CPU), KV-cache speedup, RWKV late/early; " +
+      "inputs: [model…] (PRESET or PRESET:field=value,…) — decode tokens/s of those alone, " +
+      "alternately (A B C ×3), vocab 4096; --device limits the devices",
+    takesDevice: true,
+    run: async (inputs, { json, device }) => {
+      const devices = device === undefined || device === "auto" ? undefined : [device];
+      const log = json ? undefined : (l: string) => console.error(l);
+      if (inputs.length === 0) {
+        const r = await runDecodeBench({ devices, log });
+        return { json: r.json, text: r.text };
+      }
+      const models = inputs.map((name) => ({ name, config: modelSpecConfig(name, 4096) }));
+      const rows: Record<string, unknown>[] = [];
+      const lines = [
+        "model                                     params    device   tokens/s (rounds)",
+      ];
+      for (const d of devices ?? ["native", "cpu"] as const) {
+        let backend;
+        try {
+          backend = await createBackend(d);
+        } catch (e) {
+          // Without --device, a native backend that cannot load is left out (with a notice).
+          if (devices || !(e instanceof BenteviError)) throw e;
+          console.error(`bentevi: bench decode: ${d} unavailable (${e.message})`);
+          continue;
+        }
+        try {
+          for (const f of await measureDecodeAlternating(backend, models, 32, 64, 3)) {
+            const params = parameterCount(modelSpecConfig(f.model, 4096));
+            rows.push({
+              model: f.model,
+              parameters: params,
+              device: f.device,
+              prompt_tokens: 32,
+              new_tokens: 64,
+              tokens_per_second: f.tokensPerSecond,
+              rounds: f.rounds,
+            });
+            lines.push(
+              `${f.model.padEnd(40)} ${(params / 1e6).toFixed(2).padStart(6)}M  ${
+                f.device.padEnd(8)
+              } ${f.tokensPerSecond.toFixed(1).padStart(8)} (${
+                f.rounds.map((x) => x.toFixed(1)).join(", ")
+              })`,
+            );
+          }
+        } finally {
+          backend.destroy();
+        }
+      }
+      return { json: { vocab: 4096, decode: rows }, text: lines.join("\n") };
     },
   });
 }

@@ -15,6 +15,7 @@ import {
   loadCheckpoint,
   MODEL_PRESETS,
   type ModelConfig,
+  modelSpecConfig,
   parameterCount,
   presetConfig,
   presetVocabSize,
@@ -398,7 +399,8 @@ export function registerTrain(program: Command): void {
   registerBenchSuite({
     name: "train",
     description: "training tokens/s of the tiny GPT (V4096 T128 d128 L4 H4 B8, AdamW); inputs: " +
-      "[device] [steps] [profile] [preset…] (several presets: measured alternately, A B A B)",
+      "[device] [steps] [profile] [model…] (a model: PRESET or PRESET:field=value,… — e.g. " +
+      "gpt-mini:mlpDim=960,contextLength=128; several: measured alternately, A B C A B C)",
     async run(inputs, _options) {
       const device = (inputs[0] ?? "auto") as DeviceChoice;
       const steps = inputs[1] ? Number(inputs[1]) : 3;
@@ -408,16 +410,19 @@ export function registerTrain(program: Command): void {
       const rest = inputs.slice(2);
       const profile = rest.includes("profile");
       const presets = rest.filter((x) => x !== "profile");
-      for (const p of presets) {
-        if (!(MODEL_PRESETS as readonly string[]).includes(p)) {
+      if (presets.length === 0) presets.push("gpt-micro");
+      const configs = presets.map((p) => {
+        const name = p.split(":")[0];
+        if (!(MODEL_PRESETS as readonly string[]).includes(name)) {
           throw new BenteviError(
-            `bench train: unknown input "${p}" (profile or a preset: ${MODEL_PRESETS.join(", ")})`,
+            `bench train: unknown input "${p}" (profile, or a preset — ${
+              MODEL_PRESETS.join(", ")
+            } — optionally with fields changed, PRESET:field=value,…)`,
           );
         }
-      }
-      if (presets.length === 0) presets.push("gpt-micro");
-      const configs = presets.map((p) => presetConfig(p, BENCH_GPT.vocabSize));
-      // One model: one run. Several: two rounds, alternating (A B A B), each model's figure
+        return modelSpecConfig(p, BENCH_GPT.vocabSize);
+      });
+      // One model: one run. Several: two rounds, alternating (A B C A B C), each model's figure
       // the mean of its rounds, so that load from other jobs falls on all of them alike.
       const rounds = presets.length > 1 ? 2 : 1;
       const backend = await openBackend(device);
@@ -440,6 +445,7 @@ export function registerTrain(program: Command): void {
         const models = presets.map((p, m) => ({
           model: `${p} (vocab ${BENCH_GPT.vocabSize})`,
           parameters: parameterCount(configs[m]),
+          context: configs[m].contextLength,
           tokens_per_second: mean(runs[m].map((x) => x.tokensPerSecond)),
           tokens_per_second_rounds: runs[m].map((x) => x.tokensPerSecond),
           ms_per_step: mean(runs[m].map((x) => x.msPerStep)),
@@ -460,7 +466,7 @@ export function registerTrain(program: Command): void {
         const text = [
           `bentevi train step, batch 8, AdamW, on ${r0.device}`,
           ...models.flatMap((m) => [
-            `  ${m.model}, ${m.parameters.toLocaleString("en")} parameters`,
+            `  ${m.model}, ${m.parameters.toLocaleString("en")} parameters, context ${m.context}`,
             `    tokens/s     ${m.tokens_per_second.toFixed(0)}` +
             (rounds > 1
               ? ` (rounds: ${m.tokens_per_second_rounds.map((x) => x.toFixed(0)).join(", ")})`

@@ -87,6 +87,49 @@ export async function measureDecode(
   }
 }
 
+/**
+ * Decode tokens/s of several models on one backend, measured alternately (`rounds` rounds of
+ * A B C…, each figure the mean of its rounds) so that load from other jobs falls on all alike.
+ *
+ * @example
+ * ```ts
+ * import { measureDecodeAlternating } from "./bench.ts";
+ * import { CpuBackend } from "../backend/cpu/mod.ts";
+ * import { modelSpecConfig } from "../model/config.ts";
+ * const models = ["gpt-micro:nLayer=1", "rwkv7-micro:nLayer=1"].map((name) => ({
+ *   name,
+ *   config: modelSpecConfig(name, 64),
+ * }));
+ * const rows = await measureDecodeAlternating(new CpuBackend(), models, 4, 2, 1);
+ * console.log(rows.length); // 2
+ * ```
+ */
+export async function measureDecodeAlternating(
+  backend: Backend,
+  models: readonly { name: string; config: ModelConfig }[],
+  promptTokens = 32,
+  newTokens = 32,
+  rounds = 2,
+): Promise<(DecodeFigure & { rounds: number[] })[]> {
+  const runs = models.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let m = 0; m < models.length; m++) {
+      const { name, config } = models[m];
+      runs[m].push(
+        (await measureDecode(backend, name, config, promptTokens, newTokens)).tokensPerSecond,
+      );
+    }
+  }
+  return models.map(({ name }, m) => ({
+    model: name,
+    device: backend.kind,
+    promptTokens,
+    newTokens,
+    tokensPerSecond: runs[m].reduce((a, b) => a + b, 0) / rounds,
+    rounds: runs[m],
+  }));
+}
+
 /** KV-cached step vs recompute with a `promptLen`-token prompt (GPT, gpt-micro widths). */
 export async function measureKvSpeedup(
   backend: Backend,

@@ -47,6 +47,46 @@ export function presetConfig(name: string, vocabSize: number): ModelConfig {
 }
 
 /**
+ * The configuration of a preset with some numeric fields changed: `PRESET` or
+ * `PRESET:field=value,field=value` (Bentevi's field names, as `info --json` prints them), with
+ * the tokenizer's vocabulary size — how the benchmarks name a model of a chosen size (equal
+ * parameter counts across families). The result is checked as a `config.json` would be;
+ * unknown presets, unknown or non-numeric fields and invalid shapes are refused with one line.
+ *
+ * @example
+ * ```ts
+ * import { modelSpecConfig, parameterCount } from "./config.ts";
+ * const config = modelSpecConfig("gpt-mini:mlpDim=960,contextLength=128", 4096);
+ * console.log(config.contextLength, parameterCount(config)); // 128 5623424
+ * ```
+ */
+export function modelSpecConfig(spec: string, vocabSize: number): ModelConfig {
+  const colon = spec.indexOf(":");
+  const name = colon < 0 ? spec : spec.slice(0, colon);
+  const config = presetConfig(name, vocabSize) as unknown as Record<string, unknown>;
+  if (colon < 0) return config as unknown as ModelConfig;
+  for (const part of spec.slice(colon + 1).split(",")) {
+    const eq = part.indexOf("=");
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const text = eq < 0 ? "" : part.slice(eq + 1).trim();
+    if (key === "arch" || key === "vocabSize" || typeof config[key] !== "number") {
+      const fields = Object.keys(config).filter((k) =>
+        k !== "vocabSize" && typeof config[k] === "number"
+      );
+      throw new BenteviError(
+        `model "${spec}": "${key}" is not a numeric field of ${name} (${fields.join(", ")})`,
+      );
+    }
+    const value = Number(text);
+    if (text === "" || !Number.isFinite(value)) {
+      throw new BenteviError(`model "${spec}": ${key} needs a number, got "${text}"`);
+    }
+    config[key] = value;
+  }
+  return validateConfig(config as unknown as ModelConfig, `model "${spec}"`);
+}
+
+/**
  * The vocabulary size a preset was published with (`llama-160m`: 32000), or undefined — what
  * `info --model` uses when no tokenizer gives one.
  *

@@ -19,6 +19,7 @@ export {
   type LlamaConfig,
   MODEL_PRESETS,
   type ModelConfig,
+  modelSpecConfig,
   parameterCount,
   presetConfig,
   presetVocabSize,

@@ -27,7 +27,7 @@ import {
 } from "./build.ts";
 
 /** ABI version the TypeScript side expects (`BN_ABI_VERSION` in the header). */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 /** The FFI signatures of the shim. */
 export const NATIVE_SYMBOLS = {
@@ -220,6 +220,45 @@ export const NATIVE_SYMBOLS = {
       "i32",
     ],
     result: "void",
+  },
+  bn_wkv7: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "i32",
+  },
+  bn_wkv7_backward: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
+    result: "i32",
   },
   bn_bench_sgemm: { parameters: ["i32", "i32", "i32", "i32"], result: "f64" },
 } as const;

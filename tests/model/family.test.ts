@@ -13,6 +13,8 @@ import {
   MODEL_FAMILIES,
   MODEL_PRESETS,
   type ModelConfig,
+  modelSpecConfig,
+  parameterCount,
   ParameterStore,
   presetConfig,
   validateConfig,
@@ -100,4 +102,35 @@ Deno.test("families answer what callers used to switch on", () => {
   assert.equal(familyOf(llama).withContext(llama, 64).contextLength, 128);
   assert.equal(familyOf(llama).embeddingWeight, "model.embed_tokens.weight");
   assert.equal(familyOf(llama).recurrent, false);
+});
+
+// Benchmarks name models of a chosen size as PRESET:field=value,… (equal parameter counts).
+Deno.test("modelSpecConfig: a preset with fields changed, checked; bad specs are one line", () => {
+  assert.deepEqual(modelSpecConfig("rwkv-micro", 64), presetConfig("rwkv-micro", 64));
+  const gpt = modelSpecConfig("gpt-mini:mlpDim=960,contextLength=128", 4096);
+  assert.equal(gpt.arch, "gpt");
+  assert.equal(gpt.contextLength, 128);
+  assert.equal((gpt as { mlpDim: number }).mlpDim, 960);
+  // Within 1 % of rwkv7-micro's 5,574,400 (the equal-parameter comparison of docs/rwkv7.md).
+  assert.equal(parameterCount(gpt), 5623424);
+  assert.equal(parameterCount(presetConfig("rwkv7-micro", 4096)), 5574400);
+  const bad: [string, RegExp][] = [
+    ["nope", /unknown model preset|nope/],
+    ["gpt-micro:bogus=1", /"bogus" is not a numeric field of gpt-micro \(contextLength, dModel/],
+    ["gpt-micro:arch=1", /"arch" is not a numeric field/],
+    ["gpt-micro:vocabSize=9", /"vocabSize" is not a numeric field/],
+    ["gpt-micro:nHead=x", /nHead needs a number, got "x"/],
+    ["gpt-micro:nHead=", /nHead needs a number, got ""/],
+    ["gpt-micro:nHead=3", /dModel 128 is not a multiple of nHead 3/],
+    ["rwkv7-micro:dModel=100", /head size 64 does not divide the width 100/],
+    ["gpt-micro:nLayer=0", /nLayer/],
+  ];
+  for (const [spec, message] of bad) {
+    assert.throws(
+      () => modelSpecConfig(spec, 4096),
+      (e: Error) =>
+        e instanceof BenteviError && message.test(e.message) && !e.message.includes("\n"),
+      spec,
+    );
+  }
 });

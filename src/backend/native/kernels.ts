@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { BenteviError } from "../../errors.ts";
 import type { MatmulOptions, Tensor } from "../backend.ts";
 import type * as op from "../backend.ts";
 import { asMatrix, attentionWidths, cacheLength, channels, matmulDims } from "../checks.ts";
@@ -456,5 +457,52 @@ export class NativeKernels extends CpuKernels {
       T,
       channels(k, B, T),
     );
+  }
+
+  // ---- RWKV-7 ops ---------------------------------------------------------------------------
+
+  override wkv7({ y, r, w, k, v, a, b, state, B, T, H }: op.Wkv7Args): void {
+    const o = "wkv7";
+    const rc = this.#k.bn_wkv7(
+      this.floats(o, "y", y),
+      this.floats(o, "r", r),
+      this.floats(o, "w", w),
+      this.floats(o, "k", k),
+      this.floats(o, "v", v),
+      this.floats(o, "a", a),
+      this.floats(o, "b", b),
+      this.floatsOrNull(o, "state", state),
+      B,
+      T,
+      channels(k, B, T),
+      H,
+    );
+    if (rc !== 0) throw new BenteviError(`${o}: out of memory for the recurrence's scratch`);
+  }
+
+  override wkv7Backward(
+    { dr, dw, dk, dv, da, db, dy, r, w, k, v, a, b, B, T, H }: op.Wkv7BackwardArgs,
+  ): void {
+    const o = "wkv7Backward";
+    const rc = this.#k.bn_wkv7_backward(
+      this.floats(o, "dr", dr),
+      this.floats(o, "dw", dw),
+      this.floats(o, "dk", dk),
+      this.floats(o, "dv", dv),
+      this.floats(o, "da", da),
+      this.floats(o, "db", db),
+      this.floats(o, "dy", dy),
+      this.floats(o, "r", r),
+      this.floats(o, "w", w),
+      this.floats(o, "k", k),
+      this.floats(o, "v", v),
+      this.floats(o, "a", a),
+      this.floats(o, "b", b),
+      B,
+      T,
+      channels(k, B, T),
+      H,
+    );
+    if (rc !== 0) throw new BenteviError(`${o}: out of memory for the recurrence's scratch`);
   }
 }
