@@ -63,6 +63,13 @@ export interface LanguageModel {
    * per head over every position (see `KvCachedModel.lastAttention`). Absent for RWKV.
    */
   lastAttention?(): Promise<AttentionWeights | null>;
+  /**
+   * Sentence embeddings of token sequences: the mean-pooled last hidden state after the final
+   * norm, L2-normalised, `[dModel]` each — a batched prefill that leaves the state untouched
+   * (see `KvCachedModel.embed`). What `modelEmbedder` (semantic chunking, dense retrieval,
+   * `/v1/embeddings`) runs.
+   */
+  embed?(sequences: readonly (readonly number[])[]): Promise<Float32Array[]>;
 }
 
 /** Weights by canonical name, as `loadCheckpoint` returns them. */

@@ -10,6 +10,12 @@ import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import { checkTokenId, freeAll } from "./inference_support.ts";
 
+/** Most positions one {@link KvCachedModel.embed} batch runs (a longer window runs alone). */
+export const EMBED_ROWS = 1024;
+
+/** Longest window {@link KvCachedModel.embed} feeds at once (at most the context length). */
+export const EMBED_WINDOW = 1024;
+
 /** The activations of one forward over some positions; `all` lists what to free. */
 export interface CachedWorkspace {
   /**
@@ -60,20 +66,30 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
   /** The most tokens the caches can hold. */
   abstract readonly maxContext: number;
   /** The model's configuration (its vocabulary bounds the token ids fed). */
-  abstract readonly config: { readonly vocabSize: number };
+  abstract readonly config: { readonly vocabSize: number; readonly dModel: number };
   #tokens: number[] = [];
   #one: W | undefined;
   /** Whether the one-token workspace holds the last token fed (not after a rewind or import). */
   #fresh = false;
   #disposed = false;
 
-  /** Buffers for a block of `T` positions (`cached`: the KV-cached path; `head`: logits too). */
+  /**
+   * Buffers for a block of `T` rows (`cached`: the KV-cached path; `head`: logits too). An
+   * uncached workspace of `B·T` rows holds a batch of `B` sequences of `T` positions.
+   */
   protected abstract workspace(T: number, cached: boolean, head: boolean): W;
   /**
    * Runs the blocks over `ids` at positions `pos…` (writing the caches there when the
-   * workspace is a cached one), leaving the residual stream in the workspace.
+   * workspace is a cached one), leaving the residual stream in the workspace. With `B > 1`
+   * (uncached only) `ids` holds `B` sequences of `ids.length / B` tokens each, every one at
+   * positions `0…`.
    */
-  protected abstract blocks(ids: readonly number[], pos: number, ws: W): void;
+  protected abstract blocks(ids: readonly number[], pos: number, ws: W, B?: number): void;
+  /**
+   * The final norm over the workspace's residual stream, into a tensor of the workspace
+   * (`[rows, C]`) that it returns: what the output head reads, and what {@link embed} pools.
+   */
+  protected abstract finalNorm(ws: W): Tensor;
   /** The final norm and output head over the workspace's last position(s): the logits. */
   protected abstract head(ws: W): Promise<Float32Array>;
   /** Every tensor the model owns besides its workspaces (weights, caches, tables). */
@@ -188,6 +204,76 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
       weights.push(row);
     }
     return { layer, heads: NH, positions: n, weights };
+  }
+
+  /**
+   * Sentence embeddings: for each token sequence, the mean over its positions of the last
+   * block's output after the final norm (GPT's `ln_f`, Llama's `model.norm` — the
+   * `last_hidden_state` of Hugging Face's base models, llama.cpp's pooled `result_norm`),
+   * accumulated in float64 and L2-normalised (an empty sequence gives zeros). A prefill only:
+   * the sequences run in batches of at most `rows` positions (right-padded: causal attention
+   * keeps padding out of every real position), and neither the caches nor the tokens fed are
+   * touched. A sequence longer than {@link EMBED_WINDOW} (or the context) is pooled over
+   * consecutive windows, each from position 0.
+   *
+   * @example
+   * ```ts
+   * import { createBackend } from "../backend/select.ts";
+   * import { initWeights, presetConfig } from "./mod.ts";
+   * import { familyOf } from "./registry.ts";
+   * const config = presetConfig("gpt-micro", 32);
+   * const model = familyOf(config).createInferenceModel(
+   *   await createBackend("cpu"), config, initWeights(config, 1), "example");
+   * const [a, b] = await model.embed!([[1, 2, 3], [4, 5]]);
+   * console.log(a.length, Math.hypot(...b).toFixed(3)); // 64 "1.000"
+   * model.dispose();
+   * ```
+   */
+  async embed(
+    sequences: readonly (readonly number[])[],
+    rows: number = EMBED_ROWS,
+  ): Promise<Float32Array[]> {
+    this.check();
+    const C = this.config.dModel;
+    const window = Math.min(this.maxContext, EMBED_WINDOW);
+    const budget = Math.max(rows, window);
+    const sums = sequences.map(() => new Float64Array(C));
+    const windows: { seq: number; ids: readonly number[] }[] = [];
+    sequences.forEach((ids, seq) => {
+      for (const id of ids) checkTokenId(id, this.config.vocabSize);
+      for (let s = 0; s < ids.length; s += window) {
+        windows.push({ seq, ids: ids.slice(s, s + window) });
+      }
+    });
+    windows.sort((a, b) => b.ids.length - a.ids.length || a.seq - b.seq);
+    for (let i = 0; i < windows.length;) {
+      const T = windows[i].ids.length; // the longest of the batch: the others are padded to it
+      const B = Math.max(1, Math.min(windows.length - i, Math.floor(budget / T)));
+      const batch = windows.slice(i, i + B);
+      i += B;
+      const ids = new Array<number>(B * T).fill(0);
+      batch.forEach((w, b) => w.ids.forEach((id, t) => ids[b * T + t] = id));
+      const ws = this.workspace(B * T, false, false);
+      try {
+        this.blocks(ids, 0, ws, B);
+        const hidden = await this.backend.read(this.finalNorm(ws));
+        batch.forEach((w, b) => {
+          const sum = sums[w.seq];
+          for (let t = 0; t < w.ids.length; t++) {
+            const o = (b * T + t) * C;
+            for (let c = 0; c < C; c++) sum[c] += hidden[o + c];
+          }
+        });
+      } finally {
+        freeAll(this.backend, ws.all);
+      }
+    }
+    return sums.map((sum) => {
+      let n = 0;
+      for (let c = 0; c < C; c++) n += sum[c] * sum[c];
+      const inv = n > 0 ? 1 / Math.sqrt(n) : 0; // the mean's 1/T cancels in the normalisation
+      return Float32Array.from(sum, (v) => v * inv);
+    });
   }
 
   /** Forgets every token. */

@@ -54,7 +54,8 @@ const geluNew = (x: number) =>
 
 /**
  * GPT-2 logits for every position of `ids` ([T][V]). `lastAttention`, when given, receives
- * the last block's attention weights of the last position, per head.
+ * the last block's attention weights of the last position, per head; `hidden`, the output of
+ * the final LayerNorm at every position (`[T][C]`, what the head multiplies).
  */
 export function gpt2Reference(
   w: W,
@@ -68,6 +69,7 @@ export function gpt2Reference(
   },
   ids: number[],
   lastAttention?: number[][],
+  hidden?: Float64Array[],
 ): Float64Array[] {
   const C = cfg.dModel, H = cfg.nHead, hs = C / H, T = ids.length;
   const wte = get(w, "wte.weight"), wpe = get(w, "wpe.weight");
@@ -133,6 +135,7 @@ export function gpt2Reference(
   }
   return xs.map((x) => {
     const ln = layerNorm(x, get(w, "ln_f.weight"), get(w, "ln_f.bias"), cfg.layerNormEps);
+    hidden?.push(ln);
     return linear(ln, wte, cfg.vocabSize);
   });
 }
