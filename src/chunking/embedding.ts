@@ -62,7 +62,7 @@ export interface ModelEmbedderOptions {
  * import { createBackend } from "../backend/mod.ts";
  * import { initWeights, presetConfig } from "../model/mod.ts";
  * import { Tokenizer } from "../tokenizer/mod.ts";
- * const tokenizer = Tokenizer.train(["uma frase qualquer"], { vocabSize: 300 });
+ * const tokenizer = Tokenizer.byteLevel();
  * const config = presetConfig("gpt-micro", tokenizer.vocabSize);
  * const model = createLanguageModel(await createBackend("cpu"), config, initWeights(config, 1));
  * const [v] = await embedderOf(model, tokenizer).embed(["uma frase"]);
