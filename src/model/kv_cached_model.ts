@@ -8,13 +8,8 @@
  */
 import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
+import { EMBED_ROWS, EMBED_WINDOW, pooledEmbeddings } from "./embed.ts";
 import { checkTokenId, freeAll } from "./inference_support.ts";
-
-/** Most positions one {@link KvCachedModel.embed} batch runs (a longer window runs alone). */
-export const EMBED_ROWS = 1024;
-
-/** Longest window {@link KvCachedModel.embed} feeds at once (at most the context length). */
-export const EMBED_WINDOW = 1024;
 
 /** The activations of one forward over some positions; `all` lists what to free. */
 export interface CachedWorkspace {
@@ -213,8 +208,8 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
    * accumulated in float64 and L2-normalised (an empty sequence gives zeros). A prefill only:
    * the sequences run in batches of at most `rows` positions (right-padded: causal attention
    * keeps padding out of every real position), and neither the caches nor the tokens fed are
-   * touched. A sequence longer than {@link EMBED_WINDOW} (or the context) is pooled over
-   * consecutive windows, each from position 0.
+   * touched. A sequence longer than `EMBED_WINDOW` (or the context) is pooled over
+   * consecutive windows, each from position 0 (see `pooledEmbeddings`).
    *
    * @example
    * ```ts
@@ -234,46 +229,27 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
     rows: number = EMBED_ROWS,
   ): Promise<Float32Array[]> {
     this.check();
-    const C = this.config.dModel;
-    const window = Math.min(this.maxContext, EMBED_WINDOW);
-    const budget = Math.max(rows, window);
-    const sums = sequences.map(() => new Float64Array(C));
-    const windows: { seq: number; ids: readonly number[] }[] = [];
-    sequences.forEach((ids, seq) => {
-      for (const id of ids) checkTokenId(id, this.config.vocabSize);
-      for (let s = 0; s < ids.length; s += window) {
-        windows.push({ seq, ids: ids.slice(s, s + window) });
-      }
-    });
-    windows.sort((a, b) => b.ids.length - a.ids.length || a.seq - b.seq);
-    for (let i = 0; i < windows.length;) {
-      const T = windows[i].ids.length; // the longest of the batch: the others are padded to it
-      const B = Math.max(1, Math.min(windows.length - i, Math.floor(budget / T)));
-      const batch = windows.slice(i, i + B);
-      i += B;
-      const ids = new Array<number>(B * T).fill(0);
-      batch.forEach((w, b) => w.ids.forEach((id, t) => ids[b * T + t] = id));
-      const ws = this.workspace(B * T, false, false);
-      try {
-        this.blocks(ids, 0, ws, B);
-        const hidden = await this.backend.read(this.finalNorm(ws));
-        batch.forEach((w, b) => {
-          const sum = sums[w.seq];
-          for (let t = 0; t < w.ids.length; t++) {
-            const o = (b * T + t) * C;
-            for (let c = 0; c < C; c++) sum[c] += hidden[o + c];
+    return await pooledEmbeddings(
+      {
+        backend: this.backend,
+        dModel: this.config.dModel,
+        vocabSize: this.config.vocabSize,
+        window: Math.min(this.maxContext, EMBED_WINDOW),
+        maxBatch: Infinity,
+        forward: (ids, B) => {
+          const ws = this.workspace(ids.length, false, false);
+          try {
+            this.blocks(ids, 0, ws, B);
+            return { hidden: this.finalNorm(ws), free: () => freeAll(this.backend, ws.all) };
+          } catch (e) {
+            freeAll(this.backend, ws.all);
+            throw e;
           }
-        });
-      } finally {
-        freeAll(this.backend, ws.all);
-      }
-    }
-    return sums.map((sum) => {
-      let n = 0;
-      for (let c = 0; c < C; c++) n += sum[c] * sum[c];
-      const inv = n > 0 ? 1 / Math.sqrt(n) : 0; // the mean's 1/T cancels in the normalisation
-      return Float32Array.from(sum, (v) => v * inv);
-    });
+        },
+      },
+      sequences,
+      rows,
+    );
   }
 
   /** Forgets every token. */
