@@ -6,7 +6,8 @@
  * the final norm (GPT's `ln_f`, Llama's `model.norm`) is averaged over the tokens, the pooling
  * of sentence-transformers' `mean` mode over a Hugging Face base model's `last_hidden_state`
  * and of llama.cpp's `--pooling mean` embeddings. The model's own method does the work
- * (`LanguageModel.embed`, `KvCachedModel.embed` for GPT and Llama).
+ * (`LanguageModel.embed`: `KvCachedModel.embed` for GPT and Llama; RWKV-4/5/7 pool `ln_out`'s
+ * output over a run from the zero state, one window at a time).
  *
  * {@link EMBEDDER_KIND} names the method and its version; an index stores it and refuses
  * vectors of another kind (the token-embedding averages of earlier versions).
@@ -73,7 +74,7 @@ export function embedderOf(model: LanguageModel, tokenizer: Tokenizer): ModelEmb
   const embedTokens = model.embed?.bind(model);
   if (!embedTokens) {
     throw new BenteviError(
-      `embeddings need a GPT or Llama model (the ${model.config.arch} family has no embed method yet)`,
+      `embeddings need a model with an embed method (the ${model.config.arch} family has none)`,
     );
   }
   return {
@@ -88,7 +89,7 @@ export function embedderOf(model: LanguageModel, tokenizer: Tokenizer): ModelEmb
 }
 
 /**
- * A text embedder from a checkpoint directory (Bentevi, Hugging Face GPT-2 or Llama) and its
+ * A text embedder from a checkpoint directory (any family generation opens) and its
  * tokenizer (or `tokenizerPath`), loaded on `device`.
  *
  * @example

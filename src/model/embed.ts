@@ -9,7 +9,7 @@
  * @module
  */
 import type { Backend, Tensor } from "../backend/backend.ts";
-import { checkTokenId } from "./inference_support.ts";
+import { checkTokenId, freeAll } from "./inference_support.ts";
 
 /** Most positions one batch runs (a longer window runs alone). */
 export const EMBED_ROWS = 1024;
@@ -95,4 +95,47 @@ export async function pooledEmbeddings(
     const inv = n > 0 ? 1 / Math.sqrt(n) : 0; // the mean's 1/T cancels in the normalisation
     return Float32Array.from(sum, (v) => v * inv);
   });
+}
+
+/**
+ * {@link pooledEmbeddings} for a recurrent model (RWKV): each window runs alone from the zero
+ * state through `forward`, which allocates its buffers into `list` (freed after the read) and
+ * returns the final norm's output `[T, dModel]`.
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "../backend/select.ts";
+ * import { initWeights, presetConfig } from "./mod.ts";
+ * import { familyOf } from "./registry.ts";
+ * const config = presetConfig("rwkv-micro", 32);
+ * const model = familyOf(config).createInferenceModel(
+ *   await createBackend("cpu"), config, initWeights(config, 1), "example");
+ * const [v] = await model.embed!([[1, 2, 3]]); // recurrentEmbeddings under the hood
+ * console.log(v.length); // 64
+ * model.dispose();
+ * ```
+ */
+export async function recurrentEmbeddings(
+  model: { backend: Backend; config: { dModel: number; vocabSize: number } },
+  forward: (ids: readonly number[], list: Tensor[]) => Tensor,
+  sequences: readonly (readonly number[])[],
+): Promise<Float32Array[]> {
+  const backend = model.backend;
+  return await pooledEmbeddings({
+    backend,
+    dModel: model.config.dModel,
+    vocabSize: model.config.vocabSize,
+    window: EMBED_WINDOW,
+    maxBatch: 1,
+    forward: (ids) => {
+      const list: Tensor[] = [];
+      const free = () => freeAll(backend, list);
+      try {
+        return { hidden: forward(ids, list), free };
+      } catch (e) {
+        free();
+        throw e;
+      }
+    },
+  }, sequences);
 }

@@ -140,11 +140,15 @@ export function gpt2Reference(
   });
 }
 
-/** RWKV-4 logits after each token of `ids` ([T][V]), as an RNN from the zero state. */
+/**
+ * RWKV-4 logits after each token of `ids` ([T][V]), as an RNN from the zero state; `hidden`,
+ * when given, receives the output of `ln_out` at every position (`[T][C]`).
+ */
 export function rwkv4Reference(
   w: W,
   cfg: { nLayer: number; dModel: number; vocabSize: number; ffnDim: number; layerNormEps: number },
   ids: number[],
+  hidden?: Float64Array[],
 ): Float64Array[] {
   const C = cfg.dModel, L = cfg.nLayer, eps = cfg.layerNormEps;
   const attPrev: Float64Array[] = Array.from({ length: L }, () => new Float64Array(C));
@@ -203,6 +207,7 @@ export function rwkv4Reference(
       x = x.map((val, c) => val + fr[c] * kv[c]);
     }
     const ln = layerNorm(x, get(w, "ln_out.weight"), get(w, "ln_out.bias"), eps);
+    hidden?.push(ln);
     out.push(linear(ln, get(w, "head.weight"), cfg.vocabSize));
   }
   return out;

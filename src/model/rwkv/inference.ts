@@ -10,6 +10,7 @@ import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import { checkTokenId, freeAll, uploadWeights, writeUploadedWeight } from "../inference_support.ts";
+import { recurrentEmbeddings } from "../embed.ts";
 import type { RwkvConfig } from "./config.ts";
 import { rwkvWeightSpecs } from "./weights.ts";
 
@@ -233,6 +234,19 @@ export class RwkvInference implements LanguageModel {
     } finally {
       freeAll(this.backend, list);
     }
+  }
+
+  /**
+   * Sentence embeddings (see `LanguageModel.embed`): the output of `ln_out` pooled over each
+   * sequence, run from the zero state one window at a time (the state untouched).
+   */
+  async embed(sequences: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    this.#check();
+    return await recurrentEmbeddings(this, (ids, list) => {
+      const s = this.#scratch(ids.length, list);
+      this.#run(ids, s, false, true); // the head reads s.xx, the final LayerNorm's output, and leaves it
+      return s.xx;
+    }, sequences);
   }
 
   reset(): void {

@@ -17,6 +17,7 @@ import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import { allocatePlan, f32, i32 } from "../buffers.ts";
 import { checkedWeight, checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import { recurrentEmbeddings } from "../embed.ts";
 import type { Rwkv5Config } from "./config.ts";
 import { rwkv5WeightSpecs } from "./weights.ts";
 
@@ -215,6 +216,19 @@ export class Rwkv5Inference implements LanguageModel {
     } finally {
       freeAll(this.backend, list);
     }
+  }
+
+  /**
+   * Sentence embeddings (see `LanguageModel.embed`): the output of `ln_out` pooled over each
+   * sequence, run from the zero state one window at a time (the state untouched).
+   */
+  async embed(sequences: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    this.#check();
+    return await recurrentEmbeddings(this, (ids, list) => {
+      const s = this.#scratch(ids.length, list);
+      this.#run(ids, s, false); // the head reads s.xx, the final LayerNorm's output, and leaves it
+      return s.xx;
+    }, sequences);
   }
 
   reset(): void {

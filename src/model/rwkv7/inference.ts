@@ -11,6 +11,7 @@ import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
 import { allocatePlan, f32, i32 } from "../buffers.ts";
 import { checkTokenId, freeAll, uploadWeights } from "../inference_support.ts";
+import { recurrentEmbeddings } from "../embed.ts";
 import {
   rwkv7BlockForward,
   type Rwkv7LayerActs,
@@ -152,6 +153,19 @@ export class Rwkv7Inference implements LanguageModel {
     } finally {
       freeAll(this.backend, list);
     }
+  }
+
+  /**
+   * Sentence embeddings (see `LanguageModel.embed`): the output of `ln_out` pooled over each
+   * sequence, run from the zero state one window at a time (the state untouched).
+   */
+  async embed(sequences: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    this.#check();
+    return await recurrentEmbeddings(this, (ids, list) => {
+      const s = this.#scratch(ids.length, list);
+      this.#run(ids, s, false); // the head reads s.xo, the final LayerNorm's output, and leaves it
+      return s.xo;
+    }, sequences);
   }
 
   reset(): void {
