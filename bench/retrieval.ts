@@ -4,7 +4,7 @@
 //
 //   deno run -A bench/retrieval.ts [CORPUS…] [--queries 300] [--seed 1] [--stem] [--json]
 //     [--demo-queries tests/retrieval/demo_queries.jsonl --demo-shard out/demo/text/wiki_00000.jsonl
-//      [--model out/demo/run/step-000600]]
+//      [--model out/demo/run/step-000600]] [--corpus-model] [--device cpu|native|webgpu|auto]
 //
 // CORPUS defaults to ../shared/data/pt/machado. It reports:
 // - build: Bentevi `index build` end to end (read, chunk, analyse, insert; MB/s of input) and the
@@ -14,15 +14,19 @@
 //   relevant answer: recall@1/5/10 and MRR for both engines, and per-query latency p50/p95;
 // - with --demo-queries: the hand-written demo query set (titles as relevance) on both engines;
 //   with --model, the demo index gets the checkpoint's embeddings and Bentevi is scored as BM25,
-//   dense and hybrid (RRF).
+//   dense and hybrid (RRF); --corpus-model embeds the corpus index too (dense/hybrid on the
+//   known-item queries). With --model: the embedding throughput (chunks/s, tokens/s) of the
+//   model on --device (default cpu) over the index's chunks.
 import MiniSearch from "minisearch";
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
-import { buildIndex } from "../src/retrieval/build.ts";
+import { buildIndex, EMBED_BATCH } from "../src/retrieval/build.ts";
 import { foldAccents, isStopword } from "../src/retrieval/analyzer.ts";
 import { readQueries } from "../src/retrieval/eval.ts";
 import { Retriever, type SearchMode } from "../src/retrieval/search.ts";
 import { Mulberry32 } from "../src/random.ts";
+import type { DeviceChoice } from "../src/backend/mod.ts";
+import { modelEmbedder } from "../src/chunking/embedding.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -35,8 +39,11 @@ const { values, positionals } = parseArgs({
     "demo-queries": { type: "string" },
     "demo-shard": { type: "string" },
     model: { type: "string" },
+    "corpus-model": { type: "boolean", default: false },
+    device: { type: "string", default: "cpu" },
   },
 });
+const device = values.device as DeviceChoice;
 const corpus = positionals.length ? positionals : ["../shared/data/pt/machado"];
 const work = await Deno.makeTempDir({ prefix: "bentevi-retrieval-bench-" });
 
@@ -61,23 +68,23 @@ interface Scores {
   p95: number;
 }
 
-type Engine = (q: string) => { id: number; key: string }[];
+type Engine = (q: string) => Promise<{ id: number; key: string }[]>;
 
-function score(
+async function score(
   engines: Record<string, Engine>,
   queries: { query: string; relevant: (string | number)[] }[],
-): Record<string, Scores> {
+): Promise<Record<string, Scores>> {
   const names = Object.keys(engines);
   const acc: Record<string, { r: number[]; rr: number; t: number[] }> = {};
   for (const n of names) acc[n] = { r: [0, 0, 0], rr: 0, t: [] };
-  queries.forEach((q, i) => {
+  for (const [i, q] of queries.entries()) {
     // alternate which engine goes first
     const order = i % 2 ? [...names].reverse() : names;
     for (const name of order) {
       const t0 = performance.now();
       let hits: { id: number; key: string }[];
       try {
-        hits = engines[name](q.query).slice(0, 10);
+        hits = (await engines[name](q.query)).slice(0, 10);
       } catch {
         hits = [];
       }
@@ -90,7 +97,7 @@ function score(
       const first = hits.findIndex(rel);
       if (first >= 0) acc[name].rr += 1 / (first + 1);
     }
-  });
+  }
   const out: Record<string, Scores> = {};
   for (const n of names) {
     const a = acc[n];
@@ -127,7 +134,7 @@ async function run(inputs: string[], label: string, model?: string) {
     return n;
   })();
   const t0 = performance.now();
-  const report = await buildIndex(inputs, { index, stem: values.stem, model });
+  const report = await buildIndex(inputs, { index, stem: values.stem, model, device });
   const buildSeconds = (performance.now() - t0) / 1000;
   const indexBytes = await dirSize([index, `${index}-wal`]);
   const db = new DatabaseSync(index, { readOnly: true });
@@ -140,7 +147,48 @@ async function run(inputs: string[], label: string, model?: string) {
   mini.addAll(chunks.map((c) => ({ id: c.id, title: c.title, text: c.text, key: c.title })));
   const miniSeconds = (performance.now() - t1) / 1000;
   const miniBytes = new TextEncoder().encode(JSON.stringify(mini)).length;
-  return { index, report, buildSeconds, bytes, indexBytes, chunks, mini, miniSeconds, miniBytes };
+  if (model) await measureEmbedding(label, chunks.map((c) => c.text));
+  return {
+    label,
+    index,
+    report,
+    buildSeconds,
+    bytes,
+    indexBytes,
+    chunks,
+    mini,
+    miniSeconds,
+    miniBytes,
+  };
+}
+
+/**
+ * Embedding throughput: the index's chunks embedded again by the model alone (batches of
+ * EMBED_BATCH, as the build does), chunks/s and tokens/s — with `--model` only.
+ */
+const embedRates: Record<string, { chunks_per_s: number; tokens_per_s: number }> = {};
+async function measureEmbedding(label: string, texts: string[]) {
+  if (!values.model) return;
+  const e = await modelEmbedder(values.model, { device });
+  try {
+    await e.embed(texts.slice(0, 8)); // warm-up
+    let tokens = 0;
+    for (const t of texts) tokens += e.tokenizer.encode(t, { addSpecialTokens: false }).length;
+    const t0 = performance.now();
+    for (let i = 0; i < texts.length; i += EMBED_BATCH) {
+      await e.embed(texts.slice(i, i + EMBED_BATCH));
+    }
+    const s = (performance.now() - t0) / 1000;
+    embedRates[label] = {
+      chunks_per_s: round(texts.length / s, 1),
+      tokens_per_s: round(tokens / s),
+    };
+  } finally {
+    e.close();
+  }
+}
+function embedRate(r: { label: string }) {
+  return embedRates[r.label] ? { embedding: embedRates[r.label] } : {};
 }
 
 async function* walk(p: string): AsyncGenerator<number> {
@@ -153,20 +201,26 @@ async function* walk(p: string): AsyncGenerator<number> {
 }
 
 function engines(retriever: Retriever, mini: MiniSearch): Record<string, Engine> {
-  const bentevi = (mode: SearchMode): Engine => (q) =>
-    retriever.search(q, { k: 10, mode }).map((h) => ({ id: h.id, key: h.source.title ?? "" }));
+  const bentevi = (mode: SearchMode): Engine => async (q) =>
+    (await retriever.search(q, { k: 10, mode })).map((h) => ({
+      id: h.id,
+      key: h.source.title ?? "",
+    }));
   const modes: Record<string, Engine> = retriever.hasEmbeddings
     ? { bm25: bentevi("bm25"), dense: bentevi("dense"), hybrid: bentevi("hybrid") }
     : { bentevi: bentevi("bm25") };
   return {
     ...modes,
-    minisearch: (q) =>
-      mini.search(q).slice(0, 10).map((r) => ({ id: Number(r.id), key: String(r.key ?? "") })),
+    minisearch: async (q) =>
+      await mini.search(q).slice(0, 10).map((r) => ({
+        id: Number(r.id),
+        key: String(r.key ?? ""),
+      })),
   };
 }
 
 const result: Record<string, unknown> = {};
-const main = await run(corpus, "corpus");
+const main = await run(corpus, "corpus", values["corpus-model"] ? values.model : undefined);
 {
   const prng = new Mulberry32(Number(values.seed));
   const rnd = () => prng.next();
@@ -183,13 +237,13 @@ const main = await run(corpus, "corpus");
     if (!q.split(" ").some((w) => !isStopword(foldAccents(w)))) continue;
     queries.push({ query: q, relevant: [c.id] });
   }
-  const retriever = await Retriever.open(main.index);
+  const retriever = await Retriever.open(main.index, { device });
   // warm-up
   for (const q of queries.slice(0, 20)) {
-    retriever.search(q.query, { k: 10 });
+    await retriever.search(q.query, { k: 10 });
     main.mini.search(q.query);
   }
-  const s = score(engines(retriever, main.mini), queries);
+  const s = await score(engines(retriever, main.mini), queries);
   retriever.close();
   result.corpus = {
     inputs: corpus,
@@ -198,6 +252,7 @@ const main = await run(corpus, "corpus");
     bentevi_build_s: round(main.buildSeconds, 2),
     bentevi_build_mb_s: round(main.bytes / 1e6 / main.buildSeconds, 2),
     bentevi_index_mb: round(main.indexBytes / 1e6, 2),
+    ...embedRate(main),
     minisearch_add_s: round(main.miniSeconds, 2),
     minisearch_json_mb: round(main.miniBytes / 1e6, 2),
     known_item_queries: n,
@@ -207,10 +262,10 @@ const main = await run(corpus, "corpus");
 }
 if (values["demo-queries"] && values["demo-shard"]) {
   const demo = await run([values["demo-shard"]], "demo", values.model);
-  const retriever = await Retriever.open(demo.index);
-  const s = score(engines(retriever, demo.mini), await readQueries(values["demo-queries"]));
+  const retriever = await Retriever.open(demo.index, { device });
+  const s = await score(engines(retriever, demo.mini), await readQueries(values["demo-queries"]));
   retriever.close();
-  result.demo = { chunks: demo.chunks.length, scores: s };
+  result.demo = { chunks: demo.chunks.length, ...embedRate(demo), scores: s };
 }
 await Deno.remove(work, { recursive: true });
 if (values.json) console.log(JSON.stringify(result));

@@ -52,13 +52,15 @@ function rope(x: Float64Array, heads: number, d: number, pos: number, theta: num
 
 /**
  * Logits `[T][V]` of every position of `ids`, in float64. `lastAttention`, when given,
- * receives the last layer's attention weights of the last position, per query head.
+ * receives the last layer's attention weights of the last position, per query head;
+ * `hidden`, the output of the final RMSNorm at every position (`[T][C]`).
  */
 export function llamaReferenceLogits(
   s: HfLlamaShape,
   w: RefWeights,
   ids: readonly number[],
   lastAttention?: number[][],
+  hidden?: Float64Array[],
 ): Float64Array[] {
   const C = s.hidden_size, H = s.num_attention_heads, KV = s.num_key_value_heads;
   const d = s.head_dim ?? C / H;
@@ -115,7 +117,11 @@ export function llamaReferenceLogits(
     hs = next;
   }
   const head = s.tie_word_embeddings ? emb : get("lm_head.weight");
-  return hs.map((h) => linear(head, rmsNorm(h, get("model.norm.weight").data, s.rms_norm_eps)));
+  return hs.map((h) => {
+    const n = rmsNorm(h, get("model.norm.weight").data, s.rms_norm_eps);
+    hidden?.push(n);
+    return linear(head, n);
+  });
 }
 
 /** Largest |a − b| over all logits, and the largest |b| (to scale a tolerance). */

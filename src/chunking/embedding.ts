@@ -1,74 +1,128 @@
 /**
- * Embeddings for the semantic strategy from a trained model: a text's vector is the mean of the
- * model's token-embedding rows (its family's `embeddingWeight`: `wte` for GPT, `emb` for RWKV) over the text's tokens, computed
- * on the host from the checkpoint's weights (no device, no forward pass). Neighbouring
- * sentences about the same thing share tokens whose embeddings the model has pulled together,
- * so the vectors of two windows are closer within a topic than across a shift.
+ * Text embeddings from a trained model — the one embedder of the toolkit (semantic chunking,
+ * dense retrieval, the server's `/v1/embeddings`). A text's vector is the **mean-pooled last
+ * hidden state after the final norm, L2-normalised**: the text's tokens run through the model
+ * (a prefill on its backend — CPU, native or WebGPU — batched, no generation) and the output of
+ * the final norm (GPT's `ln_f`, Llama's `model.norm`) is averaged over the tokens, the pooling
+ * of sentence-transformers' `mean` mode over a Hugging Face base model's `last_hidden_state`
+ * and of llama.cpp's `--pooling mean` embeddings. The model's own method does the work
+ * (`LanguageModel.embed`: `KvCachedModel.embed` for GPT and Llama; RWKV-4/5/7 pool `ln_out`'s
+ * output over a run from the zero state, one window at a time).
+ *
+ * {@link EMBEDDER_KIND} names the method and its version; an index stores it and refuses
+ * vectors of another kind (the token-embedding averages of earlier versions).
  *
  * @module
  */
+import type { DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
-import { familyOf } from "../model/registry.ts";
-import { Tokenizer } from "../tokenizer/tokenizer.ts";
+import type { LanguageModel } from "../generate/inference.ts";
+import { openGenerationModel } from "../generate/load.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
+
+/**
+ * The embedding method and its version, stored with the vectors: the mean over a text's tokens
+ * of the final norm's output, L2-normalised.
+ */
+export const EMBEDDER_KIND = "hidden-mean-l2/1";
 
 /** What {@link modelEmbedder} returns. */
 export interface ModelEmbedder {
-  /** Text → mean token-embedding vector (zeros for a text without tokens). */
-  embed: (text: string) => Float32Array;
-  /** Width of the vectors. */
-  dimension: number;
+  /** {@link EMBEDDER_KIND}. */
+  readonly kind: string;
+  /** Texts → unit vectors (zeros for a text without tokens), computed in batches. */
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /** Width of the vectors (the model's `dModel`). */
+  readonly dimension: number;
   /** The checkpoint's tokenizer (usable as the chunker's counter too). */
-  tokenizer: Tokenizer;
+  readonly tokenizer: Tokenizer;
+  /** The model the vectors come from (its backend names the device). */
+  readonly model: LanguageModel;
+  /** Frees the model and its backend (when the embedder loaded them). */
+  close(): void;
+}
+
+/** Options of {@link modelEmbedder}. */
+export interface ModelEmbedderOptions {
+  /** A `tokenizer.json` instead of the checkpoint's. */
+  tokenizerPath?: string;
+  /** Compute device (default `"auto"`). */
+  device?: DeviceChoice;
+  /** One-line notices (backend fallback); default `console.error`. */
+  log?: (line: string) => void;
 }
 
 /**
- * A text embedder from a checkpoint directory (Bentevi, Hugging Face GPT-2, converted RWKV-4)
- * and its tokenizer (or `tokenizerPath`).
+ * The embedder of a model already loaded (e.g. the one a server generates with); `close`
+ * leaves the model alone.
+ *
+ * @example
+ * ```ts
+ * import { embedderOf } from "./embedding.ts";
+ * import { createLanguageModel } from "../generate/inference.ts";
+ * import { createBackend } from "../backend/mod.ts";
+ * import { initWeights, presetConfig } from "../model/mod.ts";
+ * import { Tokenizer } from "../tokenizer/mod.ts";
+ * const tokenizer = Tokenizer.byteLevel();
+ * const config = presetConfig("gpt-micro", tokenizer.vocabSize);
+ * const model = createLanguageModel(await createBackend("cpu"), config, initWeights(config, 1));
+ * const [v] = await embedderOf(model, tokenizer).embed(["uma frase"]);
+ * console.log(v.length); // 64
+ * ```
+ */
+export function embedderOf(model: LanguageModel, tokenizer: Tokenizer): ModelEmbedder {
+  const embedTokens = model.embed?.bind(model);
+  if (!embedTokens) {
+    throw new BenteviError(
+      `embeddings need a model with an embed method (the ${model.config.arch} family has none)`,
+    );
+  }
+  return {
+    kind: EMBEDDER_KIND,
+    embed: (texts) =>
+      embedTokens(texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false }))),
+    dimension: model.config.dModel,
+    tokenizer,
+    model,
+    close: () => {},
+  };
+}
+
+/**
+ * A text embedder from a checkpoint directory (any family generation opens) and its
+ * tokenizer (or `tokenizerPath`), loaded on `device`.
  *
  * @example
  * ```ts
  * import { modelEmbedder } from "./embedding.ts";
- * import { chunkText } from "./engine.ts";
  * try {
- *   const { embed } = await modelEmbedder("runs/demo");
- *   const chunks = chunkText("Uma frase. Outra frase.", { strategy: "semantic", maxTokens: 12, embed });
- *   console.log(chunks.length);
- * } catch (e) {
- *   console.log((e as Error).message); // no such checkpoint here
+ *   const e = await modelEmbedder("runs/demo", { device: "cpu" });
+ *   const [a, b] = await e.embed(["O gato mia.", "A bolsa subiu."]);
+ *   console.log(a.length === e.dimension, b.length === e.dimension); // true true
+ *   e.close();
+ * } catch (err) {
+ *   console.log((err as Error).message); // no such checkpoint here
  * }
  * ```
  */
 export async function modelEmbedder(
   checkpoint: string,
-  options: { tokenizerPath?: string } = {},
+  options: ModelEmbedderOptions = {},
 ): Promise<ModelEmbedder> {
-  const ckpt = await loadCheckpoint(checkpoint, { lazy: true }); // only the embeddings are read
-  const tokPath = options.tokenizerPath ?? ckpt.tokenizerPath;
-  if (!tokPath) {
-    throw new BenteviError(`${checkpoint}: no tokenizer.json in the checkpoint (pass --tokenizer)`);
-  }
-  const tokenizer = await Tokenizer.fromFile(tokPath);
-  const name = familyOf(ckpt.config).embeddingWeight;
-  const table = ckpt.weights.get(name);
-  if (!table) throw new BenteviError(`${checkpoint}: no ${name} in the weights`);
-  const [rows, dimension] = table.shape;
-  if (tokenizer.vocabSize > rows) {
-    throw new BenteviError(
-      `${tokPath}: the tokenizer has ${tokenizer.vocabSize} tokens but the model in ${checkpoint} ` +
-        `only ${rows} (incompatible tokenizer)`,
-    );
-  }
-  const data = table.data;
-  const embed = (text: string): Float32Array => {
-    const out = new Float32Array(dimension);
-    const ids = tokenizer.encode(text, { addSpecialTokens: false });
-    for (const id of ids) {
-      const row = id * dimension;
-      for (let i = 0; i < dimension; i++) out[i] += data[row + i];
-    }
-    if (ids.length) { for (let i = 0; i < dimension; i++) out[i] /= ids.length; }
-    return out;
+  const opened = await openGenerationModel(checkpoint, {
+    device: options.device,
+    tokenizerPath: options.tokenizerPath,
+    log: options.log,
+    workload: "compute",
+  });
+  const close = () => {
+    opened.model.dispose();
+    opened.model.backend.destroy();
   };
-  return { embed, dimension, tokenizer };
+  try {
+    return { ...embedderOf(opened.model, opened.tokenizer), close };
+  } catch (e) {
+    close();
+    throw e instanceof BenteviError ? new BenteviError(`${checkpoint}: ${e.message}`) : e;
+  }
 }

@@ -25,7 +25,7 @@ import {
   resolveOptions,
   type Strategy,
 } from "./types.ts";
-import { type Packer, Units, unitVector, unitWords } from "./units.ts";
+import { type Packer, Units, unitWords } from "./units.ts";
 
 const PACKERS: Record<Exclude<Strategy, "fixed">, Packer> = {
   sentence: packSentences,
@@ -74,6 +74,9 @@ export class Chunker {
   private readonly isChars: boolean;
   private charsPerToken = 4;
   private readonly unitCap: number;
+  /** Units whose vectors the strategy asked for and the embedder has not given yet. */
+  private readonly missing = new Set<number>();
+  #waiting: Promise<void> | undefined;
 
   /** Checks `options` (a {@link BenteviError} for impossible ones). */
   constructor(options: ChunkOptions = {}) {
@@ -89,9 +92,28 @@ export class Chunker {
     this.count = (t: string) => counter.countTokens(t, OWN_TOKENS);
   }
 
+  /**
+   * Set while an asynchronous embedder computes vectors the strategy waits for: await it, then
+   * call {@link resume} for the chunks they decide (before pushing more text).
+   */
+  get waiting(): Promise<void> | undefined {
+    return this.#waiting;
+  }
+
+  /** After {@link waiting} resolved: the chunks the new vectors decided. */
+  resume(): Chunk[] {
+    this.#waiting = undefined;
+    const out: Chunk[] = [];
+    if (this.packer) this.packUnits(out);
+    return out;
+  }
+
   /** Adds text; returns the chunks it completed. */
   push(text: string): Chunk[] {
     if (this.finished) throw new Error("Chunker.push after finish");
+    if (this.#waiting) {
+      throw new Error("Chunker.push while vectors are pending (await waiting, then resume)");
+    }
     this.trim();
     this.buf += text;
     return this.run(false);
@@ -286,13 +308,48 @@ export class Chunker {
 
   // ---- packing ----------------------------------------------------------------------------
 
-  /** Emits the chunks the strategy can decide with the units received so far. */
+  /**
+   * Emits the chunks the strategy can decide with the units received so far. When it waits
+   * for vectors, the embedder gets every unit held that has none (one batch): a synchronous
+   * one's answer is used at once, an asynchronous one's sets {@link waiting}.
+   */
   private packUnits(out: Chunk[]): void {
+    const embed = this.options.embed;
+    while (true) {
+      this.packDecided(out);
+      if (!embed || this.missing.size === 0) return;
+      const u = this.units;
+      for (let g = this.cur; g < u.total; g++) if (!u.vectors.has(g)) this.missing.add(g);
+      const gs = [...this.missing].filter((g) => g >= u.base).sort((a, b) => a - b);
+      this.missing.clear();
+      const texts = gs.map((g) => this.text(u.start[g - u.base], u.end[g - u.base]));
+      const store = (vectors: Float32Array[]) => {
+        if (vectors.length !== gs.length) {
+          throw new BenteviError(
+            `the embedder gave ${vectors.length} vectors for ${gs.length} texts`,
+          );
+        }
+        gs.forEach((g, i) => u.vectors.set(g, vectors[i]));
+      };
+      const result = embed(texts);
+      if (result instanceof Promise) {
+        this.#waiting = result.then(store);
+        return;
+      }
+      store(result);
+    }
+  }
+
+  /** Emits the chunks the strategy decides with the units and vectors at hand. */
+  private packDecided(out: Chunk[]): void {
     const u = this.units;
     const words = (g: number) => unitWords(u, (a, b) => this.text(a, b), g);
-    const embed = this.options.embed;
-    const vector = embed
-      ? (g: number) => unitVector(u, (a, b) => this.text(a, b), embed, g)
+    const vector = this.options.embed
+      ? (g: number) => {
+        const v = u.vectors.get(g);
+        if (!v) this.missing.add(g);
+        return v;
+      }
       : undefined;
     while (this.cur < u.total) {
       const j = this.packer!({
@@ -464,7 +521,13 @@ export class Chunker {
 export function chunkText(text: string, options: ChunkOptions = {}): Chunk[] {
   const chunker = new Chunker(options);
   const out = chunker.push(text);
-  for (const c of chunker.finish()) out.push(c);
+  if (!chunker.waiting) { for (const c of chunker.finish()) out.push(c); }
+  if (chunker.waiting) {
+    chunker.waiting.catch(() => {}); // its error, if any, is not this call's
+    throw new BenteviError(
+      "chunkText needs a synchronous embedder; use chunkStream with a model's (asynchronous) one",
+    );
+  }
   return out;
 }
 
@@ -490,8 +553,13 @@ export async function* chunkStream(
   options: ChunkOptions = {},
 ): AsyncGenerator<Chunk> {
   const chunker = new Chunker(options);
-  for await (const part of source as AsyncIterable<string>) {
-    for (const c of chunker.push(part)) yield c;
-  }
-  for (const c of chunker.finish()) yield c;
+  const drain = async function* (chunks: Chunk[]): AsyncGenerator<Chunk> {
+    yield* chunks;
+    while (chunker.waiting) {
+      await chunker.waiting;
+      yield* chunker.resume();
+    }
+  };
+  for await (const part of source as AsyncIterable<string>) yield* drain(chunker.push(part));
+  yield* drain(chunker.finish());
 }

@@ -22,10 +22,17 @@ export {
   resolveOptions,
   STRATEGIES,
   type Strategy,
+  type TextEmbed,
   type TokenCounter,
 } from "./types.ts";
 export { Chunker, chunkStream, chunkText } from "./engine.ts";
-export { type ModelEmbedder, modelEmbedder } from "./embedding.ts";
+export {
+  EMBEDDER_KIND,
+  embedderOf,
+  type ModelEmbedder,
+  modelEmbedder,
+  type ModelEmbedderOptions,
+} from "./embedding.ts";
 export { denseCosine } from "./semantic.ts";
 export {
   type AnalysisReport,

@@ -3,8 +3,8 @@
  * sentence break that keeps the chunk within the budget, it compares the words of the few
  * sentences before the break with the few after it; the chunk ends where they share the
  * fewest words (a topic shift), with a bonus for paragraph and section breaks and a small one
- * for fuller chunks. With an embedder (`ChunkOptions.embed`, e.g. a model's token embeddings
- * through `embeddingChunker`), the two windows are compared by the cosine of their summed
+ * for fuller chunks. With an embedder (`ChunkOptions.embed`, e.g. a model's hidden states
+ * through `modelEmbedder`), the two windows are compared by the cosine of their summed
  * embedding vectors instead of their shared words.
  *
  * @module
@@ -39,6 +39,11 @@ export function packSemantic(input: PackInput): number | null {
   // the right-hand window of the last candidate must have arrived (or the input ended)
   if (first + f.k + w > u.total && !input.ended) return null;
   const last = Math.min(u.total, first + f.k + w);
+  if (input.vector) {
+    let missing = false; // ask for every missing vector (one batch), then wait for them
+    for (let g = first; g < last; g++) if (!input.vector(g)) missing = true;
+    if (missing) return null;
+  }
   let best = f.k, bestScore = -Infinity;
   for (let j = 1; j <= f.k; j++) {
     const g = first + j; // the break before unit g
@@ -68,10 +73,14 @@ function lexicalSimilarity(input: PackInput, from: number, g: number, to: number
   return cosine(left, right);
 }
 
-function sumVectors(vector: (g: number) => Float32Array, from: number, to: number): Float64Array {
+function sumVectors(
+  vector: (g: number) => Float32Array | undefined,
+  from: number,
+  to: number,
+): Float64Array {
   let sum: Float64Array | undefined;
   for (let h = from; h < to; h++) {
-    const v = vector(h);
+    const v = vector(h)!;
     sum ??= new Float64Array(v.length);
     for (let i = 0; i < v.length; i++) sum[i] += v[i];
   }

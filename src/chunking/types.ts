@@ -81,12 +81,17 @@ export interface ChunkOptions {
   /** For "fixed": snap cuts back to a sentence or word boundary (default "none"). */
   preserve?: "none" | "words" | "sentences";
   /**
-   * For "semantic": a text → vector function (e.g. a model's embeddings, see
-   * `modelEmbedder`); topic shifts are then found by the cosine of the vectors of the
-   * sentences on each side of a break instead of by their shared words.
+   * For "semantic": texts → vectors (e.g. a model's embeddings, `modelEmbedder(…).embed`);
+   * topic shifts are then found by the cosine of the vectors of the sentences on each side of
+   * a break instead of by their shared words. The chunker asks for the vectors of every unit
+   * it holds at once (a batch); an asynchronous embedder (a model on a device) needs
+   * `chunkStream` (or `Chunker.waiting`/`resume`), a synchronous one works everywhere.
    */
-  embed?: (text: string) => Float32Array;
+  embed?: TextEmbed;
 }
+
+/** Texts → one vector each, at once or later (see {@link ChunkOptions.embed}). */
+export type TextEmbed = (texts: readonly string[]) => Float32Array[] | Promise<Float32Array[]>;
 
 /** Options with every default filled in and checked. */
 export interface ResolvedOptions {
@@ -103,7 +108,7 @@ export interface ResolvedOptions {
   /** The `fixed` snap mode. */
   preserve: "none" | "words" | "sentences";
   /** The semantic strategy's embedder, if any. */
-  embed?: (text: string) => Float32Array;
+  embed?: TextEmbed;
 }
 
 /**

@@ -96,8 +96,11 @@ export interface PackInput {
   min: number;
   /** Word hashes of unit `g` (global index). */
   words(g: number): number[];
-  /** The embedding of unit `g`, when the chunker was given an embedder. */
-  vector?: (g: number) => Float32Array;
+  /**
+   * The embedding of unit `g`, when the chunker was given an embedder; undefined while it is
+   * being computed (the strategy then returns null and is asked again once it is there).
+   */
+  vector?: (g: number) => Float32Array | undefined;
 }
 
 /**
@@ -151,20 +154,4 @@ export function unitWords(
     units.words.set(g, w);
   }
   return w;
-}
-
-/** The embedding of unit `g` (global index), computed once with `embed`. */
-export function unitVector(
-  units: Units,
-  text: (start: number, end: number) => string,
-  embed: (text: string) => Float32Array,
-  g: number,
-): Float32Array {
-  let v = units.vectors.get(g);
-  if (!v) {
-    const k = g - units.base;
-    v = embed(text(units.start[k], units.end[k]));
-    units.vectors.set(g, v);
-  }
-  return v;
 }

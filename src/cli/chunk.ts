@@ -26,7 +26,7 @@ import {
   type TokenCounter,
 } from "../chunking/types.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
-import { floatOption, intOption, printJson } from "./common.ts";
+import { deviceOption, floatOption, intOption, printJson, threadsOption } from "./common.ts";
 import { registerBenchSuite } from "./bench.ts";
 
 interface BudgetFlags {
@@ -261,8 +261,10 @@ export function registerChunk(program: Command): void {
     .option("--preserve <mode>", "fixed only: snap cuts back to none | words | sentences")
     .option(
       "--model <checkpoint>",
-      "semantic only: find topic shifts with this model's token embeddings instead of shared words",
+      "semantic only: find topic shifts with this model's embeddings (mean-pooled last hidden state) instead of shared words",
     )
+    .addOption(deviceOption())
+    .addOption(threadsOption())
     .option(
       "--encoding <name>",
       "input encoding: utf-8, latin1 (ISO-8859-1) or windows-1252",
@@ -274,34 +276,40 @@ export function registerChunk(program: Command): void {
       if (opts.model && opts.strategy !== "semantic") {
         throw new BenteviError("--model is used by --strategy semantic only");
       }
-      const embed = opts.model ? (await modelEmbedder(opts.model)).embed : undefined;
-      const options = resolveOptions({
-        embed,
-        strategy: parseStrategy(opts.strategy),
-        maxTokens: max,
-        minTokens: opts.minTokens,
-        overlap: opts.overlap,
-        counter,
-        preserve: parsePreserve(opts.preserve),
-      });
-      // progress on stderr only when stdout is not the data
-      const progress = opts.output ? consoleProgress() : silentProgress;
-      const chunks = chunkStream(fileStrings(file, opts.encoding, progress), options);
-      if (opts.output) {
-        const output = opts.output;
-        await refuseOutputOverInputs(
-          [output],
-          [file, ...[opts.tokenizer, opts.model].filter((p): p is string => !!p)],
-        );
-        const r = await withAtomicFile(output, (f) => writeChunks(chunks, (b) => writeAll(f, b)));
-        progress.end();
-        console.error(
-          `bentevi: wrote ${r.count} chunks (largest ${r.maxTokens} ${
-            counter.unit ?? "tokens"
-          }, budget ${max}) to ${output}`,
-        );
-      } else {
-        await writeChunks(chunks, (b) => writeAll(Deno.stdout, b));
+      const embedder = opts.model
+        ? await modelEmbedder(opts.model, { device: opts.device })
+        : undefined;
+      try {
+        const options = resolveOptions({
+          embed: embedder?.embed,
+          strategy: parseStrategy(opts.strategy),
+          maxTokens: max,
+          minTokens: opts.minTokens,
+          overlap: opts.overlap,
+          counter,
+          preserve: parsePreserve(opts.preserve),
+        });
+        // progress on stderr only when stdout is not the data
+        const progress = opts.output ? consoleProgress() : silentProgress;
+        const chunks = chunkStream(fileStrings(file, opts.encoding, progress), options);
+        if (opts.output) {
+          const output = opts.output;
+          await refuseOutputOverInputs(
+            [output],
+            [file, ...[opts.tokenizer, opts.model].filter((p): p is string => !!p)],
+          );
+          const r = await withAtomicFile(output, (f) => writeChunks(chunks, (b) => writeAll(f, b)));
+          progress.end();
+          console.error(
+            `bentevi: wrote ${r.count} chunks (largest ${r.maxTokens} ${
+              counter.unit ?? "tokens"
+            }, budget ${max}) to ${output}`,
+          );
+        } else {
+          await writeChunks(chunks, (b) => writeAll(Deno.stdout, b));
+        }
+      } finally {
+        embedder?.close();
       }
     });
 

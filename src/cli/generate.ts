@@ -123,7 +123,7 @@ export function registerGenerate(program: Command): void {
         let prompt = o.prompt;
         let turn: GroundedTurn | undefined;
         if (rag) {
-          turn = groundedTurn(rag.retriever, o.prompt, {
+          turn = await groundedTurn(rag.retriever, o.prompt, {
             k: rag.state.k,
             contextTokens: rag.contextTokens,
             room: promptRoom(model.maxContext, sampling.maxNewTokens),
@@ -452,7 +452,7 @@ async function chatLoop(
         // With an index: the question goes to the model inside the grounded prompt.
         let turn: GroundedTurn | undefined;
         if (rag?.state.enabled) {
-          turn = groundedTurn(rag.retriever, line, {
+          turn = await groundedTurn(rag.retriever, line, {
             k: rag.state.k,
             contextTokens: rag.contextTokens,
             room: promptRoom(chat.model.maxContext, chat.maxNewTokens) -

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command, OptionValues } from "@commander-js/extra-typings";
+import type { DeviceChoice } from "../backend/mod.ts";
 import { BenteviError } from "../errors.ts";
 import { consoleProgress } from "../progress.ts";
 import { buildIndex, type BuildReport, updateIndex } from "../retrieval/build.ts";
@@ -14,7 +15,14 @@ import { formatSource, Retriever, SEARCH_MODES, type SearchMode } from "../retri
 import { describeSettings } from "../retrieval/store.ts";
 import type { RagState } from "../retrieval/rag.ts";
 import { STRATEGIES, type Strategy } from "../chunking/types.ts";
-import { ENCODING_HELP, floatOption, intOption, printJson } from "./common.ts";
+import {
+  deviceOption,
+  ENCODING_HELP,
+  floatOption,
+  intOption,
+  printJson,
+  threadsOption,
+} from "./common.ts";
 
 function parseMode(value: string | undefined): SearchMode | undefined {
   if (value === undefined) return undefined;
@@ -100,6 +108,8 @@ export function registerIndex(program: Command): void {
     .option("--encoding <name>", ENCODING_HELP, "utf-8")
     .option("--force", "delete an existing index first (to rebuild it with other options)")
     .option("--json", "print the report as JSON")
+    .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (docs, opts) => {
       if (opts.maxTokens !== undefined && opts.maxChars !== undefined) {
         throw new BenteviError("give either --max-tokens or --max-chars, not both");
@@ -129,6 +139,7 @@ export function registerIndex(program: Command): void {
           overlap: opts.overlap,
           tokenizer: opts.tokenizer,
           model: opts.model,
+          device: opts.device,
           stem: opts.stem ?? false,
           encoding: opts.encoding,
           force: opts.force,
@@ -148,9 +159,12 @@ export function registerIndex(program: Command): void {
     )
     .requiredOption("--index <file>", "the index file")
     .option("--json", "print the report as JSON")
+    .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const r = await withStopSignals((signal) =>
         updateIndex(opts.index, {
+          device: opts.device,
           progress: consoleProgress(),
           signal,
           onSkip: (path, reason) => console.error(`bentevi: skipped ${path}: ${reason}`),
@@ -191,13 +205,18 @@ export function registerIndex(program: Command): void {
     .requiredOption("--queries <file>", "JSONL queries")
     .option("--mode <mode>", "bm25 | dense | hybrid (default: hybrid with embeddings)")
     .option("--json", "print one JSON object")
+    .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (opts) => {
       const mode = parseMode(opts.mode);
       const queries = await readQueries(opts.queries);
-      const r = await Retriever.open(opts.index, { loadModel: mode !== "bm25" });
+      const r = await Retriever.open(opts.index, {
+        loadModel: mode !== "bm25",
+        device: opts.device,
+      });
       try {
         for (const n of r.notices) console.error(`bentevi: ${n}`);
-        const report = evaluateRetrieval(r, queries, { mode });
+        const report = await evaluateRetrieval(r, queries, { mode });
         if (opts.json) return printJson(report);
         console.log(
           `${report.queries} queries, ${report.mode}: recall@1 ${report.recall[1]}  recall@5 ${
@@ -222,12 +241,17 @@ export function registerIndex(program: Command): void {
       "bm25 | dense | hybrid (default: hybrid when the index has embeddings)",
     )
     .option("--json", "print a JSON list of hits: text, score, source, offsets")
+    .addOption(deviceOption())
+    .addOption(threadsOption())
     .action(async (query, opts) => {
       const mode = parseMode(opts.mode);
-      const r = await Retriever.open(opts.index, { loadModel: mode !== "bm25" });
+      const r = await Retriever.open(opts.index, {
+        loadModel: mode !== "bm25",
+        device: opts.device,
+      });
       try {
         for (const n of r.notices) console.error(`bentevi: ${n}`);
-        const hits = r.search(query, { k: opts.k, mode });
+        const hits = await r.search(query, { k: opts.k, mode });
         if (opts.json) return printJson(hits);
         if (hits.length === 0) {
           console.log(`no chunk matches "${query}"`);
@@ -272,13 +296,13 @@ export interface RagContext {
 
 /** Opens `--index` for `chat`/`generate` (undefined without it); prints its notices. */
 export async function openRag(
-  o: { index?: string; k?: number; contextTokens?: number },
+  o: { index?: string; k?: number; contextTokens?: number; device?: DeviceChoice },
 ): Promise<RagContext | undefined> {
   if (!o.index) {
     if (o.contextTokens !== undefined) throw new BenteviError("--context-tokens needs --index");
     return undefined;
   }
-  const retriever = await Retriever.open(o.index);
+  const retriever = await Retriever.open(o.index, { device: o.device });
   for (const n of retriever.notices) console.error(`bentevi: ${n}`);
   return { retriever, state: { enabled: true, k: o.k ?? 3 }, contextTokens: o.contextTokens };
 }

@@ -406,7 +406,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const retriever = await Retriever.open(paths.index);
       let turn;
       try {
-        turn = groundedTurn(retriever, DEMO_GROUNDED_QUESTION, {
+        turn = await groundedTurn(retriever, DEMO_GROUNDED_QUESTION, {
           k: 3,
           room: model.maxContext - 1 - Math.min(plan.sampleTokens, model.maxContext >> 1),
           counter: tokenizer,

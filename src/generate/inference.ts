@@ -63,6 +63,14 @@ export interface LanguageModel {
    * per head over every position (see `KvCachedModel.lastAttention`). Absent for RWKV.
    */
   lastAttention?(): Promise<AttentionWeights | null>;
+  /**
+   * Sentence embeddings of token sequences: the mean-pooled last hidden state after the final
+   * norm, L2-normalised, `[dModel]` each — a prefill that leaves the state untouched
+   * (`KvCachedModel.embed`, batched; RWKV: from the zero state, one window at a time; both
+   * through `pooledEmbeddings`). What `modelEmbedder` (semantic chunking, dense retrieval,
+   * `/v1/embeddings`) runs.
+   */
+  embed?(sequences: readonly (readonly number[])[]): Promise<Float32Array[]>;
 }
 
 /** Weights by canonical name, as `loadCheckpoint` returns them. */

@@ -8,6 +8,7 @@
  */
 import type { AttentionDims, Backend, Tensor } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
+import { EMBED_ROWS, EMBED_WINDOW, pooledEmbeddings } from "./embed.ts";
 import { checkTokenId, freeAll } from "./inference_support.ts";
 
 /** The activations of one forward over some positions; `all` lists what to free. */
@@ -60,20 +61,30 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
   /** The most tokens the caches can hold. */
   abstract readonly maxContext: number;
   /** The model's configuration (its vocabulary bounds the token ids fed). */
-  abstract readonly config: { readonly vocabSize: number };
+  abstract readonly config: { readonly vocabSize: number; readonly dModel: number };
   #tokens: number[] = [];
   #one: W | undefined;
   /** Whether the one-token workspace holds the last token fed (not after a rewind or import). */
   #fresh = false;
   #disposed = false;
 
-  /** Buffers for a block of `T` positions (`cached`: the KV-cached path; `head`: logits too). */
+  /**
+   * Buffers for a block of `T` rows (`cached`: the KV-cached path; `head`: logits too). An
+   * uncached workspace of `B·T` rows holds a batch of `B` sequences of `T` positions.
+   */
   protected abstract workspace(T: number, cached: boolean, head: boolean): W;
   /**
    * Runs the blocks over `ids` at positions `pos…` (writing the caches there when the
-   * workspace is a cached one), leaving the residual stream in the workspace.
+   * workspace is a cached one), leaving the residual stream in the workspace. With `B > 1`
+   * (uncached only) `ids` holds `B` sequences of `ids.length / B` tokens each, every one at
+   * positions `0…`.
    */
-  protected abstract blocks(ids: readonly number[], pos: number, ws: W): void;
+  protected abstract blocks(ids: readonly number[], pos: number, ws: W, B?: number): void;
+  /**
+   * The final norm over the workspace's residual stream, into a tensor of the workspace
+   * (`[rows, C]`) that it returns: what the output head reads, and what {@link embed} pools.
+   */
+  protected abstract finalNorm(ws: W): Tensor;
   /** The final norm and output head over the workspace's last position(s): the logits. */
   protected abstract head(ws: W): Promise<Float32Array>;
   /** Every tensor the model owns besides its workspaces (weights, caches, tables). */
@@ -188,6 +199,57 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
       weights.push(row);
     }
     return { layer, heads: NH, positions: n, weights };
+  }
+
+  /**
+   * Sentence embeddings: for each token sequence, the mean over its positions of the last
+   * block's output after the final norm (GPT's `ln_f`, Llama's `model.norm` — the
+   * `last_hidden_state` of Hugging Face's base models, llama.cpp's pooled `result_norm`),
+   * accumulated in float64 and L2-normalised (an empty sequence gives zeros). A prefill only:
+   * the sequences run in batches of at most `rows` positions (right-padded: causal attention
+   * keeps padding out of every real position), and neither the caches nor the tokens fed are
+   * touched. A sequence longer than `EMBED_WINDOW` (or the context) is pooled over
+   * consecutive windows, each from position 0 (see `pooledEmbeddings`).
+   *
+   * @example
+   * ```ts
+   * import { createBackend } from "../backend/select.ts";
+   * import { initWeights, presetConfig } from "./mod.ts";
+   * import { familyOf } from "./registry.ts";
+   * const config = presetConfig("gpt-micro", 32);
+   * const model = familyOf(config).createInferenceModel(
+   *   await createBackend("cpu"), config, initWeights(config, 1), "example");
+   * const [a, b] = await model.embed!([[1, 2, 3], [4, 5]]);
+   * console.log(a.length, Math.hypot(...b).toFixed(3)); // 64 "1.000"
+   * model.dispose();
+   * ```
+   */
+  async embed(
+    sequences: readonly (readonly number[])[],
+    rows: number = EMBED_ROWS,
+  ): Promise<Float32Array[]> {
+    this.check();
+    return await pooledEmbeddings(
+      {
+        backend: this.backend,
+        dModel: this.config.dModel,
+        vocabSize: this.config.vocabSize,
+        window: Math.min(this.maxContext, EMBED_WINDOW),
+        maxBatch: Infinity,
+        forward: (ids, B) => {
+          const ws = this.workspace(ids.length, false, false);
+          try {
+            this.blocks(ids, 0, ws, B);
+            return { hidden: this.finalNorm(ws), free: () => freeAll(this.backend, ws.all) };
+          } catch (e) {
+            freeAll(this.backend, ws.all);
+            throw e;
+          }
+        },
+      },
+      sequences,
+      rows,
+    );
   }
 
   /** Forgets every token. */

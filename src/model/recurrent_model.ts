@@ -11,6 +11,7 @@
 import type { Backend, Tensor } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import type { NamedTensor } from "../io/safetensors.ts";
+import { recurrentEmbeddings } from "./embed.ts";
 import { checkTokenId, freeAll } from "./inference_support.ts";
 
 /**
@@ -57,7 +58,7 @@ export abstract class RecurrentModel<W extends RecurrentWorkspace> {
   /** The device the model runs on. */
   abstract readonly backend: Backend;
   /** The model's configuration (its vocabulary bounds the token ids fed). */
-  abstract readonly config: { readonly vocabSize: number };
+  abstract readonly config: { readonly vocabSize: number; readonly dModel: number };
   /** An RNN has no context limit: a step costs the same at any position. */
   readonly maxContext = Infinity;
   #tokens: number[] = [];
@@ -72,6 +73,8 @@ export abstract class RecurrentModel<W extends RecurrentWorkspace> {
    * length from a zero state otherwise. Leaves the logits in `ws.logits` when `head`.
    */
   protected abstract run(ids: readonly number[], ws: W, carry: boolean, head: boolean): void;
+  /** The final norm's output `[T, dModel]` in `ws` after a {@link run} with `head`. */
+  protected abstract finalNorm(ws: W): Tensor;
   /** Each layer's state tensors, in layer order. */
   protected abstract layerStates(): readonly RecurrentLayerState[];
   /** Every tensor the model owns besides its workspaces (weights, state, tables). */
@@ -120,6 +123,19 @@ export abstract class RecurrentModel<W extends RecurrentWorkspace> {
     } finally {
       freeAll(this.backend, list);
     }
+  }
+
+  /**
+   * Sentence embeddings (see `LanguageModel.embed`): the final norm's output pooled over each
+   * sequence, run from the zero state one window at a time (the state untouched).
+   */
+  async embed(sequences: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    this.check();
+    return await recurrentEmbeddings(this, (ids, list) => {
+      const ws = this.workspace(ids.length, list);
+      this.run(ids, ws, false, true); // the head reads the final norm's output and leaves it
+      return this.finalNorm(ws);
+    }, sequences);
   }
 
   /** Forgets every token (the state back to its start). */

@@ -14,7 +14,8 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { chunkStream } from "../chunking/engine.ts";
-import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
+import { EMBEDDER_KIND, type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
+import type { DeviceChoice } from "../backend/mod.ts";
 import {
   charCounter,
   resolveOptions,
@@ -34,6 +35,7 @@ import {
   describeSettings,
   type IndexSettings,
   openIndexDb,
+  sameModel,
   setMeta,
   settingsDiff,
   sqliteError,
@@ -57,6 +59,8 @@ export interface BuildIndexOptions {
   tokenizer?: string;
   /** A checkpoint whose embeddings give each chunk a vector (dense and hybrid search). */
   model?: string;
+  /** Where the model computes the embeddings (default `"auto"`). */
+  device?: DeviceChoice;
   /** Encoding of text, Markdown and HTML files (default utf-8). */
   encoding?: string;
   /** Snowball Portuguese stemming of the BM25 terms (default false; see docs/retrieval.md). */
@@ -122,34 +126,35 @@ export function tokenizerFingerprint(tok: Tokenizer): string {
 
 const PROBE = "Bentevi: o índice de referência, 0123456789. Olá!";
 
-/** A fingerprint of an embedder (its vector for a fixed text), to tell models apart. */
-export function embedderFingerprint(e: ModelEmbedder): string {
-  const v = e.embed(PROBE);
-  return sha256Text(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+/**
+ * An embedder's vector for a fixed text, stored with the index to tell models apart: compared
+ * with a tolerance ({@link sameModel}), since CPU and GPU round differently.
+ */
+export async function embedderProbe(e: ModelEmbedder): Promise<number[]> {
+  return Array.from((await e.embed([PROBE]))[0], (x) => Math.round(x * 1e6) / 1e6);
 }
 
-/** `v` scaled to unit length (zeros stay zeros). */
-export function l2Normalize(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const n = Math.sqrt(s);
-  if (n > 0) { for (let i = 0; i < v.length; i++) v[i] /= n; }
-  return v;
-}
+/** Chunks embedded per model call while building (one batched prefill). */
+export const EMBED_BATCH = 64;
 
 /** The tools a build needs, loaded from the settings. */
-interface Tools {
+export interface Tools {
+  /** Counts the chunk budget. */
   counter: TokenCounter;
+  /** The model's embedder (free it with `close`). */
   embedder?: ModelEmbedder;
 }
 
 async function toolsFor(
-  options: { tokenizer?: string; model?: string },
+  options: { tokenizer?: string; model?: string; device?: DeviceChoice },
 ): Promise<
   { tools: Tools; tokenizer?: IndexSettings["tokenizer"]; model?: IndexSettings["model"] }
 > {
   const embedder = options.model
-    ? await modelEmbedder(options.model, { tokenizerPath: options.tokenizer })
+    ? await modelEmbedder(options.model, {
+      tokenizerPath: options.tokenizer,
+      device: options.device,
+    })
     : undefined;
   const tok = options.tokenizer
     ? (embedder ? embedder.tokenizer : await Tokenizer.fromFile(options.tokenizer))
@@ -166,29 +171,54 @@ async function toolsFor(
       ? {
         path: resolve(options.model!),
         dimension: embedder.dimension,
-        fingerprint: embedderFingerprint(embedder),
+        embedder: embedder.kind,
+        probe: await embedderProbe(embedder),
       }
       : undefined,
   };
 }
 
 /**
+ * Refuses an index whose vectors another embedder made (an index of an earlier Bentevi holds
+ * token-embedding averages): its vectors and a query's would not be comparable.
+ */
+export function checkEmbedderKind(settings: IndexSettings, index: string): void {
+  const kind = settings.model?.embedder;
+  if (settings.model && kind !== EMBEDDER_KIND) {
+    throw new BenteviError(
+      `${index}: its embeddings were made by ${
+        kind ? `the "${kind}"` : "the token-embedding-average"
+      } embedder of an earlier Bentevi, this one embeds with "${EMBEDDER_KIND}" (mean-pooled last hidden state); rebuild it with --force (or search it with --mode bm25)`,
+    );
+  }
+}
+
+/**
  * The tools of an existing index's settings, checking that its tokenizer and model are still
  * the ones it was built with (else a one-line error).
  */
-export async function toolsOfIndex(settings: IndexSettings, index: string): Promise<Tools> {
-  const model = settings.model?.path;
+export async function toolsOfIndex(
+  settings: IndexSettings,
+  index: string,
+  options: { device?: DeviceChoice; loadModel?: boolean } = {},
+): Promise<Tools> {
+  const loadModel = options.loadModel ?? true;
+  if (loadModel) checkEmbedderKind(settings, index);
+  const model = loadModel ? settings.model?.path : undefined;
   const tokenizer = settings.tokenizer?.path;
   const loaded = await toolsFor({
     model,
     tokenizer: model && tokenizer === resolve(`${model}/tokenizer.json`) ? undefined : tokenizer,
+    device: options.device,
   });
   if (settings.tokenizer && loaded.tokenizer?.sha256 !== settings.tokenizer.sha256) {
+    loaded.tools.embedder?.close();
     throw new BenteviError(
       `${index}: built with another tokenizer (${settings.tokenizer.path} has changed); rebuild with --force`,
     );
   }
-  if (settings.model && loaded.model?.fingerprint !== settings.model.fingerprint) {
+  if (loadModel && settings.model && !sameModel(loaded.model, settings.model)) {
+    loaded.tools.embedder?.close();
     throw new BenteviError(
       `${index}: built with another model (${settings.model.path} has changed); rebuild with --force`,
     );
@@ -252,8 +282,22 @@ export async function buildIndex(
 ): Promise<BuildReport> {
   const t0 = performance.now();
   if (inputs.length === 0) throw new BenteviError("no inputs given: name files or folders");
-  const encoding = parseEncoding(options.encoding ?? "utf-8");
+  parseEncoding(options.encoding ?? "utf-8"); // a bad encoding fails before the model loads
   const loaded = await toolsFor(options);
+  try {
+    return await buildWith(inputs, options, loaded, t0);
+  } finally {
+    loaded.tools.embedder?.close();
+  }
+}
+
+async function buildWith(
+  inputs: string[],
+  options: BuildIndexOptions,
+  loaded: Awaited<ReturnType<typeof toolsFor>>,
+  t0: number,
+): Promise<BuildReport> {
+  const encoding = parseEncoding(options.encoding ?? "utf-8");
   const unit = loaded.tools.counter === charCounter ? "chars" : "tokens";
   const chunking = resolveOptions({
     strategy: options.strategy,
@@ -278,6 +322,7 @@ export async function buildIndex(
   const ix = await openIndexDb(options.index, { create: true });
   try {
     const old = storedSettings(ix.meta, options.index);
+    if (old?.model && settings.model) checkEmbedderKind(old, options.index);
     if (old) {
       const diff = settingsDiff(old, settings);
       if (diff.length) {
@@ -307,6 +352,8 @@ export interface UpdateIndexOptions {
   signal?: AbortSignal;
   /** Called for each skipped file. */
   onSkip?: (path: string, reason: string) => void;
+  /** Where the index's model computes the embeddings (default `"auto"`). */
+  device?: DeviceChoice;
 }
 
 /**
@@ -337,9 +384,13 @@ export async function updateIndex(
     if (!settings) {
       throw new BenteviError(`${index}: the index was never built (run \`bentevi index build\`)`);
     }
-    const tools = await toolsOfIndex(settings, index);
-    const roots = storedInputs(ix.meta, index);
-    return await runIndexing(ix.db, index, settings, roots, tools, { ...options, t0 });
+    const tools = await toolsOfIndex(settings, index, { device: options.device });
+    try {
+      const roots = storedInputs(ix.meta, index);
+      return await runIndexing(ix.db, index, settings, roots, tools, { ...options, t0 });
+    } finally {
+      tools.embedder?.close();
+    }
   } finally {
     ix.db.close();
   }
@@ -482,6 +533,17 @@ async function runIndexing(
   const insVec = db.prepare("INSERT INTO embeddings(chunk_id, vector) VALUES (?, ?)");
   const stem = { stem: settings.stem };
   const titleTerms = new Map<string, string>();
+  // Chunks waiting for their vectors (inserted in the same transaction, a batch at a time).
+  const toEmbed: { id: number | bigint; text: string }[] = [];
+  const embedQueued = async () => {
+    if (!tools.embedder || toEmbed.length === 0) return;
+    const vectors = await tools.embedder.embed(toEmbed.map((q) => q.text));
+    toEmbed.forEach((q, i) => {
+      const v = vectors[i];
+      insVec.run(q.id, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    });
+    toEmbed.length = 0;
+  };
 
   const totalBytes = files.reduce((a, f) => a + f.size, 0);
   let doneBytes = 0;
@@ -499,6 +561,7 @@ async function runIndexing(
     }
     let fileBytes = 0;
     let chunks = 0, tokens = 0, chars = 0;
+    toEmbed.length = 0;
     try {
       db.exec("BEGIN");
       if (prev) deleteDocument(db, prev.id);
@@ -558,8 +621,8 @@ async function runIndexing(
           ).lastInsertRowid;
           insFts.run(id, tTerms, analyzeTerms(c.text, stem).join(" "));
           if (tools.embedder) {
-            const v = l2Normalize(tools.embedder.embed(c.text));
-            insVec.run(id, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+            toEmbed.push({ id, text: c.text });
+            if (toEmbed.length >= EMBED_BATCH) await embedQueued();
           }
           chunks++;
           tokens += c.tokens;
@@ -570,6 +633,7 @@ async function runIndexing(
           );
         }
       }
+      await embedQueued();
       setDoc.run(chunks, tokens, chars, docId);
       db.exec("COMMIT");
       report.indexed++;

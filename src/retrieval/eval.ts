@@ -90,15 +90,15 @@ function matches(hit: SearchHit, item: string | number): boolean {
  * await Deno.writeTextFile(`${dir}/b.txt`, "O tucano tem um bico enorme.");
  * await buildIndex([dir], { index: `${dir}/i.db` });
  * const r = await Retriever.open(`${dir}/i.db`);
- * console.log(evaluateRetrieval(r, [{ query: "bico", relevant: ["b.txt"] }]).mrr); // 1
+ * console.log((await evaluateRetrieval(r, [{ query: "bico", relevant: ["b.txt"] }])).mrr); // 1
  * r.close();
  * ```
  */
-export function evaluateRetrieval(
+export async function evaluateRetrieval(
   retriever: Retriever,
   queries: EvalQuery[],
   options: { mode?: SearchMode } = {},
-): EvalReport {
+): Promise<EvalReport> {
   const mode = options.mode ?? (retriever.hasEmbeddings ? "hybrid" : "bm25");
   const recall = { 1: 0, 5: 0, 10: 0 };
   let mrr = 0;
@@ -107,7 +107,7 @@ export function evaluateRetrieval(
     const t = performance.now();
     let hits: SearchHit[];
     try {
-      hits = retriever.search(q.query, { k: 10, mode });
+      hits = await retriever.search(q.query, { k: 10, mode });
     } catch (e) {
       if (e instanceof BenteviError && /stop words|empty query/.test(e.message)) hits = [];
       else throw e;

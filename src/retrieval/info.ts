@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { EMBEDDER_KIND } from "../chunking/embedding.ts";
 import { BenteviError, fsError } from "../errors.ts";
 import {
   type IndexSettings,
@@ -91,7 +92,9 @@ export async function indexInfo(index: string): Promise<IndexInfo> {
       kinds,
       bytesOnDisk,
       search: settings.model
-        ? "bm25+dense (hybrid by default)"
+        ? settings.model.embedder === EMBEDDER_KIND
+          ? `bm25+dense (hybrid by default; ${EMBEDDER_KIND} embeddings)`
+          : "bm25 (its embeddings are token-embedding averages of an earlier Bentevi: rebuild with --force for dense search)"
         : "bm25 (no --model: no dense search)",
       settings,
       inputs: storedInputs(ix.meta, index),

@@ -270,19 +270,19 @@ export interface GroundedTurnOptions {
  * await Deno.writeTextFile(`${dir}/a.txt`, "O Cometa Valadares foi visto em 1911 por Joaquim Valadares.");
  * await buildIndex([`${dir}/a.txt`], { index: `${dir}/i.db` });
  * const r = await Retriever.open(`${dir}/i.db`);
- * const t = groundedTurn(r, "Quem viu o cometa?", { room: 2000, counter: charCounter });
+ * const t = await groundedTurn(r, "Quem viu o cometa?", { room: 2000, counter: charCounter });
  * console.log(t.passages.length, t.prompt.includes("[1] O Cometa Valadares")); // 1 true
  * r.close();
  * ```
  */
-export function groundedTurn(
-  retriever: { search(q: string, o: { k: number }): SearchHit[] },
+export async function groundedTurn(
+  retriever: { search(q: string, o: { k: number }): Promise<SearchHit[]> },
   question: string,
   options: GroundedTurnOptions,
-): GroundedTurn {
+): Promise<GroundedTurn> {
   let hits: SearchHit[];
   try {
-    hits = retriever.search(question, { k: options.k ?? 3 });
+    hits = await retriever.search(question, { k: options.k ?? 3 });
   } catch (e) {
     if (e instanceof BenteviError && /only stop words|empty query/.test(e.message)) {
       return { prompt: question, passages: [], hits: [], notice: "no words to search for" };

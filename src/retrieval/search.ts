@@ -11,7 +11,8 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { ModelEmbedder } from "../chunking/embedding.ts";
 import { BenteviError } from "../errors.ts";
 import { analyzeTerms, ftsQuery } from "./analyzer.ts";
-import { l2Normalize, toolsOfIndex } from "./build.ts";
+import type { DeviceChoice } from "../backend/mod.ts";
+import { toolsOfIndex } from "./build.ts";
 import { type IndexSettings, openIndexDb, sqliteError, storedSettings } from "./store.ts";
 
 /** How hits are ranked. */
@@ -92,7 +93,7 @@ interface ChunkRow {
  * await Deno.writeTextFile(`${dir}/a.txt`, "A capivara é o maior roedor do mundo.\n\nO tucano tem bico grande.");
  * await buildIndex([`${dir}/a.txt`], { index: `${dir}/i.db`, maxTokens: 40 });
  * const r = await Retriever.open(`${dir}/i.db`);
- * console.log(r.search("maior roedor")[0].text); // "A capivara é o maior roedor do mundo.\n\n"
+ * console.log((await r.search("maior roedor"))[0].text); // "A capivara é o maior roedor do mundo.\n\n"
  * r.close();
  * ```
  */
@@ -122,10 +123,14 @@ export class Retriever {
   }
 
   /**
-   * Opens an index for searching. With `dense: true` (or an index that has a model) the model
-   * is loaded and checked against the one the index was built with.
+   * Opens an index for searching. When the index has a model (and `loadModel` is not false)
+   * the model is loaded on `device` (default `"auto"`) and checked against the one the index
+   * was built with.
    */
-  static async open(path: string, options: { loadModel?: boolean } = {}): Promise<Retriever> {
+  static async open(
+    path: string,
+    options: { loadModel?: boolean; device?: DeviceChoice } = {},
+  ): Promise<Retriever> {
     const ix = await openIndexDb(path, { readOnly: true });
     try {
       const settings = storedSettings(ix.meta, path);
@@ -140,7 +145,7 @@ export class Retriever {
       }
       let embedder: ModelEmbedder | undefined;
       if (settings.model && (options.loadModel ?? true)) {
-        embedder = (await toolsOfIndex(settings, path)).embedder;
+        embedder = (await toolsOfIndex(settings, path, { device: options.device })).embedder;
       }
       return new Retriever(path, ix.db, settings, notices, embedder);
     } catch (e) {
@@ -154,9 +159,10 @@ export class Retriever {
     return this.settings.model !== undefined;
   }
 
-  /** Closes the database. */
+  /** Closes the database and frees the model. */
   close(): void {
     this.db.close();
+    this.embedder?.close();
   }
 
   /** The terms a query searches for (after folding, stop words and stemming). */
@@ -228,7 +234,7 @@ export class Retriever {
   }
 
   /** Chunk ids ranked by cosine to the query's embedding (best first). */
-  denseIds(query: string, n: number): { id: number; score: number }[] {
+  async denseIds(query: string, n: number): Promise<{ id: number; score: number }[]> {
     this.checkQuery(query);
     if (!this.hasEmbeddings) {
       throw new BenteviError(
@@ -236,7 +242,7 @@ export class Retriever {
       );
     }
     if (!this.embedder) throw new BenteviError(`${this.path}: the index's model was not loaded`);
-    const q = l2Normalize(this.embedder.embed(query));
+    const [q] = await this.embedder.embed([query]);
     const { ids, data, dim } = this.loadVectors();
     const scores = new Float32Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
@@ -250,7 +256,7 @@ export class Retriever {
   }
 
   /** Ranked chunk ids and scores for `query`. */
-  rank(query: string, options: SearchOptions = {}): { id: number; score: number }[] {
+  async rank(query: string, options: SearchOptions = {}): Promise<{ id: number; score: number }[]> {
     const k = options.k ?? 5;
     if (!Number.isInteger(k) || k < 1) throw new BenteviError(`--k must be at least 1, got ${k}`);
     const mode = options.mode ?? (this.hasEmbeddings ? "hybrid" : "bm25");
@@ -258,7 +264,7 @@ export class Retriever {
     if (mode === "dense") return this.denseIds(query, k);
     const depth = Math.max(50, k * 5);
     const fused = new Map<number, number>();
-    for (const list of [this.bm25Ids(query, depth), this.denseIds(query, depth)]) {
+    for (const list of [this.bm25Ids(query, depth), await this.denseIds(query, depth)]) {
       list.forEach((h, i) => fused.set(h.id, (fused.get(h.id) ?? 0) + 1 / (RRF_K + i + 1)));
     }
     return [...fused].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k)
@@ -266,8 +272,8 @@ export class Retriever {
   }
 
   /** The top chunks for `query`, with their text, source and offsets. */
-  search(query: string, options: SearchOptions = {}): SearchHit[] {
-    const ranked = this.rank(query, options);
+  async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
+    const ranked = await this.rank(query, options);
     const hits: SearchHit[] = [];
     try {
       const get = this.stmt(
@@ -318,11 +324,17 @@ export async function retrieve(
   index: string,
   query: string,
   k = 5,
-  options: { mode?: SearchMode } = {},
+  options: { mode?: SearchMode; device?: DeviceChoice } = {},
 ): Promise<SearchHit[]> {
-  const r = await Retriever.open(index, { loadModel: options.mode !== "bm25" });
+  const r = await Retriever.open(index, {
+    loadModel: options.mode !== "bm25",
+    device: options.device,
+  });
   try {
-    return r.search(query, { k, mode: options.mode ?? (r.hasEmbeddings ? "hybrid" : "bm25") });
+    return await r.search(query, {
+      k,
+      mode: options.mode ?? (r.hasEmbeddings ? "hybrid" : "bm25"),
+    });
   } finally {
     r.close();
   }

@@ -54,8 +54,24 @@ export interface IndexSettings {
   encoding: string;
   /** Snowball stemming in the BM25 terms. */
   stem: boolean;
-  /** Dense retrieval: the checkpoint, its vector width and a fingerprint of its embedder. */
-  model?: { path: string; dimension: number; fingerprint: string };
+  /**
+   * Dense retrieval: the checkpoint, its vector width, the embedder's kind and version
+   * (`EMBEDDER_KIND`; absent in indexes of token-embedding averages, which kept a
+   * `fingerprint`) and its vector for a fixed text (to tell models apart).
+   */
+  model?: { path: string; dimension: number; embedder?: string; probe?: number[] };
+}
+
+/**
+ * Whether two indexes' models are the same: same embedder kind, same width, and probe vectors
+ * (unit length) within 1e-3 of each other — CPU and GPU round differently, another checkpoint
+ * is far off.
+ */
+export function sameModel(a: IndexSettings["model"], b: IndexSettings["model"]): boolean {
+  if (!a || !b) return a === b;
+  if (a.embedder !== b.embedder || a.dimension !== b.dimension) return false;
+  if (!a.probe || !b.probe || a.probe.length !== b.probe.length) return false;
+  return a.probe.every((x, i) => Math.abs(x - b.probe![i]) <= 1e-3);
 }
 
 /** The settings a user compares, as `key=value` words (for messages and `index info`). */
@@ -81,7 +97,7 @@ export function settingsDiff(a: IndexSettings, b: IndexSettings): string[] {
     if (a[key] !== b[key]) out.push(k);
   }
   if (a.tokenizer?.sha256 !== b.tokenizer?.sha256) out.push("tokenizer");
-  if (a.model?.fingerprint !== b.model?.fingerprint) out.push("model");
+  if (!sameModel(a.model, b.model)) out.push("model");
   return out;
 }
 

@@ -26,7 +26,7 @@ import { personaAdapter, PERSONAS } from "../generate/personas.ts";
 import { EXPLAIN_DEFAULTS } from "../generate/generator.ts";
 import type { AdapterBank, AdapterRef } from "../finetune/bank.ts";
 import type { SamplingOptions } from "../generate/sampler.ts";
-import { type ModelEmbedder, modelEmbedder } from "../chunking/embedding.ts";
+import { embedderOf } from "../chunking/embedding.ts";
 import type { ChatTemplate } from "../tokenizer/chat_template.ts";
 import type { QuantType } from "../quant/mod.ts";
 import { formatSource, Retriever } from "../retrieval/search.ts";
@@ -221,7 +221,7 @@ export async function createServer(options: ServeOptions): Promise<BenteviServer
   let retriever: Retriever | undefined;
   if (options.index !== undefined) {
     try {
-      retriever = await Retriever.open(options.index);
+      retriever = await Retriever.open(options.index, { device: options.device });
     } catch (e) {
       pool.close();
       opened.model.backend.destroy();
@@ -252,11 +252,8 @@ class Server implements BenteviServer {
   readonly #chatTemplate: ChatTemplate | undefined;
   readonly #apiKey: string | undefined;
   readonly #log: (line: string) => void;
-  readonly #checkpoint: string;
-  readonly #tokenizerPath: string | undefined;
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #running = new Set<AbortController>();
-  #embedder: Promise<ModelEmbedder> | undefined;
   readonly #retriever: Retriever | undefined;
   readonly #rag: { k?: number; contextTokens?: number };
   readonly #banks: WeakMap<LanguageModel, AdapterBank>;
@@ -280,8 +277,6 @@ class Server implements BenteviServer {
     this.pool = pool;
     this.#apiKey = options.apiKey;
     this.#log = log;
-    this.#checkpoint = opened.dir;
-    this.#tokenizerPath = options.tokenizerPath;
     this.modelId = modelId;
     this.#banks = banks;
     this.#adapterNames = opened.adapters?.names ?? [];
@@ -355,7 +350,7 @@ class Server implements BenteviServer {
       case "/v1/chat/completions": {
         only("POST");
         const r = parseChatRequest(await readJson(request));
-        const job = this.#chatJob(r);
+        const job = await this.#chatJob(r);
         // The persona is in effect (and picks its adapter) when no system message replaces it.
         const persona = r.messages.some((m) => m.role === "system") ? undefined : r.persona;
         return await this.#respond(request, r, "chat", job, this.#target(r.model, persona));
@@ -363,7 +358,7 @@ class Server implements BenteviServer {
       case "/v1/completions": {
         only("POST");
         const r = parseCompletionRequest(await readJson(request));
-        const job = this.#completionJob(r);
+        const job = await this.#completionJob(r);
         return await this.#respond(request, r, "text", job, this.#target(r.model));
       }
       case "/v1/embeddings": {
@@ -498,11 +493,14 @@ class Server implements BenteviServer {
    * The question inside the grounded prompt of `chat --index` (passages from the index within
    * `room` tokens), or undefined without an index or with `rag: false`.
    */
-  #ground(r: GenerationParams, question: string, room: number, answerCue: boolean):
-    | GroundedTurn
-    | undefined {
+  async #ground(
+    r: GenerationParams,
+    question: string,
+    room: number,
+    answerCue: boolean,
+  ): Promise<GroundedTurn | undefined> {
     if (!this.#retriever || !r.rag) return undefined;
-    const turn = groundedTurn(this.#retriever, question, {
+    const turn = await groundedTurn(this.#retriever, question, {
       k: this.#rag.k,
       contextTokens: this.#rag.contextTokens,
       room,
@@ -513,7 +511,7 @@ class Server implements BenteviServer {
     return turn;
   }
 
-  #chatJob(r: ChatCompletionRequest): (model: LanguageModel) => Job {
+  async #chatJob(r: ChatCompletionRequest): Promise<(model: LanguageModel) => Job> {
     const systems = r.messages.filter((m) => m.role === "system").map((m) => m.content);
     const turns = r.messages.filter((m) => m.role !== "system");
     if (r.persona !== undefined && !PERSONAS.has(r.persona)) {
@@ -530,7 +528,7 @@ class Server implements BenteviServer {
     const earlier = [...systems, ...turns.slice(0, -1).map((t) => t.content)]
       .reduce((n, text) => n + tok.encode(text, { addSpecialTokens: false }).length + 4, 8);
     const maxNew = this.#maxTokens(r) ?? 200;
-    const grounded = this.#ground(
+    const grounded = await this.#ground(
       r,
       question,
       promptRoom(this.#opened.model.maxContext, maxNew) - earlier,
@@ -570,10 +568,15 @@ class Server implements BenteviServer {
     });
   }
 
-  #completionJob(r: CompletionRequest): (model: LanguageModel) => Job {
+  async #completionJob(r: CompletionRequest): Promise<(model: LanguageModel) => Job> {
     const tokenizer = this.#opened.tokenizer;
     const maxContext = this.#opened.model.maxContext;
-    const grounded = this.#ground(r, r.prompt, promptRoom(maxContext, this.#maxTokens(r)), true);
+    const grounded = await this.#ground(
+      r,
+      r.prompt,
+      promptRoom(maxContext, this.#maxTokens(r)),
+      true,
+    );
     const ids = Array.from(tokenizer.encode(grounded?.prompt ?? r.prompt));
     if (ids.length > maxContext - 1) {
       const e = new ContextLengthError(ids.length, maxContext, "the prompt");
@@ -830,30 +833,45 @@ class Server implements BenteviServer {
     return out;
   }
 
+  /**
+   * `/v1/embeddings`: the served model's own embeddings (`modelEmbedder`'s: mean-pooled last
+   * hidden state, L2-normalised), computed on a pooled model like a generation (so they
+   * queue behind the running ones, and no second copy of the weights is loaded).
+   */
   async #embeddings(request: Request): Promise<Response> {
     const r = parseEmbeddingRequest(await readJson(request));
-    // Adapters change linear layers only, never the token embeddings these vectors come from.
+    // An adapter changes the linear layers, so the hidden states: the request's model counts.
     const target = this.#target(r.model);
-    this.#embedder ??= modelEmbedder(this.#checkpoint, { tokenizerPath: this.#tokenizerPath });
-    const embedder = await this.#embedder;
-    if (r.dimensions !== undefined && r.dimensions !== embedder.dimension) {
+    const dimension = this.#opened.model.config.dModel;
+    if (r.dimensions !== undefined && r.dimensions !== dimension) {
       throw new ApiError(
         400,
-        `'dimensions' must be ${embedder.dimension} (this model's embedding width), got ${r.dimensions}`,
+        `'dimensions' must be ${dimension} (this model's embedding width), got ${r.dimensions}`,
         "invalid_request_error",
         "dimensions",
       );
     }
+    const wanted = target.adapters.join("\0");
+    const model = await this.pool.acquire(
+      request.signal,
+      (m) => (this.#banks.get(m)?.active ?? []).join("\0") === wanted,
+    );
+    let vectors: Float32Array[];
+    try {
+      this.#banks.get(model)?.use(target.adapters);
+      vectors = await embedderOf(model, this.#opened.tokenizer).embed(r.input);
+    } finally {
+      this.pool.release(model);
+    }
     let tokens = 0;
-    const data = r.input.map((text, index) => {
-      tokens += embedder.tokenizer.encode(text, { addSpecialTokens: false }).length;
-      const v = embedder.embed(text);
-      return {
-        object: "embedding",
-        index,
-        embedding: r.encodingFormat === "base64" ? toBase64(v) : Array.from(v),
-      };
-    });
+    for (const text of r.input) {
+      tokens += this.#opened.tokenizer.encode(text, { addSpecialTokens: false }).length;
+    }
+    const data = vectors.map((v, index) => ({
+      object: "embedding",
+      index,
+      embedding: r.encodingFormat === "base64" ? toBase64(v) : Array.from(v),
+    }));
     return json({
       object: "list",
       data,

@@ -129,3 +129,21 @@ export async function backends(): Promise<Backend[]> {
   }
   return list;
 }
+
+/** Random weights with larger magnitudes than the init, so the checks are not trivially small. */
+export function perturbedWeights(
+  config: ModelConfig,
+  seed: number,
+): ReturnType<typeof initWeights> {
+  const w = initWeights(config, seed);
+  let s = seed * 7919 + 1;
+  for (const [name, t] of w) {
+    if (/time_/.test(name)) continue;
+    for (let i = 0; i < t.data.length; i++) {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      t.data[i] += (s / 2147483648 - 0.5) *
+        (name.endsWith("weight") && t.shape.length === 1 ? 0.5 : 0.4);
+    }
+  }
+  return w;
+}

@@ -15,7 +15,7 @@ import {
 import { GptInference } from "../../src/model/gpt/inference.ts";
 import { LlamaInference } from "../../src/model/llama/inference.ts";
 import { gpt2Reference, maxAbsDiff, rwkv4Reference } from "./reference.ts";
-import { backends } from "./helpers.ts";
+import { backends, perturbedWeights as weightsFor } from "./helpers.ts";
 import { llamaReferenceLogits } from "../_llama_reference.ts";
 
 const gptConfig: ModelConfig = {
@@ -90,21 +90,6 @@ const llamaMqa: LlamaConfig = {
   headDim: 6,
   tieEmbeddings: false,
 };
-
-/** Random weights with larger magnitudes than the init, so the checks are not trivially small. */
-function weightsFor(config: ModelConfig, seed: number) {
-  const w = initWeights(config, seed);
-  let s = seed * 7919 + 1;
-  for (const [name, t] of w) {
-    if (/time_/.test(name)) continue;
-    for (let i = 0; i < t.data.length; i++) {
-      s = (s * 1103515245 + 12345) % 2147483648;
-      t.data[i] += (s / 2147483648 - 0.5) *
-        (name.endsWith("weight") && t.shape.length === 1 ? 0.5 : 0.4);
-    }
-  }
-  return w;
-}
 
 const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
 

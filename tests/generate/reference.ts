@@ -54,7 +54,8 @@ const geluNew = (x: number) =>
 
 /**
  * GPT-2 logits for every position of `ids` ([T][V]). `lastAttention`, when given, receives
- * the last block's attention weights of the last position, per head.
+ * the last block's attention weights of the last position, per head; `hidden`, the output of
+ * the final LayerNorm at every position (`[T][C]`, what the head multiplies).
  */
 export function gpt2Reference(
   w: W,
@@ -68,6 +69,7 @@ export function gpt2Reference(
   },
   ids: number[],
   lastAttention?: number[][],
+  hidden?: Float64Array[],
 ): Float64Array[] {
   const C = cfg.dModel, H = cfg.nHead, hs = C / H, T = ids.length;
   const wte = get(w, "wte.weight"), wpe = get(w, "wpe.weight");
@@ -133,15 +135,20 @@ export function gpt2Reference(
   }
   return xs.map((x) => {
     const ln = layerNorm(x, get(w, "ln_f.weight"), get(w, "ln_f.bias"), cfg.layerNormEps);
+    hidden?.push(ln);
     return linear(ln, wte, cfg.vocabSize);
   });
 }
 
-/** RWKV-4 logits after each token of `ids` ([T][V]), as an RNN from the zero state. */
+/**
+ * RWKV-4 logits after each token of `ids` ([T][V]), as an RNN from the zero state; `hidden`,
+ * when given, receives the output of `ln_out` at every position (`[T][C]`).
+ */
 export function rwkv4Reference(
   w: W,
   cfg: { nLayer: number; dModel: number; vocabSize: number; ffnDim: number; layerNormEps: number },
   ids: number[],
+  hidden?: Float64Array[],
 ): Float64Array[] {
   const C = cfg.dModel, L = cfg.nLayer, eps = cfg.layerNormEps;
   const attPrev: Float64Array[] = Array.from({ length: L }, () => new Float64Array(C));
@@ -200,6 +207,7 @@ export function rwkv4Reference(
       x = x.map((val, c) => val + fr[c] * kv[c]);
     }
     const ln = layerNorm(x, get(w, "ln_out.weight"), get(w, "ln_out.bias"), eps);
+    hidden?.push(ln);
     out.push(linear(ln, get(w, "head.weight"), cfg.vocabSize));
   }
   return out;

@@ -50,7 +50,7 @@ Deno.test("fitPassages: within the budget, the last one cut at a word start, off
   const { dir, index } = await docIndex();
   const r = await Retriever.open(index);
   try {
-    const hits = r.search("cometa capivara queijo", { k: 3 });
+    const hits = await r.search("cometa capivara queijo", { k: 3 });
     assert.equal(hits.length, 3);
     const whole = hits[0].text.length;
     for (const budget of [whole, whole + 30, whole + 1000, 20]) {
@@ -79,15 +79,15 @@ Deno.test("fitPassages: within the budget, the last one cut at a word start, off
     assert.match(citationLines(cut, dir), /^\[1\] doc\.txt \(chars \d+–\d+\)$/);
 
     // A turn: passages in the prompt; stop words only or no match: the question alone, with why.
-    const t = groundedTurn(r, "Quem avistou o cometa?", { room: 1000, counter: charCounter });
+    const t = await groundedTurn(r, "Quem avistou o cometa?", { room: 1000, counter: charCounter });
     assert.match(t.prompt, /\[1\] O Cometa Valadares foi avistado/);
     assert.match(t.prompt, /Pergunta: Quem avistou o cometa\?$/);
-    const none = groundedTurn(r, "o que é isso", { room: 1000, counter: charCounter });
+    const none = await groundedTurn(r, "o que é isso", { room: 1000, counter: charCounter });
     assert.equal(none.prompt, "o que é isso");
     assert.match(none.notice!, /no words to search for/);
-    const miss = groundedTurn(r, "ornitorrinco", { room: 1000, counter: charCounter });
+    const miss = await groundedTurn(r, "ornitorrinco", { room: 1000, counter: charCounter });
     assert.match(miss.notice!, /no passage matches/);
-    const tight = groundedTurn(r, "cometa", { room: 50, counter: charCounter });
+    const tight = await groundedTurn(r, "cometa", { room: 50, counter: charCounter });
     assert.match(tight.notice!, /no room for a passage/);
   } finally {
     r.close();

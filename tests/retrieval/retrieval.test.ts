@@ -65,17 +65,17 @@ Deno.test("demo articles: the Portuguese query set finds its articles; accentles
   assert.ok(r.chunks > 100, `${r.chunks} chunks`);
   const retriever = await Retriever.open(index);
   try {
-    const report = evaluateRetrieval(retriever, await readQueries(QUERIES));
+    const report = await evaluateRetrieval(retriever, await readQueries(QUERIES));
     assert.equal(report.queries, 40);
     assert.ok(report.recall[5] >= 0.9, JSON.stringify(report));
     assert.ok(report.mrr >= 0.8, JSON.stringify(report));
     // Lower case without accents finds the accented text; the same ranking as typed properly.
-    const plain = retriever.search("observatorio do morro alto refrator", { k: 3 });
-    const typed = retriever.search("Observatório do Morro Alto refrator", { k: 3 });
+    const plain = await retriever.search("observatorio do morro alto refrator", { k: 3 });
+    const typed = await retriever.search("Observatório do Morro Alto refrator", { k: 3 });
     assert.equal(plain[0].source.title, "Observatório do Morro Alto");
     assert.deepEqual(plain.map((h) => h.id), typed.map((h) => h.id));
     // Offsets: the hit is the record's text at [start, end), and its UTF-8 bytes there.
-    for (const hit of retriever.search("pão de queijo polvilho", { k: 5 })) {
+    for (const hit of await retriever.search("pão de queijo polvilho", { k: 5 })) {
       assert.equal(hit.source.kind, "jsonl");
       const text = await sectionText(hit.source.path, hit.source.line!);
       assert.equal(text.slice(hit.start, hit.end), hit.text);
@@ -83,11 +83,14 @@ Deno.test("demo articles: the Portuguese query set finds its articles; accentles
       assert.equal(new TextDecoder().decode(bytes.subarray(hit.byteStart, hit.byteEnd)), hit.text);
     }
     // Empty and stop-word-only queries are clear errors.
-    assert.throws(() => retriever.search("  "), /empty query/);
-    assert.throws(() => retriever.search("o que é de"), /only stop words/);
+    await assert.rejects(() => retriever.search("  "), /empty query/);
+    await assert.rejects(() => retriever.search("o que é de"), /only stop words/);
     // No model: BM25 only, and dense search says so.
     assert.equal(retriever.hasEmbeddings, false);
-    assert.throws(() => retriever.search("capivara", { mode: "dense" }), /no embeddings.*--model/);
+    await assert.rejects(
+      () => retriever.search("capivara", { mode: "dense" }),
+      /no embeddings.*--model/,
+    );
   } finally {
     retriever.close();
   }
@@ -371,7 +374,7 @@ Deno.test("foreign, corrupt and missing index files are one-line errors", async 
     (async () => {
       const r = await Retriever.open(`${dir}/bad.db`);
       try {
-        r.search("pirarucu");
+        await r.search("pirarucu");
       } finally {
         r.close();
       }

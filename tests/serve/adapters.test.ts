@@ -222,6 +222,24 @@ Deno.test("serve: a run directory is resolved once — models built later load t
   }
 });
 
+Deno.test("serve --adapter: /v1/embeddings embeds with the requested model's adapter", async () => {
+  const embed = async (model?: string) => {
+    const r = await server.fetch(
+      new Request("http://localhost/v1/embeddings", {
+        method: "POST",
+        body: JSON.stringify({ input: "O bem-te-vi canta.", ...(model ? { model } : {}) }),
+      }),
+    );
+    const j: Any = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(j));
+    return { model: j.model as string, v: j.data[0].embedding as number[] };
+  };
+  const base = await embed(), jur = await embed("jur"), again = await embed();
+  assert.equal(jur.model, "jur");
+  assert.notDeepEqual(jur.v, base.v, "the adapter changes the hidden states");
+  assert.deepEqual(again.v, base.v, "the base again, once the adapter is switched off");
+});
+
 Deno.test("serve --quantize: every pooled model computes with the same ggml blocks", async () => {
   const s = await createServer({
     checkpoint: ckpt.gpt,

@@ -150,15 +150,15 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
   }
 
   /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
-  protected blocks(ids: readonly number[], pos: number, ws: GptWorkspace): void {
-    const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
+  protected blocks(ids: readonly number[], pos: number, ws: GptWorkspace, B = 1): void {
+    const b = this.backend, c = this.config, T = ids.length / B, C = c.dModel;
     const { x, ln, mean, rstd, qkv, att, fc, g } = ws;
-    const dims = { B: 1, T, C, NH: c.nHead };
+    const dims = { B, T, C, NH: c.nHead };
     // The embedding rows are summed on the host: a handful of rows per call, and the token
     // table never has to be bound whole (GPT-2's is 154 MB, over some devices' binding limit).
-    const rows = new Float32Array(T * C);
-    for (let t = 0; t < T; t++) {
-      const e = ids[t] * C, p = (pos + t) * C;
+    const rows = new Float32Array(B * T * C);
+    for (let t = 0; t < B * T; t++) {
+      const e = ids[t] * C, p = (pos + t % T) * C;
       for (let i = 0; i < C; i++) rows[t * C + i] = this.#wteHost[e + i] + this.#wpeHost[p + i];
     }
     b.write(x, rows);
@@ -196,20 +196,26 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     }
   }
 
-  /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
-  protected async head(ws: GptWorkspace): Promise<Float32Array> {
-    const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
-    const wte = this.#weight("wte.weight"), logits = ws.logits;
-    b.layerNorm({
+  /** The final LayerNorm (`ln_f`) over `ws.x`, into `ws.ln`. */
+  protected finalNorm(ws: GptWorkspace): Tensor {
+    this.backend.layerNorm({
       out: ws.ln,
       mean: ws.mean,
       rstd: ws.rstd,
       x: ws.x,
       w: this.#weight("ln_f.weight"),
       b: this.#weight("ln_f.bias"),
-      eps: c.layerNormEps,
+      eps: this.config.layerNormEps,
     });
-    return await headLogits(b, ws.ln, wte, logits, { T, V, C }, this.#headSliceBytes);
+    return ws.ln;
+  }
+
+  /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
+  protected async head(ws: GptWorkspace): Promise<Float32Array> {
+    const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
+    const wte = this.#weight("wte.weight"), logits = ws.logits;
+    const ln = this.finalNorm(ws);
+    return await headLogits(b, ln, wte, logits, { T, V, C }, this.#headSliceBytes);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {

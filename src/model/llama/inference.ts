@@ -225,21 +225,23 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   }
 
   /** Runs the blocks over `ids` at positions `pos…`, leaving the residual stream in `ws.x`. */
-  protected blocks(ids: readonly number[], pos: number, ws: LlamaWorkspace): void {
-    const b = this.backend, c = this.config, T = ids.length, C = c.dModel;
+  protected blocks(ids: readonly number[], pos: number, ws: LlamaWorkspace, B = 1): void {
+    const b = this.backend, c = this.config, T = ids.length / B, C = c.dModel;
     const { x, ln, rstd, qkv, att, gate, up, h } = ws;
-    const dims: AttentionDims = { B: 1, T, C: llamaWidths(c).Q, NH: c.nHead, NKV: c.nKvHead };
+    const dims: AttentionDims = { B, T, C: llamaWidths(c).Q, NH: c.nHead, NKV: c.nKvHead };
     const eps = c.rmsNormEps;
     // The embedding rows are copied on the host: a handful of rows per call, and the table
     // never has to be bound whole.
-    const rows = new Float32Array(T * C);
-    for (let t = 0; t < T; t++) rows.set(this.#embHost.subarray(ids[t] * C, ids[t] * C + C), t * C);
+    const rows = new Float32Array(B * T * C);
+    for (let t = 0; t < B * T; t++) {
+      rows.set(this.#embHost.subarray(ids[t] * C, ids[t] * C + C), t * C);
+    }
     b.write(x, rows);
     this.#grow(pos + T);
     const rope = {
       cos: this.#cos!,
       sin: this.#sin!,
-      B: 1,
+      B,
       T,
       headDim: c.headDim,
       rotatedHeads: c.nHead + c.nKvHead,
@@ -262,19 +264,24 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     }
   }
 
-  /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
-  protected async head(ws: LlamaWorkspace): Promise<Float32Array> {
-    const b = this.backend, c = this.config;
-    b.rmsNorm({
+  /** The final RMSNorm (`model.norm`) over `ws.x`, into `ws.ln`. */
+  protected finalNorm(ws: LlamaWorkspace): Tensor {
+    this.backend.rmsNorm({
       out: ws.ln,
       rstd: ws.rstd,
       x: ws.x,
       w: this.#weight("model.norm.weight"),
-      eps: c.rmsNormEps,
+      eps: this.config.rmsNormEps,
     });
+    return ws.ln;
+  }
+
+  /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
+  protected async head(ws: LlamaWorkspace): Promise<Float32Array> {
+    const b = this.backend, c = this.config;
     const table = this.#weight(c.tieEmbeddings ? LLAMA_EMBEDDING : LLAMA_HEAD);
     const dims = { T: ws.T, V: c.vocabSize, C: c.dModel };
-    return await headLogits(b, ws.ln, table, ws.logits, dims, this.#headSliceBytes);
+    return await headLogits(b, this.finalNorm(ws), table, ws.logits, dims, this.#headSliceBytes);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {

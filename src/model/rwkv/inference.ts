@@ -50,6 +50,11 @@ export class RwkvInference extends RecurrentModel<Scratch> implements LanguageMo
     return allocatePlan(this.backend, rwkvScratchPlan(this.config, T), list);
   }
 
+  /** `ln_out`'s output, what the head reads. */
+  protected finalNorm(s: Scratch): Tensor {
+    return s.xx;
+  }
+
   /**
    * Runs the model over `ids` (one position when `carry`, using and updating the RNN state;
    * any length from zero state otherwise). Leaves the logits in `s.logits` when `head`.

@@ -95,6 +95,11 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
     return s;
   }
 
+  /** `ln_out`'s output, what the head reads. */
+  protected finalNorm(s: Scratch): Tensor {
+    return s.xx;
+  }
+
   /** Runs the model over `ids` (see {@link RecurrentModel.run}). */
   protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const b = this.backend, c = this.config, T = ids.length;

@@ -75,6 +75,11 @@ export class Rwkv7Inference extends RecurrentModel<Scratch> implements LanguageM
     return { ...m, acts };
   }
 
+  /** `ln_out`'s output, what the head reads. */
+  protected finalNorm(s: Scratch): Tensor {
+    return s.xo;
+  }
+
   /** Runs every block over `ids` (with the state when `carry`); logits in `s.logits` when `head`. */
   protected run(ids: readonly number[], s: Scratch, carry: boolean, head: boolean): void {
     const be = this.backend, c = this.config, T = ids.length;
