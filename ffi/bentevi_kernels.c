@@ -1283,6 +1283,8 @@ int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const floa
   /* Fixed ranges of output rows, each at least ~64k multiply-adds. */
   parallel_for(N, 1 + 65536 / ((int64_t)K * M), fn, &c);
   return BN_OK;
+}
+
 /* ---- RWKV-7 WKV ---------------------------------------------------------------------------- */
 
 /* The same recurrence as src/backend/cpu/rwkv7.ts, in double like it: per head, state
