@@ -230,7 +230,7 @@ Deno.test("index-db: a damaged schema or options/inputs in meta give one line na
         async () => {
           const r = await Retriever.open(index);
           try {
-            r.search("sabia");
+            await r.search("sabia");
           } finally {
             r.close();
           }

@@ -40,8 +40,8 @@ export const indexDb: FuzzFormat = {
   async run(_root, file) {
     const r = await Retriever.open(file);
     try {
-      r.search("sabia laranjeira", { k: 3 });
-      r.search("Santa Luzia", { k: 10 });
+      await r.search("sabia laranjeira", { k: 3 });
+      await r.search("Santa Luzia", { k: 10 });
     } finally {
       r.close();
     }
