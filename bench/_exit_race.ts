@@ -12,27 +12,30 @@
  * deno run -A bench/_exit_race.ts 4                                 # with the workaround
  * ```
  *
+ * `--no-gpu`: the same Workers without WebGPU (a baseline: what Deno itself does at such an exit).
+ *
  * Prints one JSON line: `{"adapter":true,"egl":false,"workers":4}` (whether EGL got loaded).
  *
  * @module
  */
+const noGpu = Deno.args.includes("--no-gpu");
 const WORKER = `
 import { requestGpuAdapter } from ${
   JSON.stringify(new URL("../src/backend/gpu_adapter.ts", import.meta.url).href)
 };
-const adapter = await requestGpuAdapter();
+const adapter = ${noGpu ? "null" : "await requestGpuAdapter()"};
 if (adapter) {
   const device = await adapter.requestDevice();
   device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
 }
-self.postMessage(adapter !== null);
+self.postMessage(adapter !== null || ${noGpu});
 self.close();
 `;
 
 if (import.meta.main) {
-  const k = Number(Deno.args[0] ?? 4);
+  const k = Number(Deno.args.find((a) => !a.startsWith("--")) ?? 4);
   if (!Number.isInteger(k) || k < 1) {
-    console.error("usage: _exit_race.ts [WORKERS]");
+    console.error("usage: _exit_race.ts [WORKERS] [--no-gpu]");
     Deno.exit(2);
   }
   const url = `data:application/typescript;base64,${btoa(WORKER)}`;

@@ -10,6 +10,7 @@
  * deno task abort-check                          # 100 runs of each, 4 Workers per run
  * deno task abort-check --runs 300 --workers 8 --json
  * deno task abort-check --runs 100 --no-control  # only the workaround's runs
+ * deno task abort-check --baseline               # also the same Workers without WebGPU
  * ```
  *
  * Exit 1 when a run with the workaround failed, or when its runs loaded EGL; exit 0 otherwise
@@ -27,6 +28,7 @@
 interface Side {
   label: string;
   backend: string | undefined;
+  gpu: boolean;
   runs: number;
   failures: { run: number; code: number; signal: string | null; message: string }[];
   eglLoaded: number;
@@ -40,7 +42,7 @@ async function once(side: Side, workers: number, run: number): Promise<void> {
   delete env.DENO_WEBGPU_BACKEND;
   if (side.backend !== undefined) env.DENO_WEBGPU_BACKEND = side.backend;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, String(workers)],
+    args: ["run", "-A", CHILD, String(workers), ...(side.gpu ? [] : ["--no-gpu"])],
     env,
     clearEnv: true,
     stdout: "piped",
@@ -78,21 +80,25 @@ if (import.meta.main) {
   const workers = take("--workers", 4);
   const json = args.includes("--json");
   const control = !args.includes("--no-control");
-  const unknown = args.filter((a) => a !== "--json" && a !== "--no-control");
+  const baseline = args.includes("--baseline");
+  const unknown = args.filter((a) => !["--json", "--no-control", "--baseline"].includes(a));
   if (
     !(Number.isInteger(runs) && runs > 0) || !(Number.isInteger(workers) && workers > 0) ||
     unknown.length
   ) {
-    console.error("usage: abort_check.ts [--runs N] [--workers K] [--no-control] [--json]");
+    console.error(
+      "usage: abort_check.ts [--runs N] [--workers K] [--no-control] [--baseline] [--json]",
+    );
     Deno.exit(2);
   }
   if (Deno.build.os !== "linux") {
     console.log("abort-check: the abort at exit is a Linux (libglvnd) issue; nothing to do here");
     Deno.exit(0);
   }
-  const fresh = (label: string, backend: string | undefined): Side => ({
+  const fresh = (label: string, backend: string | undefined, gpu = true): Side => ({
     label,
     backend,
+    gpu,
     runs: 0,
     failures: [],
     eglLoaded: 0,
@@ -100,6 +106,7 @@ if (import.meta.main) {
   });
   const sides = [
     ...(control ? [fresh("control (DENO_WEBGPU_BACKEND=vulkan,gl: EGL loaded)", "vulkan,gl")] : []),
+    ...(baseline ? [fresh("no-webgpu (the same Workers without WebGPU)", undefined, false)] : []),
     fresh("workaround (DENO_WEBGPU_BACKEND unset: Vulkan only)", undefined),
   ];
   const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
