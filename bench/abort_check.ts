@@ -11,6 +11,7 @@
  * deno task abort-check --runs 300 --workers 8 --json
  * deno task abort-check --runs 100 --no-control  # only the workaround's runs
  * deno task abort-check --baseline               # also the same Workers without WebGPU
+ * deno task abort-check --deno-test --workers 8   # 8 test modules under `deno test` instead
  * ```
  *
  * Exit 1 when a run with the workaround failed, or when its runs loaded EGL; exit 0 otherwise
@@ -18,7 +19,11 @@
  * at 4 Workers about 5–8 % of its runs abort on a 2-core Linux VM with Mesa). Takes about 1.5 s
  * per run. The task runs it under `nice -n 10` (its children inherit that).
  *
- * Permissions: `--allow-run --allow-read --allow-env --allow-sys=loadavg` for this script; each child runs with
+ * `--deno-test` runs, instead of Workers, `deno test` on K generated test modules (in a temporary
+ * folder, removed after) that use WebGPU: how the full test suite met the abort (about 5 s a run).
+ *
+ * Permissions: `--allow-run --allow-read --allow-write --allow-env --allow-sys=loadavg` for this
+ * script (`write` for `--deno-test`'s temporary modules); each child runs with
  * `-A`, because Deno gates reading `/proc/PID/maps` (to tell whether EGL was loaded) behind
  * `--allow-all`. Linux only (elsewhere it says so and exits 0).
  *
@@ -37,19 +42,60 @@ interface Side {
 
 const CHILD = new URL("./_exit_race.ts", import.meta.url).pathname;
 
-async function once(side: Side, workers: number, run: number): Promise<void> {
+/**
+ * `--deno-test`: writes `k` test modules into `dir` (for each side: with or without WebGPU) that
+ * each get an adapter the way Bentevi does, make a device and a buffer; `deno test` runs every
+ * module's runtime on its own thread, which is how the full suite met the abort. The last module
+ * prints whether EGL is loaded.
+ */
+function writeTestModules(dir: string, k: number, gpu: boolean): void {
+  const adapterUrl = new URL("../src/backend/gpu_adapter.ts", import.meta.url).href;
+  for (let i = 0; i < k; i++) {
+    const report = i === k - 1
+      ? `const maps = Deno.readTextFileSync(\`/proc/\${Deno.pid}/maps\`);
+  console.log("ABORT_CHECK " + JSON.stringify({ adapter: adapter !== null || ${!gpu}, egl: /libEGL/.test(maps) }));`
+      : "";
+    Deno.writeTextFileSync(
+      `${dir}/gpu_${i}.test.ts`,
+      `import { requestGpuAdapter } from ${JSON.stringify(adapterUrl)};
+Deno.test("module ${i}", async () => {
+  const adapter: GPUAdapter | null = ${gpu ? "await requestGpuAdapter()" : "null"};
+  if (adapter) {
+    const device = await adapter.requestDevice();
+    device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE }).destroy();
+    device.destroy();
+  }
+  ${report}
+});
+`,
+    );
+  }
+}
+
+async function once(
+  side: Side,
+  workers: number,
+  run: number,
+  testDir: string | null,
+): Promise<void> {
   const env = Deno.env.toObject();
   delete env.DENO_WEBGPU_BACKEND;
   if (side.backend !== undefined) env.DENO_WEBGPU_BACKEND = side.backend;
+  const args = testDir
+    ? ["test", "-A", `${testDir}/${side.gpu ? "gpu" : "nogpu"}`]
+    : ["run", "-A", CHILD, String(workers), ...(side.gpu ? [] : ["--no-gpu"])];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, String(workers), ...(side.gpu ? [] : ["--no-gpu"])],
+    args,
     env,
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();
   side.runs++;
-  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const stdout = testDir
+    ? (lines.find((l) => l.includes("ABORT_CHECK "))?.replace(/^.*ABORT_CHECK /, "") ?? "")
+    : lines.at(-1) ?? "";
   try {
     const r = JSON.parse(stdout);
     if (r.egl) side.eglLoaded++;
@@ -81,13 +127,16 @@ if (import.meta.main) {
   const json = args.includes("--json");
   const control = !args.includes("--no-control");
   const baseline = args.includes("--baseline");
-  const unknown = args.filter((a) => !["--json", "--no-control", "--baseline"].includes(a));
+  const denoTest = args.includes("--deno-test");
+  const unknown = args.filter((a) =>
+    !["--json", "--no-control", "--baseline", "--deno-test"].includes(a)
+  );
   if (
     !(Number.isInteger(runs) && runs > 0) || !(Number.isInteger(workers) && workers > 0) ||
     unknown.length
   ) {
     console.error(
-      "usage: abort_check.ts [--runs N] [--workers K] [--no-control] [--baseline] [--json]",
+      "usage: abort_check.ts [--runs N] [--workers K] [--no-control] [--baseline] [--deno-test] [--json]",
     );
     Deno.exit(2);
   }
@@ -112,8 +161,16 @@ if (import.meta.main) {
   const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
   const loadBefore = load();
   const t0 = performance.now();
+  let testDir: string | null = null;
+  if (denoTest) {
+    testDir = Deno.makeTempDirSync({ prefix: "bentevi-abort-check-" });
+    for (const gpu of [true, false]) {
+      Deno.mkdirSync(`${testDir}/${gpu ? "gpu" : "nogpu"}`);
+      writeTestModules(`${testDir}/${gpu ? "gpu" : "nogpu"}`, workers, gpu);
+    }
+  }
   for (let r = 1; r <= runs; r++) {
-    for (const side of sides) await once(side, workers, r); // alternated: A, B, A, B, …
+    for (const side of sides) await once(side, workers, r, testDir); // alternated: A, B, A, B, …
     if (!json && r % 10 === 0) {
       console.log(
         `${r}/${runs}: ` +
@@ -121,7 +178,9 @@ if (import.meta.main) {
       );
     }
   }
+  if (testDir) Deno.removeSync(testDir, { recursive: true });
   const result = {
+    mode: denoTest ? `deno test, ${workers} modules` : `deno run, ${workers} Workers`,
     runs,
     workers,
     seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
@@ -140,7 +199,7 @@ if (import.meta.main) {
   if (json) console.log(JSON.stringify(result));
   else {
     console.log(
-      `load average before ${result.load_before}, after ${result.load_after}; ${result.seconds} s`,
+      `${result.mode}; load average before ${result.load_before}, after ${result.load_after}; ${result.seconds} s`,
     );
     for (const s of result.sides) {
       console.log(
