@@ -179,3 +179,37 @@ Deno.test("decodeTextStream: a sequence cut over one-byte chunks is located at i
   assertEquals(e.position.offset, 5);
   assertEquals(e.position.line, 2);
 });
+
+Deno.test("ChunkDecoder on chunks over 64 KiB (decoded in pieces, non-fatally): same text, a U+FFFD of the text kept, a bad byte found exactly", () => {
+  // 3-byte and 4-byte characters straddle every 64 KiB piece boundary; a real U+FFFD inside
+  const text = ("x".repeat(65_533) + "—😀\ufffdç").repeat(4);
+  const bytes = enc(text);
+  assert(bytes.length > 4 * 65_536);
+  for (const cut of [0, 1, 65_535, 65_536, 131_071, bytes.length]) {
+    const d = new ChunkDecoder("utf-8");
+    const pieces = [
+      ...d.decodePieces(bytes.subarray(0, cut)),
+      ...d.decodePieces(bytes.subarray(cut)),
+    ];
+    assert(pieces.length > 4, "big chunks come back in pieces");
+    assertEquals(pieces.join("") + d.end(), text, `cut ${cut}`);
+  }
+  // one bad byte just after a piece boundary, and one cut character at the very end
+  for (const at of [65_536, 65_537, 200_000]) {
+    const bad = bytes.slice();
+    bad[at] = 0xff;
+    const e = (() => {
+      try {
+        const d = new ChunkDecoder("utf-8");
+        d.decode(bad, 10);
+        d.end();
+      } catch (e) {
+        return e as { offset: number };
+      }
+    })();
+    assertEquals(e?.offset, 10 + findInvalidUtf8(bad), `bad byte at ${at}`);
+  }
+  const d = new ChunkDecoder("utf-8");
+  d.decode(bytes.subarray(0, 65_535)); // ends inside "—"
+  throws(() => d.end());
+});

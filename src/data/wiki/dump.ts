@@ -21,7 +21,7 @@ import {
   type WikiDumpOptions,
   type WikiStats,
 } from "./shards.ts";
-import { detectXmlEncoding, type WikiPage, WikiXmlParser } from "./xml.ts";
+import { detectXmlEncoding, type WikiPage, WikiXmlParser, XmlDecoder } from "./xml.ts";
 
 /**
  * Streams the pages of a dump (bzip2-compressed or plain XML; UTF-8 or UTF-16).
@@ -37,18 +37,15 @@ export async function* readWikiDump(
   options: WikiDumpOptions = {},
 ): AsyncGenerator<WikiPage> {
   const parser = new WikiXmlParser({ name: path });
-  let decoder: TextDecoder | null = null;
+  let decoder: XmlDecoder | null = null;
   let inputBytes = 0;
   let xmlBytes = 0;
   const feedXml = (chunk: Uint8Array) => {
     if (chunk.length === 0) return;
-    if (!decoder) {
-      const enc = detectXmlEncoding(chunk);
-      decoder = new TextDecoder(enc, { fatal: true, ignoreBOM: false });
-    }
-    let text: string;
+    decoder ??= new XmlDecoder(detectXmlEncoding(chunk));
+    let text: string[];
     try {
-      text = decoder.decode(chunk, { stream: true });
+      text = decoder.decode(chunk);
     } catch {
       throw new BenteviError(
         `${path}: invalid ${decoder.encoding} in the XML between decompressed bytes ${xmlBytes} and ${
@@ -57,7 +54,7 @@ export async function* readWikiDump(
       );
     }
     xmlBytes += chunk.length;
-    parser.write(text);
+    for (const piece of text) parser.write(piece);
   };
   const input = readFileChunks(path, 256 << 10);
   const first = await input.next();
@@ -87,7 +84,7 @@ export async function* readWikiDump(
     }
     if (decoder) {
       try {
-        parser.write((decoder as TextDecoder).decode());
+        parser.write((decoder as XmlDecoder).end());
       } catch (e) {
         if (e instanceof BenteviError) throw e;
         throw new BenteviError(`${path}: the XML ends inside a multi-byte character`);

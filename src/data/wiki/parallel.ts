@@ -22,7 +22,7 @@ import {
   type WikiStats,
 } from "./shards.ts";
 import type { WikiWorkerInit, WikiWorkerResult, WikiWorkerTask } from "./worker.ts";
-import { detectXmlEncoding, WikiXmlParser } from "./xml.ts";
+import { detectXmlEncoding, WikiXmlParser, XmlDecoder } from "./xml.ts";
 
 /** A byte range of whole bzip2 streams. */
 export interface StreamGroup {
@@ -169,17 +169,17 @@ export async function convertWikiDumpParallel(
 
   // The glue: everything outside the Workers' whole pages, parsed in order on this thread.
   const glue = new WikiXmlParser({ name: path });
-  let glueDecoder: TextDecoder | null = null;
+  let glueDecoder: XmlDecoder | null = null;
   const feedGlue = (bytes: Uint8Array) => {
     if (bytes.length === 0) return;
-    glueDecoder ??= new TextDecoder(detectXmlEncoding(bytes), { fatal: true });
-    let text: string;
+    glueDecoder ??= new XmlDecoder(detectXmlEncoding(bytes));
+    let text: string[];
     try {
-      text = glueDecoder.decode(bytes, { stream: true });
+      text = glueDecoder.decode(bytes);
     } catch {
       throw new BenteviError(`${path}: invalid ${glueDecoder.encoding} in the XML`);
     }
-    glue.write(text);
+    for (const piece of text) glue.write(piece);
   };
   const drainGlue = async () => {
     for (const page of glue.take()) {
@@ -258,7 +258,7 @@ export async function convertWikiDumpParallel(
       if (written === submitted && scanDone) break;
       await new Promise<void>((resolve) => (wake = resolve));
     }
-    if (glueDecoder) glue.write((glueDecoder as TextDecoder).decode());
+    if (glueDecoder) glue.write((glueDecoder as XmlDecoder).end());
     glue.close();
     await drainGlue();
     stats.shards = await writer.finish();

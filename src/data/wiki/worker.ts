@@ -22,7 +22,7 @@ import {
   type WikiFormat,
   type WikiStats,
 } from "./shards.ts";
-import { WikiXmlParser } from "./xml.ts";
+import { WikiXmlParser, XmlDecoder } from "./xml.ts";
 
 /** What every task of one run shares (the first message to a Worker). */
 export interface WikiWorkerInit {
@@ -114,14 +114,16 @@ export async function runWikiTask(
       xmlBytes: size,
     };
   }
-  let text: string;
+  let text: string[];
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(xml.subarray(first, last));
+    const decoder = new XmlDecoder("utf-8");
+    text = decoder.decode(xml.subarray(first, last));
+    text.push(decoder.end());
   } catch {
     throw new BenteviError(`${name}: invalid UTF-8 in the decompressed XML`);
   }
   const parser = new WikiXmlParser({ name, fragment: true });
-  parser.write(text);
+  for (const piece of text) parser.write(piece);
   parser.close();
   const out = new EncodedRecords(Math.max(64 << 10, size >> 1));
   for (const page of parser.take()) {

@@ -7,6 +7,7 @@
  */
 import { SaxesParser } from "../../deps.ts";
 import { BenteviError } from "../../errors.ts";
+import { ChunkDecoder } from "../../text/encoding.ts";
 
 /** One `<page>` of a dump. */
 export interface WikiPage {
@@ -28,6 +29,45 @@ export interface WikiXmlParserOptions {
   name: string;
   /** Parse a fragment of `<page>` elements instead of a whole `<mediawiki>` document. */
   fragment?: boolean;
+}
+
+/**
+ * Decodes a dump's XML bytes, chunk after chunk, strictly: {@link XmlDecoder.decode} and
+ * {@link XmlDecoder.end} throw on invalid input (the callers name the byte range). UTF-8 goes
+ * through {@link ChunkDecoder} (fast on big chunks), UTF-16 through a fatal `TextDecoder`.
+ *
+ * @example
+ * ```ts
+ * import { XmlDecoder } from "./xml.ts";
+ * const d = new XmlDecoder("utf-8");
+ * console.log([...d.decode(new Uint8Array([0x3c, 0x61, 0xc3])), ...d.decode(new Uint8Array([0xa7])), d.end()].join("")); // "<aç"
+ * ```
+ */
+export class XmlDecoder {
+  readonly encoding: "utf-8" | "utf-16le" | "utf-16be";
+  #utf8: ChunkDecoder | null = null;
+  #utf16: TextDecoder | null = null;
+
+  constructor(encoding: "utf-8" | "utf-16le" | "utf-16be") {
+    this.encoding = encoding;
+    if (encoding === "utf-8") this.#utf8 = new ChunkDecoder("utf-8");
+    else this.#utf16 = new TextDecoder(encoding, { fatal: true, ignoreBOM: false });
+  }
+
+  /**
+   * The text of the next chunk, in pieces (a character cut at its end waits for the next
+   * chunk); feed them to {@link WikiXmlParser.write} one by one.
+   */
+  decode(chunk: Uint8Array): string[] {
+    return this.#utf8
+      ? this.#utf8.decodePieces(chunk)
+      : [this.#utf16!.decode(chunk, { stream: true })];
+  }
+
+  /** The rest; throws when the bytes end inside a character. */
+  end(): string {
+    return this.#utf8 ? this.#utf8.end() : this.#utf16!.decode();
+  }
 }
 
 /** Detects the text encoding of a dump's first bytes. */
