@@ -331,7 +331,8 @@ fn rwkv7_output_bwd(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_wo
 
 //@kernel wkv5_forward
 // RWKV-5 per head: y_j = Σ_i r_i·(S[i][j] + u_i·k_i·v_j), then S[i][j] ← w_i·S[i][j] + k_i·v_j.
-// Invocation j keeps column j of S.
+// Invocation j keeps column j of S. p.PT = 1 (RWKV-6): `decay` is [B, T, C] in the raw form,
+// w_i = exp(−exp(decay[t][i])) per token.
 var<workgroup> fr: array<f32, 64>;
 var<workgroup> fk: array<f32, 64>;
 var<workgroup> fw: array<f32, 64>;
@@ -344,10 +345,13 @@ fn wkv5_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
   let so = bh * N * N;
   var s: array<f32, 64>;
   if (live) { for (var i = 0u; i < N; i++) { s[i] = state[so + i * N + j]; } }
-  if (live) { fw[j] = decay[h * N + j]; fu[j] = bonus[h * N + j]; }
+  if (live) { fu[j] = bonus[h * N + j]; if (p.PT == 0u) { fw[j] = decay[h * N + j]; } }
   for (var t = 0u; t < p.T; t++) {
     let o = (bi * p.T + t) * C + h * N;
-    if (live) { fr[j] = r[o + j]; fk[j] = k[o + j]; }
+    if (live) {
+      fr[j] = r[o + j]; fk[j] = k[o + j];
+      if (p.PT == 1u) { fw[j] = exp(-exp(decay[o + j])); }
+    }
     workgroupBarrier();
     if (live) {
       let vj = v[o + j];

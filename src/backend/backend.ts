@@ -633,7 +633,10 @@ export interface Rwkv7OutputBackwardArgs {
   eps: number;
 }
 
-/** Arguments of {@link Backend.wkv5} (RWKV-5 inference: no backward). */
+/**
+ * Arguments of {@link Backend.wkv5} (RWKV-5 and RWKV-6 inference: no backward). Exactly one of
+ * `decay` (RWKV-5: one decay per channel) and `w` (RWKV-6: one per token and channel) is given.
+ */
 export interface Wkv5Args {
   /** Output `[B, T, C]`: `y_t = (S + u ⊙ kᵀv)·r` per head, then `S ← w ⊙ S + kᵀv`. */
   y: Tensor;
@@ -643,8 +646,13 @@ export interface Wkv5Args {
   k: Tensor;
   /** Values `[B, T, C]`. */
   v: Tensor;
-  /** Decay factor per key channel `[C]` (in (0, 1)). */
-  decay: Tensor;
+  /** Decay factor per key channel `[C]` (in (0, 1)), or null when `w` is given. */
+  decay: Tensor | null;
+  /**
+   * RWKV-6's data-dependent decay `[B, T, C]` in BlinkDL's raw form: the decay of key channel
+   * i at token t is `exp(−exp(w[t][i]))`. Null or absent when `decay` is given.
+   */
+  w?: Tensor | null;
   /** Bonus u per key channel `[C]`. */
   bonus: Tensor;
   /** State `[B, H, N, N]` (`S[i][j]`: key channel i, value channel j), or null for zero. */

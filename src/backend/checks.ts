@@ -623,12 +623,15 @@ export const OP_CHECKS: OpChecks = {
     expectAllChannels(op, C, `y ${fmtShape(y.shape)}`, { lnW, lnB, rK, dlnW, dlnB, drK });
     if (!(eps > 0)) throw new Error(`${op}: eps must be > 0, got ${eps}`);
   },
-  wkv5({ y, r, k, v, decay, bonus, state, B, T, H }) {
+  wkv5({ y, r, k, v, decay, w, bonus, state, B, T, H }) {
     const op = "wkv5";
     const C = checkBTC(op, k, B, T);
     const N = checkHeads(op, C, H, `k ${fmtShape(k.shape)}`);
-    expectAllSameSize(op, "k", k, { y, r, v });
-    expectAllChannels(op, C, `k ${fmtShape(k.shape)}`, { decay, bonus });
+    if (!decay === !w) {
+      throw new Error(`${op}: give exactly one of decay (per channel) and w (per token)`);
+    }
+    expectAllSameSize(op, "k", k, w ? { y, r, v, w } : { y, r, v });
+    expectAllChannels(op, C, `k ${fmtShape(k.shape)}`, decay ? { decay, bonus } : { bonus });
     if (state) {
       expectSize(op, "state", state, B * H * N * N, `[B, H, N, N] = [${B}, ${H}, ${N}, ${N}]`);
     }

@@ -340,7 +340,7 @@ export function registerGenerate(program: Command): void {
   convert
     .command("rwkv-cpp")
     .description(
-      "an rwkv.cpp (ggmf) RWKV-4, 5.1, 5.2 or 7 file → checkpoint dir (byte tokenizer for 256-token vocabularies)",
+      "an rwkv.cpp (ggmf) RWKV-4, 5.1, 5.2, 6 or 7 file → checkpoint dir (byte tokenizer for 256-token vocabularies)",
     )
     .argument("<file>", "the rwkv.cpp .bin model (FP32 or FP16)")
     .requiredOption("--output <dir>", "checkpoint directory to write")

@@ -624,9 +624,10 @@ export class CpuKernels implements Backend {
     rwkv7.rwkv7OutputBackward(d, f.y, f.r, f.k, f.v, f.g, f.lnW, f.lnB, f.rK, lnW.size, H, eps);
   }
 
-  wkv5({ y, r, k, v, decay, bonus, state, B, T, H }: op.Wkv5Args): void {
-    const f = this.#fs("wkv5", { y, r, k, v, decay, bonus });
+  wkv5({ y, r, k, v, decay, w, bonus, state, B, T, H }: op.Wkv5Args): void {
+    const f = this.#fs("wkv5", { y, r, k, v, bonus, decay: (w ?? decay)! });
     const st = this.#fOrNull("wkv5", "state", state);
-    rwkv7.wkv5(f.y, f.r, f.k, f.v, f.decay, f.bonus, st, B, T, channels(k, B, T), H);
+    const C = channels(k, B, T);
+    rwkv7.wkv5(f.y, f.r, f.k, f.v, f.decay, !!w, f.bonus, st, B, T, C, H);
   }
 }

@@ -352,7 +352,8 @@ export function rwkv7OutputBackward(
 
 /**
  * RWKV-5's recurrence per head (`S[i][j]`: key channel i, value channel j):
- * `y_j = Σ_i r_i·(S[i][j] + u_i·k_i·v_j)`, then `S[i][j] ← w_i·S[i][j] + k_i·v_j`.
+ * `y_j = Σ_i r_i·(S[i][j] + u_i·k_i·v_j)`, then `S[i][j] ← w_i·S[i][j] + k_i·v_j`. With
+ * `perToken` (RWKV-6), `decay` is `[B, T, C]` in the raw form: `w_i = exp(−exp(decay[t][i]))`.
  */
 export function wkv5(
   y: FloatArray,
@@ -360,6 +361,7 @@ export function wkv5(
   k: FloatArray,
   v: FloatArray,
   decay: FloatArray,
+  perToken: boolean,
   bonus: FloatArray,
   state: FloatArray | null,
   B: number,
@@ -378,7 +380,8 @@ export function wkv5(
         const o = (bb * T + t) * C + c0;
         acc.fill(0);
         for (let i = 0; i < N; i++) {
-          const ri = r[o + i], ki = k[o + i], ui = bonus[c0 + i], wi = decay[c0 + i];
+          const ri = r[o + i], ki = k[o + i], ui = bonus[c0 + i];
+          const wi = perToken ? Math.exp(-Math.exp(decay[o + i])) : decay[c0 + i];
           for (let j = 0; j < N; j++) {
             const kv = ki * v[o + j];
             acc[j] += ri * (S[i * N + j] + ui * kv);

@@ -138,7 +138,7 @@ const WKV5 = kernel({
     bonus: "f32",
     state: "f32",
   },
-  uniforms: { N: "u32", C: "u32", H: "u32", T: "u32" },
+  uniforms: { N: "u32", C: "u32", H: "u32", T: "u32", PT: "u32" },
 });
 
 /** `n` rounded up to a multiple of the view alignment. */
@@ -329,7 +329,7 @@ export function rwkv7OutputBackward(ctx: GpuContext, a: Rwkv7OutputBackwardArgs)
   [a.dlnW, a.dlnB, a.drK].forEach((d, i) => sumRows(ctx, d, tmp.view(5 + i, [rows, C]), true));
 }
 
-/** RWKV-5's recurrence (see `Backend.wkv5`). */
+/** RWKV-5's recurrence, and RWKV-6's with a decay per token (see `Backend.wkv5`). */
 export function wkv5(ctx: GpuContext, a: Wkv5Args): void {
   const { B, T, H } = a;
   const C = channels(a.k, B, T);
@@ -340,7 +340,7 @@ export function wkv5(ctx: GpuContext, a: Wkv5Args): void {
     r: a.r,
     k: a.k,
     v: a.v,
-    decay: a.decay,
+    decay: (a.w ?? a.decay)!,
     bonus: a.bonus,
     state: a.state,
   });
@@ -349,5 +349,5 @@ export function wkv5(ctx: GpuContext, a: Wkv5Args): void {
     state = sections(ctx, 1, aligned(B * H * N * N)).whole;
     fill(ctx, state, 0);
   }
-  ctx.dispatch(WKV5, { ...t, state }, { N, C, H, T }, [B * H]);
+  ctx.dispatch(WKV5, { ...t, state }, { N, C, H, T, PT: a.w ? 1 : 0 }, [B * H]);
 }

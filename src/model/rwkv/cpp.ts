@@ -288,7 +288,7 @@ export interface RwkvCppConversion {
 }
 
 /**
- * Converts an rwkv.cpp RWKV-4, 5.1, 5.2 or 7 file into a Bentevi checkpoint directory (written
+ * Converts an rwkv.cpp RWKV-4, 5.1, 5.2, 6 or 7 file into a Bentevi checkpoint directory (written
  * atomically), with a byte-level `tokenizer.json` when the vocabulary is 256 bytes.
  *
  * @example
@@ -322,13 +322,8 @@ export async function convertRwkvCpp(path: string, outDir: string): Promise<Rwkv
     };
   } else if (version === "7") {
     ({ config, weights } = rwkv7CppToWeights(file, path));
-  } else if (version === "5.1" || version === "5.2") {
-    ({ config, weights } = rwkv5CppToWeights(file, version, path));
   } else {
-    throw new BenteviError(
-      `${path}: an rwkv.cpp RWKV-${version} model (it has blocks.0.att.time_maa_x); Bentevi ` +
-        `converts RWKV-4, 5.1, 5.2 and 7 files`,
-    );
+    ({ config, weights } = rwkv5CppToWeights(file, version, path));
   }
   config = validateConfig(config, path);
   const byteTokenizer = config.vocabSize === 256;

@@ -30,7 +30,8 @@ export interface ChannelMixBuffers {
  * RWKV-4's channel mixing (RWKV-5 keeps it) of block prefix `p` (`"blocks.L."`) over the
  * ln2 output `s.xx` of `T` tokens: `x += σ(W_r'·x_r')·W_v'·relu(W_k'·x_k')²`, the token
  * shift reading `prev` (the last ln2 output of the state, then overwritten; null: a zero
- * state).
+ * state). `maa` (RWKV-6): the mixes are `ffn.time_maa_k/r` in BlinkDL's lerp form
+ * `x + (x_{t−1} − x)·maa`.
  */
 export function rwkvChannelMix(
   b: Backend,
@@ -39,11 +40,12 @@ export function rwkvChannelMix(
   s: ChannelMixBuffers,
   prev: Tensor | null,
   T: number,
+  maa = false,
 ): void {
   const shift = (out: Tensor, mix: string) =>
-    b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev, B: 1, T });
-  shift(s.xk, "ffn.time_mix_k");
-  shift(s.xr, "ffn.time_mix_r");
+    b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev, B: 1, T, lerp: maa });
+  shift(s.xk, maa ? "ffn.time_maa_k" : "ffn.time_mix_k");
+  shift(s.xr, maa ? "ffn.time_maa_r" : "ffn.time_mix_r");
   if (prev) b.copy(prev, s.xx);
   b.matmul(s.fk, s.xk, w(p + "ffn.key.weight"), { transB: true });
   b.reluSquared(s.fk2, s.fk);

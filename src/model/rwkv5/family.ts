@@ -1,6 +1,7 @@
 /**
- * The RWKV-5 family (rwkv.cpp's 5.1 and 5.2 files, BlinkDL's names): inference only — the
- * matrix-valued state per head that RWKV-7 also has, without RWKV-7's delta rule.
+ * The RWKV-5 family (rwkv.cpp's 5.1, 5.2 and 6 files, BlinkDL's names): inference only — the
+ * matrix-valued state per head that RWKV-7 also has, without RWKV-7's delta rule. RWKV-6 is
+ * version "6" of this family (5.2 with data-dependent token shift and decay).
  *
  * @module
  */
@@ -24,13 +25,13 @@ import { rwkv5CanonicalName, rwkv5FileTensor, rwkv5WeightSpecs } from "./weights
  * @example
  * ```ts
  * import { rwkv5Family } from "./family.ts";
- * console.log(rwkv5Family.modelTypes[0], Object.keys(rwkv5Family.presets).length); // rwkv5 0
+ * console.log(rwkv5Family.modelTypes, Object.keys(rwkv5Family.presets).length); // [ "rwkv5", "rwkv6" ] 0
  * ```
  */
 export const rwkv5Family: ModelFamily<Rwkv5Config> = {
   arch: "rwkv5",
   presets: RWKV5_PRESETS,
-  modelTypes: ["rwkv5"],
+  modelTypes: ["rwkv5", "rwkv6"],
   embeddingWeight: "emb.weight",
   recurrent: true,
   validate: validateRwkv5,
@@ -50,9 +51,9 @@ export const rwkv5Family: ModelFamily<Rwkv5Config> = {
     );
   },
   createInferenceModel: (backend, config, weights, source, options) => {
-    refuseQuantize("RWKV-5", source, options);
+    refuseQuantize(`RWKV-${config.version}`, source, options);
     return new Rwkv5Inference(backend, config, weights, source);
   },
   gguf:
-    "Bentevi reads RWKV-5 from rwkv.cpp files for generation only; llama.cpp has no RWKV-5 architecture",
+    "Bentevi reads RWKV-5 and RWKV-6 from rwkv.cpp files for generation only and writes no GGUF for them (llama.cpp has no RWKV-5 architecture)",
 };

@@ -1,12 +1,23 @@
 /**
- * RWKV-5 for generation, as an RNN (per layer: the last ln1 and ln2 outputs and the
- * `[H, N, N]` WKV state), with the parallel form from an empty state for `forwardAll`:
+ * RWKV-5 and RWKV-6 for generation, as an RNN (per layer: the last ln1 and ln2 outputs and
+ * the `[H, N, N]` WKV state), with the parallel form from an empty state for `forwardAll`:
  *
  * ```
  * xa = LN1(x);  x_m = xa·mix_m + xa_{t−1}·(1 − mix_m)    (m = k, v, r, and g for 5.2)
  * y = WKV5(W_r·x_r, W_k·x_k, W_v·x_v; decay exp(−exp(time_decay)), bonus u)
  * x += W_o·(GroupNorm_H(y)·ln_x.w + ln_x.b) ⊙ (5.2: silu(W_g·x_g))
  * x += σ(W_r'·x_r')·W_v'·relu(W_k'·x_k')²                  (RWKV-4's channel mixing)
+ * ```
+ *
+ * RWKV-6 (BlinkDL's x060) makes the token shift and the decay depend on the token
+ * (`sx = xa_{t−1} − xa`; for m = w, k, v, r, g with `w1_m`, `w2_m` the m-th blocks of
+ * `time_maa_w1 [C, 5·D]` and `time_maa_w2 [5, D, C]`):
+ *
+ * ```
+ * x_m = xa + sx·(maa_m + tanh((xa + sx·maa_x)·w1_m)·w2_m)
+ * w_t = time_decay + tanh(x_w·time_decay_w1)·time_decay_w2     decay exp(−exp(w_t)) per token
+ * y = WKV5(r, k, v; w_t, bonus time_faaaa);  x += W_o·(GroupNorm_H(y)·ln_x.w + ln_x.b) ⊙ silu(W_g·x_g)
+ * x += σ(W_r'·x_r')·W_v'·relu(W_k'·x_k')²  with x_k' = xb + (xb_{t−1} − xb)·ffn.time_maa_k
  * ```
  *
  * @module
@@ -20,14 +31,17 @@ import { rwkvChannelMix, rwkvScratchPlan } from "../rwkv/rnn.ts";
 import type { Rwkv5Config } from "./config.ts";
 import { rwkv5WeightSpecs } from "./weights.ts";
 
-/** The per-channel decay `exp(−exp(w))` and bonus of layer `l`, expanded to `[C]`. */
+/**
+ * The per-channel decay `exp(−exp(w))` and bonus of layer `l`, expanded to `[C]` (RWKV-6:
+ * the bonus, and the decay of `time_decay` alone, which its data-dependent part adds to).
+ */
 export function rwkv5DecayBonus(
   config: Rwkv5Config,
   weights: WeightMap,
   l: number,
   source: string,
 ): { decay: Float32Array; bonus: Float32Array } {
-  const C = config.dModel, N = config.headSize, v52 = config.version === "5.2";
+  const C = config.dModel, N = config.headSize, v52 = config.version !== "5.1";
   const specs = rwkv5WeightSpecs(config);
   const get = (n: string) =>
     checkedWeight(specs.find((s) => s.name === n)!, weights, "rwkv5", source);
@@ -42,9 +56,11 @@ export function rwkv5DecayBonus(
   return { decay, bonus };
 }
 
-/** The activations of one forward over `T` tokens: RWKV-4's and the gate's. */
+/** The activations of one forward over `T` tokens: RWKV-4's, the gate's and RWKV-6's. */
 function scratchPlan(c: Rwkv5Config, T: number) {
-  const C = c.dModel;
+  const C = c.dModel, v6 = c.version === "6";
+  const D = v6 ? c.mixLowRank ?? 1 : 1, D2 = v6 ? c.decayLowRank ?? 1 : 1;
+  const TC = v6 ? T : 1; // RWKV-6's buffers; one row otherwise
   return {
     ...rwkvScratchPlan(c, T),
     xg: f32(T, C),
@@ -52,6 +68,13 @@ function scratchPlan(c: Rwkv5Config, T: number) {
     g: f32(T, C),
     ones: f32(T, C),
     o: f32(T, C),
+    sx: f32(TC, C),
+    xw: f32(TC, C),
+    mm: f32(TC, C),
+    tmp: f32(TC, C),
+    wt: f32(TC, C),
+    lora: f32(TC, D),
+    lora2: f32(TC, D2),
   };
 }
 type Scratch = Record<keyof ReturnType<typeof scratchPlan>, Tensor>;
@@ -62,8 +85,10 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
   readonly backend: Backend;
   #w: Map<string, Tensor>;
   #owned: Tensor[] = [];
-  #layers: (RecurrentLayerState & { decay: Tensor; bonus: Tensor })[] = [];
+  #layers: (RecurrentLayerState & { decay: Tensor; bonus: Tensor; w1: Tensor[]; w2: Tensor[] })[] =
+    [];
   #zeroC: Tensor;
+  #onesC: Tensor;
 
   /** Uploads `weights` and allocates the state. */
   constructor(backend: Backend, config: Rwkv5Config, weights: WeightMap, source = "checkpoint") {
@@ -80,12 +105,39 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
         att: backend.zeros([1, C]),
         ffn: backend.zeros([1, C]),
         wkv: backend.zeros([1, H, N, N]),
+        ...this.#lowRankBlocks(weights, l, source),
       };
-      this.#owned.push(...Object.values(layer));
+      this.#owned.push(layer.decay, layer.bonus, layer.att, layer.ffn, layer.wkv);
+      this.#owned.push(...layer.w1, ...layer.w2);
       this.#layers.push(layer);
     }
     this.#zeroC = backend.zeros([C]);
-    this.#owned.push(this.#zeroC);
+    this.#onesC = backend.fromArray([C], new Float32Array(C).fill(1));
+    this.#owned.push(this.#zeroC, this.#onesC);
+  }
+
+  /**
+   * RWKV-6: the five blocks of layer `l`'s token-shift factors, `w1_m [C, D]` (columns
+   * m·D … m·D + D − 1 of `time_maa_w1`) and `w2_m [D, C]`, so that each is one matmul.
+   */
+  #lowRankBlocks(weights: WeightMap, l: number, source: string): { w1: Tensor[]; w2: Tensor[] } {
+    const c = this.config;
+    if (c.version !== "6") return { w1: [], w2: [] };
+    const C = c.dModel, D = c.mixLowRank!, specs = rwkv5WeightSpecs(c);
+    const host = (n: string) =>
+      checkedWeight(specs.find((s) => s.name === n)!, weights, "rwkv5", source);
+    const all1 = host(`blocks.${l}.att.time_maa_w1`), all2 = host(`blocks.${l}.att.time_maa_w2`);
+    const w1: Tensor[] = [], w2: Tensor[] = [];
+    for (let m = 0; m < 5; m++) {
+      const b1 = new Float32Array(C * D);
+      for (let i = 0; i < C; i++) {
+        const from = i * 5 * D + m * D;
+        b1.set(all1.subarray(from, from + D), i * D);
+      }
+      w1.push(this.backend.fromArray([C, D], b1));
+      w2.push(this.backend.fromArray([D, C], all2.slice(m * D * C, (m + 1) * D * C)));
+    }
+    return { w1, w2 };
   }
 
   /** The buffers of a forward over `T` tokens. */
@@ -113,10 +165,13 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
       const shift = (out: Tensor, mix: string) =>
         b.tokenShift({ out, x: s.xx, mix: w(p + mix), prev: carry ? L.att : null, B: 1, T });
       ln(s.xx, s.x, p + "ln1");
-      shift(s.xk, "att.time_mix_k");
-      shift(s.xv, "att.time_mix_v");
-      shift(s.xr, "att.time_mix_r");
-      if (c.version === "5.2") shift(s.xg, "att.time_mix_g");
+      if (c.version === "6") this.#ddlerp(s, p, L, carry, T);
+      else {
+        shift(s.xk, "att.time_mix_k");
+        shift(s.xv, "att.time_mix_v");
+        shift(s.xr, "att.time_mix_r");
+        if (c.version === "5.2") shift(s.xg, "att.time_mix_g");
+      }
       if (carry) b.copy(L.att, s.xx);
       b.matmul(s.k, s.xk, w(p + "att.key.weight"), { transB: true });
       b.matmul(s.v, s.xv, w(p + "att.value.weight"), { transB: true });
@@ -126,7 +181,7 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
         r: s.r,
         k: s.k,
         v: s.v,
-        decay: L.decay,
+        ...(c.version === "6" ? { decay: null, w: s.wt } : { decay: L.decay }),
         bonus: L.bonus,
         state: carry ? L.wkv : null,
         B: 1,
@@ -134,7 +189,7 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
         H,
       });
       let gate = s.ones;
-      if (c.version === "5.2") {
+      if (c.version !== "5.1") {
         b.matmul(s.gp, s.xg, w(p + "att.gate.weight"), { transB: true });
         b.swiglu(s.g, s.gp, s.ones); // silu
         gate = s.g;
@@ -155,11 +210,44 @@ export class Rwkv5Inference extends RecurrentModel<Scratch> implements LanguageM
       });
       b.matmul(s.x, s.o, w(p + "att.output.weight"), { transB: true, accumulate: true });
       ln(s.xx, s.x, p + "ln2");
-      rwkvChannelMix(b, w, p, s, carry ? L.ffn : null, T);
+      rwkvChannelMix(b, w, p, s, carry ? L.ffn : null, T, c.version === "6");
     }
     if (!head) return;
     ln(s.xx, s.x, "ln_out");
     b.matmul(s.logits, s.xx, w("head.weight"), { transB: true });
+  }
+
+  /**
+   * RWKV-6's data-dependent token shift of `s.xx` (block prefix `p`) into `s.xk`, `s.xv`,
+   * `s.xr`, `s.xg`, and its decay exponent into `s.wt` (see the module documentation).
+   */
+  #ddlerp(
+    s: Scratch,
+    p: string,
+    L: { att: Tensor; w1: Tensor[]; w2: Tensor[] },
+    carry: boolean,
+    T: number,
+  ): void {
+    const b = this.backend, w = (n: string) => this.#w.get(n)!;
+    const prev = carry ? L.att : null;
+    const shift = (out: Tensor, mix: Tensor) =>
+      b.tokenShift({ out, x: s.xx, mix, prev, B: 1, T, lerp: true });
+    shift(s.sx, this.#onesC); // xa_{t−1}
+    b.addInto(s.sx, s.xx, -1); // sx = xa_{t−1} − xa
+    shift(s.tmp, w(p + "att.time_maa_x"));
+    const outs = [s.xw, s.xk, s.xv, s.xr, s.xg];
+    ["w", "k", "v", "r", "g"].forEach((m, i) => {
+      b.matmul(s.lora, s.tmp, L.w1[i]);
+      b.tanh(s.lora, s.lora);
+      b.matmul(s.mm, s.lora, L.w2[i]);
+      b.mul(s.mm, s.mm, s.sx);
+      shift(outs[i], w(`${p}att.time_maa_${m}`));
+      b.addInto(outs[i], s.mm);
+    });
+    // w_t = time_decay + tanh(x_w·time_decay_w1)·time_decay_w2
+    b.matmul(s.lora2, s.xw, w(p + "att.time_decay_w1"));
+    b.tanh(s.lora2, s.lora2);
+    b.matmul(s.wt, s.lora2, w(p + "att.time_decay_w2"), { bias: w(p + "att.time_decay") });
   }
 
   /** Each layer's token-shift inputs and WKV state. */

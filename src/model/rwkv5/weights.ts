@@ -2,7 +2,10 @@
  * RWKV-5's weights under BlinkDL's `.pth` names and shapes: the RWKV-4 layout plus
  * `att.ln_x`, per-head `time_decay`/`time_first` (5.1) or per-channel `time_decay`/
  * `time_faaaa` `[H, N]` and `att.gate`/`time_mix_g` (5.2). `time_decay` is BlinkDL's raw w
- * (the decay is `exp(−exp(w))`); 5.1's bonus is `exp(time_first)`.
+ * (the decay is `exp(−exp(w))`); 5.1's bonus is `exp(time_first)`. RWKV-6 replaces the
+ * `time_mix_*` by `att.time_maa_x/w/k/v/r/g [1, 1, C]`, `att.time_maa_w1 [C, 5·D]`,
+ * `att.time_maa_w2 [5, D, C]`, `ffn.time_maa_k/r [1, 1, C]`, and adds
+ * `att.time_decay_w1 [C, D']`, `att.time_decay_w2 [D', C]` (`time_decay` is `[1, 1, C]`).
  *
  * @module
  */
@@ -24,7 +27,7 @@ import type { Rwkv5Config } from "./config.ts";
  */
 export function rwkv5WeightSpecs(c: Rwkv5Config): WeightSpec[] {
   const { vocabSize: V, dModel: C, nLayer: L, ffnDim: F, headSize: N } = c;
-  const H = C / N, v52 = c.version === "5.2";
+  const H = C / N, v6 = c.version === "6", v52 = c.version === "5.2" || v6;
   const mat = (name: string, out: number, inp: number): WeightSpec => ({
     ...constantSpec(name, [out, inp], 0),
     decay: true,
@@ -39,11 +42,13 @@ export function rwkv5WeightSpecs(c: Rwkv5Config): WeightSpec[] {
     out.push(
       ...layerNormSpecs(`${p}ln1`, C),
       ...layerNormSpecs(`${p}ln2`, C),
-      mix(`${p}att.time_mix_k`),
-      mix(`${p}att.time_mix_v`),
-      mix(`${p}att.time_mix_r`),
-      ...(v52 ? [mix(`${p}att.time_mix_g`)] : []),
-      constantSpec(`${p}att.time_decay`, v52 ? [H, N] : [H], 0),
+      ...(v6 ? rwkv6MixSpecs(p, C, c.mixLowRank ?? 0, c.decayLowRank ?? 0) : [
+        mix(`${p}att.time_mix_k`),
+        mix(`${p}att.time_mix_v`),
+        mix(`${p}att.time_mix_r`),
+        ...(v52 ? [mix(`${p}att.time_mix_g`)] : []),
+      ]),
+      constantSpec(`${p}att.time_decay`, v6 ? [1, 1, C] : v52 ? [H, N] : [H], 0),
       v52
         ? constantSpec(`${p}att.time_faaaa`, [H, N], 0)
         : constantSpec(`${p}att.time_first`, [H], 0),
@@ -53,8 +58,8 @@ export function rwkv5WeightSpecs(c: Rwkv5Config): WeightSpec[] {
       ...(v52 ? [mat(`${p}att.gate.weight`, C, C)] : []),
       mat(`${p}att.output.weight`, C, C),
       ...layerNormSpecs(`${p}att.ln_x`, C),
-      mix(`${p}ffn.time_mix_k`),
-      mix(`${p}ffn.time_mix_r`),
+      mix(`${p}ffn.time_${v6 ? "maa" : "mix"}_k`),
+      mix(`${p}ffn.time_${v6 ? "maa" : "mix"}_r`),
       mat(`${p}ffn.key.weight`, F, C),
       mat(`${p}ffn.receptance.weight`, C, C),
       mat(`${p}ffn.value.weight`, C, F),
@@ -62,6 +67,18 @@ export function rwkv5WeightSpecs(c: Rwkv5Config): WeightSpec[] {
   }
   out.push(...layerNormSpecs("ln_out", C), mat("head.weight", V, C));
   return out;
+}
+
+/** RWKV-6's token-shift and decay parameters of block prefix `p` (ranks `D`, `D2`). */
+function rwkv6MixSpecs(p: string, C: number, D: number, D2: number): WeightSpec[] {
+  const maa = (m: string) => constantSpec(`${p}att.time_maa_${m}`, [1, 1, C], 0.5);
+  return [
+    ...["x", "w", "k", "v", "r", "g"].map(maa),
+    constantSpec(`${p}att.time_maa_w1`, [C, 5 * D], 0),
+    constantSpec(`${p}att.time_maa_w2`, [5, D, C], 0),
+    constantSpec(`${p}att.time_decay_w1`, [C, D2], 0),
+    constantSpec(`${p}att.time_decay_w2`, [D2, C], 0),
+  ];
 }
 
 /** A weight as written: BlinkDL's name and shape. */
