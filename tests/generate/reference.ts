@@ -1,5 +1,5 @@
 /**
- * Independent float64 reference forwards of GPT-2 and RWKV-4, written straight from the
+ * Independent float64 reference forwards of GPT-2, RWKV-4 and RWKV-6, written straight from the
  * papers' equations (no Backend, no shared code), for the tests to check the inference
  * models and real checkpoints against. (Llama's is `tests/_llama_reference.ts`.)
  */
@@ -208,6 +208,131 @@ export function rwkv4Reference(
     }
     const ln = layerNorm(x, get(w, "ln_out.weight"), get(w, "ln_out.bias"), eps);
     hidden?.push(ln);
+    out.push(linear(ln, get(w, "head.weight"), cfg.vocabSize));
+  }
+  return out;
+}
+
+/**
+ * RWKV-6 ("Finch", BlinkDL's x060) logits after each token of `ids` ([T][V]), as an RNN from
+ * the zero state, from BlinkDL's published equations and `.pth` names and shapes:
+ * data-dependent token shift (`time_maa_*`, `time_maa_w1 [C, 5·D]`, `time_maa_w2 [5, D, C]`
+ * with tanh), data-dependent decay `exp(−exp(time_decay + tanh(x_w·time_decay_w1)·
+ * time_decay_w2))`, bonus `time_faaaa [H, N]`, `ln_x` group norm per head, SiLU gate, and the
+ * channel mix with `ffn.time_maa_k/r`.
+ */
+export function rwkv6Reference(
+  w: W,
+  cfg: {
+    nLayer: number;
+    dModel: number;
+    vocabSize: number;
+    ffnDim: number;
+    headSize: number;
+    layerNormEps: number;
+    groupNormEps: number;
+    mixLowRank?: number;
+    decayLowRank?: number;
+  },
+  ids: number[],
+): Float64Array[] {
+  const C = cfg.dModel, L = cfg.nLayer, N = cfg.headSize, H = C / N, eps = cfg.layerNormEps;
+  const D = cfg.mixLowRank!, D2 = cfg.decayLowRank!;
+  const zeros = (): Float64Array[] => Array.from({ length: L }, () => new Float64Array(C));
+  const attPrev = zeros(), ffnPrev = zeros();
+  const S = Array.from({ length: L }, () => new Float64Array(H * N * N)); // [h][i key][j value]
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const out: Float64Array[] = [];
+  for (const id of ids) {
+    const emb = get(w, "emb.weight").subarray(id * C, id * C + C);
+    let x = layerNorm(
+      Float64Array.from(emb),
+      get(w, "blocks.0.ln0.weight"),
+      get(w, "blocks.0.ln0.bias"),
+      eps,
+    );
+    for (let l = 0; l < L; l++) {
+      const p = `blocks.${l}.att.`, q = `blocks.${l}.`;
+      const xa = layerNorm(x, get(w, q + "ln1.weight"), get(w, q + "ln1.bias"), eps);
+      const sx = xa.map((v, c) => attPrev[l][c] - v);
+      attPrev[l] = xa;
+      const maaX = get(w, p + "time_maa_x");
+      const xxx = xa.map((v, c) => v + sx[c] * maaX[c]);
+      const w1 = get(w, p + "time_maa_w1"), w2 = get(w, p + "time_maa_w2");
+      const mixed: Float64Array[] = ["w", "k", "v", "r", "g"].map((name, m) => {
+        const hidden = new Float64Array(D);
+        for (let d = 0; d < D; d++) {
+          let a = 0;
+          for (let c = 0; c < C; c++) a += xxx[c] * w1[c * 5 * D + m * D + d];
+          hidden[d] = Math.tanh(a);
+        }
+        const maa = get(w, p + `time_maa_${name}`);
+        return xa.map((v, c) => {
+          let delta = 0;
+          for (let d = 0; d < D; d++) delta += hidden[d] * w2[(m * D + d) * C + c];
+          return v + sx[c] * (maa[c] + delta);
+        });
+      });
+      const [xw, xk, xv, xr, xg] = mixed;
+      const r = linear(xr, get(w, p + "receptance.weight"), C);
+      const k = linear(xk, get(w, p + "key.weight"), C);
+      const v = linear(xv, get(w, p + "value.weight"), C);
+      const g = linear(xg, get(w, p + "gate.weight"), C).map((z) => z * sig(z));
+      const dw1 = get(w, p + "time_decay_w1"), dw2 = get(w, p + "time_decay_w2");
+      const td = get(w, p + "time_decay"), u = get(w, p + "time_faaaa");
+      const dh = new Float64Array(D2);
+      for (let e = 0; e < D2; e++) {
+        let a = 0;
+        for (let c = 0; c < C; c++) a += xw[c] * dw1[c * D2 + e];
+        dh[e] = Math.tanh(a);
+      }
+      const decay = new Float64Array(C);
+      for (let c = 0; c < C; c++) {
+        let a = td[c];
+        for (let e = 0; e < D2; e++) a += dh[e] * dw2[e * C + c];
+        decay[c] = Math.exp(-Math.exp(a));
+      }
+      const y = new Float64Array(C);
+      for (let h = 0; h < H; h++) {
+        const st = S[l].subarray(h * N * N, (h + 1) * N * N);
+        for (let j = 0; j < N; j++) {
+          let acc = 0;
+          for (let i = 0; i < N; i++) {
+            acc += r[h * N + i] * (st[i * N + j] + u[h * N + i] * k[h * N + i] * v[h * N + j]);
+          }
+          y[h * N + j] = acc;
+        }
+        for (let i = 0; i < N; i++) {
+          for (let j = 0; j < N; j++) {
+            st[i * N + j] = decay[h * N + i] * st[i * N + j] + k[h * N + i] * v[h * N + j];
+          }
+        }
+      }
+      const lnW = get(w, p + "ln_x.weight"), lnB = get(w, p + "ln_x.bias");
+      const o = new Float64Array(C);
+      for (let h = 0; h < H; h++) {
+        const part = y.subarray(h * N, (h + 1) * N);
+        const mean = part.reduce((a, b) => a + b, 0) / N;
+        const varr = part.reduce((a, b) => a + (b - mean) ** 2, 0) / N;
+        for (let j = 0; j < N; j++) {
+          const c = h * N + j;
+          o[c] = ((part[j] - mean) / Math.sqrt(varr + cfg.groupNormEps) * lnW[c] + lnB[c]) * g[c];
+        }
+      }
+      const att = linear(o, get(w, p + "output.weight"), C);
+      x = x.map((val, c) => val + att[c]);
+      const xb = layerNorm(x, get(w, q + "ln2.weight"), get(w, q + "ln2.bias"), eps);
+      const fk = get(w, q + "ffn.time_maa_k"), fr = get(w, q + "ffn.time_maa_r");
+      const kIn = xb.map((val, c) => val + (ffnPrev[l][c] - val) * fk[c]);
+      const rIn = xb.map((val, c) => val + (ffnPrev[l][c] - val) * fr[c]);
+      ffnPrev[l] = xb;
+      const kk = linear(kIn, get(w, q + "ffn.key.weight"), cfg.ffnDim)
+        .map((val) => Math.max(val, 0) ** 2);
+      const rr = linear(rIn, get(w, q + "ffn.receptance.weight"), C).map(sig);
+      const kv = linear(kk, get(w, q + "ffn.value.weight"), C);
+      x = x.map((val, c) => val + rr[c] * kv[c]);
+    }
+    const ln = layerNorm(x, get(w, "ln_out.weight"), get(w, "ln_out.bias"), eps);
     out.push(linear(ln, get(w, "head.weight"), cfg.vocabSize));
   }
   return out;

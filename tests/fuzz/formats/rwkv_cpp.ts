@@ -22,13 +22,21 @@ function toHalf(x: number): number {
   return sign | (exp << 10) | mant;
 }
 
-/** Encodes RWKV-4 weights as an rwkv.cpp file; returns its bytes and its integer fields. */
-export function encodeRwkvCpp(
-  vocab: number,
-  nEmbed: number,
-  nLayer: number,
-  weights: Map<string, { shape: number[]; data: Float32Array }>,
-  type: 0 | 1,
+/** One tensor of an rwkv.cpp file: its name, shape (row-major) and data type (0 FP32, 1 FP16). */
+export interface GgmfTensor {
+  name: string;
+  shape: readonly number[];
+  data: Float32Array;
+  type: 0 | 1;
+}
+
+/**
+ * Encodes an rwkv.cpp (ggmf) file from its header fields and tensors, in order; returns its
+ * bytes and the offsets of its integer fields.
+ */
+export function encodeGgmf(
+  header: { vocab: number; nEmbed: number; nLayer: number; type: 0 | 1 },
+  tensors: Iterable<GgmfTensor>,
 ): { bytes: Uint8Array; fields: IntField[] } {
   const parts: Uint8Array[] = [];
   const fields: IntField[] = [4, 8, 12, 16, 20].map((offset) => ({ offset, size: 4 }));
@@ -37,19 +45,18 @@ export function encodeRwkvCpp(
     parts.push(b);
     offset += b.length;
   };
+  const { vocab, nEmbed, nLayer, type } = header;
   push(new Uint8Array(new Int32Array([GGMF_MAGIC, 100, vocab, nEmbed, nLayer, type]).buffer));
-  for (const [name, t] of weights) {
-    let data = t.data;
-    if (name.endsWith("att.time_decay")) data = data.map((w) => -Math.exp(w));
+  for (const t of tensors) {
     const dims = t.shape.slice().reverse();
-    const key = utf8(name);
+    const key = utf8(t.name);
     for (let k = 0; k < 3 + dims.length; k++) fields.push({ offset: offset + 4 * k, size: 4 });
-    push(new Uint8Array(new Int32Array([dims.length, key.length, type, ...dims]).buffer));
+    push(new Uint8Array(new Int32Array([dims.length, key.length, t.type, ...dims]).buffer));
     push(key);
     push(
-      type === 0
-        ? new Uint8Array(data.slice().buffer)
-        : new Uint8Array(Uint16Array.from(data, toHalf).buffer),
+      t.type === 0
+        ? new Uint8Array(t.data.slice().buffer)
+        : new Uint8Array(Uint16Array.from(t.data, toHalf).buffer),
     );
   }
   const bytes = new Uint8Array(offset);
@@ -59,6 +66,23 @@ export function encodeRwkvCpp(
     o += p.length;
   }
   return { bytes, fields };
+}
+
+/** Encodes RWKV-4 weights as an rwkv.cpp file; returns its bytes and its integer fields. */
+export function encodeRwkvCpp(
+  vocab: number,
+  nEmbed: number,
+  nLayer: number,
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  type: 0 | 1,
+): { bytes: Uint8Array; fields: IntField[] } {
+  const tensors = [...weights].map(([name, t]) => ({
+    name,
+    shape: t.shape,
+    data: name.endsWith("att.time_decay") ? t.data.map((w) => -Math.exp(w)) : t.data,
+    type,
+  }));
+  return encodeGgmf({ vocab, nEmbed, nLayer, type }, tensors);
 }
 
 const FIELDS = new Map<string, IntField[]>();
