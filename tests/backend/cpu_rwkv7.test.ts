@@ -342,3 +342,78 @@ Deno.test("cpu wkv5: the RWKV-5 recurrence, one call or two through a state", as
   }
   assertClose(got, expected, 1e-5, "wkv5");
 });
+
+Deno.test("cpu wkv5 with w (RWKV-6): a decay per token and channel, through a state", async () => {
+  const cpu = new CpuBackend();
+  const [B, T, C, H] = [2, 3, 4, 2], N = C / H;
+  const raw = ["r", "k", "v"].map((_, i) => randomTensorData(B * T * C, 90 + i));
+  const w = Float32Array.from(randomTensorData(B * T * C, 95), (x) => 2 * x - 1.5);
+  const bonus = randomTensorData(C, 96);
+  const expected: number[] = new Array(B * T * C).fill(0);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const S = Array.from({ length: N }, () => new Array(N).fill(0));
+      for (let t = 0; t < T; t++) {
+        const o = (b * T + t) * C + h * N;
+        for (let j = 0; j < N; j++) {
+          for (let i = 0; i < N; i++) {
+            expected[o + j] += raw[0][o + i] *
+              (S[i][j] + bonus[h * N + i] * raw[1][o + i] * raw[2][o + j]);
+          }
+        }
+        for (let i = 0; i < N; i++) {
+          const d = Math.exp(-Math.exp(w[o + i]));
+          for (let j = 0; j < N; j++) S[i][j] = d * S[i][j] + raw[1][o + i] * raw[2][o + j];
+        }
+      }
+    }
+  }
+  // T split 1 + 2 through the state (per batch row: the tensors are [B, t, C] slices).
+  const state = cpu.zeros([B, H, N, N]);
+  const got = new Array(B * T * C).fill(0);
+  for (const [from, to] of [[0, 1], [1, 3]]) {
+    const n = to - from;
+    const p = (x: Float32Array) => {
+      const part = new Float32Array(B * n * C);
+      for (let b = 0; b < B; b++) {
+        part.set(x.slice((b * T + from) * C, (b * T + to) * C), b * n * C);
+      }
+      return cpu.fromArray([B, n, C], part);
+    };
+    const y = cpu.zeros([B, n, C]);
+    cpu.wkv5({
+      y,
+      r: p(raw[0]),
+      k: p(raw[1]),
+      v: p(raw[2]),
+      decay: null,
+      w: p(w),
+      bonus: cpu.fromArray([C], bonus),
+      state,
+      B,
+      T: n,
+      H,
+    });
+    const out = await cpu.read(y);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < n * C; i++) got[(b * T + from) * C + i] = out[b * n * C + i];
+    }
+  }
+  assertClose(got, expected, 1e-5, "wkv5 per token");
+  assert.throws(
+    () =>
+      cpu.wkv5({
+        y: cpu.zeros([1, 1, C]),
+        r: cpu.zeros([1, 1, C]),
+        k: cpu.zeros([1, 1, C]),
+        v: cpu.zeros([1, 1, C]),
+        decay: null,
+        bonus: cpu.zeros([C]),
+        state: null,
+        B: 1,
+        T: 1,
+        H,
+      }),
+    /wkv5: give exactly one of decay \(per channel\) and w \(per token\)/,
+  );
+});

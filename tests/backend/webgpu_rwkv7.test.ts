@@ -1,6 +1,6 @@
 // WebGPU RWKV-7 ops vs the CPU backend: tanh, WKV-7 (stateless over several time chunks, with a
 // state split in two calls) and its backward (one and several chunks, heads of 1 to 64), the
-// key preparation and the output (+ backwards), and RWKV-5's recurrence.
+// key preparation and the output (+ backwards), and RWKV-5's recurrence (also with RWKV-6's decay per token).
 import { randomTensorData as rnd } from "./_helpers.ts";
 import { gpuBackend, gpuTest, type Input, parity } from "./webgpu_parity.ts";
 
@@ -117,7 +117,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "webgpu rwkv7Keys and rwkv7Output forward and backward; wkv5",
+  name: "webgpu rwkv7Keys and rwkv7Output forward and backward; wkv5 (per channel and per token)",
   ...gpuTest,
   fn: async () => {
     const gpu = await gpuBackend();
@@ -235,6 +235,36 @@ Deno.test({
     }
     for (const [B, T, C, H] of [[1, 1, 2, 1], [2, 9, 16, 2], [1, 4, 64, 1]]) {
       const N = C / H, shape = [B, T, C];
+      // RWKV-6's form: a raw decay w per token and channel (decay exp(−exp(w))).
+      await parity(
+        `wkv5 per-token w B${B} T${T} C${C} H${H}`,
+        gpu,
+        {
+          y: f(shape, 1),
+          r: f(shape, 2),
+          k: f(shape, 3),
+          v: f(shape, 4),
+          w: [shape, Float32Array.from(rnd(B * T * C, 8), (x) => 3 * x - 2)],
+          bonus: f([C], 6),
+          state: f([B, H, N, N], 7),
+        },
+        ["y", "state"],
+        (be, t) =>
+          be.wkv5({
+            y: t.y,
+            r: t.r,
+            k: t.k,
+            v: t.v,
+            decay: null,
+            w: t.w,
+            bonus: t.bonus,
+            state: t.state,
+            B,
+            T,
+            H,
+          }),
+        REL,
+      );
       const io: Record<string, Input> = {
         y: f(shape, 1),
         r: f(shape, 2),
