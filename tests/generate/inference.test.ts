@@ -67,6 +67,15 @@ const rwkv5Config: ModelConfig = {
   groupNormEps: 1e-5,
 };
 
+// RWKV-6: version 6 of the rwkv5 family.
+const rwkv6Config: ModelConfig = {
+  ...rwkv5Config,
+  version: "6",
+  groupNormEps: 64e-5,
+  mixLowRank: 4,
+  decayLowRank: 6,
+};
+
 // Grouped-query attention (2 query heads per kv head), tied head.
 const llamaGqa: LlamaConfig = {
   arch: "llama",
@@ -262,7 +271,9 @@ Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Lla
   const backend = await createBackend("cpu");
   const dir = await Deno.makeTempDir();
   try {
-    for (const config of [rwkvConfig, gptConfig, llamaGqa, rwkv7Config, rwkv5Config]) {
+    for (
+      const config of [rwkvConfig, gptConfig, llamaGqa, rwkv7Config, rwkv5Config, rwkv6Config]
+    ) {
       const weights = weightsFor(config, 11);
       const a = createLanguageModel(backend, config, weights);
       await a.feed(ids.slice(0, 9));
@@ -294,7 +305,7 @@ Deno.test("state save/restore continues exactly where it stopped (RWKV, GPT, Lla
 
 Deno.test("RWKV: a damaged state is refused by name and leaves the model as it was", async () => {
   const backend = await createBackend("cpu");
-  for (const config of [rwkvConfig, rwkv5Config, rwkv7Config]) {
+  for (const config of [rwkvConfig, rwkv5Config, rwkv6Config, rwkv7Config]) {
     const m = createLanguageModel(backend, config, weightsFor(config, 5));
     await m.feed(ids.slice(0, 4));
     const before = await m.exportState();
