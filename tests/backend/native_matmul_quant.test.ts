@@ -11,8 +11,8 @@ import {
   createNativeBackend,
   loadNativeCompute,
   machineCores,
-  NativeKernels,
   QUANT_KERNEL_PATHS,
+  quantKernelPath,
 } from "../../src/backend/native/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
 import { floatToHalf, halfToFloat } from "../../src/io/float16.ts";
@@ -187,14 +187,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native matmulQuant: every kernel this CPU has (portable, AVX2, AVX-512) gives the same bits",
+  name:
+    "native matmulQuant: every kernel this CPU has (portable, AVX2, AVX-512) gives the same bits",
   ...nativeTest,
   fn: async () => {
-    const k = new NativeKernels(loaded as Exclude<typeof loaded, string>, 1);
+    const native = loaded as Exclude<typeof loaded, string>;
+    const path = (p?: Parameters<typeof quantKernelPath>[1]) => quantKernelPath(native, p);
     const be = createNativeBackend({ threads: 1 });
-    const best = k.quantKernelPath("auto");
+    const best = path("auto");
     assert.ok(best !== null);
-    const paths = QUANT_KERNEL_PATHS.filter((p) => k.quantKernelPath(p) === p);
+    const paths = QUANT_KERNEL_PATHS.filter((p) => path(p) === p);
     assert.ok(paths.includes("portable") && paths.includes(best));
     console.log(`quant kernels compared: ${paths.join(", ")}`);
     try {
@@ -207,7 +209,7 @@ Deno.test({
           const before = rnd(M * N, 13), bias = rnd(N, 14);
           let first: Uint8Array | null = null;
           for (const p of paths) {
-            assert.equal(k.quantKernelPath(p), p);
+            assert.equal(path(p), p);
             const got = await run(be, type, a, M, K, w, N, bias, before, true);
             const bits = new Uint8Array(got.buffer);
             if (first) assert.deepEqual(bits, first, `${type} ${M}x${K}x${N} ${p}`);
@@ -216,7 +218,7 @@ Deno.test({
         }
       }
     } finally {
-      k.quantKernelPath("auto");
+      path("auto");
     }
   },
 });
