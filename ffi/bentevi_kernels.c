@@ -1095,7 +1095,7 @@ typedef struct {
   const float *a, *bias, *da;
   const uint8_t *w;
   int8_t *qa;
-  int32_t *ys8; /* per input block, 8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
+  int32_t *ys8; /* per input block, −8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
   int64_t M, N, K;
   int32_t type, accumulate;
 } mq_ctx;
@@ -1122,7 +1122,7 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
       }
       da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
       for (int l = 0; l < 8; l++)
-        k->ys8[(r * nb + b) * 8 + l] = 8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
+        k->ys8[(r * nb + b) * 8 + l] = -8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
     }
   }
 }
@@ -1184,7 +1184,7 @@ BN_AVX2 static inline float mq_hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* ROWS input rows (a compile-time 1..4) against weight rows [n0, n1): each weight block is
+/* ROWS input rows (a compile-time 1..4; 1..8 for AVX-512) against weight rows [n0, n1): each weight block is
  * loaded once for all ROWS rows. Q8_0: |w| · (y signed by w) with maddubs, as llama.cpp. Q4_0:
  * the unsigned nibbles times y with maddubs, minus 8·Σy (precomputed per input block, in the
  * same lanes): the same integers as (nibble − 8)·y, two instructions fewer per block. */
@@ -1214,7 +1214,7 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
         __m256i p;
         if (Q4) {
           p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones);
-          p = _mm256_sub_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
+          p = _mm256_add_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
         } else {
           p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
         }
@@ -1257,15 +1257,17 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
   const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
   const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
   const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+  const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int64_t n = n0; n < n1; n++) {
     const uint8_t *row = k->w + n * nb * bytes;
-    __m512 acc[4];
-    for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
+    __m512 acc[8];
+    for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
       const uint8_t *blk = row + b * bytes;
-      const float dw0 = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-      const float dw1 = _cvtsh_ss((uint16_t)(blk[bytes] | blk[bytes + 1] << 8));
+      /* [d_w of block b ×8, of block b+1 ×8]; per row, times the input's two scales */
+      const uint32_t h2 = (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[bytes] | blk[bytes + 1] << 8) << 16;
+      const __m512 dw = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
       __m512i w, aw = zero;
       __mmask64 neg = 0;
       if (Q4) {
@@ -1287,14 +1289,12 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
         const __m512i y = _mm512_loadu_si512((const void *)(k->qa + i * 32));
         __m512i p;
         if (Q4) {
-          p = _mm512_dpbusd_epi32(zero, w, y);
-          p = _mm512_sub_epi32(p, _mm512_loadu_si512((const void *)(k->ys8 + i * 8)));
+          p = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *)(k->ys8 + i * 8)), w, y);
         } else {
           p = _mm512_dpbusd_epi32(zero, aw, _mm512_mask_sub_epi8(y, neg, zero, y));
         }
-        const __m512 d = _mm512_castpd_ps(
-            _mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(dw0 * k->da[i])),
-                               _mm256_castps_pd(_mm256_set1_ps(dw1 * k->da[i + 1])), 1));
+        const __m512 d = _mm512_mul_ps(
+            dw, _mm512_permutexvar_ps(pair, _mm512_maskz_loadu_ps(3, k->da + i)));
         acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[r]);
       }
     }
@@ -1314,8 +1314,7 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
         const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
         __m256i p;
         if (Q4) {
-          p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, y);
-          p = _mm256_sub_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
+          p = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)), w, y);
         } else {
           p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(y, w));
         }
@@ -1332,12 +1331,28 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
   }
 }
 
+#define MQ_TILES8(TILE, Q4)                                                                     \
+  do {                                                                                          \
+    int64_t m = 0;                                                                              \
+    for (; m + 8 <= k->M; m += 8) TILE(k, m, 8, Q4, n0, n1);                                    \
+    switch (k->M - m) {                                                                         \
+    case 7: TILE(k, m, 7, Q4, n0, n1); break;                                                   \
+    case 6: TILE(k, m, 6, Q4, n0, n1); break;                                                   \
+    case 5: TILE(k, m, 5, Q4, n0, n1); break;                                                   \
+    case 4: TILE(k, m, 4, Q4, n0, n1); break;                                                   \
+    case 3: TILE(k, m, 3, Q4, n0, n1); break;                                                   \
+    case 2: TILE(k, m, 2, Q4, n0, n1); break;                                                   \
+    case 1: TILE(k, m, 1, Q4, n0, n1); break;                                                   \
+    default: break;                                                                             \
+    }                                                                                           \
+  } while (0)
+
 BN_AVX512 static void mq_range_avx512(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
   if (k->type == BN_Q4)
-    MQ_TILES(mq_tile512, 1);
+    MQ_TILES8(mq_tile512, 1);
   else
-    MQ_TILES(mq_tile512, 0);
+    MQ_TILES8(mq_tile512, 0);
 }
 #endif
 
