@@ -1093,6 +1093,7 @@ static inline float round_to_half(float f) {
 typedef struct {
   float *out;
   const float *a, *bias, *da;
+  float *da8; /* each input block's scale 8 times (the AVX-512 kernel's scale vectors) */
   const uint8_t *w;
   int8_t *qa;
   int32_t *ys8; /* per input block, −8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
@@ -1121,6 +1122,7 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
         q[j] = (int8_t)nearbyintf(x[j] * id);
       }
       da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
+      for (int l = 0; l < 8; l++) k->da8[(r * nb + b) * 8 + l] = da[r * nb + b];
       for (int l = 0; l < 8; l++)
         k->ys8[(r * nb + b) * 8 + l] = -8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
     }
@@ -1293,8 +1295,7 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
         } else {
           p = _mm512_dpbusd_epi32(zero, aw, _mm512_mask_sub_epi8(y, neg, zero, y));
         }
-        const __m512 d = _mm512_mul_ps(
-            dw, _mm512_permutexvar_ps(pair, _mm512_maskz_loadu_ps(3, k->da + i)));
+        const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(k->da8 + i * 8));
         acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[r]);
       }
     }
@@ -1382,6 +1383,7 @@ int32_t bn_quant_path(int32_t path) {
 static int8_t *mq_qa = NULL; /* the quantized input rows, kept between calls */
 static float *mq_da = NULL;
 static int32_t *mq_ys8 = NULL;
+static float *mq_da8 = NULL;
 static int64_t mq_cap = 0;
 
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
@@ -1393,14 +1395,15 @@ int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const floa
     int8_t *qa = malloc((size_t)need);
     float *da = malloc(sizeof(float) * (size_t)(need / 32));
     int32_t *ys8 = malloc(sizeof(int32_t) * (size_t)(need / 4));
-    if (!qa || !da || !ys8) {
-      free(qa), free(da), free(ys8);
+    float *da8 = malloc(sizeof(float) * (size_t)(need / 4));
+    if (!qa || !da || !ys8 || !da8) {
+      free(qa), free(da), free(ys8), free(da8);
       return BN_ERR_MEMORY;
     }
-    free(mq_qa), free(mq_da), free(mq_ys8);
-    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_cap = need;
+    free(mq_qa), free(mq_da), free(mq_ys8), free(mq_da8);
+    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_da8 = da8, mq_cap = need;
   }
-  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8,
+  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8, .da8 = mq_da8,
               .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
   parallel_for(M, 1 + 16384 / K, mq_quantize_rows, &c);
   if (mq_path < 0) mq_path = mq_best_path();
