@@ -1252,55 +1252,65 @@ BN_AVX2 static void mq_range_avx2(void *c, int64_t n0, int64_t n1) {
 /* The AVX-512 (VNNI) version: two consecutive blocks per 512-bit register (the even block in
  * lanes 0–7, the odd one in lanes 8–15: the two chains above), their integer lane sums by
  * vpdpbusd (u8 × s8, 4 adjacent products per int32 lane: the same integers as maddubs + madd). */
-BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k, int64_t m0,
+/* Weight rows n…n+NR−1 (NR compile-time 1 or 2: two independent chains when few input rows). */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_rows512(mq_ctx *k, int64_t m0,
                                                                        const int ROWS,
-                                                                       const int Q4, int64_t n0,
-                                                                       int64_t n1) {
+                                                                       const int Q4, int64_t n,
+                                                                       const int NR) {
   const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
   const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
   const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
   const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  for (int64_t n = n0; n < n1; n++) {
-    const uint8_t *row = k->w + n * nb * bytes;
-    __m512 acc[8];
-    for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-      const uint8_t *blk = row + b * bytes;
+  const uint8_t *rows[2] = {k->w + n * nb * bytes, k->w + (n + NR - 1) * nb * bytes};
+  __m512 acc[2][8];
+  for (int j = 0; j < NR; j++)
+    for (int r = 0; r < ROWS; r++) acc[j][r] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    __m512i w[2], aw[2];
+    __mmask64 neg[2] = {0, 0};
+    __m512 dw[2];
+    for (int j = 0; j < NR; j++) {
+      const uint8_t *blk = rows[j] + b * bytes;
       /* [d_w of block b ×8, of block b+1 ×8]; per row, times the input's two scales */
-      const uint32_t h2 = (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[bytes] | blk[bytes + 1] << 8) << 16;
-      const __m512 dw = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
-      __m512i w, aw = zero;
-      __mmask64 neg = 0;
+      const uint32_t h2 =
+          (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[bytes] | blk[bytes + 1] << 8) << 16;
+      dw[j] = _mm512_permutexvar_ps(
+          pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
+      aw[j] = zero;
       if (Q4) {
         const __m256i t = _mm256_inserti128_si256(
             _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2))),
             _mm_loadu_si128((const __m128i *)(blk + 20)), 1);
         const __m512i tt = _mm512_castsi256_si512(t);
         /* 128-bit lanes [t0, t0, t1, t1], the second of each pair shifted: low, high nibbles */
-        w = _mm512_and_si512(_mm512_srlv_epi64(_mm512_shuffle_i64x2(tt, tt, 0x50), shifts), low4);
+        w[j] =
+            _mm512_and_si512(_mm512_srlv_epi64(_mm512_shuffle_i64x2(tt, tt, 0x50), shifts), low4);
       } else {
-        w = _mm512_inserti64x4(
+        w[j] = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 2))),
             _mm256_loadu_si256((const __m256i *)(blk + 36)), 1);
-        aw = _mm512_abs_epi8(w);
-        neg = _mm512_movepi8_mask(w);
-      }
-      for (int r = 0; r < ROWS; r++) {
-        const int64_t i = (m0 + r) * nb + b;
-        const __m512i y = _mm512_loadu_si512((const void *)(k->qa + i * 32));
-        __m512i p;
-        if (Q4) {
-          p = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *)(k->ys8 + i * 8)), w, y);
-        } else {
-          p = _mm512_dpbusd_epi32(zero, aw, _mm512_mask_sub_epi8(y, neg, zero, y));
-        }
-        const __m512 d = _mm512_mul_ps(dw, _mm512_loadu_ps(k->da8 + i * 8));
-        acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[r]);
+        aw[j] = _mm512_abs_epi8(w[j]);
+        neg[j] = _mm512_movepi8_mask(w[j]);
       }
     }
-    if (b < nb) { /* an odd count: the last block is even, lanes 0–7 only */
-      const uint8_t *blk = row + b * bytes;
+    for (int r = 0; r < ROWS; r++) {
+      const int64_t i = (m0 + r) * nb + b;
+      const __m512i y = _mm512_loadu_si512((const void *)(k->qa + i * 32));
+      const __m512 da = _mm512_loadu_ps(k->da8 + i * 8);
+      for (int j = 0; j < NR; j++) {
+        __m512i p;
+        if (Q4)
+          p = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *)(k->ys8 + i * 8)), w[j], y);
+        else
+          p = _mm512_dpbusd_epi32(zero, aw[j], _mm512_mask_sub_epi8(y, neg[j], zero, y));
+        acc[j][r] = _mm512_fmadd_ps(_mm512_mul_ps(dw[j], da), _mm512_cvtepi32_ps(p), acc[j][r]);
+      }
+    }
+  }
+  if (b < nb) { /* an odd count: the last block is even, lanes 0–7 only */
+    for (int j = 0; j < NR; j++) {
+      const uint8_t *blk = rows[j] + b * bytes;
       const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
       __m256i w, aw = _mm256_setzero_si256();
       if (Q4) {
@@ -1314,22 +1324,33 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k
         const int64_t i = (m0 + r) * nb + b;
         const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
         __m256i p;
-        if (Q4) {
+        if (Q4)
           p = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)), w, y);
-        } else {
+        else
           p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(y, w));
-        }
         const __m512 d = _mm512_set1_ps(dw * k->da[i]);
-        acc[r] = _mm512_mask3_fmadd_ps(d, _mm512_castps256_ps512(_mm256_cvtepi32_ps(p)), acc[r],
-                                       0x00ff);
+        acc[j][r] = _mm512_mask3_fmadd_ps(d, _mm512_castps256_ps512(_mm256_cvtepi32_ps(p)),
+                                          acc[j][r], 0x00ff);
       }
     }
-    for (int r = 0; r < ROWS; r++) {
-      const __m256 lo = _mm512_castps512_ps256(acc[r]);
-      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r]), 1));
-      mq_store(k, m0 + r, n, mq_hsum(_mm256_add_ps(lo, hi)));
-    }
   }
+  for (int j = 0; j < NR; j++)
+    for (int r = 0; r < ROWS; r++) {
+      const __m256 lo = _mm512_castps512_ps256(acc[j][r]);
+      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j][r]), 1));
+      mq_store(k, m0 + r, n + j, mq_hsum(_mm256_add_ps(lo, hi)));
+    }
+}
+
+/* The AVX-512 tile: two weight rows at a time for up to 4 input rows, else one. */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k, int64_t m0,
+                                                                       const int ROWS,
+                                                                       const int Q4, int64_t n0,
+                                                                       int64_t n1) {
+  int64_t n = n0;
+  if (ROWS <= 4)
+    for (; n + 2 <= n1; n += 2) mq_rows512(k, m0, ROWS, Q4, n, 2);
+  for (; n < n1; n++) mq_rows512(k, m0, ROWS, Q4, n, 1);
 }
 
 #define MQ_TILES8(TILE, Q4)                                                                     \
