@@ -1342,13 +1342,14 @@ BN_AVX512 static inline __attribute__((always_inline)) void mq_rows512(mq_ctx *k
     }
 }
 
-/* The AVX-512 tile: two weight rows at a time for up to 4 input rows, else one. */
+/* The AVX-512 tile: Q4_0 two weight rows at a time for up to 4 input rows, else one (two Q8_0
+ * rows at a time decoded 2.5× slower once the weights came from memory: measured, not explained). */
 BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k, int64_t m0,
                                                                        const int ROWS,
                                                                        const int Q4, int64_t n0,
                                                                        int64_t n1) {
   int64_t n = n0;
-  if (ROWS <= 4)
+  if (Q4 && ROWS <= 4)
     for (; n + 2 <= n1; n += 2) mq_rows512(k, m0, ROWS, Q4, n, 2);
   for (; n < n1; n++) mq_rows512(k, m0, ROWS, Q4, n, 1);
 }
