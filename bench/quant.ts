@@ -5,13 +5,16 @@
  * TypeScript backend, one JS thread; the file's own type) and node-llama-cpp 3.21.1 (llama.cpp's
  * prebuilt CPU binary, the same thread count, in a child process) are run alternately, twice
  * each (A, B, A, B): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt)
- * and decode tokens/s (greedy). Random weights (speed does not depend on them); the tokenizer
+ * and decode tokens/s (greedy). `--kernels avx2,avx512` runs Bentevi once per listed
+ * quantized-matmul kernel in each round (A1, A2, B, A1, A2, B; `quantKernelPath`: same bits,
+ * different speed; default `auto`, the best this CPU has). Random weights (speed does not depend on them); the tokenizer
  * is trained on Machado's novels (`../shared/data/pt/machado/romance`) or GPT-2's for the
  * reference model.
  *
  * ```sh
  * deno run -A bench/quant.ts [--device native|cpu] [--threads 1,2] [--quick] [--json] \
- *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] [--shared ../shared/data] [--work /tmp/gguf-bench]
+ *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] \
+ *   [--kernels auto|portable|avx2|avx512,…] [--shared ../shared/data] [--work /tmp/gguf-bench]
  * ```
  *
  * Needs `-A`: the peer runs with `--allow-sys=homedir,uid` (tests/gguf/_llama_peer.ts).
@@ -19,7 +22,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { setDefaultThreads } from "../src/backend/native/mod.ts";
+import {
+  loadNativeCompute,
+  type QuantKernelPath,
+  quantKernelPath,
+  setDefaultThreads,
+} from "../src/backend/native/mod.ts";
 import { openGenerationModel } from "../src/generate/load.ts";
 import { exportGguf, type GgufExportType } from "../src/gguf/export.ts";
 import { initWeights, presetConfig, saveCheckpoint } from "../src/model/mod.ts";
@@ -38,12 +46,20 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     types: { type: "string", default: "f32,q8_0,q4_0" },
     work: { type: "string", default: "/tmp/gguf-bench" },
+    kernels: { type: "string", default: "auto" },
   },
 });
 const device = values.device as "native" | "cpu";
 if (device !== "native" && device !== "cpu") throw new Error(`--device ${device}: native or cpu`);
 const threadCounts = values.threads!.split(",").map(Number);
 const WORK = values.work!;
+const kernels = values.kernels!.split(",") as (QuantKernelPath | "auto")[];
+const native = device === "native" ? loadNativeCompute() : null;
+if (typeof native === "string") throw new Error(native);
+if (!native && values.kernels !== "auto") throw new Error("--kernels needs --device native");
+for (const k of kernels) {
+  if (native && quantKernelPath(native, k) === null) throw new Error(`--kernels ${k}: not here`);
+}
 const MACHADO = `${values.shared}/pt/machado/romance`;
 const GPT2_TOKENIZER = `${values.shared}/tokenizer/gpt2/tokenizer.json`;
 await Deno.mkdir(WORK, { recursive: true });
@@ -105,6 +121,8 @@ interface Row {
   type: typeof types[number];
   fileMB: number;
   who: "bentevi" | "llama.cpp";
+  /** Bentevi's quantized-matmul kernel (`--kernels`); "" for llama.cpp. */
+  kernel: string;
   threads: number;
   loadRssMB: number;
   prefillTps: number;
@@ -137,41 +155,47 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
     const fileMB = Deno.statSync(file).size / 2 ** 20;
     for (const threads of threadCounts) {
       for (let rep = 0; rep < reps; rep++) {
-        // Bentevi
-        if (device === "native") setDefaultThreads(threads);
-        const rss0 = Deno.memoryUsage().rss;
-        const g = await openGenerationModel(file, { device, quantize: type, log: () => {} });
-        const loadRssMB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
-        // Warm-up (compiles the kernels' JavaScript), then from an empty state.
-        await g.model.feed(prompt.slice(0, 8));
-        await g.model.feed([prompt[8]]);
-        g.model.reset();
-        const t0 = performance.now();
-        let logits = await g.model.feed(prompt);
-        const t1 = performance.now();
-        const c2 = cpuSeconds();
-        const t2 = performance.now();
-        for (let i = 0; i < spec.decode; i++) {
-          let best = 0;
-          for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-          logits = await g.model.feed([best]);
+        for (const kernel of kernels) {
+          // Bentevi
+          if (native) {
+            setDefaultThreads(threads);
+            quantKernelPath(native, kernel);
+          }
+          const rss0 = Deno.memoryUsage().rss;
+          const g = await openGenerationModel(file, { device, quantize: type, log: () => {} });
+          const loadRssMB = (Deno.memoryUsage().rss - rss0) / 2 ** 20;
+          // Warm-up (compiles the kernels' JavaScript), then from an empty state.
+          await g.model.feed(prompt.slice(0, 8));
+          await g.model.feed([prompt[8]]);
+          g.model.reset();
+          const t0 = performance.now();
+          let logits = await g.model.feed(prompt);
+          const t1 = performance.now();
+          const c2 = cpuSeconds();
+          const t2 = performance.now();
+          for (let i = 0; i < spec.decode; i++) {
+            let best = 0;
+            for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+            logits = await g.model.feed([best]);
+          }
+          const t3 = performance.now();
+          const c3 = cpuSeconds();
+          g.model.dispose();
+          g.model.backend.destroy();
+          rows.push({
+            model: spec.name,
+            params,
+            type,
+            fileMB,
+            who: "bentevi",
+            kernel,
+            threads,
+            loadRssMB,
+            prefillTps: prompt.length / ((t1 - t0) / 1000),
+            decodeTps: spec.decode / ((t3 - t2) / 1000),
+            decodeTpcs: spec.decode / (c3 - c2),
+          });
         }
-        const t3 = performance.now();
-        const c3 = cpuSeconds();
-        g.model.dispose();
-        g.model.backend.destroy();
-        rows.push({
-          model: spec.name,
-          params,
-          type,
-          fileMB,
-          who: "bentevi",
-          threads,
-          loadRssMB,
-          prefillTps: prompt.length / ((t1 - t0) / 1000),
-          decodeTps: spec.decode / ((t3 - t2) / 1000),
-          decodeTpcs: spec.decode / (c3 - c2),
-        });
         // llama.cpp
         const [a] = await runLlamaPeer(
           [{ model: file, bench: { prompt, decode: spec.decode } }],
@@ -184,19 +208,24 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
           type,
           fileMB,
           who: "llama.cpp",
+          kernel: "",
           threads,
           loadRssMB: b.loadRssMB,
           prefillTps: prompt.length / b.prefillSeconds,
           decodeTps: b.decoded / b.decodeSeconds,
           decodeTpcs: b.decoded / b.decodeCpuSeconds!,
         });
-        const [x, y] = rows.slice(-2);
-        log(
-          `${spec.name} ${type} ${threads}t rep ${rep}: decode ${x.decodeTps.toFixed(1)} vs ${
-            y.decodeTps.toFixed(1)
-          } tok/s (per CPU-second ${x.decodeTpcs.toFixed(1)} vs ${y.decodeTpcs.toFixed(1)}), ` +
-            `prefill ${x.prefillTps.toFixed(0)} vs ${y.prefillTps.toFixed(0)} tok/s`,
-        );
+        const y = rows.at(-1)!;
+        for (const x of rows.slice(-1 - kernels.length, -1)) {
+          log(
+            `${spec.name} ${type} ${threads}t ${x.kernel} rep ${rep}: decode ${
+              x.decodeTps.toFixed(1)
+            } vs ${y.decodeTps.toFixed(1)} tok/s (per CPU-second ${x.decodeTpcs.toFixed(1)} vs ${
+              y.decodeTpcs.toFixed(1)
+            }), ` +
+              `prefill ${x.prefillTps.toFixed(0)} vs ${y.prefillTps.toFixed(0)} tok/s`,
+          );
+        }
       }
     }
   }
@@ -204,15 +233,18 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
 
 /** Bentevi's decode tokens/s over llama.cpp's, round by round (each pair ran back to back). */
 const rounds = new Map<string, number[]>();
-for (let i = 0; i + 1 < rows.length; i += 2) {
-  const k = `${rows[i].model}|${rows[i].type}|${rows[i].threads}`;
-  rounds.set(k, [...rounds.get(k) ?? [], rows[i].decodeTps / rows[i + 1].decodeTps]);
+for (let i = 0; i + kernels.length < rows.length; i += kernels.length + 1) {
+  const peer = rows[i + kernels.length];
+  for (const r of rows.slice(i, i + kernels.length)) {
+    const k = `${r.model}|${r.type}|${r.threads}|${r.kernel}`;
+    rounds.set(k, [...rounds.get(k) ?? [], r.decodeTps / peer.decodeTps]);
+  }
 }
 
 /** Best of the repetitions per (model, type, who): the least disturbed run on a busy machine. */
 const best = new Map<string, Row>();
 for (const r of rows) {
-  const k = `${r.model}|${r.type}|${r.threads}|${r.who}`;
+  const k = `${r.model}|${r.type}|${r.threads}|${r.who}${r.kernel}`;
   const o = best.get(k);
   if (!o || r.decodeTps > o.decodeTps) {
     best.set(k, {
@@ -228,30 +260,36 @@ else {
     `Bentevi: --device ${device}; load average ${
       Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
     } at the end\n` +
-      "| model | params | type | threads | file MB | Bentevi load RSS MB | llama.cpp load RSS MB | Bentevi prefill tok/s | llama.cpp prefill tok/s | Bentevi decode tok/s | llama.cpp decode tok/s | decode ratio | prefill ratio | decode tok per CPU-s (B / l) | decode ratio per round |",
+      "| model | params | type | threads | kernel | file MB | Bentevi load RSS MB | llama.cpp load RSS MB | Bentevi prefill tok/s | llama.cpp prefill tok/s | Bentevi decode tok/s | llama.cpp decode tok/s | decode ratio | prefill ratio | decode tok per CPU-s (B / l) | decode ratio per round |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const spec of SPECS) {
     for (const type of types) {
       for (const threads of threadCounts) {
-        const a = best.get(`${spec.name}|${type}|${threads}|bentevi`),
-          b = best.get(`${spec.name}|${type}|${threads}|llama.cpp`);
-        if (!a || !b) continue;
-        console.log(
-          `| ${spec.name} | ${(a.params / 1e6).toFixed(1)}M | ${type} | ${threads} | ${
-            a.fileMB.toFixed(1)
-          } | ${a.loadRssMB.toFixed(0)} | ${b.loadRssMB.toFixed(0)} | ${
-            a.prefillTps.toFixed(0)
-          } | ${b.prefillTps.toFixed(0)} | ${a.decodeTps.toFixed(1)} | ${
-            b.decodeTps.toFixed(1)
-          } | ${(a.decodeTps / b.decodeTps).toFixed(2)}× | ${
-            (a.prefillTps / b.prefillTps).toFixed(2)
-          }× | ${a.decodeTpcs.toFixed(0)} / ${b.decodeTpcs.toFixed(0)} | ${
-            (rounds.get(`${spec.name}|${type}|${threads}`) ?? []).map((r) => r.toFixed(2)).join(
-              ", ",
-            )
-          } |`,
-        );
+        for (const kernel of kernels) {
+          const a = best.get(`${spec.name}|${type}|${threads}|bentevi${kernel}`),
+            b = best.get(`${spec.name}|${type}|${threads}|llama.cpp`);
+          if (!a || !b) continue;
+          console.log(
+            `| ${spec.name} | ${
+              (a.params / 1e6).toFixed(1)
+            }M | ${type} | ${threads} | ${kernel} | ${a.fileMB.toFixed(1)} | ${
+              a.loadRssMB.toFixed(0)
+            } | ${b.loadRssMB.toFixed(0)} | ${a.prefillTps.toFixed(0)} | ${
+              b.prefillTps.toFixed(0)
+            } | ${a.decodeTps.toFixed(1)} | ${b.decodeTps.toFixed(1)} | ${
+              (a.decodeTps / b.decodeTps).toFixed(2)
+            }× | ${(a.prefillTps / b.prefillTps).toFixed(2)}× | ${a.decodeTpcs.toFixed(0)} / ${
+              b.decodeTpcs.toFixed(0)
+            } | ${
+              (rounds.get(`${spec.name}|${type}|${threads}|${kernel}`) ?? []).map((r) =>
+                r.toFixed(2)
+              ).join(
+                ", ",
+              )
+            } |`,
+          );
+        }
       }
     }
   }

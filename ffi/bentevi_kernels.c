@@ -1093,9 +1093,10 @@ static inline float round_to_half(float f) {
 typedef struct {
   float *out;
   const float *a, *bias, *da;
+  float *da8; /* each input block's scale 8 times (the AVX-512 kernel's scale vectors) */
   const uint8_t *w;
   int8_t *qa;
-  int32_t *ys8; /* per input block, 8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
+  int32_t *ys8; /* per input block, −8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
   int64_t M, N, K;
   int32_t type, accumulate;
 } mq_ctx;
@@ -1121,8 +1122,9 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
         q[j] = (int8_t)nearbyintf(x[j] * id);
       }
       da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
+      for (int l = 0; l < 8; l++) k->da8[(r * nb + b) * 8 + l] = da[r * nb + b];
       for (int l = 0; l < 8; l++)
-        k->ys8[(r * nb + b) * 8 + l] = 8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
+        k->ys8[(r * nb + b) * 8 + l] = -8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
     }
   }
 }
@@ -1133,7 +1135,12 @@ static inline void mq_store(mq_ctx *k, int64_t m, int64_t n, float s) {
   *o = k->accumulate ? *o + s : s;
 }
 
-/* Portable version: integer block sums, float32 accumulation. */
+/* The float part of every path, in one order (so that all paths give the same bits): a block's
+ * 8 integer lane sums (lane l: the products of quants 4l…4l+3) become floats, times
+ * d_w · d_x, fused-multiply-added into 8 float lanes, even blocks in one chain and odd blocks in
+ * another; the two chains are added lane-wise and the 8 lanes summed as mq_hsum does. */
+
+/* Portable version of that order (fmaf: the same rounding as the vector FMA). */
 static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
   const int64_t K = k->K, nb = K / 32, bytes = k->type == BN_Q8 ? 34 : 18;
@@ -1141,23 +1148,27 @@ static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
     const uint8_t *row = k->w + n * nb * bytes;
     for (int64_t m = 0; m < k->M; m++) {
       const int8_t *qa = k->qa + m * K;
-      float acc = 0;
+      float acc[2][8] = {{0}};
       for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = row + b * bytes;
         const int8_t *y = qa + b * 32;
-        int32_t s = 0;
+        int32_t s[8] = {0};
         if (k->type == BN_Q8) {
           const int8_t *q = (const int8_t *)(blk + 2);
-          for (int j = 0; j < 32; j++) s += (int32_t)q[j] * y[j];
+          for (int j = 0; j < 32; j++) s[j / 4] += (int32_t)q[j] * y[j];
         } else {
           for (int j = 0; j < 16; j++) {
-            s += ((int32_t)(blk[2 + j] & 15) - 8) * y[j];
-            s += ((int32_t)(blk[2 + j] >> 4) - 8) * y[j + 16];
+            s[j / 4] += ((int32_t)(blk[2 + j] & 15) - 8) * y[j];
+            s[4 + j / 4] += ((int32_t)(blk[2 + j] >> 4) - 8) * y[j + 16];
           }
         }
-        acc += half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * k->da[m * nb + b] * (float)s;
+        const float d = half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * k->da[m * nb + b];
+        for (int l = 0; l < 8; l++) acc[b & 1][l] = fmaf(d, (float)s[l], acc[b & 1][l]);
       }
-      mq_store(k, m, n, acc);
+      float v[8], t[4];
+      for (int l = 0; l < 8; l++) v[l] = acc[0][l] + acc[1][l];
+      for (int l = 0; l < 4; l++) t[l] = v[l] + v[l + 4];
+      mq_store(k, m, n, (t[0] + t[2]) + (t[1] + t[3]));
     }
   }
 }
@@ -1165,14 +1176,8 @@ static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define BN_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define BN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define BN_HAVE_AVX2_QUANT 1
-
-/* Σ over pairs of |w|·(y signed by w), as 8 float lanes (llama.cpp's mul_sum_i8_pairs_float;
- * |w| ≤ 127 keeps the 16-bit pair sums exact). */
-BN_AVX2 static inline __m256 mq_dot(__m256i aw, __m256i w, __m256i y) {
-  const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w));
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
 
 BN_AVX2 static inline float mq_hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -1181,7 +1186,7 @@ BN_AVX2 static inline float mq_hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* ROWS input rows (a compile-time 1..4) against weight rows [n0, n1): each weight block is
+/* ROWS input rows (a compile-time 1..4; 1..8 for AVX-512) against weight rows [n0, n1): each weight block is
  * loaded once for all ROWS rows. Q8_0: |w| · (y signed by w) with maddubs, as llama.cpp. Q4_0:
  * the unsigned nibbles times y with maddubs, minus 8·Σy (precomputed per input block, in the
  * same lanes): the same integers as (nibble − 8)·y, two instructions fewer per block. */
@@ -1192,9 +1197,8 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
   const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
   for (int64_t n = n0; n < n1; n++) {
     const uint8_t *row = k->w + n * nb * bytes;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    __m256 acc1 = _mm256_setzero_ps(); /* one row: odd blocks in a second chain */
+    __m256 acc[2][4]; /* [block parity][row] */
+    for (int r = 0; r < 4; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
       const uint8_t *blk = row + b * bytes;
       const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
@@ -1212,30 +1216,27 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
         __m256i p;
         if (Q4) {
           p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones);
-          p = _mm256_sub_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
+          p = _mm256_add_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
         } else {
           p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
         }
         const __m256 d = _mm256_set1_ps(dw * k->da[i]);
-        if (ROWS == 1 && (b & 1))
-          acc1 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc1);
-        else
-          acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
+        acc[b & 1][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[b & 1][r]);
       }
     }
-    if (ROWS == 1) acc[0] = _mm256_add_ps(acc[0], acc1);
-    for (int r = 0; r < ROWS; r++) mq_store(k, m0 + r, n, mq_hsum(acc[r]));
+    for (int r = 0; r < ROWS; r++)
+      mq_store(k, m0 + r, n, mq_hsum(_mm256_add_ps(acc[0][r], acc[1][r])));
   }
 }
 
-#define MQ_TILES(Q4)                                                                            \
+#define MQ_TILES(TILE, Q4)                                                                      \
   do {                                                                                          \
     int64_t m = 0;                                                                              \
-    for (; m + 4 <= k->M; m += 4) mq_tile(k, m, 4, Q4, n0, n1);                                 \
+    for (; m + 4 <= k->M; m += 4) TILE(k, m, 4, Q4, n0, n1);                                    \
     switch (k->M - m) {                                                                         \
-    case 3: mq_tile(k, m, 3, Q4, n0, n1); break;                                                \
-    case 2: mq_tile(k, m, 2, Q4, n0, n1); break;                                                \
-    case 1: mq_tile(k, m, 1, Q4, n0, n1); break;                                                \
+    case 3: TILE(k, m, 3, Q4, n0, n1); break;                                                   \
+    case 2: TILE(k, m, 2, Q4, n0, n1); break;                                                   \
+    case 1: TILE(k, m, 1, Q4, n0, n1); break;                                                   \
     default: break;                                                                             \
     }                                                                                           \
   } while (0)
@@ -1243,15 +1244,168 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
 BN_AVX2 static void mq_range_avx2(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
   if (k->type == BN_Q4)
-    MQ_TILES(1);
+    MQ_TILES(mq_tile, 1);
   else
-    MQ_TILES(0);
+    MQ_TILES(mq_tile, 0);
+}
+
+/* The AVX-512 (VNNI) version: two consecutive blocks per 512-bit register (the even block in
+ * lanes 0–7, the odd one in lanes 8–15: the two chains above), their integer lane sums by
+ * vpdpbusd (u8 × s8, 4 adjacent products per int32 lane: the same integers as maddubs + madd). */
+/* Weight rows n…n+NR−1 (NR compile-time 1 or 2: two independent chains when few input rows). */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_rows512(mq_ctx *k, int64_t m0,
+                                                                       const int ROWS,
+                                                                       const int Q4, int64_t n,
+                                                                       const int NR) {
+  const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
+  const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+  const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+  const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const uint8_t *rows[2] = {k->w + n * nb * bytes, k->w + (n + NR - 1) * nb * bytes};
+  __m512 acc[2][8];
+  for (int j = 0; j < NR; j++)
+    for (int r = 0; r < ROWS; r++) acc[j][r] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    __m512i w[2], aw[2];
+    __mmask64 neg[2] = {0, 0};
+    __m512 dw[2];
+    for (int j = 0; j < NR; j++) {
+      const uint8_t *blk = rows[j] + b * bytes;
+      /* [d_w of block b ×8, of block b+1 ×8]; per row, times the input's two scales */
+      const uint32_t h2 =
+          (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[bytes] | blk[bytes + 1] << 8) << 16;
+      dw[j] = _mm512_permutexvar_ps(
+          pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
+      aw[j] = zero;
+      if (Q4) {
+        const __m256i t = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2))),
+            _mm_loadu_si128((const __m128i *)(blk + 20)), 1);
+        const __m512i tt = _mm512_castsi256_si512(t);
+        /* 128-bit lanes [t0, t0, t1, t1], the second of each pair shifted: low, high nibbles */
+        w[j] =
+            _mm512_and_si512(_mm512_srlv_epi64(_mm512_shuffle_i64x2(tt, tt, 0x50), shifts), low4);
+      } else {
+        w[j] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 2))),
+            _mm256_loadu_si256((const __m256i *)(blk + 36)), 1);
+        aw[j] = _mm512_abs_epi8(w[j]);
+        neg[j] = _mm512_movepi8_mask(w[j]);
+      }
+    }
+    for (int r = 0; r < ROWS; r++) {
+      const int64_t i = (m0 + r) * nb + b;
+      const __m512i y = _mm512_loadu_si512((const void *)(k->qa + i * 32));
+      const __m512 da = _mm512_loadu_ps(k->da8 + i * 8);
+      for (int j = 0; j < NR; j++) {
+        __m512i p;
+        if (Q4)
+          p = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *)(k->ys8 + i * 8)), w[j], y);
+        else
+          p = _mm512_dpbusd_epi32(zero, aw[j], _mm512_mask_sub_epi8(y, neg[j], zero, y));
+        acc[j][r] = _mm512_fmadd_ps(_mm512_mul_ps(dw[j], da), _mm512_cvtepi32_ps(p), acc[j][r]);
+      }
+    }
+  }
+  if (b < nb) { /* an odd count: the last block is even, lanes 0–7 only */
+    for (int j = 0; j < NR; j++) {
+      const uint8_t *blk = rows[j] + b * bytes;
+      const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+      __m256i w, aw = _mm256_setzero_si256();
+      if (Q4) {
+        const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
+        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
+      } else {
+        w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        aw = _mm256_abs_epi8(w);
+      }
+      for (int r = 0; r < ROWS; r++) {
+        const int64_t i = (m0 + r) * nb + b;
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
+        __m256i p;
+        if (Q4)
+          p = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)), w, y);
+        else
+          p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(y, w));
+        const __m512 d = _mm512_set1_ps(dw * k->da[i]);
+        acc[j][r] = _mm512_mask3_fmadd_ps(d, _mm512_castps256_ps512(_mm256_cvtepi32_ps(p)),
+                                          acc[j][r], 0x00ff);
+      }
+    }
+  }
+  for (int j = 0; j < NR; j++)
+    for (int r = 0; r < ROWS; r++) {
+      const __m256 lo = _mm512_castps512_ps256(acc[j][r]);
+      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j][r]), 1));
+      mq_store(k, m0 + r, n + j, mq_hsum(_mm256_add_ps(lo, hi)));
+    }
+}
+
+/* The AVX-512 tile: Q4_0 two weight rows at a time for up to 4 input rows, else one (two Q8_0
+ * rows at a time decoded 2.5× slower once the weights came from memory: measured, not explained). */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k, int64_t m0,
+                                                                       const int ROWS,
+                                                                       const int Q4, int64_t n0,
+                                                                       int64_t n1) {
+  int64_t n = n0;
+  if (Q4 && ROWS <= 4)
+    for (; n + 2 <= n1; n += 2) mq_rows512(k, m0, ROWS, Q4, n, 2);
+  for (; n < n1; n++) mq_rows512(k, m0, ROWS, Q4, n, 1);
+}
+
+#define MQ_TILES8(TILE, Q4)                                                                     \
+  do {                                                                                          \
+    int64_t m = 0;                                                                              \
+    for (; m + 8 <= k->M; m += 8) TILE(k, m, 8, Q4, n0, n1);                                    \
+    switch (k->M - m) {                                                                         \
+    case 7: TILE(k, m, 7, Q4, n0, n1); break;                                                   \
+    case 6: TILE(k, m, 6, Q4, n0, n1); break;                                                   \
+    case 5: TILE(k, m, 5, Q4, n0, n1); break;                                                   \
+    case 4: TILE(k, m, 4, Q4, n0, n1); break;                                                   \
+    case 3: TILE(k, m, 3, Q4, n0, n1); break;                                                   \
+    case 2: TILE(k, m, 2, Q4, n0, n1); break;                                                   \
+    case 1: TILE(k, m, 1, Q4, n0, n1); break;                                                   \
+    default: break;                                                                             \
+    }                                                                                           \
+  } while (0)
+
+BN_AVX512 static void mq_range_avx512(void *c, int64_t n0, int64_t n1) {
+  mq_ctx *k = c;
+  if (k->type == BN_Q4)
+    MQ_TILES8(mq_tile512, 1);
+  else
+    MQ_TILES8(mq_tile512, 0);
 }
 #endif
+
+/* The kernel paths: 0 portable, 1 AVX2, 2 AVX-512 VNNI. */
+static int mq_best_path(void) {
+#ifdef BN_HAVE_AVX2_QUANT
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+    return 2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    return 1;
+#endif
+  return 0;
+}
+static int mq_path = -1; /* -1: not chosen yet */
+
+int32_t bn_quant_path(int32_t path) {
+  const int best = mq_best_path();
+  if (path == -2) return mq_path < 0 ? (mq_path = best) : mq_path;
+  if (path < -1 || path > best) return -1;
+  mq_path = path == -1 ? best : path;
+  return mq_path;
+}
 
 static int8_t *mq_qa = NULL; /* the quantized input rows, kept between calls */
 static float *mq_da = NULL;
 static int32_t *mq_ys8 = NULL;
+static float *mq_da8 = NULL;
 static int64_t mq_cap = 0;
 
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
@@ -1263,22 +1417,22 @@ int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const floa
     int8_t *qa = malloc((size_t)need);
     float *da = malloc(sizeof(float) * (size_t)(need / 32));
     int32_t *ys8 = malloc(sizeof(int32_t) * (size_t)(need / 4));
-    if (!qa || !da || !ys8) {
-      free(qa), free(da), free(ys8);
+    float *da8 = malloc(sizeof(float) * (size_t)(need / 4));
+    if (!qa || !da || !ys8 || !da8) {
+      free(qa), free(da), free(ys8), free(da8);
       return BN_ERR_MEMORY;
     }
-    free(mq_qa), free(mq_da), free(mq_ys8);
-    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_cap = need;
+    free(mq_qa), free(mq_da), free(mq_ys8), free(mq_da8);
+    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_da8 = da8, mq_cap = need;
   }
-  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8,
+  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8, .da8 = mq_da8,
               .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
   parallel_for(M, 1 + 16384 / K, mq_quantize_rows, &c);
+  if (mq_path < 0) mq_path = mq_best_path();
   range_fn fn = mq_range_generic;
 #ifdef BN_HAVE_AVX2_QUANT
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
-    fn = mq_range_avx2;
+  if (mq_path == 2) fn = mq_range_avx512;
+  else if (mq_path == 1) fn = mq_range_avx2;
 #endif
   /* Fixed ranges of output rows, each at least ~64k multiply-adds. */
   parallel_for(N, 1 + 65536 / ((int64_t)K * M), fn, &c);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 5
+#define BN_ABI_VERSION 6
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -125,6 +125,9 @@ void bn_wkv(float *y, const float *k, const float *v, const float *decay, const 
 void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy, const float *k,
                      const float *v, const float *decay, const float *first, int32_t B, int32_t T,
                      int32_t C);
+/* bn_matmul_quant's kernel: -1 the best this CPU has, 0 portable C, 1 AVX2, 2 AVX-512 VNNI (all
+ * give the same bits); -2 only reports. Returns the path in effect, or -1 (nothing changed) when this CPU lacks it. */
+int32_t bn_quant_path(int32_t path);
 /* out[M,N] (=|+=) a[M,K] · Wᵀ (+ bias) with W as N rows of ggml blocks (type 0: Q8_0, 1: Q4_0),
  * the inputs rounded to Q8_0 blocks first as llama.cpp does. BN_ERR_STATE for bad sizes,
  * BN_ERR_MEMORY when the scratch for the rounded inputs cannot be allocated. */

@@ -27,7 +27,7 @@ import {
 } from "./build.ts";
 
 /** ABI version the TypeScript side expects (`BN_ABI_VERSION` in the header). */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 /** The FFI signatures of the shim. */
 export const NATIVE_SYMBOLS = {
@@ -76,6 +76,7 @@ export const NATIVE_SYMBOLS = {
     ],
     result: "i32",
   },
+  bn_quant_path: { parameters: ["i32"], result: "i32" },
   bn_matmul_quant: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32"],
     result: "i32",

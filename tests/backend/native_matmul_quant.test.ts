@@ -11,6 +11,8 @@ import {
   createNativeBackend,
   loadNativeCompute,
   machineCores,
+  QUANT_KERNEL_PATHS,
+  quantKernelPath,
 } from "../../src/backend/native/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
 import { floatToHalf, halfToFloat } from "../../src/io/float16.ts";
@@ -180,6 +182,43 @@ Deno.test({
         const y = await run(two, type, a, M, K, w, N, bias, before, false);
         assert.deepEqual(new Uint8Array(y.buffer), new Uint8Array(x.buffer), `${type} ${M}x${K}`);
       }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native matmulQuant: every kernel this CPU has (portable, AVX2, AVX-512) gives the same bits",
+  ...nativeTest,
+  fn: async () => {
+    const native = loaded as Exclude<typeof loaded, string>;
+    const path = (p?: Parameters<typeof quantKernelPath>[1]) => quantKernelPath(native, p);
+    const be = createNativeBackend({ threads: 1 });
+    const best = path("auto");
+    assert.ok(best !== null);
+    const paths = QUANT_KERNEL_PATHS.filter((p) => path(p) === p);
+    assert.ok(paths.includes("portable") && paths.includes(best));
+    console.log(`quant kernels compared: ${paths.join(", ")}`);
+    try {
+      for (const type of ["q8_0", "q4_0"] as QuantType[]) {
+        // 1…9 rows (every tile height and remainder), odd and even block counts.
+        for (const [M, K, N] of [[1, 32, 3], [1, 288, 40], [3, 96, 33], [5, 64, 17], [9, 160, 9]]) {
+          const w = quantize(type, rnd(N * K, 11));
+          const a = rnd(M * K, 12, 3);
+          a.fill(0, 0, 32);
+          const before = rnd(M * N, 13), bias = rnd(N, 14);
+          let first: Uint8Array | null = null;
+          for (const p of paths) {
+            assert.equal(path(p), p);
+            const got = await run(be, type, a, M, K, w, N, bias, before, true);
+            const bits = new Uint8Array(got.buffer);
+            if (first) assert.deepEqual(bits, first, `${type} ${M}x${K}x${N} ${p}`);
+            else first = bits;
+          }
+        }
+      }
+    } finally {
+      path("auto");
     }
   },
 });

@@ -22,6 +22,34 @@ const MAX_C_LENGTH = 2 ** 31 - 1;
 // The shim's thread count is one per process: each backend sets its own before its ops run.
 let shimThreads = 0;
 
+/** The kernels of the native quantized matmul, by the code `bn_quant_path` takes. */
+export const QUANT_KERNEL_PATHS = ["portable", "avx2", "avx512"] as const;
+/** One of {@link QUANT_KERNEL_PATHS}. */
+export type QuantKernelPath = typeof QUANT_KERNEL_PATHS[number];
+
+/**
+ * The kernel `NativeKernels.matmulQuant` runs (one per process, for all native backends):
+ * `"auto"` picks the best this CPU has; `"portable"`, `"avx2"` or `"avx512"` (AVX-512 VNNI) force
+ * one — for tests and benchmarks: all give the same bits. Returns the kernel in effect, or
+ * `null` (nothing changed) when the CPU lacks the one asked for. Without `path`, only reports.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadNativeCompute } from "./load.ts";
+ * import { quantKernelPath } from "./kernels.ts";
+ * const native = loadNativeCompute();
+ * if (typeof native !== "string") console.log(quantKernelPath(native)); // e.g. "avx512"
+ * ```
+ */
+export function quantKernelPath(
+  native: NativeCompute,
+  path?: QuantKernelPath | "auto",
+): QuantKernelPath | null {
+  const code = path === undefined ? -2 : path === "auto" ? -1 : QUANT_KERNEL_PATHS.indexOf(path);
+  const got = native.symbols.bn_quant_path(code);
+  return got < 0 ? null : QUANT_KERNEL_PATHS[got];
+}
+
 /**
  * The raw native ops, without shape checks: use them through `NativeBackend`.
  *
@@ -127,8 +155,8 @@ export class NativeKernels extends CpuKernels {
 
   /**
    * Quantized weights in C (`bn_matmul_quant`), with llama.cpp's arithmetic: the input rows are
-   * rounded to Q8_0 blocks and each block product is an integer dot product (AVX2 where the CPU
-   * has it), so results differ from the TypeScript kernel's float products by the rounding of
+   * rounded to Q8_0 blocks and each block product is an integer dot product (AVX-512 VNNI or AVX2
+   * where the CPU has it, see `quantKernelPath`), so results differ from the TypeScript kernel's float products by the rounding of
    * the inputs (see docs/backend_native.md for the tolerance). Falls back to the TypeScript
    * kernel only when the C side cannot allocate its scratch.
    */

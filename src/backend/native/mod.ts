@@ -5,7 +5,12 @@
  * @module
  */
 export { createNativeBackend, NativeBackend, type NativeBackendOptions } from "./native_backend.ts";
-export { NativeKernels } from "./kernels.ts";
+export {
+  NativeKernels,
+  QUANT_KERNEL_PATHS,
+  type QuantKernelPath,
+  quantKernelPath,
+} from "./kernels.ts";
 export {
   loadNativeCompute,
   machineCores,
