@@ -85,6 +85,18 @@ int32_t bn_blas_message(uint8_t *out, uint32_t cap) {
 /* ---- the thread pool ----------------------------------------------------------------------- */
 
 #define BN_MAX_THREADS 256
+/* The pool's threads live as long as the process (they sleep in sem_wait, with return addresses
+ * in this library). Deno unloads a library (dlclose) when the isolate that opened it ends — each
+ * `deno test` module, each Worker — so without this the code under those sleeping threads could be
+ * unmapped, or replaced by another load at the same address, and a woken thread would jump into
+ * it. Pinning the library (RTLD_NODELETE) keeps it mapped; a later dlopen of the same file gets
+ * this same copy, its threads and its state. */
+__attribute__((constructor)) static void bn_pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)bn_pin_library, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);
 
 static int pool_threads = 1; /* the thread count ops use (bn_set_threads) */

@@ -166,15 +166,26 @@ Deno.test("mmap: mapped and read bytes are identical; errors name the file", asy
 });
 
 Deno.test({
-  name: "native shim: builds from its embedded source into any folder and loads",
+  name: "native shim: builds from its embedded source into any folder, loads, and stays loaded",
   ignore: !native,
   fn: () => {
     const dir = Deno.makeTempDirSync();
     const lib = buildNativeLibrary({ outDir: dir });
-    const dl = Deno.dlopen(lib, { bn_abi_version: { parameters: [], result: "i32" } });
+    const symbols = {
+      bn_abi_version: { parameters: [], result: "i32" },
+      bn_set_threads: { parameters: ["i32"], result: "i32" },
+      bn_get_threads: { parameters: [], result: "i32" },
+    } as const;
+    const dl = Deno.dlopen(lib, symbols);
     assert.equal(dl.symbols.bn_abi_version(), NATIVE_ABI_VERSION);
+    const threads = dl.symbols.bn_set_threads(2);
     dl.close();
     assert.equal(Deno.readTextFileSync(`${lib}.hash`).trim().length, 8);
+    // Pinned: the pool's threads outlive a dlclose (Deno closes a library when the isolate that
+    // opened it ends), so the code under them stays mapped — reopening finds the same copy.
+    const again = Deno.dlopen(lib, symbols);
+    assert.equal(again.symbols.bn_get_threads(), threads);
+    again.close();
   },
 });
 
