@@ -164,7 +164,7 @@ export class TrainStep {
    */
   record(step: number, nextBatch: BatchSource): number {
     const be = this.#backend, model = this.model, o = this.#options;
-    const { params, grads } = this.trainable;
+    const { grads } = this.trainable;
     const lr = o.learningRate(step);
     let counted = 0;
     for (const { inputs, targets } of this.#batches) {
@@ -180,25 +180,7 @@ export class TrainStep {
       model.backward();
       be.sum(this.#lossSum, model.losses, k > 0);
     }
-    be.sumSquares(this.#normSquared, grads);
-    be.adamw({
-      params,
-      grads,
-      m: this.#m,
-      v: this.#v,
-      decayMask: this.#decayMask,
-      hp: {
-        lr,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        step: step + 1,
-        gradScale: 1,
-      },
-      clip: o.clip > 0 ? { normSquared: this.#normSquared, maxNorm: o.clip } : undefined,
-    });
-    be.flush();
+    this.#optimize(step, lr);
     return lr;
   }
 
@@ -214,7 +196,7 @@ export class TrainStep {
     accumulate: () => Promise<{ loss: number; counted: number }>,
   ): Promise<number> {
     const be = this.#backend, o = this.#options;
-    const { params, grads } = this.trainable;
+    const { grads } = this.trainable;
     const lr = o.learningRate(step);
     be.fill(grads, 0);
     const { loss, counted } = await accumulate();
@@ -222,6 +204,14 @@ export class TrainStep {
     const stats = new Float32Array(2 * STATS_NORM);
     stats[0] = loss * counted;
     be.write(this.#stats, stats);
+    this.#optimize(step, lr);
+    return lr;
+  }
+
+  /** The gradient norm, the clip and AdamW for optimizer step `step`, then a flush. */
+  #optimize(step: number, lr: number): void {
+    const be = this.#backend, o = this.#options;
+    const { params, grads } = this.trainable;
     be.sumSquares(this.#normSquared, grads);
     be.adamw({
       params,
@@ -241,7 +231,6 @@ export class TrainStep {
       clip: o.clip > 0 ? { normSquared: this.#normSquared, maxNorm: o.clip } : undefined,
     });
     be.flush();
-    return lr;
   }
 
   /** The loss and gradient norm of the last recorded step, once the device has run it. */
