@@ -106,28 +106,45 @@ if (import.meta.main) {
       threads: req.threads,
     });
     const sequence = context.getSequence();
+    // Greedy tokens and probabilities through `controlledEvaluate`, awaited call by call: the
+    // generators of `evaluate`/`evaluateWithMetadata` left with `break` could still be running
+    // when `clearHistory` and the next prompt came, and now and then an answer belonged to the
+    // next prompt (a flaky test: the peer's distribution after prompt 2 was prompt 3's).
+    const next = async (tokens: number[], want: "token" | "probabilities") => {
+      const input = [
+        ...tokens.slice(0, -1),
+        [tokens[tokens.length - 1], {
+          generateNext: {
+            [want]: true,
+            options: want === "token"
+              ? { temperature: 0 }
+              : { temperature: 1, topK: 0, topP: 1, minP: 0, seed: 1 },
+          },
+        }],
+      ];
+      const out = await sequence.controlledEvaluate(input as never);
+      const result = out[out.length - 1]?.next;
+      if (!result) throw new Error("llama.cpp gave no next-token result");
+      return result;
+    };
     for (const prompt of job.prompts ?? []) {
       await sequence.clearHistory();
+      // Past an end-of-text token too, as our greedy decoding does.
       const out: number[] = [];
-      const gen = sequence.evaluate(prompt as never, { temperature: 0, yieldEogToken: true });
-      for await (const t of gen) {
+      let feed = prompt;
+      while (out.length < (job.steps ?? 8)) {
+        const t = (await next(feed, "token")).token;
+        if (t === undefined || t === null) break;
         out.push(Number(t));
-        if (out.length >= (job.steps ?? 8)) break;
+        feed = [Number(t)];
       }
       greedy.push(out);
     }
     for (const prompt of job.probs ?? []) {
       await sequence.clearHistory();
-      const gen = sequence.evaluateWithMetadata(prompt as never, { probabilities: true }, {
-        temperature: 1,
-        topK: 0,
-        topP: 1,
-        minP: 0,
-      });
-      for await (const r of gen) {
-        probs.push([...r.probabilities].map(([id, p]) => [Number(id), p]));
-        break;
-      }
+      const p = (await next(prompt, "probabilities")).probabilities;
+      if (!p) throw new Error("llama.cpp gave no probabilities");
+      probs.push([...p].map(([id, pr]) => [Number(id), pr]));
     }
     let bench: PeerAnswer["bench"];
     if (job.bench) {
