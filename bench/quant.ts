@@ -4,8 +4,8 @@
  * (`--device native`: the C kernels and OpenBLAS with that many threads; `--device cpu`: the
  * TypeScript backend, one JS thread; the file's own type) and node-llama-cpp 3.21.1 (llama.cpp's
  * prebuilt CPU binary, the same thread count, in a child process) are run alternately, twice
- * each (A, B, A, B): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt)
- * and decode tokens/s (greedy). `--kernels avx2,avx512` runs Bentevi once per listed
+ * each (A, B, A, B; `--rounds N` for N rounds): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt)
+ * and decode tokens/s (greedy; `--decode N` tokens instead of the model's default). `--kernels avx2,avx512` runs Bentevi once per listed
  * quantized-matmul kernel in each round (A1, A2, B, A1, A2, B; `quantKernelPath`: same bits,
  * different speed; default `auto`, the best this CPU has). Random weights (speed does not depend on them); the tokenizer
  * is trained on Machado's novels (`../shared/data/pt/machado/romance`) or GPT-2's for the
@@ -14,7 +14,8 @@
  * ```sh
  * deno run -A bench/quant.ts [--device native|cpu] [--threads 1,2] [--quick] [--json] \
  *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] \
- *   [--kernels auto|portable|avx2|avx512,…] [--shared ../shared/data] [--work /tmp/gguf-bench]
+ *   [--kernels auto|portable|avx2|avx512,…] [--rounds 2] [--decode N] \
+ *   [--shared ../shared/data] [--work /tmp/gguf-bench]
  * ```
  *
  * Needs `-A`: the peer runs with `--allow-sys=homedir,uid` (tests/gguf/_llama_peer.ts).
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     types: { type: "string", default: "f32,q8_0,q4_0" },
     work: { type: "string", default: "/tmp/gguf-bench" },
     kernels: { type: "string", default: "auto" },
+    rounds: { type: "string" },
+    decode: { type: "string" },
   },
 });
 const device = values.device as "native" | "cpu";
@@ -137,7 +140,12 @@ const text = Deno.readTextFileSync(`${MACHADO}/${[...Deno.readDirSync(MACHADO)][
 const types = (["f32", "q8_0", "q4_0"] as const satisfies readonly GgufExportType[]).filter((t) =>
   values.types!.split(",").includes(t)
 );
-const reps = values.quick ? 1 : 2;
+const reps = values.rounds ? Number(values.rounds) : values.quick ? 1 : 2;
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--rounds ${values.rounds}: a count ≥ 1`);
+const decodeOverride = values.decode ? Number(values.decode) : null;
+if (decodeOverride !== null && !(Number.isInteger(decodeOverride) && decodeOverride >= 1)) {
+  throw new Error(`--decode ${values.decode}: a token count ≥ 1`);
+}
 
 for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name))) {
   const tok = await spec.tokenizer();
@@ -173,7 +181,8 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
           const t1 = performance.now();
           const c2 = cpuSeconds();
           const t2 = performance.now();
-          for (let i = 0; i < spec.decode; i++) {
+          const decode = decodeOverride ?? spec.decode;
+          for (let i = 0; i < decode; i++) {
             let best = 0;
             for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
             logits = await g.model.feed([best]);
@@ -192,13 +201,13 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
             threads,
             loadRssMB,
             prefillTps: prompt.length / ((t1 - t0) / 1000),
-            decodeTps: spec.decode / ((t3 - t2) / 1000),
-            decodeTpcs: spec.decode / (c3 - c2),
+            decodeTps: decode / ((t3 - t2) / 1000),
+            decodeTpcs: decode / (c3 - c2),
           });
         }
         // llama.cpp
         const [a] = await runLlamaPeer(
-          [{ model: file, bench: { prompt, decode: spec.decode } }],
+          [{ model: file, bench: { prompt, decode: decodeOverride ?? spec.decode } }],
           threads,
         );
         const b = a.bench!;

@@ -25,8 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define BN_DISPATCH __attribute__((target_clones("arch=haswell", "default")))
+/* The hot loops in two clones, picked once at load by the CPU's features: x86-64-v3 (AVX2, FMA,
+ * F16C, BMI: Intel since Haswell, AMD since Zen) and the x86-64 baseline. Not "arch=haswell":
+ * GCC's resolver tests that clone by CPU model (`__builtin_cpu_is`), so it ran on Haswell alone
+ * and every AMD or later Intel CPU got the baseline. x86-64-v3 clones need GCC 12. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    __GNUC__ >= 12
+#define BN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define BN_DISPATCH __attribute__((target_clones("avx2", "default")))
 #else
 #define BN_DISPATCH
 #endif
@@ -1077,6 +1084,51 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
 
 #define BN_Q8 0
 #define BN_Q4 1
+#define BN_Q4X16 2 /* Q4_0 repacked by bn_quant_repack: 16 rows interleaved per block */
+
+/* Q4_0X16, the layout of bn_quant_repack: the rows in groups of 16; for group g and block b,
+ * 288 bytes at (g·nb + b)·288: the 16 rows' float16 scales (32 bytes), then 4 chunks of 64
+ * bytes, chunk c holding, in 32-bit lane j, row j's quant bytes 4c…4c+3 (quants 4c…4c+3 in the
+ * low nibbles, 16+4c…16+4c+3 in the high ones). One 64-byte load thus serves 16 rows, and a
+ * broadcast of 4 input quants multiplies all 16 (as llama.cpp's repacked Q4_0 GEMM does). The
+ * N mod 16 last rows follow as plain Q4_0 rows; the size is the plain layout's. */
+#define Q4X16_GROUP 288
+
+/* Plain Q4_0 rows ↔ Q4_0X16 (dir 1: to the interleaved layout, 0: back), src and dst the same
+ * size and allowed to be the same buffer (the groups go through a temporary copy). */
+static int32_t q4x16_convert(uint8_t *dst, const uint8_t *src, int32_t N, int32_t K, int dir) {
+  if (N < 1 || K < 32 || K % 32 != 0) return BN_ERR_STATE;
+  const int64_t nb = K / 32, groups = N / 16, bytes = groups * nb * Q4X16_GROUP;
+  uint8_t *tmp = malloc(bytes > 0 ? (size_t)bytes : 1);
+  if (!tmp) return BN_ERR_MEMORY;
+  memcpy(tmp, src, (size_t)bytes);
+  for (int64_t g = 0; g < groups; g++)
+    for (int64_t b = 0; b < nb; b++) {
+      uint8_t *x = (dir ? dst : tmp) + (g * nb + b) * Q4X16_GROUP;
+      for (int j = 0; j < 16; j++) {
+        uint8_t *blk = (dir ? tmp : dst) + ((g * 16 + j) * nb + b) * 18;
+        uint8_t *from = dir ? blk : x, *to = dir ? x : blk;
+        if (dir) {
+          to[2 * j] = from[0], to[2 * j + 1] = from[1];
+          for (int c = 0; c < 4; c++) memcpy(to + 32 + 64 * c + 4 * j, from + 2 + 4 * c, 4);
+        } else {
+          to[0] = from[2 * j], to[1] = from[2 * j + 1];
+          for (int c = 0; c < 4; c++) memcpy(to + 2 + 4 * c, from + 32 + 64 * c + 4 * j, 4);
+        }
+      }
+    }
+  free(tmp);
+  if (dst != src) memcpy(dst + bytes, src + bytes, (size_t)((N - groups * 16) * nb * 18));
+  return BN_OK;
+}
+
+int32_t bn_quant_repack(uint8_t *dst, const uint8_t *src, int32_t N, int32_t K) {
+  return q4x16_convert(dst, src, N, K, 1);
+}
+
+int32_t bn_quant_unpack(uint8_t *dst, const uint8_t *src, int32_t N, int32_t K) {
+  return q4x16_convert(dst, src, N, K, 0);
+}
 
 static inline float half_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
@@ -1105,10 +1157,10 @@ static inline float round_to_half(float f) {
 typedef struct {
   float *out;
   const float *a, *bias, *da;
-  float *da8; /* each input block's scale 8 times (the AVX-512 kernel's scale vectors) */
+  float *da8; /* each input block's scale 8 times (the AVX-512 Q8_0 kernel's scale vectors) */
   const uint8_t *w;
   int8_t *qa;
-  int32_t *ys8; /* per input block, −8 · (sum of quants 4l…4l+3) for lane l: Q4_0's offset */
+  int32_t *ys; /* per input block, −8 · (sum of its quants): Q4_0's offset of 8 */
   int64_t M, N, K;
   int32_t type, accumulate;
 } mq_ctx;
@@ -1129,14 +1181,15 @@ BN_DISPATCH static void mq_quantize_rows(void *c, int64_t r0, int64_t r1) {
       }
       const float id = amax != 0.0f && amax <= 3.4028235e38f ? 127.0f / amax : 0.0f;
       float poison = 0; /* NaN when the block holds a NaN or an infinity: its outputs are NaN */
+      int32_t sum = 0;
       for (int j = 0; j < 32; j++) {
         poison += x[j] * 0.0f;
         q[j] = (int8_t)nearbyintf(x[j] * id);
+        sum += q[j];
       }
       da[r * nb + b] = round_to_half(amax / 127.0f) + poison;
       for (int l = 0; l < 8; l++) k->da8[(r * nb + b) * 8 + l] = da[r * nb + b];
-      for (int l = 0; l < 8; l++)
-        k->ys8[(r * nb + b) * 8 + l] = -8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
+      k->ys[r * nb + b] = -8 * sum;
     }
   }
 }
@@ -1147,33 +1200,29 @@ static inline void mq_store(mq_ctx *k, int64_t m, int64_t n, float s) {
   *o = k->accumulate ? *o + s : s;
 }
 
-/* The float part of every path, in one order (so that all paths give the same bits): a block's
- * 8 integer lane sums (lane l: the products of quants 4l…4l+3) become floats, times
+/* Q8_0: the float part of every path in one order (so that all paths give the same bits): a
+ * block's 8 integer lane sums (lane l: the products of quants 4l…4l+3) become floats, times
  * d_w · d_x, fused-multiply-added into 8 float lanes, even blocks in one chain and odd blocks in
- * another; the two chains are added lane-wise and the 8 lanes summed as mq_hsum does. */
+ * another; the two chains are added lane-wise and the 8 lanes summed as mq_hsum does.
+ * Q4_0 (plain or repacked): a block's whole integer dot product becomes one float, times
+ * d_w · d_x, fused-multiply-added into one chain over the blocks — one multiply-add per block,
+ * which the 16-row kernels do for 16 rows at once. */
 
-/* Portable version of that order (fmaf: the same rounding as the vector FMA). */
+/* Portable Q8_0 (fmaf: the same rounding as the vector FMA). */
 static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
-  const int64_t K = k->K, nb = K / 32, bytes = k->type == BN_Q8 ? 34 : 18;
+  const int64_t K = k->K, nb = K / 32;
   for (int64_t n = n0; n < n1; n++) {
-    const uint8_t *row = k->w + n * nb * bytes;
+    const uint8_t *row = k->w + n * nb * 34;
     for (int64_t m = 0; m < k->M; m++) {
       const int8_t *qa = k->qa + m * K;
       float acc[2][8] = {{0}};
       for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = row + b * bytes;
+        const uint8_t *blk = row + b * 34;
         const int8_t *y = qa + b * 32;
         int32_t s[8] = {0};
-        if (k->type == BN_Q8) {
-          const int8_t *q = (const int8_t *)(blk + 2);
-          for (int j = 0; j < 32; j++) s[j / 4] += (int32_t)q[j] * y[j];
-        } else {
-          for (int j = 0; j < 16; j++) {
-            s[j / 4] += ((int32_t)(blk[2 + j] & 15) - 8) * y[j];
-            s[4 + j / 4] += ((int32_t)(blk[2 + j] >> 4) - 8) * y[j + 16];
-          }
-        }
+        const int8_t *q = (const int8_t *)(blk + 2);
+        for (int j = 0; j < 32; j++) s[j / 4] += (int32_t)q[j] * y[j];
         const float d = half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * k->da[m * nb + b];
         for (int l = 0; l < 8; l++) acc[b & 1][l] = fmaf(d, (float)s[l], acc[b & 1][l]);
       }
@@ -1183,6 +1232,68 @@ static void mq_range_generic(void *c, int64_t n0, int64_t n1) {
       mq_store(k, m, n, (t[0] + t[2]) + (t[1] + t[3]));
     }
   }
+}
+
+/* Portable Q4_0, plain rows [n0, n1) (`rows` points at row n0 … of plain blocks). */
+static void mq_q4_rows(mq_ctx *k, const uint8_t *rows, int64_t n0, int64_t n1) {
+  const int64_t K = k->K, nb = K / 32;
+  for (int64_t n = n0; n < n1; n++) {
+    const uint8_t *row = rows + (n - n0) * nb * 18;
+    for (int64_t m = 0; m < k->M; m++) {
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + b * 18;
+        const int8_t *y = k->qa + m * K + b * 32;
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++)
+          s += ((int32_t)(blk[2 + j] & 15) - 8) * y[j] + ((int32_t)(blk[2 + j] >> 4) - 8) * y[j + 16];
+        const float d = half_to_float((uint16_t)(blk[0] | blk[1] << 8)) * k->da[m * nb + b];
+        acc = fmaf(d, (float)s, acc);
+      }
+      mq_store(k, m, n, acc);
+    }
+  }
+}
+
+/* Portable Q4_0X16: group g's 16 rows, read from the interleaved layout. */
+static void mq_q4x16_group_generic(mq_ctx *k, int64_t g) {
+  const int64_t K = k->K, nb = K / 32;
+  const uint8_t *grp = k->w + g * nb * Q4X16_GROUP;
+  for (int j = 0; j < 16; j++)
+    for (int64_t m = 0; m < k->M; m++) {
+      float acc = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + b * Q4X16_GROUP;
+        const int8_t *y = k->qa + m * K + b * 32;
+        int32_t s = 0;
+        for (int i = 0; i < 16; i++) {
+          const uint8_t q = blk[32 + 64 * (i / 4) + 4 * j + i % 4];
+          s += ((int32_t)(q & 15) - 8) * y[i] + ((int32_t)(q >> 4) - 8) * y[i + 16];
+        }
+        const float d = half_to_float((uint16_t)(blk[2 * j] | blk[2 * j + 1] << 8)) * k->da[m * nb + b];
+        acc = fmaf(d, (float)s, acc);
+      }
+      mq_store(k, m, g * 16 + j, acc);
+    }
+}
+
+/* Plain Q4_0 rows [n0, n1) (any path: the repacked layout is the fast one). */
+static void mq_range_q4(void *c, int64_t n0, int64_t n1) {
+  mq_ctx *k = c;
+  mq_q4_rows(k, k->w + n0 * (k->K / 32) * 18, n0, n1);
+}
+
+/* Q4_0X16 units [u0, u1): unit u < N/16 is group u, the last unit the N mod 16 plain rows. */
+typedef void (*mq_group_fn)(mq_ctx *k, int64_t g);
+static inline void mq_units(mq_ctx *k, int64_t u0, int64_t u1, mq_group_fn group) {
+  const int64_t groups = k->N / 16, nb = k->K / 32;
+  for (int64_t u = u0; u < u1; u++) {
+    if (u < groups) group(k, u);
+    else mq_q4_rows(k, k->w + groups * nb * Q4X16_GROUP, groups * 16, k->N);
+  }
+}
+static void mq_range_q4x16_generic(void *c, int64_t u0, int64_t u1) {
+  mq_units(c, u0, u1, mq_q4x16_group_generic);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -1198,40 +1309,26 @@ BN_AVX2 static inline float mq_hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* ROWS input rows (a compile-time 1..4; 1..8 for AVX-512) against weight rows [n0, n1): each weight block is
- * loaded once for all ROWS rows. Q8_0: |w| · (y signed by w) with maddubs, as llama.cpp. Q4_0:
- * the unsigned nibbles times y with maddubs, minus 8·Σy (precomputed per input block, in the
- * same lanes): the same integers as (nibble − 8)·y, two instructions fewer per block. */
+/* Q8_0, ROWS input rows (a compile-time 1..4) against weight rows [n0, n1): each weight block
+ * is loaded once for all ROWS rows; |w| · (y signed by w) with maddubs, as llama.cpp. */
 BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int64_t m0,
-                                                                  const int ROWS, const int Q4,
-                                                                  int64_t n0, int64_t n1) {
-  const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
-  const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
+                                                                  const int ROWS, int64_t n0,
+                                                                  int64_t n1) {
+  const int64_t K = k->K, nb = K / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t n = n0; n < n1; n++) {
-    const uint8_t *row = k->w + n * nb * bytes;
+    const uint8_t *row = k->w + n * nb * 34;
     __m256 acc[2][4]; /* [block parity][row] */
     for (int r = 0; r < 4; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-      const uint8_t *blk = row + b * bytes;
+      const uint8_t *blk = row + b * 34;
       const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-      __m256i w, aw = _mm256_setzero_si256();
-      if (Q4) {
-        const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
-        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), low4);
-      } else {
-        w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        aw = _mm256_sign_epi8(w, w);
-      }
+      const __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+      const __m256i aw = _mm256_sign_epi8(w, w);
       for (int r = 0; r < ROWS; r++) {
         const int64_t i = (m0 + r) * nb + b;
         const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
-        __m256i p;
-        if (Q4) {
-          p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones);
-          p = _mm256_add_epi32(p, _mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)));
-        } else {
-          p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
-        }
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
         const __m256 d = _mm256_set1_ps(dw * k->da[i]);
         acc[b & 1][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[b & 1][r]);
       }
@@ -1241,153 +1338,205 @@ BN_AVX2 static inline __attribute__((always_inline)) void mq_tile(mq_ctx *k, int
   }
 }
 
-#define MQ_TILES(TILE, Q4)                                                                      \
-  do {                                                                                          \
-    int64_t m = 0;                                                                              \
-    for (; m + 4 <= k->M; m += 4) TILE(k, m, 4, Q4, n0, n1);                                    \
-    switch (k->M - m) {                                                                         \
-    case 3: TILE(k, m, 3, Q4, n0, n1); break;                                                   \
-    case 2: TILE(k, m, 2, Q4, n0, n1); break;                                                   \
-    case 1: TILE(k, m, 1, Q4, n0, n1); break;                                                   \
-    default: break;                                                                             \
-    }                                                                                           \
-  } while (0)
-
 BN_AVX2 static void mq_range_avx2(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
-  if (k->type == BN_Q4)
-    MQ_TILES(mq_tile, 1);
-  else
-    MQ_TILES(mq_tile, 0);
+  int64_t m = 0;
+  for (; m + 4 <= k->M; m += 4) mq_tile(k, m, 4, n0, n1);
+  switch (k->M - m) {
+  case 3: mq_tile(k, m, 3, n0, n1); break;
+  case 2: mq_tile(k, m, 2, n0, n1); break;
+  case 1: mq_tile(k, m, 1, n0, n1); break;
+  default: break;
+  }
 }
 
-/* The AVX-512 (VNNI) version: two consecutive blocks per 512-bit register (the even block in
- * lanes 0–7, the odd one in lanes 8–15: the two chains above), their integer lane sums by
- * vpdpbusd (u8 × s8, 4 adjacent products per int32 lane: the same integers as maddubs + madd). */
-/* Weight rows n…n+NR−1 (NR compile-time 1 or 2: two independent chains when few input rows). */
-BN_AVX512 static inline __attribute__((always_inline)) void mq_rows512(mq_ctx *k, int64_t m0,
-                                                                       const int ROWS,
-                                                                       const int Q4, int64_t n,
-                                                                       const int NR) {
-  const int64_t K = k->K, nb = K / 32, bytes = Q4 ? 18 : 34;
-  const __m512i low4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-  const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+/* One block's 16 rows' outputs of the Q4_0X16 kernels: out[m0+r][n0…n0+7] from 8 float lanes,
+ * with bias and accumulate as mq_store (the same float operations, lane-wise). */
+BN_AVX2 static inline void mq_store8(mq_ctx *k, int64_t m, int64_t n0, __m256 s) {
+  if (k->bias) s = _mm256_add_ps(s, _mm256_loadu_ps(k->bias + n0));
+  float *o = k->out + m * k->N + n0;
+  _mm256_storeu_ps(o, k->accumulate ? _mm256_add_ps(_mm256_loadu_ps(o), s) : s);
+}
+
+/* Q4_0X16 with AVX2, rows 8h…8h+7 of group g for ROWS input rows (1..4): per block, the 4
+ * chunks' halves unpacked to low and high nibbles once; per input row, 4 quants broadcast
+ * times each unpacked vector (maddubs + madd: lane j gets row j's 4 products), the block's
+ * integer sums start at −8·Σy (the nibbles' offset), then one multiply-add per block. */
+BN_AVX2 static inline __attribute__((always_inline)) void mq_half16(mq_ctx *k, int64_t m0,
+                                                                    const int ROWS, int64_t g,
+                                                                    int h) {
+  const int64_t K = k->K, nb = K / 32;
+  const uint8_t *grp = k->w + g * nb * Q4X16_GROUP;
+  const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
+  __m256 acc[4];
+  for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *blk = grp + b * Q4X16_GROUP;
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * h)));
+    __m256i lo[4], hi[4];
+    for (int c = 0; c < 4; c++) {
+      const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 + 64 * c + 32 * h));
+      lo[c] = _mm256_and_si256(v, low4);
+      hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    }
+    for (int r = 0; r < ROWS; r++) {
+      const int64_t i = (m0 + r) * nb + b;
+      const int8_t *y = k->qa + i * 32;
+      __m256i s = _mm256_set1_epi32(k->ys[i]);
+      for (int c = 0; c < 4; c++) {
+        int32_t y0, y1;
+        memcpy(&y0, y + 4 * c, 4), memcpy(&y1, y + 16 + 4 * c, 4);
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(y0)), ones));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(y1)), ones));
+      }
+      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(k->da[i]));
+      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[r]);
+    }
+  }
+  for (int r = 0; r < ROWS; r++) mq_store8(k, m0 + r, g * 16 + 8 * h, acc[r]);
+}
+
+BN_AVX2 static void mq_group_avx2(mq_ctx *k, int64_t g) {
+  for (int h = 0; h < 2; h++) {
+    int64_t m = 0;
+    for (; m + 4 <= k->M; m += 4) mq_half16(k, m, 4, g, h);
+    switch (k->M - m) {
+    case 3: mq_half16(k, m, 3, g, h); break;
+    case 2: mq_half16(k, m, 2, g, h); break;
+    case 1: mq_half16(k, m, 1, g, h); break;
+    default: break;
+    }
+  }
+}
+BN_AVX2 static void mq_range_q4x16_avx2(void *c, int64_t u0, int64_t u1) {
+  mq_units(c, u0, u1, mq_group_avx2);
+}
+
+/* The AVX-512 (VNNI) Q8_0 kernel: two consecutive blocks per 512-bit register (the even block
+ * in lanes 0–7, the odd one in lanes 8–15: the two chains above), their integer lane sums by
+ * vpdpbusd (u8 × s8, 4 adjacent products per int32 lane: the same integers as maddubs + madd).
+ * Weight row n, input rows m0…m0+ROWS−1 (ROWS compile-time 1..8). */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_row512(mq_ctx *k, int64_t m0,
+                                                                      const int ROWS, int64_t n) {
+  const int64_t K = k->K, nb = K / 32;
+  const __m512i zero = _mm512_setzero_si512();
   const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const uint8_t *rows[2] = {k->w + n * nb * bytes, k->w + (n + NR - 1) * nb * bytes};
-  __m512 acc[2][8];
-  for (int j = 0; j < NR; j++)
-    for (int r = 0; r < ROWS; r++) acc[j][r] = _mm512_setzero_ps();
+  const uint8_t *row = k->w + n * nb * 34;
+  __m512 acc[8];
+  for (int r = 0; r < ROWS; r++) acc[r] = _mm512_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    __m512i w[2], aw[2];
-    __mmask64 neg[2] = {0, 0};
-    __m512 dw[2];
-    for (int j = 0; j < NR; j++) {
-      const uint8_t *blk = rows[j] + b * bytes;
-      /* [d_w of block b ×8, of block b+1 ×8]; per row, times the input's two scales */
-      const uint32_t h2 =
-          (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[bytes] | blk[bytes + 1] << 8) << 16;
-      dw[j] = _mm512_permutexvar_ps(
-          pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
-      aw[j] = zero;
-      if (Q4) {
-        const __m256i t = _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2))),
-            _mm_loadu_si128((const __m128i *)(blk + 20)), 1);
-        const __m512i tt = _mm512_castsi256_si512(t);
-        /* 128-bit lanes [t0, t0, t1, t1], the second of each pair shifted: low, high nibbles */
-        w[j] =
-            _mm512_and_si512(_mm512_srlv_epi64(_mm512_shuffle_i64x2(tt, tt, 0x50), shifts), low4);
-      } else {
-        w[j] = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 2))),
-            _mm256_loadu_si256((const __m256i *)(blk + 36)), 1);
-        aw[j] = _mm512_abs_epi8(w[j]);
-        neg[j] = _mm512_movepi8_mask(w[j]);
-      }
-    }
+    const uint8_t *blk = row + b * 34;
+    /* [d_w of block b ×8, of block b+1 ×8]; per row, times the input's two scales */
+    const uint32_t h2 = (uint32_t)(blk[0] | blk[1] << 8) | (uint32_t)(blk[34] | blk[35] << 8) << 16;
+    const __m512 dw =
+        _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h2))));
+    const __m512i w = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 2))),
+        _mm256_loadu_si256((const __m256i *)(blk + 36)), 1);
+    const __m512i aw = _mm512_abs_epi8(w);
+    const __mmask64 neg = _mm512_movepi8_mask(w);
     for (int r = 0; r < ROWS; r++) {
       const int64_t i = (m0 + r) * nb + b;
       const __m512i y = _mm512_loadu_si512((const void *)(k->qa + i * 32));
       const __m512 da = _mm512_loadu_ps(k->da8 + i * 8);
-      for (int j = 0; j < NR; j++) {
-        __m512i p;
-        if (Q4)
-          p = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *)(k->ys8 + i * 8)), w[j], y);
-        else
-          p = _mm512_dpbusd_epi32(zero, aw[j], _mm512_mask_sub_epi8(y, neg[j], zero, y));
-        acc[j][r] = _mm512_fmadd_ps(_mm512_mul_ps(dw[j], da), _mm512_cvtepi32_ps(p), acc[j][r]);
-      }
+      const __m512i p = _mm512_dpbusd_epi32(zero, aw, _mm512_mask_sub_epi8(y, neg, zero, y));
+      acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(p), acc[r]);
     }
   }
   if (b < nb) { /* an odd count: the last block is even, lanes 0–7 only */
-    for (int j = 0; j < NR; j++) {
-      const uint8_t *blk = rows[j] + b * bytes;
-      const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
-      __m256i w, aw = _mm256_setzero_si256();
-      if (Q4) {
-        const __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
-        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(15));
-      } else {
-        w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        aw = _mm256_abs_epi8(w);
-      }
-      for (int r = 0; r < ROWS; r++) {
-        const int64_t i = (m0 + r) * nb + b;
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
-        __m256i p;
-        if (Q4)
-          p = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(k->ys8 + i * 8)), w, y);
-        else
-          p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(y, w));
-        const __m512 d = _mm512_set1_ps(dw * k->da[i]);
-        acc[j][r] = _mm512_mask3_fmadd_ps(d, _mm512_castps256_ps512(_mm256_cvtepi32_ps(p)),
-                                          acc[j][r], 0x00ff);
-      }
+    const uint8_t *blk = row + b * 34;
+    const float dw = _cvtsh_ss((uint16_t)(blk[0] | blk[1] << 8));
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    const __m256i aw = _mm256_abs_epi8(w);
+    for (int r = 0; r < ROWS; r++) {
+      const int64_t i = (m0 + r) * nb + b;
+      const __m256i y = _mm256_loadu_si256((const __m256i *)(k->qa + i * 32));
+      const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(y, w));
+      const __m512 d = _mm512_set1_ps(dw * k->da[i]);
+      acc[r] = _mm512_mask3_fmadd_ps(d, _mm512_castps256_ps512(_mm256_cvtepi32_ps(p)), acc[r],
+                                     0x00ff);
     }
   }
-  for (int j = 0; j < NR; j++)
-    for (int r = 0; r < ROWS; r++) {
-      const __m256 lo = _mm512_castps512_ps256(acc[j][r]);
-      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j][r]), 1));
-      mq_store(k, m0 + r, n + j, mq_hsum(_mm256_add_ps(lo, hi)));
-    }
+  for (int r = 0; r < ROWS; r++) {
+    const __m256 lo = _mm512_castps512_ps256(acc[r]);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r]), 1));
+    mq_store(k, m0 + r, n, mq_hsum(_mm256_add_ps(lo, hi)));
+  }
 }
 
-/* The AVX-512 tile: Q4_0 two weight rows at a time for up to 4 input rows, else one (two Q8_0
- * rows at a time decoded 2.5× slower once the weights came from memory: measured, not explained). */
 BN_AVX512 static inline __attribute__((always_inline)) void mq_tile512(mq_ctx *k, int64_t m0,
-                                                                       const int ROWS,
-                                                                       const int Q4, int64_t n0,
+                                                                       const int ROWS, int64_t n0,
                                                                        int64_t n1) {
-  int64_t n = n0;
-  if (Q4 && ROWS <= 4)
-    for (; n + 2 <= n1; n += 2) mq_rows512(k, m0, ROWS, Q4, n, 2);
-  for (; n < n1; n++) mq_rows512(k, m0, ROWS, Q4, n, 1);
+  for (int64_t n = n0; n < n1; n++) mq_row512(k, m0, ROWS, n);
 }
 
-#define MQ_TILES8(TILE, Q4)                                                                     \
+#define MQ_TILES8(TILE, ...)                                                                    \
   do {                                                                                          \
     int64_t m = 0;                                                                              \
-    for (; m + 8 <= k->M; m += 8) TILE(k, m, 8, Q4, n0, n1);                                    \
+    for (; m + 8 <= k->M; m += 8) TILE(k, m, 8, __VA_ARGS__);                                   \
     switch (k->M - m) {                                                                         \
-    case 7: TILE(k, m, 7, Q4, n0, n1); break;                                                   \
-    case 6: TILE(k, m, 6, Q4, n0, n1); break;                                                   \
-    case 5: TILE(k, m, 5, Q4, n0, n1); break;                                                   \
-    case 4: TILE(k, m, 4, Q4, n0, n1); break;                                                   \
-    case 3: TILE(k, m, 3, Q4, n0, n1); break;                                                   \
-    case 2: TILE(k, m, 2, Q4, n0, n1); break;                                                   \
-    case 1: TILE(k, m, 1, Q4, n0, n1); break;                                                   \
+    case 7: TILE(k, m, 7, __VA_ARGS__); break;                                                  \
+    case 6: TILE(k, m, 6, __VA_ARGS__); break;                                                  \
+    case 5: TILE(k, m, 5, __VA_ARGS__); break;                                                  \
+    case 4: TILE(k, m, 4, __VA_ARGS__); break;                                                  \
+    case 3: TILE(k, m, 3, __VA_ARGS__); break;                                                  \
+    case 2: TILE(k, m, 2, __VA_ARGS__); break;                                                  \
+    case 1: TILE(k, m, 1, __VA_ARGS__); break;                                                  \
     default: break;                                                                             \
     }                                                                                           \
   } while (0)
 
 BN_AVX512 static void mq_range_avx512(void *c, int64_t n0, int64_t n1) {
   mq_ctx *k = c;
-  if (k->type == BN_Q4)
-    MQ_TILES8(mq_tile512, 1);
-  else
-    MQ_TILES8(mq_tile512, 0);
+  MQ_TILES8(mq_tile512, n0, n1);
+}
+
+/* Q4_0X16 with AVX-512 VNNI: group g (16 rows) for ROWS input rows (1..8); as mq_half16 with
+ * the 16 rows in one register and vpdpbusd taking the broadcast input quants from memory. */
+BN_AVX512 static inline __attribute__((always_inline)) void mq_group512(mq_ctx *k, int64_t m0,
+                                                                        const int ROWS, int64_t g) {
+  const int64_t K = k->K, nb = K / 32;
+  const uint8_t *grp = k->w + g * nb * Q4X16_GROUP;
+  const __m512i low4 = _mm512_set1_epi8(15);
+  __m512 acc[8];
+  for (int r = 0; r < ROWS; r++) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *blk = grp + b * Q4X16_GROUP;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+    __m512i lo[4], hi[4];
+    for (int c = 0; c < 4; c++) {
+      const __m512i v = _mm512_loadu_si512((const void *)(blk + 32 + 64 * c));
+      lo[c] = _mm512_and_si512(v, low4);
+      hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+    for (int r = 0; r < ROWS; r++) {
+      const int64_t i = (m0 + r) * nb + b;
+      const int8_t *y = k->qa + i * 32;
+      __m512i s = _mm512_set1_epi32(k->ys[i]);
+      for (int c = 0; c < 4; c++) {
+        int32_t y0, y1;
+        memcpy(&y0, y + 4 * c, 4), memcpy(&y1, y + 16 + 4 * c, 4);
+        s = _mm512_dpbusd_epi32(s, lo[c], _mm512_set1_epi32(y0));
+        s = _mm512_dpbusd_epi32(s, hi[c], _mm512_set1_epi32(y1));
+      }
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(k->da[i]));
+      acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[r]);
+    }
+  }
+  for (int r = 0; r < ROWS; r++) {
+    __m512 s = acc[r];
+    if (k->bias) s = _mm512_add_ps(s, _mm512_loadu_ps(k->bias + g * 16));
+    float *o = k->out + (m0 + r) * k->N + g * 16;
+    _mm512_storeu_ps(o, k->accumulate ? _mm512_add_ps(_mm512_loadu_ps(o), s) : s);
+  }
+}
+
+BN_AVX512 static void mq_group_avx512(mq_ctx *k, int64_t g) {
+  MQ_TILES8(mq_group512, g);
+}
+BN_AVX512 static void mq_range_q4x16_avx512(void *c, int64_t u0, int64_t u1) {
+  mq_units(c, u0, u1, mq_group_avx512);
 }
 #endif
 
@@ -1414,33 +1563,49 @@ int32_t bn_quant_path(int32_t path) {
   return mq_path;
 }
 
-static int8_t *mq_qa = NULL; /* the quantized input rows, kept between calls */
+/* The rounded input rows, kept between calls (grown when a call needs more). One set per
+ * process: the callers are the native backends of the main thread. */
+static int8_t *mq_qa = NULL;
 static float *mq_da = NULL;
-static int32_t *mq_ys8 = NULL;
+static int32_t *mq_ys = NULL;
 static float *mq_da8 = NULL;
 static int64_t mq_cap = 0;
 
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
                         int32_t M, int32_t N, int32_t K, int32_t type, int32_t accumulate) {
-  if (M < 1 || N < 1 || K < 32 || K % 32 != 0 || (type != BN_Q8 && type != BN_Q4))
+  if (M < 1 || N < 1 || K < 32 || K % 32 != 0 || type < BN_Q8 || type > BN_Q4X16)
     return BN_ERR_STATE;
   const int64_t need = (int64_t)M * K;
   if (need > mq_cap) {
     int8_t *qa = malloc((size_t)need);
     float *da = malloc(sizeof(float) * (size_t)(need / 32));
-    int32_t *ys8 = malloc(sizeof(int32_t) * (size_t)(need / 4));
+    int32_t *ys = malloc(sizeof(int32_t) * (size_t)(need / 32));
     float *da8 = malloc(sizeof(float) * (size_t)(need / 4));
-    if (!qa || !da || !ys8 || !da8) {
-      free(qa), free(da), free(ys8), free(da8);
+    if (!qa || !da || !ys || !da8) {
+      free(qa), free(da), free(ys), free(da8);
       return BN_ERR_MEMORY;
     }
-    free(mq_qa), free(mq_da), free(mq_ys8), free(mq_da8);
-    mq_qa = qa, mq_da = da, mq_ys8 = ys8, mq_da8 = da8, mq_cap = need;
+    free(mq_qa), free(mq_da), free(mq_ys), free(mq_da8);
+    mq_qa = qa, mq_da = da, mq_ys = ys, mq_da8 = da8, mq_cap = need;
   }
-  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys8 = mq_ys8, .da8 = mq_da8,
-              .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
+  mq_ctx c = {.out = out, .a = a, .bias = bias, .da = mq_da, .w = w, .qa = mq_qa, .ys = mq_ys,
+              .da8 = mq_da8, .M = M, .N = N, .K = K, .type = type, .accumulate = accumulate};
   parallel_for(M, 1 + 16384 / K, mq_quantize_rows, &c);
   if (mq_path < 0) mq_path = mq_best_path();
+  if (type == BN_Q4) { /* plain Q4_0 rows: the portable order everywhere */
+    parallel_for(N, 1 + 65536 / ((int64_t)K * M), mq_range_q4, &c);
+    return BN_OK;
+  }
+  if (type == BN_Q4X16) {
+    range_fn fn = mq_range_q4x16_generic;
+#ifdef BN_HAVE_AVX2_QUANT
+    if (mq_path == 2) fn = mq_range_q4x16_avx512;
+    else if (mq_path == 1) fn = mq_range_q4x16_avx2;
+#endif
+    /* units of 16 rows (the last one the N mod 16 rows), each at least ~64k multiply-adds */
+    parallel_for((N + 15) / 16, 1 + 4096 / ((int64_t)K * M), fn, &c);
+    return BN_OK;
+  }
   range_fn fn = mq_range_generic;
 #ifdef BN_HAVE_AVX2_QUANT
   if (mq_path == 2) fn = mq_range_avx512;

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 6
+#define BN_ABI_VERSION 7
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -128,11 +128,18 @@ void bn_wkv_backward(float *dw, float *du, float *dk, float *dv, const float *dy
 /* bn_matmul_quant's kernel: -1 the best this CPU has, 0 portable C, 1 AVX2, 2 AVX-512 VNNI (all
  * give the same bits); -2 only reports. Returns the path in effect, or -1 (nothing changed) when this CPU lacks it. */
 int32_t bn_quant_path(int32_t path);
-/* out[M,N] (=|+=) a[M,K] · Wᵀ (+ bias) with W as N rows of ggml blocks (type 0: Q8_0, 1: Q4_0),
- * the inputs rounded to Q8_0 blocks first as llama.cpp does. BN_ERR_STATE for bad sizes,
+/* out[M,N] (=|+=) a[M,K] · Wᵀ (+ bias) with W as N rows of ggml blocks (type 0: Q8_0, 1: Q4_0,
+ * 2: Q4_0 repacked by bn_quant_repack — the fast Q4_0 layout), the inputs rounded to Q8_0 blocks
+ * first as llama.cpp does. Types 1 and 2 give the same bits. BN_ERR_STATE for bad sizes,
  * BN_ERR_MEMORY when the scratch for the rounded inputs cannot be allocated. */
 int32_t bn_matmul_quant(float *out, const float *a, const uint8_t *w, const float *bias,
                         int32_t M, int32_t N, int32_t K, int32_t type, int32_t accumulate);
+/* N plain Q4_0 rows of K values (src) → the layout of type 2 (dst, the same size): rows in
+ * groups of 16 interleaved block by block, the N mod 16 last rows left plain; bn_quant_unpack
+ * undoes it. dst may be src (in place). BN_ERR_STATE for bad sizes, BN_ERR_MEMORY when the
+ * temporary copy cannot be allocated. */
+int32_t bn_quant_repack(uint8_t *dst, const uint8_t *src, int32_t N, int32_t K);
+int32_t bn_quant_unpack(uint8_t *dst, const uint8_t *src, int32_t N, int32_t K);
 /* RWKV-7 WKV (0, or −1 when scratch memory could not be allocated). */
 int32_t bn_wkv7(float *y, const float *r, const float *w, const float *k, const float *v,
              const float *a, const float *b, float *state, int32_t B, int32_t T, int32_t C,

@@ -23,7 +23,7 @@ export const NATIVE_LIBRARY_NAME = Deno.build.os === "darwin"
 
 /**
  * Compiler flags (part of the build hash, so changing them rebuilds). No `-march`: the
- * compute kernels carry their own AVX2 clones chosen at load time (`target_clones` in
+ * compute kernels carry their own x86-64-v3 (AVX2, FMA) clones chosen at load time (`target_clones` in
  * `ffi/bentevi_kernels.c`), so the library runs on any x86-64. `-fno-math-errno` and
  * `-fno-trapping-math` let `sqrtf` and comparisons vectorise; IEEE results are unchanged.
  */

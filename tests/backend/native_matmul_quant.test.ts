@@ -202,7 +202,18 @@ Deno.test({
     try {
       for (const type of ["q8_0", "q4_0"] as QuantType[]) {
         // 1…9 rows (every tile height and remainder), odd and even block counts.
-        for (const [M, K, N] of [[1, 32, 3], [1, 288, 40], [3, 96, 33], [5, 64, 17], [9, 160, 9]]) {
+        // Q4_0: N ≥ 16 runs the repacked 16-row kernels (whole groups), N mod 16 the plain rows.
+        for (
+          const [M, K, N] of [
+            [1, 32, 3],
+            [1, 288, 40],
+            [3, 96, 33],
+            [5, 64, 17],
+            [9, 160, 9],
+            [8, 64, 16],
+            [13, 96, 48],
+          ]
+        ) {
           const w = quantize(type, rnd(N * K, 11));
           const a = rnd(M * K, 12, 3);
           a.fill(0, 0, 32);
@@ -220,5 +231,44 @@ Deno.test({
     } finally {
       path("auto");
     }
+  },
+});
+
+Deno.test({
+  name: "native matmulQuant: Q4_0 weights written after a product are the ones the next uses",
+  ...nativeTest,
+  fn: async () => {
+    // The Q4_0 kernels repack the weight in place at its first product; every other access
+    // (read, write, copy, fill, a view) must see and change the plain blocks.
+    const be = createNativeBackend({ threads: 1 });
+    const [M, K, N] = [2, 64, 40];
+    const a = be.fromArray([M, K], rnd(M * K, 21));
+    const first = blockWords(quantize("q4_0", rnd(N * K, 22)));
+    const second = blockWords(quantize("q4_0", rnd(N * K, 23)));
+    const product = async (w: ReturnType<Backend["zeros"]>) => {
+      const out = be.zeros([M, N]);
+      be.matmulQuant({ out, a, w, type: "q4_0", N, K });
+      return (await be.read(out)) as Float32Array;
+    };
+    const want1 = await product(be.fromArray([first.length], first));
+    const want2 = await product(be.fromArray([second.length], second));
+    assert.notDeepEqual(want1, want2);
+    const w = be.fromArray([first.length], first);
+    assert.deepEqual(await product(w), want1);
+    assert.deepEqual(await be.read(w), first, "read after a product");
+    assert.deepEqual(await product(w), want1, "after read");
+    await product(w);
+    const part = be.view(w, 64, [64]);
+    assert.deepEqual(await be.read(part), first.subarray(64, 128), "a view after a product");
+    be.write(w, second);
+    assert.deepEqual(await product(w), want2, "after write");
+    be.copy(w, be.fromArray([first.length], first));
+    assert.deepEqual(await product(w), want1, "after copy");
+    await product(w);
+    const other = be.zeros([first.length], "i32");
+    be.copy(other, w);
+    assert.deepEqual(await be.read(other), first, "copied from after a product");
+    be.fill(w, 0);
+    assert.deepEqual(await product(w), new Float32Array(M * N), "after fill");
   },
 });

@@ -78,14 +78,31 @@ export class CpuKernels implements Backend {
 
   // ---- access helpers --------------------------------------------------------------------
 
-  #tensor(op: string, name: string, t: Tensor): CpuTensor {
+  #tensor(op: string, name: string, t: Tensor, keepPacked = false): CpuTensor {
     if (!(t instanceof CpuTensor)) {
       throw new Error(
         `${op}: ${name} is not a CPU tensor (tensors cannot be mixed across backends)`,
       );
     }
     if (t.freed || t.base?.freed) throw new Error(`${op}: ${name} was used after free()`);
+    const owner = t.base ?? t;
+    if (owner.packed && !keepPacked) this.unpack(owner);
     return t;
+  }
+
+  /**
+   * Restores the plain layout of `t`, which a subclass packed ({@link CpuTensor.packed}); it
+   * must clear `t.packed`. Nothing is packed here.
+   */
+  protected unpack(t: CpuTensor): void {
+    t.packed = null;
+  }
+
+  /** The int32 tensor `t` for `op`'s argument `name`, its storage as it is (packed or not). */
+  protected storedInts(op: string, name: string, t: Tensor): CpuTensor {
+    const ct = this.#tensor(op, name, t, true);
+    expectDtype(op, name, ct, "i32");
+    return ct;
   }
 
   #f(op: string, name: string, t: Tensor): FloatArray {

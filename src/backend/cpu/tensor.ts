@@ -23,6 +23,13 @@ export class CpuTensor implements Tensor {
   readonly base: CpuTensor | null;
   /** Set by `free`; any later use throws. */
   freed = false;
+  /**
+   * Non-null while a subclass backend keeps the storage in a layout of its own (the native
+   * backend's repacked Q4_0 weights: `N` rows of `K` values). Every access through the
+   * backend's checks but that subclass's own op restores the plain layout first; live storage
+   * handed out by `array()` before such an op sees the new layout.
+   */
+  packed: { N: number; K: number } | null = null;
 
   /** Wraps `data` (which must hold exactly the product of `shape` elements). */
   constructor(

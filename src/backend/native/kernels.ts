@@ -13,6 +13,7 @@ import type * as op from "../backend.ts";
 import { asMatrix, attentionWidths, cacheLength, channels, matmulDims } from "../checks.ts";
 import { clipScale } from "../cpu/adamw.ts";
 import { CpuKernels } from "../cpu/kernels.ts";
+import type { CpuTensor } from "../cpu/tensor.ts";
 import type { NativeSymbols } from "../../native/loader.ts";
 import type { NativeCompute } from "./load.ts";
 
@@ -156,26 +157,44 @@ export class NativeKernels extends CpuKernels {
   /**
    * Quantized weights in C (`bn_matmul_quant`), with llama.cpp's arithmetic: the input rows are
    * rounded to Q8_0 blocks and each block product is an integer dot product (AVX-512 VNNI or AVX2
-   * where the CPU has it, see `quantKernelPath`), so results differ from the TypeScript kernel's float products by the rounding of
-   * the inputs (see docs/backend_native.md for the tolerance). Falls back to the TypeScript
-   * kernel only when the C side cannot allocate its scratch.
+   * where the CPU has it, see `quantKernelPath`), so results differ from the TypeScript kernel's
+   * float products by the rounding of the inputs (see docs/backend_native.md for the
+   * tolerance). A Q4_0 weight is repacked in place at its first product (16 rows interleaved per
+   * block, `bn_quant_repack`: {@link CpuTensor.packed}); any other access restores it first.
+   * Falls back to the TypeScript kernel only when the C side cannot allocate its scratch.
    */
   override matmulQuant(args: op.MatmulQuantArgs): void {
     const { out, a, w, type, N, K, bias, accumulate } = args;
     const o = "matmulQuant";
-    const x = this.floats(o, "a", a);
+    const x = this.floats(o, "a", a), wt = this.storedInts(o, "w", w);
+    if (wt.packed && (type !== "q4_0" || wt.packed.N !== N || wt.packed.K !== K)) {
+      this.unpack(wt);
+    }
+    // Q4_0 in the 16-row kernels' layout, in place (a view keeps the plain one).
+    if (type === "q4_0" && !wt.packed && !wt.base && N >= 16) {
+      const words = wt.data as Int32Array;
+      if (this.#k.bn_quant_repack(words, words, N, K) === 0) wt.packed = { N, K };
+    }
     const rc = this.#k.bn_matmul_quant(
       this.floats(o, "out", out),
       x,
-      this.ints(o, "w", w),
+      wt.data as Int32Array,
       this.floatsOrNull(o, "bias", bias),
       x.length / K,
       N,
       K,
-      type === "q8_0" ? 0 : 1,
+      type === "q8_0" ? 0 : wt.packed ? 2 : 1,
       accumulate ? 1 : 0,
     );
     if (rc !== 0) super.matmulQuant(args);
+  }
+
+  protected override unpack(t: CpuTensor): void {
+    const { N, K } = t.packed!, words = t.data as Int32Array;
+    if (this.#k.bn_quant_unpack(words, words, N, K) !== 0) {
+      throw new BenteviError("out of memory restoring the layout of a Q4_0 weight");
+    }
+    t.packed = null;
   }
 
   override embedding(args: op.EmbeddingArgs): void {
