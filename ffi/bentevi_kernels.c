@@ -16,6 +16,7 @@
 #include "bentevi_native.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -102,6 +103,31 @@ __attribute__((constructor)) static void bn_pin_library(void) {
   Dl_info info;
   if (dladdr((void *)bn_pin_library, &info) && info.dli_fname)
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+/* Pins every loaded library whose file name contains `part` (RTLD_NODELETE: a later dlclose
+ * leaves it mapped); returns how many. Why: a Worker that used WebGPU and ends while the process
+ * exits destroys its Vulkan instance, and the Vulkan loader then dlcloses the driver — unmapping
+ * it and libraries only it needed — while the exiting main thread may still run code in them
+ * (a crash at exit, seen with `bench/_exit_race.ts`). Pinned, nothing is unmapped. */
+typedef struct {
+  const char *part;
+  int32_t pinned;
+} pin_ctx;
+
+static int pin_one(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  pin_ctx *c = data;
+  if (info->dlpi_name && info->dlpi_name[0] && strstr(info->dlpi_name, c->part) &&
+      dlopen(info->dlpi_name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+    c->pinned++; /* the handle's reference is kept on purpose: pinned anyway */
+  return 0;
+}
+
+int32_t bn_pin_loaded(const char *part) {
+  pin_ctx c = {.part = part, .pinned = 0};
+  if (part && part[0]) dl_iterate_phdr(pin_one, &c);
+  return c.pinned;
 }
 
 typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end);

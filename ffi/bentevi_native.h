@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 7
+#define BN_ABI_VERSION 8
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -148,6 +148,9 @@ int32_t bn_wkv7_backward(float *dr, float *dw, float *dk, float *dv, float *da, 
                       const float *dy, const float *r, const float *w, const float *k,
                       const float *v, const float *a, const float *b, int32_t B, int32_t T,
                       int32_t C, int32_t H);
+/* Pins (RTLD_NODELETE) every loaded library whose path contains `part` (a NUL-terminated
+ * string); returns how many. Used for the Vulkan loader and drivers once WebGPU is up. */
+int32_t bn_pin_loaded(const char *part);
 /* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
 double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 

@@ -15,8 +15,17 @@
  * explicit `DENO_WEBGPU_BACKEND` (e.g. `vulkan,gl` on a machine with OpenGL only) is respected.
  * See "Known issue" in the README.
  *
+ * Why the drivers are pinned: a Worker that used WebGPU and ends while the process exits
+ * destroys its wgpu instance, and the Vulkan loader then unloads the driver (`dlclose`),
+ * unmapping it and the libraries only it needed, while the exiting main thread may still call
+ * into them: a crash at exit (SIGSEGV), rare, seen with `bench/_exit_race.ts`. Once an adapter is
+ * found, every library then loaded is marked never-unload through the native shim
+ * (`bn_pin_loaded`, `RTLD_NODELETE`) — when the `ffi` permission is granted and the shim loads;
+ * otherwise nothing is done.
+ *
  * @module
  */
+import { loadNative } from "../native/loader.ts";
 
 /**
  * The default adapter (high performance first), or null when there is none (or no
@@ -35,10 +44,39 @@
 export async function requestGpuAdapter(): Promise<GPUAdapter | null> {
   prepareWebGpuEnv();
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
+  let adapter: GPUAdapter | null;
   try {
-    return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch {
     return null;
+  }
+  if (adapter) pinLoadedLibraries();
+  return adapter;
+}
+
+let pinned = false;
+
+/**
+ * Marks every library loaded in the process (the Vulkan loader and drivers among them) as
+ * never unloaded (see the module's note). Best effort, once per runtime: without the `ffi`
+ * permission or the native shim it does nothing. Returns how many libraries were pinned now.
+ *
+ * @example
+ * ```ts
+ * import { pinLoadedLibraries } from "./gpu_adapter.ts";
+ * console.log(pinLoadedLibraries() >= 0); // true
+ * ```
+ */
+export function pinLoadedLibraries(): number {
+  if (pinned) return 0;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return 0;
+    const lib = loadNative({ quiet: true });
+    if (!lib) return 0;
+    pinned = true;
+    return lib.symbols.bn_pin_loaded(new TextEncoder().encode("/\0"));
+  } catch {
+    return 0; // best effort
   }
 }
 

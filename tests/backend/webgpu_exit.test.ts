@@ -44,3 +44,40 @@ Deno.test({
     if (gl.egl.length === 0) console.log("(no EGL on this machine: the control is vacuous)");
   },
 });
+
+const PIN_PROBE = fileURLToPath(new URL("./_driver_pin_probe.ts", import.meta.url));
+
+async function pinProbe(
+  raw: boolean,
+): Promise<{ adapter: boolean; during: string[]; after: string[] }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", PIN_PROBE, ...(raw ? ["--raw"] : [])],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+}
+
+Deno.test({
+  name:
+    "WebGPU in a Worker: the Vulkan drivers stay loaded after it ends (no unmapping under an exiting process)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // The second race at exit (docs/reliability.md): a Worker's wgpu instance, destroyed as the
+    // Worker ends, makes the Vulkan loader unload its drivers while the main thread may run code
+    // in them. requestGpuAdapter pins the loaded libraries (bn_pin_loaded, RTLD_NODELETE).
+    const ours = await pinProbe(false);
+    if (!ours.adapter) {
+      assert.ok(!require, "BENTEVI_REQUIRE_WEBGPU=1 but no WebGPU adapter");
+      return;
+    }
+    assert.ok(ours.during.length > 0, "no Vulkan driver mapped while the Worker ran");
+    assert.deepEqual(ours.after, ours.during, "a driver was unloaded after the Worker ended");
+    // The control: asked for straight from navigator.gpu (no pin), the drivers are unloaded.
+    const raw = await pinProbe(true);
+    console.log(
+      `without the pin, drivers left mapped after the Worker: ${raw.after.length} of ${raw.during.length}`,
+    );
+  },
+});
