@@ -9,7 +9,14 @@ import { type Backend, type Tensor, VIEW_ALIGN } from "../backend/backend.ts";
 import { BenteviError } from "../errors.ts";
 import type { WeightMap } from "../generate/inference.ts";
 import type { WeightSpec } from "./weight_spec.ts";
-import { blockWords, QK, quantize as quantizeBlocks, type QuantType } from "../quant/mod.ts";
+import {
+  BLOCK_BYTES,
+  blockWords,
+  dequantize,
+  QK,
+  quantize as quantizeBlocks,
+  type QuantType,
+} from "../quant/mod.ts";
 
 /**
  * Uploads the weights of `specs`, checking each one's presence and size (`arch` and `source`
@@ -95,20 +102,47 @@ export function checkTokenId(id: number, vocabSize: number): void {
 /** Largest slice of the token table one head matmul binds (under WebGPU's 128 MiB default). */
 export const HEAD_SLICE_BYTES = 64 * 1024 * 1024;
 
-/** Rows of the table one head slice binds (0: the table is not sliced). */
-function sliceRows(V: number, C: number, sliceBytes: number): number {
-  if (V * C * 4 <= sliceBytes) return 0;
-  return Math.floor(sliceBytes / (4 * C) / VIEW_ALIGN) * VIEW_ALIGN;
+/**
+ * The head slice bound a model on `backend` uses by default: {@link HEAD_SLICE_BYTES} on WebGPU
+ * (a binding's limit), none on the CPU backends (a slice would be a view, and the native
+ * backend multiplies Q4_0 fastest in a whole weight it can repack).
+ *
+ * @example
+ * ```ts
+ * import { headSliceBytesFor } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * console.log(headSliceBytesFor(await createBackend("cpu"))); // Infinity
+ * ```
+ */
+export function headSliceBytesFor(backend: Backend): number {
+  return backend.kind === "webgpu" ? HEAD_SLICE_BYTES : Infinity;
+}
+
+/** Bytes of one row of `C` values: float32, or `type`'s blocks. */
+function rowBytes(C: number, type?: QuantType): number {
+  return type ? (C / QK) * BLOCK_BYTES[type] : 4 * C;
+}
+
+/**
+ * Rows of the table one head slice binds (0: the table is not sliced). A slice of quantized
+ * rows starts on a word offset that is a multiple of `VIEW_ALIGN`.
+ */
+function sliceRows(V: number, C: number, sliceBytes: number, type?: QuantType): number {
+  const bytes = rowBytes(C, type);
+  if (V * bytes <= sliceBytes) return 0;
+  const unit = type ? 4 * VIEW_ALIGN : VIEW_ALIGN;
+  return Math.max(unit, Math.floor(sliceBytes / bytes / unit) * unit);
 }
 
 /**
  * Whether {@link headLogits} over `T` rows needs a `[T, V]` logits tensor (not when several
- * rows go through a sliced table, assembled on the host).
+ * rows go through a sliced table, assembled on the host). `type`: the head is quantized.
  *
  * @example
  * ```ts
  * import { headNeedsLogits } from "./inference_support.ts";
  * console.log(headNeedsLogits(4, 50257, 768, 64 * 1024 * 1024)); // false
+ * console.log(headNeedsLogits(4, 50257, 768, 64 * 1024 * 1024, "q4_0")); // true
  * ```
  */
 export function headNeedsLogits(
@@ -116,16 +150,19 @@ export function headNeedsLogits(
   V: number,
   C: number,
   sliceBytes = HEAD_SLICE_BYTES,
+  type?: QuantType,
 ): boolean {
-  return T === 1 || sliceRows(V, C, sliceBytes) === 0;
+  return T === 1 || sliceRows(V, C, sliceBytes, type) === 0;
 }
 
 /**
- * The logits `[T, V]` of the output head `table [V, C]` over the normalised rows `x [T, C]`,
- * read back. A table over `sliceBytes` goes in slices of rows, each binding at most that
- * much: one row writes each slice straight into its part of `logits`; several rows go slice
- * by slice through a `[T, n]` buffer and are assembled on the host (`logits` may then be
- * null: see {@link headNeedsLogits}). Otherwise `logits` must be a `[T, V]` tensor.
+ * The logits `[T, V]` of the output head over the normalised rows `x [T, C]`, read back. The
+ * head is a float table `[V, C]` (a `Tensor`, or a float {@link LinearWeight} with `transB`)
+ * or quantized rows from {@link uploadLinear} (`Backend.matmulQuant`). A table over
+ * `sliceBytes` goes in slices of rows, each binding at most that much: one row writes each
+ * slice straight into its part of `logits`; several rows go slice by slice through a `[T, n]`
+ * buffer and are assembled on the host (`logits` may then be null: see
+ * {@link headNeedsLogits}). Otherwise `logits` must be a `[T, V]` tensor.
  *
  * @example
  * ```ts
@@ -139,23 +176,34 @@ export function headNeedsLogits(
 export async function headLogits(
   b: Backend,
   x: Tensor,
-  table: Tensor,
+  head: Tensor | LinearWeight,
   logits: Tensor | null,
   { T, V, C }: { T: number; V: number; C: number },
   sliceBytes = HEAD_SLICE_BYTES,
 ): Promise<Float32Array> {
-  const rows = sliceRows(V, C, sliceBytes);
+  const w: LinearWeight = "kind" in head ? head : { kind: "float", t: head, transB: true };
+  if (w.kind === "float" && !w.transB) throw new Error("headLogits: the table must be [V, C]");
+  const type = w.kind === "quant" ? w.type : undefined;
+  const rows = sliceRows(V, C, sliceBytes, type);
   if (rows === 0) {
-    b.matmul(logits!, x, table, { transB: true });
+    linear(b, logits!, x, w);
     return await b.read(logits!) as Float32Array;
   }
+  const bytes = rowBytes(C, type);
+  // Rows [start, start + n) of the head into `dst`.
+  const slice = (dst: Tensor, start: number, n: number) => {
+    if (w.kind === "float") {
+      b.matmul(dst, x, b.view(w.t, start * C, [n, C]), { transB: true });
+    } else {
+      const words = b.view(w.t, (start * bytes) / 4, [Math.ceil((n * bytes) / 4)]);
+      b.matmulQuant({ out: dst, a: x, w: words, type: w.type, N: n, K: C });
+    }
+  };
   if (T === 1) {
     // One row: each slice writes straight into its part of the logits.
     for (let start = 0; start < V; start += rows) {
       const n = Math.min(rows, V - start);
-      b.matmul(b.view(logits!, start, [1, n]), x, b.view(table, start * C, [n, C]), {
-        transB: true,
-      });
+      slice(b.view(logits!, start, [1, n]), start, n);
     }
     return await b.read(logits!) as Float32Array;
   }
@@ -166,7 +214,7 @@ export async function headLogits(
     for (let start = 0; start < V; start += rows) {
       const n = Math.min(rows, V - start);
       const dst = n === rows ? part : b.view(part, 0, [T, n]);
-      b.matmul(dst, x, b.view(table, start * C, [n, C]), { transB: true });
+      slice(dst, start, n);
       const got = await b.read(dst) as Float32Array;
       for (let t = 0; t < T; t++) out.set(got.subarray(t * n, t * n + n), t * V + start);
     }
@@ -174,6 +222,66 @@ export async function headLogits(
     freeAll(b, [part]);
   }
   return out;
+}
+
+/**
+ * A quantized token table kept on the host as well, for the embedding lookup: row `id` is
+ * dequantized on demand (as llama.cpp's `get_rows` does with a quantized `token_embd`), so a
+ * quantized tied head costs no float copy of the table.
+ *
+ * @example
+ * ```ts
+ * import { QuantRows } from "./inference_support.ts";
+ * import { quantize } from "../quant/mod.ts";
+ * const rows = new QuantRows("q8_0", quantize("q8_0", new Float32Array(64).fill(127)), 32);
+ * console.log(rows.row(1)[0]); // 127
+ * ```
+ */
+export class QuantRows {
+  readonly #rowBytes: number;
+  /** Rows of `C` values stored as `type`'s blocks in `bytes`. */
+  constructor(readonly type: QuantType, readonly bytes: Uint8Array, readonly C: number) {
+    this.#rowBytes = rowBytes(C, type);
+  }
+  /** Row `id`, dequantized (into `out` when given). */
+  row(id: number, out?: Float32Array): Float32Array {
+    const start = id * this.#rowBytes;
+    const got = dequantize(this.type, this.bytes.subarray(start, start + this.#rowBytes), this.C);
+    if (!out) return got;
+    out.set(got);
+    return out;
+  }
+}
+
+/**
+ * Uploads an output head `table [V, C]` (`nn.Linear`'s `[out, in]`): a float matrix, or with
+ * `quantize` (and `C` a multiple of 32) quantized rows for `Backend.matmulQuant`. `rows`: the
+ * quantized rows on the host as well (for a tied embedding's lookup), else null.
+ *
+ * @example
+ * ```ts
+ * import { uploadHead } from "./inference_support.ts";
+ * import { createBackend } from "../backend/select.ts";
+ * const { w, rows } = uploadHead(await createBackend("cpu"), new Float32Array(3 * 32), [3, 32], "q4_0");
+ * console.log(w.kind, rows?.row(2).length); // quant 32
+ * ```
+ */
+export function uploadHead(
+  backend: Backend,
+  table: Float32Array,
+  shape: readonly number[],
+  quantize?: QuantType,
+): { w: LinearWeight; rows: QuantRows | null } {
+  const [V, C] = shape;
+  if (!quantize || C % QK !== 0) {
+    return { w: { kind: "float", t: backend.fromArray([V, C], table), transB: true }, rows: null };
+  }
+  const bytes = quantizeBlocks(quantize, table);
+  const words = blockWords(bytes);
+  return {
+    w: { kind: "quant", t: backend.fromArray([words.length], words), type: quantize, N: V, K: C },
+    rows: new QuantRows(quantize, new Uint8Array(words.buffer, 0, bytes.length), C),
+  };
 }
 
 /**
@@ -211,7 +319,8 @@ export function writeUploadedWeight(
 export interface InferenceOptions {
   /**
    * Store the linear layers' weights as ggml blocks and multiply with them quantized
-   * (`Backend.matmulQuant`); embeddings, norms, biases and the tied head stay float.
+   * (`Backend.matmulQuant`), the output head too (a tied table's lookup dequantizes its
+   * rows); an untied embedding, norms and biases stay float.
    */
   quantize?: QuantType;
 }

@@ -1,10 +1,15 @@
-// Quantized inference (--quantize): GPT-2 and Llama with their linear layers as Q8_0/Q4_0
-// blocks (Backend.matmulQuant) give the logits of the float model whose weights are the
-// dequantized blocks (dequantize-then-float), decoding one token at a time and in prefill, on
-// the CPU and WebGPU backends; a GGUF file's own blocks are used by default; RWKV-4 refuses.
+// Quantized inference (--quantize): GPT-2 and Llama with their linear layers and output head
+// as Q8_0/Q4_0 blocks (Backend.matmulQuant) give the logits of the float model whose weights
+// are the dequantized blocks (dequantize-then-float; a tied table is looked up dequantized
+// too, an untied embedding stays float), decoding one token at a time and in prefill, on the
+// CPU and WebGPU backends; the quantized head sliced over a larger vocabulary gives the same
+// logits; a GGUF file's own blocks are used by default; RWKV-4 refuses.
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/mod.ts";
 import type { Backend } from "../../src/backend/backend.ts";
+import { GptInference } from "../../src/model/gpt/inference.ts";
+import { LlamaInference } from "../../src/model/llama/inference.ts";
+import type { GptConfig, LlamaConfig, ModelConfig } from "../../src/model/mod.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
 import { exportGguf } from "../../src/gguf/export.ts";
@@ -17,10 +22,28 @@ import { gpuBackend, gpuTest } from "../backend/webgpu_parity.ts";
 const LINEAR =
   /(c_attn|c_proj|c_fc|q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
 
-/** The weights with every linear layer replaced by its dequantized blocks (rows of inputs). */
-function dequantized(weights: Map<string, NamedTensor>, type: QuantType, arch: string) {
-  const out = new Map<string, NamedTensor>();
+/** The output head's weight: GPT-2's tied `wte`, Llama's tied embeddings or `lm_head`. */
+function headName(config: ModelConfig): string {
+  if (config.arch === "gpt") return "wte.weight";
+  return "tieEmbeddings" in config && !config.tieEmbeddings
+    ? "lm_head.weight"
+    : "model.embed_tokens.weight";
+}
+
+/**
+ * The weights with every linear layer and the output head replaced by their dequantized
+ * blocks (rows of inputs).
+ */
+function dequantized(weights: Map<string, NamedTensor>, type: QuantType, config: ModelConfig) {
+  const out = new Map<string, NamedTensor>(), arch = config.arch, head = headName(config);
   for (const [name, t] of weights) {
+    if (name === head) {
+      out.set(name, {
+        shape: t.shape,
+        data: dequantize(type, quantize(type, t.data), t.data.length),
+      });
+      continue;
+    }
     if (!LINEAR.test(name)) {
       out.set(name, t);
       continue;
@@ -44,12 +67,15 @@ function dequantized(weights: Map<string, NamedTensor>, type: QuantType, arch: s
 }
 
 async function compare(be: Backend, tol: number) {
-  for (const preset of ["gpt-micro", "llama-micro"]) {
-    const config = presetConfig(preset, 96);
+  const untied = { ...presetConfig("llama-micro", 96), tieEmbeddings: false } as ModelConfig;
+  for (const config of [presetConfig("gpt-micro", 96), presetConfig("llama-micro", 96), untied]) {
+    const preset = `${config.arch}${
+      "tieEmbeddings" in config ? ` tied=${config.tieEmbeddings}` : ""
+    }`;
     const weights = initWeights(config, 4);
     for (const type of ["q8_0", "q4_0"] as const) {
       const q = createLanguageModel(be, config, weights, "x", { quantize: type });
-      const f = createLanguageModel(be, config, dequantized(weights, type, config.arch));
+      const f = createLanguageModel(be, config, dequantized(weights, type, config));
       const ids = [5, 17, 3, 90, 41, 8, 8, 60];
       const prefill = [await q.feed(ids.slice(0, 5)), await f.feed(ids.slice(0, 5))];
       const step = [await q.feed([ids[5]]), await f.feed([ids[5]])];
@@ -74,6 +100,48 @@ Deno.test({
   ...gpuTest,
   fn: async () => {
     await compare(await gpuBackend(), 1e-3);
+  },
+});
+
+async function slicedHead(be: Backend) {
+  for (const preset of ["gpt-micro", "llama-micro"]) {
+    const config = presetConfig(preset, 600);
+    const weights = initWeights(config, 5);
+    for (const type of ["q8_0", "q4_0"] as const) {
+      const options = { quantize: type };
+      // Slices of 256 rows (the smallest whose blocks start on an aligned word): 256, 256, 88.
+      const slice = 256 * (config.dModel / 32) * (type === "q8_0" ? 34 : 18);
+      const whole = createLanguageModel(be, config, weights, "x", options);
+      const sliced = config.arch === "gpt"
+        ? new GptInference(be, config as GptConfig, weights, "x", slice, options)
+        : new LlamaInference(be, config as LlamaConfig, weights, "x", slice, options);
+      const ids = [5, 17, 3, 590, 41, 8];
+      const pairs = [
+        [await whole.feed(ids.slice(0, 4)), await sliced.feed(ids.slice(0, 4))],
+        [await whole.feed([ids[4]]), await sliced.feed([ids[4]])],
+        [await whole.forwardAll(ids), await sliced.forwardAll(ids)],
+      ];
+      for (const [a, b] of pairs) {
+        assert.equal(a.length, b.length);
+        let worst = 0;
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        assert.ok(worst <= 1e-5, `${be.kind} ${preset} ${type} sliced head: max |Δ| ${worst}`);
+      }
+      whole.dispose();
+      sliced.dispose();
+    }
+  }
+}
+
+Deno.test("a quantized head sliced over a larger vocabulary gives the same logits (CPU; GPT-2, Llama)", async () => {
+  await slicedHead(await createBackend("cpu"));
+});
+
+Deno.test({
+  name: "a quantized head sliced over a larger vocabulary gives the same logits (WebGPU)",
+  ...gpuTest,
+  fn: async () => {
+    await slicedHead(await gpuBackend());
   },
 });
 

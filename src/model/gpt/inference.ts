@@ -10,14 +10,17 @@ import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
 import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
+import type { QuantType } from "../../quant/mod.ts";
 import {
   checkedWeight,
-  HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
+  headSliceBytesFor,
   type InferenceOptions,
   linear,
   type LinearWeight,
+  QuantRows,
+  uploadHead,
   uploadLinear,
   uploadWeights,
   writeLinear,
@@ -59,7 +62,10 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
   #k: Tensor[] = [];
   #v: Tensor[] = [];
   #headSliceBytes: number;
-  #wteHost: Float32Array;
+  /** The tied head (`wte`): a float table, or quantized rows with `quantize`. */
+  #head: LinearWeight;
+  /** The token table for the lookup: floats, or the head's quantized rows. */
+  #wteHost: Float32Array | QuantRows;
   #wpeHost: Float32Array;
 
   /**
@@ -71,7 +77,7 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     config: GptConfig,
     weights: WeightMap,
     source = "checkpoint",
-    headSliceBytes = HEAD_SLICE_BYTES,
+    headSliceBytes: number = headSliceBytesFor(backend),
     options: InferenceOptions = {},
   ) {
     super();
@@ -81,14 +87,18 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     this.maxContext = config.contextLength;
     const specs = gptWeightSpecs(config);
     const isLinear = (name: string) => LINEAR.test(name);
+    const wteSpec = specs.find((s) => s.name === "wte.weight")!;
+    const wte = checkedWeight(wteSpec, weights, config.arch, source);
     this.#w = uploadWeights(
       backend,
-      specs.filter((s) => !isLinear(s.name)),
+      specs.filter((s) => !isLinear(s.name) && s !== wteSpec),
       weights,
       config.arch,
       source,
     );
+    let head: { w: LinearWeight; rows: QuantRows | null } | undefined;
     try {
+      head = uploadHead(backend, wte, wteSpec.shape, options.quantize);
       for (const spec of specs.filter((s) => isLinear(s.name))) {
         const data = checkedWeight(spec, weights, config.arch, source);
         this.#lin.set(
@@ -97,17 +107,22 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
         );
       }
     } catch (e) {
-      for (const t of [...this.#w.values(), ...[...this.#lin.values()].map((l) => l.t)]) {
-        backend.free(t);
-      }
+      const lin = [...this.#lin.values(), ...(head ? [head.w] : [])].map((l) => l.t);
+      for (const t of [...this.#w.values(), ...lin]) backend.free(t);
       throw e;
     }
-    this.#wteHost = weights.get("wte.weight")!.data;
+    this.#head = head.w;
+    this.#wteHost = head.rows ?? wte;
     this.#wpeHost = weights.get("wpe.weight")!.data;
     for (let l = 0; l < config.nLayer; l++) {
       this.#k.push(backend.zeros([1, config.contextLength, config.dModel]));
       this.#v.push(backend.zeros([1, config.contextLength, config.dModel]));
     }
+  }
+
+  /** The head's block type (undefined: a float head). */
+  #quantHead(): QuantType | undefined {
+    return this.#head.kind === "quant" ? this.#head.type : undefined;
   }
 
   #weight(name: string): Tensor {
@@ -142,7 +157,7 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
       g: z([T, M]),
       lse: cached ? null : z([c.nHead, T]),
       // Sliced heads over several rows assemble the logits on the host instead.
-      logits: head && headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes)
+      logits: head && headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes, this.#quantHead())
         ? z([T, c.vocabSize])
         : null,
       all,
@@ -156,10 +171,12 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     const dims = { B, T, C, NH: c.nHead };
     // The embedding rows are summed on the host: a handful of rows per call, and the token
     // table never has to be bound whole (GPT-2's is 154 MB, over some devices' binding limit).
-    const rows = new Float32Array(B * T * C);
+    // A quantized table dequantizes the rows it looks up.
+    const rows = new Float32Array(B * T * C), wte = this.#wteHost;
     for (let t = 0; t < B * T; t++) {
-      const e = ids[t] * C, p = (pos + t % T) * C;
-      for (let i = 0; i < C; i++) rows[t * C + i] = this.#wteHost[e + i] + this.#wpeHost[p + i];
+      const p = (pos + t % T) * C;
+      const [e, table] = wte instanceof QuantRows ? [0, wte.row(ids[t])] : [ids[t] * C, wte];
+      for (let i = 0; i < C; i++) rows[t * C + i] = table[e + i] + this.#wpeHost[p + i];
     }
     b.write(x, rows);
     for (let l = 0; l < c.nLayer; l++) {
@@ -213,9 +230,8 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
   /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
   protected async head(ws: GptWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
-    const wte = this.#weight("wte.weight"), logits = ws.logits;
     const ln = this.finalNorm(ws);
-    return await headLogits(b, ln, wte, logits, { T, V, C }, this.#headSliceBytes);
+    return await headLogits(b, ln, this.#head, ws.logits, { T, V, C }, this.#headSliceBytes);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {
@@ -256,6 +272,7 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
     return [
       ...this.#w.values(),
       ...[...this.#lin.values()].map((l) => l.t),
+      this.#head.t,
       ...this.#k,
       ...this.#v,
     ];

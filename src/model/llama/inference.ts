@@ -14,15 +14,18 @@ import type { AttentionDims, Backend, Tensor } from "../../backend/backend.ts";
 import { BenteviError } from "../../errors.ts";
 import type { LanguageModel, WeightMap } from "../../generate/inference.ts";
 import type { NamedTensor } from "../../io/safetensors.ts";
+import type { QuantType } from "../../quant/mod.ts";
 import {
   checkedWeight,
   freeAll,
-  HEAD_SLICE_BYTES,
   headLogits,
   headNeedsLogits,
+  headSliceBytesFor,
   type InferenceOptions,
   linear,
   type LinearWeight,
+  QuantRows,
+  uploadHead,
   uploadLinear,
   uploadWeights,
   writeLinear,
@@ -79,7 +82,10 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   /** Positions the caches and RoPE tables hold now. */
   #capacity = 0;
   #headSliceBytes: number;
-  #embHost: Float32Array;
+  /** The output head (`lm_head`, or the tied embeddings): floats, or quantized rows. */
+  #head!: LinearWeight;
+  /** The embedding table for the lookup: floats, or a tied head's quantized rows. */
+  #embHost!: Float32Array | QuantRows;
 
   /**
    * Uploads `weights` (q, k and v of a layer as one fused `[(NH + 2·NKV)·hd, C]` matrix),
@@ -91,7 +97,7 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     config: LlamaConfig,
     weights: WeightMap,
     source = "checkpoint",
-    headSliceBytes = HEAD_SLICE_BYTES,
+    headSliceBytes: number = headSliceBytesFor(backend),
     options: InferenceOptions = {},
   ) {
     super();
@@ -101,10 +107,10 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     this.maxContext = config.contextLength;
     const specs = llamaWeightSpecs(config);
     const { W } = llamaWidths(config), C = config.dModel;
-    // Everything but the q/k/v projections, which are uploaded fused below, and the embedding
-    // table of an untied model (its rows are copied on the host; only a tied head reads it).
+    // Everything but the q/k/v projections, which are uploaded fused below, the embedding
+    // table (its rows are copied on the host) and the output head (uploaded below).
     const uploaded = specs.filter((s) =>
-      !s.fusedAs && (config.tieEmbeddings || s.name !== LLAMA_EMBEDDING) && !LINEAR.test(s.name)
+      !s.fusedAs && s.name !== LLAMA_EMBEDDING && s.name !== LLAMA_HEAD && !LINEAR.test(s.name)
     );
     this.#w = uploadWeights(backend, uploaded, weights, "llama", source);
     const owned = [...this.#w.values()];
@@ -121,7 +127,16 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     }
     try {
       const embedding = specs.find((s) => s.name === LLAMA_EMBEDDING)!;
-      this.#embHost = checkedWeight(embedding, weights, "llama", source);
+      const emb = checkedWeight(embedding, weights, "llama", source);
+      const headSpec = config.tieEmbeddings ? embedding : specs.find((s) => s.name === LLAMA_HEAD)!;
+      const headData = config.tieEmbeddings
+        ? emb
+        : checkedWeight(headSpec, weights, "llama", source);
+      const head = uploadHead(backend, headData, headSpec.shape, options.quantize);
+      owned.push(head.w.t);
+      this.#head = head.w;
+      // A tied quantized head: the lookup dequantizes its rows (no float copy of the table).
+      this.#embHost = config.tieEmbeddings && head.rows ? head.rows : emb;
       // q, k and v of a layer, each checked (presence, size), stacked on the host.
       const fusedSpecs = specs.filter((s) => s.fusedAs);
       for (let l = 0; l < config.nLayer; l++) {
@@ -171,6 +186,11 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     freeAll(b, previous);
   }
 
+  /** The head's block type (undefined: a float head). */
+  #quantHead(): QuantType | undefined {
+    return this.#head.kind === "quant" ? this.#head.type : undefined;
+  }
+
   #weight(name: string): Tensor {
     return this.#w.get(name)!;
   }
@@ -217,7 +237,8 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
       h: z([T, M]),
       lse: cached ? null : z([c.nHead, T]),
       // Sliced heads over several rows assemble the logits on the host instead.
-      logits: head && headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes)
+      logits: head &&
+          headNeedsLogits(T, c.vocabSize, C, this.#headSliceBytes, this.#quantHead())
         ? z([T, c.vocabSize])
         : null,
       all,
@@ -232,9 +253,11 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
     const eps = c.rmsNormEps;
     // The embedding rows are copied on the host: a handful of rows per call, and the table
     // never has to be bound whole.
-    const rows = new Float32Array(B * T * C);
+    const rows = new Float32Array(B * T * C), emb = this.#embHost;
     for (let t = 0; t < B * T; t++) {
-      rows.set(this.#embHost.subarray(ids[t] * C, ids[t] * C + C), t * C);
+      const dst = rows.subarray(t * C, t * C + C);
+      if (emb instanceof QuantRows) emb.row(ids[t], dst);
+      else dst.set(emb.subarray(ids[t] * C, ids[t] * C + C));
     }
     b.write(x, rows);
     this.#grow(pos + T);
@@ -279,9 +302,9 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
   protected async head(ws: LlamaWorkspace): Promise<Float32Array> {
     const b = this.backend, c = this.config;
-    const table = this.#weight(c.tieEmbeddings ? LLAMA_EMBEDDING : LLAMA_HEAD);
     const dims = { T: ws.T, V: c.vocabSize, C: c.dModel };
-    return await headLogits(b, this.finalNorm(ws), table, ws.logits, dims, this.#headSliceBytes);
+    const x = this.finalNorm(ws);
+    return await headLogits(b, x, this.#head, ws.logits, dims, this.#headSliceBytes);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {
@@ -322,7 +345,7 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   }
 
   protected ownedTensors(): Tensor[] {
-    const lin = [...this.#qkvW, ...this.#lin.values()].map((l) => l.t);
+    const lin = [...this.#qkvW, ...this.#lin.values(), this.#head].map((l) => l.t);
     return [...this.#w.values(), ...lin, ...this.#grown()];
   }
 }
