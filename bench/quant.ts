@@ -4,7 +4,7 @@
  * (`--device native`: the C kernels and OpenBLAS with that many threads; `--device cpu`: the
  * TypeScript backend, one JS thread; the file's own type) and node-llama-cpp 3.21.1 (llama.cpp's
  * prebuilt CPU binary, the same thread count, in a child process) are run alternately, twice
- * each (A, B, A, B; `--rounds N` for N rounds): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt)
+ * each (A, B, A, B; `--rounds N` for N rounds): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt; `--prompt N` tokens)
  * and decode tokens/s (greedy; `--decode N` tokens instead of the model's default). `--kernels avx2,avx512` runs Bentevi once per listed
  * quantized-matmul kernel in each round (A1, A2, B, A1, A2, B; `quantKernelPath`: same bits,
  * different speed; default `auto`, the best this CPU has). Random weights (speed does not depend on them); the tokenizer
@@ -14,7 +14,7 @@
  * ```sh
  * deno run -A bench/quant.ts [--device native|cpu] [--threads 1,2] [--quick] [--json] \
  *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] \
- *   [--kernels auto|portable|avx2|avx512,…] [--rounds 2] [--decode N] \
+ *   [--kernels auto|portable|avx2|avx512,…] [--rounds 2] [--decode N] [--prompt 64] \
  *   [--shared ../shared/data] [--work /tmp/gguf-bench]
  * ```
  *
@@ -50,6 +50,7 @@ const { values } = parseArgs({
     kernels: { type: "string", default: "auto" },
     rounds: { type: "string" },
     decode: { type: "string" },
+    prompt: { type: "string", default: "64" },
   },
 });
 const device = values.device as "native" | "cpu";
@@ -143,6 +144,10 @@ const types = (["f32", "q8_0", "q4_0"] as const satisfies readonly GgufExportTyp
 const reps = values.rounds ? Number(values.rounds) : values.quick ? 1 : 2;
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--rounds ${values.rounds}: a count ≥ 1`);
 const decodeOverride = values.decode ? Number(values.decode) : null;
+const promptTokens = Number(values.prompt);
+if (!Number.isInteger(promptTokens) || promptTokens < 9) {
+  throw new Error(`--prompt ${values.prompt}: a token count ≥ 9`);
+}
 if (decodeOverride !== null && !(Number.isInteger(decodeOverride) && decodeOverride >= 1)) {
   throw new Error(`--decode ${values.decode}: a token count ≥ 1`);
 }
@@ -156,7 +161,10 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
   const ckpt = `${WORK}/${spec.name}`;
   await saveCheckpoint(ckpt, { config, weights, tokenizer: tok });
   weights.clear();
-  const prompt = tok.encode(text.slice(20000, 30000)).slice(0, 64);
+  const prompt = tok.encode(text.slice(20000, 20000 + 200 * promptTokens)).slice(0, promptTokens);
+  if (prompt.length < promptTokens) {
+    throw new Error(`--prompt ${promptTokens}: the text is too short`);
+  }
   for (const type of types) {
     const file = `${WORK}/${spec.name}-${type}.gguf`;
     await exportGguf(ckpt, { out: file, type });
