@@ -234,13 +234,11 @@ static inline __attribute__((always_inline)) float bn_expf(float x) {
   return y * scale;
 }
 
-/* 8 floats as one GCC vector (AVX in the x86-64-v3 clones, two SSE registers otherwise). */
+/* 8 floats as one GCC vector (AVX in the x86-64-v3 clones, two SSE registers otherwise);
+ * bn_load8 reads one from any float address (the unaligned, may-alias twin of the type). */
 typedef float bn_v8f __attribute__((vector_size(32)));
-static inline __attribute__((always_inline)) bn_v8f bn_load8(const float *p) {
-  bn_v8f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
+typedef float bn_v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
+#define bn_load8(p) (*(const bn_v8f_any *)(p))
 
 static inline __attribute__((always_inline)) float sum_f32(const float *x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
