@@ -33,11 +33,29 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
     __GNUC__ >= 12
 #define BN_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define BN_CLONES 3
 #elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define BN_DISPATCH __attribute__((target_clones("avx2", "default")))
 #else
 #define BN_DISPATCH
 #endif
+
+/* Which clone the loader picked, seen from inside one: a·b + c is contracted into a fused
+ * multiply-add only where FMA is enabled (the x86-64-v3 clone), and for a = 1 + 2⁻¹²,
+ * c = −(1 + 2⁻¹¹) the fused result is 2⁻²⁴ where the rounded product gives 0. Returns 3 (the
+ * x86-64-v3 clone), 0 (the baseline clone), or -1 (cannot tell: no x86-64-v3 clones compiled —
+ * another compiler or platform, or GCC < 12). A test holds the loader to picking the x86-64-v3
+ * clone on a CPU that has its features (the `arch=haswell` clones were picked on Haswell only). */
+BN_DISPATCH static float clone_probe(float a, float b, float c) { return a * b + c; }
+
+int32_t bn_simd_clone(void) {
+#ifdef BN_CLONES
+  volatile float a = 1.0f + 0x1p-12f, c = -(1.0f + 0x1p-11f);
+  return clone_probe(a, a, c) != 0.0f ? BN_CLONES : 0;
+#else
+  return -1;
+#endif
+}
 
 /* ---- CBLAS, opened at run time ------------------------------------------------------------ */
 
