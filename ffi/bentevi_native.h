@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* ABI version; bumped whenever a signature changes (the loader checks it). */
-#define BN_ABI_VERSION 9
+#define BN_ABI_VERSION 10
 
 /* Error codes (negative). */
 #define BN_OK 0
@@ -154,6 +154,8 @@ int32_t bn_pin_loaded(const char *part);
 /* The SIMD clone the hot loops run: 3 x86-64-v3 (AVX2 + FMA), 0 the x86-64 baseline, -1 cannot
  * tell (no x86-64-v3 clones in this build). */
 int32_t bn_simd_clone(void);
+/* The CPU's level asked directly: 3 x86-64-v3, 0 below it, -1 cannot tell. */
+int32_t bn_cpu_level(void);
 /* Seconds per [M,K]·[K,N] cblas_sgemm timed inside C (benchmarks: OpenBLAS without the FFI). */
 double bn_bench_sgemm(int32_t M, int32_t N, int32_t K, int32_t reps);
 

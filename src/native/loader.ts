@@ -27,7 +27,7 @@ import {
 } from "./build.ts";
 
 /** ABI version the TypeScript side expects (`BN_ABI_VERSION` in the header). */
-export const NATIVE_ABI_VERSION = 9;
+export const NATIVE_ABI_VERSION = 10;
 
 /** The FFI signatures of the shim. */
 export const NATIVE_SYMBOLS = {
@@ -85,6 +85,7 @@ export const NATIVE_SYMBOLS = {
   bn_quant_unpack: { parameters: ["buffer", "buffer", "i32", "i32"], result: "i32" },
   bn_pin_loaded: { parameters: ["buffer"], result: "i32" },
   bn_simd_clone: { parameters: [], result: "i32" },
+  bn_cpu_level: { parameters: [], result: "i32" },
   bn_add: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
   bn_add_into: { parameters: ["buffer", "buffer", "i32", "f64"], result: "void" },
   bn_sum_squares: { parameters: ["buffer", "i32"], result: "f64" },
