@@ -1,9 +1,11 @@
 // mod.ts must work without this project's import map, as it does when a program imports it
 // from a URL: every third-party import in the library has to be a full specifier (src/deps.ts).
 import assert from "node:assert/strict";
+import { tempDir } from "./_tmp.ts";
 
 Deno.test("mod.ts loads without the project's deno.json (as from a URL)", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const script = `${dir}/use.ts`;
   const mod = new URL("../mod.ts", import.meta.url).href;
   await Deno.writeTextFile(

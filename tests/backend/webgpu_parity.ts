@@ -23,7 +23,15 @@ import { assertClose, type Tolerance } from "./_helpers.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) {
   try {
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "bentevi-xdg-" }));
+    const xdg = Deno.makeTempDirSync({ prefix: "bentevi-xdg-" });
+    Deno.env.set("XDG_RUNTIME_DIR", xdg);
+    // Leave no folder behind: removed, and the variable unset again, when the module unloads.
+    globalThis.addEventListener("unload", () => {
+      if (Deno.env.get("XDG_RUNTIME_DIR") === xdg) Deno.env.delete("XDG_RUNTIME_DIR");
+      try {
+        Deno.removeSync(xdg, { recursive: true });
+      } catch { /* already gone */ }
+    });
   } catch { /* only silences a Mesa warning */ }
 }
 

@@ -14,6 +14,7 @@ import { loadCheckpoint } from "../../src/model/mod.ts";
 import { createBackend } from "../../src/backend/mod.ts";
 import { tinyGpt, tinyRwkv, writeTinyCheckpoint } from "../generate/helpers.ts";
 import { runCli } from "../_cli.ts";
+import { tempDir } from "../_tmp.ts";
 
 // Two topics whose sentences share no content words with a third vocabulary in between: the
 // lexical strategy cannot tell where "gato" prose turns into "bolsa" prose when each sentence
@@ -77,7 +78,8 @@ Deno.test("denseCosine", () => {
 });
 
 Deno.test("modelEmbedder: the model's own embed over the tokenizer's ids; RWKV too; chunk --model", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await writeTinyCheckpoint(`${dir}/gpt`, tinyGpt(256));
   const e = await modelEmbedder(`${dir}/gpt`, { device: "cpu" });
   try {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ALL_PERMISSIONS, assertOneLineError, type CliResult, runCli } from "../_cli.ts";
 import { writeTokenDataset } from "../../src/data/mod.ts";
+import { tempDir } from "../_tmp.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -9,7 +10,8 @@ const cli = (...args: string[]) => runCli(args);
 const oneLineError = (r: CliResult, pattern: RegExp) => assertOneLineError(r, pattern);
 
 Deno.test("cli wiki: counts as JSON; a truncated dump fails in one line with no shard", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const ok = await cli(
     "wiki",
     `${FIXTURES}mini-ptwiki-multistream.xml.bz2`,
@@ -28,7 +30,8 @@ Deno.test("cli wiki: counts as JSON; a truncated dump fails in one line with no 
 });
 
 Deno.test("cli dataset info: bad header and size mismatch are one-line errors; --json works", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await writeTokenDataset(`${dir}/t.bin`, [1, 2, 3, 2], { vocabSize: 10 });
   const ok = await cli("dataset", "info", `${dir}/t.bin`, "--json");
   assert.equal(ok.code, 0, ok.stderr);
@@ -49,7 +52,8 @@ Deno.test("cli dataset info: bad header and size mismatch are one-line errors; -
 });
 
 Deno.test("cli clean/audit: invalid UTF-8 names file and byte; audit --json", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeFile(`${dir}/a.txt`, new Uint8Array([0x61, 0x62, 0xe9, 0x0a]));
   oneLineError(
     await cli("clean", `${dir}/a.txt`, "-o", `${dir}/out`),
@@ -89,7 +93,8 @@ Deno.test("cli bench bz2 --json reports native and fallback MB/s", async () => {
 });
 
 Deno.test("cli without --allow-ffi: one notice line, same output through the fallbacks", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const run = (permissions: readonly string[], out: string) =>
     runCli(["wiki", `${FIXTURES}mini-ptwiki-multistream.xml.bz2`, "-o", out], { permissions });
   const fallback = await run(["--allow-read", "--allow-write", "--allow-env"], `${dir}/a`);

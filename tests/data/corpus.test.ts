@@ -3,6 +3,7 @@ import { auditCorpus, cleanCorpus, cleanText, formatAudit } from "../../src/data
 import { emptyCleanStats, summarizeClean } from "../../src/data/corpus/clean.ts";
 import { decodeTextStrict } from "../../src/text/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
+import { tempDir } from "../_tmp.ts";
 
 Deno.test("clean: line endings, NEL, NFC, controls, whitespace, duplicates and short paragraphs", () => {
   const stats = emptyCleanStats();
@@ -39,7 +40,8 @@ Deno.test("clean: C1 characters from Windows-1252 text are repaired (U+0097 → 
 });
 
 Deno.test("clean: latin1 input becomes UTF-8; duplicates are removed across files", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   // "Ação e coração do sertão.\n\nParágrafo repetido aqui, no outro arquivo.\n" in ISO-8859-1
   const latin = Uint8Array.from(
     "A\xe7\xe3o e cora\xe7\xe3o do sert\xe3o.\n\nPar\xe1grafo repetido aqui, no outro arquivo.\n",
@@ -66,7 +68,8 @@ Deno.test("clean: latin1 input becomes UTF-8; duplicates are removed across file
 });
 
 Deno.test("clean: invalid UTF-8 names the file and byte offset and writes nothing", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeTextFile(`${dir}/bom.txt`, "Um arquivo correto e longo o bastante.\n");
   await Deno.writeFile(
     `${dir}/ruim.txt`,
@@ -93,7 +96,8 @@ Deno.test("clean: invalid UTF-8 names the file and byte offset and writes nothin
 });
 
 Deno.test("clean: an unwritable output folder is a clear error", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeTextFile(`${dir}/a.txt`, "Texto suficiente para um parágrafo.\n");
   await Deno.writeTextFile(`${dir}/arquivo`, "x");
   await assert.rejects(
@@ -103,7 +107,8 @@ Deno.test("clean: an unwritable output folder is a clear error", async () => {
 });
 
 Deno.test("audit: counts, duplicates, scripts, top words, sentence lengths, encoding problems", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeTextFile(
     `${dir}/a.txt`,
     "O gato dorme no sofá. O gato sonha!\n\nO gato dorme no sofá. O gato sonha!\n\n" +

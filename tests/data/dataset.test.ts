@@ -9,11 +9,15 @@ import {
 } from "../../src/data/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { loadNative } from "../../src/native/mod.ts";
+import { moduleTempDir, tempDir } from "../_tmp.ts";
 
 const nativeAvailable = loadNative({ quiet: true }) !== null;
 
+/** One folder for all of this module's files, removed when the module unloads. */
+const TMP = await moduleTempDir();
+
 async function tmp(name: string): Promise<string> {
-  return `${await Deno.makeTempDir()}/${name}`;
+  return `${await Deno.makeTempDir({ dir: TMP })}/${name}`;
 }
 
 Deno.test("token file: uint16 round trip, llm.c header, mapped and read give the same tokens", async () => {
@@ -117,7 +121,8 @@ Deno.test("token file: bad magic, version, size and a short file are clear error
 });
 
 Deno.test("token file: an unwritable output folder is a clear error", async () => {
-  const dir = await Deno.makeTempDir();
+  await using scratch = await tempDir();
+  const dir = scratch.path;
   await Deno.writeTextFile(`${dir}/file`, "x");
   await assert.rejects(
     () => writeTokenDataset(`${dir}/file/sub/train.bin`, [1, 2]),

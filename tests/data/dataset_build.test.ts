@@ -7,11 +7,14 @@ import {
 } from "../../src/data/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { trainTokenizer } from "../../src/tokenizer/mod.ts";
+import { moduleTempDir, tempDir } from "../_tmp.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+/** Where {@link setup} makes its folders; removed when the module unloads. */
+const TMP = await moduleTempDir();
 
 async function setup() {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ dir: TMP });
   await convertWikiDump(`${FIXTURES}mini-ptwiki.xml`, { output: `${dir}/wiki` });
   const docs = [
     "Primeiro documento de texto simples.",
@@ -139,7 +142,8 @@ Deno.test({
     "dataset build: GPT-2's tokenizer (../shared) writes uint16 tokens with <|endoftext|> = 50256",
   ignore: !hasGpt2,
   fn: async () => {
-    const dir = await Deno.makeTempDir();
+    await using tmp = await tempDir();
+    const dir = tmp.path;
     await Deno.writeTextFile(`${dir}/a.txt`, "Olá, mundo!\n\n\nOutro documento.");
     const r = await buildDataset([`${dir}/a.txt`], {
       tokenizer: GPT2,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cleanWikitext, convertWikiDump, countResidue, readWikiDump } from "../../src/data/mod.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { loadNative } from "../../src/native/mod.ts";
+import { tempDir } from "../_tmp.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const XML = `${FIXTURES}mini-ptwiki.xml`;
@@ -117,7 +118,8 @@ Deno.test("residue counter counts lines with markup", () => {
 });
 
 Deno.test("wiki: a plain XML dump → kept articles and counts", async () => {
-  const out = await Deno.makeTempDir();
+  await using outTmp = await tempDir();
+  const out = outTmp.path;
   const stats = await convertWikiDump(XML, { output: out });
   assert.equal(stats.pagesSeen, 7);
   assert.equal(stats.kept, 3);
@@ -136,10 +138,12 @@ Deno.test("wiki: a plain XML dump → kept articles and counts", async () => {
 });
 
 Deno.test("wiki: bz2 multistream, txt format, min-chars, both bzip2 paths give the same shards", async () => {
-  const plain = await Deno.makeTempDir();
+  await using plainTmp = await tempDir();
+  const plain = plainTmp.path;
   await convertWikiDump(XML, { output: plain, format: "txt", minChars: 300 });
   for (const native of hasNative ? [true, false] : [false]) {
-    const out = await Deno.makeTempDir();
+    await using outTmp = await tempDir();
+    const out = outTmp.path;
     const stats = await convertWikiDump(MULTI, {
       output: out,
       format: "txt",
@@ -158,8 +162,10 @@ Deno.test("wiki: bz2 multistream, txt format, min-chars, both bzip2 paths give t
 });
 
 Deno.test("wiki: parallel Workers give exactly the sequential output, in dump order", async () => {
-  const seq = await Deno.makeTempDir();
-  const par = await Deno.makeTempDir();
+  await using seqTmp = await tempDir();
+  const seq = seqTmp.path;
+  await using parTmp = await tempDir();
+  const par = parTmp.path;
   const a = await convertWikiDump(MULTI, { output: seq });
   const b = await convertWikiDump(MULTI, { output: par, workers: 2, streamGroupBytes: 1 });
   assert.equal(b.workers, 2);
@@ -186,7 +192,8 @@ function utf16le(text: string): Uint8Array {
 }
 
 Deno.test("wiki: a UTF-16LE dump reads like the UTF-8 one", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const path = `${dir}/utf16.xml`;
   await Deno.writeFile(path, utf16le(await Deno.readTextFile(XML)));
   const titles: string[] = [];
@@ -196,7 +203,8 @@ Deno.test("wiki: a UTF-16LE dump reads like the UTF-8 one", async () => {
 });
 
 async function expectFailure(content: Uint8Array | string, name: string, pattern: RegExp) {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const path = `${dir}/${name}`;
   if (typeof content === "string") await Deno.writeTextFile(path, content);
   else await Deno.writeFile(path, content);
@@ -237,7 +245,8 @@ Deno.test("wiki: bad input is a clear error and leaves no shard", async () => {
 });
 
 Deno.test("wiki: a truncated multistream dump fails in parallel mode too, leaving no shard", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const bz = await Deno.readFile(MULTI);
   await Deno.writeFile(`${dir}/cut.xml.bz2`, bz.subarray(0, bz.length - 100));
   await assert.rejects(
@@ -263,7 +272,8 @@ Deno.test({
   name: "wiki: real dumps (ptwiki Berlim, UTF-16LE bgwiki, enwiki) with no markup residue",
   ignore: !shared,
   fn: async () => {
-    const out = await Deno.makeTempDir();
+    await using outTmp = await tempDir();
+    const out = outTmp.path;
     const pt = await convertWikiDump(`${SHARED}dbpedia-minidump-pt-wiki.xml.bz2`, {
       output: `${out}/pt`,
     });

@@ -7,11 +7,13 @@ import { DEMO_PLANS, DEMO_PROMPTS, demoPaths, runDemo } from "../../src/demo/dem
 import { readRunSpec } from "../../src/train/trainer.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { openTokenDataset } from "../../src/data/dataset/loader.ts";
+import { tempDir } from "../_tmp.ts";
 
 const tiny = { quick: true, steps: 2, batchSize: 2, context: 32, device: "cpu" as const };
 
 Deno.test("demo: dump → text → tokenizer → dataset → model → samples and chat", async () => {
-  const out = join(await Deno.makeTempDir(), "demo");
+  await using tmp = await tempDir();
+  const out = join(tmp.path, "demo");
   const lines: string[] = [];
   const r = await runDemo({ out, ...tiny, log: (l) => lines.push(l) });
   const p = demoPaths(out);
@@ -59,7 +61,8 @@ Deno.test("demo: dump → text → tokenizer → dataset → model → samples a
 });
 
 Deno.test("demo on the CPU backend: the plan's CPU steps and batch size, unless given", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const lines: string[] = [];
   // A tiny context keeps the plan's own step count quick to run here.
   const base = { quick: true, context: 8, device: "cpu" as const };
@@ -77,7 +80,8 @@ Deno.test("demo on the CPU backend: the plan's CPU steps and batch size, unless 
 });
 
 Deno.test("demo CLI: prints samples and the layout; replaces its own folder, refuses others", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const out = join(dir, "demo");
   const args = ["demo", "--quick", "--steps", "1", "--batch-size", "2", "--context", "16"];
   const first = await bentevi(...args, "--device", "cpu", "--out", out);

@@ -18,6 +18,7 @@ import type { NamedTensor } from "../../src/io/safetensors.ts";
 import { dequantize, quantize, type QuantType } from "../../src/quant/mod.ts";
 import { trainTokenizer } from "../../src/tokenizer/mod.ts";
 import { gpuBackend, gpuTest } from "../backend/webgpu_parity.ts";
+import { tempDir } from "../_tmp.ts";
 
 const LINEAR =
   /(c_attn|c_proj|c_fc|q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
@@ -146,7 +147,8 @@ Deno.test({
 });
 
 Deno.test("a Q4_0 GGUF decodes with its own blocks by default; --quantize f32 keeps floats; RWKV-4 refuses", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bentevi-quant-" });
+  await using tmp = await tempDir({ prefix: "bentevi-quant-" });
+  const dir = tmp.path;
   const tok = await trainTokenizer(
     (async function* () {
       yield "O bem-te-vi canta na árvore do quintal.\n".repeat(10);

@@ -7,10 +7,11 @@ import { Tokenizer, trainTokenizer } from "../../src/tokenizer/mod.ts";
 import { createLanguageModel } from "../../src/generate/inference.ts";
 import { openGenerationModel } from "../../src/generate/load.ts";
 import { assertOneLineError, runCli, runCliInProcess } from "../_cli.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
 const TEXT = "O bem-te-vi canta na árvore. Era uma vez um menino que morava perto do rio.\n"
   .repeat(20);
-const dir = await Deno.makeTempDir({ prefix: "bentevi-gguf-io-" });
+const dir = await moduleTempDir({ prefix: "bentevi-gguf-io-" });
 const texts = (t = TEXT) =>
   (async function* () {
     yield t;

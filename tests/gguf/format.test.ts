@@ -11,8 +11,9 @@ import {
 import { encodeTensor } from "../../src/gguf/export.ts";
 import { dequantize, quantize } from "../../src/quant/mod.ts";
 import { halfToFloat } from "../../src/io/float16.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "bentevi-gguf-" });
+const dir = await moduleTempDir({ prefix: "bentevi-gguf-" });
 
 function sample(n: number, seed = 1): Float32Array {
   let s = seed;

@@ -13,6 +13,7 @@ import { createBackend } from "../../src/backend/mod.ts";
 import { createLanguageModel, type LanguageModel } from "../../src/generate/inference.ts";
 import { createNativeBackend, loadNativeCompute } from "../../src/backend/native/mod.ts";
 import { type PeerAnswer, type PeerJob, runLlamaPeer } from "./_llama_peer.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
 // Text written for this test.
 const CORPUS = [
@@ -34,7 +35,7 @@ const STRINGS = [
 const PROMPTS = ["O bem-te-vi", "Era uma vez", "A cidade de São Paulo", "Na escola, as"];
 const STEPS = 12;
 
-const dir = await Deno.makeTempDir({ prefix: "bentevi-gguf-llama-" });
+const dir = await moduleTempDir({ prefix: "bentevi-gguf-llama-" });
 const tokenizer = await trainTokenizer(
   (async function* () {
     yield CORPUS;

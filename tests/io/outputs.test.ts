@@ -9,8 +9,9 @@ import { runCommand } from "../../src/generate/commands.ts";
 import type { ChatSession } from "../../src/generate/chat.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { TEXT } from "../train/helpers.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "bentevi-outputs-test-" });
+const dir = await moduleTempDir({ prefix: "bentevi-outputs-test-" });
 const corpus = `${dir}/corpus.txt`;
 const CORPUS = TEXT.repeat(20);
 await Deno.writeTextFile(corpus, CORPUS);

@@ -9,6 +9,7 @@ import { assertOneLineError, runCliInProcess as bentevi } from "../_cli.ts";
 import { withAtomicDir, withAtomicFile } from "../../src/io/atomic.ts";
 import { BenteviError, writeError } from "../../src/errors.ts";
 import { makeFixture } from "../train/helpers.ts";
+import { tempDir } from "../_tmp.ts";
 
 const WIKI_XML = new URL("../data/fixtures/mini-ptwiki.xml", import.meta.url).pathname;
 const osError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -20,7 +21,8 @@ async function tmpLeft(dir: string): Promise<string[]> {
 }
 
 Deno.test("an OS error while writing names the final path and what happened", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const path = `${dir}/tokenizer.json`;
   await Deno.writeTextFile(path, "earlier content");
   const cases: [unknown, string][] = [

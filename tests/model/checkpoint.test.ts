@@ -13,8 +13,9 @@ import {
   saveCheckpoint,
   weightSpecs,
 } from "../../src/model/mod.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-const tmp = await Deno.makeTempDir({ prefix: "bentevi-ckpt-test-" });
+const tmp = await moduleTempDir({ prefix: "bentevi-ckpt-test-" });
 const shared = new URL("../../../shared/data/models/", import.meta.url).pathname;
 const haveShared = await Deno.stat(shared).then(() => true, () => false);
 if (!haveShared) console.log(`HF GPT-2 checkpoint tests skipped: ${shared} not found`);

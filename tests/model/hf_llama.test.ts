@@ -28,8 +28,9 @@ import {
 } from "../_hf_llama.ts";
 import { llamaReferenceLogits, maxDiff } from "../_llama_reference.ts";
 import { runCli, runCliInProcess } from "../_cli.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-const tmp = await Deno.makeTempDir({ prefix: "bentevi-hf-llama-" });
+const tmp = await moduleTempDir({ prefix: "bentevi-hf-llama-" });
 const byteTokenizer = Tokenizer.byteLevel().toJSON();
 
 interface Variant {

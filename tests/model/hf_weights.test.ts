@@ -10,8 +10,9 @@ import { parseGenerationConfig } from "../../src/model/generation_config.ts";
 import { Tokenizer } from "../../src/tokenizer/mod.ts";
 import { encodeFile, type RefWeights, roundTo, type StoredDType } from "../_hf_llama.ts";
 import { runCliInProcess } from "../_cli.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-const tmp = await Deno.makeTempDir({ prefix: "bentevi-hf-weights-" });
+const tmp = await moduleTempDir({ prefix: "bentevi-hf-weights-" });
 const config = { ...presetConfig("gpt-micro", 260), nLayer: 2, dModel: 32, nHead: 2, mlpDim: 64 };
 await saveCheckpoint(`${tmp}/base`, {
   config,

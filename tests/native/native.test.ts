@@ -9,6 +9,7 @@ import {
 } from "../../src/native/mod.ts";
 import { NATIVE_ABI_VERSION } from "../../src/native/loader.ts";
 import { BenteviError } from "../../src/errors.ts";
+import { tempDir, tempDirSync } from "../_tmp.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const TEXT = `${FIXTURES}texto.txt`;
@@ -153,9 +154,13 @@ Deno.test("mmap: mapped and read bytes are identical; errors name the file", asy
     m.close();
     m.close();
     const empty = await Deno.makeTempFile();
-    const e = mapFile(empty, { native: true });
-    assert.equal(e.bytes.length, 0);
-    e.close();
+    try {
+      const e = mapFile(empty, { native: true });
+      assert.equal(e.bytes.length, 0);
+      e.close();
+    } finally {
+      await Deno.remove(empty);
+    }
   }
   for (const useNative of paths) {
     assert.throws(
@@ -169,7 +174,8 @@ Deno.test({
   name: "native shim: builds from its embedded source into any folder, loads, and stays loaded",
   ignore: !native,
   fn: () => {
-    const dir = Deno.makeTempDirSync();
+    using tmp = tempDirSync();
+    const dir = tmp.path;
     const lib = buildNativeLibrary({ outDir: dir });
     const symbols = {
       bn_abi_version: { parameters: [], result: "i32" },
@@ -193,8 +199,9 @@ Deno.test({
   name: "native shim: a missing compiler is a clear error",
   ignore: Deno.build.os !== "linux",
   fn: () => {
+    using tmp = tempDirSync();
     assert.throws(
-      () => buildNativeLibrary({ outDir: Deno.makeTempDirSync(), cc: "no-such-cc-bentevi" }),
+      () => buildNativeLibrary({ outDir: tmp.path, cc: "no-such-cc-bentevi" }),
       (e: Error) => e instanceof BenteviError && /not found/.test(e.message),
     );
   },
@@ -224,7 +231,8 @@ Deno.test({
   name: "native shim: a read-only install (as from a URL) builds into the cache folder",
   ignore: !native,
   fn: async () => {
-    const root = await Deno.makeTempDir();
+    await using tmp = await tempDir();
+    const root = tmp.path;
     const src = new URL("../../", import.meta.url).pathname;
     // a copy of the loader without ffi/build, which the child may not write to
     await Deno.mkdir(`${root}/app/src/native`, { recursive: true });
@@ -291,7 +299,8 @@ Deno.test("bz2: a block that expands far beyond the output buffer is fully drain
     assert.equal(out.length, size);
     assert.ok(out.every((b) => b === 0x61));
     let n = 0;
-    const path = `${await Deno.makeTempDir()}/a.bz2`;
+    await using tmp = await tempDir();
+    const path = `${tmp.path}/a.bz2`;
     await Deno.writeFile(path, compressed);
     for await (const c of readBz2File(path, { native: useNative })) n += c.length;
     assert.equal(n, size);

@@ -4,12 +4,14 @@ import assert from "node:assert/strict";
 import { assertOneLineError, runCli } from "../_cli.ts";
 import { main } from "../../cli.ts";
 import { makePdf } from "./_fixtures.ts";
+import { tempDir } from "../_tmp.ts";
 
 const RW = ["--allow-read", "--allow-write"];
 const R = ["--allow-read"];
 
 Deno.test("index build / search / info / eval / update from the command line, least privilege", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   await Deno.writeTextFile(
     `${dir}/docs/aves.md`,
@@ -97,7 +99,8 @@ Deno.test("index build / search / info / eval / update from the command line, le
 });
 
 Deno.test("index build: SIGTERM stops it between chunks, rolls back the file in progress, exit 143", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   await Deno.writeFile(`${dir}/docs/a.txt`, new Uint8Array([0, 1, 2])); // skipped: binary
   await Deno.writeTextFile(

@@ -8,6 +8,7 @@ import { EMBEDDER_KIND, modelEmbedder } from "../../src/chunking/embedding.ts";
 import { BenteviError } from "../../src/errors.ts";
 import { buildIndex, indexInfo, Retriever, RRF_K, updateIndex } from "../../src/retrieval/mod.ts";
 import { tinyGpt, writeTinyCheckpoint } from "../generate/helpers.ts";
+import { tempDir } from "../_tmp.ts";
 
 const TEXT = [
   "O tamanduá come formigas e cupins com a língua comprida.",
@@ -18,7 +19,8 @@ const TEXT = [
 ].join("\n\n");
 
 Deno.test("--model: embeddings stored L2-normalised; dense finds a chunk by its own text; hybrid fuses by RRF; another model is refused", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const model = `${dir}/ckpt`;
   await writeTinyCheckpoint(model, tinyGpt(256));
   await Deno.writeTextFile(`${dir}/a.txt`, TEXT);
@@ -100,7 +102,8 @@ Deno.test("--model: embeddings stored L2-normalised; dense finds a chunk by its 
 });
 
 Deno.test("an index of token-embedding averages (an earlier Bentevi) is refused by name, with --force to rebuild", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const model = `${dir}/ckpt`;
   await writeTinyCheckpoint(model, tinyGpt(256));
   await Deno.writeTextFile(`${dir}/a.txt`, TEXT);

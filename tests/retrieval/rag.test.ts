@@ -17,6 +17,7 @@ import {
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { tinyGpt, writeTinyCheckpoint } from "../generate/helpers.ts";
 import { assertOneLineError, runCli } from "../_cli.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
 const DOC = [
   "O Cometa Valadares foi avistado em 1911 pelo agrimensor Joaquim Valadares, do alto do Morro Alto.",
@@ -24,8 +25,9 @@ const DOC = [
   "O pão de queijo leva polvilho, queijo, ovos e leite.",
 ].join("\n\n");
 
+/** An index of {@link DOC} in a new temporary folder, removed when the module unloads. */
 async function docIndex(): Promise<{ dir: string; index: string }> {
-  const dir = await Deno.makeTempDir();
+  const dir = await moduleTempDir();
   await Deno.writeTextFile(`${dir}/doc.txt`, DOC);
   const index = `${dir}/i.db`;
   await buildIndex([`${dir}/doc.txt`], { index, maxTokens: 105 });

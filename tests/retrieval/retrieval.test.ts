@@ -21,14 +21,15 @@ import {
 import { makeDocx, makeHtml, makePdf } from "./_fixtures.ts";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { trainTokenizer } from "../../src/tokenizer/trainer.ts";
+import { moduleTempDir, tempDir } from "../_tmp.ts";
 
 const QUERIES = new URL("./demo_queries.jsonl", import.meta.url).pathname;
 
-/** The demo articles as a wiki shard (what `wiki` writes), made once. */
+/** The demo articles as a wiki shard (what `wiki` writes), made once, removed on unload. */
 let demoShard: Promise<string> | undefined;
 function demoJsonl(): Promise<string> {
   demoShard ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "bentevi-retrieval-demo-" });
+    const dir = await moduleTempDir({ prefix: "bentevi-retrieval-demo-" });
     await convertWikiDump(bundledDemoFile("ptwiki-demo.xml.bz2"), {
       output: dir,
       format: "jsonl",
@@ -58,7 +59,8 @@ Deno.test("analyzer: accents and case folded, Portuguese stop words dropped, ste
 
 Deno.test("demo articles: the Portuguese query set finds its articles; accentless queries too; offsets re-read the record", async () => {
   const shard = await demoJsonl();
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const index = `${dir}/demo.db`;
   const r = await buildIndex([shard], { index });
   assert.equal(r.indexed, 1);
@@ -97,7 +99,8 @@ Deno.test("demo articles: the Portuguese query set finds its articles; accentles
 });
 
 Deno.test("every document kind is indexed with its source; offsets re-read it; unreadable files are counted and skipped", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const docs = `${dir}/docs`;
   await Deno.mkdir(`${docs}/sub`, { recursive: true });
   // UTF-8 with a BOM, and Latin-1 is not mixed in (one encoding per index).
@@ -192,7 +195,8 @@ Deno.test("every document kind is indexed with its source; offsets re-read it; u
 });
 
 Deno.test("index update re-indexes only changed files, adds new ones and drops deleted ones", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   const write = (n: string, t: string) => Deno.writeTextFile(`${dir}/docs/${n}`, t);
   await write("a.txt", "O jequitibá é uma árvore enorme.");
@@ -222,7 +226,8 @@ Deno.test("index update re-indexes only changed files, adds new ones and drops d
 });
 
 Deno.test("build on an index with other settings refuses (never mixes); --force rebuilds", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.writeTextFile(`${dir}/a.txt`, "Texto sobre o maracujá. ".repeat(100));
   const index = `${dir}/i.db`;
   await buildIndex([`${dir}/a.txt`], { index, maxTokens: 500 });
@@ -246,7 +251,8 @@ Deno.test("build on an index with other settings refuses (never mixes); --force 
 });
 
 Deno.test("an interrupted build rolls back the file in progress, stays marked incomplete, and resumes", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   for (let i = 0; i < 3; i++) {
     await Deno.writeTextFile(
@@ -296,7 +302,8 @@ Deno.test("an interrupted build rolls back the file in progress, stays marked in
 });
 
 Deno.test("a build killed mid-file (no cleanup at all) leaves a consistent, resumable index", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   for (let i = 0; i < 2; i++) {
     await Deno.writeTextFile(
@@ -343,7 +350,8 @@ await buildIndex([${JSON.stringify(`${dir}/docs`)}], { index: ${
 });
 
 Deno.test("foreign, corrupt and missing index files are one-line errors", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await rejectsWith(Retriever.open(`${dir}/none.db`), /no such index/);
   await Deno.writeTextFile(`${dir}/text.db`, "isto não é um banco de dados SQLite, é texto");
   await rejectsWith(Retriever.open(`${dir}/text.db`), /not a Bentevi index \(not an SQLite/);
@@ -384,7 +392,8 @@ Deno.test("foreign, corrupt and missing index files are one-line errors", async 
 });
 
 Deno.test("an index built with another tokenizer is refused; the index is never its own input", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await Deno.mkdir(`${dir}/docs`);
   await Deno.writeTextFile(`${dir}/docs/a.txt`, "O guará vive no cerrado. ".repeat(40));
   const tok = `${dir}/tokenizer.json`;
@@ -413,7 +422,8 @@ Deno.test("an index built with another tokenizer is refused; the index is never 
 });
 
 Deno.test("--encoding latin1: text decoded, byte offsets point into the Latin-1 file", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const text = "Ação e coração.\n\nO pão é de queijo, não de açúcar.\n";
   const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0)); // ISO-8859-1
   await Deno.writeFile(`${dir}/l.txt`, bytes);

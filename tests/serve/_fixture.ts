@@ -2,12 +2,16 @@
 // `bentevi serve` as a process.
 import { CLI } from "../_cli.ts";
 import { CHAT_SPECIALS, tinyGpt, tinyRwkv, writeTinyCheckpoint } from "../generate/helpers.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
-/** Writes a tiny GPT (context `context`) and a tiny RWKV checkpoint under a new temp dir. */
+/**
+ * Writes a tiny GPT (context `context`) and a tiny RWKV checkpoint under a new temp dir, removed
+ * when the test module unloads (earlier if the test removes it).
+ */
 export async function tinyCheckpoints(
   context = 128,
 ): Promise<{ root: string; gpt: string; rwkv: string }> {
-  const root = await Deno.makeTempDir({ prefix: "bentevi-serve-" });
+  const root = await moduleTempDir({ prefix: "bentevi-serve-" });
   await writeTinyCheckpoint(`${root}/gpt`, tinyGpt(260, context), CHAT_SPECIALS);
   await writeTinyCheckpoint(`${root}/rwkv`, tinyRwkv(260), CHAT_SPECIALS);
   return { root, gpt: `${root}/gpt`, rwkv: `${root}/rwkv` };

@@ -3,6 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { type Tokenizer, trainTokenizer } from "../../src/tokenizer/mod.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
 export const SHARED = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
 export const GPT2_JSON = `${SHARED}tokenizer/gpt2/tokenizer.json`;
@@ -31,9 +32,12 @@ export const CORPUS = [
   "Linha com NEL\u0085no meio e tab\tno fim.\n",
 ].join("").repeat(20);
 
-/** Writes `files` (name → text) into a new temporary folder; returns its path. */
+/**
+ * Writes `files` (name → text) into a new temporary folder; returns its path. The folder is
+ * removed when the test module unloads (earlier if the test removes it).
+ */
 export async function tempCorpus(files: Record<string, string | Uint8Array>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "bentevi-tok-" });
+  const dir = await moduleTempDir({ prefix: "bentevi-tok-" });
   for (const [name, data] of Object.entries(files)) {
     const path = `${dir}/${name}`;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });

@@ -19,6 +19,7 @@ import {
   runTraining,
   type TrainSummary,
 } from "../../src/train/mod.ts";
+import { moduleTempDir } from "../_tmp.ts";
 
 export const TEXT = [
   "O bem-te-vi canta no galho da mangueira logo cedo, quando o sol ainda é fraco.",
@@ -27,8 +28,12 @@ export const TEXT = [
   "Depois do almoço, todos descansam à sombra e o passarinho volta a cantar.",
 ].join("\n") + "\n";
 
+/**
+ * A corpus and a tokenizer trained on it, in a new temporary folder (`dir`), removed when the
+ * test module unloads (earlier if the test removes it).
+ */
 export async function makeFixture(): Promise<{ dir: string; text: string; tokenizer: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "bentevi-train-test-" });
+  const dir = await moduleTempDir({ prefix: "bentevi-train-test-" });
   const text = `${dir}/corpus.txt`;
   await Deno.writeTextFile(text, TEXT.repeat(40));
   const tok = await trainTokenizer([text], { vocabSize: 300 });
