@@ -109,7 +109,10 @@ export function prepareWebGpuEnv(): void {
 
 /**
  * Mesa prints "XDG_RUNTIME_DIR is invalid or not set" when it is unset; point it at a fresh
- * temporary folder when the environment and temp folder may be touched (never prompts).
+ * temporary folder when the environment and temp folder may be touched (never prompts). The
+ * folder is removed when the program ends (its `unload`: a normal end or `Deno.exit`), so runs
+ * do not pile folders up in /tmp; made by a Worker, it is left for the process (another runtime
+ * may still be using it).
  */
 function ensureXdgRuntimeDir(): void {
   try {
@@ -117,7 +120,17 @@ function ensureXdgRuntimeDir(): void {
     if (env.state !== "granted" || Deno.env.get("XDG_RUNTIME_DIR")) return;
     const write = Deno.permissions.querySync({ name: "write" });
     if (write.state !== "granted") return;
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "bentevi-xdg-" }));
+    const dir = Deno.makeTempDirSync({ prefix: "bentevi-xdg-" });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    if (!("WorkerGlobalScope" in globalThis)) {
+      globalThis.addEventListener("unload", () => {
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch {
+          // already gone, or not ours to remove any more
+        }
+      });
+    }
   } catch {
     // Best effort only: the notice from Mesa is harmless.
   }

@@ -25,7 +25,6 @@ export function registerGpu(program: Command): void {
     )
     .option("--json", "print one JSON object")
     .action(async (options) => {
-      ensureXdgRuntimeDir();
       const adapter = await requestGpuAdapter();
       if (!adapter) {
         throw new BenteviError(
@@ -108,17 +107,4 @@ export function registerGpu(program: Command): void {
       }
     },
   });
-}
-
-/** Mesa warns when XDG_RUNTIME_DIR is unset; point it at a temp folder when allowed. */
-function ensureXdgRuntimeDir(): void {
-  if (Deno.build.os === "windows") return;
-  try {
-    const env = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
-    if (env.state !== "granted" || Deno.env.get("XDG_RUNTIME_DIR")) return;
-    if (Deno.permissions.querySync({ name: "write" }).state !== "granted") return;
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync({ prefix: "bentevi-xdg-" }));
-  } catch {
-    // Best effort: the Mesa notice is harmless.
-  }
 }

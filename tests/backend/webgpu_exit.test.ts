@@ -81,3 +81,33 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "WebGPU env: the XDG_RUNTIME_DIR made for Mesa is removed when the program ends",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // Every CLI run that asked for a GPU with XDG_RUNTIME_DIR unset used to leave a
+    // /tmp/bentevi-xdg-* folder behind (1,097 of them on the development VM).
+    const adapterUrl = new URL("../../src/backend/gpu_adapter.ts", import.meta.url).href;
+    const script = `import { prepareWebGpuEnv } from ${JSON.stringify(adapterUrl)};
+prepareWebGpuEnv();
+const dir = Deno.env.get("XDG_RUNTIME_DIR");
+console.log(dir, Deno.statSync(dir).isDirectory);
+if (Deno.args[0] === "exit") Deno.exit(3);`;
+    for (const how of ["end", "exit"]) {
+      const env = Deno.env.toObject();
+      delete env.XDG_RUNTIME_DIR;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--ext=ts", script, how],
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, how === "exit" ? 3 : 0, new TextDecoder().decode(out.stderr));
+      const [dir, made] = new TextDecoder().decode(out.stdout).trim().split(" ");
+      assert.ok(dir.includes("bentevi-xdg-") && made === "true", `made ${dir}`);
+      assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound, `${dir} left after ${how}`);
+    }
+  },
+});
