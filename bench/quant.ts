@@ -5,7 +5,8 @@
  * TypeScript backend, one JS thread; the file's own type) and node-llama-cpp 3.21.1 (llama.cpp's
  * prebuilt CPU binary, the same thread count, in a child process) are run alternately, twice
  * each (A, B, A, B; `--rounds N` for N rounds): RSS growth while loading, prefill tokens/s (a 64-token Portuguese prompt; `--prompt N` tokens)
- * and decode tokens/s (greedy; `--decode N` tokens instead of the model's default). `--kernels avx2,avx512` runs Bentevi once per listed
+ * and decode tokens/s (greedy; `--decode N` tokens instead of the model's default; `--context N` sets
+ * every model's context length and llama.cpp's context size, 512 by default for llama-100m). `--kernels avx2,avx512` runs Bentevi once per listed
  * quantized-matmul kernel in each round (A1, A2, B, A1, A2, B; `quantKernelPath`: same bits,
  * different speed; default `auto`, the best this CPU has). Random weights (speed does not depend on them); the tokenizer
  * is trained on Machado's novels (`../shared/data/pt/machado/romance`) or GPT-2's for the
@@ -14,7 +15,7 @@
  * ```sh
  * deno run -A bench/quant.ts [--device native|cpu] [--threads 1,2] [--quick] [--json] \
  *   [--models ref,gpt-mini,llama-100m] [--types f32,q8_0,q4_0] \
- *   [--kernels auto|portable|avx2|avx512,…] [--rounds 2] [--decode N] [--prompt 64] \
+ *   [--kernels auto|portable|avx2|avx512,…] [--rounds 2] [--decode N] [--prompt 64] [--context N] \
  *   [--shared ../shared/data] [--work /tmp/gguf-bench]
  * ```
  *
@@ -51,6 +52,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     decode: { type: "string" },
     prompt: { type: "string", default: "64" },
+    context: { type: "string" },
   },
 });
 const device = values.device as "native" | "cpu";
@@ -151,10 +153,23 @@ if (!Number.isInteger(promptTokens) || promptTokens < 9) {
 if (decodeOverride !== null && !(Number.isInteger(decodeOverride) && decodeOverride >= 1)) {
   throw new Error(`--decode ${values.decode}: a token count ≥ 1`);
 }
+const contextOverride = values.context ? Number(values.context) : null;
+if (contextOverride !== null && !(Number.isInteger(contextOverride) && contextOverride >= 16)) {
+  throw new Error(`--context ${values.context}: a token count ≥ 16`);
+}
 
 for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name))) {
   const tok = await spec.tokenizer();
   const config = spec.config(tok.vocabSize);
+  if (contextOverride !== null) config.contextLength = contextOverride;
+  if (promptTokens + (decodeOverride ?? spec.decode) + 1 > config.contextLength) {
+    throw new Error(
+      `${spec.name}: --prompt ${promptTokens} and ${
+        decodeOverride ?? spec.decode
+      } decoded tokens ` +
+        `do not fit its context of ${config.contextLength} (--context N)`,
+    );
+  }
   const weights = initWeights(config, 1);
   let params = 0;
   for (const t of weights.values()) params += t.data.length;
@@ -215,7 +230,14 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
         }
         // llama.cpp
         const [a] = await runLlamaPeer(
-          [{ model: file, bench: { prompt, decode: decodeOverride ?? spec.decode } }],
+          [{
+            model: file,
+            bench: {
+              prompt,
+              decode: decodeOverride ?? spec.decode,
+              context: Math.max(512, config.contextLength),
+            },
+          }],
           threads,
         );
         const b = a.bench!;

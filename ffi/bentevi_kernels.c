@@ -269,6 +269,7 @@ typedef float bn_v8f __attribute__((vector_size(32)));
 typedef float bn_v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
 #define bn_load8(p) (*(const bn_v8f_any *)(p))
 
+
 static inline __attribute__((always_inline)) float sum_f32(const float *x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
@@ -278,6 +279,10 @@ static inline __attribute__((always_inline)) float sum_f32(const float *x, int64
   for (; i < n; i++) s += x[i];
   return s;
 }
+
+/* Cached keys and values are read a head's slice per position, rows apart: the hardware
+ * prefetchers do not follow that, so the loops fetch the slice BN_AHEAD positions ahead. */
+#define BN_AHEAD 16
 
 /* Attention's output row: o[0…hd) = Σ_s (S[s]·inv) · v_s over s = 0…n−1 in order, v_s = v + s·stride.
  * 64 columns at a time in 8 vector registers, so that the sums are not stored and reloaded for
@@ -292,6 +297,8 @@ static inline __attribute__((always_inline)) void weighted_rows(float *o, const 
     for (int c = 0; c < 8; c++) acc[c] = (bn_v8f){0};
     for (int64_t s = 0; s < n; s++) {
       const float p = S[s] * inv, *vs = v + s * stride + d0;
+      if (stride > hd)
+        for (int c = 0; c < 64; c += 16) __builtin_prefetch(vs + BN_AHEAD * stride + c);
       for (int c = 0; c < 8; c++) acc[c] += p * bn_load8(vs + 8 * c);
     }
     memcpy(o + d0, acc, sizeof acc);
@@ -991,53 +998,157 @@ void bn_attention_backward(float *dqkv, const float *dout, const float *out, con
   parallel_for(B * NKV, 1, attention_backward_range, &c);
 }
 
-/* KV-cached attention: queries t of this call attend to cache positions 0 … pos + t. */
+/* A query's scores against 8 keys at once, from the keys of one kv head packed 8 positions at a
+ * time with d outermost (kt[d·8 + i] = k_{s+i}[d]): lane i of a[j] is the sum over d ≡ j (mod 8)
+ * for key i, and the vertical adds below sum a[0…7] in sum_f32's order. These are the one-key
+ * loop's operations in the same order (the same bits), without its horizontal sum per key,
+ * which took most of a long prefill's attention time. */
+static inline __attribute__((always_inline)) void scores8(float *S, const float *q, const float *kt,
+                                                          int64_t hd, float scale) {
+  bn_v8f a[8];
+  for (int j = 0; j < 8; j++) a[j] = (bn_v8f){0};
+  for (int64_t d = 0; d < hd; d += 8)
+    for (int j = 0; j < 8; j++) a[j] += q[d + j] * bn_load8(kt + (d + j) * 8);
+  bn_v8f sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+  sum *= scale;
+  memcpy(S, &sum, sizeof sum);
+}
+
+/* KV-cached attention: queries t of this call attend to cache positions 0 … pos + t.
+ * Jobs run head by head, job = (b·NH + h)·T + t: a prefill's queries of one head then read
+ * that head's keys and values one after another (from L2: 0.8 MB for 1,536 positions of 64
+ * floats), where jobs ordered (t, h) streamed every head's cache in turn from memory; and a
+ * split of the jobs into contiguous ranges gives each thread whole heads, where (t, h) gave one
+ * thread the short early rows and the other the long late ones. One job's sums are unchanged. */
+/* Attention's output rows of two queries of one head, o1 over n1 positions and o2 over n1 + 1
+ * (the next query): weighted_rows for both, 32 columns at a time, each row of v loaded once for
+ * the two; every column adds in weighted_rows' order, so the bits are the same. Column d of
+ * position s is at v + (d / 32)·chunk + s·stride + d % 32: the cache itself (stride KV, chunk 32)
+ * or a head's values packed 32 columns at a time (stride 32, chunk = the positions × 32). */
+static inline __attribute__((always_inline)) void weighted_rows2(float *o1, const float *S1,
+                                                                 float inv1, float *o2,
+                                                                 const float *S2, float inv2,
+                                                                 const float *v, int64_t stride,
+                                                                 int64_t chunk, int64_t n1,
+                                                                 int64_t hd) {
+  int64_t d0 = 0;
+  for (; d0 + 32 <= hd; d0 += 32) {
+    const float *vd = v + d0 / 32 * chunk;
+    bn_v8f a[4], b[4];
+    for (int c = 0; c < 4; c++) a[c] = b[c] = (bn_v8f){0};
+    for (int64_t s = 0; s < n1; s++) {
+      const float p1 = S1[s] * inv1, p2 = S2[s] * inv2, *vs = vd + s * stride;
+      for (int c = 0; c < 4; c++) {
+        const bn_v8f x = bn_load8(vs + 8 * c);
+        a[c] += p1 * x;
+        b[c] += p2 * x;
+      }
+    }
+    const float p2 = S2[n1] * inv2, *vs = vd + n1 * stride;
+    for (int c = 0; c < 4; c++) b[c] += p2 * bn_load8(vs + 8 * c);
+    memcpy(o1 + d0, a, sizeof a);
+    memcpy(o2 + d0, b, sizeof b);
+  }
+  for (int64_t d = d0; d < hd; d++) o1[d] = o2[d] = 0;
+  for (int64_t s = 0; s <= n1 && d0 < hd; s++) { /* the last hd mod 32 columns (chunk 32) */
+    const float p1 = s < n1 ? S1[s] * inv1 : 0, p2 = S2[s] * inv2, *vs = v + s * stride;
+    for (int64_t d = d0; d < hd; d++) {
+      if (s < n1) o1[d] += p1 * vs[d];
+      o2[d] += p2 * vs[d];
+    }
+  }
+}
+
+/* One query's attention weights over the n cached positions kc (rows KV floats apart), into S
+ * (unnormalised); returns 1 / their sum. With kt (a prefill), keys are packed for scores8 up to
+ * n as the queries need them, *kt_n counting the packed ones. */
+static inline __attribute__((always_inline)) float cached_scores(float *S, const float *q,
+                                                                 const float *kc, int64_t KV,
+                                                                 int64_t hd, int64_t n, float scale,
+                                                                 float *kt, int64_t *kt_n) {
+  int64_t s = 0;
+  if (kt) {
+    for (; *kt_n + 8 <= n; *kt_n += 8)
+      for (int64_t i = 0; i < 8; i++)
+        for (int64_t d = 0; d < hd; d++) kt[*kt_n * hd + d * 8 + i] = kc[(*kt_n + i) * KV + d];
+    for (; s + 8 <= n; s += 8) scores8(S + s, q, kt + s * hd, hd, scale);
+  }
+  /* Four keys at a time: four independent accumulator chains where one key's dot product
+   * alone waits on each multiply-add. Each key's sum keeps the one-key order below (8 lanes
+   * over d, then sum_f32, then the tail): the same bits. GCC vector types, because the
+   * vectoriser leaves the four-key form of the loop scalar. */
+  for (; s + 4 <= n && hd % 8 == 0; s += 4) {
+    const float *k0 = kc + s * KV, *k1 = k0 + KV, *k2 = k1 + KV, *k3 = k2 + KV;
+    bn_v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    if (KV > hd) /* rows apart in the cache: fetch the keys BN_AHEAD positions on */
+      for (int64_t u = 0; u < 4; u++)
+        for (int64_t d = 0; d < hd; d += 16) __builtin_prefetch(k0 + (BN_AHEAD + u) * KV + d);
+    for (int64_t d = 0; d < hd; d += 8) {
+      const bn_v8f qd = bn_load8(q + d);
+      a0 += qd * bn_load8(k0 + d);
+      a1 += qd * bn_load8(k1 + d);
+      a2 += qd * bn_load8(k2 + d);
+      a3 += qd * bn_load8(k3 + d);
+    }
+    float l[4][8];
+    memcpy(l[0], &a0, 32), memcpy(l[1], &a1, 32), memcpy(l[2], &a2, 32), memcpy(l[3], &a3, 32);
+    for (int u = 0; u < 4; u++) S[s + u] = sum_f32(l[u], 8) * scale;
+  }
+  for (; s < n; s++) {
+    const float *ks = kc + s * KV;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t d = 0;
+    for (; d + 8 <= hd; d += 8)
+      for (int j = 0; j < 8; j++) acc[j] += q[d + j] * ks[d + j];
+    float dot = sum_f32(acc, 8);
+    for (; d < hd; d++) dot += q[d] * ks[d];
+    S[s] = dot * scale;
+  }
+  float max = max_f32(S, n);
+  for (int64_t s = 0; s < n; s++) S[s] = bn_expf(S[s] - max);
+  return 1.0f / sum_f32(S, n);
+}
+
 BN_DISPATCH static void attention_cached_range(void *c, int64_t j0, int64_t j1) {
   attn_ctx *k = c;
   const int64_t T = k->T, hd = k->hd, W = k->W, C = k->C, NH = k->NH, Tmax = k->Tmax;
-  const int64_t group = NH / k->NKV, KV = k->NKV * hd;
-  float *S = malloc(sizeof(float) * (size_t)(k->pos + T));
+  const int64_t group = NH / k->NKV, KV = k->NKV * hd, most = k->pos + T;
+  float *S = malloc(sizeof(float) * (size_t)(2 * most));
   if (!S) return;
+  /* A prefill (many queries per head) packs each kv head's keys for scores8 once, as its
+   * queries first need them, and takes its queries two by two; without the memory for the
+   * packed keys, every query takes the decode path alone (the same bits either way). */
+  float *kt = T >= 8 && hd % 8 == 0 ? malloc(sizeof(float) * (size_t)(most * hd)) : NULL;
+  /* and, when hd is a multiple of 32, its values 32 columns at a time, so that the output rows
+   * read them as one stream instead of 32 floats from rows KV floats apart */
+  float *vt = kt && hd % 32 == 0 ? malloc(sizeof(float) * (size_t)(most * hd)) : NULL;
+  int64_t head = -1, kt_n = 0, vt_n = 0;
   for (int64_t job = j0; job < j1; job++) {
-    int64_t bt = job / NH, h = job % NH, b = bt / T, t = bt % T, kvh = h / group;
+    int64_t bh = job / T, t = job % T, b = bh / NH, h = bh % NH, kvh = h / group;
     const float *q = k->qkv + (b * T + t) * W + h * hd;
     const float *kc = k->kcache + b * Tmax * KV + kvh * hd;
     const float *vc = k->vcache + b * Tmax * KV + kvh * hd;
-    int64_t n = k->pos + t + 1, s = 0;
-    /* Four keys at a time: four independent accumulator chains where one key's dot product
-     * alone waits on each multiply-add. Each key's sum keeps the one-key order below (8 lanes
-     * over d, then sum_f32, then the tail): the same bits. GCC vector types, because the
-     * vectoriser leaves the four-key form of the loop scalar. */
-    for (; s + 4 <= n && hd % 8 == 0; s += 4) {
-      const float *k0 = kc + s * KV, *k1 = k0 + KV, *k2 = k1 + KV, *k3 = k2 + KV;
-      bn_v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-      for (int64_t d = 0; d < hd; d += 8) {
-        const bn_v8f qd = bn_load8(q + d);
-        a0 += qd * bn_load8(k0 + d);
-        a1 += qd * bn_load8(k1 + d);
-        a2 += qd * bn_load8(k2 + d);
-        a3 += qd * bn_load8(k3 + d);
-      }
-      float l[4][8];
-      memcpy(l[0], &a0, 32), memcpy(l[1], &a1, 32), memcpy(l[2], &a2, 32), memcpy(l[3], &a3, 32);
-      for (int u = 0; u < 4; u++) S[s + u] = sum_f32(l[u], 8) * k->scale;
-    }
-    for (; s < n; s++) {
-      const float *ks = kc + s * KV;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t d = 0;
-      for (; d + 8 <= hd; d += 8)
-        for (int j = 0; j < 8; j++) acc[j] += q[d + j] * ks[d + j];
-      float dot = sum_f32(acc, 8);
-      for (; d < hd; d++) dot += q[d] * ks[d];
-      S[s] = dot * k->scale;
-    }
-    float max = max_f32(S, n);
-    for (int64_t s = 0; s < n; s++) S[s] = bn_expf(S[s] - max);
-    float inv = 1.0f / sum_f32(S, n);
     float *o = k->out + (b * T + t) * C + h * hd;
-    weighted_rows(o, S, inv, vc, KV, n, hd);
+    const int64_t n = k->pos + t + 1;
+    const int pair = kt && job + 1 < j1 && t + 1 < T; /* the next job: this head's next query */
+    if (b * k->NKV + kvh != head) head = b * k->NKV + kvh, kt_n = vt_n = 0;
+    float inv = cached_scores(S, q, kc, KV, hd, n, k->scale, kt, &kt_n);
+    if (pair) {
+      float inv2 = cached_scores(S + most, q + W, kc, KV, hd, n + 1, k->scale, kt, &kt_n);
+      if (vt) {
+        for (; vt_n < n + 1; vt_n++)
+          for (int64_t d = 0; d < hd; d++) vt[d / 32 * most * 32 + vt_n * 32 + d % 32] = vc[vt_n * KV + d];
+        weighted_rows2(o, S, inv, o + C, S + most, inv2, vt, 32, most * 32, n, hd);
+      } else {
+        weighted_rows2(o, S, inv, o + C, S + most, inv2, vc, KV, 32, n, hd);
+      }
+      job++;
+    } else {
+      weighted_rows(o, S, inv, vc, KV, n, hd);
+    }
   }
+  free(vt);
+  free(kt);
   free(S);
 }
 

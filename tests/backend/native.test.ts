@@ -345,3 +345,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "native: a prefill's cached attention gives the bits of feeding its queries one at a time (head sizes 64, 48, 32, 12; grouped heads; 1 and 2 threads)",
+  ...nativeTest,
+  fn: () => {
+    // The prefill path packs keys and values and takes queries two by two (ffi: scores8,
+    // weighted_rows2); decode takes one query over the cache as it is. Same sums, same order.
+    const shapes = [
+      { NH: 4, NKV: 4, hd: 64, pos: 0, T: 37 },
+      { NH: 4, NKV: 2, hd: 64, pos: 5, T: 20 },
+      { NH: 3, NKV: 3, hd: 48, pos: 0, T: 19 },
+      { NH: 2, NKV: 1, hd: 32, pos: 3, T: 16 },
+      { NH: 2, NKV: 2, hd: 12, pos: 0, T: 9 },
+    ];
+    for (const threads of [1, 2]) {
+      const be = createNativeBackend({ threads });
+      for (const [i, { NH, NKV, hd, pos, T }] of shapes.entries()) {
+        const what = `shape ${i}, ${threads} threads`;
+        const C = NH * hd, KV = NKV * hd, W = C + 2 * KV, Tmax = pos + T + 3;
+        const rows = rnd((pos + T) * W, 100 + i, 2);
+        const dims = (t: number) => ({ B: 1, T: t, C, NH, NKV });
+        const run = (steps: number[]) => {
+          const k = be.zeros([1, Tmax, KV]), v = be.zeros([1, Tmax, KV]);
+          const outs: number[] = [];
+          let at = 0;
+          for (const n of steps) {
+            const qkv = be.fromArray([1, n, W], rows.slice(at * W, (at + n) * W));
+            const out = be.zeros([1, n, C]);
+            be.attentionCached({ out, qkv, kCache: k, vCache: v, pos: at, dims: dims(n) });
+            outs.push(...be.array(out));
+            at += n;
+          }
+          return new Float32Array(outs.slice(pos * C));
+        };
+        const prefill = run(pos > 0 ? [pos, T] : [T]);
+        const oneByOne = run(Array.from({ length: pos + T }, () => 1));
+        const bits = (a: Float32Array) => new Uint32Array(a.buffer);
+        assert.deepEqual(bits(prefill), bits(oneByOne), what);
+        // and the result is attention: the TypeScript backend's
+        const cpu = new CpuBackend();
+        const k = cpu.zeros([1, Tmax, KV]), v = cpu.zeros([1, Tmax, KV]);
+        const all = cpu.fromArray([1, pos + T, W], rows), out = cpu.zeros([1, pos + T, C]);
+        cpu.attentionCached({ out, qkv: all, kCache: k, vCache: v, pos: 0, dims: dims(pos + T) });
+        const expected = Float32Array.from(cpu.array(out)).slice(pos * C);
+        assertClose(prefill, expected, 1e-5, `${what} against TypeScript`);
+      }
+      be.destroy();
+    }
+  },
+});

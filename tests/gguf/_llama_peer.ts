@@ -24,7 +24,7 @@ export interface PeerJob {
   /** Prompts (token ids) whose next-token distribution is wanted. */
   probs?: number[][];
   /** Timing: prefill `prompt`, then decode `decode` greedy tokens (`bench/quant.ts`). */
-  bench?: { prompt: number[]; decode: number };
+  bench?: { prompt: number[]; decode: number; context?: number };
 }
 
 /** One model's answers. */
@@ -102,7 +102,7 @@ if (import.meta.main) {
     const greedy: number[][] = [];
     const probs: [number, number][][] = [];
     const context = await model.createContext({
-      contextSize: job.bench ? 512 : 128,
+      contextSize: job.bench ? job.bench.context ?? 512 : 128,
       threads: req.threads,
     });
     const sequence = context.getSequence();
