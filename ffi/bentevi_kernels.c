@@ -269,7 +269,6 @@ typedef float bn_v8f __attribute__((vector_size(32)));
 typedef float bn_v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
 #define bn_load8(p) (*(const bn_v8f_any *)(p))
 
-
 static inline __attribute__((always_inline)) float sum_f32(const float *x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
@@ -1014,12 +1013,6 @@ static inline __attribute__((always_inline)) void scores8(float *S, const float 
   memcpy(S, &sum, sizeof sum);
 }
 
-/* KV-cached attention: queries t of this call attend to cache positions 0 … pos + t.
- * Jobs run head by head, job = (b·NH + h)·T + t: a prefill's queries of one head then read
- * that head's keys and values one after another (from L2: 0.8 MB for 1,536 positions of 64
- * floats), where jobs ordered (t, h) streamed every head's cache in turn from memory; and a
- * split of the jobs into contiguous ranges gives each thread whole heads, where (t, h) gave one
- * thread the short early rows and the other the long late ones. One job's sums are unchanged. */
 /* Attention's output rows of two queries of one head, o1 over n1 positions and o2 over n1 + 1
  * (the next query): weighted_rows for both, 32 columns at a time, each row of v loaded once for
  * the two; every column adds in weighted_rows' order, so the bits are the same. Column d of
@@ -1109,6 +1102,12 @@ static inline __attribute__((always_inline)) float cached_scores(float *S, const
   return 1.0f / sum_f32(S, n);
 }
 
+/* KV-cached attention: queries t of this call attend to cache positions 0 … pos + t.
+ * Jobs run head by head, job = (b·NH + h)·T + t: a prefill's queries of one head then read
+ * that head's keys and values one after another (from L2: 0.8 MB for 1,536 positions of 64
+ * floats), where jobs ordered (t, h) streamed every head's cache in turn from memory; and a
+ * split of the jobs into contiguous ranges gives each thread whole heads, where (t, h) gave one
+ * thread the short early rows and the other the long late ones. One job's sums are unchanged. */
 BN_DISPATCH static void attention_cached_range(void *c, int64_t j0, int64_t j1) {
   attn_ctx *k = c;
   const int64_t T = k->T, hd = k->hd, W = k->W, C = k->C, NH = k->NH, Tmax = k->Tmax;
