@@ -86,7 +86,11 @@ export function registerDemo(program: Command): void {
         "",
         `Answered from the articles (BM25 index ${result.grounded.index}):`,
         `  você: ${result.grounded.question}`,
-        `  bentevi: ${result.grounded.answer.replace(/\s*\n+\s*/g, " ")}`,
+        `  bentevi: ${
+          result.grounded.answer.replace(/\s*\n+\s*/g, " ") ||
+          "(an empty answer: the model ended the line at once)"
+        }`,
+        ...(result.grounded.notice ? [`  (${result.grounded.notice})`] : []),
         ...result.grounded.sources.split("\n").map((l) => `  ${l}`),
         "",
         `Everything is in ${result.out}/ (${result.seconds.total.toFixed(0)} s in all):`,

@@ -38,14 +38,12 @@ export function memoryLimits(backend: Backend): MemoryLimits {
     };
   }
   let total = 8 * GiB;
+  let source = "8 GiB of memory assumed (--allow-sys=systemMemoryInfo reads the real size)";
   try {
     total = Deno.systemMemoryInfo().total;
-  } catch { /* not permitted: assume 8 GiB */ }
-  return {
-    maxBinding: 2 * GiB,
-    budget: Math.min(4 * GiB, total / 4),
-    source: `system memory ${(total / GiB).toFixed(1)} GiB`,
-  };
+    source = `system memory ${(total / GiB).toFixed(1)} GiB`;
+  } catch { /* not permitted: assume 8 GiB, and say so */ }
+  return { maxBinding: 2 * GiB, budget: Math.min(4 * GiB, total / 4), source };
 }
 
 /**

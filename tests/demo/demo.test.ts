@@ -89,6 +89,11 @@ Deno.test("demo CLI: prints samples and the layout; replaces its own folder, ref
   assert.match(first.stdout, /Generated Portuguese/);
   assert.match(first.stdout, /tokenizer\.json/);
   assert.match(first.stdout, /samples\.txt/);
+  // A 16-token context holds no passage: the grounded answer says why, with its sources.
+  assert.match(
+    first.stdout,
+    /\(no room for a passage in the context \(\d+ tokens left\)\)\n {2}\[1\] /,
+  );
   // A second run replaces the previous demo's folder.
   const again = await bentevi(...args, "--device", "cpu", "--out", out);
   assert.equal(again.code, 0, again.stderr);
