@@ -205,10 +205,11 @@ for (const spec of SPECS.filter((s) => values.models!.split(",").includes(s.name
           const c2 = cpuSeconds();
           const t2 = performance.now();
           const decode = decodeOverride ?? spec.decode;
+          const into = new Float32Array(logits.length); // one logits array, as generate() keeps
           for (let i = 0; i < decode; i++) {
             let best = 0;
             for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-            logits = await g.model.feed([best]);
+            logits = await g.model.feed([best], into);
           }
           const t3 = performance.now();
           const c3 = cpuSeconds();

@@ -686,8 +686,13 @@ export interface Backend {
   view(base: Tensor, offset: number, shape: readonly number[]): Tensor;
   /** Overwrites `t` (from element `offset`) with `data`; ordered with recorded ops. */
   write(t: Tensor, data: Float32Array | Int32Array, offset?: number): void;
-  /** Submits pending work and reads `t` back (f32 as Float32Array, i32 as Int32Array). */
-  read(t: Tensor): Promise<Float32Array | Int32Array>;
+  /**
+   * Submits pending work and reads `t` back (f32 as Float32Array, i32 as Int32Array): into
+   * `into` when given (of `t`'s dtype and element count; it is returned), else into a new
+   * array. A loop that reads the same tensor every step passes one array: a fresh one per
+   * step costs a page fault per 4 KiB until the garbage collector hands memory back.
+   */
+  read(t: Tensor, into?: Float32Array | Int32Array): Promise<Float32Array | Int32Array>;
   /** Releases a tensor created by `zeros`/`fromArray` (views need no release). */
   free(t: Tensor): void;
   /** Submits everything recorded so far (no-op on the CPU). */

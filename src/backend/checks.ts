@@ -281,7 +281,15 @@ export const OP_CHECKS: OpChecks = {
       );
     }
   },
-  read: null,
+  read(t, into) {
+    if (into === undefined) return;
+    if ((into instanceof Int32Array) !== (t.dtype === "i32") || into.length !== t.size) {
+      throw new Error(
+        `read: into a ${into.constructor.name} of ${into.length} elements, ` +
+          `but the tensor is ${t.dtype} ${fmtShape(t.shape)}`,
+      );
+    }
+  },
   free: null,
   flush: null,
   sync: null,

@@ -283,6 +283,8 @@ export async function generate(
   let finish: FinishReason = "length";
   let forwardSteps = 0;
   const context = ids.slice();
+  // Each step's logits go into one array: nothing here keeps a step's logits past the next.
+  const stepLogits = new Float32Array(model.config.vocabSize);
 
   const emit = (upTo: number) => {
     if (upTo > emitted) {
@@ -353,8 +355,8 @@ export async function generate(
       // Context full: keep the most recent half and rebuild the cache from it.
       const keep = context.slice(-Math.floor(model.maxContext / 2));
       model.reset();
-      logits = await model.feed(keep);
-    } else logits = await model.feed([id]);
+      logits = await model.feed(keep, stepLogits);
+    } else logits = await model.feed([id], stepLogits);
     forwardSteps++;
   }
   if (finish !== "stop") {

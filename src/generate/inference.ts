@@ -31,9 +31,11 @@ export interface LanguageModel {
   readonly tokens: readonly number[];
   /**
    * Appends `ids` to the state and returns the logits `[V]` predicting the token after the
-   * last one. GPT throws when the cache would overflow {@link maxContext}.
+   * last one: in `into` (a `[V]` array, returned) when given, else in a new array — a decode
+   * loop that passes the same array every step allocates nothing per token. GPT throws when
+   * the cache would overflow {@link maxContext}.
    */
-  feed(ids: readonly number[]): Promise<Float32Array>;
+  feed(ids: readonly number[], into?: Float32Array): Promise<Float32Array>;
   /** Forgets everything fed. */
   reset(): void;
   /**

@@ -193,6 +193,8 @@ export class Sampler {
   readonly options: ResolvedSampling;
   /** The PRNG (its state advances with every non-greedy draw). */
   readonly rng: Mulberry32;
+  /** The penalized copy of the logits, one array reused draw after draw. */
+  #penalized: Float32Array | null = null;
 
   /** @param options sampling knobs; bad values throw a {@link BenteviError}. */
   constructor(options: SamplingOptions = {}) {
@@ -252,7 +254,13 @@ export class Sampler {
     const o = this.options;
     let l = logits;
     if (o.repetitionPenalty !== 1 && context.length > 0) {
-      l = logits.slice();
+      // A copy, so the caller's logits stay as they are; the same array every draw (a fresh
+      // one of a 50k vocabulary per token costs page faults until the collector runs).
+      if (this.#penalized?.length !== logits.length) {
+        this.#penalized = new Float32Array(logits.length);
+      }
+      l = this.#penalized;
+      l.set(logits);
       const recent = o.repetitionWindow > 0 ? context.slice(-o.repetitionWindow) : context;
       applyRepetitionPenalty(l, recent, o.repetitionPenalty);
       if (t) t.trace.penalized = [...new Set(recent)].filter((i) => i >= 0 && i < l.length);

@@ -162,7 +162,8 @@ export function headNeedsLogits(
  * `sliceBytes` goes in slices of rows, each binding at most that much: one row writes each
  * slice straight into its part of `logits`; several rows go slice by slice through a `[T, n]`
  * buffer and are assembled on the host (`logits` may then be null: see
- * {@link headNeedsLogits}). Otherwise `logits` must be a `[T, V]` tensor.
+ * {@link headNeedsLogits}). Otherwise `logits` must be a `[T, V]` tensor. The result goes
+ * into `into` (`[T·V]`) when given, else into a new array.
  *
  * @example
  * ```ts
@@ -180,6 +181,7 @@ export async function headLogits(
   logits: Tensor | null,
   { T, V, C }: { T: number; V: number; C: number },
   sliceBytes = HEAD_SLICE_BYTES,
+  into?: Float32Array,
 ): Promise<Float32Array> {
   const w: LinearWeight = "kind" in head ? head : { kind: "float", t: head, transB: true };
   if (w.kind === "float" && !w.transB) throw new Error("headLogits: the table must be [V, C]");
@@ -187,7 +189,7 @@ export async function headLogits(
   const rows = sliceRows(V, C, sliceBytes, type);
   if (rows === 0) {
     linear(b, logits!, x, w);
-    return await b.read(logits!) as Float32Array;
+    return await b.read(logits!, into) as Float32Array;
   }
   const bytes = rowBytes(C, type);
   // Rows [start, start + n) of the head into `dst`.
@@ -205,10 +207,10 @@ export async function headLogits(
       const n = Math.min(rows, V - start);
       slice(b.view(logits!, start, [1, n]), start, n);
     }
-    return await b.read(logits!) as Float32Array;
+    return await b.read(logits!, into) as Float32Array;
   }
   // Several rows: slice by slice into a [T, n] buffer, assembled on the host.
-  const out = new Float32Array(T * V);
+  const out = into ?? new Float32Array(T * V);
   const part = b.zeros([T, rows]);
   try {
     for (let start = 0; start < V; start += rows) {

@@ -86,7 +86,7 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
    */
   protected abstract finalNorm(ws: W): Tensor;
   /** The final norm and output head over the workspace's last position(s): the logits. */
-  protected abstract head(ws: W): Promise<Float32Array>;
+  protected abstract head(ws: W, into?: Float32Array): Promise<Float32Array>;
   /** Every tensor the model owns besides its workspaces (weights, caches, tables). */
   protected abstract ownedTensors(): Tensor[];
   /**
@@ -106,8 +106,11 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
     this.#fresh = false;
   }
 
-  /** Feeds `ids` after the tokens already seen; returns the next-token logits. */
-  async feed(ids: readonly number[]): Promise<Float32Array> {
+  /**
+   * Feeds `ids` after the tokens already seen; returns the next-token logits (in `into`, a
+   * `[V]` array, when given).
+   */
+  async feed(ids: readonly number[], into?: Float32Array): Promise<Float32Array> {
     this.check();
     if (ids.length === 0) throw new Error("feed: no tokens");
     const pos = this.#tokens.length;
@@ -130,7 +133,7 @@ export abstract class KvCachedModel<W extends CachedWorkspace> {
     // The one-token workspace is kept for the life of the model (steps allocate nothing).
     const one = this.#one ??= this.workspace(1, true, true);
     this.blocks(ids.slice(-1), pos + ids.length - 1, one);
-    const out = await this.head(one);
+    const out = await this.head(one, into);
     this.#tokens.push(...ids);
     this.#fresh = true;
     return out;

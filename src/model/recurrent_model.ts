@@ -92,8 +92,11 @@ export abstract class RecurrentModel<W extends RecurrentWorkspace> {
     return this.#tokens;
   }
 
-  /** Feeds `ids` after the tokens already seen, one step each; returns the next-token logits. */
-  async feed(ids: readonly number[]): Promise<Float32Array> {
+  /**
+   * Feeds `ids` after the tokens already seen, one step each; returns the next-token logits
+   * (in `into`, a `[V]` array, when given).
+   */
+  async feed(ids: readonly number[], into?: Float32Array): Promise<Float32Array> {
     this.check();
     if (ids.length === 0) throw new Error("feed: no tokens");
     for (const id of ids) checkTokenId(id, this.config.vocabSize);
@@ -105,7 +108,7 @@ export abstract class RecurrentModel<W extends RecurrentWorkspace> {
       this.run([ids[i]], one, true, i === ids.length - 1);
       if (i % FLUSH_EVERY === FLUSH_EVERY - 1) this.backend.flush();
     }
-    const out = await this.backend.read(one.logits) as Float32Array;
+    const out = await this.backend.read(one.logits, into) as Float32Array;
     this.#tokens.push(...ids);
     return out;
   }

@@ -353,3 +353,51 @@ Deno.test("GPT: the head sliced over the vocabulary gives the same logits", asyn
     whole.dispose(), sliced.dispose();
   }
 });
+
+Deno.test("feed(ids, into): the logits land in the caller's array, step after step, as in a new one", async () => {
+  const list = await backends();
+  try {
+    list.push(await createBackend("native", { threads: 1 }));
+  } catch (e) {
+    console.log(`native unavailable (${(e as Error).message}): CPU and WebGPU only`);
+  }
+  const sliced: GptConfig = { ...(gptConfig as GptConfig), vocabSize: 200 };
+  const cases: [string, ModelConfig, number?][] = [
+    ["GPT", gptConfig],
+    ["GPT, head in slices", sliced, 64 * 16 * 4],
+    ["Llama", llamaGqa],
+    ["RWKV-4", rwkvConfig],
+    ["RWKV-5", rwkv5Config],
+    ["RWKV-7", rwkv7Config],
+  ];
+  for (const backend of list) {
+    for (const [name, config, sliceBytes] of cases) {
+      const what = `${name} on ${backend.kind}`;
+      const weights = weightsFor(config, 5);
+      const plain = createLanguageModel(backend, config, weights);
+      const reusing = sliceBytes
+        ? new GptInference(backend, config as GptConfig, weights, "x", sliceBytes)
+        : createLanguageModel(backend, config, weights);
+      const into = new Float32Array(config.vocabSize);
+      let expected = await plain.feed(ids.slice(0, 5));
+      let got = await reusing.feed(ids.slice(0, 5), into);
+      for (let step = 0; step < 4; step++) {
+        assert.equal(got, into, `${what}: step ${step} returns the caller's array`);
+        assert.notEqual(expected, into);
+        assert.equal(maxAbsDiff(got, expected), 0, `${what}: step ${step}`);
+        const next = ids[5 + step];
+        expected = await plain.feed([next]);
+        got = await reusing.feed([next], into);
+      }
+      plain.dispose(), reusing.dispose();
+    }
+    // read(t, into) wants the tensor's dtype and element count.
+    const t = backend.fromArray([2, 2], new Float32Array([1, 2, 3, 4]));
+    const into = new Float32Array(4);
+    assert.equal(await backend.read(t, into), into);
+    assert.deepEqual(Array.from(into), [1, 2, 3, 4]);
+    assert.throws(() => backend.read(t, new Float32Array(3)), /read: into a Float32Array of 3/);
+    assert.throws(() => backend.read(t, new Int32Array(4)), /read: into a Int32Array/);
+    backend.free(t);
+  }
+});

@@ -178,11 +178,11 @@ export class CpuKernels implements Backend {
     this.#tensor("write", "tensor", t).data.set(data, offset);
   }
 
-  read(t: Tensor): Promise<Float32Array | Int32Array> {
+  read(t: Tensor, into?: Float32Array | Int32Array): Promise<Float32Array | Int32Array> {
     const ct = this.#tensor("read", "tensor", t);
-    return Promise.resolve(
-      ct.dtype === "i32" ? (ct.data as Int32Array).slice() : Float32Array.from(ct.data),
-    );
+    const out = into ?? (ct.dtype === "i32" ? new Int32Array(ct.size) : new Float32Array(ct.size));
+    out.set(ct.data); // float64 storage (precision "f64") is rounded to float32 here
+    return Promise.resolve(out);
   }
 
   free(t: Tensor): void {

@@ -91,8 +91,8 @@ export class WebGpuKernels implements Backend {
   write(t: Tensor, data: Float32Array | Int32Array, offset = 0): void {
     memory.write(this.ctx, t, data, offset);
   }
-  read(t: Tensor): Promise<Float32Array | Int32Array> {
-    return memory.read(this.ctx, t);
+  read(t: Tensor, into?: Float32Array | Int32Array): Promise<Float32Array | Int32Array> {
+    return memory.read(this.ctx, t, into);
   }
   free(t: Tensor): void {
     memory.free(this.ctx, t);

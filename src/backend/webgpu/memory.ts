@@ -63,10 +63,14 @@ export function write(
 }
 
 /** Submits pending work and reads `t` back. */
-export async function read(ctx: GpuContext, t: Tensor): Promise<Float32Array | Int32Array> {
+export async function read(
+  ctx: GpuContext,
+  t: Tensor,
+  into?: Float32Array | Int32Array,
+): Promise<Float32Array | Int32Array> {
   const g = gpuTensor("read", "tensor", t, t.dtype);
   const bytes = g.size * 4;
-  if (bytes === 0) return g.dtype === "i32" ? new Int32Array(0) : new Float32Array(0);
+  if (bytes === 0) return into ?? (g.dtype === "i32" ? new Int32Array(0) : new Float32Array(0));
   const staging = ctx.device.createBuffer({
     size: bytes,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -79,10 +83,18 @@ export async function read(ctx: GpuContext, t: Tensor): Promise<Float32Array | I
     ctx.checkAlive();
     throw e;
   }
-  const copy = staging.getMappedRange().slice(0);
+  const mapped = staging.getMappedRange();
+  let out: Float32Array | Int32Array;
+  if (into) {
+    into.set(g.dtype === "i32" ? new Int32Array(mapped) : new Float32Array(mapped));
+    out = into;
+  } else {
+    const copy = mapped.slice(0);
+    out = g.dtype === "i32" ? new Int32Array(copy) : new Float32Array(copy);
+  }
   staging.unmap();
   staging.destroy();
-  return g.dtype === "i32" ? new Int32Array(copy) : new Float32Array(copy);
+  return out;
 }
 
 /** Returns a tensor's buffer to the pool (views need no free). */

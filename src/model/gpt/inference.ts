@@ -228,10 +228,11 @@ export class GptInference extends KvCachedModel<GptWorkspace> implements Languag
   }
 
   /** Final LayerNorm and the tied head over `ws.x` → `ws.logits [T, V]`. */
-  protected async head(ws: GptWorkspace): Promise<Float32Array> {
+  protected async head(ws: GptWorkspace, into?: Float32Array): Promise<Float32Array> {
     const b = this.backend, c = this.config, C = c.dModel, V = c.vocabSize, T = ws.T;
     const ln = this.finalNorm(ws);
-    return await headLogits(b, ln, this.#head, ws.logits, { T, V, C }, this.#headSliceBytes);
+    const head = this.#head, slice = this.#headSliceBytes;
+    return await headLogits(b, ln, head, ws.logits, { T, V, C }, slice, into);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {

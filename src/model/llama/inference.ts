@@ -300,11 +300,11 @@ export class LlamaInference extends KvCachedModel<LlamaWorkspace> implements Lan
   }
 
   /** Final RMSNorm and the output head over `ws.x` → logits `[T, V]`. */
-  protected async head(ws: LlamaWorkspace): Promise<Float32Array> {
+  protected async head(ws: LlamaWorkspace, into?: Float32Array): Promise<Float32Array> {
     const b = this.backend, c = this.config;
     const dims = { T: ws.T, V: c.vocabSize, C: c.dModel };
     const x = this.finalNorm(ws);
-    return await headLogits(b, x, this.#head, ws.logits, dims, this.#headSliceBytes);
+    return await headLogits(b, x, this.#head, ws.logits, dims, this.#headSliceBytes, into);
   }
 
   async exportState(): Promise<Map<string, NamedTensor>> {
