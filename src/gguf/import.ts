@@ -19,6 +19,7 @@ import {
   type GgufFile,
   type GgufTensorInfo,
   ggufValue,
+  oneLineText,
   openGguf,
   readGgufTensor,
   tensorBytes,
@@ -100,7 +101,7 @@ export function openGgufCheckpoint(path: string): GgufCheckpoint {
 function checkpointOf(file: GgufFile): GgufCheckpoint {
   const path = file.path;
   const fail = (why: string): never => {
-    throw new BenteviError(`${path}: ${why}`);
+    throw new BenteviError(`${path}: ${oneLineText(why)}`); // keys and names come from the file
   };
   const archName = ggufValue(file, "general.architecture");
   if (archName === undefined) fail("missing key general.architecture");

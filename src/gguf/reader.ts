@@ -77,6 +77,23 @@ export interface GgufFile {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * `text` with its control characters escaped (`\u000a`): keys and names read from a file go
+ * into error messages, which must stay one line.
+ *
+ * @example
+ * ```ts
+ * import { oneLineText } from "./reader.ts";
+ * console.log(oneLineText("general.name\nx")); // general.name\u000ax
+ * ```
+ */
+export function oneLineText(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 class Cursor {
   pos = 0;
   readonly view: DataView;
@@ -84,7 +101,7 @@ class Cursor {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   fail(what: string): never {
-    throw new BenteviError(`${this.path}: not a valid GGUF file: ${what}`);
+    throw new BenteviError(`${this.path}: not a valid GGUF file: ${oneLineText(what)}`);
   }
   need(n: number, what: string): void {
     if (n > this.bytes.length - this.pos) {

@@ -20,6 +20,8 @@ import { DatabaseSync } from "node:sqlite";
 import { buildIndex } from "../../src/retrieval/build.ts";
 import { indexInfo } from "../../src/retrieval/info.ts";
 import { Retriever } from "../../src/retrieval/search.ts";
+import { gguf, openGguf, writeGguf } from "../../src/gguf/mod.ts";
+import { tempDir } from "../_tmp.ts";
 
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -243,4 +245,45 @@ Deno.test("index-db: a damaged schema or options/inputs in meta give one line na
       );
     }
   });
+});
+
+Deno.test("gguf: keys read from the file are escaped in errors, which stay one line", async () => {
+  await using tmp = await tempDir();
+  // Fuzz seed 1, mutant 7852: a key holding a newline, with an unknown value type.
+  const path = join(tmp.path, "m.gguf");
+  const meta = new Map([
+    ["general.architecture", gguf.string("gpt2")],
+    ["general.na\nme", gguf.u32(7)],
+  ]);
+  await writeGguf(path, meta, []);
+  const bytes = await Deno.readFile(path);
+  const key = new TextEncoder().encode("general.na\nme");
+  let at = -1;
+  for (let i = 0; at < 0 && i + key.length <= bytes.length; i++) {
+    if (key.every((b, j) => bytes[i + j] === b)) at = i;
+  }
+  new DataView(bytes.buffer).setUint32(at + key.length, 0x6e61_6d65, true); // "name": no type
+  await Deno.writeFile(path, bytes);
+  assert.throws(
+    () => openGguf(path),
+    (e: Error) =>
+      e instanceof BenteviError && !e.message.includes("\n") &&
+      e.message.includes("metadata general.na\\u000ame has unknown value type"),
+  );
+  // A refused key (RoPE scaling) whose name holds a newline: the import's message too.
+  const scaled = join(tmp.path, "scaled.gguf");
+  await writeGguf(
+    scaled,
+    new Map([
+      ["general.architecture", gguf.string("gpt2")],
+      ["x\n.rope.scaling.type", gguf.string("linear")],
+    ]),
+    [],
+  );
+  await assert.rejects(
+    loadCheckpoint(scaled),
+    (e: Error) =>
+      e instanceof BenteviError && !e.message.includes("\n") &&
+      e.message.includes("x\\u000a.rope.scaling.type: RoPE scaling is not supported"),
+  );
 });
