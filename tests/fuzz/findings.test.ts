@@ -22,6 +22,9 @@ import { indexInfo } from "../../src/retrieval/info.ts";
 import { Retriever } from "../../src/retrieval/search.ts";
 import { gguf, openGguf, writeGguf } from "../../src/gguf/mod.ts";
 import { tempDir } from "../_tmp.ts";
+import { datasetInfo } from "../../src/data/dataset/info.ts";
+import { writeTokenDataset } from "../../src/data/dataset/writer.ts";
+import { peakRss, resetPeakRss } from "./harness.ts";
 
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -286,4 +289,27 @@ Deno.test("gguf: keys read from the file are escaped in errors, which stay one l
       e instanceof BenteviError && !e.message.includes("\n") &&
       e.message.includes("x\\u000a.rope.scaling.type: RoPE scaling is not supported"),
   );
+});
+
+Deno.test("dataset info: a few tokens with an id near 2^24 take memory for the tokens, not for the id", async () => {
+  await using tmp = await tempDir();
+  // Fuzz seed 2, mutant 9053 of llmc-bin: 200 uint32 tokens, one of them 16,751,275 — a
+  // table indexed by id and a scan of it took 2.7 s and ~490 MiB more memory.
+  const path = join(tmp.path, "sparse.bin");
+  const ids = Array.from({ length: 200 }, (_, i) => (i * 293) % 70000);
+  ids[17] = 16_751_275;
+  await writeTokenDataset(path, ids, { vocabSize: 2 ** 24 });
+  resetPeakRss();
+  const before = peakRss();
+  const info = await datasetInfo(path, { top: 3 });
+  const rise = peakRss() - before;
+  assert.equal(info.maxTokenId, 16_751_275);
+  assert.equal(info.distinctTokens, new Set(ids).size);
+  assert.equal(info.topTokens[0].count, 1);
+  assert.ok(rise < 64 * 2 ** 20, `peak RSS rose ${(rise / 2 ** 20).toFixed(0)} MiB`);
+  // The dense count gives the same figures where the ids are dense.
+  const dense = join(tmp.path, "dense.bin");
+  await writeTokenDataset(dense, [3, 3, 4, 9, 3], { vocabSize: 10 });
+  const d = await datasetInfo(dense);
+  assert.deepEqual([d.distinctTokens, d.topTokens[0].id, d.topTokens[0].count], [3, 3, 3]);
 });

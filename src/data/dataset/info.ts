@@ -47,13 +47,10 @@ export async function datasetInfo(
 ): Promise<DatasetInfo> {
   const ds = await openTokenDataset(path);
   try {
-    const counts = new Uint32Array(Math.max(0, ds.maxTokenId + 1));
     const t = ds.tokens;
-    for (let i = 0; i < t.length; i++) counts[t[i]]++;
-    let distinct = 0;
-    for (let i = 0; i < counts.length; i++) if (counts[i]) distinct++;
-    const ids = Array.from(counts.keys()).filter((i) => counts[i] > 0);
-    ids.sort((a, b) => counts[b] - counts[a] || a - b);
+    const { ids, count } = countTokens(t, ds.maxTokenId);
+    const distinct = ids.length;
+    ids.sort((a, b) => count(b) - count(a) || a - b);
     const eot = options.tokenizer?.endOfTextId ?? null;
     const bpt = ds.version === 1 ? 2 : 4;
     return {
@@ -66,12 +63,12 @@ export async function datasetInfo(
       headerVocabSize: ds.vocabSize,
       maxTokenId: ds.maxTokenId,
       distinctTokens: distinct,
-      documents: eot !== null ? (counts[eot] ?? 0) : null,
+      documents: eot !== null ? count(eot) : null,
       endOfTextId: eot,
       topTokens: ids.slice(0, options.top ?? 20).map((id) => ({
         id,
-        count: counts[id],
-        share: counts[id] / Math.max(1, t.length),
+        count: count(id),
+        share: count(id) / Math.max(1, t.length),
         ...(options.tokenizer ? { text: options.tokenizer.decode([id]) } : {}),
       })),
       mapped: ds.mapped,
@@ -79,6 +76,27 @@ export async function datasetInfo(
   } finally {
     ds.close();
   }
+}
+
+/**
+ * How often each id occurs: the ids present (ascending) and a count lookup. A table indexed by
+ * id when the ids are dense; a map when the largest id is far above the token count (a file of
+ * 200 tokens with an id near 2^24 must not cost a 16-million-entry table and its scan).
+ */
+function countTokens(
+  t: Uint16Array | Uint32Array,
+  maxTokenId: number,
+): { ids: number[]; count: (id: number) => number } {
+  if (maxTokenId + 1 <= Math.max(1 << 16, 4 * t.length)) {
+    const counts = new Uint32Array(Math.max(0, maxTokenId + 1));
+    for (let i = 0; i < t.length; i++) counts[t[i]]++;
+    const ids: number[] = [];
+    for (let i = 0; i < counts.length; i++) if (counts[i]) ids.push(i);
+    return { ids, count: (id) => counts[id] ?? 0 };
+  }
+  const counts = new Map<number, number>();
+  for (let i = 0; i < t.length; i++) counts.set(t[i], (counts.get(t[i]) ?? 0) + 1);
+  return { ids: [...counts.keys()].sort((a, b) => a - b), count: (id) => counts.get(id) ?? 0 };
 }
 
 /** A human-readable rendering. */
