@@ -195,6 +195,10 @@ export class Sampler {
   readonly rng: Mulberry32;
   /** The penalized copy of the logits, one array reused draw after draw. */
   #penalized: Float32Array | null = null;
+  /** Every token id, the candidates when there is no top-k (kept between draws). */
+  #everyId: number[] | null = null;
+  /** The candidates' weights (kept between draws). */
+  #probs: Float64Array | null = null;
 
   /** @param options sampling knobs; bad values throw a {@link BenteviError}. */
   constructor(options: SamplingOptions = {}) {
@@ -273,15 +277,23 @@ export class Sampler {
       }
       return id;
     }
-    // Candidates: the top-k when set, else every token, sorted by logit (descending).
+    // Candidates: the top-k when set, else every token, sorted by logit (descending). Every
+    // token's list and the probabilities are kept from draw to draw: a new 50k-entry array per
+    // token cost more than the token's forward pass. (Sorting the kept list, in whatever order
+    // the last draw left it, gives the same order: the comparison is total.)
     let ids: number[];
     if (o.topK > 0 && o.topK < l.length) ids = topIndices(l, o.topK);
     else {
-      ids = Array.from({ length: l.length }, (_, i) => i);
+      if (this.#everyId?.length !== l.length) {
+        this.#everyId = Array.from({ length: l.length }, (_, i) => i);
+      }
+      ids = this.#everyId;
       if (o.topP < 1) ids.sort((a, b) => l[b] - l[a] || a - b);
     }
-    const max = ids.reduce((m, i) => Math.max(m, l[i]), -Infinity);
-    const probs = new Float64Array(ids.length);
+    let max = -Infinity;
+    for (let j = 0; j < ids.length; j++) max = Math.max(max, l[ids[j]]);
+    if (this.#probs?.length !== ids.length) this.#probs = new Float64Array(ids.length);
+    const probs = this.#probs;
     let z = 0;
     for (let j = 0; j < ids.length; j++) {
       probs[j] = Math.exp((l[ids[j]] - max) / o.temperature);

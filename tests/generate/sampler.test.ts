@@ -95,3 +95,33 @@ Deno.test("bad knobs are refused with a message naming them", () => {
   assert.throws(() => resolveSampling({ seed: -1 }), /seed/);
   assert.equal(resolveSampling({ seed: 3 }).temperature, 0.8);
 });
+
+Deno.test("Sampler: the arrays it keeps between draws carry nothing from one draw into the next", () => {
+  // Logits with ties and repeats, different from draw to draw.
+  const logits = (seed: number) => {
+    let x = seed;
+    return Float32Array.from({ length: 997 }, () => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return ((x >>> 8) % 50) / 7;
+    });
+  };
+  const context = [5, 17, 17, 300];
+  for (
+    const knobs of [{}, { topP: 0.9 }, { topK: 50 }, { repetitionPenalty: 1.3 }, {
+      topP: 0.5,
+      repetitionPenalty: 0.8,
+    }]
+  ) {
+    const options = { temperature: 0.9, seed: 11, ...knobs };
+    const kept = new Sampler(options);
+    for (let draw = 0; draw < 6; draw++) {
+      const l = logits(draw + 1);
+      // A new sampler, its generator advanced past the earlier draws, draws with fresh arrays.
+      const fresh = new Sampler(options);
+      for (let i = 0; i < draw; i++) fresh.rng.next();
+      const expected = fresh.sample(l, context);
+      assert.equal(kept.sample(l, context), expected, `${JSON.stringify(knobs)}, draw ${draw}`);
+      assert.deepEqual(l, logits(draw + 1), "the caller's logits are left as they were");
+    }
+  }
+});
