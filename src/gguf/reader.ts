@@ -89,6 +89,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function oneLineText(text: string): string {
   return text.replace(
+    // deno-lint-ignore no-control-regex -- control characters are what this escapes
     /[\u0000-\u001f\u007f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
